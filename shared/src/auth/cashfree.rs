@@ -1,0 +1,491 @@
+//! Cashfree webhook signatures.
+//!
+//! Header scheme: `x-webhook-signature` = Base64(HMAC-SHA256(secret, `x-webhook-timestamp` ‖ raw body)),
+//! the timestamp in epoch milliseconds. Legacy scheme (older Secure ID bodies, used only when both
+//! headers are absent): a top-level `"signature"` over the `data` object rendered as Cashfree's Java
+//! reference does (top-level keys sorted, values concatenated as Java prints them).
+
+use super::{single_header, AuthError, Authenticate};
+use crate::secret::SecretList;
+use crate::Inbound;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use serde_json::Value;
+use sha2::Sha256;
+
+pub const SIGNATURE_HEADER: &str = "x-webhook-signature";
+pub const TIMESTAMP_HEADER: &str = "x-webhook-timestamp";
+
+/// How far in the future a signed timestamp may be (clock skew).
+pub const MAX_FUTURE_SKEW_MS: i64 = 5 * 60 * 1000;
+
+type HmacSha256 = Hmac<Sha256>;
+
+fn mac(secret: &[u8]) -> HmacSha256 {
+    // HMAC accepts keys of any length; this cannot fail.
+    <HmacSha256 as Mac>::new_from_slice(secret).unwrap_or_else(|_| unreachable!())
+}
+
+/// The header-scheme signature of `body` sent at `timestamp` (as it appears in the header).
+/// Public so that tests, the local tools and users can make valid requests.
+pub fn sign(secret: &[u8], timestamp: &str, body: &[u8]) -> String {
+    let mut m = mac(secret);
+    m.update(timestamp.as_bytes());
+    m.update(body);
+    BASE64.encode(m.finalize().into_bytes())
+}
+
+/// The legacy in-body signature of a `data` value; `None` when `data` is not an object.
+pub fn sign_legacy(secret: &[u8], data: &Value) -> Option<String> {
+    let message = legacy_message(data)?;
+    let mut m = mac(secret);
+    m.update(message.as_bytes());
+    Some(BASE64.encode(m.finalize().into_bytes()))
+}
+
+/// The text the legacy scheme signs: `data`'s top-level keys in alphabetical order, their values
+/// rendered as Java's string concatenation would, with no separator.
+pub fn legacy_message(data: &Value) -> Option<String> {
+    let obj = data.as_object()?;
+    let mut keys: Vec<&String> = obj.keys().collect();
+    keys.sort();
+    let mut out = String::new();
+    for k in keys {
+        render_java(&obj[k.as_str()], &mut out);
+    }
+    Some(out)
+}
+
+/// `String.valueOf` of a Jackson-decoded value: maps as `{k=v, k2=v2}` in their original order,
+/// lists as `[a, b]`, strings unquoted, `null` as `null`.
+fn render_java(v: &Value, out: &mut String) {
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::String(s) => out.push_str(s),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                render_java(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            out.push('{');
+            for (i, (k, item)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(k);
+                out.push('=');
+                render_java(item, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// Cashfree's authentication for one source: the accepted client secrets and the replay window.
+#[derive(Debug, Clone)]
+pub struct CashfreeAuth {
+    secrets: SecretList,
+    tolerance_ms: i64,
+}
+
+impl CashfreeAuth {
+    pub fn new(secrets: SecretList, tolerance_secs: u64) -> Self {
+        let tolerance_ms = i64::try_from(tolerance_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+        Self {
+            secrets,
+            tolerance_ms,
+        }
+    }
+
+    /// Verify a request by the header scheme, or by the legacy in-body scheme when both
+    /// signature headers are absent.
+    pub fn verify(
+        &self,
+        headers: &http::HeaderMap,
+        body: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<(), AuthError> {
+        if self.secrets.is_empty() {
+            return Err(AuthError::NotConfigured);
+        }
+        let signature =
+            single_header(headers, SIGNATURE_HEADER).map_err(|()| AuthError::InvalidSignature)?;
+        let timestamp =
+            single_header(headers, TIMESTAMP_HEADER).map_err(|()| AuthError::InvalidTimestamp)?;
+        match (signature, timestamp) {
+            (None, None) => self.verify_legacy(body),
+            (None, Some(_)) => Err(AuthError::MissingSignature),
+            (Some(_), None) => Err(AuthError::MissingTimestamp),
+            (Some(sig), Some(ts)) => {
+                self.check_timestamp(ts, now)?;
+                let presented = decode_signature(sig)?;
+                self.any_secret(|secret| {
+                    let mut m = mac(secret);
+                    m.update(ts.as_bytes());
+                    m.update(body);
+                    m.verify_slice(&presented).is_ok()
+                })
+            }
+        }
+    }
+
+    fn check_timestamp(&self, ts: &str, now: DateTime<Utc>) -> Result<(), AuthError> {
+        if ts.is_empty() || !ts.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(AuthError::InvalidTimestamp);
+        }
+        let sent: i64 = ts.parse().map_err(|_| AuthError::InvalidTimestamp)?;
+        let now = now.timestamp_millis();
+        let age = now.saturating_sub(sent);
+        if age > self.tolerance_ms || age < -MAX_FUTURE_SKEW_MS {
+            return Err(AuthError::StaleTimestamp);
+        }
+        Ok(())
+    }
+
+    fn verify_legacy(&self, body: &[u8]) -> Result<(), AuthError> {
+        let Ok(Value::Object(root)) = serde_json::from_slice::<Value>(body) else {
+            return Err(AuthError::MissingSignature);
+        };
+        let Some(sig) = root.get("signature") else {
+            return Err(AuthError::MissingSignature);
+        };
+        let sig = sig.as_str().ok_or(AuthError::InvalidSignature)?;
+        let presented = decode_signature(sig)?;
+        let message = root
+            .get("data")
+            .and_then(legacy_message)
+            .ok_or(AuthError::InvalidSignature)?;
+        self.any_secret(|secret| {
+            let mut m = mac(secret);
+            m.update(message.as_bytes());
+            m.verify_slice(&presented).is_ok()
+        })
+    }
+
+    /// Try every secret (no early exit, so timing does not tell which one matched).
+    fn any_secret(&self, check: impl Fn(&[u8]) -> bool) -> Result<(), AuthError> {
+        let ok = self
+            .secrets
+            .iter()
+            .fold(false, |found, s| check(s.expose()) | found);
+        if ok {
+            Ok(())
+        } else {
+            Err(AuthError::InvalidSignature)
+        }
+    }
+}
+
+fn decode_signature(sig: &str) -> Result<Vec<u8>, AuthError> {
+    match BASE64.decode(sig) {
+        Ok(bytes) if bytes.len() == 32 => Ok(bytes),
+        _ => Err(AuthError::InvalidSignature),
+    }
+}
+
+impl Authenticate for CashfreeAuth {
+    fn authenticate(&self, req: &Inbound<'_>, now: DateTime<Utc>) -> Result<(), AuthError> {
+        self.verify(req.headers, req.body, now)
+    }
+
+    fn is_configured(&self) -> bool {
+        !self.secrets.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::Secret;
+    use chrono::TimeZone;
+
+    const SECRET: &str = "test_client_secret";
+    const TS: &str = "1746427759733";
+    const BODY: &str = r#"{"event_type":"VKYC_USER_LINK_GENERATED","event_time":"2025-05-22T03:51:14Z","version":"v1","data":{"verification_id":"test333","reference_id":10449,"status":"RECEIVED","sub_status":"LINK_GENERATED"}}"#;
+
+    fn at(ms: i64) -> DateTime<Utc> {
+        Utc.timestamp_millis_opt(ms).single().expect("valid")
+    }
+
+    fn signed_at() -> DateTime<Utc> {
+        at(1_746_427_759_733)
+    }
+
+    fn auth(secrets: &[&str]) -> CashfreeAuth {
+        CashfreeAuth::new(
+            SecretList::new(secrets.iter().map(|s| Secret::new(*s)).collect()),
+            86_400,
+        )
+    }
+
+    fn headers(pairs: &[(&str, &str)]) -> http::HeaderMap {
+        let mut h = http::HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                http::HeaderName::from_bytes(k.as_bytes()).expect("name"),
+                http::HeaderValue::from_str(v).expect("value"),
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn header_scheme_known_answer() {
+        assert_eq!(
+            sign(SECRET.as_bytes(), TS, BODY.as_bytes()),
+            "pOWzfT2Y9Z3LkecE/uJySgyuES5DnwyKZulfT9oFCgE="
+        );
+    }
+
+    #[test]
+    fn legacy_scheme_known_answer() {
+        let body: Value = serde_json::from_str(BODY).expect("json");
+        assert_eq!(
+            legacy_message(&body["data"]).as_deref(),
+            Some("10449RECEIVEDLINK_GENERATEDtest333")
+        );
+        assert_eq!(
+            sign_legacy(SECRET.as_bytes(), &body["data"]).as_deref(),
+            Some("cGXihZF2gNRSPTso5UIQJFkN+mQ8BFobD8nwNbKhiaw=")
+        );
+    }
+
+    #[test]
+    fn legacy_renders_nested_values_as_java_does() {
+        let data: Value = serde_json::from_str(
+            r#"{"verification_id":"ABC00123","user_details":{"name":"John Doe","dob":"02-02-1995"},
+                "status":"AUTHENTICATED","document_consent":null,"document_requested":["AADHAAR","PAN"],
+                "reference_id":12345,"flag":true,"empty":{},"none":[]}"#,
+        )
+        .expect("json");
+        assert_eq!(
+            legacy_message(&data).as_deref(),
+            Some("null[AADHAAR, PAN]{}true[]12345AUTHENTICATED{name=John Doe, dob=02-02-1995}ABC00123")
+        );
+        assert_eq!(legacy_message(&Value::Null), None);
+    }
+
+    #[test]
+    fn accepts_the_vector_within_the_window() {
+        let h = headers(&[
+            (
+                SIGNATURE_HEADER,
+                "pOWzfT2Y9Z3LkecE/uJySgyuES5DnwyKZulfT9oFCgE=",
+            ),
+            (TIMESTAMP_HEADER, TS),
+        ]);
+        assert_eq!(
+            auth(&[SECRET]).verify(&h, BODY.as_bytes(), signed_at()),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn accepts_any_of_several_secrets() {
+        let h = headers(&[
+            (
+                SIGNATURE_HEADER,
+                "pOWzfT2Y9Z3LkecE/uJySgyuES5DnwyKZulfT9oFCgE=",
+            ),
+            (TIMESTAMP_HEADER, TS),
+        ]);
+        let a = auth(&["new_secret", SECRET]);
+        assert_eq!(a.verify(&h, BODY.as_bytes(), signed_at()), Ok(()));
+        let a = auth(&["new_secret", "other"]);
+        assert_eq!(
+            a.verify(&h, BODY.as_bytes(), signed_at()),
+            Err(AuthError::InvalidSignature)
+        );
+    }
+
+    #[test]
+    fn refuses_every_negative_case() {
+        let good = sign(SECRET.as_bytes(), TS, BODY.as_bytes());
+        let other_body = sign(SECRET.as_bytes(), TS, b"{}");
+        let a = auth(&[SECRET]);
+        let now = signed_at();
+        let cases: Vec<(Vec<(&str, &str)>, &[u8], AuthError)> = vec![
+            (
+                vec![(TIMESTAMP_HEADER, TS)],
+                BODY.as_bytes(),
+                AuthError::MissingSignature,
+            ),
+            (
+                vec![(SIGNATURE_HEADER, &good)],
+                BODY.as_bytes(),
+                AuthError::MissingTimestamp,
+            ),
+            (
+                vec![
+                    (SIGNATURE_HEADER, &good),
+                    (SIGNATURE_HEADER, &good),
+                    (TIMESTAMP_HEADER, TS),
+                ],
+                BODY.as_bytes(),
+                AuthError::InvalidSignature,
+            ),
+            (
+                vec![
+                    (SIGNATURE_HEADER, &good),
+                    (TIMESTAMP_HEADER, TS),
+                    (TIMESTAMP_HEADER, TS),
+                ],
+                BODY.as_bytes(),
+                AuthError::InvalidTimestamp,
+            ),
+            (
+                vec![(SIGNATURE_HEADER, "garbage!"), (TIMESTAMP_HEADER, TS)],
+                BODY.as_bytes(),
+                AuthError::InvalidSignature,
+            ),
+            (
+                vec![(SIGNATURE_HEADER, "AAAA"), (TIMESTAMP_HEADER, TS)],
+                BODY.as_bytes(),
+                AuthError::InvalidSignature,
+            ),
+            (
+                vec![(SIGNATURE_HEADER, &other_body), (TIMESTAMP_HEADER, TS)],
+                BODY.as_bytes(),
+                AuthError::InvalidSignature,
+            ),
+            (
+                vec![(SIGNATURE_HEADER, &good), (TIMESTAMP_HEADER, TS)],
+                b"{\"tampered\":1}",
+                AuthError::InvalidSignature,
+            ),
+            (
+                vec![(SIGNATURE_HEADER, &good), (TIMESTAMP_HEADER, "abc")],
+                BODY.as_bytes(),
+                AuthError::InvalidTimestamp,
+            ),
+            (
+                vec![(SIGNATURE_HEADER, &good), (TIMESTAMP_HEADER, "-1")],
+                BODY.as_bytes(),
+                AuthError::InvalidTimestamp,
+            ),
+            (
+                vec![(SIGNATURE_HEADER, &good), (TIMESTAMP_HEADER, "")],
+                BODY.as_bytes(),
+                AuthError::InvalidTimestamp,
+            ),
+            (
+                vec![
+                    (SIGNATURE_HEADER, &good),
+                    (TIMESTAMP_HEADER, "99999999999999999999999999"),
+                ],
+                BODY.as_bytes(),
+                AuthError::InvalidTimestamp,
+            ),
+            (vec![], b"not json", AuthError::MissingSignature),
+            (vec![], BODY.as_bytes(), AuthError::MissingSignature),
+        ];
+        for (i, (h, body, want)) in cases.into_iter().enumerate() {
+            assert_eq!(a.verify(&headers(&h), body, now), Err(want), "case {i}");
+        }
+    }
+
+    #[test]
+    fn replay_window_both_ways() {
+        let a = auth(&[SECRET]);
+        let h = headers(&[
+            (
+                SIGNATURE_HEADER,
+                "pOWzfT2Y9Z3LkecE/uJySgyuES5DnwyKZulfT9oFCgE=",
+            ),
+            (TIMESTAMP_HEADER, TS),
+        ]);
+        let sent = 1_746_427_759_733_i64;
+        let day = 86_400_000;
+        assert_eq!(a.verify(&h, BODY.as_bytes(), at(sent + day)), Ok(()));
+        assert_eq!(
+            a.verify(&h, BODY.as_bytes(), at(sent + day + 1)),
+            Err(AuthError::StaleTimestamp)
+        );
+        assert_eq!(
+            a.verify(&h, BODY.as_bytes(), at(sent - MAX_FUTURE_SKEW_MS)),
+            Ok(())
+        );
+        assert_eq!(
+            a.verify(&h, BODY.as_bytes(), at(sent - MAX_FUTURE_SKEW_MS - 1)),
+            Err(AuthError::StaleTimestamp)
+        );
+    }
+
+    #[test]
+    fn no_secret_fails_closed() {
+        let a = CashfreeAuth::new(SecretList::default(), 60);
+        assert!(!a.is_configured());
+        let h = headers(&[
+            (
+                SIGNATURE_HEADER,
+                "pOWzfT2Y9Z3LkecE/uJySgyuES5DnwyKZulfT9oFCgE=",
+            ),
+            (TIMESTAMP_HEADER, TS),
+        ]);
+        assert_eq!(
+            a.verify(&h, BODY.as_bytes(), signed_at()),
+            Err(AuthError::NotConfigured)
+        );
+    }
+
+    #[test]
+    fn legacy_in_body_signature() {
+        let a = auth(&[SECRET]);
+        let mut body: Value = serde_json::from_str(BODY).expect("json");
+        body["signature"] = Value::from("cGXihZF2gNRSPTso5UIQJFkN+mQ8BFobD8nwNbKhiaw=");
+        let raw = serde_json::to_vec(&body).expect("ser");
+        assert_eq!(a.verify(&headers(&[]), &raw, signed_at()), Ok(()));
+
+        body["data"]["status"] = Value::from("REJECTED");
+        let raw = serde_json::to_vec(&body).expect("ser");
+        assert_eq!(
+            a.verify(&headers(&[]), &raw, signed_at()),
+            Err(AuthError::InvalidSignature)
+        );
+        body["signature"] = Value::from(12);
+        let raw = serde_json::to_vec(&body).expect("ser");
+        assert_eq!(
+            a.verify(&headers(&[]), &raw, signed_at()),
+            Err(AuthError::InvalidSignature)
+        );
+    }
+
+    #[test]
+    fn legacy_signature_over_nested_digilocker_data() {
+        // A DigiLocker success: nested user_details, arrays, integers, a null.
+        let raw_data = r#"{"user_details":{"name":"John Doe","dob":"02-02-1995","gender":"M","eaadhaar":"Y","mobile":"9999999999"},"status":"AUTHENTICATED","document_requested":["AADHAAR","PAN","DRIVING_LICENSE"],"document_consent":["AADHAAR","PAN","DRIVING_LICENSE"],"document_consent_validity":null,"verification_id":"ABC00123","reference_id":12345}"#;
+        let data: Value = serde_json::from_str(raw_data).expect("json");
+        assert_eq!(
+            legacy_message(&data).as_deref(),
+            Some("[AADHAAR, PAN, DRIVING_LICENSE]null[AADHAAR, PAN, DRIVING_LICENSE]12345AUTHENTICATED{name=John Doe, dob=02-02-1995, gender=M, eaadhaar=Y, mobile=9999999999}ABC00123")
+        );
+        let sig = sign_legacy(SECRET.as_bytes(), &data).expect("object");
+        let body = format!(
+            r#"{{"signature":"{sig}","event_type":"DIGILOCKER_VERIFICATION_SUCCESS","event_time":"2006-01-02T15:04:05Z","version":"v1","data":{raw_data}}}"#
+        );
+        let a = auth(&[SECRET]);
+        assert_eq!(
+            a.verify(&headers(&[]), body.as_bytes(), signed_at()),
+            Ok(())
+        );
+        // Reordering a nested object changes the Java rendering, so it must fail.
+        let swapped = body.replace(
+            r#""name":"John Doe","dob":"02-02-1995""#,
+            r#""dob":"02-02-1995","name":"John Doe""#,
+        );
+        assert_eq!(
+            a.verify(&headers(&[]), swapped.as_bytes(), signed_at()),
+            Err(AuthError::InvalidSignature)
+        );
+    }
+}

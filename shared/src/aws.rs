@@ -1,0 +1,206 @@
+//! The ports' real adapters: DynamoDB for the idempotency record, SQS for the events queue.
+
+use crate::ports::{Claim, ClaimOutcome, EventSink, IdempotencyStore, OutgoingMessage, PortError};
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_sqs::types::MessageAttributeValue;
+use std::time::Duration;
+
+/// Attribute names of the idempotency record (DESIGN.md).
+pub mod attr {
+    pub const PK: &str = "pk";
+    pub const STATUS: &str = "status";
+    pub const LEASE_EXPIRES_AT: &str = "lease_expires_at";
+    pub const EXPIRES_AT: &str = "expires_at";
+    pub const PAYLOAD_HASH: &str = "payload_hash";
+    pub const MESSAGE_ID: &str = "message_id";
+}
+
+pub const IN_PROGRESS: &str = "IN_PROGRESS";
+pub const COMPLETED: &str = "COMPLETED";
+
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_owned())
+}
+
+fn fault<E: std::error::Error>(what: &str, e: E) -> PortError {
+    PortError(format!("{what}: {}", DisplayErrorContext(e)))
+}
+
+/// Load the AWS configuration once per cold start. `AWS_ENDPOINT_URL` points it at a local
+/// emulator. Timeouts keep a slow dependency from eating the whole invocation.
+pub async fn load_config() -> aws_config::SdkConfig {
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .operation_attempt_timeout(Duration::from_secs(3))
+        .operation_timeout(Duration::from_secs(8))
+        .build();
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .load()
+        .await
+}
+
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+impl DynamoStore {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+impl IdempotencyStore for DynamoStore {
+    async fn claim(&self, claim: &Claim) -> Result<ClaimOutcome, PortError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(attr::PK, s(&claim.key))
+            .item(attr::STATUS, s(IN_PROGRESS))
+            .item(attr::LEASE_EXPIRES_AT, n(claim.lease_expires_at_ms))
+            .item(attr::EXPIRES_AT, n(claim.expires_at_s))
+            .item(attr::PAYLOAD_HASH, s(&claim.payload_hash))
+            .condition_expression(
+                "attribute_not_exists(#pk) OR #exp < :now_s OR (#status = :in_progress AND #lease < :now_ms)",
+            )
+            .expression_attribute_names("#pk", attr::PK)
+            .expression_attribute_names("#exp", attr::EXPIRES_AT)
+            .expression_attribute_names("#status", attr::STATUS)
+            .expression_attribute_names("#lease", attr::LEASE_EXPIRES_AT)
+            .expression_attribute_values(":now_s", n(claim.now_ms.div_euclid(1000)))
+            .expression_attribute_values(":now_ms", n(claim.now_ms))
+            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(ClaimOutcome::Claimed),
+            Err(e) => match e.into_service_error() {
+                PutItemError::ConditionalCheckFailedException(c) => {
+                    let old = c.item();
+                    let status = old
+                        .and_then(|i| i.get(attr::STATUS))
+                        .and_then(|v| v.as_s().ok());
+                    let payload_hash = old
+                        .and_then(|i| i.get(attr::PAYLOAD_HASH))
+                        .and_then(|v| v.as_s().ok())
+                        .cloned();
+                    Ok(match status.map(String::as_str) {
+                        Some(COMPLETED) => ClaimOutcome::Completed { payload_hash },
+                        // A live IN_PROGRESS claim (or, should the old item be missing, the safe
+                        // answer: 409 makes the provider retry).
+                        _ => ClaimOutcome::InProgress,
+                    })
+                }
+                other => Err(fault("DynamoDB PutItem", other)),
+            },
+        }
+    }
+
+    async fn complete(&self, claim: &Claim, message_id: &str) -> Result<(), PortError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(attr::PK, s(&claim.key))
+            .update_expression("SET #status = :completed, #mid = :mid")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", attr::PK)
+            .expression_attribute_names("#status", attr::STATUS)
+            .expression_attribute_names("#mid", attr::MESSAGE_ID)
+            .expression_attribute_values(":completed", s(COMPLETED))
+            .expression_attribute_values(":mid", s(message_id))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| fault("DynamoDB UpdateItem", e))
+    }
+
+    async fn release(&self, claim: &Claim) -> Result<(), PortError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(attr::PK, s(&claim.key))
+            .condition_expression("#status = :in_progress AND #lease = :lease")
+            .expression_attribute_names("#status", attr::STATUS)
+            .expression_attribute_names("#lease", attr::LEASE_EXPIRES_AT)
+            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
+            .expression_attribute_values(":lease", n(claim.lease_expires_at_ms))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => match e.into_service_error() {
+                // Someone else's claim by now: leave it.
+                aws_sdk_dynamodb::operation::delete_item::DeleteItemError::ConditionalCheckFailedException(_) => Ok(()),
+                other => Err(fault("DynamoDB DeleteItem", other)),
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SqsSink {
+    client: aws_sdk_sqs::Client,
+    queue_url: String,
+    fifo: bool,
+}
+
+impl SqsSink {
+    /// A queue URL ending in `.fifo` gets FIFO group and deduplication ids.
+    pub fn new(client: aws_sdk_sqs::Client, queue_url: impl Into<String>) -> Self {
+        let queue_url = queue_url.into();
+        let fifo = queue_url.trim_end_matches('/').ends_with(".fifo");
+        Self {
+            client,
+            queue_url,
+            fifo,
+        }
+    }
+
+    pub fn is_fifo(&self) -> bool {
+        self.fifo
+    }
+}
+
+fn string_attribute(value: &str) -> Result<MessageAttributeValue, PortError> {
+    MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(value)
+        .build()
+        .map_err(|e| PortError(format!("SQS message attribute: {e}")))
+}
+
+impl EventSink for SqsSink {
+    async fn send(&self, message: &OutgoingMessage) -> Result<String, PortError> {
+        let mut request = self
+            .client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(&message.body)
+            .message_attributes("type", string_attribute(&message.event_type)?)
+            .message_attributes("source", string_attribute(&message.source)?);
+        if self.fifo {
+            request = request
+                .message_group_id(&message.group_id)
+                .message_deduplication_id(&message.deduplication_id);
+        }
+        let out = request
+            .send()
+            .await
+            .map_err(|e| fault("SQS SendMessage", e))?;
+        Ok(out.message_id().unwrap_or_default().to_owned())
+    }
+}

@@ -1,0 +1,87 @@
+//! The one module that knows about Lambda: a `lambda_http::Request` into the pipeline's input,
+//! its outcome back into a response.
+
+use crate::aws::{self, DynamoStore, SqsSink};
+use crate::config::{self, Common, ConfigError, Env};
+use crate::pipeline::{Inbound, Outcome, Pipeline};
+use crate::ports::{EventSink, IdempotencyStore};
+use crate::sources::Source;
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use std::convert::Infallible;
+use std::net::IpAddr;
+
+/// What each function's `main` selects: its sources, from the environment.
+pub type SourcesFromEnv = fn(&dyn Env, &Common) -> Result<Vec<Source>, ConfigError>;
+
+pub type AwsPipeline = Pipeline<DynamoStore, SqsSink>;
+
+/// Read and validate the configuration once. On a bad value: one line naming the variable on
+/// stderr (and in the JSON log), then exit, so Lambda reports an init failure.
+pub fn config_or_exit(select: SourcesFromEnv) -> (Common, Vec<Source>) {
+    let env = config::ProcessEnv;
+    match config::common(&env).and_then(|c| select(&env, &c).map(|s| (c, s))) {
+        Ok(ok) => ok,
+        Err(e) => {
+            tracing::error!(variable = e.var, "{e}");
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// Build the AWS clients once per cold start and the pipeline around them.
+pub async fn aws_pipeline(common: Common, sources: Vec<Source>) -> AwsPipeline {
+    let sdk = aws::load_config().await;
+    Pipeline::new(
+        sources,
+        DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), common.table),
+        SqsSink::new(aws_sdk_sqs::Client::new(&sdk), common.queue_url),
+        common.settings,
+    )
+}
+
+/// The source IP API Gateway saw (HTTP API: `requestContext.http.sourceIp`; REST API:
+/// `requestContext.identity.sourceIp`). Headers such as `X-Forwarded-For` are never consulted.
+pub fn source_ip(req: &Request) -> Option<IpAddr> {
+    let raw = match req.request_context_ref()? {
+        RequestContext::ApiGatewayV2(ctx) => ctx.http.source_ip.as_deref(),
+        RequestContext::ApiGatewayV1(ctx) => ctx.identity.source_ip.as_deref(),
+        _ => None,
+    }?;
+    raw.trim().parse().ok()
+}
+
+/// Serve one request. Never fails: every case is a response.
+pub async fn handle<S: IdempotencyStore, Q: EventSink>(
+    pipeline: &Pipeline<S, Q>,
+    req: Request,
+) -> Result<Response<Body>, Infallible> {
+    let deadline_ms = req
+        .lambda_context_ref()
+        .and_then(|c| i64::try_from(c.deadline).ok())
+        .filter(|d| *d > 0);
+    let body: &[u8] = req.body().as_ref();
+    let inbound = Inbound {
+        method: req.method(),
+        path: req.raw_http_path(),
+        headers: req.headers(),
+        body,
+        source_ip: source_ip(&req),
+        deadline_ms,
+    };
+    let outcome = pipeline.process(&inbound, chrono::Utc::now()).await;
+    Ok(response(&outcome))
+}
+
+pub fn response(outcome: &Outcome) -> Response<Body> {
+    let mut builder = Response::builder()
+        .status(outcome.status())
+        .header(http::header::CONTENT_TYPE, "application/json");
+    if outcome.status() == 405 {
+        builder = builder.header(http::header::ALLOW, "POST");
+    }
+    builder
+        .body(Body::Text(outcome.body()))
+        .unwrap_or_else(|_| Response::new(Body::Empty))
+}

@@ -1,0 +1,23 @@
+//! KYC webhook intake: authenticate HyperVerge and Cashfree Secure ID webhooks, normalize them to
+//! one CloudEvents schema, claim an idempotency key in DynamoDB and forward each event to SQS
+//! exactly once.
+//!
+//! The domain (authentication, sources, normalization, the pipeline and its ports) knows nothing
+//! of Lambda; `lambda` turns a `lambda_http::Request` into the pipeline's input and back.
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod aws;
+pub mod config;
+pub mod event;
+pub mod lambda;
+pub mod memory;
+pub mod normalize;
+pub mod pipeline;
+pub mod ports;
+pub mod secret;
+pub mod sources;
+pub mod telemetry;
+
+pub use event::KycEvent;
+pub use pipeline::{Inbound, Outcome, Pipeline, Refusal, Settings};

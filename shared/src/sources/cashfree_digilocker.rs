@@ -1,0 +1,71 @@
+//! Cashfree Secure ID DigiLocker: `POST /webhooks/cashfree/digilocker`, HMAC-signed.
+
+use super::{recognize_cashfree, Recognized, Source, IST};
+use crate::auth::Authenticate;
+use serde_json::Value;
+
+pub const NAME: &str = "cashfree/digilocker";
+pub const ROUTE: &str = "/webhooks/cashfree/digilocker";
+
+const EVENTS: &[(&str, &str)] = &[
+    ("DIGILOCKER_VERIFICATION_SUCCESS", "consent_granted"),
+    ("DIGILOCKER_VERIFICATION_CONSENT_DENIED", "consent_denied"),
+    ("DIGILOCKER_VERIFICATION_LINK_EXPIRED", "link_expired"),
+    ("DIGILOCKER_VERIFICATION_CONSENT_EXPIRED", "consent_expired"),
+    ("DIGILOCKER_VERIFICATION_FAILURE", "failed"),
+];
+
+pub fn source(auth: Box<dyn Authenticate>) -> Source {
+    Source {
+        name: NAME,
+        provider: "cashfree",
+        product: "digilocker",
+        route: ROUTE,
+        naive_zone: IST,
+        event_pointer: "/event_type",
+        recognize,
+        auth,
+    }
+}
+
+/// Identity: `data.verification_id`, `event_type`, `data.status`, `event_time`.
+fn recognize(v: &Value) -> Option<Recognized> {
+    recognize_cashfree(v, EVENTS, false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sample(event: &str, status: &str) -> Value {
+        json!({"event_type": event, "event_time": "2006-01-02T15:04:05Z", "version": "v1",
+               "data": {"user_details": {}, "status": status, "verification_id": "ABC00123", "reference_id": 12345}})
+    }
+
+    #[test]
+    fn all_five_events() {
+        for (event, kind) in EVENTS {
+            let r = recognize(&sample(event, "AUTHENTICATED")).expect(event);
+            assert_eq!(r.kind, *kind);
+            assert_eq!(r.subject, "ABC00123");
+            assert_eq!(r.provider_event, *event);
+            assert_eq!(r.status.as_deref(), Some("AUTHENTICATED"));
+        }
+    }
+
+    #[test]
+    fn unknown_or_incomplete_is_unrecognized() {
+        assert_eq!(recognize(&sample("DIGILOCKER_SOMETHING_NEW", "X")), None);
+        let mut v = sample("DIGILOCKER_VERIFICATION_FAILURE", "FAILURE");
+        v["data"]
+            .as_object_mut()
+            .expect("obj")
+            .remove("verification_id");
+        assert_eq!(recognize(&v), None);
+        let mut v = sample("DIGILOCKER_VERIFICATION_FAILURE", "FAILURE");
+        v.as_object_mut().expect("obj").remove("event_time");
+        assert_eq!(recognize(&v), None);
+        assert_eq!(recognize(&json!([1, 2])), None);
+    }
+}

@@ -1,0 +1,84 @@
+//! Cashfree Secure ID Video KYC: `POST /webhooks/cashfree/vkyc`, HMAC-signed.
+
+use super::{recognize_cashfree, Recognized, Source, IST};
+use crate::auth::Authenticate;
+use serde_json::Value;
+
+pub const NAME: &str = "cashfree/vkyc";
+pub const ROUTE: &str = "/webhooks/cashfree/vkyc";
+
+const EVENTS: &[(&str, &str)] = &[
+    ("VKYC_USER_LINK_GENERATED", "link_generated"),
+    ("VKYC_USER_LINK_EXPIRED", "link_expired"),
+    ("VKYC_USER_AADHAAR_VERIFIED", "aadhaar_verified"),
+    ("VKYC_USER_CALL_SCHEDULED", "call_scheduled"),
+    ("VKYC_USER_PRECHECK_FAILED", "precheck_failed"),
+    ("VKYC_USER_CALL_QUEUED", "call_queued"),
+    ("VKYC_USER_CALL_STARTED", "call_started"),
+    ("VKYC_USER_DROPOFF_FROM_CALL", "user_dropped_off"),
+    ("VKYC_USER_CALL_COMPLETED", "call_completed"),
+    ("VKYC_AUDITOR_REVIEW_COMPLETED", "auditor_review_completed"),
+];
+
+pub fn source(auth: Box<dyn Authenticate>) -> Source {
+    Source {
+        name: NAME,
+        provider: "cashfree",
+        product: "vkyc",
+        route: ROUTE,
+        naive_zone: IST,
+        event_pointer: "/event_type",
+        recognize,
+        auth,
+    }
+}
+
+/// Identity: `data.verification_id`, `event_type`, `data.status`, `data.sub_status`, `event_time`.
+/// `VKYC_USER_PRECHECK_FAILED` and `VKYC_USER_CALL_SCHEDULED` repeat with other sub-statuses;
+/// each is a separate event.
+fn recognize(v: &Value) -> Option<Recognized> {
+    recognize_cashfree(v, EVENTS, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalize::event_id;
+    use serde_json::json;
+
+    fn sample(event: &str, sub_status: &str) -> Value {
+        json!({"event_type": event, "event_time": "2025-05-22T03:51:14Z", "version": "v1",
+               "data": {"verification_id": "test333", "reference_id": 10449, "status": "PRE_VIDEO_CALL", "sub_status": sub_status}})
+    }
+
+    #[test]
+    fn all_ten_events() {
+        for (event, kind) in EVENTS {
+            let r = recognize(&sample(event, "USER_QUEUED")).expect(event);
+            assert_eq!(r.kind, *kind);
+            assert_eq!(r.subject, "test333");
+            assert_eq!(r.sub_status.as_deref(), Some("USER_QUEUED"));
+        }
+    }
+
+    #[test]
+    fn another_sub_status_is_another_event() {
+        let a = recognize(&sample(
+            "VKYC_USER_PRECHECK_FAILED",
+            "USER_AUDIO_CHECK_FAILED",
+        ))
+        .expect("a");
+        let b = recognize(&sample(
+            "VKYC_USER_PRECHECK_FAILED",
+            "USER_VIDEO_CHECK_FAILED",
+        ))
+        .expect("b");
+        assert_ne!(event_id(NAME, &a.identity), event_id(NAME, &b.identity));
+        let mut no_sub = sample("VKYC_USER_CALL_STARTED", "x");
+        no_sub["data"]
+            .as_object_mut()
+            .expect("obj")
+            .remove("sub_status");
+        assert_eq!(recognize(&no_sub), None);
+    }
+}
