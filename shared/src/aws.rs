@@ -35,15 +35,19 @@ fn fault<E: std::error::Error>(what: &str, e: E) -> PortError {
 /// Load the AWS configuration once per cold start. `AWS_ENDPOINT_URL` points it at a local
 /// emulator. Timeouts keep a slow dependency from eating the whole invocation.
 pub async fn load_config() -> aws_config::SdkConfig {
-    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(timeouts())
+        .load()
+        .await
+}
+
+/// Connect 2 s, attempt 3 s, whole operation (with retries) 8 s: well inside a 15 s invocation.
+pub fn timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(2))
         .operation_attempt_timeout(Duration::from_secs(3))
         .operation_timeout(Duration::from_secs(8))
-        .build();
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .timeout_config(timeouts)
-        .load()
-        .await
+        .build()
 }
 
 #[derive(Debug, Clone)]

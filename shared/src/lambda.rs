@@ -32,11 +32,19 @@ pub fn config_or_exit(select: SourcesFromEnv) -> (Common, Vec<Source>) {
 
 /// Build the AWS clients once per cold start and the pipeline around them.
 pub async fn aws_pipeline(common: Common, sources: Vec<Source>) -> AwsPipeline {
-    let sdk = aws::load_config().await;
+    pipeline_with(&aws::load_config().await, common, sources)
+}
+
+/// The pipeline on given SDK settings (a local emulator in tests and `make run`).
+pub fn pipeline_with(
+    sdk: &aws_config::SdkConfig,
+    common: Common,
+    sources: Vec<Source>,
+) -> AwsPipeline {
     Pipeline::new(
         sources,
-        DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), common.table),
-        SqsSink::new(aws_sdk_sqs::Client::new(&sdk), common.queue_url),
+        DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), common.table),
+        SqsSink::new(aws_sdk_sqs::Client::new(sdk), common.queue_url),
         common.settings,
     )
 }

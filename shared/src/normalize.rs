@@ -118,7 +118,7 @@ pub fn normalize(source: &Source, body: &[u8], received_at: DateTime<Utc>) -> No
     let parsed: Option<Value> = serde_json::from_slice(body).ok();
     let recognized: Option<Recognized> = parsed.as_ref().and_then(source.recognize);
     let (payload, encoding) = payload(body);
-    let received = rfc3339(&received_at);
+    let received = received_at.to_rfc3339_opts(SecondsFormat::Millis, true);
 
     let (id, event_type, subject, time, data_fields) = match recognized {
         Some(r) => {

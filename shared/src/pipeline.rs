@@ -364,12 +364,15 @@ mod tests {
         assert_eq!(event.data.payload.get(), BODY);
     }
 
+    /// Method, path, body, headers, status, error code.
+    type Case<'a> = (&'a Method, &'a str, Vec<u8>, HeaderMap, u16, &'a str);
+
     #[tokio::test]
     async fn refusals_leave_nothing_behind() {
         let p = pipeline();
         let now = Utc::now();
         let headers = signed(BODY, now);
-        let cases: Vec<(&Method, &str, Vec<u8>, HeaderMap, u16, &str)> = vec![
+        let cases: Vec<Case> = vec![
             (
                 &Method::POST,
                 "/webhooks/unknown",

@@ -308,13 +308,16 @@ mod tests {
         );
     }
 
+    /// Headers, body, expected refusal.
+    type Case<'a> = (Vec<(&'a str, &'a str)>, &'a [u8], AuthError);
+
     #[test]
     fn refuses_every_negative_case() {
         let good = sign(SECRET.as_bytes(), TS, BODY.as_bytes());
         let other_body = sign(SECRET.as_bytes(), TS, b"{}");
         let a = auth(&[SECRET]);
         let now = signed_at();
-        let cases: Vec<(Vec<(&str, &str)>, &[u8], AuthError)> = vec![
+        let cases: Vec<Case> = vec![
             (
                 vec![(TIMESTAMP_HEADER, TS)],
                 BODY.as_bytes(),

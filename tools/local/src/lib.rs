@@ -1,1 +1,19 @@
-pub fn x() {}
+//! Local development and test support: create the table and queue on a local DynamoDB/SQS
+//! server, serve the functions over HTTP on localhost, render sample events (fresh timestamps and
+//! signatures), and read the queue.
+#![forbid(unsafe_code)]
+
+pub mod events;
+pub mod gateway;
+pub mod resources;
+
+/// Local defaults shared by `make run`, `make invoke` and the README.
+pub mod defaults {
+    pub const REGION: &str = "ap-south-1";
+    pub const TABLE: &str = "kyc-webhook-idempotency";
+    pub const QUEUE: &str = "kyc-webhook-events.fifo";
+    pub const CASHFREE_SECRET: &str = "local_cashfree_secret";
+    pub const RESULTS_TOKEN: &str = "local_results_token";
+    pub const GATEWAY: &str = "127.0.0.1:3000";
+    pub const EMULATOR_PORT: u16 = 4566;
+}

@@ -1,1 +1,170 @@
-fn main() {}
+//! `kyc-local`: run the intake locally against a DynamoDB/SQS-compatible server.
+//!
+//! ```text
+//! kyc-local serve   [--listen 127.0.0.1:3000]   create table + queue, serve both functions
+//! kyc-local invoke  EVENT [--gateway URL]       send a sample event (fresh timestamp/signature)
+//! kyc-local render  EVENT                       print a sample event with placeholders filled
+//! kyc-local receive                             print (and delete) the events on the queue
+//! ```
+//! Configuration is the functions' own environment (see the README); `AWS_ENDPOINT_URL` points at
+//! the local server.
+#![forbid(unsafe_code)]
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use kyc_intake::{config, lambda, telemetry};
+use kyc_local::events::{self, Credentials};
+use kyc_local::gateway::{self, Functions};
+use kyc_local::resources::{self, BoxError};
+use serde_json::Value;
+use std::sync::Arc;
+
+const USAGE: &str = "usage: kyc-local serve [--listen ADDR] | invoke EVENT [--gateway URL] | render EVENT | receive";
+
+fn env_or(var: &str, default: &str) -> String {
+    std::env::var(var)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+fn flag(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+}
+
+async fn sdk() -> aws_config::SdkConfig {
+    let endpoint = env_or(
+        "AWS_ENDPOINT_URL",
+        &format!("http://127.0.0.1:{}", kyc_local::defaults::EMULATOR_PORT),
+    );
+    resources::local_sdk_config(&endpoint).await
+}
+
+fn queue_url() -> Result<String, BoxError> {
+    std::env::var(config::var::EVENTS_QUEUE_URL).map_err(|_| "EVENTS_QUEUE_URL is not set".into())
+}
+
+async fn serve(args: &[String]) -> Result<(), BoxError> {
+    let listen = flag(args, "--listen").unwrap_or_else(|| kyc_local::defaults::GATEWAY.to_owned());
+    let sdk = sdk().await;
+    let table = env_or(config::var::IDEMPOTENCY_TABLE, kyc_local::defaults::TABLE);
+    resources::ensure_table(&sdk, &table).await?;
+    let wanted = queue_url()?;
+    let name = wanted.rsplit('/').next().unwrap_or_default();
+    let created = resources::ensure_queue(&sdk, name).await?;
+    if created != wanted {
+        return Err(format!(
+            "EVENTS_QUEUE_URL is {wanted} but the local server named the queue {created}"
+        )
+        .into());
+    }
+
+    let (common, sources) = lambda::config_or_exit(config::cashfree_sources);
+    let cashfree = lambda::aws_pipeline(common, sources).await;
+    let (common, sources) = lambda::config_or_exit(config::hyperverge_sources);
+    let hyperverge = lambda::aws_pipeline(common, sources).await;
+    let functions = Functions(vec![
+        ("cashfree-webhook", cashfree),
+        ("hyperverge-webhook", hyperverge),
+    ]);
+    let routes: Vec<&str> = functions
+        .0
+        .iter()
+        .flat_map(|(_, p)| p.sources().iter().map(|s| s.route))
+        .collect();
+
+    let listener = tokio::net::TcpListener::bind(&listen).await?;
+    tracing::info!(
+        listen,
+        table,
+        queue = created,
+        ?routes,
+        "serving the functions locally"
+    );
+    eprintln!(
+        "kyc-local: serving {} on http://{listen} (table {table}, queue {created})",
+        routes.join(", ")
+    );
+    gateway::serve(listener, Arc::new(functions)).await
+}
+
+async fn invoke(args: &[String]) -> Result<(), BoxError> {
+    let file = args.first().ok_or(USAGE)?;
+    let gateway = flag(args, "--gateway")
+        .unwrap_or_else(|| format!("http://{}", kyc_local::defaults::GATEWAY));
+    let rendered = render_file(file)?;
+    let event: Value = serde_json::from_str(&rendered)?;
+    let function = events::function_for(events::path_of(&event));
+    let uri = format!("{gateway}/2015-03-31/functions/{function}/invocations");
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let req = hyper::Request::post(&uri).body(Full::new(Bytes::from(rendered)))?;
+    let res = client
+        .request(req)
+        .await
+        .map_err(|e| format!("cannot reach {gateway} ({e}); is `make run` running?"))?;
+    let body = res.into_body().collect().await?.to_bytes();
+    let reply: Value = serde_json::from_slice(&body)?;
+    println!(
+        "{file}: HTTP {} {}",
+        reply["statusCode"],
+        reply["body"].as_str().unwrap_or_default()
+    );
+    Ok(())
+}
+
+fn render_file(file: &str) -> Result<String, BoxError> {
+    let template = std::fs::read_to_string(file).map_err(|e| format!("{file}: {e}"))?;
+    events::render(
+        &template,
+        &Credentials::from_env(),
+        chrono::Utc::now().timestamp_millis(),
+    )
+}
+
+async fn receive() -> Result<(), BoxError> {
+    let messages = resources::drain(&sdk().await, &queue_url()?).await?;
+    for m in &messages {
+        let attrs: Vec<String> = m
+            .attributes
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        println!(
+            "--- message {} (group {}, attributes {})",
+            m.message_id,
+            m.group_id.as_deref().unwrap_or("-"),
+            attrs.join(" ")
+        );
+        let pretty = serde_json::from_str::<Value>(&m.body)
+            .and_then(|v| serde_json::to_string_pretty(&v))
+            .unwrap_or_else(|_| m.body.clone());
+        println!("{pretty}");
+    }
+    eprintln!("{} message(s) received and deleted", messages.len());
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() {
+    telemetry::init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let rest = args.get(1..).unwrap_or_default();
+    let result = match args.first().map(String::as_str) {
+        Some("serve") => serve(rest).await,
+        Some("invoke") => invoke(rest).await,
+        Some("render") => {
+            render_file(rest.first().map_or("", String::as_str)).map(|e| println!("{e}"))
+        }
+        Some("receive") => receive().await,
+        _ => Err(USAGE.into()),
+    };
+    if let Err(e) = result {
+        eprintln!("kyc-local: {e}");
+        std::process::exit(1);
+    }
+}

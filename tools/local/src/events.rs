@@ -1,0 +1,191 @@
+//! Sample events: API Gateway proxy events (HTTP API 2.0 or REST 1.0) under `events/`. Signed ones
+//! carry placeholders that are filled in at send time, so they never go stale:
+//!
+//! | placeholder | becomes |
+//! |---|---|
+//! | `{{now_ms}}` | the current time, epoch ms (for `x-webhook-timestamp`) |
+//! | `{{stale_ms}}` | two days ago, epoch ms |
+//! | `{{cashfree_signature}}` | the header-scheme signature of the timestamp header and the body |
+//! | `{{cashfree_legacy_signature}}` | (in the body) the legacy signature of the body's `data` |
+//! | `{{results_token}}` | the HyperVerge Results token |
+
+use crate::resources::BoxError;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use kyc_intake::auth::cashfree::{sign, sign_legacy, TIMESTAMP_HEADER};
+use serde_json::Value;
+
+/// The credentials placeholders are filled with.
+#[derive(Clone)]
+pub struct Credentials {
+    pub cashfree_secret: String,
+    pub results_token: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Credentials([redacted])")
+    }
+}
+
+impl Credentials {
+    /// The first configured secret and token from the environment, else the local defaults.
+    pub fn from_env() -> Self {
+        let first = |var: &str, default: &str| {
+            std::env::var(var)
+                .ok()
+                .and_then(|v| {
+                    v.split(',')
+                        .map(str::trim)
+                        .find(|s| !s.is_empty())
+                        .map(str::to_owned)
+                })
+                .unwrap_or_else(|| default.to_owned())
+        };
+        Self {
+            cashfree_secret: first("CASHFREE_CLIENT_SECRETS", crate::defaults::CASHFREE_SECRET),
+            results_token: first(
+                "HYPERVERGE_RESULTS_AUTH_TOKENS",
+                crate::defaults::RESULTS_TOKEN,
+            ),
+        }
+    }
+}
+
+/// The request body of an API Gateway event, decoded.
+pub fn body_of(event: &Value) -> Vec<u8> {
+    let body = event
+        .get("body")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if event.get("isBase64Encoded").and_then(Value::as_bool) == Some(true) {
+        BASE64.decode(body).unwrap_or_default()
+    } else {
+        body.as_bytes().to_vec()
+    }
+}
+
+/// The request path of an API Gateway event (`rawPath` in 2.0, `path` in 1.0).
+pub fn path_of(event: &Value) -> &str {
+    event
+        .get("rawPath")
+        .or_else(|| event.get("path"))
+        .and_then(Value::as_str)
+        .unwrap_or("/")
+}
+
+fn header_values_mut(event: &mut Value) -> Vec<(String, &mut Value)> {
+    let mut out = Vec::new();
+    let Value::Object(root) = event else {
+        return out;
+    };
+    for (key, section) in root.iter_mut() {
+        if key != "headers" && key != "multiValueHeaders" {
+            continue;
+        }
+        let Some(map) = section.as_object_mut() else {
+            continue;
+        };
+        for (name, v) in map.iter_mut() {
+            match v {
+                Value::Array(items) => {
+                    for item in items.iter_mut() {
+                        out.push((name.to_lowercase(), item));
+                    }
+                }
+                other => out.push((name.to_lowercase(), other)),
+            }
+        }
+    }
+    out
+}
+
+/// Fill in the placeholders of an event, at `now_ms`.
+pub fn render(template: &str, creds: &Credentials, now_ms: i64) -> Result<String, BoxError> {
+    let mut event: Value = serde_json::from_str(template)?;
+    let stale_ms = now_ms - 2 * 86_400_000;
+
+    // Body first: the header signature covers the final body.
+    let body = String::from_utf8_lossy(&body_of(&event)).into_owned();
+    if body.contains("{{cashfree_legacy_signature}}") {
+        let parsed: Value = serde_json::from_str(&body)?;
+        let data = parsed
+            .get("data")
+            .ok_or("legacy-signed body has no `data`")?;
+        let sig = sign_legacy(creds.cashfree_secret.as_bytes(), data)
+            .ok_or("legacy-signed body's `data` is not an object")?;
+        let body = body.replace("{{cashfree_legacy_signature}}", &sig);
+        let encoded = event.get("isBase64Encoded").and_then(Value::as_bool) == Some(true);
+        event["body"] = Value::from(if encoded { BASE64.encode(&body) } else { body });
+    }
+    let body = body_of(&event);
+
+    let mut timestamp = None;
+    for (name, value) in header_values_mut(&mut event) {
+        let Some(text) = value.as_str() else { continue };
+        let filled = text
+            .replace("{{now_ms}}", &now_ms.to_string())
+            .replace("{{stale_ms}}", &stale_ms.to_string())
+            .replace("{{results_token}}", &creds.results_token);
+        if name == TIMESTAMP_HEADER {
+            timestamp = Some(filled.clone());
+        }
+        *value = Value::from(filled);
+    }
+    for (_, value) in header_values_mut(&mut event) {
+        if value.as_str() == Some("{{cashfree_signature}}") {
+            let ts = timestamp
+                .as_deref()
+                .ok_or("`{{cashfree_signature}}` needs an x-webhook-timestamp header")?;
+            *value = Value::from(sign(creds.cashfree_secret.as_bytes(), ts, &body));
+        }
+    }
+    Ok(serde_json::to_string_pretty(&event)?)
+}
+
+/// Which function serves an event's path (the provider segment of `/webhooks/<provider>/...`).
+pub fn function_for(path: &str) -> &'static str {
+    if path.contains("/hyperverge/") {
+        "hyperverge-webhook"
+    } else {
+        "cashfree-webhook"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fills_timestamp_then_signature_over_the_final_body() {
+        let creds = Credentials {
+            cashfree_secret: "s".into(),
+            results_token: "t".into(),
+        };
+        let template = r#"{"version":"2.0","rawPath":"/webhooks/cashfree/vkyc","headers":{"X-Webhook-Timestamp":"{{now_ms}}","x-webhook-signature":"{{cashfree_signature}}","x-webhook-token":"{{results_token}}"},"body":"{\"a\":1}","isBase64Encoded":false}"#;
+        let out: Value =
+            serde_json::from_str(&render(template, &creds, 1000).expect("render")).expect("json");
+        assert_eq!(out["headers"]["X-Webhook-Timestamp"], "1000");
+        assert_eq!(out["headers"]["x-webhook-token"], "t");
+        assert_eq!(
+            out["headers"]["x-webhook-signature"],
+            sign(b"s", "1000", br#"{"a":1}"#)
+        );
+    }
+
+    #[test]
+    fn fills_legacy_signature_in_the_body() {
+        let creds = Credentials {
+            cashfree_secret: "test_client_secret".into(),
+            results_token: String::new(),
+        };
+        let template = r#"{"path":"/webhooks/cashfree/vkyc","headers":{},"body":"{\"signature\":\"{{cashfree_legacy_signature}}\",\"data\":{\"verification_id\":\"test333\",\"reference_id\":10449,\"status\":\"RECEIVED\",\"sub_status\":\"LINK_GENERATED\"}}"}"#;
+        let out: Value =
+            serde_json::from_str(&render(template, &creds, 0).expect("render")).expect("json");
+        let body: Value = serde_json::from_str(out["body"].as_str().expect("body")).expect("json");
+        assert_eq!(
+            body["signature"],
+            "cGXihZF2gNRSPTso5UIQJFkN+mQ8BFobD8nwNbKhiaw="
+        );
+    }
+}

@@ -1,0 +1,190 @@
+//! The idempotency table and the events queue, created on a local emulator the way the SAM
+//! template creates them in AWS (key `pk`, TTL on `expires_at`, FIFO queue with a dead-letter queue).
+
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    TimeToLiveSpecification,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+use kyc_intake::aws::attr;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+fn ctx<E: std::error::Error>(what: &str, e: E) -> BoxError {
+    format!("{what}: {}", DisplayErrorContext(e)).into()
+}
+
+/// An SDK configuration for a local emulator: fixed region and dummy credentials.
+pub async fn local_sdk_config(endpoint: &str) -> SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new(crate::defaults::REGION))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "local",
+            "local",
+            None,
+            None,
+            "kyc-local",
+        ))
+        .timeout_config(kyc_intake::aws::timeouts())
+        .load()
+        .await
+}
+
+/// Create the idempotency table if it does not exist, with TTL on `expires_at`.
+pub async fn ensure_table(sdk: &SdkConfig, table: &str) -> Result<(), BoxError> {
+    let ddb = aws_sdk_dynamodb::Client::new(sdk);
+    let exists = ddb.describe_table().table_name(table).send().await.is_ok();
+    if !exists {
+        ddb.create_table()
+            .table_name(table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name(attr::PK)
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()?,
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name(attr::PK)
+                    .key_type(KeyType::Hash)
+                    .build()?,
+            )
+            .send()
+            .await
+            .map_err(|e| ctx("CreateTable", e))?;
+    }
+    ddb.update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .enabled(true)
+                .attribute_name(attr::EXPIRES_AT)
+                .build()?,
+        )
+        .send()
+        .await
+        .map(|_| ())
+        .or_else(|e| {
+            // Already enabled is fine.
+            let text = DisplayErrorContext(&e).to_string();
+            if text.contains("already enabled") {
+                Ok(())
+            } else {
+                Err(ctx("UpdateTimeToLive", e))
+            }
+        })
+}
+
+/// Create the events queue (FIFO when the name ends in `.fifo`) with a dead-letter queue and
+/// return its URL. Content-based deduplication is off: the event id is the deduplication id.
+pub async fn ensure_queue(sdk: &SdkConfig, name: &str) -> Result<String, BoxError> {
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let fifo = name.ends_with(".fifo");
+    let dlq_name = if fifo {
+        format!("{}-dlq.fifo", name.trim_end_matches(".fifo"))
+    } else {
+        format!("{name}-dlq")
+    };
+    let dlq_url = create_queue(&sqs, &dlq_name, fifo, None).await?;
+    let dlq_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&dlq_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .map_err(|e| ctx("GetQueueAttributes", e))?
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .ok_or("the dead-letter queue has no ARN")?;
+    let redrive = format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"5"}}"#);
+    create_queue(&sqs, name, fifo, Some(redrive)).await
+}
+
+async fn create_queue(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+    fifo: bool,
+    redrive: Option<String>,
+) -> Result<String, BoxError> {
+    let mut req = sqs.create_queue().queue_name(name);
+    if fifo {
+        req = req
+            .attributes(QueueAttributeName::FifoQueue, "true")
+            .attributes(QueueAttributeName::ContentBasedDeduplication, "false");
+    }
+    if let Some(r) = redrive {
+        req = req.attributes(QueueAttributeName::RedrivePolicy, r);
+    }
+    let out = req.send().await.map_err(|e| ctx("CreateQueue", e))?;
+    out.queue_url()
+        .map(str::to_owned)
+        .ok_or_else(|| "CreateQueue returned no URL".into())
+}
+
+/// One message read from the queue.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub body: String,
+    pub message_id: String,
+    pub attributes: Vec<(String, String)>,
+    pub group_id: Option<String>,
+    pub deduplication_id: Option<String>,
+}
+
+/// Read (and delete) every message currently on the queue.
+pub async fn drain(sdk: &SdkConfig, queue_url: &str) -> Result<Vec<Received>, BoxError> {
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let mut all = Vec::new();
+    loop {
+        let out = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(0)
+            .message_attribute_names("All")
+            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+            .send()
+            .await
+            .map_err(|e| ctx("ReceiveMessage", e))?;
+        let batch = out.messages();
+        if batch.is_empty() {
+            return Ok(all);
+        }
+        for m in batch {
+            let system = m.attributes();
+            let sys = |k: aws_sdk_sqs::types::MessageSystemAttributeName| {
+                system.and_then(|a| a.get(&k).cloned())
+            };
+            let mut attributes: Vec<(String, String)> = m
+                .message_attributes()
+                .map(|a| {
+                    a.iter()
+                        .map(|(k, v)| (k.clone(), v.string_value().unwrap_or_default().to_owned()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            attributes.sort();
+            all.push(Received {
+                body: m.body().unwrap_or_default().to_owned(),
+                message_id: m.message_id().unwrap_or_default().to_owned(),
+                attributes,
+                group_id: sys(aws_sdk_sqs::types::MessageSystemAttributeName::MessageGroupId),
+                deduplication_id: sys(
+                    aws_sdk_sqs::types::MessageSystemAttributeName::MessageDeduplicationId,
+                ),
+            });
+            if let Some(handle) = m.receipt_handle() {
+                sqs.delete_message()
+                    .queue_url(queue_url)
+                    .receipt_handle(handle)
+                    .send()
+                    .await
+                    .map_err(|e| ctx("DeleteMessage", e))?;
+            }
+        }
+    }
+}
