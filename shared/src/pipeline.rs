@@ -170,13 +170,13 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
         let span = tracing::info_span!("webhook", source, event_id = tracing::field::Empty);
         let outcome = self.run(req, now).instrument(span.clone()).await;
         let _enter = span.enter();
-        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         let status = outcome.status();
         match &outcome {
             Outcome::Refused(_) => tracing::warn!(
                 outcome = outcome.label(),
                 status,
-                latency_ms,
+                latency_us,
                 body_bytes = req.body.len(),
                 "request refused"
             ),
@@ -184,14 +184,14 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
                 tracing::error!(
                     outcome = outcome.label(),
                     status,
-                    latency_ms,
+                    latency_us,
                     "not forwarded"
                 )
             }
             _ => tracing::info!(
                 outcome = outcome.label(),
                 status,
-                latency_ms,
+                latency_us,
                 "webhook handled"
             ),
         }

@@ -1,1 +1,346 @@
+//! Integration-test support: a real DynamoDB/SQS-compatible server (moto) on loopback, a fresh
+//! table and queue per test, the functions' real handlers on real AWS SDK clients, and requests
+//! shaped exactly as API Gateway sends them.
 
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::types::AttributeValue;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use kyc_intake::aws::{DynamoStore, SqsSink};
+use kyc_intake::config::{self, Common};
+use kyc_intake::lambda::{self, AwsPipeline};
+use kyc_intake::Pipeline;
+use kyc_local::resources::{self, Received};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub use kyc_local::resources::local_sdk_config;
+
+pub const CASHFREE_SECRET: &str = "it-cashfree-secret";
+pub const RESULTS_TOKEN: &str = "it-results-token";
+
+pub fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default()
+}
+
+struct Emulator {
+    endpoint: String,
+    _child: Child,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// The local server for this test binary, started on first use. It exits with the test process.
+pub fn endpoint() -> &'static str {
+    static EMULATOR: OnceLock<Emulator> = OnceLock::new();
+    &EMULATOR
+        .get_or_init(|| {
+            let python = std::env::var("KYC_MOTO_PYTHON")
+                .map(PathBuf::from)
+                .unwrap_or_else(|_| workspace().join(".venv/bin/python"));
+            assert!(
+                python.exists(),
+                "{} not found: run the tests with `make test`, which installs moto into .venv",
+                python.display()
+            );
+            let port = free_port();
+            let child = Command::new(&python)
+                .arg(workspace().join("tools/local/moto_server.py"))
+                .args(["--port", &port.to_string(), "--exit-with-parent"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start moto");
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+                assert!(
+                    Instant::now() < deadline,
+                    "moto did not start on port {port}"
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Emulator {
+                endpoint: format!("http://127.0.0.1:{port}"),
+                _child: child,
+            }
+        })
+        .endpoint
+}
+
+/// A table and a queue of the test's own on the local server.
+pub struct Stack {
+    pub sdk: SdkConfig,
+    pub table: String,
+    pub queue_url: String,
+    pub ddb: aws_sdk_dynamodb::Client,
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+impl Stack {
+    pub async fn new(fifo: bool) -> Self {
+        let sdk = local_sdk_config(endpoint()).await;
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let id = format!("{}-{n}", std::process::id());
+        let table = format!("idem-{id}");
+        let queue = if fifo {
+            format!("events-{id}.fifo")
+        } else {
+            format!("events-{id}")
+        };
+        resources::ensure_table(&sdk, &table).await.expect("table");
+        let queue_url = resources::ensure_queue(&sdk, &queue).await.expect("queue");
+        Self {
+            ddb: aws_sdk_dynamodb::Client::new(&sdk),
+            sdk,
+            table,
+            queue_url,
+        }
+    }
+
+    /// The functions' environment for this stack, plus `extra`.
+    pub fn env(&self, extra: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let mut map: HashMap<String, String> = [
+            ("IDEMPOTENCY_TABLE", self.table.as_str()),
+            ("EVENTS_QUEUE_URL", self.queue_url.as_str()),
+            ("CASHFREE_CLIENT_SECRETS", CASHFREE_SECRET),
+            ("HYPERVERGE_RESULTS_AUTH_TOKENS", RESULTS_TOKEN),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        for (k, v) in extra {
+            map.insert((*k).to_owned(), (*v).to_owned());
+        }
+        move |k: &str| map.get(k).cloned()
+    }
+
+    fn config(
+        &self,
+        extra: &[(&str, &str)],
+        select: lambda::SourcesFromEnv,
+    ) -> (Common, Vec<kyc_intake::sources::Source>) {
+        let env = self.env(extra);
+        let common = config::common(&env).expect("valid config");
+        let sources = select(&env, &common).expect("valid config");
+        (common, sources)
+    }
+
+    /// The Cashfree function's handler on its own SDK clients, as a separate Lambda would have.
+    pub async fn cashfree(&self, extra: &[(&str, &str)]) -> AwsPipeline {
+        let (common, sources) = self.config(extra, config::cashfree_sources);
+        lambda::pipeline_with(&local_sdk_config(endpoint()).await, common, sources)
+    }
+
+    pub async fn hyperverge(&self, extra: &[(&str, &str)]) -> AwsPipeline {
+        let (common, sources) = self.config(extra, config::hyperverge_sources);
+        lambda::pipeline_with(&local_sdk_config(endpoint()).await, common, sources)
+    }
+
+    /// The Cashfree handler with SQS (or DynamoDB) at an address where nothing listens.
+    pub async fn cashfree_with_dead(&self, dead: Dead) -> AwsPipeline {
+        let (common, sources) = self.config(&[], config::cashfree_sources);
+        let good = local_sdk_config(endpoint()).await;
+        let down = local_sdk_config(&format!("http://127.0.0.1:{}", free_port())).await;
+        let (ddb_sdk, sqs_sdk) = match dead {
+            Dead::Sqs => (&good, &down),
+            Dead::DynamoDb => (&down, &good),
+        };
+        Pipeline::new(
+            sources,
+            DynamoStore::new(aws_sdk_dynamodb::Client::new(ddb_sdk), common.table),
+            SqsSink::new(aws_sdk_sqs::Client::new(sqs_sdk), common.queue_url),
+            common.settings,
+        )
+    }
+
+    /// Every item in the idempotency table.
+    pub async fn items(&self) -> Vec<HashMap<String, AttributeValue>> {
+        self.ddb
+            .scan()
+            .table_name(&self.table)
+            .send()
+            .await
+            .expect("scan")
+            .items()
+            .to_vec()
+    }
+
+    pub async fn put_item(&self, item: HashMap<String, AttributeValue>) {
+        self.ddb
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .expect("put");
+    }
+
+    /// Every message on the queue (read and deleted).
+    pub async fn messages(&self) -> Vec<Received> {
+        resources::drain(&self.sdk, &self.queue_url)
+            .await
+            .expect("drain")
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Dead {
+    Sqs,
+    DynamoDb,
+}
+
+pub fn s(item: &HashMap<String, AttributeValue>, k: &str) -> String {
+    item.get(k)
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+        .unwrap_or_default()
+}
+
+pub fn n(item: &HashMap<String, AttributeValue>, k: &str) -> i64 {
+    item.get(k)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_default()
+}
+
+/// An HTTP API (payload 2.0) request as API Gateway delivers it to the function.
+#[derive(Debug, Clone)]
+pub struct ApiRequest {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub source_ip: String,
+    pub base64: bool,
+}
+
+impl ApiRequest {
+    pub fn post(path: &str, body: impl Into<Vec<u8>>) -> Self {
+        Self {
+            method: "POST".into(),
+            path: path.into(),
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: body.into(),
+            source_ip: "52.66.25.127".into(),
+            base64: false,
+        }
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sign the body as Cashfree does, at `ts_ms`.
+    pub fn signed(self, secret: &str, ts_ms: i64) -> Self {
+        let ts = ts_ms.to_string();
+        let sig = kyc_intake::auth::cashfree::sign(secret.as_bytes(), &ts, &self.body);
+        self.header("x-webhook-timestamp", &ts)
+            .header("x-webhook-signature", &sig)
+    }
+
+    pub fn signed_now(self) -> Self {
+        self.signed(CASHFREE_SECRET, chrono::Utc::now().timestamp_millis())
+    }
+
+    pub fn event(&self) -> Value {
+        let mut headers = serde_json::Map::new();
+        for (k, v) in &self.headers {
+            // HTTP API joins repeated headers with commas.
+            let key = k.clone();
+            let joined = match headers.get(&key).and_then(Value::as_str) {
+                Some(prev) => format!("{prev},{v}"),
+                None => v.clone(),
+            };
+            headers.insert(key, Value::from(joined));
+        }
+        let utf8 = std::str::from_utf8(&self.body).ok();
+        let (body, encoded) = match utf8 {
+            Some(text) if !self.base64 => (text.to_owned(), false),
+            _ => (BASE64.encode(&self.body), true),
+        };
+        json!({
+            "version": "2.0",
+            "routeKey": "$default",
+            "rawPath": self.path,
+            "rawQueryString": "",
+            "headers": headers,
+            "requestContext": {
+                "accountId": "123456789012", "apiId": "it", "domainName": "it.local", "domainPrefix": "it",
+                "http": {"method": self.method, "path": self.path, "protocol": "HTTP/1.1",
+                         "sourceIp": self.source_ip, "userAgent": "it"},
+                "requestId": "it", "routeKey": "$default", "stage": "$default", "timeEpoch": 0
+            },
+            "body": body,
+            "isBase64Encoded": encoded,
+        })
+    }
+
+    pub fn request(&self) -> lambda_http::Request {
+        lambda_http::request::from_str(&self.event().to_string()).expect("valid API Gateway event")
+    }
+}
+
+/// A handler's answer.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn id(&self) -> String {
+        self.body["id"].as_str().unwrap_or_default().to_owned()
+    }
+
+    pub fn error(&self) -> &str {
+        self.body["error"].as_str().unwrap_or_default()
+    }
+}
+
+/// Run a request through a function's real handler.
+pub async fn call(pipeline: &AwsPipeline, request: lambda_http::Request) -> Reply {
+    let response = match lambda::handle(pipeline, request).await {
+        Ok(r) => r,
+        Err(never) => match never {},
+    };
+    let status = response.status().as_u16();
+    let body = serde_json::from_slice(response.body().as_ref()).unwrap_or(Value::Null);
+    Reply { status, body }
+}
+
+/// A sample event from `events/`, rendered with the test credentials at the current time.
+pub fn sample(rel: &str) -> lambda_http::Request {
+    let path = workspace().join("events").join(rel);
+    let template = std::fs::read_to_string(&path).expect("sample event");
+    let creds = kyc_local::events::Credentials {
+        cashfree_secret: CASHFREE_SECRET.into(),
+        results_token: RESULTS_TOKEN.into(),
+    };
+    let rendered =
+        kyc_local::events::render(&template, &creds, chrono::Utc::now().timestamp_millis())
+            .expect("render");
+    lambda_http::request::from_str(&rendered).expect("valid API Gateway event")
+}
+
+/// `events/expected.json`: what each sample should produce.
+pub fn expectations() -> Vec<(String, Value)> {
+    let raw = std::fs::read_to_string(workspace().join("events/expected.json")).expect("manifest");
+    let map: serde_json::Map<String, Value> = serde_json::from_str(&raw).expect("json");
+    map.into_iter().collect()
+}

@@ -1,0 +1,129 @@
+//! Every sample event in `events/` through the real handlers against the local server: each
+//! gives the status, type, subject and source `events/expected.json` names, and the logs of the
+//! whole run carry no secret and none of the personal data in the samples.
+
+use kyc_intake::KycEvent;
+use kyc_intake_tests::{call, expectations, sample, Stack, CASHFREE_SECRET, RESULTS_TOKEN};
+use lambda_http::RequestExt;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn every_sample_event_normalizes_as_documented_and_logs_no_secrets() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter("info,kyc_intake=trace,kyc_local=trace")
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let stack = Stack::new(true).await;
+    let cashfree = stack.cashfree(&[]).await;
+    let hyperverge = stack.hyperverge(&[]).await;
+    let samples = expectations();
+    assert!(
+        samples.len() >= 33,
+        "5 + 1 DigiLocker, 10 VKYC, 4 HyperVerge DigiLocker, 8 Results, bad ones"
+    );
+
+    let mut accepted = Vec::new();
+    for (rel, want) in &samples {
+        let request = sample(rel);
+        let function = if request.raw_http_path().contains("/hyperverge/") {
+            &hyperverge
+        } else {
+            &cashfree
+        };
+        let items_before = stack.items().await.len();
+        let reply = call(function, request).await;
+        assert_eq!(
+            u64::from(reply.status),
+            want["status"].as_u64().expect("status"),
+            "{rel}: {:?}",
+            reply.body
+        );
+        let messages = stack.messages().await;
+        if reply.status == 200 {
+            assert_eq!(reply.body["status"], "accepted", "{rel}");
+            assert_eq!(messages.len(), 1, "{rel}: exactly one message");
+            let event: KycEvent = serde_json::from_str(&messages[0].body).expect("a KycEvent");
+            assert_eq!(event.id, reply.id(), "{rel}");
+            assert_eq!(event.event_type, want["type"], "{rel}");
+            assert_eq!(event.source, want["source"], "{rel}");
+            assert_eq!(
+                serde_json::to_value(&event.subject).expect("json"),
+                want["subject"],
+                "{rel}"
+            );
+            assert!(
+                chrono::DateTime::parse_from_rfc3339(&event.time).is_ok(),
+                "{rel}: time {}",
+                event.time
+            );
+            accepted.push(rel.clone());
+        } else {
+            assert_eq!(reply.error(), want["error"], "{rel}");
+            assert!(messages.is_empty(), "{rel}: refused, nothing sent");
+            assert_eq!(
+                stack.items().await.len(),
+                items_before,
+                "{rel}: refused, nothing written"
+            );
+        }
+    }
+
+    // Every accepted sample, delivered again (fresh timestamp, new signature): a duplicate.
+    for rel in &accepted {
+        let request = sample(rel);
+        let function = if request.raw_http_path().contains("/hyperverge/") {
+            &hyperverge
+        } else {
+            &cashfree
+        };
+        let reply = call(function, request).await;
+        assert_eq!(reply.body["status"], "duplicate", "{rel}");
+    }
+    assert!(
+        stack.messages().await.is_empty(),
+        "redeliveries send nothing"
+    );
+
+    let text = String::from_utf8(logs.0.lock().expect("logs").clone()).expect("utf-8 logs");
+    assert!(text.contains("webhook handled"), "the run was logged");
+    assert!(text.contains("request refused"), "refusals were logged");
+    for forbidden in [
+        CASHFREE_SECRET,
+        RESULTS_TOKEN,
+        "John Doe",
+        "02-02-1995",
+        "9999999999",
+        "reviewer@fintech.example",
+    ] {
+        let line = text
+            .lines()
+            .find(|l| l.contains(forbidden))
+            .unwrap_or_default();
+        assert!(
+            !text.contains(forbidden),
+            "logs contain `{forbidden}`: {line}"
+        );
+    }
+}
