@@ -12,32 +12,42 @@ TOOLS_STAMP := $(VENV)/.tools-installed
 # Pinned: the versions the tests were run with.
 MOTO_PKG    := moto[server]==5.2.5
 TOOLS_PKGS  := cargo-lambda==1.9.2 aws-sam-cli==1.170.0 cfn-lint==1.58.0
+# cargo-lambda finds zig through `python3 -m ziglang`, so the venv goes first on PATH.
+TOOLS_PATH  := $(abspath $(VENV))/bin:$(PATH)
 
 EMULATOR_PORT ?= 4566
 GATEWAY       ?= 127.0.0.1:3000
+REGION        ?= ap-south-1
+EVENT         ?=
 
-# The local configuration (README: "Configuration"). Override any of these on the command line.
-export AWS_ENDPOINT_URL      ?= http://127.0.0.1:$(EMULATOR_PORT)
-export AWS_REGION            ?= ap-south-1
-export AWS_ACCESS_KEY_ID     ?= local
-export AWS_SECRET_ACCESS_KEY ?= local
-export IDEMPOTENCY_TABLE     ?= kyc-webhook-idempotency
-export EVENTS_QUEUE_URL      ?= http://127.0.0.1:$(EMULATOR_PORT)/123456789012/kyc-webhook-events.fifo
-export CASHFREE_CLIENT_SECRETS ?= local_cashfree_secret
-export HYPERVERGE_RESULTS_AUTH_TOKENS ?= local_results_token
-# HyperVerge's three documented IPs, plus loopback so that curl works locally.
-export HYPERVERGE_ALLOWED_IPS ?= 65.0.82.147,3.7.90.248,3.6.33.64,127.0.0.1
-export RUST_LOG ?= info
+# The local configuration (README: "Configuration"), for run/invoke/receive only: deploy and
+# the AWS CLI never see these dummy credentials or the local endpoint.
+LOCAL_ENV := \
+  AWS_ENDPOINT_URL=http://127.0.0.1:$(EMULATOR_PORT) \
+  AWS_REGION=$(REGION) \
+  AWS_ACCESS_KEY_ID=local \
+  AWS_SECRET_ACCESS_KEY=local \
+  IDEMPOTENCY_TABLE=kyc-webhook-idempotency \
+  EVENTS_QUEUE_URL=http://127.0.0.1:$(EMULATOR_PORT)/123456789012/kyc-webhook-events.fifo \
+  CASHFREE_CLIENT_SECRETS=local_cashfree_secret \
+  HYPERVERGE_RESULTS_AUTH_TOKENS=local_results_token \
+  HYPERVERGE_ALLOWED_IPS=65.0.82.147,3.7.90.248,3.6.33.64,127.0.0.1 \
+  RUST_LOG=$${RUST_LOG:-info}
 
 KYC_LOCAL := target/debug/kyc-local
 
 .PHONY: help
 help:
-	@echo "make run      start a local DynamoDB/SQS server and serve the four webhook routes on http://$(GATEWAY)"
-	@echo "make test     run every test (unit, integration against the local server, lint checks)"
-	@echo "make invoke EVENT=events/...json   send a sample event to 'make run' (fresh timestamp and signature)"
-	@echo "make receive  print and delete the normalized events on the local queue"
-	@echo "make build | lint | fmt"
+	@echo "make run        local DynamoDB/SQS server + the four webhook routes on http://$(GATEWAY)"
+	@echo "make test       every test: lint, unit, integration against the local server, property tests"
+	@echo "make invoke EVENT=events/...json   send a sample event to 'make run' (fresh timestamp/signature)"
+	@echo "make receive    print and delete the normalized events on the local queue"
+	@echo "make lint       rustfmt, clippy, cfn-lint, sam validate --lint"
+	@echo "make fuzz       long property/fuzz run (FUZZ_CASES=1000000 by default)"
+	@echo "make bench      pipeline throughput and latency figures"
+	@echo "make package    cargo lambda build --release --x86-64 (both bootstraps, with sizes)"
+	@echo "make sam-build  sam build (rust-cargolambda)"
+	@echo "make deploy     sam build && sam deploy --guided"
 
 $(MOTO_STAMP):
 	python3 -m venv $(VENV)
@@ -48,10 +58,6 @@ $(TOOLS_STAMP): $(MOTO_STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check $(TOOLS_PKGS)
 	touch $@
 
-.PHONY: venv tools
-venv: $(MOTO_STAMP)
-tools: $(TOOLS_STAMP)
-
 .PHONY: build
 build:
 	cargo build --workspace
@@ -60,28 +66,49 @@ build:
 run: $(MOTO_STAMP) build
 	@$(PY) tools/local/moto_server.py --port $(EMULATOR_PORT) --exit-with-parent & \
 	  trap 'kill %1 2>/dev/null' EXIT INT TERM; \
-	  for i in $$(seq 1 100); do (echo > /dev/tcp/127.0.0.1/$(EMULATOR_PORT)) 2>/dev/null && break; sleep 0.2; done; \
-	  $(KYC_LOCAL) serve --listen $(GATEWAY)
+	  for i in $$(seq 1 150); do (echo > /dev/tcp/127.0.0.1/$(EMULATOR_PORT)) 2>/dev/null && break; sleep 0.2; done; \
+	  env $(LOCAL_ENV) $(KYC_LOCAL) serve --listen $(GATEWAY)
 
 .PHONY: invoke
 invoke: build
 	@test -n "$(EVENT)" || { echo "usage: make invoke EVENT=events/cashfree/vkyc/call_completed.json"; exit 2; }
-	@$(KYC_LOCAL) invoke $(EVENT) --gateway http://$(GATEWAY)
+	@env $(LOCAL_ENV) $(KYC_LOCAL) invoke $(EVENT) --gateway http://$(GATEWAY)
 
 .PHONY: receive
 receive: build
-	@$(KYC_LOCAL) receive
-
-.PHONY: test
-test: $(MOTO_STAMP)
-	cargo fmt --all -- --check
-	cargo clippy --workspace --all-targets -- -D warnings
-	KYC_MOTO_PYTHON=$(abspath $(PY)) cargo test --workspace
+	@env $(LOCAL_ENV) $(KYC_LOCAL) receive
 
 .PHONY: lint
-lint:
+lint: $(TOOLS_STAMP)
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	$(VENV)/bin/cfn-lint template.yaml
+	SAM_CLI_TELEMETRY=0 AWS_REGION=$(REGION) $(VENV)/bin/sam validate --lint --template template.yaml
+
+.PHONY: test
+test: $(MOTO_STAMP) lint
+	KYC_MOTO_PYTHON=$(abspath $(PY)) cargo test --workspace
+
+.PHONY: fuzz
+fuzz:
+	PROPTEST_CASES=$${FUZZ_CASES:-1000000} cargo test --release -p kyc-intake --test properties -- --nocapture
+
+.PHONY: bench
+bench:
+	cargo run --release -p kyc-intake --example bench
+
+.PHONY: package
+package: $(TOOLS_STAMP)
+	PATH="$(TOOLS_PATH)" cargo lambda build --release --x86-64
+	@ls -l target/lambda/*/bootstrap
+
+.PHONY: sam-build
+sam-build: $(TOOLS_STAMP)
+	PATH="$(TOOLS_PATH)" SAM_CLI_TELEMETRY=0 sam build
+
+.PHONY: deploy
+deploy: sam-build
+	PATH="$(TOOLS_PATH)" SAM_CLI_TELEMETRY=0 sam deploy --guided
 
 .PHONY: fmt
 fmt:

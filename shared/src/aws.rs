@@ -17,6 +17,15 @@ pub mod attr {
     pub const MESSAGE_ID: &str = "message_id";
 }
 
+/// The DynamoDB item actions `DynamoStore` calls: the functions' IAM policy grants exactly these.
+pub const DYNAMODB_ACTIONS: &[&str] = &[
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+];
+/// The SQS action `SqsSink` calls.
+pub const SQS_ACTIONS: &[&str] = &["sqs:SendMessage"];
+
 pub const IN_PROGRESS: &str = "IN_PROGRESS";
 pub const COMPLETED: &str = "COMPLETED";
 

@@ -68,8 +68,9 @@ mod tests {
     /// same fields.
     #[test]
     fn schema_matches_the_struct() {
-        let schema: Value = serde_json::from_str(include_str!("../../schema/kyc-event.schema.json"))
-            .expect("schema is JSON");
+        let schema: Value =
+            serde_json::from_str(include_str!("../../schema/kyc-event.schema.json"))
+                .expect("schema is JSON");
         let event = r#"{"specversion":"1.0","id":"0000000000000000000000000000000000000000000000000000000000000000","source":"cashfree/vkyc","type":"kyc.vkyc.call_completed","subject":"v","time":"2025-05-22T03:51:14Z","datacontenttype":"application/json","data":{"provider":"cashfree","product":"vkyc","provider_event":"E","provider_status":"S","provider_sub_status":null,"provider_time":null,"received_at":"2025-05-22T03:51:14Z","payload_encoding":"base64","payload":"AA=="}}"#;
         let parsed: super::KycEvent = serde_json::from_str(event).expect("deserializes");
         let round: Value = serde_json::to_value(&parsed).expect("serializes");
@@ -79,12 +80,26 @@ mod tests {
             k
         };
         assert_eq!(keys(&round), keys(&schema["properties"]));
-        assert_eq!(keys(&round["data"]), keys(&schema["properties"]["data"]["properties"]));
+        assert_eq!(
+            keys(&round["data"]),
+            keys(&schema["properties"]["data"]["properties"])
+        );
         for required in schema["required"].as_array().expect("required") {
-            assert!(round.get(required.as_str().expect("name")).is_some(), "{required}");
+            assert!(
+                round.get(required.as_str().expect("name")).is_some(),
+                "{required}"
+            );
         }
-        for required in schema["properties"]["data"]["required"].as_array().expect("required") {
-            assert!(round["data"].get(required.as_str().expect("name")).is_some(), "{required}");
+        for required in schema["properties"]["data"]["required"]
+            .as_array()
+            .expect("required")
+        {
+            assert!(
+                round["data"]
+                    .get(required.as_str().expect("name"))
+                    .is_some(),
+                "{required}"
+            );
         }
     }
 }

@@ -1,0 +1,156 @@
+//! `template.yaml` and the code cannot drift: the environment variables, routes, binaries, table
+//! key, TTL attribute and IAM actions the template declares are exactly the ones the code uses.
+
+use kyc_intake::aws::{attr, DYNAMODB_ACTIONS, SQS_ACTIONS};
+use kyc_intake::config::{self, var};
+use kyc_intake_tests::workspace;
+use std::collections::BTreeSet;
+
+fn template() -> String {
+    std::fs::read_to_string(workspace().join("template.yaml")).expect("template.yaml")
+}
+
+fn indent(line: &str) -> usize {
+    line.len() - line.trim_start().len()
+}
+
+/// Keys of every `Variables:` block.
+fn env_vars(t: &str) -> BTreeSet<String> {
+    let lines: Vec<&str> = t.lines().collect();
+    let mut out = BTreeSet::new();
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim() != "Variables:" {
+            continue;
+        }
+        let base = indent(line);
+        for l in lines[i + 1..]
+            .iter()
+            .take_while(|l| l.trim().is_empty() || indent(l) > base)
+        {
+            if let Some((k, _)) = l.trim().split_once(':') {
+                out.insert(k.to_owned());
+            }
+        }
+    }
+    out
+}
+
+/// Values of `key: value` lines anywhere.
+fn values(t: &str, key: &str) -> Vec<String> {
+    t.lines()
+        .filter_map(|l| {
+            l.trim()
+                .trim_start_matches("- ")
+                .strip_prefix(&format!("{key}:"))
+        })
+        .map(|v| v.trim().to_owned())
+        .collect()
+}
+
+fn code_routes() -> BTreeSet<String> {
+    let env = |k: &str| match k {
+        "IDEMPOTENCY_TABLE" => Some("t".to_owned()),
+        "EVENTS_QUEUE_URL" => Some("https://sqs/q.fifo".to_owned()),
+        _ => None,
+    };
+    let common = config::common(&env).expect("config");
+    let mut sources = config::cashfree_sources(&env, &common).expect("cashfree");
+    sources.extend(config::hyperverge_sources(&env, &common).expect("hyperverge"));
+    sources.iter().map(|s| s.route.to_owned()).collect()
+}
+
+#[test]
+fn environment_variables_match() {
+    let in_template = env_vars(&template());
+    let in_code: BTreeSet<String> = var::ALL.iter().map(|v| (*v).to_owned()).collect();
+    assert_eq!(in_template, in_code);
+}
+
+#[test]
+fn routes_match_and_are_post() {
+    let t = template();
+    let paths: BTreeSet<String> = values(&t, "Path").into_iter().collect();
+    assert_eq!(paths, code_routes());
+    let methods = values(&t, "Method");
+    assert_eq!(methods.len(), paths.len());
+    assert!(methods.iter().all(|m| m == "POST"));
+}
+
+#[test]
+fn binaries_match_the_function_crates() {
+    let t = template();
+    let binaries: BTreeSet<String> = values(&t, "Binary").into_iter().collect();
+    let mut crates = BTreeSet::new();
+    for dir in ["functions/cashfree", "functions/hyperverge"] {
+        let manifest =
+            std::fs::read_to_string(workspace().join(dir).join("Cargo.toml")).expect("manifest");
+        let bin = manifest
+            .split("[[bin]]")
+            .nth(1)
+            .and_then(|b| b.lines().find_map(|l| l.trim().strip_prefix("name = ")))
+            .expect("a [[bin]] name");
+        crates.insert(bin.trim_matches('"').to_owned());
+    }
+    assert_eq!(binaries, crates);
+    assert!(values(&t, "BuildMethod")
+        .iter()
+        .all(|m| m == "rust-cargolambda"));
+}
+
+#[test]
+fn table_key_and_ttl_match() {
+    let t = template();
+    let names = values(&t, "AttributeName");
+    assert_eq!(
+        names,
+        [attr::PK, attr::PK, attr::EXPIRES_AT],
+        "definition, key schema, TTL"
+    );
+    assert_eq!(values(&t, "KeyType"), ["HASH"]);
+    assert_eq!(values(&t, "AttributeType"), ["S"]);
+}
+
+#[test]
+fn iam_actions_are_exactly_what_the_code_calls() {
+    let t = template();
+    let actions = values(&t, "Action");
+    let ddb = format!("[{}]", DYNAMODB_ACTIONS.join(", "));
+    let sqs = SQS_ACTIONS.join(", ");
+    assert_eq!(
+        actions,
+        [ddb.clone(), sqs.clone(), ddb, sqs],
+        "per function: table items, then queue"
+    );
+    let resources = values(&t, "Resource");
+    assert_eq!(
+        resources,
+        [
+            "!GetAtt IdempotencyTable.Arn",
+            "!GetAtt EventsQueue.Arn",
+            "!GetAtt IdempotencyTable.Arn",
+            "!GetAtt EventsQueue.Arn"
+        ],
+        "no wildcard resources"
+    );
+}
+
+#[test]
+fn no_secret_has_a_default() {
+    let t = template();
+    for param in ["CashfreeClientSecrets", "HyperVergeResultsAuthTokens"] {
+        let block: Vec<&str> = t
+            .lines()
+            .skip_while(|l| l.trim() != format!("{param}:"))
+            .skip(1)
+            .take_while(|l| indent(l) > 2)
+            .collect();
+        assert!(
+            block.iter().any(|l| l.trim() == "NoEcho: true"),
+            "{param} is NoEcho"
+        );
+        assert!(
+            !block.iter().any(|l| l.trim().starts_with("Default:")),
+            "{param} has no default"
+        );
+    }
+}
