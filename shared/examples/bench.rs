@@ -1,0 +1,113 @@
+//! `make bench`: what one webhook costs in this process, apart from DynamoDB and SQS round trips.
+//! Prints per-operation figures for signature verification, normalization and the whole
+//! pipeline (in-memory ports), for new events and for duplicates.
+
+use chrono::Utc;
+use http::{HeaderMap, HeaderValue, Method};
+use kyc_intake::auth::cashfree::{sign, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use kyc_intake::config;
+use kyc_intake::memory::{MemorySink, MemoryStore};
+use kyc_intake::normalize::normalize;
+use kyc_intake::{Inbound, Outcome, Pipeline};
+use std::time::Instant;
+
+const SECRET: &str = "bench-secret";
+
+fn body(i: usize) -> String {
+    format!(
+        r#"{{"signature":"x","event_type":"VKYC_USER_CALL_COMPLETED","event_time":"2025-05-22T03:51:14Z","version":"v1","data":{{"verification_id":"vk-{i}","reference_id":10449,"user_reference_id":5521,"user_id":"user-42","status":"VIDEO_CALL","sub_status":"CALL_COMPLETED","vkyc_link":"https://vkyc.example/link/abc123","link_expiry":"2025-05-29","recording_link":"https://recordings.example/presigned/abc","meeting_schedule":null,"auditor_remarks":null,"agent_remarks":"Documents verified on call"}}}}"#
+    )
+}
+
+fn report(what: &str, n: usize, started: Instant) {
+    let per = started.elapsed().as_secs_f64() / n as f64;
+    println!(
+        "{what:<48} {n:>8} ops  {:>9.2} µs/op  {:>10.0} ops/s",
+        per * 1e6,
+        1.0 / per
+    );
+}
+
+fn main() {
+    let n: usize = std::env::var("BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let env = |k: &str| match k {
+        "IDEMPOTENCY_TABLE" => Some("t".to_owned()),
+        "EVENTS_QUEUE_URL" => Some("https://sqs/q.fifo".to_owned()),
+        "CASHFREE_CLIENT_SECRETS" => Some(format!("old-secret,{SECRET}")),
+        _ => None,
+    };
+    let common = config::common(&env).expect("config");
+    let sources = config::cashfree_sources(&env, &common).expect("sources");
+    let bodies: Vec<String> = (0..n).map(body).collect();
+    let now = Utc::now();
+    let ts = now.timestamp_millis().to_string();
+    let headers: Vec<HeaderMap> = bodies
+        .iter()
+        .map(|b| {
+            let mut h = HeaderMap::new();
+            h.insert(TIMESTAMP_HEADER, HeaderValue::from_str(&ts).expect("ts"));
+            h.insert(
+                SIGNATURE_HEADER,
+                HeaderValue::from_str(&sign(SECRET.as_bytes(), &ts, b.as_bytes())).expect("sig"),
+            );
+            h
+        })
+        .collect();
+    println!(
+        "body size {} bytes, 2 configured secrets\n",
+        bodies[0].len()
+    );
+
+    let vkyc = &sources[1];
+    let started = Instant::now();
+    for (b, h) in bodies.iter().zip(&headers) {
+        let req = Inbound {
+            method: &Method::POST,
+            path: vkyc.route,
+            headers: h,
+            body: b.as_bytes(),
+            source_ip: None,
+            deadline_ms: None,
+        };
+        assert!(vkyc.auth.authenticate(&req, now).is_ok());
+    }
+    report("verify Cashfree signature", n, started);
+
+    let started = Instant::now();
+    for b in &bodies {
+        std::hint::black_box(normalize(vkyc, b.as_bytes(), now));
+    }
+    report("parse + normalize to CloudEvent", n, started);
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let pipeline = Pipeline::new(
+        sources,
+        MemoryStore::default(),
+        MemorySink::default(),
+        common.settings,
+    );
+    for (label, expect_new) in [
+        ("whole pipeline, new events (in-memory ports)", true),
+        ("whole pipeline, duplicates (in-memory ports)", false),
+    ] {
+        let started = Instant::now();
+        for (b, h) in bodies.iter().zip(&headers) {
+            let req = Inbound {
+                method: &Method::POST,
+                path: "/webhooks/cashfree/vkyc",
+                headers: h,
+                body: b.as_bytes(),
+                source_ip: None,
+                deadline_ms: None,
+            };
+            let out = rt.block_on(pipeline.process(&req, now));
+            assert_eq!(matches!(out, Outcome::Accepted { .. }), expect_new);
+        }
+        report(label, n, started);
+    }
+}
