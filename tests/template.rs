@@ -2,8 +2,8 @@
 //! key, TTL attribute and IAM actions the template declares are exactly the ones the code uses.
 
 use kyc_intake::aws::{attr, DYNAMODB_ACTIONS, SQS_ACTIONS};
-use kyc_intake::config::{self, var};
-use kyc_intake_tests::workspace;
+use kyc_intake::config::var;
+use kyc_intake_tests::{default_sources, workspace};
 use std::collections::BTreeSet;
 
 fn template() -> String {
@@ -48,15 +48,10 @@ fn values(t: &str, key: &str) -> Vec<String> {
 }
 
 fn code_routes() -> BTreeSet<String> {
-    let env = |k: &str| match k {
-        "IDEMPOTENCY_TABLE" => Some("t".to_owned()),
-        "EVENTS_QUEUE_URL" => Some("https://sqs/q.fifo".to_owned()),
-        _ => None,
-    };
-    let common = config::common(&env).expect("config");
-    let mut sources = config::cashfree_sources(&env, &common).expect("cashfree");
-    sources.extend(config::hyperverge_sources(&env, &common).expect("hyperverge"));
-    sources.iter().map(|s| s.route.to_owned()).collect()
+    default_sources()
+        .iter()
+        .map(|s| s.route.to_owned())
+        .collect()
 }
 
 #[test]

@@ -4,14 +4,12 @@
 
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::AttributeValue;
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine;
 use kyc_intake::aws::{DynamoStore, SqsSink};
 use kyc_intake::config::{self, Common};
 use kyc_intake::lambda::{self, AwsPipeline};
 use kyc_intake::Pipeline;
 use kyc_local::resources::{self, Received};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -79,6 +77,19 @@ pub fn endpoint() -> &'static str {
             }
         })
         .endpoint
+}
+
+/// The four sources as configured by an environment with only the required variables.
+pub fn default_sources() -> Vec<kyc_intake::sources::Source> {
+    let env = |k: &str| match k {
+        "IDEMPOTENCY_TABLE" => Some("t".to_owned()),
+        "EVENTS_QUEUE_URL" => Some("https://sqs/q.fifo".to_owned()),
+        _ => None,
+    };
+    let common = config::common(&env).expect("config");
+    let mut sources = config::cashfree_sources(&env, &common).expect("cashfree");
+    sources.extend(config::hyperverge_sources(&env, &common).expect("hyperverge"));
+    sources
 }
 
 /// A table and a queue of the test's own on the local server.
@@ -258,37 +269,17 @@ impl ApiRequest {
         self.signed(CASHFREE_SECRET, chrono::Utc::now().timestamp_millis())
     }
 
+    /// The event API Gateway would deliver, built by the local gateway's own builder.
     pub fn event(&self) -> Value {
-        let mut headers = serde_json::Map::new();
+        let mut builder = http::Request::builder()
+            .method(self.method.as_str())
+            .uri(self.path.as_str());
         for (k, v) in &self.headers {
-            // HTTP API joins repeated headers with commas.
-            let key = k.clone();
-            let joined = match headers.get(&key).and_then(Value::as_str) {
-                Some(prev) => format!("{prev},{v}"),
-                None => v.clone(),
-            };
-            headers.insert(key, Value::from(joined));
+            builder = builder.header(k.as_str(), v.as_str());
         }
-        let utf8 = std::str::from_utf8(&self.body).ok();
-        let (body, encoded) = match utf8 {
-            Some(text) if !self.base64 => (text.to_owned(), false),
-            _ => (BASE64.encode(&self.body), true),
-        };
-        json!({
-            "version": "2.0",
-            "routeKey": "$default",
-            "rawPath": self.path,
-            "rawQueryString": "",
-            "headers": headers,
-            "requestContext": {
-                "accountId": "123456789012", "apiId": "it", "domainName": "it.local", "domainPrefix": "it",
-                "http": {"method": self.method, "path": self.path, "protocol": "HTTP/1.1",
-                         "sourceIp": self.source_ip, "userAgent": "it"},
-                "requestId": "it", "routeKey": "$default", "stage": "$default", "timeEpoch": 0
-            },
-            "body": body,
-            "isBase64Encoded": encoded,
-        })
+        let (parts, ()) = builder.body(()).expect("a valid request").into_parts();
+        let ip = self.source_ip.parse().expect("an IP address");
+        kyc_local::gateway::http_api_event(&parts, &self.body, ip, self.base64)
     }
 
     pub fn request(&self) -> lambda_http::Request {

@@ -113,7 +113,7 @@ async fn dispatch(
         };
     }
 
-    let event = http_api_event(&parts, &body, peer);
+    let event = http_api_event(&parts, &body, peer, true);
     let Ok(request) = lambda_http::request::from_str(&event.to_string()) else {
         return reply(500, r#"{"message":"Internal Server Error"}"#);
     };
@@ -146,11 +146,17 @@ async fn invoke(
     }
 }
 
-/// The HTTP API (payload 2.0) event API Gateway would send for this request.
-fn http_api_event(parts: &http::request::Parts, body: &[u8], peer: IpAddr) -> Value {
+/// The HTTP API (payload 2.0) event API Gateway would send for this request: repeated headers
+/// joined with commas, the source IP in `requestContext.http.sourceIp`, the body Base64-encoded
+/// when `base64` is set or it is not UTF-8.
+pub fn http_api_event(
+    parts: &http::request::Parts,
+    body: &[u8],
+    source_ip: IpAddr,
+    base64: bool,
+) -> Value {
     let mut headers = Map::new();
     for name in parts.headers.keys() {
-        // HTTP API joins repeated headers with commas.
         let joined: Vec<&str> = parts
             .headers
             .get_all(name)
@@ -159,6 +165,10 @@ fn http_api_event(parts: &http::request::Parts, body: &[u8], peer: IpAddr) -> Va
             .collect();
         headers.insert(name.as_str().to_owned(), Value::from(joined.join(",")));
     }
+    let (body, encoded) = match std::str::from_utf8(body) {
+        Ok(text) if !base64 => (text.to_owned(), false),
+        _ => (BASE64.encode(body), true),
+    };
     let path = parts.uri.path();
     let method = parts.method.as_str();
     let now = chrono::Utc::now();
@@ -177,7 +187,7 @@ fn http_api_event(parts: &http::request::Parts, body: &[u8], peer: IpAddr) -> Va
                 "method": method,
                 "path": path,
                 "protocol": "HTTP/1.1",
-                "sourceIp": peer.to_canonical().to_string(),
+                "sourceIp": source_ip.to_canonical().to_string(),
                 "userAgent": parts.headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default(),
             },
             "requestId": format!("local-{}", now.timestamp_nanos_opt().unwrap_or_default()),
@@ -186,8 +196,8 @@ fn http_api_event(parts: &http::request::Parts, body: &[u8], peer: IpAddr) -> Va
             "time": now.format("%d/%b/%Y:%H:%M:%S %z").to_string(),
             "timeEpoch": now.timestamp_millis(),
         },
-        "body": BASE64.encode(body),
-        "isBase64Encoded": true,
+        "body": body,
+        "isBase64Encoded": encoded,
     })
 }
 
