@@ -464,3 +464,41 @@ async fn base64_bodies_and_header_case_variations_are_accepted() {
     }
     assert_eq!(stack.messages().await.len(), 1);
 }
+
+#[tokio::test]
+async fn results_ip_allowlist_applies_only_when_configured() {
+    let stack = Stack::new(true).await;
+    let body = r#"{"transactionId":"t-ip","applicationStatus":"auto_approved","eventId":"e-ip","eventTime":"2022-08-22T12:48:32.346Z","eventType":"FINISH_TRANSACTION_WEBHOOK"}"#;
+    let from = |ip: &str| {
+        let mut r = ApiRequest::post(HV_RESULTS, body).header("x-webhook-token", RESULTS_TOKEN);
+        r.source_ip = ip.into();
+        r.request()
+    };
+    let open = stack.hyperverge(&[]).await;
+    let restricted = stack
+        .hyperverge(&[("HYPERVERGE_RESULTS_ALLOWED_IPS", "13.235.0.0/16")])
+        .await;
+    let reply = call(&restricted, from("52.66.25.127")).await;
+    assert_eq!(
+        (reply.status, reply.error()),
+        (403, "source_ip_not_allowed")
+    );
+    assert!(stack.items().await.is_empty() && stack.messages().await.is_empty());
+    let reply = call(&restricted, from("13.235.1.20")).await;
+    assert_eq!(reply.body["status"], "accepted");
+    let reply = call(&open, from("52.66.25.127")).await;
+    assert_eq!(
+        reply.body["status"], "duplicate",
+        "no allowlist: the token decides"
+    );
+    let custom = stack
+        .hyperverge(&[
+            ("HYPERVERGE_RESULTS_AUTH_HEADER", "X-HV-Auth"),
+            ("HYPERVERGE_RESULTS_AUTH_TOKENS", "tok-a,tok-b"),
+        ])
+        .await;
+    let mut r = ApiRequest::post(HV_RESULTS, body).header("x-hv-auth", "tok-b");
+    r.source_ip = "52.66.25.127".into();
+    assert_eq!(call(&custom, r.request()).await.body["status"], "duplicate");
+    assert_eq!(stack.messages().await.len(), 1);
+}

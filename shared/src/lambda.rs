@@ -16,15 +16,14 @@ pub type SourcesFromEnv = fn(&dyn Env, &Common) -> Result<Vec<Source>, ConfigErr
 
 pub type AwsPipeline = Pipeline<DynamoStore, SqsSink>;
 
-/// Read and validate the configuration once. On a bad value: one line naming the variable on
-/// stderr (and in the JSON log), then exit, so Lambda reports an init failure.
+/// Read and validate the configuration once. On a bad value: one log line naming the variable
+/// (never its value, which may be a secret), then exit, so Lambda reports an init failure.
 pub fn config_or_exit(select: SourcesFromEnv) -> (Common, Vec<Source>) {
     let env = config::ProcessEnv;
     match config::common(&env).and_then(|c| select(&env, &c).map(|s| (c, s))) {
         Ok(ok) => ok,
         Err(e) => {
             tracing::error!(variable = e.var, "{e}");
-            eprintln!("{e}");
             std::process::exit(2);
         }
     }
