@@ -99,8 +99,8 @@ bench:
 
 .PHONY: package
 package: $(TOOLS_STAMP)
-	PATH="$(TOOLS_PATH)" cargo lambda build --release --x86-64
-	@ls -l target/lambda/*/bootstrap
+	PATH="$(TOOLS_PATH)" cargo lambda build --release --x86-64 -p cashfree-webhook -p hyperverge-webhook
+	@ls -l target/lambda/cashfree-webhook/bootstrap target/lambda/hyperverge-webhook/bootstrap
 
 .PHONY: sam-build
 sam-build: $(TOOLS_STAMP)
