@@ -166,9 +166,13 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
     /// Handle one delivery and log one line about it (never its body).
     pub async fn process(&self, req: &Inbound<'_>, now: DateTime<Utc>) -> Outcome {
         let started = std::time::Instant::now();
-        let source = self.route(req.path).map_or("-", |s| s.name);
-        let span = tracing::info_span!("webhook", source, event_id = tracing::field::Empty);
-        let outcome = self.run(req, now).instrument(span.clone()).await;
+        let source = self.route(req.path);
+        let span = tracing::info_span!(
+            "webhook",
+            source = source.map_or("-", |s| s.name),
+            event_id = tracing::field::Empty
+        );
+        let outcome = self.run(source, req, now).instrument(span.clone()).await;
         let _enter = span.enter();
         let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         let status = outcome.status();
@@ -198,8 +202,8 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
         outcome
     }
 
-    async fn run(&self, req: &Inbound<'_>, now: DateTime<Utc>) -> Outcome {
-        let Some(source) = self.route(req.path) else {
+    async fn run(&self, source: Option<&Source>, req: &Inbound<'_>, now: DateTime<Utc>) -> Outcome {
+        let Some(source) = source else {
             return Outcome::Refused(Refusal::UnknownRoute);
         };
         if req.method != Method::POST {
