@@ -348,3 +348,33 @@ async fn stage_prefix_and_base64_body_are_accepted() {
     assert_eq!(reply.body["status"], "accepted", "{:?}", reply.body);
     assert_eq!(stack.messages().await.len(), 1);
 }
+
+#[tokio::test]
+async fn a_body_of_max_body_bytes_is_forwarded_and_one_byte_more_is_413() {
+    let stack = Stack::new(true).await;
+    let f = stack.cashfree(&[]).await;
+    let prefix = r#"{"event_type":"VKYC_USER_CALL_COMPLETED","event_time":"2025-05-22T03:51:14Z","version":"v1","data":{"verification_id":"vk-big","status":"VIDEO_CALL","sub_status":"CALL_COMPLETED","agent_remarks":""#;
+    let suffix = r#""}}"#;
+    let pad = "x".repeat(262_144 - prefix.len() - suffix.len());
+    let body = format!("{prefix}{pad}{suffix}");
+    assert_eq!(body.len(), 262_144);
+    let reply = call(
+        &f,
+        ApiRequest::post(VKYC, body.as_str()).signed_now().request(),
+    )
+    .await;
+    assert_eq!(reply.body["status"], "accepted", "{:?}", reply.body);
+    let messages = stack.messages().await;
+    assert_eq!(messages.len(), 1);
+    assert!(
+        messages[0].body.len() > 262_144,
+        "the envelope adds to the body"
+    );
+    let over = format!("{prefix}{pad}y{suffix}");
+    let reply = call(
+        &f,
+        ApiRequest::post(VKYC, over.as_str()).signed_now().request(),
+    )
+    .await;
+    assert_eq!((reply.status, reply.error()), (413, "payload_too_large"));
+}

@@ -110,7 +110,11 @@ async fn create_queue(
     fifo: bool,
     redrive: Option<String>,
 ) -> Result<String, BoxError> {
-    let mut req = sqs.create_queue().queue_name(name);
+    // As in template.yaml: room for a MAX_BODY_BYTES body inside the CloudEvent envelope.
+    let mut req = sqs
+        .create_queue()
+        .queue_name(name)
+        .attributes(QueueAttributeName::MaximumMessageSize, "1048576");
     if fifo {
         req = req
             .attributes(QueueAttributeName::FifoQueue, "true")
