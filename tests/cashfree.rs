@@ -2,11 +2,20 @@
 //! DynamoDB/SQS-compatible server on loopback. Each test asserts what is left in the table and
 //! on the queue.
 
+use kyc_intake::lambda::AwsPipeline;
 use kyc_intake::KycEvent;
-use kyc_intake_tests::{call, n, s, ApiRequest, Dead, Stack, CASHFREE_SECRET};
+use kyc_intake_tests::{call, n, s, ApiRequest, Dead, Reply, Stack, CASHFREE_SECRET};
 
 const VKYC: &str = "/webhooks/cashfree/vkyc";
 const BODY: &str = r#"{"event_type":"VKYC_USER_CALL_COMPLETED","event_time":"2025-05-22T03:51:14Z","version":"v1","data":{"verification_id":"vk-100","reference_id":10449,"status":"VIDEO_CALL","sub_status":"CALL_COMPLETED","recording_link":null}}"#;
+
+/// Delivery number `attempt` of `BODY`, signed now, as the provider's retries are.
+async fn delivery(f: &AwsPipeline, attempt: u32) -> Reply {
+    let request = ApiRequest::post(VKYC, BODY)
+        .signed_now()
+        .header("x-webhook-attempt", &attempt.to_string());
+    call(f, request.request()).await
+}
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -17,14 +26,7 @@ async fn new_event_is_forwarded_once_and_recorded_completed() {
     let stack = Stack::new(true).await;
     let f = stack.cashfree(&[]).await;
     let before = chrono::Utc::now().timestamp();
-    let reply = call(
-        &f,
-        ApiRequest::post(VKYC, BODY)
-            .signed_now()
-            .header("x-webhook-attempt", "1")
-            .request(),
-    )
-    .await;
+    let reply = delivery(&f, 1).await;
     assert_eq!(reply.status, 200, "{:?}", reply.body);
     assert_eq!(reply.body["status"], "accepted");
     let id = reply.id();
@@ -106,27 +108,13 @@ async fn retry_with_new_delivery_headers_is_a_duplicate() {
     .await;
     assert_eq!(first.body["status"], "accepted");
     // The provider's retry: fresh timestamp, next attempt, a new signature; same body.
-    let retry = call(
-        &f,
-        ApiRequest::post(VKYC, BODY)
-            .signed_now()
-            .header("x-webhook-attempt", "2")
-            .request(),
-    )
-    .await;
+    let retry = delivery(&f, 2).await;
     assert_eq!(retry.status, 200);
     assert_eq!(retry.body["status"], "duplicate");
     assert_eq!(retry.id(), first.id());
     // A second function instance (another Lambda) sees the same record.
     let other = stack.cashfree(&[]).await;
-    let again = call(
-        &other,
-        ApiRequest::post(VKYC, BODY)
-            .signed_now()
-            .header("x-webhook-attempt", "3")
-            .request(),
-    )
-    .await;
+    let again = delivery(&other, 3).await;
     assert_eq!(again.body["status"], "duplicate");
     assert_eq!(stack.messages().await.len(), 1);
     assert_eq!(stack.items().await.len(), 1);
@@ -158,7 +146,7 @@ async fn another_sub_status_is_a_new_event() {
     assert_eq!(stack.messages().await.len(), 2);
 }
 
-async fn assert_refused(stack: &Stack, reply: &kyc_intake_tests::Reply, status: u16, code: &str) {
+async fn assert_refused(stack: &Stack, reply: &Reply, status: u16, code: &str) {
     assert_eq!(reply.status, status, "{:?}", reply.body);
     assert_eq!(reply.error(), code);
     assert!(stack.items().await.is_empty(), "{code}: no item written");
@@ -241,7 +229,7 @@ async fn rotated_secrets_are_all_accepted() {
 async fn no_secret_configured_fails_closed() {
     let stack = Stack::new(true).await;
     let f = stack.cashfree(&[("CASHFREE_CLIENT_SECRETS", "")]).await;
-    let reply = call(&f, ApiRequest::post(VKYC, BODY).signed_now().request()).await;
+    let reply = delivery(&f, 1).await;
     assert_refused(&stack, &reply, 500, "not_configured").await;
 }
 
@@ -280,7 +268,7 @@ async fn unrecognized_payload_is_forwarded_with_the_raw_body() {
 async fn queue_down_answers_503_releases_the_claim_and_the_retry_is_accepted_once() {
     let stack = Stack::new(true).await;
     let broken = stack.cashfree_with_dead(Dead::Sqs).await;
-    let reply = call(&broken, ApiRequest::post(VKYC, BODY).signed_now().request()).await;
+    let reply = delivery(&broken, 1).await;
     assert_eq!(reply.status, 503);
     assert_eq!(reply.error(), "unavailable");
     assert!(
@@ -289,23 +277,9 @@ async fn queue_down_answers_503_releases_the_claim_and_the_retry_is_accepted_onc
     );
 
     let healthy = stack.cashfree(&[]).await;
-    let retry = call(
-        &healthy,
-        ApiRequest::post(VKYC, BODY)
-            .signed_now()
-            .header("x-webhook-attempt", "2")
-            .request(),
-    )
-    .await;
+    let retry = delivery(&healthy, 2).await;
     assert_eq!(retry.body["status"], "accepted");
-    let again = call(
-        &healthy,
-        ApiRequest::post(VKYC, BODY)
-            .signed_now()
-            .header("x-webhook-attempt", "3")
-            .request(),
-    )
-    .await;
+    let again = delivery(&healthy, 3).await;
     assert_eq!(again.body["status"], "duplicate");
     assert_eq!(stack.messages().await.len(), 1);
     let items = stack.items().await;
@@ -317,7 +291,7 @@ async fn queue_down_answers_503_releases_the_claim_and_the_retry_is_accepted_onc
 async fn table_down_answers_503_and_sends_nothing() {
     let stack = Stack::new(true).await;
     let broken = stack.cashfree_with_dead(Dead::DynamoDb).await;
-    let reply = call(&broken, ApiRequest::post(VKYC, BODY).signed_now().request()).await;
+    let reply = delivery(&broken, 1).await;
     assert_eq!(reply.status, 503);
     assert_eq!(reply.error(), "unavailable");
     assert!(stack.messages().await.is_empty());
@@ -327,9 +301,9 @@ async fn table_down_answers_503_and_sends_nothing() {
 async fn standard_queue_works_without_fifo_ids() {
     let stack = Stack::new(false).await;
     let f = stack.cashfree(&[]).await;
-    let reply = call(&f, ApiRequest::post(VKYC, BODY).signed_now().request()).await;
+    let reply = delivery(&f, 1).await;
     assert_eq!(reply.body["status"], "accepted");
-    let dup = call(&f, ApiRequest::post(VKYC, BODY).signed_now().request()).await;
+    let dup = delivery(&f, 1).await;
     assert_eq!(dup.body["status"], "duplicate");
     let messages = stack.messages().await;
     assert_eq!(messages.len(), 1);
