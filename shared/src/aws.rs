@@ -182,10 +182,6 @@ impl SqsSink {
             fifo,
         }
     }
-
-    pub fn is_fifo(&self) -> bool {
-        self.fifo
-    }
 }
 
 fn string_attribute(value: &str) -> Result<MessageAttributeValue, PortError> {

@@ -12,10 +12,6 @@ use std::net::IpAddr;
 pub struct IpAllowlist(Vec<IpNet>);
 
 impl IpAllowlist {
-    pub fn new(nets: Vec<IpNet>) -> Self {
-        Self(nets)
-    }
-
     /// Parse `"65.0.82.147, 10.0.0.0/8"`. Blank entries are skipped; any other bad entry is an
     /// error naming it.
     pub fn parse(list: &str) -> Result<Self, String> {

@@ -11,7 +11,6 @@ pub mod resources;
 pub mod defaults {
     pub const REGION: &str = "ap-south-1";
     pub const TABLE: &str = "kyc-webhook-idempotency";
-    pub const QUEUE: &str = "kyc-webhook-events.fifo";
     pub const CASHFREE_SECRET: &str = "local_cashfree_secret";
     pub const RESULTS_TOKEN: &str = "local_results_token";
     pub const GATEWAY: &str = "127.0.0.1:3000";
