@@ -17,6 +17,15 @@ async fn delivery(f: &AwsPipeline, attempt: u32) -> Reply {
     call(f, request.request()).await
 }
 
+/// `BODY` signed with `secret` at `ts_ms`.
+async fn signed_by(f: &AwsPipeline, secret: &str, ts_ms: i64) -> Reply {
+    call(
+        f,
+        ApiRequest::post(VKYC, BODY).signed(secret, ts_ms).request(),
+    )
+    .await
+}
+
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
@@ -98,14 +107,7 @@ async fn new_event_is_forwarded_once_and_recorded_completed() {
 async fn retry_with_new_delivery_headers_is_a_duplicate() {
     let stack = Stack::new(true).await;
     let f = stack.cashfree(&[]).await;
-    let first = call(
-        &f,
-        ApiRequest::post(VKYC, BODY)
-            .signed(CASHFREE_SECRET, now_ms() - 60_000)
-            .header("x-webhook-attempt", "1")
-            .request(),
-    )
-    .await;
+    let first = signed_by(&f, CASHFREE_SECRET, now_ms() - 60_000).await;
     assert_eq!(first.body["status"], "accepted");
     // The provider's retry: fresh timestamp, next attempt, a new signature; same body.
     let retry = delivery(&f, 2).await;
@@ -157,13 +159,7 @@ async fn assert_refused(stack: &Stack, reply: &Reply, status: u16, code: &str) {
 async fn bad_signature_is_refused_and_leaves_nothing() {
     let stack = Stack::new(true).await;
     let f = stack.cashfree(&[]).await;
-    let reply = call(
-        &f,
-        ApiRequest::post(VKYC, BODY)
-            .signed("not-the-secret", now_ms())
-            .request(),
-    )
-    .await;
+    let reply = signed_by(&f, "not-the-secret", now_ms()).await;
     assert_refused(&stack, &reply, 401, "invalid_signature").await;
     let reply = call(&f, ApiRequest::post(VKYC, BODY).request()).await;
     assert_refused(&stack, &reply, 401, "missing_signature").await;
@@ -175,29 +171,11 @@ async fn stale_and_future_timestamps_are_refused() {
     let f = stack
         .cashfree(&[("CASHFREE_TIMESTAMP_TOLERANCE_SECONDS", "300")])
         .await;
-    let reply = call(
-        &f,
-        ApiRequest::post(VKYC, BODY)
-            .signed(CASHFREE_SECRET, now_ms() - 301_000)
-            .request(),
-    )
-    .await;
+    let reply = signed_by(&f, CASHFREE_SECRET, now_ms() - 301_000).await;
     assert_refused(&stack, &reply, 401, "stale_timestamp").await;
-    let reply = call(
-        &f,
-        ApiRequest::post(VKYC, BODY)
-            .signed(CASHFREE_SECRET, now_ms() + 400_000)
-            .request(),
-    )
-    .await;
+    let reply = signed_by(&f, CASHFREE_SECRET, now_ms() + 400_000).await;
     assert_refused(&stack, &reply, 401, "stale_timestamp").await;
-    let reply = call(
-        &f,
-        ApiRequest::post(VKYC, BODY)
-            .signed(CASHFREE_SECRET, now_ms() - 200_000)
-            .request(),
-    )
-    .await;
+    let reply = signed_by(&f, CASHFREE_SECRET, now_ms() - 200_000).await;
     assert_eq!(reply.body["status"], "accepted");
 }
 
@@ -207,21 +185,9 @@ async fn rotated_secrets_are_all_accepted() {
     let f = stack
         .cashfree(&[("CASHFREE_CLIENT_SECRETS", "new-secret, old-secret")])
         .await;
-    let a = call(
-        &f,
-        ApiRequest::post(VKYC, BODY)
-            .signed("old-secret", now_ms())
-            .request(),
-    )
-    .await;
+    let a = signed_by(&f, "old-secret", now_ms()).await;
     assert_eq!(a.body["status"], "accepted");
-    let b = call(
-        &f,
-        ApiRequest::post(VKYC, BODY)
-            .signed("new-secret", now_ms())
-            .request(),
-    )
-    .await;
+    let b = signed_by(&f, "new-secret", now_ms()).await;
     assert_eq!(b.body["status"], "duplicate");
 }
 
