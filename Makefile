@@ -31,6 +31,7 @@ LOCAL_ENV := \
   EVENTS_QUEUE_URL=http://127.0.0.1:$(EMULATOR_PORT)/123456789012/kyc-webhook-events.fifo \
   CASHFREE_CLIENT_SECRETS=local_cashfree_secret \
   HYPERVERGE_RESULTS_AUTH_TOKENS=local_results_token \
+  HYPERVERGE_DIGILOCKER_URL_TOKENS=local_digilocker_token \
   HYPERVERGE_ALLOWED_IPS=65.0.82.147,3.7.90.248,3.6.33.64,127.0.0.1 \
   RUST_LOG=$${RUST_LOG:-info}
 

@@ -73,6 +73,11 @@ async fn new_event_is_forwarded_once_and_recorded_completed() {
         Some("CALL_COMPLETED")
     );
     assert_eq!(event.data.payload.get(), BODY, "payload kept byte for byte");
+    assert_eq!(
+        event.data.auth_scheme,
+        kyc_intake::auth::AuthScheme::CashfreeHeaderHmac
+    );
+    assert_eq!(event.data.payload_encoding, None);
 
     let items = stack.items().await;
     assert_eq!(items.len(), 1);
@@ -95,6 +100,7 @@ async fn new_event_is_forwarded_once_and_recorded_completed() {
             "expires_at",
             "lease_expires_at",
             "message_id",
+            "owner",
             "payload_hash",
             "pk",
             "status"

@@ -3,8 +3,11 @@
 //! which every refused request leaves nothing behind and every authenticated one is forwarded once.
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use kyc_intake::auth::AuthScheme;
 use kyc_intake::KycEvent;
-use kyc_intake_tests::{call, n, s, ApiRequest, Reply, Stack, CASHFREE_SECRET, RESULTS_TOKEN};
+use kyc_intake_tests::{
+    call, n, s, ApiRequest, Reply, Stack, CASHFREE_SECRET, DIGILOCKER_TOKEN, RESULTS_TOKEN,
+};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -23,7 +26,13 @@ fn now_ms() -> i64 {
 fn vkyc_id(body: &str) -> String {
     let sources = kyc_intake_tests::default_sources();
     let vkyc = sources.iter().find(|s| s.route == VKYC).expect("vkyc");
-    kyc_intake::normalize::normalize(vkyc, body.as_bytes(), chrono::Utc::now()).id
+    kyc_intake::normalize::normalize(
+        vkyc,
+        body.as_bytes(),
+        chrono::Utc::now(),
+        AuthScheme::CashfreeHeaderHmac,
+    )
+    .id
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -183,6 +192,7 @@ fn refused_cases() -> Vec<Case> {
         )
     };
     let mut hv_spoofed = ApiRequest::post(HV_DIGILOCKER, HV_BODY)
+        .query(&format!("token={DIGILOCKER_TOKEN}"))
         .header("x-forwarded-for", HV_IP)
         .header("x-real-ip", HV_IP)
         .header("forwarded", &format!("for={HV_IP}"));
@@ -199,7 +209,49 @@ fn refused_cases() -> Vec<Case> {
         .clone()
         .header("x-webhook-token", RESULTS_TOKEN)
         .header("x-webhook-token", RESULTS_TOKEN);
+    let mut digilocker_no_token = ApiRequest::post(HV_DIGILOCKER, HV_BODY);
+    digilocker_no_token.source_ip = HV_IP.into();
+    let digilocker = |query: &str| digilocker_no_token.clone().query(query);
+    // What anyone holding one legacy-signed body could send: the signed `data` as another event.
+    let mut forged: serde_json::Value = serde_json::from_str(BODY).expect("json");
+    forged["event_type"] = "VKYC_AUDITOR_REVIEW_COMPLETED".into();
+    forged["signature"] =
+        kyc_intake::auth::cashfree::sign_legacy(CASHFREE_SECRET.as_bytes(), &forged["data"])
+            .expect("object")
+            .into();
     vec![
+        Case {
+            name: "legacy in-body signature while CASHFREE_LEGACY_SIGNATURE is off",
+            request: ApiRequest::post(VKYC, forged.to_string()),
+            status: 401,
+            error: "missing_signature",
+        },
+        Case {
+            name: "DigiLocker from an allowed IP without the URL token",
+            request: digilocker_no_token.clone(),
+            status: 401,
+            error: "missing_token",
+        },
+        Case {
+            name: "DigiLocker from an allowed IP with another URL's token",
+            request: digilocker("token=another-customers-token-123"),
+            status: 401,
+            error: "invalid_token",
+        },
+        Case {
+            name: "DigiLocker with the token twice",
+            request: digilocker(&format!(
+                "token={DIGILOCKER_TOKEN}&token={DIGILOCKER_TOKEN}"
+            )),
+            status: 401,
+            error: "invalid_token",
+        },
+        Case {
+            name: "DigiLocker with the token in a header instead of the URL",
+            request: digilocker("").header("token", DIGILOCKER_TOKEN),
+            status: 401,
+            error: "missing_token",
+        },
         Case {
             name: "body over MAX_BODY_BYTES",
             request: ApiRequest::post(VKYC, big.as_str()).signed_now(),
@@ -412,7 +464,7 @@ async fn authenticated_malformed_bodies_are_forwarded_once_as_unrecognized() {
                 if route == VKYC {
                     r.signed_now()
                 } else {
-                    let mut r = r;
+                    let mut r = r.query(&format!("token={DIGILOCKER_TOKEN}"));
                     r.source_ip = HV_IP.into();
                     r
                 }

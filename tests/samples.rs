@@ -3,7 +3,9 @@
 //! whole run carry no secret and none of the personal data in the samples.
 
 use kyc_intake::KycEvent;
-use kyc_intake_tests::{call, expectations, sample, Stack, CASHFREE_SECRET, RESULTS_TOKEN};
+use kyc_intake_tests::{
+    call, expectations, sample, Stack, CASHFREE_SECRET, DIGILOCKER_TOKEN, RESULTS_TOKEN,
+};
 use lambda_http::RequestExt;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -37,21 +39,28 @@ async fn every_sample_event_normalizes_as_documented_and_logs_no_secrets() {
 
     let stack = Stack::new(true).await;
     let cashfree = stack.cashfree(&[]).await;
+    // The legacy-signed sample says it needs the legacy scheme switched on.
+    let cashfree_legacy = stack.cashfree(&[("CASHFREE_LEGACY_SIGNATURE", "on")]).await;
     let hyperverge = stack.hyperverge(&[]).await;
+    let function_for = |request: &lambda_http::Request, want: &serde_json::Value| {
+        if request.raw_http_path().contains("/hyperverge/") {
+            &hyperverge
+        } else if want["env"]["CASHFREE_LEGACY_SIGNATURE"] == "on" {
+            &cashfree_legacy
+        } else {
+            &cashfree
+        }
+    };
     let samples = expectations();
     assert!(
-        samples.len() >= 33,
+        samples.len() >= 36,
         "5 + 1 DigiLocker, 10 VKYC, 4 HyperVerge DigiLocker, 8 Results, bad ones"
     );
 
     let mut accepted = Vec::new();
     for (rel, want) in &samples {
         let request = sample(rel);
-        let function = if request.raw_http_path().contains("/hyperverge/") {
-            &hyperverge
-        } else {
-            &cashfree
-        };
+        let function = function_for(&request, want);
         let items_before = stack.items().await.len();
         let reply = call(function, request).await;
         assert_eq!(
@@ -68,6 +77,11 @@ async fn every_sample_event_normalizes_as_documented_and_logs_no_secrets() {
             assert_eq!(event.id, reply.id(), "{rel}");
             assert_eq!(event.event_type, want["type"], "{rel}");
             assert_eq!(event.source, want["source"], "{rel}");
+            assert_eq!(
+                event.data.auth_scheme.as_str(),
+                want["auth_scheme"],
+                "{rel}"
+            );
             assert_eq!(
                 serde_json::to_value(&event.subject).expect("json"),
                 want["subject"],
@@ -91,13 +105,9 @@ async fn every_sample_event_normalizes_as_documented_and_logs_no_secrets() {
     }
 
     // Every accepted sample, delivered again (fresh timestamp, new signature): a duplicate.
-    for rel in &accepted {
+    for (rel, want) in samples.iter().filter(|(rel, _)| accepted.contains(rel)) {
         let request = sample(rel);
-        let function = if request.raw_http_path().contains("/hyperverge/") {
-            &hyperverge
-        } else {
-            &cashfree
-        };
+        let function = function_for(&request, want);
         let reply = call(function, request).await;
         assert_eq!(reply.body["status"], "duplicate", "{rel}");
     }
@@ -112,6 +122,7 @@ async fn every_sample_event_normalizes_as_documented_and_logs_no_secrets() {
     for forbidden in [
         CASHFREE_SECRET,
         RESULTS_TOKEN,
+        DIGILOCKER_TOKEN,
         "John Doe",
         "02-02-1995",
         "9999999999",

@@ -132,7 +132,11 @@ fn iam_actions_are_exactly_what_the_code_calls() {
 #[test]
 fn no_secret_has_a_default() {
     let t = template();
-    for param in ["CashfreeClientSecrets", "HyperVergeResultsAuthTokens"] {
+    for param in [
+        "CashfreeClientSecrets",
+        "HyperVergeResultsAuthTokens",
+        "HyperVergeDigilockerUrlTokens",
+    ] {
         let block: Vec<&str> = t
             .lines()
             .skip_while(|l| l.trim() != format!("{param}:"))
@@ -148,4 +152,43 @@ fn no_secret_has_a_default() {
             "{param} has no default"
         );
     }
+}
+
+/// The one `key: value` line of the template with this key.
+fn single(t: &str, key: &str) -> String {
+    let all = values(t, key);
+    assert_eq!(all.len(), 1, "{key}: {all:?}");
+    all[0].clone()
+}
+
+#[test]
+fn the_function_timeout_allows_the_whole_protocol() {
+    let t = template();
+    let timeout: u64 = single(&t, "Timeout").parse().expect("seconds");
+    assert_eq!(timeout, kyc_intake::pipeline::FUNCTION_TIMEOUT_SECS);
+    let three_calls = 3 * kyc_intake::aws::OPERATION_TIMEOUT.as_secs();
+    assert!(
+        timeout > three_calls,
+        "claim, send and complete at their SDK timeout ({three_calls} s) fit in {timeout} s"
+    );
+}
+
+#[test]
+fn every_body_up_to_the_largest_max_body_bytes_fits_the_queue() {
+    use kyc_intake::normalize::{MAX_BODY_BYTES_LIMIT, QUEUE_MAX_MESSAGE_BYTES};
+    let t = template();
+    let sizes = values(&t, "MaximumMessageSize");
+    assert!(
+        sizes.len() >= 2
+            && sizes
+                .iter()
+                .all(|s| *s == QUEUE_MAX_MESSAGE_BYTES.to_string())
+    );
+    assert_eq!(single(&t, "MaxValue"), MAX_BODY_BYTES_LIMIT.to_string());
+    let local = std::fs::read_to_string(workspace().join("tools/local/src/resources.rs"))
+        .expect("resources.rs");
+    assert!(
+        local.contains("QUEUE_MAX_MESSAGE_BYTES"),
+        "the local queue is made with the same MaximumMessageSize"
+    );
 }

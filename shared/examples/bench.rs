@@ -3,8 +3,9 @@
 //! pipeline (in-memory ports), for new events and for duplicates.
 
 use chrono::Utc;
-use http::{HeaderMap, HeaderValue, Method};
+use http::{HeaderMap, HeaderValue};
 use kyc_intake::auth::cashfree::{sign, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use kyc_intake::auth::AuthScheme;
 use kyc_intake::config;
 use kyc_intake::memory::{MemorySink, MemoryStore};
 use kyc_intake::normalize::normalize;
@@ -64,25 +65,24 @@ fn main() {
     let vkyc = &sources[1];
     let started = Instant::now();
     for (b, h) in bodies.iter().zip(&headers) {
-        let req = Inbound {
-            method: &Method::POST,
-            path: vkyc.route,
-            headers: h,
-            body: b.as_bytes(),
-            source_ip: None,
-            deadline_ms: None,
-        };
+        let req = Inbound::post(vkyc.route, h, b.as_bytes());
         assert!(vkyc.auth.authenticate(&req, now).is_ok());
     }
     report("verify Cashfree signature", n, started);
 
     let started = Instant::now();
     for b in &bodies {
-        std::hint::black_box(normalize(vkyc, b.as_bytes(), now));
+        std::hint::black_box(normalize(
+            vkyc,
+            b.as_bytes(),
+            now,
+            AuthScheme::CashfreeHeaderHmac,
+        ));
     }
     report("parse + normalize to CloudEvent", n, started);
 
     let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
         .build()
         .expect("runtime");
     let pipeline = Pipeline::new(
@@ -97,14 +97,7 @@ fn main() {
     ] {
         let started = Instant::now();
         for (b, h) in bodies.iter().zip(&headers) {
-            let req = Inbound {
-                method: &Method::POST,
-                path: "/webhooks/cashfree/vkyc",
-                headers: h,
-                body: b.as_bytes(),
-                source_ip: None,
-                deadline_ms: None,
-            };
+            let req = Inbound::post("/webhooks/cashfree/vkyc", h, b.as_bytes());
             let out = rt.block_on(pipeline.process(&req, now));
             assert_eq!(matches!(out, Outcome::Accepted { .. }), expect_new);
         }

@@ -1,7 +1,10 @@
 //! The ports' real adapters: DynamoDB for the idempotency record, SQS for the events queue.
 
-use crate::ports::{Claim, ClaimOutcome, EventSink, IdempotencyStore, OutgoingMessage, PortError};
-use aws_sdk_dynamodb::error::DisplayErrorContext;
+use crate::ports::{
+    Claim, ClaimOutcome, EventSink, FaultKind, IdempotencyStore, OutgoingMessage, PortError,
+    Settled, ATTRIBUTE_DATA_TYPE,
+};
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use aws_sdk_sqs::types::MessageAttributeValue;
@@ -15,6 +18,8 @@ pub mod attr {
     pub const EXPIRES_AT: &str = "expires_at";
     pub const PAYLOAD_HASH: &str = "payload_hash";
     pub const MESSAGE_ID: &str = "message_id";
+    /// The claiming attempt's random id: completes and releases are conditioned on it.
+    pub const OWNER: &str = "owner";
 }
 
 /// The DynamoDB item actions `DynamoStore` calls: the functions' IAM policy grants exactly these.
@@ -37,8 +42,43 @@ fn s(v: &str) -> AttributeValue {
     AttributeValue::S(v.to_owned())
 }
 
-fn fault<E: std::error::Error>(what: &str, e: E) -> PortError {
-    PortError(format!("{what}: {}", DisplayErrorContext(e)))
+/// Error codes by which AWS asks the caller to slow down.
+const THROTTLING_CODES: &[&str] = &[
+    "ThrottlingException",
+    "Throttling",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+    "TooManyRequestsException",
+    "KMS.ThrottlingException",
+];
+/// Error codes by which a service refuses the request itself: retrying cannot help.
+const REFUSAL_CODES: &[&str] = &[
+    "InvalidMessageContents",
+    "InvalidParameterValue",
+    "MessageTooLong",
+    "InvalidAttributeValue",
+    "InvalidAttributeName",
+    "ValidationException",
+];
+
+/// Turn an SDK error into a port fault of the right kind, with the SDK's whole error chain as
+/// detail (the SDK never puts request bodies into its errors).
+fn fault<E, R>(operation: &'static str, e: SdkError<E, R>) -> PortError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let kind = match &e {
+        SdkError::TimeoutError(_) => FaultKind::Timeout,
+        SdkError::DispatchFailure(d) if d.is_timeout() => FaultKind::Timeout,
+        _ => match e.code() {
+            Some(c) if THROTTLING_CODES.contains(&c) => FaultKind::Throttled,
+            Some(c) if REFUSAL_CODES.contains(&c) => FaultKind::Refused,
+            _ => FaultKind::Unavailable,
+        },
+    };
+    PortError::new(operation, kind, DisplayErrorContext(e).to_string())
 }
 
 /// Load the AWS configuration once per cold start. `AWS_ENDPOINT_URL` points it at a local
@@ -50,12 +90,17 @@ pub async fn load_config() -> aws_config::SdkConfig {
         .await
 }
 
-/// Connect 2 s, attempt 3 s, whole operation (with retries) 8 s: well inside a 15 s invocation.
+/// The longest one AWS call may take, retries included. The function timeout leaves room for the
+/// three calls of a new event at this length; the pipeline also cuts each call short to what the
+/// invocation has left.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(6);
+
+/// Connect 2 s, attempt 3 s, whole operation (with retries) `OPERATION_TIMEOUT`.
 pub fn timeouts() -> aws_config::timeout::TimeoutConfig {
     aws_config::timeout::TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(2))
         .operation_attempt_timeout(Duration::from_secs(3))
-        .operation_timeout(Duration::from_secs(8))
+        .operation_timeout(OPERATION_TIMEOUT)
         .build()
 }
 
@@ -85,6 +130,7 @@ impl IdempotencyStore for DynamoStore {
             .item(attr::LEASE_EXPIRES_AT, n(claim.lease_expires_at_ms))
             .item(attr::EXPIRES_AT, n(claim.expires_at_s))
             .item(attr::PAYLOAD_HASH, s(&claim.payload_hash))
+            .item(attr::OWNER, s(&claim.owner))
             .condition_expression(
                 "attribute_not_exists(#pk) OR #exp < :now_s OR (#status = :in_progress AND #lease < :now_ms)",
             )
@@ -98,68 +144,84 @@ impl IdempotencyStore for DynamoStore {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(ClaimOutcome::Claimed),
-            Err(e) => match e.into_service_error() {
-                PutItemError::ConditionalCheckFailedException(c) => {
-                    let old = c.item();
-                    let status = old
-                        .and_then(|i| i.get(attr::STATUS))
-                        .and_then(|v| v.as_s().ok());
-                    let payload_hash = old
-                        .and_then(|i| i.get(attr::PAYLOAD_HASH))
-                        .and_then(|v| v.as_s().ok())
-                        .cloned();
-                    Ok(match status.map(String::as_str) {
-                        Some(COMPLETED) => ClaimOutcome::Completed { payload_hash },
-                        // A live IN_PROGRESS claim (or, should the old item be missing, the safe
-                        // answer: 409 makes the provider retry).
-                        _ => ClaimOutcome::InProgress,
-                    })
-                }
-                other => Err(fault("DynamoDB PutItem", other)),
+        let e = match result {
+            Ok(_) => return Ok(ClaimOutcome::Claimed),
+            Err(e) => e,
+        };
+        let Some(PutItemError::ConditionalCheckFailedException(c)) = e.as_service_error() else {
+            return Err(fault("DynamoDB PutItem", e));
+        };
+        let old = c.item();
+        let text = |name: &str| {
+            old.and_then(|i| i.get(name))
+                .and_then(|v| v.as_s().ok())
+                .map(String::as_str)
+        };
+        Ok(match text(attr::STATUS) {
+            Some(COMPLETED) => ClaimOutcome::Completed {
+                payload_hash: text(attr::PAYLOAD_HASH).map(str::to_owned),
             },
-        }
+            // Our own claim: an SDK retry of a put that had already succeeded.
+            Some(IN_PROGRESS) if text(attr::OWNER) == Some(claim.owner.as_str()) => {
+                ClaimOutcome::Claimed
+            }
+            // A live IN_PROGRESS claim (or, should the old item be missing, the safe answer:
+            // 409 makes the provider retry).
+            _ => ClaimOutcome::InProgress,
+        })
     }
 
-    async fn complete(&self, claim: &Claim, message_id: &str) -> Result<(), PortError> {
-        self.client
+    async fn complete(&self, claim: &Claim, message_id: &str) -> Result<Settled, PortError> {
+        let result = self
+            .client
             .update_item()
             .table_name(&self.table)
             .key(attr::PK, s(&claim.key))
             .update_expression("SET #status = :completed, #mid = :mid")
-            .condition_expression("attribute_exists(#pk)")
-            .expression_attribute_names("#pk", attr::PK)
+            .condition_expression("#status = :in_progress AND #owner = :owner")
             .expression_attribute_names("#status", attr::STATUS)
+            .expression_attribute_names("#owner", attr::OWNER)
             .expression_attribute_names("#mid", attr::MESSAGE_ID)
             .expression_attribute_values(":completed", s(COMPLETED))
+            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
+            .expression_attribute_values(":owner", s(&claim.owner))
             .expression_attribute_values(":mid", s(message_id))
             .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| fault("DynamoDB UpdateItem", e))
+            .await;
+        match result {
+            Ok(_) => Ok(Settled::Done),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(Settled::NotOurs)
+            }
+            Err(e) => Err(fault("DynamoDB UpdateItem", e)),
+        }
     }
 
-    async fn release(&self, claim: &Claim) -> Result<(), PortError> {
+    async fn release(&self, claim: &Claim) -> Result<Settled, PortError> {
         let result = self
             .client
             .delete_item()
             .table_name(&self.table)
             .key(attr::PK, s(&claim.key))
-            .condition_expression("#status = :in_progress AND #lease = :lease")
+            .condition_expression("#status = :in_progress AND #owner = :owner")
             .expression_attribute_names("#status", attr::STATUS)
-            .expression_attribute_names("#lease", attr::LEASE_EXPIRES_AT)
+            .expression_attribute_names("#owner", attr::OWNER)
             .expression_attribute_values(":in_progress", s(IN_PROGRESS))
-            .expression_attribute_values(":lease", n(claim.lease_expires_at_ms))
+            .expression_attribute_values(":owner", s(&claim.owner))
             .send()
             .await;
         match result {
-            Ok(_) => Ok(()),
-            Err(e) => match e.into_service_error() {
-                // Someone else's claim by now: leave it.
-                aws_sdk_dynamodb::operation::delete_item::DeleteItemError::ConditionalCheckFailedException(_) => Ok(()),
-                other => Err(fault("DynamoDB DeleteItem", other)),
-            },
+            Ok(_) => Ok(Settled::Done),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(Settled::NotOurs)
+            }
+            Err(e) => Err(fault("DynamoDB DeleteItem", e)),
         }
     }
 }
@@ -186,10 +248,10 @@ impl SqsSink {
 
 fn string_attribute(value: &str) -> Result<MessageAttributeValue, PortError> {
     MessageAttributeValue::builder()
-        .data_type("String")
+        .data_type(ATTRIBUTE_DATA_TYPE)
         .string_value(value)
         .build()
-        .map_err(|e| PortError(format!("SQS message attribute: {e}")))
+        .map_err(|e| PortError::new("SQS SendMessage", FaultKind::Refused, e.to_string()))
 }
 
 impl EventSink for SqsSink {

@@ -29,6 +29,39 @@ pub struct KycEvent {
     pub data: EventData,
 }
 
+/// What authenticated the delivery an event came from (`data.auth_scheme`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthScheme {
+    /// Cashfree `x-webhook-signature` over `x-webhook-timestamp` and the raw body.
+    CashfreeHeaderHmac,
+    /// Cashfree's legacy in-body `signature`: it covers only `data`, so the event type and time
+    /// of such an event were not signed (accepted only with `CASHFREE_LEGACY_SIGNATURE=on`).
+    CashfreeLegacyBodyHmac,
+    /// HyperVerge DigiLocker: the source IP in the allowlist and the secret `token` of the URL.
+    HypervergeIpUrlToken,
+    /// HyperVerge Results: the static token header of the subscription.
+    HypervergeHeaderToken,
+}
+
+impl AuthScheme {
+    pub const ALL: [Self; 4] = [
+        Self::CashfreeHeaderHmac,
+        Self::CashfreeLegacyBodyHmac,
+        Self::HypervergeIpUrlToken,
+        Self::HypervergeHeaderToken,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CashfreeHeaderHmac => "cashfree_header_hmac",
+            Self::CashfreeLegacyBodyHmac => "cashfree_legacy_body_hmac",
+            Self::HypervergeIpUrlToken => "hyperverge_ip_url_token",
+            Self::HypervergeHeaderToken => "hyperverge_header_token",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EventData {
     /// `cashfree` or `hyperverge`.
@@ -46,10 +79,15 @@ pub struct EventData {
     pub provider_time: Option<String>,
     /// When the intake received the delivery that was forwarded, RFC 3339.
     pub received_at: String,
-    /// `base64` when the body was not UTF-8 and `payload` is its Base64; absent otherwise.
+    /// What authenticated the delivery.
+    pub auth_scheme: AuthScheme,
+    /// `base64` when `payload` is the Base64 of the raw body: the body was not UTF-8, or SQS
+    /// would have refused it as is (characters outside SQS's set, or too large once escaped).
+    /// Absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload_encoding: Option<String>,
-    /// The provider's JSON exactly as received, or the raw body as a string when it is not JSON.
+    /// The provider's JSON exactly as received, the raw body as a string when it is not JSON, or
+    /// its Base64 (see `payload_encoding`).
     pub payload: Box<RawValue>,
 }
 
@@ -62,7 +100,24 @@ impl KycEvent {
 
 #[cfg(test)]
 mod tests {
+    use super::AuthScheme;
     use serde_json::Value;
+
+    #[test]
+    fn auth_schemes_serialize_as_documented_and_the_schema_lists_them() {
+        let schema: Value =
+            serde_json::from_str(include_str!("../../schema/kyc-event.schema.json"))
+                .expect("schema is JSON");
+        let listed = &schema["properties"]["data"]["properties"]["auth_scheme"]["enum"];
+        let names: Vec<Value> = AuthScheme::ALL
+            .iter()
+            .map(|s| {
+                assert_eq!(serde_json::to_value(s).expect("ser"), s.as_str());
+                Value::from(s.as_str())
+            })
+            .collect();
+        assert_eq!(listed, &Value::Array(names));
+    }
 
     /// The JSON Schema workers validate against and the struct the pipeline serializes name the
     /// same fields.
@@ -71,7 +126,7 @@ mod tests {
         let schema: Value =
             serde_json::from_str(include_str!("../../schema/kyc-event.schema.json"))
                 .expect("schema is JSON");
-        let event = r#"{"specversion":"1.0","id":"0000000000000000000000000000000000000000000000000000000000000000","source":"cashfree/vkyc","type":"kyc.vkyc.call_completed","subject":"v","time":"2025-05-22T03:51:14Z","datacontenttype":"application/json","data":{"provider":"cashfree","product":"vkyc","provider_event":"E","provider_status":"S","provider_sub_status":null,"provider_time":null,"received_at":"2025-05-22T03:51:14Z","payload_encoding":"base64","payload":"AA=="}}"#;
+        let event = r#"{"specversion":"1.0","id":"0000000000000000000000000000000000000000000000000000000000000000","source":"cashfree/vkyc","type":"kyc.vkyc.call_completed","subject":"v","time":"2025-05-22T03:51:14Z","datacontenttype":"application/json","data":{"provider":"cashfree","product":"vkyc","provider_event":"E","provider_status":"S","provider_sub_status":null,"provider_time":null,"received_at":"2025-05-22T03:51:14Z","auth_scheme":"cashfree_header_hmac","payload_encoding":"base64","payload":"AA=="}}"#;
         let parsed: super::KycEvent = serde_json::from_str(event).expect("deserializes");
         let round: Value = serde_json::to_value(&parsed).expect("serializes");
         let keys = |v: &Value| -> Vec<String> {

@@ -16,17 +16,19 @@ pub type SourcesFromEnv = fn(&dyn Env, &Common) -> Result<Vec<Source>, ConfigErr
 
 pub type AwsPipeline = Pipeline<DynamoStore, SqsSink>;
 
-/// Read and validate the configuration once. On a bad value: one log line naming the variable
-/// (never its value, which may be a secret), then exit, so Lambda reports an init failure.
-pub fn config_or_exit(select: SourcesFromEnv) -> (Common, Vec<Source>) {
+/// Read and validate the configuration once, from the process environment. The error names the
+/// variable, never its value (which may be a secret); `main` logs it and exits, so Lambda reports
+/// an init failure.
+pub fn config_from_env(select: SourcesFromEnv) -> Result<(Common, Vec<Source>), ConfigError> {
     let env = config::ProcessEnv;
-    match config::common(&env).and_then(|c| select(&env, &c).map(|s| (c, s))) {
-        Ok(ok) => ok,
-        Err(e) => {
-            tracing::error!(variable = e.var, "{e}");
-            std::process::exit(2);
-        }
-    }
+    let common = config::common(&env)?;
+    let sources = select(&env, &common)?;
+    Ok((common, sources))
+}
+
+/// The one log line for bad configuration: the variable and why, never a value.
+pub fn log_config_error(e: &ConfigError) {
+    tracing::error!(variable = e.var, "{e}");
 }
 
 /// Build the AWS clients once per cold start and the pipeline around them.
@@ -72,6 +74,7 @@ pub async fn handle<S: IdempotencyStore, Q: EventSink>(
     let inbound = Inbound {
         method: req.method(),
         path: req.raw_http_path(),
+        query: req.uri().query(),
         headers: req.headers(),
         body,
         source_ip: source_ip(&req),
@@ -85,7 +88,7 @@ pub fn response(outcome: &Outcome) -> Response<Body> {
     let mut builder = Response::builder()
         .status(outcome.status())
         .header(http::header::CONTENT_TYPE, "application/json");
-    if outcome.status() == 405 {
+    if outcome.status() == http::StatusCode::METHOD_NOT_ALLOWED {
         builder = builder.header(http::header::ALLOW, "POST");
     }
     builder

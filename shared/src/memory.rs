@@ -2,7 +2,10 @@
 //! the SQS FIFO deduplication closely enough to test the pipeline's outcomes, but the real
 //! adapters are tested against a real DynamoDB/SQS-compatible server in `tests/`.
 
-use crate::ports::{Claim, ClaimOutcome, EventSink, IdempotencyStore, OutgoingMessage, PortError};
+use crate::ports::{
+    Claim, ClaimOutcome, EventSink, FaultKind, IdempotencyStore, OutgoingMessage, PortError,
+    Settled,
+};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -13,6 +16,7 @@ pub struct Record {
     pub lease_expires_at_ms: i64,
     pub expires_at_s: i64,
     pub payload_hash: String,
+    pub owner: String,
     pub message_id: Option<String>,
 }
 
@@ -21,6 +25,8 @@ pub struct MemoryStore {
     records: Mutex<HashMap<String, Record>>,
     /// When set, every call fails (DynamoDB down).
     pub fail: AtomicBool,
+    /// When set, claims never answer (DynamoDB hanging).
+    pub hang: AtomicBool,
     pub calls: AtomicUsize,
 }
 
@@ -40,7 +46,11 @@ impl MemoryStore {
     fn enter(&self) -> Result<(), PortError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         if self.fail.load(Ordering::SeqCst) {
-            Err(PortError("memory store: unavailable".into()))
+            Err(PortError::new(
+                "memory store",
+                FaultKind::Unavailable,
+                "unavailable",
+            ))
         } else {
             Ok(())
         }
@@ -50,10 +60,17 @@ impl MemoryStore {
 impl IdempotencyStore for MemoryStore {
     async fn claim(&self, claim: &Claim) -> Result<ClaimOutcome, PortError> {
         self.enter()?;
+        if self.hang.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
         let mut records = self.lock();
         if let Some(old) = records.get(&claim.key) {
             let expired = old.expires_at_s * 1000 < claim.now_ms;
             let lease_over = old.status == "IN_PROGRESS" && old.lease_expires_at_ms < claim.now_ms;
+            let ours = old.status == "IN_PROGRESS" && old.owner == claim.owner;
+            if ours {
+                return Ok(ClaimOutcome::Claimed);
+            }
             if !expired && !lease_over {
                 return Ok(if old.status == "COMPLETED" {
                     ClaimOutcome::Completed {
@@ -71,32 +88,40 @@ impl IdempotencyStore for MemoryStore {
                 lease_expires_at_ms: claim.lease_expires_at_ms,
                 expires_at_s: claim.expires_at_s,
                 payload_hash: claim.payload_hash.clone(),
+                owner: claim.owner.clone(),
                 message_id: None,
             },
         );
         Ok(ClaimOutcome::Claimed)
     }
 
-    async fn complete(&self, claim: &Claim, message_id: &str) -> Result<(), PortError> {
-        self.enter()?;
-        if let Some(r) = self.lock().get_mut(&claim.key) {
-            r.status = "COMPLETED";
-            r.message_id = Some(message_id.to_owned());
-        }
-        Ok(())
-    }
-
-    async fn release(&self, claim: &Claim) -> Result<(), PortError> {
+    async fn complete(&self, claim: &Claim, message_id: &str) -> Result<Settled, PortError> {
         self.enter()?;
         let mut records = self.lock();
-        let ours = records.get(&claim.key).is_some_and(|r| {
-            r.status == "IN_PROGRESS" && r.lease_expires_at_ms == claim.lease_expires_at_ms
-        });
-        if ours {
-            records.remove(&claim.key);
+        match records.get_mut(&claim.key) {
+            Some(r) if is_ours(r, claim) => {
+                r.status = "COMPLETED";
+                r.message_id = Some(message_id.to_owned());
+                Ok(Settled::Done)
+            }
+            _ => Ok(Settled::NotOurs),
         }
-        Ok(())
     }
+
+    async fn release(&self, claim: &Claim) -> Result<Settled, PortError> {
+        self.enter()?;
+        let mut records = self.lock();
+        if records.get(&claim.key).is_some_and(|r| is_ours(r, claim)) {
+            records.remove(&claim.key);
+            Ok(Settled::Done)
+        } else {
+            Ok(Settled::NotOurs)
+        }
+    }
+}
+
+fn is_ours(r: &Record, claim: &Claim) -> bool {
+    r.status == "IN_PROGRESS" && r.owner == claim.owner
 }
 
 #[derive(Debug, Default)]
@@ -104,6 +129,8 @@ pub struct MemorySink {
     messages: Mutex<Vec<OutgoingMessage>>,
     /// When set, every send fails (SQS down).
     pub fail: AtomicBool,
+    /// When set, sends never answer (SQS hanging).
+    pub hang: AtomicBool,
 }
 
 impl MemorySink {
@@ -117,8 +144,15 @@ impl MemorySink {
 
 impl EventSink for MemorySink {
     async fn send(&self, message: &OutgoingMessage) -> Result<String, PortError> {
+        if self.hang.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
         if self.fail.load(Ordering::SeqCst) {
-            return Err(PortError("memory sink: unavailable".into()));
+            return Err(PortError::new(
+                "memory sink",
+                FaultKind::Unavailable,
+                "unavailable",
+            ));
         }
         let mut messages = self.messages.lock().unwrap_or_else(|e| e.into_inner());
         messages.push(message.clone());

@@ -1,7 +1,8 @@
 //! From an authenticated body to the normalized event: recognition by the source's module,
 //! then the parts every source shares (event id, time, unrecognized fallback).
 
-use crate::event::{EventData, KycEvent, DATA_CONTENT_TYPE, SPEC_VERSION};
+use crate::event::{AuthScheme, EventData, KycEvent, DATA_CONTENT_TYPE, SPEC_VERSION};
+use crate::ports::attributes_size;
 use crate::sources::{Recognized, Source};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
@@ -112,12 +113,61 @@ pub fn payload_hash(body: &[u8]) -> String {
     hex::encode(Sha256::digest(body))
 }
 
+/// The largest message the events queue accepts (`MaximumMessageSize` in the template and in the
+/// local stack: 1 MiB, SQS's maximum).
+pub const QUEUE_MAX_MESSAGE_BYTES: usize = 1_048_576;
+/// The longest value (in bytes) of an envelope field read from the payload (`subject`,
+/// `provider_event`, statuses, `provider_time`). A payload with a longer one, or one holding a
+/// control character or a character SQS refuses, is not recognized (its bytes are still forwarded
+/// in `payload`), so the envelope around the payload stays small and always valid.
+pub const MAX_FIELD_BYTES: usize = 256;
+/// Room kept in a message for everything but the payload: the envelope with every field at its
+/// longest (each doubled by JSON escaping), and the message attributes. A test checks it.
+pub const ENVELOPE_RESERVE_BYTES: usize = 4_096;
+/// The largest `MAX_BODY_BYTES` for which every body fits the queue, even as Base64.
+pub const MAX_BODY_BYTES_LIMIT: usize = (QUEUE_MAX_MESSAGE_BYTES - ENVELOPE_RESERVE_BYTES) / 4 * 3;
+
+/// True when SQS accepts every character of `text` in a message: #x9, #xA, #xD, #x20–#xD7FF,
+/// #xE000–#xFFFD, #x10000–#x10FFFF (a Rust `str` holds no surrogates).
+pub fn sqs_accepts(text: &str) -> bool {
+    text.chars()
+        .all(|c| matches!(c, '\t' | '\n' | '\r' | ' '..='\u{FFFD}' | '\u{10000}'..))
+}
+
+/// A value fit for the envelope: short, no control characters, nothing SQS refuses.
+fn fits_envelope(value: &str) -> bool {
+    value.len() <= MAX_FIELD_BYTES && !value.chars().any(char::is_control) && sqs_accepts(value)
+}
+
+/// Every envelope field the source read from the payload fits; else the payload is forwarded as
+/// unrecognized.
+fn envelope_fits(r: &Recognized) -> bool {
+    [
+        Some(r.subject.as_str()),
+        Some(r.provider_event.as_str()),
+        r.status.as_deref(),
+        r.sub_status.as_deref(),
+        r.time.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .all(fits_envelope)
+}
+
 /// Normalize an authenticated body. Never fails: what the source does not recognize becomes
-/// `kyc.<product>.unrecognized` with the raw body kept.
-pub fn normalize(source: &Source, body: &[u8], received_at: DateTime<Utc>) -> Normalized {
+/// `kyc.<product>.unrecognized` with the raw body kept; a body SQS would refuse as is (not
+/// UTF-8, characters outside SQS's set, too large once escaped) travels as Base64.
+pub fn normalize(
+    source: &Source,
+    body: &[u8],
+    received_at: DateTime<Utc>,
+    auth_scheme: AuthScheme,
+) -> Normalized {
     let parsed: Option<Value> = serde_json::from_slice(body).ok();
-    let recognized: Option<Recognized> = parsed.as_ref().and_then(source.recognize);
-    let (payload, encoding) = payload(body);
+    let recognized: Option<Recognized> = parsed
+        .as_ref()
+        .and_then(source.recognize)
+        .filter(envelope_fits);
     let received = received_at.to_rfc3339_opts(SecondsFormat::Millis, true);
 
     let (id, event_type, subject, time, data_fields) = match recognized {
@@ -136,7 +186,10 @@ pub fn normalize(source: &Source, body: &[u8], received_at: DateTime<Utc>) -> No
         None => {
             let id = unrecognized_id(source.name, body, parsed.as_ref());
             let event_type = format!("kyc.{}.unrecognized", source.product);
-            let event_name = parsed.as_ref().and_then(|v| source.event_name(v));
+            let event_name = parsed
+                .as_ref()
+                .and_then(|v| source.event_name(v))
+                .filter(|n| fits_envelope(n));
             (
                 id,
                 event_type,
@@ -148,7 +201,7 @@ pub fn normalize(source: &Source, body: &[u8], received_at: DateTime<Utc>) -> No
     };
     let (provider_event, provider_status, provider_sub_status, provider_time) = data_fields;
 
-    let event = KycEvent {
+    let mut event = KycEvent {
         specversion: SPEC_VERSION.into(),
         id: id.clone(),
         source: source.name.into(),
@@ -164,12 +217,25 @@ pub fn normalize(source: &Source, body: &[u8], received_at: DateTime<Utc>) -> No
             provider_sub_status,
             provider_time,
             received_at: received,
-            payload_encoding: encoding,
-            payload,
+            auth_scheme,
+            payload_encoding: None,
+            payload: empty_string(),
         },
     };
-    // Serializing a struct of strings and a RawValue cannot fail.
-    let body = serde_json::to_string(&event).unwrap_or_default();
+    let room = QUEUE_MAX_MESSAGE_BYTES - attributes_size(&event_type, source.name);
+    let as_is = std::str::from_utf8(body).ok().map(|text| {
+        event.data.payload = as_received(body, text);
+        // Serializing a struct of strings and a RawValue cannot fail.
+        serde_json::to_string(&event).unwrap_or_default()
+    });
+    let body = match as_is {
+        Some(message) if message.len() <= room && sqs_accepts(&message) => message,
+        _ => {
+            event.data.payload = base64_string(body);
+            event.data.payload_encoding = Some(BASE64_ENCODING.to_owned());
+            serde_json::to_string(&event).unwrap_or_default()
+        }
+    };
     Normalized {
         id,
         event_type,
@@ -179,18 +245,19 @@ pub fn normalize(source: &Source, body: &[u8], received_at: DateTime<Utc>) -> No
     }
 }
 
-/// The body as the event's `payload`: the JSON itself, else the text as a JSON string, else
-/// (not UTF-8) its Base64 as a string, flagged by `payload_encoding`.
-fn payload(body: &[u8]) -> (Box<RawValue>, Option<String>) {
+/// `payload_encoding` of a Base64 payload.
+pub const BASE64_ENCODING: &str = "base64";
+
+/// A UTF-8 body as the event's `payload`: the JSON itself, else the text as a JSON string.
+fn as_received(body: &[u8], text: &str) -> Box<RawValue> {
     if let Ok(raw) = serde_json::from_slice::<&RawValue>(body) {
-        return (raw.to_owned(), None);
+        return raw.to_owned();
     }
-    let (text, encoding) = match std::str::from_utf8(body) {
-        Ok(s) => (s.to_owned(), None),
-        Err(_) => (BASE64.encode(body), Some("base64".to_owned())),
-    };
-    let raw = serde_json::value::to_raw_value(&text).unwrap_or_else(|_| empty_string());
-    (raw, encoding)
+    serde_json::value::to_raw_value(text).unwrap_or_else(|_| empty_string())
+}
+
+fn base64_string(body: &[u8]) -> Box<RawValue> {
+    serde_json::value::to_raw_value(&BASE64.encode(body)).unwrap_or_else(|_| empty_string())
 }
 
 fn empty_string() -> Box<RawValue> {
@@ -230,16 +297,114 @@ mod tests {
             .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
     }
 
+    fn vkyc() -> Source {
+        crate::sources::cashfree_vkyc::source(Box::new(crate::auth::NotConfigured))
+    }
+
+    fn event_of(body: &[u8]) -> KycEvent {
+        let n = normalize(&vkyc(), body, Utc::now(), AuthScheme::CashfreeHeaderHmac);
+        assert!(sqs_accepts(&n.body), "the message is valid for SQS");
+        assert!(n.body.len() + attributes_size(&n.event_type, n.source) <= QUEUE_MAX_MESSAGE_BYTES);
+        serde_json::from_str(&n.body).expect("a KycEvent")
+    }
+
+    fn decoded(e: &KycEvent) -> Vec<u8> {
+        assert_eq!(e.data.payload_encoding.as_deref(), Some("base64"));
+        let text: String = serde_json::from_str(e.data.payload.get()).expect("a string");
+        BASE64.decode(text).expect("base64")
+    }
+
     #[test]
     fn payload_kept_as_received() {
-        let (p, e) = payload(br#"{"b":1, "a":[1.50,2]}"#);
-        assert_eq!(p.get(), r#"{"b":1, "a":[1.50,2]}"#);
-        assert_eq!(e, None);
-        let (p, e) = payload(b"plain text");
-        assert_eq!(p.get(), "\"plain text\"");
-        assert_eq!(e, None);
-        let (p, e) = payload(&[0xff, 0xfe]);
-        assert_eq!(p.get(), "\"//4=\"");
-        assert_eq!(e.as_deref(), Some("base64"));
+        let e = event_of(br#"{"b":1, "a":[1.50,2]}"#);
+        assert_eq!(e.data.payload.get(), r#"{"b":1, "a":[1.50,2]}"#);
+        assert_eq!(e.data.payload_encoding, None);
+        assert_eq!(e.data.auth_scheme, AuthScheme::CashfreeHeaderHmac);
+        let e = event_of(b"plain text");
+        assert_eq!(e.data.payload.get(), "\"plain text\"");
+        assert_eq!(e.data.payload_encoding, None);
+        let e = event_of(&[0xff, 0xfe]);
+        assert_eq!(e.data.payload.get(), "\"//4=\"");
+        assert_eq!(decoded(&e), [0xff, 0xfe]);
+    }
+
+    #[test]
+    fn characters_sqs_refuses_travel_as_base64() {
+        for body in [
+            "{\"event_type\":\"X\",\"data\":{\"note\":\"\u{FFFF}\"}}",
+            "{\"k\":\"\u{FFFE}\"}",
+            "text with \u{FFFF}",
+        ] {
+            let e = event_of(body.as_bytes());
+            assert_eq!(decoded(&e), body.as_bytes(), "{body:?}");
+        }
+        // Control characters in text are escaped by JSON, which SQS accepts.
+        let e = event_of(b"a\x01b");
+        assert_eq!(e.data.payload.get(), "\"a\\u0001b\"");
+    }
+
+    #[test]
+    fn a_body_too_large_once_escaped_travels_as_base64_and_fits() {
+        // The worst case: MAX_BODY_BYTES_LIMIT bytes of control characters, each escaped to 6.
+        let body = vec![0x01u8; MAX_BODY_BYTES_LIMIT];
+        let e = event_of(&body);
+        assert_eq!(decoded(&e), body);
+        // The largest JSON body that fits as is stays as is.
+        let json = format!("\"{}\"", "x".repeat(MAX_BODY_BYTES_LIMIT - 2));
+        let e = event_of(json.as_bytes());
+        assert_eq!(e.data.payload_encoding, None);
+    }
+
+    #[test]
+    fn the_envelope_reserve_covers_the_longest_envelope() {
+        // Every payload-read field at its longest, made of the character JSON escapes to two bytes.
+        let long = "\"".repeat(MAX_FIELD_BYTES);
+        let body = serde_json::json!({
+            "event_type": "VKYC_USER_CALL_COMPLETED", "event_time": long,
+            "data": {"verification_id": long, "status": long, "sub_status": long}
+        })
+        .to_string();
+        let n = normalize(
+            &vkyc(),
+            body.as_bytes(),
+            Utc::now(),
+            AuthScheme::CashfreeLegacyBodyHmac,
+        );
+        let e: KycEvent = serde_json::from_str(&n.body).expect("event");
+        assert_eq!(e.subject.as_deref(), Some(long.as_str()), "recognized");
+        let envelope = n.body.len() - e.data.payload.get().len();
+        let attributes = attributes_size(&n.event_type, n.source);
+        assert!(
+            envelope + attributes + "\"\"".len() <= ENVELOPE_RESERVE_BYTES,
+            "envelope {envelope} + attributes {attributes}"
+        );
+    }
+
+    #[test]
+    fn fields_too_long_or_unsafe_make_the_payload_unrecognized() {
+        let good = r#"{"event_type":"VKYC_USER_CALL_COMPLETED","event_time":"2025-05-22T03:51:14Z","data":{"verification_id":"v","status":"S","sub_status":"C"}}"#;
+        assert_eq!(event_of(good.as_bytes()).subject.as_deref(), Some("v"));
+        for bad in [
+            "x".repeat(MAX_FIELD_BYTES + 1),
+            "a\u{0}b".into(),
+            "a\nb".into(),
+            "\u{FFFF}".into(),
+        ] {
+            let body = good.replace("\"v\"", &serde_json::to_string(&bad).expect("json"));
+            let e = event_of(body.as_bytes());
+            assert_eq!(e.event_type, "kyc.vkyc.unrecognized", "{bad:?}");
+            assert_eq!(e.subject, None);
+            assert_eq!(e.data.payload_encoding.is_some(), bad.contains('\u{FFFF}'));
+        }
+    }
+
+    #[test]
+    fn sqs_character_set() {
+        assert!(sqs_accepts(
+            "\t\n\r ~\u{7f}\u{D7FF}\u{E000}\u{FFFD}\u{10000}\u{10FFFF}"
+        ));
+        for c in ['\u{0}', '\u{8}', '\u{B}', '\u{1F}', '\u{FFFE}', '\u{FFFF}'] {
+            assert!(!sqs_accepts(&c.to_string()), "{c:?}");
+        }
     }
 }

@@ -4,18 +4,38 @@
 
 use crate::auth::AuthError;
 use crate::normalize::{normalize, payload_hash, Normalized};
-use crate::ports::{Claim, ClaimOutcome, EventSink, IdempotencyStore, OutgoingMessage};
+use crate::ports::{
+    Claim, ClaimOutcome, EventSink, FaultKind, IdempotencyStore, OutgoingMessage, PortError,
+    Settled,
+};
 use crate::sources::Source;
 use chrono::{DateTime, Utc};
-use http::{HeaderMap, Method};
+use http::{HeaderMap, Method, StatusCode};
+use serde::Serialize;
+use std::future::Future;
 use std::net::IpAddr;
+use std::time::Duration;
+use tokio::time::Instant;
 use tracing::Instrument;
 
 /// How long after the invocation's deadline a claim stays protected: covers clock skew between
 /// Lambda hosts and the time DynamoDB takes to see the claim.
 pub const LEASE_MARGIN_MS: i64 = 10_000;
+/// The functions' timeout in the template (`Globals.Function.Timeout`): room for the three AWS
+/// calls of a new event at their full SDK timeout, and the answer.
+pub const FUNCTION_TIMEOUT_SECS: u64 = 20;
 /// The deadline assumed when the request carries no Lambda context (local use, tests).
-pub const DEFAULT_DEADLINE_MS: i64 = 30_000;
+pub const DEFAULT_DEADLINE_MS: i64 = FUNCTION_TIMEOUT_SECS as i64 * 1000;
+/// Lambda's longest possible timeout (15 minutes): no invocation's deadline is further away, so
+/// no lease is longer than this plus `LEASE_MARGIN_MS`.
+pub const MAX_INVOCATION_MS: i64 = 900_000;
+/// The longest lease a claim can carry, in seconds (start-up checks the replay window with it).
+pub const MAX_LEASE_SECS: u64 = ((MAX_INVOCATION_MS + LEASE_MARGIN_MS) / 1000) as u64;
+/// Kept back at the end of the invocation to build and return the answer.
+const ANSWER_RESERVE_MS: i64 = 300;
+/// Kept back for each protocol step that must still follow the current one (after the claim:
+/// the send and the complete or release; after the send: the complete or release).
+const STEP_RESERVE: Duration = Duration::from_millis(1_000);
 
 /// One HTTP delivery, as the pipeline sees it: raw bytes, headers and the gateway's source IP.
 #[derive(Debug, Clone, Copy)]
@@ -23,12 +43,30 @@ pub struct Inbound<'a> {
     pub method: &'a Method,
     /// The raw request path; only its tail is matched.
     pub path: &'a str,
+    /// The raw (URL-encoded) query string, if any. Never logged: it can carry a token.
+    pub query: Option<&'a str>,
     pub headers: &'a HeaderMap,
     pub body: &'a [u8],
     /// From the API Gateway request context, never from a header.
     pub source_ip: Option<IpAddr>,
     /// The invocation's deadline, epoch ms (Lambda context), when known.
     pub deadline_ms: Option<i64>,
+}
+
+impl<'a> Inbound<'a> {
+    /// A POST to `path` with no query, source IP or deadline: a base for tests and tools to
+    /// fill in with struct-update syntax.
+    pub fn post(path: &'a str, headers: &'a HeaderMap, body: &'a [u8]) -> Self {
+        Self {
+            method: &Method::POST,
+            path,
+            query: None,
+            headers,
+            body,
+            source_ip: None,
+            deadline_ms: None,
+        }
+    }
 }
 
 /// Settings the pipeline itself needs.
@@ -57,11 +95,11 @@ impl Refusal {
         }
     }
 
-    pub fn status(self) -> u16 {
+    pub fn status(self) -> StatusCode {
         match self {
-            Self::UnknownRoute => 404,
-            Self::MethodNotAllowed => 405,
-            Self::PayloadTooLarge => 413,
+            Self::UnknownRoute => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Auth(e) => e.status(),
         }
     }
@@ -87,28 +125,40 @@ pub enum Outcome {
     Unavailable,
 }
 
+/// The JSON response body: `{"status":..,"id":..}` on 200, `{"error":..}` otherwise.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum ResponseBody<'a> {
+    Forwarded { status: &'static str, id: &'a str },
+    Error { error: &'static str },
+}
+
 impl Outcome {
-    pub fn status(&self) -> u16 {
+    pub fn status(&self) -> StatusCode {
         match self {
-            Self::Accepted { .. } | Self::Duplicate { .. } => 200,
-            Self::InProgress { .. } => 409,
+            Self::Accepted { .. } | Self::Duplicate { .. } => StatusCode::OK,
+            Self::InProgress { .. } => StatusCode::CONFLICT,
             Self::Refused(r) => r.status(),
-            Self::Unavailable => 503,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
     /// The JSON response body.
     pub fn body(&self) -> String {
-        match self {
-            Self::Accepted { id } => format!(r#"{{"status":"accepted","id":"{id}"}}"#),
-            Self::Duplicate { id } => format!(r#"{{"status":"duplicate","id":"{id}"}}"#),
-            Self::InProgress { .. } => r#"{"error":"in_progress"}"#.to_owned(),
-            Self::Refused(r) => format!(r#"{{"error":"{}"}}"#, r.code()),
-            Self::Unavailable => r#"{"error":"unavailable"}"#.to_owned(),
-        }
+        let body = match self {
+            Self::Accepted { id } | Self::Duplicate { id } => ResponseBody::Forwarded {
+                status: self.label(),
+                id,
+            },
+            _ => ResponseBody::Error {
+                error: self.label(),
+            },
+        };
+        // A struct of strings always serializes.
+        serde_json::to_string(&body).unwrap_or_default()
     }
 
-    /// A short label for logs and metrics.
+    /// A short label for logs and metrics: the body's `status` or `error`.
     pub fn label(&self) -> &'static str {
         match self {
             Self::Accepted { .. } => "accepted",
@@ -117,6 +167,42 @@ impl Outcome {
             Self::Refused(r) => r.code(),
             Self::Unavailable => "unavailable",
         }
+    }
+}
+
+/// The time the invocation has left, shared out over the protocol's steps so that the whole
+/// protocol (claim, send, complete or release) ends before Lambda would stop the invocation.
+#[derive(Debug, Clone, Copy)]
+struct Budget {
+    end: Instant,
+}
+
+impl Budget {
+    fn new(now_ms: i64, deadline_ms: i64) -> Self {
+        let left = deadline_ms
+            .saturating_sub(now_ms + ANSWER_RESERVE_MS)
+            .max(0);
+        let left = Duration::from_millis(u64::try_from(left).unwrap_or_default());
+        Self {
+            end: Instant::now() + left,
+        }
+    }
+
+    /// Run a port call that still has `steps_after` steps to follow; when it would eat into
+    /// their share, stop it and report a timeout.
+    async fn run<T>(
+        self,
+        steps_after: u32,
+        operation: &'static str,
+        call: impl Future<Output = Result<T, PortError>>,
+    ) -> Result<T, PortError> {
+        let until = self
+            .end
+            .checked_sub(STEP_RESERVE * steps_after)
+            .unwrap_or_else(Instant::now);
+        tokio::time::timeout_at(until, call)
+            .await
+            .unwrap_or_else(|_| Err(PortError::out_of_time(operation)))
     }
 }
 
@@ -163,7 +249,7 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
         self.sources.iter().find(|s| s.matches(path))
     }
 
-    /// Handle one delivery and log one line about it (never its body).
+    /// Handle one delivery and log one line about it (never its body, query or headers).
     pub async fn process(&self, req: &Inbound<'_>, now: DateTime<Utc>) -> Outcome {
         let started = std::time::Instant::now();
         let source = self.route(req.path);
@@ -175,7 +261,7 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
         let outcome = self.run(source, req, now).instrument(span.clone()).await;
         let _enter = span.enter();
         let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        let status = outcome.status();
+        let status = outcome.status().as_u16();
         match &outcome {
             Outcome::Refused(_) => tracing::warn!(
                 outcome = outcome.label(),
@@ -212,31 +298,40 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
         if req.body.len() > self.settings.max_body_bytes {
             return Outcome::Refused(Refusal::PayloadTooLarge);
         }
-        if let Err(e) = source.auth.authenticate(req, now) {
-            return Outcome::Refused(Refusal::Auth(e));
-        }
+        let scheme = match source.auth.authenticate(req, now) {
+            Ok(scheme) => scheme,
+            Err(e) => return Outcome::Refused(Refusal::Auth(e)),
+        };
 
-        let event = normalize(source, req.body, now);
+        let event = normalize(source, req.body, now, scheme);
         tracing::Span::current().record("event_id", event.id.as_str());
         let now_ms = now.timestamp_millis();
         let deadline_ms = req
             .deadline_ms
             .filter(|d| *d > now_ms)
-            .unwrap_or(now_ms + DEFAULT_DEADLINE_MS);
+            .map_or(now_ms + DEFAULT_DEADLINE_MS, |d| {
+                d.min(now_ms + MAX_INVOCATION_MS)
+            });
         let ttl = i64::try_from(self.settings.ttl_secs).unwrap_or(i64::MAX / 2000);
         let claim = Claim {
             key: format!("{}#{}", source.name, event.id),
+            owner: Claim::new_owner(),
             lease_expires_at_ms: deadline_ms + LEASE_MARGIN_MS,
             expires_at_s: now.timestamp().saturating_add(ttl),
             payload_hash: payload_hash(req.body),
             now_ms,
         };
-        self.forward(&event, &claim).await
+        self.forward(&event, &claim, Budget::new(now_ms, deadline_ms))
+            .await
     }
 
-    async fn forward(&self, event: &Normalized, claim: &Claim) -> Outcome {
+    /// DESIGN.md's protocol: claim, send, complete; release when the send fails.
+    async fn forward(&self, event: &Normalized, claim: &Claim, budget: Budget) -> Outcome {
         let id = event.id.clone();
-        match self.store.claim(claim).await {
+        match budget
+            .run(2, "idempotency claim", self.store.claim(claim))
+            .await
+        {
             Ok(ClaimOutcome::Claimed) => {}
             Ok(ClaimOutcome::Completed { payload_hash }) => {
                 if payload_hash.is_some_and(|h| h != claim.payload_hash) {
@@ -249,7 +344,7 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
             }
             Ok(ClaimOutcome::InProgress) => return Outcome::InProgress { id },
             Err(e) => {
-                tracing::error!(error = %e, "idempotency claim failed");
+                log_fault(&e, "idempotency claim failed");
                 return Outcome::Unavailable;
             }
         }
@@ -261,31 +356,75 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
             event_type: event.event_type.clone(),
             source: event.source.to_owned(),
         };
-        let message_id = match self.sink.send(&message).await {
+        let message_id = match budget.run(1, "queue send", self.sink.send(&message)).await {
             Ok(m) => m,
             Err(e) => {
-                tracing::error!(error = %e, "send to queue failed; releasing the claim");
-                if let Err(e) = self.store.release(claim).await {
-                    tracing::error!(error = %e, "releasing the claim failed; it expires with its lease");
+                if e.kind == FaultKind::Refused {
+                    // Cannot happen by construction (normalize fits every message to the
+                    // queue); should it anyway, it must not pass for an outage.
+                    tracing::error!(
+                        forward_rejected = true,
+                        operation = e.operation,
+                        error = %e,
+                        message_bytes = message.size(),
+                        "the queue refused the message permanently; releasing the claim"
+                    );
+                } else {
+                    log_fault(&e, "send to queue failed; releasing the claim");
+                }
+                match budget
+                    .run(0, "idempotency release", self.store.release(claim))
+                    .await
+                {
+                    Ok(Settled::Done) => {}
+                    Ok(Settled::NotOurs) => tracing::warn!(
+                        "the claim was taken over by another delivery before it could be released"
+                    ),
+                    Err(e) => {
+                        log_fault(&e, "releasing the claim failed; it expires with its lease")
+                    }
                 }
                 return Outcome::Unavailable;
             }
         };
-        if let Err(e) = self.store.complete(claim, &message_id).await {
-            // The event is on the queue: answering 200 stops the provider retrying. The record stays
-            // IN_PROGRESS until its lease ends; a later redelivery then re-sends, which the FIFO
-            // queue's deduplication (keyed on the event id) absorbs within its 5-minute window.
-            tracing::error!(error = %e, message_id, "marking the claim completed failed");
+        match budget
+            .run(
+                0,
+                "idempotency complete",
+                self.store.complete(claim, &message_id),
+            )
+            .await
+        {
+            Ok(Settled::Done) => {}
+            // The event is on the queue either way, so the answer is 200 and the provider stops
+            // retrying. Another delivery took the claim over after our lease ran out: it sends
+            // too, and the FIFO queue's deduplication (the event id) absorbs it within 5 minutes.
+            Ok(Settled::NotOurs) => tracing::warn!(
+                message_id,
+                "forwarded, but the claim had been taken over by another delivery: left as it is"
+            ),
+            // The record stays IN_PROGRESS until its lease ends; a later redelivery then re-sends,
+            // which the FIFO queue's deduplication absorbs within its 5-minute window.
+            Err(e) => log_fault(&e, "forwarded, but marking the claim completed failed"),
         }
         tracing::debug!(message_id, event_type = event.event_type, "forwarded");
         Outcome::Accepted { id }
     }
 }
 
+fn log_fault(e: &PortError, what: &str) {
+    tracing::error!(
+        operation = e.operation,
+        fault = e.kind.as_str(),
+        error = %e,
+        "{what}"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::cashfree::{sign, CashfreeAuth, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+    use crate::auth::cashfree::{sign, CashfreeAuth, Legacy, SIGNATURE_HEADER, TIMESTAMP_HEADER};
     use crate::memory::{MemorySink, MemoryStore, Record};
     use crate::secret::{Secret, SecretList};
     use crate::sources::cashfree_vkyc;
@@ -296,7 +435,11 @@ mod tests {
     const ROUTE: &str = "/prod/webhooks/cashfree/vkyc";
 
     fn pipeline() -> Pipeline<MemoryStore, MemorySink> {
-        let auth = CashfreeAuth::new(SecretList::new(vec![Secret::new(SECRET)]), 3600);
+        let auth = CashfreeAuth::new(
+            SecretList::new(vec![Secret::new(SECRET)]),
+            3600,
+            Legacy::Off,
+        );
         Pipeline::new(
             vec![cashfree_vkyc::source(Box::new(auth))],
             MemoryStore::default(),
@@ -328,12 +471,8 @@ mod tests {
     ) -> Outcome {
         let headers = signed(body, now);
         let req = Inbound {
-            method: &Method::POST,
-            path: ROUTE,
-            headers: &headers,
-            body: body.as_bytes(),
-            source_ip: None,
             deadline_ms: Some(now.timestamp_millis() + 3000),
+            ..Inbound::post(ROUTE, &headers, body.as_bytes())
         };
         p.process(&req, now).await
     }
@@ -370,6 +509,28 @@ mod tests {
 
     /// Method, path, body, headers, status, error code.
     type Case<'a> = (&'a Method, &'a str, Vec<u8>, HeaderMap, u16, &'a str);
+
+    #[test]
+    fn response_bodies_are_the_documented_json() {
+        let id = "ab\"c".to_owned();
+        assert_eq!(
+            Outcome::Accepted { id: id.clone() }.body(),
+            r#"{"status":"accepted","id":"ab\"c"}"#
+        );
+        assert_eq!(
+            Outcome::Duplicate { id: id.clone() }.body(),
+            r#"{"status":"duplicate","id":"ab\"c"}"#
+        );
+        assert_eq!(
+            Outcome::InProgress { id }.body(),
+            r#"{"error":"in_progress"}"#
+        );
+        assert_eq!(Outcome::Unavailable.body(), r#"{"error":"unavailable"}"#);
+        assert_eq!(
+            Outcome::Refused(Refusal::Auth(AuthError::InvalidToken)).body(),
+            r#"{"error":"invalid_token"}"#
+        );
+    }
 
     #[tokio::test]
     async fn refusals_leave_nothing_behind() {
@@ -421,11 +582,7 @@ mod tests {
         for (method, path, body, headers, status, code) in cases {
             let req = Inbound {
                 method,
-                path,
-                headers: &headers,
-                body: &body,
-                source_ip: None,
-                deadline_ms: None,
+                ..Inbound::post(path, &headers, &body)
             };
             let out = p.process(&req, now).await;
             assert_eq!(out.status(), status, "{code}");
@@ -453,6 +610,7 @@ mod tests {
                 lease_expires_at_ms: now.timestamp_millis() + 10_000,
                 expires_at_s: now.timestamp() + 7200,
                 payload_hash: String::new(),
+                owner: "a crashed invocation".into(),
                 message_id: None,
             },
         );
@@ -542,5 +700,97 @@ mod tests {
         assert_eq!(e.data.payload.get(), "\"not json\"");
         let e: crate::KycEvent = serde_json::from_str(&messages[2].body).expect("event");
         assert_eq!(e.data.provider_event.as_deref(), Some("VKYC_SOMETHING_NEW"));
+    }
+
+    fn claim_for(id: &str, owner: &str, now: DateTime<Utc>) -> Claim {
+        Claim {
+            key: format!("cashfree/vkyc#{id}"),
+            owner: owner.into(),
+            lease_expires_at_ms: now.timestamp_millis() + 1000,
+            expires_at_s: now.timestamp() + 7200,
+            payload_hash: "h".into(),
+            now_ms: now.timestamp_millis(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_late_invocation_never_completes_or_releases_a_claim_taken_over() {
+        let store = MemoryStore::default();
+        let now = Utc::now();
+        let late = claim_for("e", "late", now);
+        assert_eq!(store.claim(&late).await.ok(), Some(ClaimOutcome::Claimed));
+        // Its lease runs out; a retry takes the claim over.
+        let later = now + chrono::Duration::seconds(5);
+        let retry = claim_for("e", "retry", later);
+        assert_eq!(store.claim(&retry).await.ok(), Some(ClaimOutcome::Claimed));
+        // The late invocation wakes up: neither its complete nor its release touches the retry's.
+        assert_eq!(
+            store.complete(&late, "m-late").await.ok(),
+            Some(Settled::NotOurs)
+        );
+        assert_eq!(store.release(&late).await.ok(), Some(Settled::NotOurs));
+        let record = &store.records()[&late.key];
+        assert_eq!(
+            (record.status, record.owner.as_str()),
+            ("IN_PROGRESS", "retry")
+        );
+        assert_eq!(
+            store.complete(&retry, "m-retry").await.ok(),
+            Some(Settled::Done)
+        );
+        assert_eq!(
+            store.records()[&late.key].message_id.as_deref(),
+            Some("m-retry")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_retried_put_finding_its_own_claim_counts_as_claimed() {
+        let store = MemoryStore::default();
+        let now = Utc::now();
+        let mine = claim_for("e", "me", now);
+        assert_eq!(store.claim(&mine).await.ok(), Some(ClaimOutcome::Claimed));
+        assert_eq!(store.claim(&mine).await.ok(), Some(ClaimOutcome::Claimed));
+        let other = claim_for("e", "other", now);
+        assert_eq!(
+            store.claim(&other).await.ok(),
+            Some(ClaimOutcome::InProgress)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_hanging_store_is_answered_503_before_the_deadline() {
+        let p = pipeline();
+        p.store().hang.store(true, Ordering::SeqCst);
+        let now = Utc::now();
+        let started = std::time::Instant::now();
+        assert_eq!(deliver(&p, BODY, now).await, Outcome::Unavailable);
+        assert!(
+            started.elapsed() < Duration::from_millis(3000),
+            "inside the 3 s deadline"
+        );
+        assert!(p.sink().messages().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_hanging_queue_leaves_time_to_release_the_claim() {
+        let p = pipeline();
+        p.sink().hang.store(true, Ordering::SeqCst);
+        let now = Utc::now();
+        let started = std::time::Instant::now();
+        assert_eq!(deliver(&p, BODY, now).await, Outcome::Unavailable);
+        assert!(
+            started.elapsed() < Duration::from_millis(3000),
+            "inside the 3 s deadline"
+        );
+        assert!(
+            p.store().records().is_empty(),
+            "the claim was released in time"
+        );
+        p.sink().hang.store(false, Ordering::SeqCst);
+        assert!(matches!(
+            deliver(&p, BODY, now).await,
+            Outcome::Accepted { .. }
+        ));
     }
 }

@@ -1,14 +1,58 @@
 //! Structured JSON logs. Level from `AWS_LAMBDA_LOG_LEVEL` (set by Lambda's logging config),
 //! else `RUST_LOG`, else `info`.
+//!
+//! The level applies to this project's own code, which never logs a body, a query string, a
+//! header, a secret or personal data at any level. Every other crate stays at `warn` or quieter,
+//! whatever the level: at `TRACE`, `lambda_runtime` would log the raw API Gateway event (tokens,
+//! signatures, DigiLocker `user_details`) and the AWS SDK the SendMessage body.
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+/// The crates whose logging follows the configured level: the library, the function binaries
+/// and the local tools. All of them log only what `pipeline` and `config` choose to.
+const OWN_TARGETS: &[&str] = &[
+    "kyc_intake",
+    "cashfree_webhook",
+    "hyperverge_webhook",
+    "kyc_local",
+];
+
+/// The level named by a Lambda log level or a `RUST_LOG`-style word. `FATAL` (Lambda's highest)
+/// means errors only; anything unknown falls back to `info`. Directives such as
+/// `aws_smithy_runtime=trace` are not honoured: no setting may open another crate's logging.
+pub fn level(name: &str) -> LevelFilter {
+    match name.trim().to_ascii_lowercase().as_str() {
+        "trace" => LevelFilter::TRACE,
+        "debug" => LevelFilter::DEBUG,
+        "warn" | "warning" => LevelFilter::WARN,
+        "error" | "fatal" => LevelFilter::ERROR,
+        "off" => LevelFilter::OFF,
+        _ => LevelFilter::INFO,
+    }
+}
+
+/// The filter for a configured level: our crates at `level`, every other crate at `warn` or
+/// at `level` when that is quieter.
+pub fn filter(level: LevelFilter) -> Targets {
+    let others = level.min(LevelFilter::WARN);
+    OWN_TARGETS
+        .iter()
+        .fold(Targets::new().with_default(others), |t, target| {
+            t.with_target(*target, level)
+        })
+}
+
+/// The configured level, from the environment.
+pub fn level_from_env() -> LevelFilter {
+    let name = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_default();
+    level(&name)
+}
 
 pub fn init() {
-    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
-        .or_else(|_| std::env::var("RUST_LOG"))
-        .unwrap_or_else(|_| "info".to_owned())
-        .to_lowercase();
-    let filter = EnvFilter::try_new(&level).unwrap_or_else(|_| EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .json()
         .flatten_event(true)
@@ -16,6 +60,47 @@ pub fn init() {
         .with_span_list(false)
         .with_ansi(false)
         .with_target(false)
-        .with_env_filter(filter)
+        .with_max_level(LevelFilter::TRACE)
+        .finish()
+        .with(filter(level_from_env()))
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracing::Level;
+
+    #[test]
+    fn lambda_levels_map_and_fatal_keeps_errors() {
+        assert_eq!(level("TRACE"), LevelFilter::TRACE);
+        assert_eq!(level("DEBUG"), LevelFilter::DEBUG);
+        assert_eq!(level("INFO"), LevelFilter::INFO);
+        assert_eq!(level("WARN"), LevelFilter::WARN);
+        assert_eq!(level("ERROR"), LevelFilter::ERROR);
+        assert_eq!(level("FATAL"), LevelFilter::ERROR);
+        assert_eq!(level(""), LevelFilter::INFO);
+        assert_eq!(level("aws_smithy_runtime=trace"), LevelFilter::INFO);
+    }
+
+    #[test]
+    fn other_crates_never_go_below_warn() {
+        let f = filter(LevelFilter::TRACE);
+        assert!(f.would_enable("kyc_intake::pipeline", &Level::TRACE));
+        assert!(f.would_enable("cashfree_webhook", &Level::TRACE));
+        for other in [
+            "lambda_runtime",
+            "lambda_http",
+            "aws_smithy_runtime",
+            "aws_sdk_sqs",
+            "hyper",
+        ] {
+            assert!(!f.would_enable(other, &Level::INFO), "{other}");
+            assert!(f.would_enable(other, &Level::WARN), "{other}");
+        }
+        let f = filter(LevelFilter::ERROR);
+        assert!(f.would_enable("lambda_runtime", &Level::ERROR));
+        assert!(!f.would_enable("lambda_runtime", &Level::WARN));
+        assert!(f.would_enable("kyc_intake::config", &Level::ERROR));
+    }
 }

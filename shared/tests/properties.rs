@@ -2,12 +2,14 @@
 //! `cargo test` runs `PROPTEST_CASES` cases per property (default 1024); `make fuzz` runs a
 //! million in release mode. Each property prints how many inputs it ran.
 
+use base64::Engine;
 use chrono::{TimeZone, Utc};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
-use kyc_intake::auth::cashfree::{sign, CashfreeAuth, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use kyc_intake::auth::cashfree::{sign, CashfreeAuth, Legacy, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use kyc_intake::auth::AuthScheme;
 use kyc_intake::config;
 use kyc_intake::memory::{MemorySink, MemoryStore};
-use kyc_intake::normalize::normalize;
+use kyc_intake::normalize::{self, sqs_accepts, QUEUE_MAX_MESSAGE_BYTES};
 use kyc_intake::secret::{Secret, SecretList};
 use kyc_intake::sources::Source;
 use kyc_intake::{Inbound, Outcome, Pipeline, Refusal};
@@ -15,6 +17,25 @@ use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
 const SECRET: &str = "prop-secret";
+const URL_TOKEN: &str = "prop-url-token-0123456789";
+
+fn normalize(source: &Source, body: &[u8], now: chrono::DateTime<Utc>) -> normalize::Normalized {
+    normalize::normalize(source, body, now, AuthScheme::CashfreeHeaderHmac)
+}
+
+/// The raw body an event carries: decoded when it is Base64.
+fn payload_bytes(event: &kyc_intake::KycEvent) -> Vec<u8> {
+    let raw = event.data.payload.get();
+    match event.data.payload_encoding.as_deref() {
+        Some("base64") => {
+            let text: String = serde_json::from_str(raw).expect("a string");
+            base64::engine::general_purpose::STANDARD
+                .decode(text)
+                .expect("base64")
+        }
+        _ => raw.as_bytes().to_vec(),
+    }
+}
 
 fn cases() -> u32 {
     std::env::var("PROPTEST_CASES")
@@ -41,6 +62,7 @@ fn all_sources() -> Vec<Source> {
         "EVENTS_QUEUE_URL" => Some("https://sqs/q.fifo".to_owned()),
         "CASHFREE_CLIENT_SECRETS" => Some(SECRET.to_owned()),
         "HYPERVERGE_RESULTS_AUTH_TOKENS" => Some("tok".to_owned()),
+        "HYPERVERGE_DIGILOCKER_URL_TOKENS" => Some(URL_TOKEN.to_owned()),
         _ => None,
     };
     let common = config::common(&env).expect("config");
@@ -146,7 +168,12 @@ fn parsing_and_normalizing_never_panic_on_arbitrary_bytes() {
             let e = normalize(s, &body, Utc::now());
             prop_assert_eq!(e.id.len(), 64);
             prop_assert!(e.group_id().len() <= 128);
-            prop_assert!(serde_json::from_str::<kyc_intake::KycEvent>(&e.body).is_ok());
+            prop_assert!(sqs_accepts(&e.body), "SQS accepts the message");
+            prop_assert!(e.body.len() < QUEUE_MAX_MESSAGE_BYTES);
+            let event = serde_json::from_str::<kyc_intake::KycEvent>(&e.body).expect("valid event");
+            if std::str::from_utf8(&body).is_err() {
+                prop_assert_eq!(payload_bytes(&event), body.clone(), "a non-UTF-8 body is kept as Base64");
+            }
         }
     });
     report("normalize(arbitrary bytes) x4 sources", cases());
@@ -160,7 +187,8 @@ fn parsing_and_normalizing_never_panic_on_arbitrary_json() {
         for s in &sources {
             let e = normalize(s, &body, Utc::now());
             let event: kyc_intake::KycEvent = serde_json::from_str(&e.body).expect("valid event");
-            prop_assert_eq!(event.data.payload.get().as_bytes(), body.as_slice(), "payload kept byte for byte");
+            prop_assert!(sqs_accepts(&e.body), "SQS accepts the message");
+            prop_assert_eq!(payload_bytes(&event), body.as_slice(), "payload kept byte for byte");
             prop_assert!(e.group_id().bytes().all(|b| b.is_ascii_graphic()));
         }
     });
@@ -196,7 +224,11 @@ fn event_id_is_stable_under_key_order_and_whitespace() {
 
 #[test]
 fn signature_verification_never_panics_and_never_accepts_a_forgery() {
-    let auth = CashfreeAuth::new(SecretList::new(vec![Secret::new(SECRET)]), 86_400);
+    let auth = CashfreeAuth::new(
+        SecretList::new(vec![Secret::new(SECRET)]),
+        86_400,
+        Legacy::On,
+    );
     let now = Utc
         .timestamp_millis_opt(1_746_427_759_733)
         .single()
@@ -232,7 +264,7 @@ fn signature_verification_never_panics_and_never_accepts_a_forgery() {
         let mut h = HeaderMap::new();
         h.insert(TIMESTAMP_HEADER, HeaderValue::from_str(&ts).expect("digits"));
         h.insert(SIGNATURE_HEADER, HeaderValue::from_str(&sign(SECRET.as_bytes(), &ts, &body)).expect("b64"));
-        prop_assert_eq!(auth.verify(&h, &body, now), Ok(()));
+        prop_assert_eq!(auth.verify(&h, &body, now), Ok(AuthScheme::CashfreeHeaderHmac));
         let mut tampered = body.clone();
         tampered.push(b' ');
         prop_assert!(auth.verify(&h, &tampered, now).is_err());
@@ -246,6 +278,7 @@ fn signature_verification_never_panics_and_never_accepts_a_forgery() {
 #[test]
 fn the_pipeline_never_panics_and_refusals_write_nothing() {
     let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
         .build()
         .expect("runtime");
     let pipeline = Pipeline::new(
@@ -271,7 +304,13 @@ fn the_pipeline_never_panics_and_refusals_write_nothing() {
         Just(Some("10.0.0.1")),
         Just(Some("::1"))
     ];
-    proptest!(config(), |(path in path, ip in ip, body in prop::collection::vec(any::<u8>(), 0..400), token in prop::option::of("[ -~]{0,8}"))| {
+    let query = prop_oneof![
+        Just(None),
+        "[ -~]{0,24}".prop_map(Some),
+        Just(Some(format!("token={URL_TOKEN}"))),
+        Just(Some(format!("token={URL_TOKEN}&token=x"))),
+    ];
+    proptest!(config(), |(path in path, ip in ip, body in prop::collection::vec(any::<u8>(), 0..400), token in prop::option::of("[ -~]{0,8}"), query in query)| {
         let mut headers = HeaderMap::new();
         if let Some(t) = token.and_then(|t| HeaderValue::from_str(&t).ok()) {
             headers.insert("x-webhook-token", t);
@@ -279,6 +318,7 @@ fn the_pipeline_never_panics_and_refusals_write_nothing() {
         let req = Inbound {
             method: &Method::POST,
             path,
+            query: query.as_deref(),
             headers: &headers,
             body: &body,
             source_ip: ip.and_then(|i| i.parse().ok()),
@@ -296,8 +336,10 @@ fn the_pipeline_never_panics_and_refusals_write_nothing() {
                 }
             }
             Outcome::Accepted { .. } | Outcome::Duplicate { .. } => {
-                // Only the IP-authenticated route can be passed without a secret.
+                // No route can be passed without a secret: the DigiLocker route only from an
+                // allowed IP with the URL token.
                 prop_assert!(path.ends_with("/hyperverge/digilocker") && ip == Some("65.0.82.147"));
+                prop_assert_eq!(query, Some(format!("token={URL_TOKEN}")));
             }
             other => prop_assert!(false, "unexpected {:?}", other),
         }

@@ -22,6 +22,7 @@ pub use kyc_local::resources::local_sdk_config;
 
 pub const CASHFREE_SECRET: &str = "it-cashfree-secret";
 pub const RESULTS_TOKEN: &str = "it-results-token";
+pub const DIGILOCKER_TOKEN: &str = "it-digilocker-url-token";
 
 pub fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -130,6 +131,7 @@ impl Stack {
             ("EVENTS_QUEUE_URL", self.queue_url.as_str()),
             ("CASHFREE_CLIENT_SECRETS", CASHFREE_SECRET),
             ("HYPERVERGE_RESULTS_AUTH_TOKENS", RESULTS_TOKEN),
+            ("HYPERVERGE_DIGILOCKER_URL_TOKENS", DIGILOCKER_TOKEN),
         ]
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -234,6 +236,8 @@ pub fn n(item: &HashMap<String, AttributeValue>, k: &str) -> i64 {
 pub struct ApiRequest {
     pub method: String,
     pub path: String,
+    /// The raw query string (`token=...`), without `?`.
+    pub query: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub source_ip: String,
@@ -245,6 +249,7 @@ impl ApiRequest {
         Self {
             method: "POST".into(),
             path: path.into(),
+            query: String::new(),
             headers: vec![("content-type".into(), "application/json".into())],
             body: body.into(),
             source_ip: "52.66.25.127".into(),
@@ -254,6 +259,12 @@ impl ApiRequest {
 
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Set the raw query string.
+    pub fn query(mut self, query: &str) -> Self {
+        self.query = query.into();
         self
     }
 
@@ -271,9 +282,14 @@ impl ApiRequest {
 
     /// The event API Gateway would deliver, built by the local gateway's own builder.
     pub fn event(&self) -> Value {
+        let uri = if self.query.is_empty() {
+            self.path.clone()
+        } else {
+            format!("{}?{}", self.path, self.query)
+        };
         let mut builder = http::Request::builder()
             .method(self.method.as_str())
-            .uri(self.path.as_str());
+            .uri(uri);
         for (k, v) in &self.headers {
             builder = builder.header(k.as_str(), v.as_str());
         }
@@ -322,6 +338,7 @@ pub fn sample(rel: &str) -> lambda_http::Request {
     let creds = kyc_local::events::Credentials {
         cashfree_secret: CASHFREE_SECRET.into(),
         results_token: RESULTS_TOKEN.into(),
+        digilocker_token: DIGILOCKER_TOKEN.into(),
     };
     let rendered =
         kyc_local::events::render(&template, &creds, chrono::Utc::now().timestamp_millis())

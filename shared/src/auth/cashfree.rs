@@ -1,11 +1,13 @@
 //! Cashfree webhook signatures.
 //!
 //! Header scheme: `x-webhook-signature` = Base64(HMAC-SHA256(secret, `x-webhook-timestamp` ‖ raw body)),
-//! the timestamp in epoch milliseconds. Legacy scheme (older Secure ID bodies, used only when both
-//! headers are absent): a top-level `"signature"` over the `data` object rendered as Cashfree's Java
-//! reference does (top-level keys sorted, values concatenated as Java prints them).
+//! the timestamp in epoch milliseconds. Legacy scheme (older Secure ID bodies): a top-level
+//! `"signature"` over the `data` object rendered as Cashfree's Java reference does (top-level keys
+//! sorted, values concatenated as Java prints them). The legacy scheme signs neither the event type
+//! nor the time, so whoever holds one signed body can re-send it as another event: it is off unless
+//! enabled (`CASHFREE_LEGACY_SIGNATURE=on`), and then used only when both headers are absent.
 
-use super::{single_header, AuthError, Authenticate};
+use super::{single_header, AuthError, AuthScheme, Authenticate};
 use crate::secret::SecretList;
 use crate::Inbound;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -91,30 +93,43 @@ fn render_java(v: &Value, out: &mut String) {
     }
 }
 
-/// Cashfree's authentication for one source: the accepted client secrets and the replay window.
+/// Whether the legacy in-body signature is accepted (`CASHFREE_LEGACY_SIGNATURE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Legacy {
+    /// A delivery without signature headers is refused (`missing_signature`).
+    #[default]
+    Off,
+    /// A delivery without either signature header is checked by the in-body signature.
+    On,
+}
+
+/// Cashfree's authentication for one source: the accepted client secrets, the replay window and
+/// whether the legacy in-body signature is accepted.
 #[derive(Debug, Clone)]
 pub struct CashfreeAuth {
     secrets: SecretList,
     tolerance_ms: i64,
+    legacy: Legacy,
 }
 
 impl CashfreeAuth {
-    pub fn new(secrets: SecretList, tolerance_secs: u64) -> Self {
+    pub fn new(secrets: SecretList, tolerance_secs: u64, legacy: Legacy) -> Self {
         let tolerance_ms = i64::try_from(tolerance_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
         Self {
             secrets,
             tolerance_ms,
+            legacy,
         }
     }
 
-    /// Verify a request by the header scheme, or by the legacy in-body scheme when both
-    /// signature headers are absent.
+    /// Verify a request by the header scheme, or, when enabled, by the legacy in-body scheme
+    /// when both signature headers are absent. `Ok` names the scheme that verified it.
     pub fn verify(
         &self,
         headers: &http::HeaderMap,
         body: &[u8],
         now: DateTime<Utc>,
-    ) -> Result<(), AuthError> {
+    ) -> Result<AuthScheme, AuthError> {
         if self.secrets.is_empty() {
             return Err(AuthError::NotConfigured);
         }
@@ -123,7 +138,12 @@ impl CashfreeAuth {
         let timestamp =
             single_header(headers, TIMESTAMP_HEADER).map_err(|()| AuthError::InvalidTimestamp)?;
         match (signature, timestamp) {
-            (None, None) => self.verify_legacy(body),
+            (None, None) => match self.legacy {
+                Legacy::On => self
+                    .verify_legacy(body)
+                    .map(|()| AuthScheme::CashfreeLegacyBodyHmac),
+                Legacy::Off => Err(AuthError::MissingSignature),
+            },
             (None, Some(_)) => Err(AuthError::MissingSignature),
             (Some(_), None) => Err(AuthError::MissingTimestamp),
             (Some(sig), Some(ts)) => {
@@ -135,6 +155,7 @@ impl CashfreeAuth {
                     m.update(body);
                     m.verify_slice(&presented).is_ok()
                 })
+                .map(|()| AuthScheme::CashfreeHeaderHmac)
             }
         }
     }
@@ -194,7 +215,7 @@ fn decode_signature(sig: &str) -> Result<Vec<u8>, AuthError> {
 }
 
 impl Authenticate for CashfreeAuth {
-    fn authenticate(&self, req: &Inbound<'_>, now: DateTime<Utc>) -> Result<(), AuthError> {
+    fn authenticate(&self, req: &Inbound<'_>, now: DateTime<Utc>) -> Result<AuthScheme, AuthError> {
         self.verify(req.headers, req.body, now)
     }
 
@@ -221,12 +242,20 @@ mod tests {
         at(1_746_427_759_733)
     }
 
-    fn auth(secrets: &[&str]) -> CashfreeAuth {
+    fn auth_with(secrets: &[&str], legacy: Legacy) -> CashfreeAuth {
         CashfreeAuth::new(
             SecretList::new(secrets.iter().map(|s| Secret::new(*s)).collect()),
             86_400,
+            legacy,
         )
     }
+
+    fn auth(secrets: &[&str]) -> CashfreeAuth {
+        auth_with(secrets, Legacy::Off)
+    }
+
+    const HEADER: Result<AuthScheme, AuthError> = Ok(AuthScheme::CashfreeHeaderHmac);
+    const LEGACY: Result<AuthScheme, AuthError> = Ok(AuthScheme::CashfreeLegacyBodyHmac);
 
     fn headers(pairs: &[(&str, &str)]) -> http::HeaderMap {
         let mut h = http::HeaderMap::new();
@@ -286,7 +315,7 @@ mod tests {
         ]);
         assert_eq!(
             auth(&[SECRET]).verify(&h, BODY.as_bytes(), signed_at()),
-            Ok(())
+            HEADER
         );
     }
 
@@ -300,7 +329,7 @@ mod tests {
             (TIMESTAMP_HEADER, TS),
         ]);
         let a = auth(&["new_secret", SECRET]);
-        assert_eq!(a.verify(&h, BODY.as_bytes(), signed_at()), Ok(()));
+        assert_eq!(a.verify(&h, BODY.as_bytes(), signed_at()), HEADER);
         let a = auth(&["new_secret", "other"]);
         assert_eq!(
             a.verify(&h, BODY.as_bytes(), signed_at()),
@@ -409,14 +438,14 @@ mod tests {
         ]);
         let sent = 1_746_427_759_733_i64;
         let day = 86_400_000;
-        assert_eq!(a.verify(&h, BODY.as_bytes(), at(sent + day)), Ok(()));
+        assert_eq!(a.verify(&h, BODY.as_bytes(), at(sent + day)), HEADER);
         assert_eq!(
             a.verify(&h, BODY.as_bytes(), at(sent + day + 1)),
             Err(AuthError::StaleTimestamp)
         );
         assert_eq!(
             a.verify(&h, BODY.as_bytes(), at(sent - MAX_FUTURE_SKEW_MS)),
-            Ok(())
+            HEADER
         );
         assert_eq!(
             a.verify(&h, BODY.as_bytes(), at(sent - MAX_FUTURE_SKEW_MS - 1)),
@@ -426,7 +455,7 @@ mod tests {
 
     #[test]
     fn no_secret_fails_closed() {
-        let a = CashfreeAuth::new(SecretList::default(), 60);
+        let a = CashfreeAuth::new(SecretList::default(), 60, Legacy::On);
         assert!(!a.is_configured());
         let h = headers(&[
             (
@@ -443,11 +472,11 @@ mod tests {
 
     #[test]
     fn legacy_in_body_signature() {
-        let a = auth(&[SECRET]);
+        let a = auth_with(&[SECRET], Legacy::On);
         let mut body: Value = serde_json::from_str(BODY).expect("json");
         body["signature"] = Value::from("cGXihZF2gNRSPTso5UIQJFkN+mQ8BFobD8nwNbKhiaw=");
         let raw = serde_json::to_vec(&body).expect("ser");
-        assert_eq!(a.verify(&headers(&[]), &raw, signed_at()), Ok(()));
+        assert_eq!(a.verify(&headers(&[]), &raw, signed_at()), LEGACY);
 
         body["data"]["status"] = Value::from("REJECTED");
         let raw = serde_json::to_vec(&body).expect("ser");
@@ -476,10 +505,10 @@ mod tests {
         let body = format!(
             r#"{{"signature":"{sig}","event_type":"DIGILOCKER_VERIFICATION_SUCCESS","event_time":"2006-01-02T15:04:05Z","version":"v1","data":{raw_data}}}"#
         );
-        let a = auth(&[SECRET]);
+        let a = auth_with(&[SECRET], Legacy::On);
         assert_eq!(
             a.verify(&headers(&[]), body.as_bytes(), signed_at()),
-            Ok(())
+            LEGACY
         );
         // Reordering a nested object changes the Java rendering, so it must fail.
         let swapped = body.replace(
@@ -489,6 +518,62 @@ mod tests {
         assert_eq!(
             a.verify(&headers(&[]), swapped.as_bytes(), signed_at()),
             Err(AuthError::InvalidSignature)
+        );
+    }
+
+    /// A body carrying a valid in-body signature: the attack the legacy scheme allows.
+    fn legacy_signed(event_type: &str, event_time: &str) -> Vec<u8> {
+        let mut body: Value = serde_json::from_str(BODY).expect("json");
+        body["event_type"] = Value::from(event_type);
+        body["event_time"] = Value::from(event_time);
+        body["signature"] = Value::from("cGXihZF2gNRSPTso5UIQJFkN+mQ8BFobD8nwNbKhiaw=");
+        serde_json::to_vec(&body).expect("ser")
+    }
+
+    #[test]
+    fn legacy_signature_is_refused_unless_enabled() {
+        let raw = legacy_signed("VKYC_USER_LINK_GENERATED", "2025-05-22T03:51:14Z");
+        assert_eq!(
+            auth(&[SECRET]).verify(&headers(&[]), &raw, signed_at()),
+            Err(AuthError::MissingSignature)
+        );
+        assert_eq!(
+            auth_with(&[SECRET], Legacy::On).verify(&headers(&[]), &raw, signed_at()),
+            LEGACY
+        );
+    }
+
+    #[test]
+    fn legacy_signature_does_not_cover_type_or_time_so_it_is_marked() {
+        // The forgery: the same signed `data` as another event at another time still verifies,
+        // which is why the scheme is off by default and events accepted by it say so.
+        let forged = legacy_signed("VKYC_AUDITOR_REVIEW_COMPLETED", "2031-01-01T00:00:00Z");
+        let on = auth_with(&[SECRET], Legacy::On);
+        assert_eq!(on.verify(&headers(&[]), &forged, signed_at()), LEGACY);
+        assert_eq!(
+            auth(&[SECRET]).verify(&headers(&[]), &forged, signed_at()),
+            Err(AuthError::MissingSignature)
+        );
+    }
+
+    #[test]
+    fn with_legacy_on_one_header_present_still_requires_the_header_scheme() {
+        let raw = legacy_signed("VKYC_USER_LINK_GENERATED", "2025-05-22T03:51:14Z");
+        let on = auth_with(&[SECRET], Legacy::On);
+        assert_eq!(
+            on.verify(&headers(&[(TIMESTAMP_HEADER, TS)]), &raw, signed_at()),
+            Err(AuthError::MissingSignature)
+        );
+        assert_eq!(
+            on.verify(
+                &headers(&[(
+                    SIGNATURE_HEADER,
+                    "cGXihZF2gNRSPTso5UIQJFkN+mQ8BFobD8nwNbKhiaw="
+                )]),
+                &raw,
+                signed_at()
+            ),
+            Err(AuthError::MissingTimestamp)
         );
     }
 }

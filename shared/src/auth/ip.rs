@@ -1,9 +1,7 @@
 //! Source-IP allowlists. The address comes from the API Gateway request context, never from a
 //! header a client can set.
 
-use super::{AuthError, Authenticate};
-use crate::Inbound;
-use chrono::{DateTime, Utc};
+use super::AuthError;
 use ipnet::IpNet;
 use std::net::IpAddr;
 
@@ -44,16 +42,6 @@ impl IpAllowlist {
             Some(ip) if self.allows(ip) => Ok(()),
             _ => Err(AuthError::SourceIpNotAllowed),
         }
-    }
-}
-
-impl Authenticate for IpAllowlist {
-    fn authenticate(&self, req: &Inbound<'_>, _: DateTime<Utc>) -> Result<(), AuthError> {
-        self.check(req.source_ip)
-    }
-
-    fn is_configured(&self) -> bool {
-        !self.is_empty()
     }
 }
 

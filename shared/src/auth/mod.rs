@@ -4,7 +4,9 @@
 pub mod cashfree;
 pub mod ip;
 pub mod token;
+pub mod url_token;
 
+pub use crate::event::AuthScheme;
 use crate::Inbound;
 use chrono::{DateTime, Utc};
 
@@ -47,18 +49,19 @@ impl AuthError {
         }
     }
 
-    pub fn status(self) -> u16 {
+    pub fn status(self) -> http::StatusCode {
         match self {
-            Self::NotConfigured => 500,
-            Self::SourceIpNotAllowed => 403,
-            _ => 401,
+            Self::NotConfigured => http::StatusCode::INTERNAL_SERVER_ERROR,
+            Self::SourceIpNotAllowed => http::StatusCode::FORBIDDEN,
+            _ => http::StatusCode::UNAUTHORIZED,
         }
     }
 }
 
 /// One source's authentication. Implemented per scheme; a source holds one.
 pub trait Authenticate: Send + Sync {
-    fn authenticate(&self, req: &Inbound<'_>, now: DateTime<Utc>) -> Result<(), AuthError>;
+    /// `Ok` names the scheme that authenticated the request (it goes into `data.auth_scheme`).
+    fn authenticate(&self, req: &Inbound<'_>, now: DateTime<Utc>) -> Result<AuthScheme, AuthError>;
 
     /// False when the source has nothing to check against and so refuses everything.
     fn is_configured(&self) -> bool {
@@ -70,7 +73,7 @@ pub trait Authenticate: Send + Sync {
 pub struct NotConfigured;
 
 impl Authenticate for NotConfigured {
-    fn authenticate(&self, _: &Inbound<'_>, _: DateTime<Utc>) -> Result<(), AuthError> {
+    fn authenticate(&self, _: &Inbound<'_>, _: DateTime<Utc>) -> Result<AuthScheme, AuthError> {
         Err(AuthError::NotConfigured)
     }
 

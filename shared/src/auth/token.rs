@@ -1,7 +1,7 @@
 //! A static token in a header (HyperVerge Results subscriptions send fixed `headers`), optionally
 //! with a source-IP allowlist.
 
-use super::{ip::IpAllowlist, single_header, AuthError, Authenticate};
+use super::{ip::IpAllowlist, single_header, AuthError, AuthScheme, Authenticate};
 use crate::secret::SecretList;
 use crate::Inbound;
 use chrono::{DateTime, Utc};
@@ -28,7 +28,7 @@ impl HeaderToken {
 }
 
 impl Authenticate for HeaderToken {
-    fn authenticate(&self, req: &Inbound<'_>, _: DateTime<Utc>) -> Result<(), AuthError> {
+    fn authenticate(&self, req: &Inbound<'_>, _: DateTime<Utc>) -> Result<AuthScheme, AuthError> {
         if self.tokens.is_empty() {
             return Err(AuthError::NotConfigured);
         }
@@ -37,7 +37,9 @@ impl Authenticate for HeaderToken {
         }
         match single_header(req.headers, self.header.as_str()) {
             Ok(None) => Err(AuthError::MissingToken),
-            Ok(Some(v)) if self.tokens.any_matches(v.as_bytes()) => Ok(()),
+            Ok(Some(v)) if self.tokens.any_matches(v.as_bytes()) => {
+                Ok(AuthScheme::HypervergeHeaderToken)
+            }
             _ => Err(AuthError::InvalidToken),
         }
     }
@@ -51,18 +53,15 @@ impl Authenticate for HeaderToken {
 mod tests {
     use super::*;
     use crate::secret::Secret;
-    use http::{HeaderMap, HeaderValue, Method};
+    use http::{HeaderMap, HeaderValue};
 
     fn check(auth: &HeaderToken, headers: &HeaderMap, ip: &str) -> Result<(), AuthError> {
         let req = Inbound {
-            method: &Method::POST,
-            path: "/webhooks/hyperverge/results",
-            headers,
-            body: b"{}",
             source_ip: ip.parse().ok(),
-            deadline_ms: None,
+            ..Inbound::post("/webhooks/hyperverge/results", headers, b"{}")
         };
         auth.authenticate(&req, Utc::now())
+            .map(|scheme| assert_eq!(scheme, AuthScheme::HypervergeHeaderToken))
     }
 
     fn tokens() -> SecretList {

@@ -1,5 +1,6 @@
 //! HyperVerge DigiLocker consent: `POST /webhooks/hyperverge/digilocker`. Unsigned; authenticated by
-//! the source IP (HyperVerge publishes its sending addresses).
+//! the source IP (HyperVerge publishes its sending addresses, shared by all its customers) and the
+//! secret `token` of the URL we registered.
 
 use super::{lookup, present, text, Recognized, Source, UTC};
 use crate::auth::Authenticate;
@@ -30,20 +31,22 @@ pub fn source(auth: Box<dyn Authenticate>) -> Source {
     }
 }
 
-/// `{refId, event: {name, code}, timeStamp}`. Identity: `refId`, `event.name`, `event.code`.
+/// `{refId, event: {name, code}, timeStamp}`. Identity: `refId`, `event.name`, `event.code`,
+/// `timeStamp`: a user who restarts on the same `refId` and ends the same way again is a new event.
 fn recognize(v: &Value) -> Option<Recognized> {
     let ref_id = text(v, "/refId")?;
     let code = text(v, "/event/code")?;
     let kind = lookup(CODES, code)?;
     let name = present(v, "/event/name")?;
+    let time = present(v, "/timeStamp")?;
     Some(Recognized {
         kind,
         provider_event: code.to_owned(),
         status: name.as_str().map(str::to_owned),
         sub_status: None,
         subject: ref_id.to_owned(),
-        time: text(v, "/timeStamp").map(str::to_owned),
-        identity: vec![Value::from(ref_id), name, Value::from(code)],
+        time: time.as_str().map(str::to_owned),
+        identity: vec![Value::from(ref_id), name, Value::from(code), time],
     })
 }
 
@@ -78,8 +81,30 @@ mod tests {
             assert_eq!(r.kind, kind);
             assert_eq!(r.subject, "ref-1");
             assert_eq!(r.provider_event, code);
-            assert_eq!(r.identity, vec![json!("ref-1"), json!(name), json!(code)]);
+            assert_eq!(
+                r.identity,
+                vec![
+                    json!("ref-1"),
+                    json!(name),
+                    json!(code),
+                    json!("2024-01-15T10:30:45.123Z")
+                ]
+            );
         }
+    }
+
+    #[test]
+    fn a_rerun_on_the_same_ref_id_is_another_event() {
+        let first = json!({"refId": "r", "event": {"name": "digilocker.user.denied", "code": "user_cancelled"}, "timeStamp": "2024-01-15T10:30:45.123Z"});
+        let mut again = first.clone();
+        again["timeStamp"] = json!("2024-01-15T10:41:02.001Z");
+        let a = recognize(&first).expect("first");
+        let b = recognize(&again).expect("again");
+        assert_ne!(a.identity, b.identity);
+        assert_ne!(
+            crate::normalize::event_id(NAME, &a.identity),
+            crate::normalize::event_id(NAME, &b.identity)
+        );
     }
 
     #[test]
@@ -93,8 +118,15 @@ mod tests {
             None
         );
         assert_eq!(
-            recognize(&json!({"refId": "r", "event": {"code": "user_cancelled"}})),
+            recognize(
+                &json!({"refId": "r", "event": {"code": "user_cancelled"}, "timeStamp": "t"})
+            ),
             None
+        );
+        assert_eq!(
+            recognize(&json!({"refId": "r", "event": {"name": "n", "code": "user_cancelled"}})),
+            None,
+            "timeStamp is part of the identity"
         );
         assert_eq!(recognize(&json!("user_cancelled")), None);
     }

@@ -8,6 +8,7 @@
 //! | `{{cashfree_signature}}` | the header-scheme signature of the timestamp header and the body |
 //! | `{{cashfree_legacy_signature}}` | (in the body) the legacy signature of the body's `data` |
 //! | `{{results_token}}` | the HyperVerge Results token |
+//! | `{{digilocker_token}}` | (in the query string) the HyperVerge DigiLocker URL token |
 
 use crate::resources::BoxError;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -20,6 +21,7 @@ use serde_json::Value;
 pub struct Credentials {
     pub cashfree_secret: String,
     pub results_token: String,
+    pub digilocker_token: String,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -47,6 +49,10 @@ impl Credentials {
             results_token: first(
                 "HYPERVERGE_RESULTS_AUTH_TOKENS",
                 crate::defaults::RESULTS_TOKEN,
+            ),
+            digilocker_token: first(
+                "HYPERVERGE_DIGILOCKER_URL_TOKENS",
+                crate::defaults::DIGILOCKER_TOKEN,
             ),
         }
     }
@@ -132,6 +138,7 @@ pub fn render(template: &str, creds: &Credentials, now_ms: i64) -> Result<String
         }
         *value = Value::from(filled);
     }
+    fill_query(&mut event, &creds.digilocker_token);
     for (_, value) in header_values_mut(&mut event) {
         if value.as_str() == Some("{{cashfree_signature}}") {
             let ts = timestamp
@@ -141,6 +148,33 @@ pub fn render(template: &str, creds: &Credentials, now_ms: i64) -> Result<String
         }
     }
     Ok(serde_json::to_string_pretty(&event)?)
+}
+
+/// Fill `{{digilocker_token}}` in the query string (`rawQueryString` in 2.0) and the parsed query
+/// parameters (both versions), URL-encoded where the event carries it encoded.
+fn fill_query(event: &mut Value, token: &str) {
+    const PLACEHOLDER: &str = "{{digilocker_token}}";
+    let Value::Object(root) = event else { return };
+    if let Some(Value::String(raw)) = root.get_mut("rawQueryString") {
+        let encoded: String = form_urlencoded::byte_serialize(token.as_bytes()).collect();
+        *raw = raw.replace(PLACEHOLDER, &encoded);
+    }
+    for key in ["queryStringParameters", "multiValueQueryStringParameters"] {
+        let Some(Value::Object(map)) = root.get_mut(key) else {
+            continue;
+        };
+        for v in map.values_mut() {
+            let items: Vec<&mut Value> = match v {
+                Value::Array(items) => items.iter_mut().collect(),
+                other => vec![other],
+            };
+            for item in items {
+                if let Value::String(text) = item {
+                    *text = text.replace(PLACEHOLDER, token);
+                }
+            }
+        }
+    }
 }
 
 /// Which function serves an event's path (the provider segment of `/webhooks/<provider>/...`).
@@ -161,6 +195,7 @@ mod tests {
         let creds = Credentials {
             cashfree_secret: "s".into(),
             results_token: "t".into(),
+            digilocker_token: "d".into(),
         };
         let template = r#"{"version":"2.0","rawPath":"/webhooks/cashfree/vkyc","headers":{"X-Webhook-Timestamp":"{{now_ms}}","x-webhook-signature":"{{cashfree_signature}}","x-webhook-token":"{{results_token}}"},"body":"{\"a\":1}","isBase64Encoded":false}"#;
         let out: Value =
@@ -178,6 +213,7 @@ mod tests {
         let creds = Credentials {
             cashfree_secret: "test_client_secret".into(),
             results_token: String::new(),
+            digilocker_token: String::new(),
         };
         let template = r#"{"path":"/webhooks/cashfree/vkyc","headers":{},"body":"{\"signature\":\"{{cashfree_legacy_signature}}\",\"data\":{\"verification_id\":\"test333\",\"reference_id\":10449,\"status\":\"RECEIVED\",\"sub_status\":\"LINK_GENERATED\"}}"}"#;
         let out: Value =
@@ -187,5 +223,23 @@ mod tests {
             body["signature"],
             "cGXihZF2gNRSPTso5UIQJFkN+mQ8BFobD8nwNbKhiaw="
         );
+    }
+
+    #[test]
+    fn fills_the_digilocker_token_in_the_query() {
+        let creds = Credentials {
+            cashfree_secret: String::new(),
+            results_token: String::new(),
+            digilocker_token: "d+1".into(),
+        };
+        let v2 = r#"{"version":"2.0","rawPath":"/webhooks/hyperverge/digilocker","rawQueryString":"token={{digilocker_token}}","headers":{},"body":"{}"}"#;
+        let out: Value =
+            serde_json::from_str(&render(v2, &creds, 0).expect("render")).expect("json");
+        assert_eq!(out["rawQueryString"], "token=d%2B1");
+        let v1 = r#"{"path":"/webhooks/hyperverge/digilocker","queryStringParameters":{"token":"{{digilocker_token}}"},"multiValueQueryStringParameters":{"token":["{{digilocker_token}}"]},"headers":{},"body":"{}"}"#;
+        let out: Value =
+            serde_json::from_str(&render(v1, &creds, 0).expect("render")).expect("json");
+        assert_eq!(out["queryStringParameters"]["token"], "d+1");
+        assert_eq!(out["multiValueQueryStringParameters"]["token"][0], "d+1");
     }
 }

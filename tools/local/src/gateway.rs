@@ -23,8 +23,8 @@ use std::sync::Arc;
 
 /// API Gateway's own payload limit (10 MB); the functions apply `MAX_BODY_BYTES` below it.
 const GATEWAY_MAX_BODY: usize = 10 * 1024 * 1024;
-/// The invocation deadline given to the handler, as the template's function timeout.
-const INVOCATION_TIMEOUT_MS: u64 = 15_000;
+/// The invocation deadline given to the handler: the template's function timeout.
+const INVOCATION_TIMEOUT_MS: u64 = kyc_intake::pipeline::FUNCTION_TIMEOUT_SECS * 1000;
 const INVOKE_PREFIX: &str = "/2015-03-31/functions/";
 
 /// The functions served, by name.

@@ -13,6 +13,7 @@ pub mod defaults {
     pub const TABLE: &str = "kyc-webhook-idempotency";
     pub const CASHFREE_SECRET: &str = "local_cashfree_secret";
     pub const RESULTS_TOKEN: &str = "local_results_token";
+    pub const DIGILOCKER_TOKEN: &str = "local_digilocker_token";
     pub const GATEWAY: &str = "127.0.0.1:3000";
     pub const EMULATOR_PORT: u16 = 4566;
 }

@@ -64,9 +64,9 @@ async fn serve(args: &[String]) -> Result<(), BoxError> {
         .into());
     }
 
-    let (common, sources) = lambda::config_or_exit(config::cashfree_sources);
+    let (common, sources) = lambda::config_from_env(config::cashfree_sources)?;
     let cashfree = lambda::aws_pipeline(common, sources).await;
-    let (common, sources) = lambda::config_or_exit(config::hyperverge_sources);
+    let (common, sources) = lambda::config_from_env(config::hyperverge_sources)?;
     let hyperverge = lambda::aws_pipeline(common, sources).await;
     let functions = Functions(vec![
         ("cashfree-webhook", cashfree),

@@ -111,10 +111,10 @@ async fn create_queue(
     redrive: Option<String>,
 ) -> Result<String, BoxError> {
     // As in template.yaml: room for a MAX_BODY_BYTES body inside the CloudEvent envelope.
-    let mut req = sqs
-        .create_queue()
-        .queue_name(name)
-        .attributes(QueueAttributeName::MaximumMessageSize, "1048576");
+    let mut req = sqs.create_queue().queue_name(name).attributes(
+        QueueAttributeName::MaximumMessageSize,
+        kyc_intake::normalize::QUEUE_MAX_MESSAGE_BYTES.to_string(),
+    );
     if fifo {
         req = req
             .attributes(QueueAttributeName::FifoQueue, "true")
