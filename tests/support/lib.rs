@@ -166,9 +166,20 @@ impl Stack {
 
     /// The Cashfree handler with SQS (or DynamoDB) at an address where nothing listens.
     pub async fn cashfree_with_dead(&self, dead: Dead) -> AwsPipeline {
+        let down = format!("http://127.0.0.1:{}", free_port());
+        self.cashfree_with_faulty(dead, &down).await
+    }
+
+    /// The Cashfree handler with SQS (or DynamoDB) at an address that accepts connections and
+    /// never answers.
+    pub async fn cashfree_with_hanging(&self, dead: Dead) -> AwsPipeline {
+        self.cashfree_with_faulty(dead, hanging_endpoint()).await
+    }
+
+    async fn cashfree_with_faulty(&self, dead: Dead, faulty: &str) -> AwsPipeline {
         let (common, sources) = self.config(&[], config::cashfree_sources);
         let good = local_sdk_config(endpoint()).await;
-        let down = local_sdk_config(&format!("http://127.0.0.1:{}", free_port())).await;
+        let down = local_sdk_config(faulty).await;
         let (ddb_sdk, sqs_sdk) = match dead {
             Dead::Sqs => (&good, &down),
             Dead::DynamoDb => (&down, &good),
@@ -209,6 +220,22 @@ impl Stack {
             .await
             .expect("drain")
     }
+}
+
+/// A loopback address that accepts TCP connections and never answers on them.
+pub fn hanging_endpoint() -> &'static str {
+    static HANGING: OnceLock<String> = OnceLock::new();
+    HANGING.get_or_init(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let port = listener.local_addr().expect("addr").port();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming().flatten() {
+                held.push(stream);
+            }
+        });
+        format!("http://127.0.0.1:{port}")
+    })
 }
 
 #[derive(Debug, Clone, Copy)]

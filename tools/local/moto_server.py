@@ -5,14 +5,23 @@ writes the item in two steps with no lock between them, so a threaded server cou
 concurrent conditional puts both succeed, which DynamoDB itself never does. Serialized, every
 conditional write is atomic, as in DynamoDB.
 
+It also makes moto's SQS as strict as SQS about message contents: SQS refuses a message holding
+a character outside #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF
+(InvalidMessageContents), and counts MaximumMessageSize in UTF-8 bytes; moto checks neither, so
+without this a test could not see a message that the real queue would refuse.
+
 usage: python moto_server.py [--host 127.0.0.1] [--port 4566] [--exit-with-parent]
 """
 
 import argparse
 import os
+import re
 import sys
 import threading
 import time
+
+from moto.sqs.exceptions import InvalidParameterValue, SQSException
+from moto.sqs.models import SQSBackend
 
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -20,6 +29,32 @@ from moto.moto_server.werkzeug_app import (
     create_backend_app,
 )
 from werkzeug.serving import make_server
+
+
+REFUSED_BY_SQS = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def strict_sqs_messages() -> None:
+    original = SQSBackend._validate_message
+
+    def validate(self, queue, message_body, *args, **kwargs):  # type: ignore[no-untyped-def]
+        bad = REFUSED_BY_SQS.search(message_body)
+        if bad:
+            raise SQSException(
+                "InvalidMessageContents",
+                f"Invalid binary character '#x{ord(bad.group()):X}' was found in the message body, "
+                "the set of allowed characters is #x9 | #xA | #xD | #x20 to #xD7FF | "
+                "#xE000 to #xFFFD | #x10000 to #x10FFFF",
+            )
+        size = len(message_body.encode("utf-8", "surrogatepass"))
+        if size > int(queue.maximum_message_size):
+            raise InvalidParameterValue(
+                "One or more parameters are invalid. Reason: Message must be shorter than "
+                f"{queue.maximum_message_size} bytes."
+            )
+        return original(self, queue, message_body, *args, **kwargs)
+
+    SQSBackend._validate_message = validate
 
 
 def watch_parent(parent: int) -> None:
@@ -39,6 +74,7 @@ def main() -> None:
     os.environ.setdefault("MOTO_PORT", str(args.port))
     if args.exit_with_parent:
         threading.Thread(target=watch_parent, args=(os.getppid(),), daemon=True).start()
+    strict_sqs_messages()
     app = DomainDispatcherApplication(create_backend_app)
     server = make_server(
         args.host, args.port, app, threaded=False, request_handler=MotoRequestHandler
