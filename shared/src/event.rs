@@ -96,6 +96,17 @@ impl KycEvent {
     pub fn payload_value(&self) -> serde_json::Result<serde_json::Value> {
         serde_json::from_str(self.data.payload.get())
     }
+
+    /// The raw body when it travels as Base64 (`payload_encoding: "base64"`), decoded; `None`
+    /// when the payload is the body itself, or is not valid Base64.
+    pub fn base64_payload(&self) -> Option<Vec<u8>> {
+        use base64::Engine;
+        if self.data.payload_encoding.as_deref() != Some("base64") {
+            return None;
+        }
+        let text: String = serde_json::from_str(self.data.payload.get()).ok()?;
+        base64::engine::general_purpose::STANDARD.decode(text).ok()
+    }
 }
 
 #[cfg(test)]
