@@ -88,6 +88,7 @@ lint: $(TOOLS_STAMP)
 
 .PHONY: test
 test: $(MOTO_STAMP) lint
+	cargo build --workspace --bins
 	KYC_MOTO_PYTHON=$(abspath $(PY)) cargo test --workspace
 
 .PHONY: fuzz

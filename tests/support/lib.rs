@@ -124,8 +124,8 @@ impl Stack {
         }
     }
 
-    /// The functions' environment for this stack, plus `extra`.
-    pub fn env(&self, extra: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    /// The functions' environment for this stack, plus `extra` (which wins).
+    pub fn env_vars(&self, extra: &[(&str, &str)]) -> HashMap<String, String> {
         let mut map: HashMap<String, String> = [
             ("IDEMPOTENCY_TABLE", self.table.as_str()),
             ("EVENTS_QUEUE_URL", self.queue_url.as_str()),
@@ -139,6 +139,12 @@ impl Stack {
         for (k, v) in extra {
             map.insert((*k).to_owned(), (*v).to_owned());
         }
+        map
+    }
+
+    /// The same, as the functions' configuration reads it.
+    pub fn env(&self, extra: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map = self.env_vars(extra);
         move |k: &str| map.get(k).cloned()
     }
 
@@ -358,8 +364,9 @@ pub async fn call(pipeline: &AwsPipeline, request: lambda_http::Request) -> Repl
     Reply { status, body }
 }
 
-/// A sample event from `events/`, rendered with the test credentials at the current time.
-pub fn sample(rel: &str) -> lambda_http::Request {
+/// A sample event from `events/`, rendered with the test credentials at the current time: the
+/// API Gateway event as JSON text.
+pub fn sample_event(rel: &str) -> String {
     let path = workspace().join("events").join(rel);
     let template = std::fs::read_to_string(&path).expect("sample event");
     let creds = kyc_local::events::Credentials {
@@ -367,10 +374,13 @@ pub fn sample(rel: &str) -> lambda_http::Request {
         results_token: RESULTS_TOKEN.into(),
         digilocker_token: DIGILOCKER_TOKEN.into(),
     };
-    let rendered =
-        kyc_local::events::render(&template, &creds, chrono::Utc::now().timestamp_millis())
-            .expect("render");
-    lambda_http::request::from_str(&rendered).expect("valid API Gateway event")
+    kyc_local::events::render(&template, &creds, chrono::Utc::now().timestamp_millis())
+        .expect("render")
+}
+
+/// A sample event from `events/` as the request the handler gets.
+pub fn sample(rel: &str) -> lambda_http::Request {
+    lambda_http::request::from_str(&sample_event(rel)).expect("valid API Gateway event")
 }
 
 /// `events/expected.json`: what each sample should produce.

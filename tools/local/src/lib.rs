@@ -6,6 +6,7 @@
 pub mod events;
 pub mod gateway;
 pub mod resources;
+pub mod runtime_api;
 
 /// Local defaults shared by `make run`, `make invoke` and the README.
 pub mod defaults {
