@@ -4,11 +4,14 @@
 
 use chrono::Utc;
 use http::{HeaderMap, HeaderValue};
-use kyc_intake::auth::cashfree::{sign, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use kyc_intake::auth::AuthScheme;
 use kyc_intake::config;
 use kyc_intake::memory::{MemorySink, MemoryStore};
 use kyc_intake::normalize::normalize;
+use kyc_intake::sources::cashfree::{
+    self,
+    signature::{sign, SIGNATURE_HEADER, TIMESTAMP_HEADER},
+};
 use kyc_intake::{Inbound, Outcome, Pipeline};
 use std::time::Instant;
 
@@ -34,14 +37,9 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
-    let env = |k: &str| match k {
-        "IDEMPOTENCY_TABLE" => Some("t".to_owned()),
-        "EVENTS_QUEUE_URL" => Some("https://sqs/q.fifo".to_owned()),
-        "CASHFREE_CLIENT_SECRETS" => Some(format!("old-secret,{SECRET}")),
-        _ => None,
-    };
-    let common = config::common(&env).expect("config");
-    let sources = config::cashfree_sources(&env, &common).expect("sources");
+    let secrets = format!("old-secret,{SECRET}");
+    let env = config::fake_env(&[("CASHFREE_CLIENT_SECRETS", secrets.as_str())]);
+    let (common, sources) = cashfree::FUNCTION.config(&env).expect("config");
     let bodies: Vec<String> = (0..n).map(body).collect();
     let now = Utc::now();
     let ts = now.timestamp_millis().to_string();
@@ -62,10 +60,14 @@ fn main() {
         bodies[0].len()
     );
 
-    let vkyc = &sources[1];
+    // The VKYC source, picked by its spec rather than by position.
+    let vkyc = sources
+        .iter()
+        .find(|s| std::ptr::eq(s.spec, &cashfree::vkyc::SOURCE))
+        .expect("cashfree-webhook serves VKYC");
     let started = Instant::now();
     for (b, h) in bodies.iter().zip(&headers) {
-        let req = Inbound::post(vkyc.route, h, b.as_bytes());
+        let req = Inbound::post(vkyc.spec.route, h, b.as_bytes());
         assert!(vkyc.auth.authenticate(&req, now).is_ok());
     }
     report("verify Cashfree signature", n, started);
@@ -73,7 +75,7 @@ fn main() {
     let started = Instant::now();
     for b in &bodies {
         std::hint::black_box(normalize(
-            vkyc,
+            vkyc.spec,
             b.as_bytes(),
             now,
             AuthScheme::CashfreeHeaderHmac,
@@ -97,7 +99,7 @@ fn main() {
     ] {
         let started = Instant::now();
         for (b, h) in bodies.iter().zip(&headers) {
-            let req = Inbound::post("/webhooks/cashfree/vkyc", h, b.as_bytes());
+            let req = Inbound::post(cashfree::vkyc::SOURCE.route, h, b.as_bytes());
             let out = rt.block_on(pipeline.process(&req, now));
             assert_eq!(matches!(out, Outcome::Accepted { .. }), expect_new);
         }

@@ -1,56 +1,30 @@
 //! Configuration from the environment, typed and validated once at start-up. A bad value stops
-//! the start with one line naming the variable; secrets are never part of that line.
+//! the start with one line naming the variable; secrets are never part of that line. This module
+//! reads the settings every function shares and offers the parsers the providers' own settings
+//! use (`sources/<provider>/mod.rs`).
 
-use crate::auth::{
-    cashfree::{CashfreeAuth, Legacy, MAX_FUTURE_SKEW_MS},
-    ip::IpAllowlist,
-    token::HeaderToken,
-    url_token::IpAndUrlToken,
-    Authenticate, NotConfigured,
-};
+use crate::auth::ip::IpAllowlist;
 use crate::normalize::MAX_BODY_BYTES_LIMIT;
-use crate::pipeline::{Settings, MAX_LEASE_SECS};
+use crate::pipeline::Settings;
 use crate::secret::{Secret, SecretList};
-use crate::sources::{self, Source};
 
-/// Every environment variable the functions read (the template must set exactly these).
+/// The variables every function reads. Each provider lists its own in its `FunctionSpec`.
 pub mod var {
     pub const IDEMPOTENCY_TABLE: &str = "IDEMPOTENCY_TABLE";
     pub const EVENTS_QUEUE_URL: &str = "EVENTS_QUEUE_URL";
     pub const IDEMPOTENCY_TTL_SECONDS: &str = "IDEMPOTENCY_TTL_SECONDS";
     pub const MAX_BODY_BYTES: &str = "MAX_BODY_BYTES";
-    pub const CASHFREE_CLIENT_SECRETS: &str = "CASHFREE_CLIENT_SECRETS";
-    pub const CASHFREE_TIMESTAMP_TOLERANCE_SECONDS: &str = "CASHFREE_TIMESTAMP_TOLERANCE_SECONDS";
-    pub const CASHFREE_LEGACY_SIGNATURE: &str = "CASHFREE_LEGACY_SIGNATURE";
-    pub const HYPERVERGE_DIGILOCKER_URL_TOKENS: &str = "HYPERVERGE_DIGILOCKER_URL_TOKENS";
-    pub const HYPERVERGE_ALLOWED_IPS: &str = "HYPERVERGE_ALLOWED_IPS";
-    pub const HYPERVERGE_RESULTS_ALLOWED_IPS: &str = "HYPERVERGE_RESULTS_ALLOWED_IPS";
-    pub const HYPERVERGE_RESULTS_AUTH_HEADER: &str = "HYPERVERGE_RESULTS_AUTH_HEADER";
-    pub const HYPERVERGE_RESULTS_AUTH_TOKENS: &str = "HYPERVERGE_RESULTS_AUTH_TOKENS";
 
-    pub const ALL: &[&str] = &[
+    pub const COMMON: &[&str] = &[
         IDEMPOTENCY_TABLE,
         EVENTS_QUEUE_URL,
         IDEMPOTENCY_TTL_SECONDS,
         MAX_BODY_BYTES,
-        CASHFREE_CLIENT_SECRETS,
-        CASHFREE_TIMESTAMP_TOLERANCE_SECONDS,
-        CASHFREE_LEGACY_SIGNATURE,
-        HYPERVERGE_DIGILOCKER_URL_TOKENS,
-        HYPERVERGE_ALLOWED_IPS,
-        HYPERVERGE_RESULTS_ALLOWED_IPS,
-        HYPERVERGE_RESULTS_AUTH_HEADER,
-        HYPERVERGE_RESULTS_AUTH_TOKENS,
     ];
 }
 
 pub const DEFAULT_TTL_SECONDS: u64 = 604_800;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 262_144;
-pub const DEFAULT_TOLERANCE_SECONDS: u64 = 86_400;
-pub const DEFAULT_RESULTS_AUTH_HEADER: &str = "x-webhook-token";
-/// The shortest DigiLocker URL token accepted: it is the only secret between another HyperVerge
-/// customer and our DigiLocker route, so it must not be guessable.
-pub const MIN_URL_TOKEN_CHARS: usize = 16;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid configuration: {var}: {reason}")]
@@ -59,7 +33,8 @@ pub struct ConfigError {
     pub reason: String,
 }
 
-fn err(var: &'static str, reason: impl Into<String>) -> ConfigError {
+/// An error naming `var`. The reason must never contain a secret's value.
+pub fn err(var: &'static str, reason: impl Into<String>) -> ConfigError {
     ConfigError {
         var,
         reason: reason.into(),
@@ -101,7 +76,8 @@ fn required(env: &dyn Env, var: &'static str) -> Result<String, ConfigError> {
         .ok_or_else(|| err(var, "required but not set"))
 }
 
-fn positive<T: std::str::FromStr + PartialOrd + Default>(
+/// A positive whole number, or `default` when unset.
+pub fn positive<T: std::str::FromStr + PartialOrd + Default>(
     env: &dyn Env,
     var: &'static str,
     default: T,
@@ -118,7 +94,8 @@ fn positive<T: std::str::FromStr + PartialOrd + Default>(
     }
 }
 
-fn secrets(env: &dyn Env, var: &'static str) -> SecretList {
+/// A comma-separated list of secrets (rotation), blanks skipped; empty when unset.
+pub fn secrets(env: &dyn Env, var: &'static str) -> SecretList {
     SecretList::new(
         env.get(var)
             .unwrap_or_default()
@@ -130,7 +107,8 @@ fn secrets(env: &dyn Env, var: &'static str) -> SecretList {
     )
 }
 
-fn allowlist(env: &dyn Env, var: &'static str) -> Result<Option<IpAllowlist>, ConfigError> {
+/// A comma-separated list of IPs/CIDRs; `None` when unset.
+pub fn allowlist(env: &dyn Env, var: &'static str) -> Result<Option<IpAllowlist>, ConfigError> {
     env.get(var)
         .map(|v| IpAllowlist::parse(&v).map_err(|reason| err(var, reason)))
         .transpose()
@@ -165,168 +143,33 @@ pub fn common(env: &dyn Env) -> Result<Common, ConfigError> {
     })
 }
 
-fn or_not_configured(auth: impl Authenticate + 'static) -> Box<dyn Authenticate> {
-    if auth.is_configured() {
-        Box::new(auth)
-    } else {
-        Box::new(NotConfigured)
-    }
-}
-
-/// `on` or `off` (default).
-fn legacy(env: &dyn Env) -> Result<Legacy, ConfigError> {
-    match env
-        .get(var::CASHFREE_LEGACY_SIGNATURE)
-        .as_deref()
-        .map(str::trim)
-    {
-        None => Ok(Legacy::default()),
-        Some(v) if v.eq_ignore_ascii_case("off") => Ok(Legacy::Off),
-        Some(v) if v.eq_ignore_ascii_case("on") => Ok(Legacy::On),
-        Some(v) => Err(err(
-            var::CASHFREE_LEGACY_SIGNATURE,
-            format!("`{v}` is neither `on` nor `off`"),
-        )),
-    }
-}
-
-/// The Cashfree function's sources: DigiLocker and Video KYC, one set of client secrets.
-pub fn cashfree_sources(env: &dyn Env, common: &Common) -> Result<Vec<Source>, ConfigError> {
-    let tolerance = positive(
-        env,
-        var::CASHFREE_TIMESTAMP_TOLERANCE_SECONDS,
-        DEFAULT_TOLERANCE_SECONDS,
-    )?;
-    // A replay is either inside the window, where the idempotency record still catches it, or
-    // outside, where it is refused: the record must outlive the window, the future skew allowed
-    // and the longest lease a claim can carry.
-    let skew = u64::try_from(MAX_FUTURE_SKEW_MS / 1000).unwrap_or_default();
-    let needed = tolerance
-        .saturating_add(skew)
-        .saturating_add(MAX_LEASE_SECS);
-    if needed >= common.settings.ttl_secs {
-        return Err(err(
-            var::CASHFREE_TIMESTAMP_TOLERANCE_SECONDS,
-            format!(
-                "{tolerance} + {skew} s of future skew + {MAX_LEASE_SECS} s of the longest lease must be shorter than {} ({}), or a replay older than the idempotency record would be accepted again",
-                var::IDEMPOTENCY_TTL_SECONDS,
-                common.settings.ttl_secs
-            ),
-        ));
-    }
-    let auth = CashfreeAuth::new(
-        secrets(env, var::CASHFREE_CLIENT_SECRETS),
-        tolerance,
-        legacy(env)?,
-    );
-    Ok(vec![
-        sources::cashfree_digilocker::source(or_not_configured(auth.clone())),
-        sources::cashfree_vkyc::source(or_not_configured(auth)),
-    ])
-}
-
-/// DigiLocker URL tokens: each long enough not to be guessed, and made only of characters that
-/// travel in a URL as they are (RFC 3986 unreserved), so the registered URL is exactly
-/// `...?token=<value>`. The message never repeats a value.
-fn url_tokens(env: &dyn Env) -> Result<SecretList, ConfigError> {
-    let var = var::HYPERVERGE_DIGILOCKER_URL_TOKENS;
-    let raw = env.get(var).unwrap_or_default();
-    for (i, t) in raw
-        .split(',')
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .enumerate()
-    {
-        let unreserved = t
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
-        if !unreserved || t.len() < MIN_URL_TOKEN_CHARS {
-            return Err(err(
-                var,
-                format!(
-                    "token {} must be at least {MIN_URL_TOKEN_CHARS} characters of A-Z a-z 0-9 - . _ ~ (e.g. `openssl rand -hex 32`)",
-                    i + 1
-                ),
-            ));
-        }
-    }
-    Ok(secrets(env, var))
-}
-
-/// The HyperVerge function's sources: DigiLocker (IP allowlist and URL token) and Results (header
-/// token, plus an IP allowlist when set).
-pub fn hyperverge_sources(env: &dyn Env, _common: &Common) -> Result<Vec<Source>, ConfigError> {
-    let digilocker_ips = match allowlist(env, var::HYPERVERGE_ALLOWED_IPS)? {
-        Some(list) => list,
-        None => IpAllowlist::parse(sources::hyperverge_digilocker::DEFAULT_ALLOWED_IPS)
-            .map_err(|reason| err(var::HYPERVERGE_ALLOWED_IPS, reason))?,
-    };
-    let digilocker = IpAndUrlToken::new(digilocker_ips, url_tokens(env)?);
-    let results_ips = allowlist(env, var::HYPERVERGE_RESULTS_ALLOWED_IPS)?;
-    let header_name = env
-        .get(var::HYPERVERGE_RESULTS_AUTH_HEADER)
-        .unwrap_or_else(|| DEFAULT_RESULTS_AUTH_HEADER.to_owned());
-    let header = http::HeaderName::from_bytes(header_name.trim().as_bytes()).map_err(|_| {
-        err(
-            var::HYPERVERGE_RESULTS_AUTH_HEADER,
-            format!("`{}` is not a valid header name", header_name.trim()),
-        )
-    })?;
-    let token = HeaderToken::new(
-        header,
-        secrets(env, var::HYPERVERGE_RESULTS_AUTH_TOKENS),
-        results_ips,
-    );
-    Ok(vec![
-        sources::hyperverge_digilocker::source(or_not_configured(digilocker)),
-        sources::hyperverge_results::source(or_not_configured(token)),
-    ])
+/// A fake environment for tests: the required settings plus `extra` (which wins).
+#[cfg(any(test, feature = "test-util"))]
+pub fn fake_env(extra: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let mut map: std::collections::HashMap<String, String> = [
+        (var::IDEMPOTENCY_TABLE, "t"),
+        (
+            var::EVENTS_QUEUE_URL,
+            "http://127.0.0.1:4566/000000000000/events.fifo",
+        ),
+    ]
+    .iter()
+    .chain(extra)
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    map.retain(|_, v| !v.is_empty());
+    move |k: &str| map.get(k).cloned()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        move |k: &str| map.get(k).cloned()
-    }
-
-    const BASE: &[(&str, &str)] = &[
-        ("IDEMPOTENCY_TABLE", "t"),
-        (
-            "EVENTS_QUEUE_URL",
-            "http://127.0.0.1:4566/000000000000/events.fifo",
-        ),
-    ];
-
-    fn with(extra: &[(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        let mut all = BASE.to_vec();
-        all.extend_from_slice(extra);
-        env(&all)
-    }
 
     #[test]
     fn defaults() {
-        let c = common(&with(&[])).expect("valid");
+        let c = common(&fake_env(&[])).expect("valid");
         assert_eq!(c.settings.ttl_secs, 604_800);
         assert_eq!(c.settings.max_body_bytes, 262_144);
-        let cf = cashfree_sources(&with(&[]), &c).expect("valid");
-        assert!(
-            cf.iter().all(|s| !s.auth.is_configured()),
-            "no secret: fail closed"
-        );
-        let hv =
-            hyperverge_sources(&with(&[]), &common(&with(&[])).expect("valid")).expect("valid");
-        assert!(!hv[0].auth.is_configured(), "no URL token: fail closed");
-        assert!(!hv[1].auth.is_configured(), "no token: fail closed");
-        let e = with(&[("HYPERVERGE_DIGILOCKER_URL_TOKENS", "0123456789abcdef")]);
-        let hv = hyperverge_sources(&e, &common(&e).expect("valid")).expect("valid");
-        assert!(hv[0].auth.is_configured(), "default IPs and a token");
     }
 
     #[test]
@@ -346,121 +189,35 @@ mod tests {
                 vec![("EVENTS_QUEUE_URL", "events.fifo")],
                 "EVENTS_QUEUE_URL",
             ),
+            (vec![("IDEMPOTENCY_TABLE", "")], "IDEMPOTENCY_TABLE"),
         ];
         for (extra, var) in cases {
-            let e = common(&with(&extra)).expect_err(var);
+            let e = common(&fake_env(&extra)).expect_err(var);
             assert_eq!(e.var, var);
             assert!(e
                 .to_string()
                 .starts_with(&format!("invalid configuration: {var}: ")));
         }
-        let e = common(&env(&[("EVENTS_QUEUE_URL", "https://q")])).expect_err("table");
-        assert_eq!(e.var, "IDEMPOTENCY_TABLE");
-        let e = hyperverge_sources(
-            &with(&[("HYPERVERGE_ALLOWED_IPS", "1.2.3.4,bogus")]),
-            &common(&with(&[])).expect("valid"),
-        )
-        .expect_err("ips");
-        assert_eq!(e.var, "HYPERVERGE_ALLOWED_IPS");
-        let e = hyperverge_sources(
-            &with(&[("HYPERVERGE_RESULTS_AUTH_HEADER", "bad header")]),
-            &common(&with(&[])).expect("valid"),
-        )
-        .expect_err("hdr");
-        assert_eq!(e.var, "HYPERVERGE_RESULTS_AUTH_HEADER");
-        let e = cashfree_sources(
-            &with(&[("CASHFREE_LEGACY_SIGNATURE", "yes")]),
-            &common(&with(&[])).expect("valid"),
-        )
-        .expect_err("legacy");
-        assert_eq!(e.var, "CASHFREE_LEGACY_SIGNATURE");
-        for bad in [
-            "short-token",
-            "0123456789abcdef?x",
-            "0123456789abcdef&x",
-            "0123456789 abcdef",
-        ] {
-            let e = hyperverge_sources(
-                &with(&[("HYPERVERGE_DIGILOCKER_URL_TOKENS", bad)]),
-                &common(&with(&[])).expect("valid"),
-            )
-            .expect_err(bad);
-            assert_eq!(e.var, "HYPERVERGE_DIGILOCKER_URL_TOKENS");
-            assert!(!e.to_string().contains(bad), "the value is never echoed");
-        }
     }
 
     #[test]
     fn the_largest_body_that_fits_the_queue_is_accepted() {
-        let c = common(&with(&[("MAX_BODY_BYTES", "783360")])).expect("valid");
+        let c = common(&fake_env(&[("MAX_BODY_BYTES", "783360")])).expect("valid");
+        assert_eq!(c.settings.max_body_bytes, MAX_BODY_BYTES_LIMIT);
+    }
+
+    #[test]
+    fn lists_are_split_and_trimmed() {
+        let e = fake_env(&[("S", " a, ,b ,"), ("IPS", "1.2.3.4, 10.0.0.0/8")]);
+        let s = secrets(&e, "S");
+        assert!(s.any_matches(b"a") && s.any_matches(b"b") && !s.any_matches(b""));
+        assert!(allowlist(&e, "IPS").expect("valid").is_some());
+        assert_eq!(allowlist(&e, "NONE").expect("unset"), None);
         assert_eq!(
-            c.settings.max_body_bytes,
-            crate::normalize::MAX_BODY_BYTES_LIMIT
+            allowlist(&fake_env(&[("X", "nope")]), "X")
+                .expect_err("bad")
+                .var,
+            "X"
         );
-    }
-
-    #[test]
-    fn legacy_signature_is_off_unless_on() {
-        use crate::Inbound;
-        let body = br#"{"signature":"cGXihZF2gNRSPTso5UIQJFkN+mQ8BFobD8nwNbKhiaw=","data":{"verification_id":"test333","reference_id":10449,"status":"RECEIVED","sub_status":"LINK_GENERATED"}}"#;
-        let headers = http::HeaderMap::new();
-        let req = Inbound::post("/webhooks/cashfree/vkyc", &headers, body);
-        for (value, want) in [
-            (None, Err(crate::auth::AuthError::MissingSignature)),
-            (Some("off"), Err(crate::auth::AuthError::MissingSignature)),
-            (
-                Some("ON"),
-                Ok(crate::auth::AuthScheme::CashfreeLegacyBodyHmac),
-            ),
-        ] {
-            let mut extra = vec![("CASHFREE_CLIENT_SECRETS", "test_client_secret")];
-            if let Some(v) = value {
-                extra.push(("CASHFREE_LEGACY_SIGNATURE", v));
-            }
-            let e = with(&extra);
-            let sources = cashfree_sources(&e, &common(&e).expect("valid")).expect("valid");
-            assert_eq!(
-                sources[1].auth.authenticate(&req, chrono::Utc::now()),
-                want,
-                "{value:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn tolerance_plus_skew_plus_longest_lease_must_be_shorter_than_ttl() {
-        // 3600 - 300 s of future skew - 910 s of the longest lease = 2390.
-        let e = with(&[
-            ("IDEMPOTENCY_TTL_SECONDS", "3600"),
-            ("CASHFREE_TIMESTAMP_TOLERANCE_SECONDS", "2390"),
-        ]);
-        let c = common(&e).expect("valid");
-        let err = cashfree_sources(&e, &c).expect_err("tolerance");
-        assert_eq!(err.var, "CASHFREE_TIMESTAMP_TOLERANCE_SECONDS");
-        let e = with(&[
-            ("IDEMPOTENCY_TTL_SECONDS", "3600"),
-            ("CASHFREE_TIMESTAMP_TOLERANCE_SECONDS", "2389"),
-        ]);
-        let c = common(&e).expect("valid");
-        assert!(cashfree_sources(&e, &c).is_ok());
-        // The default tolerance (1 day) against a TTL of 1 hour is refused too.
-        let e = with(&[("IDEMPOTENCY_TTL_SECONDS", "3600")]);
-        let c = common(&e).expect("valid");
-        assert!(cashfree_sources(&e, &c).is_err());
-    }
-
-    #[test]
-    fn secrets_never_in_errors_or_debug() {
-        let e = with(&[
-            ("CASHFREE_CLIENT_SECRETS", "s3cr3t-a, s3cr3t-b"),
-            ("CASHFREE_TIMESTAMP_TOLERANCE_SECONDS", "x"),
-        ]);
-        let c = common(&e).expect("valid");
-        let err = cashfree_sources(&e, &c).expect_err("bad tolerance");
-        assert!(!err.to_string().contains("s3cr3t"));
-        let e = with(&[("CASHFREE_CLIENT_SECRETS", "s3cr3t-a, s3cr3t-b")]);
-        let sources = cashfree_sources(&e, &c).expect("valid");
-        assert!(!format!("{sources:?}").contains("s3cr3t"));
-        assert!(sources.iter().all(|s| s.auth.is_configured()));
     }
 }

@@ -2,28 +2,23 @@
 //! its outcome back into a response.
 
 use crate::aws::{self, DynamoStore, SqsSink};
-use crate::config::{self, Common, ConfigError, Env};
+use crate::config::{self, Common, ConfigError};
 use crate::pipeline::{Inbound, Outcome, Pipeline};
 use crate::ports::{EventSink, IdempotencyStore};
+use crate::registry::FunctionSpec;
 use crate::sources::Source;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use std::convert::Infallible;
 use std::net::IpAddr;
 
-/// What each function's `main` selects: its sources, from the environment.
-pub type SourcesFromEnv = fn(&dyn Env, &Common) -> Result<Vec<Source>, ConfigError>;
-
 pub type AwsPipeline = Pipeline<DynamoStore, SqsSink>;
 
 /// Read and validate the configuration once, from the process environment. The error names the
 /// variable, never its value (which may be a secret); `main` logs it and exits, so Lambda reports
 /// an init failure.
-pub fn config_from_env(select: SourcesFromEnv) -> Result<(Common, Vec<Source>), ConfigError> {
-    let env = config::ProcessEnv;
-    let common = config::common(&env)?;
-    let sources = select(&env, &common)?;
-    Ok((common, sources))
+pub fn config_from_env(function: &FunctionSpec) -> Result<(Common, Vec<Source>), ConfigError> {
+    function.config(&config::ProcessEnv)
 }
 
 /// The one log line for bad configuration: the variable and why, never a value.

@@ -11,10 +11,12 @@ pub mod aws;
 pub mod config;
 pub mod event;
 pub mod lambda;
+#[cfg(any(test, feature = "test-util"))]
 pub mod memory;
 pub mod normalize;
 pub mod pipeline;
 pub mod ports;
+pub mod registry;
 pub mod secret;
 pub mod sources;
 pub mod telemetry;

@@ -3,7 +3,7 @@
 
 use crate::event::{AuthScheme, EventData, KycEvent, DATA_CONTENT_TYPE, SPEC_VERSION};
 use crate::ports::attributes_size;
-use crate::sources::{Recognized, Source};
+use crate::sources::{Recognized, SourceSpec};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use chrono::{DateTime, FixedOffset, NaiveDateTime, SecondsFormat, Utc};
@@ -158,7 +158,7 @@ fn envelope_fits(r: &Recognized) -> bool {
 /// `kyc.<product>.unrecognized` with the raw body kept; a body SQS would refuse as is (not
 /// UTF-8, characters outside SQS's set, too large once escaped) travels as Base64.
 pub fn normalize(
-    source: &Source,
+    source: &SourceSpec,
     body: &[u8],
     received_at: DateTime<Utc>,
     auth_scheme: AuthScheme,
@@ -297,12 +297,12 @@ mod tests {
             .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
     }
 
-    fn vkyc() -> Source {
-        crate::sources::cashfree_vkyc::source(Box::new(crate::auth::NotConfigured))
+    fn vkyc() -> &'static SourceSpec {
+        &crate::sources::cashfree::vkyc::SOURCE
     }
 
     fn event_of(body: &[u8]) -> KycEvent {
-        let n = normalize(&vkyc(), body, Utc::now(), AuthScheme::CashfreeHeaderHmac);
+        let n = normalize(vkyc(), body, Utc::now(), AuthScheme::CashfreeHeaderHmac);
         assert!(sqs_accepts(&n.body), "the message is valid for SQS");
         assert!(n.body.len() + attributes_size(&n.event_type, n.source) <= QUEUE_MAX_MESSAGE_BYTES);
         serde_json::from_str(&n.body).expect("a KycEvent")
@@ -365,7 +365,7 @@ mod tests {
         })
         .to_string();
         let n = normalize(
-            &vkyc(),
+            vkyc(),
             body.as_bytes(),
             Utc::now(),
             AuthScheme::CashfreeLegacyBodyHmac,

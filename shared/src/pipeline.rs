@@ -218,9 +218,9 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
         for s in &sources {
             if !s.auth.is_configured() {
                 tracing::error!(
-                    source = s.name,
+                    source = s.spec.name,
                     "no authentication configured: every request to {} is refused with 500 not_configured",
-                    s.route
+                    s.spec.route
                 );
             }
         }
@@ -246,7 +246,7 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
 
     /// The source serving this path, if any.
     pub fn route(&self, path: &str) -> Option<&Source> {
-        self.sources.iter().find(|s| s.matches(path))
+        self.sources.iter().find(|s| s.spec.matches(path))
     }
 
     /// Handle one delivery and log one line about it (never its body, query or headers).
@@ -255,7 +255,7 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
         let source = self.route(req.path);
         let span = tracing::info_span!(
             "webhook",
-            source = source.map_or("-", |s| s.name),
+            source = source.map_or("-", |s| s.spec.name),
             event_id = tracing::field::Empty
         );
         let outcome = self.run(source, req, now).instrument(span.clone()).await;
@@ -303,7 +303,7 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
             Err(e) => return Outcome::Refused(Refusal::Auth(e)),
         };
 
-        let event = normalize(source, req.body, now, scheme);
+        let event = normalize(source.spec, req.body, now, scheme);
         tracing::Span::current().record("event_id", event.id.as_str());
         let now_ms = now.timestamp_millis();
         let deadline_ms = req
@@ -314,7 +314,7 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
             });
         let ttl = i64::try_from(self.settings.ttl_secs).unwrap_or(i64::MAX / 2000);
         let claim = Claim {
-            key: format!("{}#{}", source.name, event.id),
+            key: format!("{}#{}", source.spec.name, event.id),
             owner: Claim::new_owner(),
             lease_expires_at_ms: deadline_ms + LEASE_MARGIN_MS,
             expires_at_s: now.timestamp().saturating_add(ttl),
@@ -424,10 +424,12 @@ fn log_fault(e: &PortError, what: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::cashfree::{sign, CashfreeAuth, Legacy, SIGNATURE_HEADER, TIMESTAMP_HEADER};
     use crate::memory::{MemorySink, MemoryStore, Record};
     use crate::secret::{Secret, SecretList};
-    use crate::sources::cashfree_vkyc;
+    use crate::sources::cashfree::signature::{
+        sign, CashfreeAuth, Legacy, SIGNATURE_HEADER, TIMESTAMP_HEADER,
+    };
+    use crate::sources::{cashfree::vkyc, Source};
     use std::sync::atomic::Ordering;
 
     const SECRET: &str = "unit-secret";
@@ -441,7 +443,7 @@ mod tests {
             Legacy::Off,
         );
         Pipeline::new(
-            vec![cashfree_vkyc::source(Box::new(auth))],
+            vec![Source::new(&vkyc::SOURCE, auth)],
             MemoryStore::default(),
             MemorySink::default(),
             Settings {

@@ -4,12 +4,15 @@
 
 use chrono::{TimeZone, Utc};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
-use kyc_intake::auth::cashfree::{sign, CashfreeAuth, Legacy, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use kyc_intake::auth::AuthScheme;
 use kyc_intake::config;
 use kyc_intake::memory::{MemorySink, MemoryStore};
 use kyc_intake::normalize::{self, sqs_accepts, QUEUE_MAX_MESSAGE_BYTES};
+use kyc_intake::registry::{self, FUNCTIONS};
 use kyc_intake::secret::{Secret, SecretList};
+use kyc_intake::sources::cashfree::signature::{
+    sign, CashfreeAuth, Legacy, SIGNATURE_HEADER, TIMESTAMP_HEADER,
+};
 use kyc_intake::sources::Source;
 use kyc_intake::{Inbound, Outcome, Pipeline, Refusal};
 use proptest::prelude::*;
@@ -19,7 +22,7 @@ const SECRET: &str = "prop-secret";
 const URL_TOKEN: &str = "prop-url-token-0123456789";
 
 fn normalize(source: &Source, body: &[u8], now: chrono::DateTime<Utc>) -> normalize::Normalized {
-    normalize::normalize(source, body, now, AuthScheme::CashfreeHeaderHmac)
+    normalize::normalize(source.spec, body, now, AuthScheme::CashfreeHeaderHmac)
 }
 
 fn cases() -> u32 {
@@ -42,18 +45,12 @@ fn report(name: &str, runs: u32) {
 }
 
 fn all_sources() -> Vec<Source> {
-    let env = |k: &str| match k {
-        "IDEMPOTENCY_TABLE" => Some("t".to_owned()),
-        "EVENTS_QUEUE_URL" => Some("https://sqs/q.fifo".to_owned()),
-        "CASHFREE_CLIENT_SECRETS" => Some(SECRET.to_owned()),
-        "HYPERVERGE_RESULTS_AUTH_TOKENS" => Some("tok".to_owned()),
-        "HYPERVERGE_DIGILOCKER_URL_TOKENS" => Some(URL_TOKEN.to_owned()),
-        _ => None,
-    };
-    let common = config::common(&env).expect("config");
-    let mut s = config::cashfree_sources(&env, &common).expect("cashfree");
-    s.extend(config::hyperverge_sources(&env, &common).expect("hyperverge"));
-    s
+    let env = config::fake_env(&[
+        ("CASHFREE_CLIENT_SECRETS", SECRET),
+        ("HYPERVERGE_RESULTS_AUTH_TOKENS", "tok"),
+        ("HYPERVERGE_DIGILOCKER_URL_TOKENS", URL_TOKEN),
+    ]);
+    registry::configure_all(FUNCTIONS, &env).expect("valid configuration")
 }
 
 /// Arbitrary JSON, biased towards the providers' field names and values.

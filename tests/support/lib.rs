@@ -1,12 +1,15 @@
-//! Integration-test support: a real DynamoDB/SQS-compatible server (moto) on loopback, a fresh
-//! table and queue per test, the functions' real handlers on real AWS SDK clients, and requests
-//! shaped exactly as API Gateway sends them.
+//! Integration-test support, in one place: a real DynamoDB/SQS-compatible server (moto) on
+//! loopback, a fresh table and queue per test, the registry's functions deployed on it with their
+//! real handlers and real AWS SDK clients, the fake environment they read, signed requests shaped
+//! exactly as API Gateway sends them, and the sample events.
 
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::AttributeValue;
 use kyc_intake::aws::{DynamoStore, SqsSink};
-use kyc_intake::config::{self, Common};
+use kyc_intake::config::Common;
 use kyc_intake::lambda::{self, AwsPipeline};
+use kyc_intake::registry::{self, FunctionSpec, FUNCTIONS};
+use kyc_intake::sources::{cashfree, hyperverge, Source};
 use kyc_intake::Pipeline;
 use kyc_local::resources::{self, Received};
 use serde_json::Value;
@@ -23,6 +26,18 @@ pub use kyc_local::resources::local_sdk_config;
 pub const CASHFREE_SECRET: &str = "it-cashfree-secret";
 pub const RESULTS_TOKEN: &str = "it-results-token";
 pub const DIGILOCKER_TOKEN: &str = "it-digilocker-url-token";
+
+/// What no log line may ever hold: the test credentials and the personal data in the samples
+/// (name, date of birth, mobile, reviewer e-mail).
+pub const NEVER_LOGGED: &[&str] = &[
+    CASHFREE_SECRET,
+    RESULTS_TOKEN,
+    DIGILOCKER_TOKEN,
+    "John Doe",
+    "02-02-1995",
+    "9999999999",
+    "reviewer@fintech.example",
+];
 
 pub fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -80,17 +95,46 @@ pub fn endpoint() -> &'static str {
         .endpoint
 }
 
-/// The four sources as configured by an environment with only the required variables.
-pub fn default_sources() -> Vec<kyc_intake::sources::Source> {
-    let env = |k: &str| match k {
-        "IDEMPOTENCY_TABLE" => Some("t".to_owned()),
-        "EVENTS_QUEUE_URL" => Some("https://sqs/q.fifo".to_owned()),
-        _ => None,
-    };
-    let common = config::common(&env).expect("config");
-    let mut sources = config::cashfree_sources(&env, &common).expect("cashfree");
-    sources.extend(config::hyperverge_sources(&env, &common).expect("hyperverge"));
-    sources
+/// Every log line the handlers of this test binary write, as JSON (the library at `TRACE`, other
+/// crates at `INFO`). One global subscriber for the whole binary: a thread-local one would miss
+/// events whose callsites another test's thread registered first.
+#[derive(Clone, Default)]
+pub struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Captured {
+    pub fn text(&self) -> String {
+        let bytes = self.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The logs of this test binary so far (installs the capture on first use).
+pub fn captured_logs() -> &'static Captured {
+    static LOGS: OnceLock<Captured> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = Captured::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_env_filter("info,kyc_intake=trace,kyc_local=trace")
+            .with_writer(move || writer.clone())
+            .finish();
+        let _ = tracing::subscriber::set_global_default(subscriber);
+        logs
+    })
 }
 
 /// A table and a queue of the test's own on the local server.
@@ -105,6 +149,7 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 impl Stack {
     pub async fn new(fifo: bool) -> Self {
+        captured_logs();
         let sdk = local_sdk_config(endpoint()).await;
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let id = format!("{}-{n}", std::process::id());
@@ -148,26 +193,31 @@ impl Stack {
         move |k: &str| map.get(k).cloned()
     }
 
-    fn config(
-        &self,
-        extra: &[(&str, &str)],
-        select: lambda::SourcesFromEnv,
-    ) -> (Common, Vec<kyc_intake::sources::Source>) {
-        let env = self.env(extra);
-        let common = config::common(&env).expect("valid config");
-        let sources = select(&env, &common).expect("valid config");
-        (common, sources)
+    fn config(&self, function: &FunctionSpec, extra: &[(&str, &str)]) -> (Common, Vec<Source>) {
+        function.config(&self.env(extra)).expect("valid config")
     }
 
-    /// The Cashfree function's handler on its own SDK clients, as a separate Lambda would have.
-    pub async fn cashfree(&self, extra: &[(&str, &str)]) -> AwsPipeline {
-        let (common, sources) = self.config(extra, config::cashfree_sources);
+    /// A function's real handler on its own SDK clients, as a separate Lambda would have.
+    pub async fn function(&self, function: &FunctionSpec, extra: &[(&str, &str)]) -> AwsPipeline {
+        let (common, sources) = self.config(function, extra);
         lambda::pipeline_with(&local_sdk_config(endpoint()).await, common, sources)
+    }
+
+    pub async fn cashfree(&self, extra: &[(&str, &str)]) -> AwsPipeline {
+        self.function(&cashfree::FUNCTION, extra).await
     }
 
     pub async fn hyperverge(&self, extra: &[(&str, &str)]) -> AwsPipeline {
-        let (common, sources) = self.config(extra, config::hyperverge_sources);
-        lambda::pipeline_with(&local_sdk_config(endpoint()).await, common, sources)
+        self.function(&hyperverge::FUNCTION, extra).await
+    }
+
+    /// Every function of the registry, deployed on this stack with `extra` settings.
+    pub async fn deploy(&self, extra: &[(&str, &str)]) -> Deployed {
+        let mut functions = Vec::new();
+        for f in FUNCTIONS {
+            functions.push((*f, self.function(f, extra).await));
+        }
+        Deployed(functions)
     }
 
     /// The Cashfree handler with SQS (or DynamoDB) at an address where nothing listens.
@@ -183,7 +233,7 @@ impl Stack {
     }
 
     async fn cashfree_with_faulty(&self, dead: Dead, faulty: &str) -> AwsPipeline {
-        let (common, sources) = self.config(&[], config::cashfree_sources);
+        let (common, sources) = self.config(&cashfree::FUNCTION, &[]);
         let good = local_sdk_config(endpoint()).await;
         let down = local_sdk_config(faulty).await;
         let (ddb_sdk, sqs_sdk) = match dead {
@@ -225,6 +275,34 @@ impl Stack {
         resources::drain(&self.sdk, &self.queue_url)
             .await
             .expect("drain")
+    }
+}
+
+/// The registry's functions, deployed: route a request to the one serving its path.
+pub struct Deployed(Vec<(&'static FunctionSpec, AwsPipeline)>);
+
+impl Deployed {
+    /// The handler of the function serving `path`, if any.
+    pub fn serving(&self, path: &str) -> Option<&AwsPipeline> {
+        let specs: Vec<&FunctionSpec> = self.0.iter().map(|(f, _)| *f).collect();
+        let (function, _) = registry::serving(&specs, path)?;
+        self.0
+            .iter()
+            .find(|(f, _)| f.name == function.name)
+            .map(|(_, p)| p)
+    }
+
+    /// The handler of the function serving `path`; panics when none does (a test bug).
+    pub fn for_path(&self, path: &str) -> &AwsPipeline {
+        self.serving(path)
+            .unwrap_or_else(|| panic!("no function serves {path}"))
+    }
+
+    /// Run a request through the real handler of the function serving its path.
+    pub async fn call(&self, request: lambda_http::Request) -> Reply {
+        use lambda_http::RequestExt;
+        let path = request.raw_http_path().to_owned();
+        call(self.for_path(&path), request).await
     }
 }
 
@@ -304,7 +382,8 @@ impl ApiRequest {
     /// Sign the body as Cashfree does, at `ts_ms`.
     pub fn signed(self, secret: &str, ts_ms: i64) -> Self {
         let ts = ts_ms.to_string();
-        let sig = kyc_intake::auth::cashfree::sign(secret.as_bytes(), &ts, &self.body);
+        let sig =
+            kyc_intake::sources::cashfree::signature::sign(secret.as_bytes(), &ts, &self.body);
         self.header("x-webhook-timestamp", &ts)
             .header("x-webhook-signature", &sig)
     }

@@ -1,7 +1,7 @@
 //! `cashfree-webhook`: the cashfree sources behind API Gateway.
 #![forbid(unsafe_code)]
 
-use kyc_intake::{config, lambda, telemetry};
+use kyc_intake::{lambda, sources, telemetry};
 use lambda_http::{run, service_fn, Error};
 
 #[tokio::main]
@@ -10,7 +10,7 @@ async fn main() -> Result<(), Error> {
     // Bad configuration: one log line naming the variable, then exit (Lambda reports an init
     // failure).
     let Ok((common, sources)) =
-        lambda::config_from_env(config::cashfree_sources).inspect_err(lambda::log_config_error)
+        lambda::config_from_env(&sources::cashfree::FUNCTION).inspect_err(lambda::log_config_error)
     else {
         std::process::exit(2)
     };

@@ -1,7 +1,7 @@
 //! `hyperverge-webhook`: the hyperverge sources behind API Gateway.
 #![forbid(unsafe_code)]
 
-use kyc_intake::{config, lambda, telemetry};
+use kyc_intake::{lambda, sources, telemetry};
 use lambda_http::{run, service_fn, Error};
 
 #[tokio::main]
@@ -9,8 +9,8 @@ async fn main() -> Result<(), Error> {
     telemetry::init();
     // Bad configuration: one log line naming the variable, then exit (Lambda reports an init
     // failure).
-    let Ok((common, sources)) =
-        lambda::config_from_env(config::hyperverge_sources).inspect_err(lambda::log_config_error)
+    let Ok((common, sources)) = lambda::config_from_env(&sources::hyperverge::FUNCTION)
+        .inspect_err(lambda::log_config_error)
     else {
         std::process::exit(2)
     };

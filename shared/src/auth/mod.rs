@@ -1,7 +1,9 @@
-//! Authentication schemes. Each is a pure function of the request (raw body, headers, source IP)
-//! and the clock, so it can be tested with known answers and fuzzed without any I/O.
+//! Authentication: the outcome types every scheme shares and the generic mechanisms (IP
+//! allowlist, static header token, IP + URL token). A provider's own scheme (Cashfree's HMAC)
+//! lives in its folder under `sources/`. Each is a pure function of the request (raw body,
+//! headers, query, source IP) and the clock, so it can be tested with known answers and fuzzed
+//! without any I/O.
 
-pub mod cashfree;
 pub mod ip;
 pub mod token;
 pub mod url_token;

@@ -8,18 +8,22 @@ use chrono::{DateTime, Utc};
 
 #[derive(Debug, Clone)]
 pub struct HeaderToken {
+    scheme: AuthScheme,
     header: http::HeaderName,
     tokens: SecretList,
     allowed_ips: Option<IpAllowlist>,
 }
 
 impl HeaderToken {
+    /// `scheme` is what events authenticated this way report in `data.auth_scheme`.
     pub fn new(
+        scheme: AuthScheme,
         header: http::HeaderName,
         tokens: SecretList,
         allowed_ips: Option<IpAllowlist>,
     ) -> Self {
         Self {
+            scheme,
             header,
             tokens,
             allowed_ips,
@@ -37,9 +41,7 @@ impl Authenticate for HeaderToken {
         }
         match single_header(req.headers, self.header.as_str()) {
             Ok(None) => Err(AuthError::MissingToken),
-            Ok(Some(v)) if self.tokens.any_matches(v.as_bytes()) => {
-                Ok(AuthScheme::HypervergeHeaderToken)
-            }
+            Ok(Some(v)) if self.tokens.any_matches(v.as_bytes()) => Ok(self.scheme),
             _ => Err(AuthError::InvalidToken),
         }
     }
@@ -71,6 +73,7 @@ mod tests {
     #[test]
     fn token_rotation_and_negatives() {
         let auth = HeaderToken::new(
+            AuthScheme::HypervergeHeaderToken,
             http::HeaderName::from_static("x-webhook-token"),
             tokens(),
             None,
@@ -91,6 +94,7 @@ mod tests {
     fn ip_allowlist_when_configured() {
         let ips = IpAllowlist::parse("3.6.33.64").expect("valid");
         let auth = HeaderToken::new(
+            AuthScheme::HypervergeHeaderToken,
             http::HeaderName::from_static("x-webhook-token"),
             tokens(),
             Some(ips),
@@ -108,6 +112,7 @@ mod tests {
     #[test]
     fn no_token_fails_closed() {
         let auth = HeaderToken::new(
+            AuthScheme::HypervergeHeaderToken,
             http::HeaderName::from_static("x-webhook-token"),
             SecretList::default(),
             None,

@@ -13,13 +13,16 @@ pub const PARAMETER: &str = "token";
 
 #[derive(Debug, Clone)]
 pub struct IpAndUrlToken {
+    scheme: AuthScheme,
     allowed_ips: IpAllowlist,
     tokens: SecretList,
 }
 
 impl IpAndUrlToken {
-    pub fn new(allowed_ips: IpAllowlist, tokens: SecretList) -> Self {
+    /// `scheme` is what events authenticated this way report in `data.auth_scheme`.
+    pub fn new(scheme: AuthScheme, allowed_ips: IpAllowlist, tokens: SecretList) -> Self {
         Self {
+            scheme,
             allowed_ips,
             tokens,
         }
@@ -48,9 +51,7 @@ impl Authenticate for IpAndUrlToken {
         self.allowed_ips.check(req.source_ip)?;
         match token_of(req.query) {
             Ok(None) => Err(AuthError::MissingToken),
-            Ok(Some(t)) if self.tokens.any_matches(t.as_bytes()) => {
-                Ok(AuthScheme::HypervergeIpUrlToken)
-            }
+            Ok(Some(t)) if self.tokens.any_matches(t.as_bytes()) => Ok(self.scheme),
             _ => Err(AuthError::InvalidToken),
         }
     }
@@ -68,6 +69,7 @@ mod tests {
 
     fn auth(tokens: &[&str]) -> IpAndUrlToken {
         IpAndUrlToken::new(
+            AuthScheme::HypervergeIpUrlToken,
             IpAllowlist::parse("3.7.90.248").expect("ips"),
             SecretList::new(tokens.iter().map(|t| Secret::new(*t)).collect()),
         )

@@ -13,7 +13,7 @@
 use crate::resources::BoxError;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use kyc_intake::auth::cashfree::{sign, sign_legacy, TIMESTAMP_HEADER};
+use kyc_intake::sources::cashfree::signature::{sign, sign_legacy, TIMESTAMP_HEADER};
 use serde_json::Value;
 
 /// The credentials placeholders are filled with.
@@ -174,15 +174,6 @@ fn fill_query(event: &mut Value, token: &str) {
                 }
             }
         }
-    }
-}
-
-/// Which function serves an event's path (the provider segment of `/webhooks/<provider>/...`).
-pub fn function_for(path: &str) -> &'static str {
-    if path.contains("/hyperverge/") {
-        "hyperverge-webhook"
-    } else {
-        "cashfree-webhook"
     }
 }
 

@@ -15,6 +15,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use kyc_intake::lambda::{self, AwsPipeline};
+use kyc_intake::registry::{self, FunctionSpec};
 use lambda_http::{Body, RequestExt};
 use serde_json::{json, Map, Value};
 use std::convert::Infallible;
@@ -27,20 +28,20 @@ const GATEWAY_MAX_BODY: usize = 10 * 1024 * 1024;
 const INVOCATION_TIMEOUT_MS: u64 = kyc_intake::pipeline::FUNCTION_TIMEOUT_SECS * 1000;
 const INVOKE_PREFIX: &str = "/2015-03-31/functions/";
 
-/// The functions served, by name.
-pub struct Functions(pub Vec<(&'static str, AwsPipeline)>);
+/// The functions served: each one's description and its pipeline.
+pub struct Functions(pub Vec<(&'static FunctionSpec, AwsPipeline)>);
 
 impl Functions {
+    /// The pipeline of the function serving `path`; `None` when no function does (never a
+    /// fallback to some other function).
     fn by_route(&self, path: &str) -> Option<&AwsPipeline> {
-        self.0
-            .iter()
-            .map(|(_, p)| p)
-            .find(|p| p.route(path).is_some())
-            .or_else(|| self.0.first().map(|(_, p)| p))
+        let specs: Vec<&FunctionSpec> = self.0.iter().map(|(f, _)| *f).collect();
+        let (function, _) = registry::serving(&specs, path)?;
+        self.by_name(function.name)
     }
 
     fn by_name(&self, name: &str) -> Option<&AwsPipeline> {
-        self.0.iter().find(|(n, _)| *n == name).map(|(_, p)| p)
+        self.0.iter().find(|(f, _)| f.name == name).map(|(_, p)| p)
     }
 }
 
@@ -118,7 +119,10 @@ async fn dispatch(
         return reply(500, r#"{"message":"Internal Server Error"}"#);
     };
     let Some(pipeline) = functions.by_route(path) else {
-        return reply(404, r#"{"message":"Not Found"}"#);
+        return reply(
+            404,
+            r#"{"message":"Not Found: no function serves this path"}"#,
+        );
     };
     let response = invoke(pipeline, request).await;
     let (rparts, rbody) = response.into_parts();

@@ -14,6 +14,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use kyc_intake::registry::{self, FUNCTIONS};
 use kyc_intake::{config, lambda, telemetry};
 use kyc_local::events::{self, Credentials};
 use kyc_local::gateway::{self, Functions};
@@ -64,18 +65,16 @@ async fn serve(args: &[String]) -> Result<(), BoxError> {
         .into());
     }
 
-    let (common, sources) = lambda::config_from_env(config::cashfree_sources)?;
-    let cashfree = lambda::aws_pipeline(common, sources).await;
-    let (common, sources) = lambda::config_from_env(config::hyperverge_sources)?;
-    let hyperverge = lambda::aws_pipeline(common, sources).await;
-    let functions = Functions(vec![
-        ("cashfree-webhook", cashfree),
-        ("hyperverge-webhook", hyperverge),
-    ]);
-    let routes: Vec<&str> = functions
-        .0
+    let mut functions = Functions(Vec::new());
+    for function in FUNCTIONS {
+        let (common, sources) = lambda::config_from_env(function)?;
+        functions
+            .0
+            .push((*function, lambda::aws_pipeline(common, sources).await));
+    }
+    let routes: Vec<&str> = FUNCTIONS
         .iter()
-        .flat_map(|(_, p)| p.sources().iter().map(|s| s.route))
+        .flat_map(|f| f.sources.iter().map(|s| s.route))
         .collect();
 
     let listener = tokio::net::TcpListener::bind(&listen).await?;
@@ -99,7 +98,10 @@ async fn invoke(args: &[String]) -> Result<(), BoxError> {
         .unwrap_or_else(|| format!("http://{}", kyc_local::defaults::GATEWAY));
     let rendered = render_file(file)?;
     let event: Value = serde_json::from_str(&rendered)?;
-    let function = events::function_for(events::path_of(&event));
+    let path = events::path_of(&event);
+    let (function, _) = registry::serving(FUNCTIONS, path)
+        .ok_or_else(|| format!("{file}: no function serves {path}"))?;
+    let function = function.name;
     let uri = format!("{gateway}/2015-03-31/functions/{function}/invocations");
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let req = hyper::Request::post(&uri).body(Full::new(Bytes::from(rendered)))?;

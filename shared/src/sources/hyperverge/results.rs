@@ -1,12 +1,8 @@
 //! HyperVerge Results: `POST /webhooks/hyperverge/results`. Authenticated by the static header
 //! the subscription is configured to send, plus a source-IP allowlist when one is set.
 
-use super::{lookup, present, text, Recognized, Source, UTC};
-use crate::auth::Authenticate;
+use crate::sources::{lookup, present, text, Recognized, SourceSpec, UTC};
 use serde_json::Value;
-
-pub const NAME: &str = "hyperverge/results";
-pub const ROUTE: &str = "/webhooks/hyperverge/results";
 
 const EVENT_TYPES: &[&str] = &[
     "FINISH_TRANSACTION_WEBHOOK",
@@ -25,18 +21,15 @@ const STATUSES: &[(&str, &str)] = &[
     ("error", "error"),
 ];
 
-pub fn source(auth: Box<dyn Authenticate>) -> Source {
-    Source {
-        name: NAME,
-        provider: "hyperverge",
-        product: "application",
-        route: ROUTE,
-        naive_zone: UTC,
-        event_pointer: "/eventType",
-        recognize,
-        auth,
-    }
-}
+pub static SOURCE: SourceSpec = SourceSpec {
+    name: "hyperverge/results",
+    provider: "hyperverge",
+    product: "application",
+    route: "/webhooks/hyperverge/results",
+    naive_zone: UTC,
+    event_pointer: "/eventType",
+    recognize,
+};
 
 /// Identity: `eventId`; when absent, `transactionId`, `eventType`, `applicationStatus`, `eventTime`.
 /// `eventTime` is kept raw: the provider's own sample (`2023-01-30T1722.102Z`) is not ISO 8601.

@@ -3,52 +3,19 @@
 //! whole run carry no secret and none of the personal data in the samples.
 
 use kyc_intake::KycEvent;
-use kyc_intake_tests::{
-    call, expectations, sample, Stack, CASHFREE_SECRET, DIGILOCKER_TOKEN, RESULTS_TOKEN,
-};
-use lambda_http::RequestExt;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use kyc_intake_tests::{captured_logs, expectations, sample, Stack, NEVER_LOGGED};
 
 #[tokio::test]
 async fn every_sample_event_normalizes_as_documented_and_logs_no_secrets() {
-    let logs = Captured::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter("info,kyc_intake=trace,kyc_local=trace")
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-
     let stack = Stack::new(true).await;
-    let cashfree = stack.cashfree(&[]).await;
+    let deployed = stack.deploy(&[]).await;
     // The legacy-signed sample says it needs the legacy scheme switched on.
-    let cashfree_legacy = stack.cashfree(&[("CASHFREE_LEGACY_SIGNATURE", "on")]).await;
-    let hyperverge = stack.hyperverge(&[]).await;
-    let function_for = |request: &lambda_http::Request, want: &serde_json::Value| {
-        if request.raw_http_path().contains("/hyperverge/") {
-            &hyperverge
-        } else if want["env"]["CASHFREE_LEGACY_SIGNATURE"] == "on" {
-            &cashfree_legacy
+    let legacy = stack.deploy(&[("CASHFREE_LEGACY_SIGNATURE", "on")]).await;
+    let deployment_for = |want: &serde_json::Value| {
+        if want["env"]["CASHFREE_LEGACY_SIGNATURE"] == "on" {
+            &legacy
         } else {
-            &cashfree
+            &deployed
         }
     };
     let samples = expectations();
@@ -59,10 +26,8 @@ async fn every_sample_event_normalizes_as_documented_and_logs_no_secrets() {
 
     let mut accepted = Vec::new();
     for (rel, want) in &samples {
-        let request = sample(rel);
-        let function = function_for(&request, want);
         let items_before = stack.items().await.len();
-        let reply = call(function, request).await;
+        let reply = deployment_for(want).call(sample(rel)).await;
         assert_eq!(
             u64::from(reply.status),
             want["status"].as_u64().expect("status"),
@@ -106,9 +71,7 @@ async fn every_sample_event_normalizes_as_documented_and_logs_no_secrets() {
 
     // Every accepted sample, delivered again (fresh timestamp, new signature): a duplicate.
     for (rel, want) in samples.iter().filter(|(rel, _)| accepted.contains(rel)) {
-        let request = sample(rel);
-        let function = function_for(&request, want);
-        let reply = call(function, request).await;
+        let reply = deployment_for(want).call(sample(rel)).await;
         assert_eq!(reply.body["status"], "duplicate", "{rel}");
     }
     assert!(
@@ -116,18 +79,11 @@ async fn every_sample_event_normalizes_as_documented_and_logs_no_secrets() {
         "redeliveries send nothing"
     );
 
-    let text = String::from_utf8(logs.0.lock().expect("logs").clone()).expect("utf-8 logs");
+    // The whole binary's logs: every test's handlers, this one's included.
+    let text = captured_logs().text();
     assert!(text.contains("webhook handled"), "the run was logged");
     assert!(text.contains("request refused"), "refusals were logged");
-    for forbidden in [
-        CASHFREE_SECRET,
-        RESULTS_TOKEN,
-        DIGILOCKER_TOKEN,
-        "John Doe",
-        "02-02-1995",
-        "9999999999",
-        "reviewer@fintech.example",
-    ] {
+    for &forbidden in NEVER_LOGGED {
         let line = text
             .lines()
             .find(|l| l.contains(forbidden))

@@ -1,11 +1,7 @@
 //! Cashfree Secure ID Video KYC: `POST /webhooks/cashfree/vkyc`, HMAC-signed.
 
-use super::{recognize_cashfree, Recognized, Source, IST};
-use crate::auth::Authenticate;
+use crate::sources::{Recognized, SourceSpec, IST};
 use serde_json::Value;
-
-pub const NAME: &str = "cashfree/vkyc";
-pub const ROUTE: &str = "/webhooks/cashfree/vkyc";
 
 const EVENTS: &[(&str, &str)] = &[
     ("VKYC_USER_LINK_GENERATED", "link_generated"),
@@ -20,24 +16,21 @@ const EVENTS: &[(&str, &str)] = &[
     ("VKYC_AUDITOR_REVIEW_COMPLETED", "auditor_review_completed"),
 ];
 
-pub fn source(auth: Box<dyn Authenticate>) -> Source {
-    Source {
-        name: NAME,
-        provider: "cashfree",
-        product: "vkyc",
-        route: ROUTE,
-        naive_zone: IST,
-        event_pointer: "/event_type",
-        recognize,
-        auth,
-    }
-}
+pub static SOURCE: SourceSpec = SourceSpec {
+    name: "cashfree/vkyc",
+    provider: "cashfree",
+    product: "vkyc",
+    route: "/webhooks/cashfree/vkyc",
+    naive_zone: IST,
+    event_pointer: "/event_type",
+    recognize,
+};
 
 /// Identity: `data.verification_id`, `event_type`, `data.status`, `data.sub_status`, `event_time`.
 /// `VKYC_USER_PRECHECK_FAILED` and `VKYC_USER_CALL_SCHEDULED` repeat with other sub-statuses;
 /// each is a separate event.
 fn recognize(v: &Value) -> Option<Recognized> {
-    recognize_cashfree(v, EVENTS, true)
+    super::recognize(v, EVENTS, true)
 }
 
 #[cfg(test)]
@@ -73,7 +66,10 @@ mod tests {
             "USER_VIDEO_CHECK_FAILED",
         ))
         .expect("b");
-        assert_ne!(event_id(NAME, &a.identity), event_id(NAME, &b.identity));
+        assert_ne!(
+            event_id(SOURCE.name, &a.identity),
+            event_id(SOURCE.name, &b.identity)
+        );
         let mut no_sub = sample("VKYC_USER_CALL_STARTED", "x");
         no_sub["data"]
             .as_object_mut()

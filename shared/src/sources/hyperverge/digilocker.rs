@@ -2,14 +2,8 @@
 //! the source IP (HyperVerge publishes its sending addresses, shared by all its customers) and the
 //! secret `token` of the URL we registered.
 
-use super::{lookup, present, text, Recognized, Source, UTC};
-use crate::auth::Authenticate;
+use crate::sources::{lookup, present, text, Recognized, SourceSpec, UTC};
 use serde_json::Value;
-
-pub const NAME: &str = "hyperverge/digilocker";
-pub const ROUTE: &str = "/webhooks/hyperverge/digilocker";
-/// HyperVerge's documented sending addresses.
-pub const DEFAULT_ALLOWED_IPS: &str = "65.0.82.147,3.7.90.248,3.6.33.64";
 
 const CODES: &[(&str, &str)] = &[
     ("user_granted_consent", "consent_granted"),
@@ -18,18 +12,15 @@ const CODES: &[(&str, &str)] = &[
     ("user_cancelled", "cancelled"),
 ];
 
-pub fn source(auth: Box<dyn Authenticate>) -> Source {
-    Source {
-        name: NAME,
-        provider: "hyperverge",
-        product: "digilocker",
-        route: ROUTE,
-        naive_zone: UTC,
-        event_pointer: "/event/code",
-        recognize,
-        auth,
-    }
-}
+pub static SOURCE: SourceSpec = SourceSpec {
+    name: "hyperverge/digilocker",
+    provider: "hyperverge",
+    product: "digilocker",
+    route: "/webhooks/hyperverge/digilocker",
+    naive_zone: UTC,
+    event_pointer: "/event/code",
+    recognize,
+};
 
 /// `{refId, event: {name, code}, timeStamp}`. Identity: `refId`, `event.name`, `event.code`,
 /// `timeStamp`: a user who restarts on the same `refId` and ends the same way again is a new event.
@@ -102,8 +93,8 @@ mod tests {
         let b = recognize(&again).expect("again");
         assert_ne!(a.identity, b.identity);
         assert_ne!(
-            crate::normalize::event_id(NAME, &a.identity),
-            crate::normalize::event_id(NAME, &b.identity)
+            crate::normalize::event_id(SOURCE.name, &a.identity),
+            crate::normalize::event_id(SOURCE.name, &b.identity)
         );
     }
 

@@ -1,11 +1,7 @@
 //! Cashfree Secure ID DigiLocker: `POST /webhooks/cashfree/digilocker`, HMAC-signed.
 
-use super::{recognize_cashfree, Recognized, Source, IST};
-use crate::auth::Authenticate;
+use crate::sources::{Recognized, SourceSpec, IST};
 use serde_json::Value;
-
-pub const NAME: &str = "cashfree/digilocker";
-pub const ROUTE: &str = "/webhooks/cashfree/digilocker";
 
 const EVENTS: &[(&str, &str)] = &[
     ("DIGILOCKER_VERIFICATION_SUCCESS", "consent_granted"),
@@ -15,22 +11,19 @@ const EVENTS: &[(&str, &str)] = &[
     ("DIGILOCKER_VERIFICATION_FAILURE", "failed"),
 ];
 
-pub fn source(auth: Box<dyn Authenticate>) -> Source {
-    Source {
-        name: NAME,
-        provider: "cashfree",
-        product: "digilocker",
-        route: ROUTE,
-        naive_zone: IST,
-        event_pointer: "/event_type",
-        recognize,
-        auth,
-    }
-}
+pub static SOURCE: SourceSpec = SourceSpec {
+    name: "cashfree/digilocker",
+    provider: "cashfree",
+    product: "digilocker",
+    route: "/webhooks/cashfree/digilocker",
+    naive_zone: IST,
+    event_pointer: "/event_type",
+    recognize,
+};
 
 /// Identity: `data.verification_id`, `event_type`, `data.status`, `event_time`.
 fn recognize(v: &Value) -> Option<Recognized> {
-    recognize_cashfree(v, EVENTS, false)
+    super::recognize(v, EVENTS, false)
 }
 
 #[cfg(test)]

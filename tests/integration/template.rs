@@ -3,7 +3,8 @@
 
 use kyc_intake::aws::{attr, DYNAMODB_ACTIONS, SQS_ACTIONS};
 use kyc_intake::config::var;
-use kyc_intake_tests::{default_sources, workspace};
+use kyc_intake::registry::{FunctionSpec, FUNCTIONS};
+use kyc_intake_tests::workspace;
 use std::collections::BTreeSet;
 
 fn template() -> String {
@@ -14,9 +15,8 @@ fn indent(line: &str) -> usize {
     line.len() - line.trim_start().len()
 }
 
-/// Keys of every `Variables:` block.
-fn env_vars(t: &str) -> BTreeSet<String> {
-    let lines: Vec<&str> = t.lines().collect();
+/// Keys of every `Variables:` block in `lines`.
+fn env_vars(lines: &[&str]) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for (i, line) in lines.iter().enumerate() {
         if line.trim() != "Variables:" {
@@ -35,6 +35,41 @@ fn env_vars(t: &str) -> BTreeSet<String> {
     out
 }
 
+/// The lines of the first block at indent `depth` (a top-level section at 0, a resource at 2)
+/// for which `starts` holds.
+fn block(t: &str, starts: impl Fn(&[&str]) -> bool, depth: usize) -> Vec<&str> {
+    let lines: Vec<&str> = t.lines().collect();
+    let mut i = 0;
+    while i < lines.len() {
+        let l = lines[i];
+        if indent(l) == depth && !l.trim().is_empty() {
+            let end = lines[i + 1..]
+                .iter()
+                .position(|l| !l.trim().is_empty() && indent(l) <= depth)
+                .map_or(lines.len(), |p| i + 1 + p);
+            if starts(&lines[i..end]) {
+                return lines[i..end].to_vec();
+            }
+            i = end;
+        } else {
+            i += 1;
+        }
+    }
+    Vec::new()
+}
+
+fn globals(t: &str) -> Vec<&str> {
+    block(t, |b| b[0].trim() == "Globals:", 0)
+}
+
+/// The template resource that builds `function`'s binary.
+fn resource_of<'t>(t: &'t str, function: &FunctionSpec) -> Vec<&'t str> {
+    let marker = format!("Binary: {}", function.name);
+    let found = block(t, |b| b.iter().any(|l| l.trim() == marker), 2);
+    assert!(!found.is_empty(), "no resource builds {}", function.name);
+    found
+}
+
 /// Values of `key: value` lines anywhere.
 fn values(t: &str, key: &str) -> Vec<String> {
     t.lines()
@@ -47,38 +82,56 @@ fn values(t: &str, key: &str) -> Vec<String> {
         .collect()
 }
 
-fn code_routes() -> BTreeSet<String> {
-    default_sources()
-        .iter()
-        .map(|s| s.route.to_owned())
-        .collect()
-}
-
 #[test]
-fn environment_variables_match() {
-    let in_template = env_vars(&template());
-    let in_code: BTreeSet<String> = var::ALL.iter().map(|v| (*v).to_owned()).collect();
-    assert_eq!(in_template, in_code);
-}
-
-#[test]
-fn routes_match_and_are_post() {
+fn environment_variables_match_per_function() {
     let t = template();
-    let paths: BTreeSet<String> = values(&t, "Path").into_iter().collect();
-    assert_eq!(paths, code_routes());
-    let methods = values(&t, "Method");
-    assert_eq!(methods.len(), paths.len());
-    assert!(methods.iter().all(|m| m == "POST"));
+    let common: BTreeSet<String> = var::COMMON.iter().map(|v| (*v).to_owned()).collect();
+    assert_eq!(
+        env_vars(&globals(&t)),
+        common,
+        "Globals: the common settings"
+    );
+    for f in FUNCTIONS {
+        let own: BTreeSet<String> = f.variables.iter().map(|v| (*v).to_owned()).collect();
+        assert_eq!(env_vars(&resource_of(&t, f)), own, "{}", f.name);
+    }
+}
+
+#[test]
+fn routes_match_per_function_and_are_post() {
+    let t = template();
+    let mut all = 0;
+    for f in FUNCTIONS {
+        let lines = resource_of(&t, f).join("\n");
+        let paths: BTreeSet<String> = values(&lines, "Path").into_iter().collect();
+        let routes: BTreeSet<String> = f.sources.iter().map(|s| s.route.to_owned()).collect();
+        assert_eq!(paths, routes, "{}", f.name);
+        let methods = values(&lines, "Method");
+        assert_eq!(methods.len(), paths.len(), "{}", f.name);
+        assert!(methods.iter().all(|m| m == "POST"));
+        all += paths.len();
+    }
+    assert_eq!(
+        values(&t, "Path").len(),
+        all,
+        "no route outside the functions"
+    );
 }
 
 #[test]
 fn binaries_match_the_function_crates() {
     let t = template();
     let binaries: BTreeSet<String> = values(&t, "Binary").into_iter().collect();
+    let registered: BTreeSet<String> = FUNCTIONS.iter().map(|f| f.name.to_owned()).collect();
+    assert_eq!(
+        binaries, registered,
+        "the template builds exactly the registry's functions"
+    );
+    // Every crate under functions/ builds one of them, and each is built by one.
     let mut crates = BTreeSet::new();
-    for dir in ["functions/cashfree", "functions/hyperverge"] {
-        let manifest =
-            std::fs::read_to_string(workspace().join(dir).join("Cargo.toml")).expect("manifest");
+    for dir in std::fs::read_dir(workspace().join("functions")).expect("functions/") {
+        let manifest = std::fs::read_to_string(dir.expect("entry").path().join("Cargo.toml"))
+            .expect("manifest");
         let bin = manifest
             .split("[[bin]]")
             .nth(1)

@@ -7,7 +7,7 @@
 //! nor the time, so whoever holds one signed body can re-send it as another event: it is off unless
 //! enabled (`CASHFREE_LEGACY_SIGNATURE=on`), and then used only when both headers are absent.
 
-use super::{single_header, AuthError, AuthScheme, Authenticate};
+use crate::auth::{single_header, AuthError, AuthScheme, Authenticate};
 use crate::secret::SecretList;
 use crate::Inbound;
 use base64::engine::general_purpose::STANDARD as BASE64;

@@ -4,10 +4,8 @@
 //! API Gateway event and the AWS SDK each request; neither may reach the log, and no secret,
 //! token, signature, body or personal data may either.
 
-use kyc_intake_tests::{
-    endpoint, expectations, sample_event, workspace, Stack, CASHFREE_SECRET, DIGILOCKER_TOKEN,
-    RESULTS_TOKEN,
-};
+use kyc_intake::registry::{self, FUNCTIONS};
+use kyc_intake_tests::{endpoint, expectations, sample_event, workspace, Stack, NEVER_LOGGED};
 use kyc_local::runtime_api::{Answer, RuntimeApi};
 use serde_json::Value;
 use std::io::Read;
@@ -41,25 +39,18 @@ fn bootstrap(name: &str) -> PathBuf {
 
 /// Strings that must not appear in any log line.
 fn forbidden(rendered: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = [
-        CASHFREE_SECRET,
-        RESULTS_TOKEN,
-        DIGILOCKER_TOKEN,
-        // Personal data in the samples.
-        "John Doe",
-        "02-02-1995",
-        "9999999999",
-        "reviewer@fintech.example",
-        // Body content: field names no log line of ours carries.
-        "verification_id",
-        "refId",
-        "transactionId",
-        // What lambda_runtime logs at TRACE.
-        "raw JSON event",
-    ]
-    .iter()
-    .map(|s| (*s).to_owned())
-    .collect();
+    let mut out: Vec<String> = NEVER_LOGGED
+        .iter()
+        .chain(&[
+            // Body content: field names no log line of ours carries.
+            "verification_id",
+            "refId",
+            "transactionId",
+            // What lambda_runtime logs at TRACE.
+            "raw JSON event",
+        ])
+        .map(|s| (*s).to_owned())
+        .collect();
     // Every signature that was sent, in a header or in a body.
     for event in rendered {
         let v: Value = serde_json::from_str(event).expect("event");
@@ -150,14 +141,15 @@ async fn run_function(
 async fn the_real_bootstraps_at_trace_log_no_secret_body_or_personal_data() {
     let stack = Stack::new(true).await;
     let samples = expectations();
-    for binary in ["cashfree-webhook", "hyperverge-webhook"] {
+    for binary in FUNCTIONS.iter().map(|f| f.name) {
         let mine: Vec<(String, Value)> = samples
             .iter()
             // Samples that need another configuration (the legacy signature) are left out.
             .filter(|(_, want)| want.get("env").is_none())
             .filter(|(rel, _)| {
                 let event: Value = serde_json::from_str(&sample_event(rel)).expect("event");
-                kyc_local::events::function_for(kyc_local::events::path_of(&event)) == binary
+                registry::serving(FUNCTIONS, kyc_local::events::path_of(&event))
+                    .is_some_and(|(f, _)| f.name == binary)
             })
             .cloned()
             .collect();

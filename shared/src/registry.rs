@@ -1,0 +1,129 @@
+//! The one description of what runs where: each Lambda function (its name, which is also its
+//! binary's), the sources it serves and the settings it reads. Every caller uses it: the
+//! functions' `main`, the local gateway and tools, the tests, the bench and the template drift
+//! test. A path that no function serves is an error, never a fallback to some function.
+
+use crate::config::{self, Common, ConfigError, Env};
+use crate::sources::{cashfree, hyperverge, Source, SourceSpec};
+
+/// One Lambda function.
+#[derive(Debug)]
+pub struct FunctionSpec {
+    /// The function's binary (`BuildProperties.Binary` in the template), e.g. `cashfree-webhook`.
+    pub name: &'static str,
+    /// The sources it serves, each on its own route.
+    pub sources: &'static [&'static SourceSpec],
+    /// The variables it reads beyond `config::var::COMMON`: the template sets exactly these.
+    pub variables: &'static [&'static str],
+    /// Its sources with their authentication, from the environment (bad values are errors that
+    /// name the variable).
+    pub configure: fn(&dyn Env, &Common) -> Result<Vec<Source>, ConfigError>,
+}
+
+impl FunctionSpec {
+    /// Read and validate this function's whole configuration.
+    pub fn config(&self, env: &dyn Env) -> Result<(Common, Vec<Source>), ConfigError> {
+        let common = config::common(env)?;
+        let sources = (self.configure)(env, &common)?;
+        Ok((common, sources))
+    }
+
+    /// The source of this function serving `path`.
+    pub fn source_for(&self, path: &str) -> Option<&'static SourceSpec> {
+        self.sources.iter().copied().find(|s| s.matches(path))
+    }
+
+    /// Every variable this function reads.
+    pub fn all_variables(&self) -> impl Iterator<Item = &'static str> + '_ {
+        config::var::COMMON.iter().chain(self.variables).copied()
+    }
+}
+
+/// The functions this project ships.
+pub static FUNCTIONS: &[&FunctionSpec] = &[&cashfree::FUNCTION, &hyperverge::FUNCTION];
+
+/// The function named `name` among `functions`.
+pub fn by_name<'a>(functions: &[&'a FunctionSpec], name: &str) -> Option<&'a FunctionSpec> {
+    functions.iter().copied().find(|f| f.name == name)
+}
+
+/// The function (and its source) serving `path` among `functions`.
+pub fn serving<'a>(
+    functions: &[&'a FunctionSpec],
+    path: &str,
+) -> Option<(&'a FunctionSpec, &'static SourceSpec)> {
+    functions
+        .iter()
+        .find_map(|f| f.source_for(path).map(|s| (*f, s)))
+}
+
+/// Every source of every function in `functions`, configured from `env` (tests, bench).
+#[cfg(any(test, feature = "test-util"))]
+pub fn configure_all(
+    functions: &[&FunctionSpec],
+    env: &dyn Env,
+) -> Result<Vec<Source>, ConfigError> {
+    let mut all = Vec::new();
+    for f in functions {
+        all.extend(f.config(env)?.1);
+    }
+    Ok(all)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn env(k: &str) -> Option<String> {
+        match k {
+            "IDEMPOTENCY_TABLE" => Some("t".into()),
+            "EVENTS_QUEUE_URL" => Some("https://sqs/q.fifo".into()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn each_function_configures_exactly_the_sources_it_declares() {
+        for f in FUNCTIONS {
+            let (_, sources) = f.config(&env).expect("defaults are valid");
+            let built: Vec<&str> = sources.iter().map(|s| s.spec.name).collect();
+            let declared: Vec<&str> = f.sources.iter().map(|s| s.name).collect();
+            assert_eq!(built, declared, "{}", f.name);
+        }
+    }
+
+    #[test]
+    fn names_routes_and_variables_are_unique() {
+        let names: BTreeSet<&str> = FUNCTIONS.iter().map(|f| f.name).collect();
+        assert_eq!(names.len(), FUNCTIONS.len());
+        let routes: Vec<&str> = FUNCTIONS
+            .iter()
+            .flat_map(|f| f.sources.iter().map(|s| s.route))
+            .collect();
+        assert_eq!(routes.iter().collect::<BTreeSet<_>>().len(), routes.len());
+        let vars: Vec<&str> = FUNCTIONS
+            .iter()
+            .flat_map(|f| f.variables.iter().copied())
+            .collect();
+        assert_eq!(vars.iter().collect::<BTreeSet<_>>().len(), vars.len());
+    }
+
+    #[test]
+    fn routing_finds_the_serving_function_or_nothing() {
+        let (f, s) = serving(FUNCTIONS, "/prod/webhooks/hyperverge/results").expect("served");
+        assert_eq!(
+            (f.name, s.name),
+            ("hyperverge-webhook", "hyperverge/results")
+        );
+        let (f, _) = serving(FUNCTIONS, "/webhooks/cashfree/vkyc/").expect("served");
+        assert_eq!(f.name, "cashfree-webhook");
+        assert!(
+            serving(FUNCTIONS, "/webhooks/acme/kyc").is_none(),
+            "no fallback"
+        );
+        assert!(serving(FUNCTIONS, "/webhooks/cashfree").is_none());
+        assert!(by_name(FUNCTIONS, "hyperverge-webhook").is_some());
+        assert!(by_name(FUNCTIONS, "acme-webhook").is_none());
+    }
+}

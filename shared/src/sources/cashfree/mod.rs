@@ -1,0 +1,199 @@
+//! Cashfree Secure ID: DigiLocker and Video KYC, served by `cashfree-webhook`, both signed with the
+//! account's client secret (`signature`). This module holds the function's description, its
+//! settings and the payload shape both products share.
+
+pub mod digilocker;
+pub mod signature;
+pub mod vkyc;
+
+use super::{as_text, lookup, present, text, Recognized, Source};
+use crate::config::{self, err, positive, secrets, Common, ConfigError, Env};
+use crate::pipeline::MAX_LEASE_SECS;
+use crate::registry::FunctionSpec;
+use serde_json::Value;
+use signature::{CashfreeAuth, Legacy, MAX_FUTURE_SKEW_MS};
+
+/// The variables `cashfree-webhook` reads beyond the common ones.
+pub mod var {
+    pub const CLIENT_SECRETS: &str = "CASHFREE_CLIENT_SECRETS";
+    pub const TIMESTAMP_TOLERANCE_SECONDS: &str = "CASHFREE_TIMESTAMP_TOLERANCE_SECONDS";
+    pub const LEGACY_SIGNATURE: &str = "CASHFREE_LEGACY_SIGNATURE";
+}
+
+pub const DEFAULT_TOLERANCE_SECONDS: u64 = 86_400;
+
+pub static FUNCTION: FunctionSpec = FunctionSpec {
+    name: "cashfree-webhook",
+    sources: &[&digilocker::SOURCE, &vkyc::SOURCE],
+    variables: &[
+        var::CLIENT_SECRETS,
+        var::TIMESTAMP_TOLERANCE_SECONDS,
+        var::LEGACY_SIGNATURE,
+    ],
+    configure,
+};
+
+/// `on` or `off` (default).
+fn legacy(env: &dyn Env) -> Result<Legacy, ConfigError> {
+    match env.get(var::LEGACY_SIGNATURE).as_deref().map(str::trim) {
+        None => Ok(Legacy::default()),
+        Some(v) if v.eq_ignore_ascii_case("off") => Ok(Legacy::Off),
+        Some(v) if v.eq_ignore_ascii_case("on") => Ok(Legacy::On),
+        Some(v) => Err(err(
+            var::LEGACY_SIGNATURE,
+            format!("`{v}` is neither `on` nor `off`"),
+        )),
+    }
+}
+
+/// Both sources share one set of client secrets, one replay window and the legacy switch.
+fn configure(env: &dyn Env, common: &Common) -> Result<Vec<Source>, ConfigError> {
+    let tolerance = positive(
+        env,
+        var::TIMESTAMP_TOLERANCE_SECONDS,
+        DEFAULT_TOLERANCE_SECONDS,
+    )?;
+    // A replay is either inside the window, where the idempotency record still catches it, or
+    // outside, where it is refused: the record must outlive the window, the future skew allowed
+    // and the longest lease a claim can carry.
+    let skew = u64::try_from(MAX_FUTURE_SKEW_MS / 1000).unwrap_or_default();
+    let needed = tolerance
+        .saturating_add(skew)
+        .saturating_add(MAX_LEASE_SECS);
+    if needed >= common.settings.ttl_secs {
+        return Err(err(
+            var::TIMESTAMP_TOLERANCE_SECONDS,
+            format!(
+                "{tolerance} + {skew} s of future skew + {MAX_LEASE_SECS} s of the longest lease must be shorter than {} ({}), or a replay older than the idempotency record would be accepted again",
+                config::var::IDEMPOTENCY_TTL_SECONDS,
+                common.settings.ttl_secs
+            ),
+        ));
+    }
+    let auth = CashfreeAuth::new(secrets(env, var::CLIENT_SECRETS), tolerance, legacy(env)?);
+    Ok(vec![
+        Source::new(&digilocker::SOURCE, auth.clone()),
+        Source::new(&vkyc::SOURCE, auth),
+    ])
+}
+
+/// Cashfree's two Secure ID products share one payload shape:
+/// `{event_type, event_time, version, data: {verification_id, status, sub_status?, ...}}`.
+fn recognize(
+    v: &Value,
+    table: &[(&str, &'static str)],
+    with_sub_status: bool,
+) -> Option<Recognized> {
+    let event = text(v, "/event_type")?;
+    let kind = lookup(table, event)?;
+    let verification_id = text(v, "/data/verification_id")?;
+    let status = present(v, "/data/status")?;
+    let time = present(v, "/event_time")?;
+    let mut identity = vec![
+        Value::from(verification_id),
+        Value::from(event),
+        status.clone(),
+    ];
+    let sub_status = if with_sub_status {
+        let s = present(v, "/data/sub_status")?;
+        identity.push(s.clone());
+        as_text(&s)
+    } else {
+        v.pointer("/data/sub_status").and_then(as_text)
+    };
+    identity.push(time.clone());
+    Some(Recognized {
+        kind,
+        provider_event: event.to_owned(),
+        status: as_text(&status),
+        sub_status,
+        subject: verification_id.to_owned(),
+        time: as_text(&time),
+        identity,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::{AuthError, AuthScheme};
+    use crate::config::fake_env;
+    use crate::Inbound;
+
+    fn sources(extra: &[(&str, &str)]) -> Result<Vec<Source>, ConfigError> {
+        FUNCTION.config(&fake_env(extra)).map(|(_, s)| s)
+    }
+
+    #[test]
+    fn no_secret_fails_closed() {
+        let s = sources(&[]).expect("valid");
+        assert!(s.iter().all(|s| !s.auth.is_configured()));
+    }
+
+    #[test]
+    fn tolerance_plus_skew_plus_longest_lease_must_be_shorter_than_ttl() {
+        // 3600 - 300 s of future skew - 910 s of the longest lease = 2390.
+        let e = sources(&[
+            ("IDEMPOTENCY_TTL_SECONDS", "3600"),
+            ("CASHFREE_TIMESTAMP_TOLERANCE_SECONDS", "2390"),
+        ])
+        .expect_err("tolerance");
+        assert_eq!(e.var, "CASHFREE_TIMESTAMP_TOLERANCE_SECONDS");
+        assert!(sources(&[
+            ("IDEMPOTENCY_TTL_SECONDS", "3600"),
+            ("CASHFREE_TIMESTAMP_TOLERANCE_SECONDS", "2389"),
+        ])
+        .is_ok());
+        // The default tolerance (1 day) against a TTL of 1 hour is refused too.
+        assert!(sources(&[("IDEMPOTENCY_TTL_SECONDS", "3600")]).is_err());
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (extra, var) in [
+            (("CASHFREE_LEGACY_SIGNATURE", "yes"), var::LEGACY_SIGNATURE),
+            (
+                ("CASHFREE_TIMESTAMP_TOLERANCE_SECONDS", "x"),
+                var::TIMESTAMP_TOLERANCE_SECONDS,
+            ),
+        ] {
+            assert_eq!(sources(&[extra]).expect_err(var).var, var);
+        }
+    }
+
+    #[test]
+    fn secrets_never_in_errors_or_debug() {
+        let err = sources(&[
+            ("CASHFREE_CLIENT_SECRETS", "s3cr3t-a, s3cr3t-b"),
+            ("CASHFREE_TIMESTAMP_TOLERANCE_SECONDS", "x"),
+        ])
+        .expect_err("bad tolerance");
+        assert!(!err.to_string().contains("s3cr3t"));
+        let s = sources(&[("CASHFREE_CLIENT_SECRETS", "s3cr3t-a, s3cr3t-b")]).expect("valid");
+        assert!(!format!("{s:?}").contains("s3cr3t"));
+        assert!(s.iter().all(|s| s.auth.is_configured()));
+    }
+
+    #[test]
+    fn legacy_signature_is_off_unless_on() {
+        let body = br#"{"signature":"cGXihZF2gNRSPTso5UIQJFkN+mQ8BFobD8nwNbKhiaw=","data":{"verification_id":"test333","reference_id":10449,"status":"RECEIVED","sub_status":"LINK_GENERATED"}}"#;
+        let headers = http::HeaderMap::new();
+        let req = Inbound::post(vkyc::SOURCE.route, &headers, body);
+        for (value, want) in [
+            (None, Err(AuthError::MissingSignature)),
+            (Some("off"), Err(AuthError::MissingSignature)),
+            (Some("ON"), Ok(AuthScheme::CashfreeLegacyBodyHmac)),
+        ] {
+            let mut extra = vec![("CASHFREE_CLIENT_SECRETS", "test_client_secret")];
+            if let Some(v) = value {
+                extra.push(("CASHFREE_LEGACY_SIGNATURE", v));
+            }
+            let s = sources(&extra).expect("valid");
+            assert_eq!(
+                s[1].auth.authenticate(&req, chrono::Utc::now()),
+                want,
+                "{value:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! The claim that a new source is a one-folder change, proven with a provider that exists only
+//! here: `acme/kyc`, served by an `acme-webhook` function. It is described the way
+//! `sources/<provider>/mod.rs` describes a real one (a `SourceSpec`, a `FunctionSpec` with its
+//! settings) and added to the list of functions; nothing in the pipeline, the gateway or the
+//! library changes. It then runs end to end through the local gateway over HTTP, the real
+//! pipeline and the local DynamoDB/SQS server. (A real provider would also name its scheme in
+//! `AuthScheme` and the JSON Schema; this one borrows the header-token scheme.)
+
+use kyc_intake::auth::{token::HeaderToken, AuthScheme};
+use kyc_intake::config::{secrets, Common, ConfigError, Env};
+use kyc_intake::registry::{self, FunctionSpec, FUNCTIONS};
+use kyc_intake::sources::{lookup, text, Recognized, Source, SourceSpec, UTC};
+use kyc_intake::KycEvent;
+use kyc_intake_tests::{endpoint, local_sdk_config, Stack};
+use kyc_local::gateway::{self, Functions};
+use serde_json::Value;
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+static ACME_KYC: SourceSpec = SourceSpec {
+    name: "acme/kyc",
+    provider: "acme",
+    product: "kyc",
+    route: "/webhooks/acme/kyc",
+    naive_zone: UTC,
+    event_pointer: "/status",
+    recognize,
+};
+
+/// `{"applicant": "...", "status": "APPROVED", "at": "..."}`.
+fn recognize(v: &Value) -> Option<Recognized> {
+    let status = text(v, "/status")?;
+    let kind = lookup(
+        &[("APPROVED", "approved"), ("REJECTED", "rejected")],
+        status,
+    )?;
+    let applicant = text(v, "/applicant")?;
+    let at = text(v, "/at")?;
+    Some(Recognized {
+        kind,
+        provider_event: status.to_owned(),
+        status: None,
+        sub_status: None,
+        subject: applicant.to_owned(),
+        time: Some(at.to_owned()),
+        identity: vec![applicant.into(), status.into(), at.into()],
+    })
+}
+
+static ACME: FunctionSpec = FunctionSpec {
+    name: "acme-webhook",
+    sources: &[&ACME_KYC],
+    variables: &["ACME_TOKENS"],
+    configure,
+};
+
+fn configure(env: &dyn Env, _: &Common) -> Result<Vec<Source>, ConfigError> {
+    let auth = HeaderToken::new(
+        AuthScheme::HypervergeHeaderToken,
+        http::HeaderName::from_static("x-acme-token"),
+        secrets(env, "ACME_TOKENS"),
+        None,
+    );
+    Ok(vec![Source::new(&ACME_KYC, auth)])
+}
+
+/// One HTTP/1.1 POST over loopback; the status line and the body.
+async fn post(addr: std::net::SocketAddr, path: &str, headers: &str, body: &str) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\ncontent-type: application/json\r\n{headers}content-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.expect("read");
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_default();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[tokio::test]
+async fn a_fifth_source_added_to_the_function_list_is_served_end_to_end() {
+    let stack = Stack::new(true).await;
+    let mut with_acme: Vec<&FunctionSpec> = FUNCTIONS.to_vec();
+    with_acme.push(&ACME);
+    let env = stack.env(&[("ACME_TOKENS", "acme-secret")]);
+    let sdk = local_sdk_config(endpoint()).await;
+    let mut functions = Functions(Vec::new());
+    for f in &with_acme {
+        let (common, sources) = f.config(&env).expect("valid");
+        functions
+            .0
+            .push((*f, kyc_intake::lambda::pipeline_with(&sdk, common, sources)));
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(gateway::serve(listener, Arc::new(functions)));
+
+    let body = r#"{"applicant":"app-5","status":"APPROVED","at":"2026-11-25T10:00:00Z"}"#;
+    let (status, reply) = post(
+        addr,
+        "/webhooks/acme/kyc",
+        "x-acme-token: acme-secret\r\n",
+        body,
+    )
+    .await;
+    assert_eq!(status, 200, "{reply}");
+    assert!(reply.contains("\"accepted\""), "{reply}");
+    let (status, reply) = post(addr, "/webhooks/acme/kyc", "x-acme-token: guess\r\n", body).await;
+    assert_eq!(
+        (status, reply.as_str()),
+        (401, r#"{"error":"invalid_token"}"#)
+    );
+    let messages = stack.messages().await;
+    assert_eq!(messages.len(), 1);
+    let event: KycEvent = serde_json::from_str(&messages[0].body).expect("a KycEvent");
+    assert_eq!(
+        (
+            event.source.as_str(),
+            event.event_type.as_str(),
+            event.subject.as_deref()
+        ),
+        ("acme/kyc", "kyc.kyc.approved", Some("app-5"))
+    );
+    assert_eq!(messages[0].group_id.as_deref(), Some("acme/kyc#app-5"));
+
+    // The shipped functions still serve their routes, and a path nobody serves is a clear 404,
+    // never a fallback to some function.
+    let (status, _) = post(addr, "/webhooks/cashfree/vkyc", "", "{}").await;
+    assert_eq!(status, 401, "cashfree-webhook answered: missing_signature");
+    let (status, reply) = post(addr, "/webhooks/zeta/kyc", "", "{}").await;
+    assert_eq!(status, 404);
+    assert!(reply.contains("no function serves"), "{reply}");
+    assert_eq!(
+        registry::serving(&with_acme, "/prod/webhooks/acme/kyc").map(|(f, _)| f.name),
+        Some("acme-webhook")
+    );
+}
