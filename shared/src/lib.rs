@@ -10,6 +10,7 @@ pub mod auth;
 pub mod aws;
 pub mod config;
 pub mod event;
+pub mod idempotency;
 pub mod lambda;
 #[cfg(any(test, feature = "test-util"))]
 pub mod memory;

@@ -3,40 +3,21 @@
 //! faults become 503.
 
 use crate::auth::AuthError;
+use crate::idempotency::{log_fault, Attempt, Failure, Idempotency, Run};
 use crate::normalize::{normalize, payload_hash, Normalized};
-use crate::ports::{
-    Claim, ClaimOutcome, EventSink, FaultKind, IdempotencyStore, OutgoingMessage, PortError,
-    Settled,
-};
+use crate::ports::{EventSink, FaultKind, IdempotencyStore, OutgoingMessage, PortError};
 use crate::sources::Source;
 use chrono::{DateTime, Utc};
 use http::{HeaderMap, Method, StatusCode};
 use serde::Serialize;
-use std::future::Future;
 use std::net::IpAddr;
-use std::time::Duration;
-use tokio::time::Instant;
 use tracing::Instrument;
 
-/// How long after the invocation's deadline a claim stays protected: covers clock skew between
-/// Lambda hosts and the time DynamoDB takes to see the claim.
-pub const LEASE_MARGIN_MS: i64 = 10_000;
 /// The functions' timeout in the template (`Globals.Function.Timeout`): room for the three AWS
 /// calls of a new event at their full SDK timeout, and the answer.
 pub const FUNCTION_TIMEOUT_SECS: u64 = 20;
 /// The deadline assumed when the request carries no Lambda context (local use, tests).
 pub const DEFAULT_DEADLINE_MS: i64 = FUNCTION_TIMEOUT_SECS as i64 * 1000;
-/// Lambda's longest possible timeout (15 minutes): no invocation's deadline is further away, so
-/// no lease is longer than this plus `LEASE_MARGIN_MS`.
-pub const MAX_INVOCATION_MS: i64 = 900_000;
-/// The longest lease a claim can carry, in seconds (start-up checks the replay window with it).
-pub const MAX_LEASE_SECS: u64 = ((MAX_INVOCATION_MS + LEASE_MARGIN_MS) / 1000) as u64;
-/// Kept back at the end of the invocation to build and return the answer.
-const ANSWER_RESERVE_MS: i64 = 300;
-/// Kept back for each protocol step that must still follow the current one (after the claim:
-/// the send and the complete or release; after the send: the complete or release).
-const STEP_RESERVE: Duration = Duration::from_millis(1_000);
-
 /// One HTTP delivery, as the pipeline sees it: raw bytes, headers and the gateway's source IP.
 #[derive(Debug, Clone, Copy)]
 pub struct Inbound<'a> {
@@ -170,45 +151,9 @@ impl Outcome {
     }
 }
 
-/// The time the invocation has left, shared out over the protocol's steps so that the whole
-/// protocol (claim, send, complete or release) ends before Lambda would stop the invocation.
-#[derive(Debug, Clone, Copy)]
-struct Budget {
-    end: Instant,
-}
-
-impl Budget {
-    fn new(now_ms: i64, deadline_ms: i64) -> Self {
-        let left = deadline_ms
-            .saturating_sub(now_ms + ANSWER_RESERVE_MS)
-            .max(0);
-        let left = Duration::from_millis(u64::try_from(left).unwrap_or_default());
-        Self {
-            end: Instant::now() + left,
-        }
-    }
-
-    /// Run a port call that still has `steps_after` steps to follow; when it would eat into
-    /// their share, stop it and report a timeout.
-    async fn run<T>(
-        self,
-        steps_after: u32,
-        operation: &'static str,
-        call: impl Future<Output = Result<T, PortError>>,
-    ) -> Result<T, PortError> {
-        let until = self
-            .end
-            .checked_sub(STEP_RESERVE * steps_after)
-            .unwrap_or_else(Instant::now);
-        tokio::time::timeout_at(until, call)
-            .await
-            .unwrap_or_else(|_| Err(PortError::out_of_time(operation)))
-    }
-}
-
 pub struct Pipeline<S, Q> {
     sources: Vec<Source>,
-    store: S,
+    idempotency: Idempotency<S>,
     sink: Q,
     settings: Settings,
 }
@@ -226,7 +171,7 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
         }
         Self {
             sources,
-            store,
+            idempotency: Idempotency::new(store, settings.ttl_secs),
             sink,
             settings,
         }
@@ -237,7 +182,7 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
     }
 
     pub fn store(&self) -> &S {
-        &self.store
+        self.idempotency.store()
     }
 
     pub fn sink(&self) -> &Q {
@@ -309,46 +254,20 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
         let deadline_ms = req
             .deadline_ms
             .filter(|d| *d > now_ms)
-            .map_or(now_ms + DEFAULT_DEADLINE_MS, |d| {
-                d.min(now_ms + MAX_INVOCATION_MS)
-            });
-        let ttl = i64::try_from(self.settings.ttl_secs).unwrap_or(i64::MAX / 2000);
-        let claim = Claim {
-            key: format!("{}#{}", source.spec.name, event.id),
-            owner: Claim::new_owner(),
-            lease_expires_at_ms: deadline_ms + LEASE_MARGIN_MS,
-            expires_at_s: now.timestamp().saturating_add(ttl),
-            payload_hash: payload_hash(req.body),
+            .unwrap_or(now_ms + DEFAULT_DEADLINE_MS);
+        let key = format!("{}#{}", source.spec.name, event.id);
+        let attempt = Attempt {
+            key: &key,
+            fingerprint: payload_hash(req.body),
             now_ms,
+            deadline_ms,
         };
-        self.forward(&event, &claim, Budget::new(now_ms, deadline_ms))
-            .await
+        self.forward(&event, &attempt).await
     }
 
-    /// DESIGN.md's protocol: claim, send, complete; release when the send fails.
-    async fn forward(&self, event: &Normalized, claim: &Claim, budget: Budget) -> Outcome {
+    /// Send the event to the queue at most once per event id (DESIGN.md's protocol).
+    async fn forward(&self, event: &Normalized, attempt: &Attempt<'_>) -> Outcome {
         let id = event.id.clone();
-        match budget
-            .run(2, "idempotency claim", self.store.claim(claim))
-            .await
-        {
-            Ok(ClaimOutcome::Claimed) => {}
-            Ok(ClaimOutcome::Completed { payload_hash }) => {
-                if payload_hash.is_some_and(|h| h != claim.payload_hash) {
-                    tracing::warn!(
-                        event_type = event.event_type,
-                        "duplicate event id with a different body: identity fields equal, other fields differ"
-                    );
-                }
-                return Outcome::Duplicate { id };
-            }
-            Ok(ClaimOutcome::InProgress) => return Outcome::InProgress { id },
-            Err(e) => {
-                log_fault(&e, "idempotency claim failed");
-                return Outcome::Unavailable;
-            }
-        }
-
         let message = OutgoingMessage {
             body: event.body.clone(),
             group_id: event.group_id(),
@@ -356,81 +275,63 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
             event_type: event.event_type.clone(),
             source: event.source.to_owned(),
         };
-        let message_id = match budget.run(1, "queue send", self.sink.send(&message)).await {
-            Ok(m) => m,
-            Err(e) => {
-                if e.kind == FaultKind::Refused {
-                    // Cannot happen by construction (normalize fits every message to the
-                    // queue); should it anyway, it must not pass for an outage.
-                    tracing::error!(
-                        forward_rejected = true,
-                        operation = e.operation,
-                        error = %e,
-                        message_bytes = message.size(),
-                        "the queue refused the message permanently; releasing the claim"
-                    );
-                } else {
-                    log_fault(&e, "send to queue failed; releasing the claim");
-                }
-                match budget
-                    .run(0, "idempotency release", self.store.release(claim))
-                    .await
-                {
-                    Ok(Settled::Done) => {}
-                    Ok(Settled::NotOurs) => tracing::warn!(
-                        "the claim was taken over by another delivery before it could be released"
-                    ),
-                    Err(e) => {
-                        log_fault(&e, "releasing the claim failed; it expires with its lease")
-                    }
-                }
-                return Outcome::Unavailable;
+        let send = || async { self.sink.send(&message).await.map(|m| ((), m)) };
+        match self.idempotency.run(attempt, send).await {
+            Ok(Run::Ran(())) => {
+                tracing::debug!(event_type = event.event_type, "forwarded");
+                Outcome::Accepted { id }
             }
-        };
-        match budget
-            .run(
-                0,
-                "idempotency complete",
-                self.store.complete(claim, &message_id),
-            )
-            .await
-        {
-            Ok(Settled::Done) => {}
-            // The event is on the queue either way, so the answer is 200 and the provider stops
-            // retrying. Another delivery took the claim over after our lease ran out: it sends
-            // too, and the FIFO queue's deduplication (the event id) absorbs it within 5 minutes.
-            Ok(Settled::NotOurs) => tracing::warn!(
-                message_id,
-                "forwarded, but the claim had been taken over by another delivery: left as it is"
-            ),
-            // The record stays IN_PROGRESS until its lease ends; a later redelivery then re-sends,
-            // which the FIFO queue's deduplication absorbs within its 5-minute window.
-            Err(e) => log_fault(&e, "forwarded, but marking the claim completed failed"),
+            Ok(Run::AlreadyDone { same_request }) => {
+                if !same_request {
+                    tracing::warn!(
+                        event_type = event.event_type,
+                        "duplicate event id with a different body: identity fields equal, other fields differ"
+                    );
+                }
+                Outcome::Duplicate { id }
+            }
+            Ok(Run::InProgress) => Outcome::InProgress { id },
+            Err(Failure::Store(e)) => {
+                log_fault(&e, "idempotency claim failed");
+                Outcome::Unavailable
+            }
+            Err(Failure::Operation(e)) => {
+                log_send_failure(&e, &message);
+                Outcome::Unavailable
+            }
         }
-        tracing::debug!(message_id, event_type = event.event_type, "forwarded");
-        Outcome::Accepted { id }
     }
 }
 
-fn log_fault(e: &PortError, what: &str) {
-    tracing::error!(
-        operation = e.operation,
-        fault = e.kind.as_str(),
-        error = %e,
-        "{what}"
-    );
+/// A failed send: a permanent refusal (which normalization makes impossible) must not pass for
+/// an outage.
+fn log_send_failure(e: &PortError, message: &OutgoingMessage) {
+    if e.kind == FaultKind::Refused {
+        tracing::error!(
+            forward_rejected = true,
+            operation = e.operation,
+            error = %e,
+            message_bytes = message.size(),
+            "the queue refused the message permanently; the claim was released"
+        );
+    } else {
+        log_fault(e, "send to queue failed; the claim was released");
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::idempotency::LEASE_MARGIN_MS;
     use crate::memory::{MemorySink, MemoryStore, Record};
+    use crate::ports::{Claim, ClaimOutcome, IdempotencyStore, Settled};
     use crate::secret::{Secret, SecretList};
     use crate::sources::cashfree::signature::{
         sign, CashfreeAuth, Legacy, SIGNATURE_HEADER, TIMESTAMP_HEADER,
     };
     use crate::sources::{cashfree::vkyc, Source};
     use std::sync::atomic::Ordering;
+    use std::time::Duration;
 
     const SECRET: &str = "unit-secret";
     const BODY: &str = r#"{"event_type":"VKYC_USER_CALL_COMPLETED","event_time":"2025-05-22T03:51:14Z","version":"v1","data":{"verification_id":"v-1","reference_id":1,"status":"IN_VIDEO_CALL","sub_status":"CALL_COMPLETED"}}"#;

@@ -31,7 +31,7 @@ impl FaultKind {
 /// A fault in DynamoDB or SQS (or whatever implements a port): the operation, its kind and the
 /// source error's text. Answered 503, so the provider retries. For logs only; it never reaches a
 /// response body, and it never carries a message body or a secret.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{operation} failed ({}): {detail}", .kind.as_str())]
 pub struct PortError {
     /// e.g. `DynamoDB PutItem`, `SQS SendMessage`.

@@ -32,11 +32,6 @@ impl FunctionSpec {
     pub fn source_for(&self, path: &str) -> Option<&'static SourceSpec> {
         self.sources.iter().copied().find(|s| s.matches(path))
     }
-
-    /// Every variable this function reads.
-    pub fn all_variables(&self) -> impl Iterator<Item = &'static str> + '_ {
-        config::var::COMMON.iter().chain(self.variables).copied()
-    }
 }
 
 /// The functions this project ships.

@@ -8,7 +8,7 @@ pub mod vkyc;
 
 use super::{as_text, lookup, present, text, Recognized, Source};
 use crate::config::{self, err, positive, secrets, Common, ConfigError, Env};
-use crate::pipeline::MAX_LEASE_SECS;
+use crate::idempotency::MAX_LEASE_SECS;
 use crate::registry::FunctionSpec;
 use serde_json::Value;
 use signature::{CashfreeAuth, Legacy, MAX_FUTURE_SKEW_MS};
