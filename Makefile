@@ -11,6 +11,8 @@ MOTO_STAMP  := $(VENV)/.moto-installed
 TOOLS_STAMP := $(VENV)/.tools-installed
 # Pinned: the versions the tests were run with.
 MOTO_PKG    := moto[server]==5.2.5
+# What the tests use to check the events as a worker in another language would.
+PYTEST_PKGS := jsonschema==4.26.0 rfc3339-validator==0.1.4 cloudevents==2.2.0
 TOOLS_PKGS  := cargo-lambda==1.9.2 aws-sam-cli==1.170.0 cfn-lint==1.58.0
 # cargo-lambda finds zig through `python3 -m ziglang`, so the venv goes first on PATH.
 TOOLS_PATH  := $(abspath $(VENV))/bin:$(PATH)
@@ -19,6 +21,9 @@ EMULATOR_PORT ?= 4566
 GATEWAY       ?= 127.0.0.1:3000
 REGION        ?= ap-south-1
 EVENT         ?=
+ID            ?=
+# WORKER=off leaves the queue to `make receive` instead of the journey worker.
+WORKER        ?= on
 
 # The local configuration (README: "Configuration"), for run/invoke/receive only: deploy and
 # the AWS CLI never see these dummy credentials or the local endpoint.
@@ -28,6 +33,7 @@ LOCAL_ENV := \
   AWS_ACCESS_KEY_ID=local \
   AWS_SECRET_ACCESS_KEY=local \
   IDEMPOTENCY_TABLE=kyc-webhook-idempotency \
+  JOURNEY_TABLE=kyc-journeys \
   EVENTS_QUEUE_URL=http://127.0.0.1:$(EMULATOR_PORT)/123456789012/kyc-webhook-events.fifo \
   CASHFREE_CLIENT_SECRETS=local_cashfree_secret \
   CASHFREE_LEGACY_SIGNATURE=$${CASHFREE_LEGACY_SIGNATURE:-off} \
@@ -40,10 +46,11 @@ KYC_LOCAL := target/debug/kyc-local
 
 .PHONY: help
 help:
-	@echo "make run        local DynamoDB/SQS server + the four webhook routes on http://$(GATEWAY)"
+	@echo "make run        local DynamoDB/SQS server, the four webhook routes on http://$(GATEWAY), the journey worker"
 	@echo "make test       every test: lint, unit, integration against the local server, property tests"
 	@echo "make invoke EVENT=events/...json   send a sample event to 'make run' (fresh timestamp/signature)"
-	@echo "make receive    print and delete the normalized events on the local queue"
+	@echo "make receive    print and delete the normalized events on the local queue (with 'make run WORKER=off')"
+	@echo "make journey ID=cashfree/vkyc#test333   a journey's state, as the journey worker keeps it"
 	@echo "make lint       rustfmt, clippy, cfn-lint, sam validate --lint"
 	@echo "make fuzz       long property/fuzz run (FUZZ_CASES=1000000 by default)"
 	@echo "make bench      pipeline throughput and latency figures"
@@ -53,7 +60,7 @@ help:
 
 $(MOTO_STAMP):
 	python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check '$(MOTO_PKG)'
+	$(PY) -m pip install --quiet --disable-pip-version-check '$(MOTO_PKG)' $(PYTEST_PKGS)
 	touch $@
 
 $(TOOLS_STAMP): $(MOTO_STAMP)
@@ -69,7 +76,7 @@ run: $(MOTO_STAMP) build
 	@$(PY) tools/local/moto_server.py --port $(EMULATOR_PORT) --exit-with-parent & \
 	  trap 'kill %1 2>/dev/null' EXIT INT TERM; \
 	  for i in $$(seq 1 150); do (echo > /dev/tcp/127.0.0.1/$(EMULATOR_PORT)) 2>/dev/null && break; sleep 0.2; done; \
-	  env $(LOCAL_ENV) $(KYC_LOCAL) serve --listen $(GATEWAY)
+	  env $(LOCAL_ENV) $(KYC_LOCAL) serve --listen $(GATEWAY) $(if $(filter off,$(WORKER)),--no-worker)
 
 .PHONY: invoke
 invoke: build
@@ -79,6 +86,11 @@ invoke: build
 .PHONY: receive
 receive: build
 	@env $(LOCAL_ENV) $(KYC_LOCAL) receive
+
+.PHONY: journey
+journey: build
+	@test -n "$(ID)" || { echo "usage: make journey ID=cashfree/vkyc#<verification_id>"; exit 2; }
+	@env $(LOCAL_ENV) $(KYC_LOCAL) journey '$(ID)'
 
 .PHONY: lint
 lint: $(TOOLS_STAMP)

@@ -13,7 +13,8 @@
 //!    counts as ours;
 //! 3. run the operation;
 //! 4. mark the record `COMPLETED` (with what the operation returned to keep, e.g. a message id), on
-//!    condition that it is still our claim;
+//!    condition that it is still our claim — or let the operation do it in the same transaction as
+//!    its own write ([`Completion::Done`]), which closes the window between effect and completion;
 //! 5. if the operation failed, delete our claim (same condition) so a retry may run it at once.
 //!
 //! If the process dies between 1 and 4, the lease runs out and the next attempt takes over. Every
@@ -22,7 +23,7 @@
 //!
 //! ```no_run
 //! use kyc_intake::aws::DynamoStore;
-//! use kyc_intake::idempotency::{Attempt, Failure, Idempotency, Run};
+//! use kyc_intake::idempotency::{Attempt, Completion, Failure, Idempotency, Run};
 //! use kyc_intake::ports::PortError;
 //!
 //! # async fn example(client: aws_sdk_dynamodb::Client) {
@@ -35,9 +36,9 @@
 //!     deadline_ms: now_ms + 10_000,
 //! };
 //! let outcome = idempotency
-//!     .run(&attempt, || async {
+//!     .run(&attempt, |_claim| async {
 //!         // Charge the card, send the e-mail, ... once.
-//!         Ok::<_, PortError>((42, "receipt-42".to_owned()))
+//!         Ok::<_, PortError>((42, Completion::Keep("receipt-42".to_owned())))
 //!     })
 //!     .await;
 //! match outcome {
@@ -93,6 +94,16 @@ pub enum Run<T> {
     AlreadyDone { same_request: bool },
     /// Another attempt holds a live claim on the key: try again later.
     InProgress,
+}
+
+/// How the record of a successful operation becomes `COMPLETED`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Completion {
+    /// The utility marks it, keeping this short text (e.g. the queue's message id).
+    Keep(String),
+    /// The operation already did, atomically with its own write (a DynamoDB transaction with
+    /// [`crate::aws::DynamoStore::completion`]), so no crash can leave the effect without the mark.
+    Done,
 }
 
 /// Why an attempt failed. Either way, nothing is left claimed by this attempt (best effort).
@@ -157,15 +168,16 @@ impl<S: IdempotencyStore> Idempotency<S> {
     }
 
     /// Run `operation` unless an attempt under the same key has completed it or is running it.
-    /// The operation returns its value and a short text the record keeps (e.g. a message id).
+    /// The operation gets this attempt's claim and returns its value and how the record is to be
+    /// completed.
     pub async fn run<T, E, F, Fut>(
         &self,
         attempt: &Attempt<'_>,
         operation: F,
     ) -> Result<Run<T>, Failure<E>>
     where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<(T, String), E>>,
+        F: FnOnce(&Claim) -> Fut,
+        Fut: Future<Output = Result<(T, Completion), E>>,
         E: From<PortError> + std::fmt::Display,
     {
         let deadline_ms = attempt
@@ -195,7 +207,7 @@ impl<S: IdempotencyStore> Idempotency<S> {
             Err(e) => return Err(Failure::Store(e)),
         }
 
-        let (value, kept) = match budget.run(1, "operation", operation()).await {
+        let (value, completion) = match budget.run(1, "operation", operation(&claim)).await {
             Ok(done) => done,
             Err(e) => {
                 match budget
@@ -212,6 +224,9 @@ impl<S: IdempotencyStore> Idempotency<S> {
                 }
                 return Err(Failure::Operation(e));
             }
+        };
+        let Completion::Keep(kept) = completion else {
+            return Ok(Run::Ran(value));
         };
         match budget
             .run(
@@ -271,9 +286,9 @@ mod tests {
     fn counted(
         runs: &Arc<AtomicUsize>,
         fail: bool,
-    ) -> impl FnOnce() -> std::future::Ready<Result<(usize, String), PortError>> {
+    ) -> impl FnOnce(&Claim) -> std::future::Ready<Result<(usize, Completion), PortError>> {
         let runs = runs.clone();
-        move || {
+        move |_| {
             let n = runs.fetch_add(1, Ordering::SeqCst) + 1;
             std::future::ready(if fail {
                 Err(PortError::new(
@@ -282,7 +297,7 @@ mod tests {
                     "down",
                 ))
             } else {
-                Ok((n, format!("result-{n}")))
+                Ok((n, Completion::Keep(format!("result-{n}"))))
             })
         }
     }
@@ -377,8 +392,8 @@ mod tests {
         let idem = Idempotency::new(MemoryStore::default(), 60);
         let started = std::time::Instant::now();
         let out = idem
-            .run(&attempt("k", now()), || {
-                std::future::pending::<Result<((), String), PortError>>()
+            .run(&attempt("k", now()), |_| {
+                std::future::pending::<Result<((), Completion), PortError>>()
             })
             .await;
         assert!(

@@ -1,18 +1,22 @@
 //! The one module that knows about Lambda: a `lambda_http::Request` into the pipeline's input,
 //! its outcome back into a response.
 
-use crate::aws::{self, DynamoStore, SqsSink};
+use crate::aws::{self, DynamoJourneys, DynamoStore, SqsSink};
 use crate::config::{self, Common, ConfigError};
+use crate::journey::{JourneyStore, JourneyWorker, WorkerConfig};
+use crate::pipeline::DEFAULT_DEADLINE_MS;
 use crate::pipeline::{Inbound, Outcome, Pipeline};
 use crate::ports::{EventSink, IdempotencyStore};
 use crate::registry::FunctionSpec;
 use crate::sources::Source;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use std::convert::Infallible;
 use std::net::IpAddr;
 
 pub type AwsPipeline = Pipeline<DynamoStore, SqsSink>;
+pub type AwsJourneyWorker = JourneyWorker<DynamoStore, DynamoJourneys>;
 
 /// Read and validate the configuration once, from the process environment. The error names the
 /// variable, never its value (which may be a secret); `main` logs it and exits, so Lambda reports
@@ -89,4 +93,26 @@ pub fn response(outcome: &Outcome) -> Response<Body> {
     builder
         .body(Body::Text(outcome.body()))
         .unwrap_or_else(|_| Response::new(Body::Empty))
+}
+
+/// The journey worker on given SDK settings: its claims in the idempotency table, its state in
+/// the journey table, one DynamoDB client for both (built once per cold start).
+pub fn aws_journey_worker(sdk: &aws_config::SdkConfig, config: &WorkerConfig) -> AwsJourneyWorker {
+    let client = aws_sdk_dynamodb::Client::new(sdk);
+    let claims = DynamoStore::new(client.clone(), config.idempotency_table.clone());
+    let journeys = DynamoJourneys::new(client, config.journey_table.clone(), claims.clone());
+    JourneyWorker::new(claims, journeys, config.ttl_secs)
+}
+
+/// Serve one SQS batch. Never fails: every record's fate is in the batch response.
+pub async fn handle_batch<S: IdempotencyStore, J: JourneyStore>(
+    worker: &JourneyWorker<S, J>,
+    event: lambda_runtime::LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, Infallible> {
+    let now = chrono::Utc::now().timestamp_millis();
+    let deadline_ms = i64::try_from(event.context.deadline)
+        .ok()
+        .filter(|d| *d > now)
+        .unwrap_or(now + DEFAULT_DEADLINE_MS);
+    Ok(worker.handle(&event.payload, deadline_ms).await)
 }

@@ -11,6 +11,7 @@ pub mod aws;
 pub mod config;
 pub mod event;
 pub mod idempotency;
+pub mod journey;
 pub mod lambda;
 #[cfg(any(test, feature = "test-util"))]
 pub mod memory;

@@ -159,3 +159,81 @@ impl EventSink for MemorySink {
         Ok(format!("m-{}", messages.len()))
     }
 }
+
+/// A journey item as the in-memory journey store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JourneyItem {
+    pub event_type: String,
+    pub event_id: String,
+    pub time: String,
+    pub time_ms: i64,
+    pub provider_status: Option<String>,
+    pub provider_sub_status: Option<String>,
+    pub updated_at: String,
+    pub event_count: u64,
+}
+
+/// In-memory journey table; completes claims on the `MemoryStore` it shares with the worker.
+#[derive(Debug)]
+pub struct MemoryJourneys {
+    items: Mutex<HashMap<String, JourneyItem>>,
+    store: std::sync::Arc<MemoryStore>,
+}
+
+impl MemoryJourneys {
+    pub fn new(store: std::sync::Arc<MemoryStore>) -> Self {
+        Self {
+            items: Mutex::default(),
+            store,
+        }
+    }
+
+    pub fn items(&self) -> HashMap<String, JourneyItem> {
+        self.items.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn store(&self) -> &MemoryStore {
+        &self.store
+    }
+}
+
+impl crate::journey::JourneyStore for MemoryJourneys {
+    async fn apply(
+        &self,
+        update: &crate::journey::JourneyUpdate,
+        claim: &Claim,
+    ) -> Result<crate::journey::Applied, PortError> {
+        use crate::journey::Applied;
+        if self.store.complete(claim, "").await? == Settled::NotOurs {
+            return Err(PortError::new(
+                "memory journeys",
+                FaultKind::Conflict,
+                "the claim is no longer ours",
+            ));
+        }
+        let mut items = self.items.lock().unwrap_or_else(|e| e.into_inner());
+        let item = items.entry(update.pk.clone()).or_insert(JourneyItem {
+            event_type: String::new(),
+            event_id: String::new(),
+            time: String::new(),
+            time_ms: i64::MIN,
+            provider_status: None,
+            provider_sub_status: None,
+            updated_at: String::new(),
+            event_count: 0,
+        });
+        item.event_count += 1;
+        item.updated_at.clone_from(&update.updated_at);
+        if item.time_ms > update.time_ms {
+            return Ok(Applied::Older);
+        }
+        item.event_type.clone_from(&update.event_type);
+        item.event_id.clone_from(&update.event_id);
+        item.time.clone_from(&update.time);
+        item.time_ms = update.time_ms;
+        item.provider_status.clone_from(&update.provider_status);
+        item.provider_sub_status
+            .clone_from(&update.provider_sub_status);
+        Ok(Applied::Newest)
+    }
+}

@@ -3,7 +3,7 @@
 //! faults become 503.
 
 use crate::auth::AuthError;
-use crate::idempotency::{log_fault, Attempt, Failure, Idempotency, Run};
+use crate::idempotency::{log_fault, Attempt, Completion, Failure, Idempotency, Run};
 use crate::normalize::{normalize, payload_hash, Normalized};
 use crate::ports::{EventSink, FaultKind, IdempotencyStore, OutgoingMessage, PortError};
 use crate::sources::Source;
@@ -275,7 +275,10 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
             event_type: event.event_type.clone(),
             source: event.source.to_owned(),
         };
-        let send = || async { self.sink.send(&message).await.map(|m| ((), m)) };
+        let send = |_: &_| async {
+            let message_id = self.sink.send(&message).await?;
+            Ok::<_, PortError>(((), Completion::Keep(message_id)))
+        };
         match self.idempotency.run(attempt, send).await {
             Ok(Run::Ran(())) => {
                 tracing::debug!(event_type = event.event_type, "forwarded");

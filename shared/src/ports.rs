@@ -13,6 +13,9 @@ pub enum FaultKind {
     Timeout,
     /// The service refused the request as invalid: no retry can fix it.
     Refused,
+    /// What the call was conditioned on changed (another attempt took the claim over): a later
+    /// retry is right.
+    Conflict,
     /// Anything else: connection failures, 5xx, unknown errors.
     Unavailable,
 }
@@ -23,6 +26,7 @@ impl FaultKind {
             Self::Throttled => "throttled",
             Self::Timeout => "timeout",
             Self::Refused => "refused",
+            Self::Conflict => "conflict",
             Self::Unavailable => "unavailable",
         }
     }
@@ -116,6 +120,22 @@ pub enum Settled {
     /// The record is no longer our claim (its lease ran out and another delivery took it over,
     /// or it is gone): left untouched.
     NotOurs,
+}
+
+impl<T: IdempotencyStore> IdempotencyStore for std::sync::Arc<T> {
+    fn claim(&self, claim: &Claim) -> impl Future<Output = Result<ClaimOutcome, PortError>> + Send {
+        (**self).claim(claim)
+    }
+    fn complete(
+        &self,
+        claim: &Claim,
+        message_id: &str,
+    ) -> impl Future<Output = Result<Settled, PortError>> + Send {
+        (**self).complete(claim, message_id)
+    }
+    fn release(&self, claim: &Claim) -> impl Future<Output = Result<Settled, PortError>> + Send {
+        (**self).release(claim)
+    }
 }
 
 pub trait IdempotencyStore: Send + Sync {

@@ -16,6 +16,7 @@ const OWN_TARGETS: &[&str] = &[
     "kyc_intake",
     "cashfree_webhook",
     "hyperverge_webhook",
+    "journey_worker",
     "kyc_local",
 ];
 

@@ -4,7 +4,9 @@
 
 mod cashfree;
 mod fifth_source;
+mod journey;
 mod logs;
+mod other_languages;
 mod reliability;
 mod samples;
 mod template;

@@ -1,8 +1,11 @@
 //! `template.yaml` and the code cannot drift: the environment variables, routes, binaries, table
 //! key, TTL attribute and IAM actions the template declares are exactly the ones the code uses.
 
-use kyc_intake::aws::{attr, DYNAMODB_ACTIONS, SQS_ACTIONS};
+use kyc_intake::aws::{
+    attr, DYNAMODB_ACTIONS, JOURNEY_TABLE_ACTIONS, SQS_ACTIONS, WORKER_SQS_ACTIONS,
+};
 use kyc_intake::config::var;
+use kyc_intake::journey;
 use kyc_intake::registry::{FunctionSpec, FUNCTIONS};
 use kyc_intake_tests::workspace;
 use std::collections::BTreeSet;
@@ -122,7 +125,12 @@ fn routes_match_per_function_and_are_post() {
 fn binaries_match_the_function_crates() {
     let t = template();
     let binaries: BTreeSet<String> = values(&t, "Binary").into_iter().collect();
-    let registered: BTreeSet<String> = FUNCTIONS.iter().map(|f| f.name.to_owned()).collect();
+    let registered: BTreeSet<String> = FUNCTIONS
+        .iter()
+        .map(|f| f.name)
+        .chain([journey::WORKER_NAME])
+        .map(str::to_owned)
+        .collect();
     assert_eq!(
         binaries, registered,
         "the template builds exactly the registry's functions"
@@ -148,37 +156,124 @@ fn binaries_match_the_function_crates() {
 #[test]
 fn table_key_and_ttl_match() {
     let t = template();
-    let names = values(&t, "AttributeName");
+    let block_of = |name: &str| block(&t, |b| b[0].trim() == format!("{name}:"), 2).join("\n");
+    let idempotency = block_of("IdempotencyTable");
     assert_eq!(
-        names,
+        values(&idempotency, "AttributeName"),
         [attr::PK, attr::PK, attr::EXPIRES_AT],
         "definition, key schema, TTL"
     );
-    assert_eq!(values(&t, "KeyType"), ["HASH"]);
-    assert_eq!(values(&t, "AttributeType"), ["S"]);
+    let journeys = block_of("JourneyTable");
+    assert_eq!(
+        values(&journeys, "AttributeName"),
+        [journey::attr::PK, journey::attr::PK],
+        "definition, key schema; no TTL: a journey's state is kept"
+    );
+    for table in [&idempotency, &journeys] {
+        assert_eq!(values(table, "KeyType"), ["HASH"]);
+        assert_eq!(values(table, "AttributeType"), ["S"]);
+        assert_eq!(values(table, "SSEEnabled"), ["true"]);
+        assert_eq!(values(table, "PointInTimeRecoveryEnabled"), ["true"]);
+        assert_eq!(values(table, "BillingMode"), ["PAY_PER_REQUEST"]);
+    }
+}
+
+/// `Action:` values as lists.
+fn action_list(actions: &[&str]) -> String {
+    if actions.len() == 1 {
+        actions[0].to_owned()
+    } else {
+        format!("[{}]", actions.join(", "))
+    }
 }
 
 #[test]
 fn iam_actions_are_exactly_what_the_code_calls() {
     let t = template();
-    let actions = values(&t, "Action");
-    let ddb = format!("[{}]", DYNAMODB_ACTIONS.join(", "));
-    let sqs = SQS_ACTIONS.join(", ");
+    let ddb = action_list(DYNAMODB_ACTIONS);
+    let sqs = action_list(SQS_ACTIONS);
+    let webhook = [
+        (ddb.clone(), "!GetAtt IdempotencyTable.Arn"),
+        (sqs, "!GetAtt EventsQueue.Arn"),
+    ];
+    for f in FUNCTIONS {
+        let lines = resource_of(&t, f).join("\n");
+        let got: Vec<(String, String)> = values(&lines, "Action")
+            .into_iter()
+            .zip(values(&lines, "Resource"))
+            .collect();
+        let want: Vec<(String, String)> = webhook
+            .iter()
+            .map(|(a, r)| (a.clone(), (*r).to_owned()))
+            .collect();
+        assert_eq!(
+            got, want,
+            "{}: table items, then queue; no wildcard",
+            f.name
+        );
+    }
+    let worker = block(
+        &t,
+        |b| b.iter().any(|l| l.trim() == "Binary: journey-worker"),
+        2,
+    )
+    .join("\n");
+    let got: Vec<(String, String)> = values(&worker, "Action")
+        .into_iter()
+        .zip(values(&worker, "Resource"))
+        .collect();
     assert_eq!(
-        actions,
-        [ddb.clone(), sqs.clone(), ddb, sqs],
-        "per function: table items, then queue"
-    );
-    let resources = values(&t, "Resource");
-    assert_eq!(
-        resources,
+        got,
         [
-            "!GetAtt IdempotencyTable.Arn",
-            "!GetAtt EventsQueue.Arn",
-            "!GetAtt IdempotencyTable.Arn",
-            "!GetAtt EventsQueue.Arn"
+            (
+                action_list(JOURNEY_TABLE_ACTIONS),
+                "!GetAtt JourneyTable.Arn".to_owned()
+            ),
+            (ddb, "!GetAtt IdempotencyTable.Arn".to_owned()),
+            (
+                action_list(WORKER_SQS_ACTIONS),
+                "!GetAtt EventsQueue.Arn".to_owned()
+            ),
         ],
-        "no wildcard resources"
+        "journey-worker: its table, its claims, the queue it consumes"
+    );
+    assert!(!t.contains("Resource: \"*\"") && !t.contains("Resource: '*'"));
+}
+
+#[test]
+fn the_journey_worker_is_optional_and_reports_batch_item_failures() {
+    let t = template();
+    let worker = block(
+        &t,
+        |b| b.iter().any(|l| l.trim() == "Binary: journey-worker"),
+        2,
+    );
+    assert!(worker
+        .iter()
+        .any(|l| l.trim() == "Condition: HasJourneyWorker"));
+    assert_eq!(
+        env_vars(&worker),
+        [journey::var::JOURNEY_TABLE.to_owned()].into()
+    );
+    for v in journey::var::ALL
+        .iter()
+        .filter(|v| **v != journey::var::JOURNEY_TABLE)
+    {
+        assert!(var::COMMON.contains(v), "{v} comes from Globals");
+    }
+    let mapping = block(&t, |b| b[0].trim() == "JourneyWorkerEventSource:", 2).join("\n");
+    assert_eq!(
+        values(&mapping, "FunctionResponseTypes"),
+        ["[ReportBatchItemFailures]"]
+    );
+    assert_eq!(
+        values(&mapping, "EventSourceArn"),
+        ["!GetAtt EventsQueue.Arn"]
+    );
+    assert_eq!(values(&mapping, "Condition"), ["HasJourneyWorker"]);
+    assert!(
+        !t.contains("Type: SQS"),
+        "no SAM SQS event: it would attach a managed policy on every queue"
     );
 }
 
@@ -237,7 +332,11 @@ fn every_body_up_to_the_largest_max_body_bytes_fits_the_queue() {
                 .iter()
                 .all(|s| *s == QUEUE_MAX_MESSAGE_BYTES.to_string())
     );
-    assert_eq!(single(&t, "MaxValue"), MAX_BODY_BYTES_LIMIT.to_string());
+    let max_body = block(&t, |b| b[0].trim() == "MaxBodyBytes:", 2).join("\n");
+    assert_eq!(
+        single(&max_body, "MaxValue"),
+        MAX_BODY_BYTES_LIMIT.to_string()
+    );
     let local = std::fs::read_to_string(workspace().join("tools/local/src/resources.rs"))
         .expect("resources.rs");
     assert!(

@@ -7,7 +7,8 @@ use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::AttributeValue;
 use kyc_intake::aws::{DynamoStore, SqsSink};
 use kyc_intake::config::Common;
-use kyc_intake::lambda::{self, AwsPipeline};
+use kyc_intake::journey::WorkerConfig;
+use kyc_intake::lambda::{self, AwsJourneyWorker, AwsPipeline};
 use kyc_intake::registry::{self, FunctionSpec, FUNCTIONS};
 use kyc_intake::sources::{cashfree, hyperverge, Source};
 use kyc_intake::Pipeline;
@@ -169,6 +170,68 @@ impl Stack {
         }
     }
 
+    /// A journey table of this stack's own, and the journey worker on it (its claims in this
+    /// stack's idempotency table), on the SDK settings `sdk` (the local server's, or a dead one).
+    pub async fn journey_worker(&self, sdk: &SdkConfig) -> (String, AwsJourneyWorker) {
+        let table = format!("{}-journeys", self.table);
+        resources::ensure_journey_table(&self.sdk, &table)
+            .await
+            .expect("journey table");
+        let config = WorkerConfig {
+            journey_table: table.clone(),
+            idempotency_table: self.table.clone(),
+            ttl_secs: 3_600,
+        };
+        (table.clone(), lambda::aws_journey_worker(sdk, &config))
+    }
+
+    /// Make the events queue return a received message after `secs` (the local default is 30).
+    pub async fn set_visibility_timeout(&self, secs: u32) {
+        aws_sdk_sqs::Client::new(&self.sdk)
+            .set_queue_attributes()
+            .queue_url(&self.queue_url)
+            .attributes(
+                aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
+                secs.to_string(),
+            )
+            .send()
+            .await
+            .expect("SetQueueAttributes");
+    }
+
+    /// A journey item, as attribute name → text (numbers as their digits).
+    pub async fn journey(&self, table: &str, pk: &str) -> Option<HashMap<String, String>> {
+        let out = self
+            .ddb
+            .get_item()
+            .table_name(table)
+            .key("pk", AttributeValue::S(pk.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("GetItem");
+        out.item().map(|item| {
+            item.iter()
+                .map(|(k, v)| {
+                    let text = v.as_s().or_else(|_| v.as_n()).cloned().unwrap_or_default();
+                    (k.clone(), text)
+                })
+                .collect()
+        })
+    }
+
+    /// Every item of a table.
+    pub async fn scan(&self, table: &str) -> Vec<HashMap<String, AttributeValue>> {
+        self.ddb
+            .scan()
+            .table_name(table)
+            .send()
+            .await
+            .expect("scan")
+            .items()
+            .to_vec()
+    }
+
     /// The functions' environment for this stack, plus `extra` (which wins).
     pub fn env_vars(&self, extra: &[(&str, &str)]) -> HashMap<String, String> {
         let mut map: HashMap<String, String> = [
@@ -250,14 +313,7 @@ impl Stack {
 
     /// Every item in the idempotency table.
     pub async fn items(&self) -> Vec<HashMap<String, AttributeValue>> {
-        self.ddb
-            .scan()
-            .table_name(&self.table)
-            .send()
-            .await
-            .expect("scan")
-            .items()
-            .to_vec()
+        self.scan(&self.table).await
     }
 
     pub async fn put_item(&self, item: HashMap<String, AttributeValue>) {
@@ -304,6 +360,11 @@ impl Deployed {
         let path = request.raw_http_path().to_owned();
         call(self.for_path(&path), request).await
     }
+}
+
+/// SDK settings for an address where nothing listens (a service that is down).
+pub async fn dead_sdk_config() -> SdkConfig {
+    local_sdk_config(&format!("http://127.0.0.1:{}", free_port())).await
 }
 
 /// A loopback address that accepts TCP connections and never answers on them.

@@ -7,11 +7,13 @@ pub mod events;
 pub mod gateway;
 pub mod resources;
 pub mod runtime_api;
+pub mod worker;
 
 /// Local defaults shared by `make run`, `make invoke` and the README.
 pub mod defaults {
     pub const REGION: &str = "ap-south-1";
     pub const TABLE: &str = "kyc-webhook-idempotency";
+    pub const JOURNEY_TABLE: &str = "kyc-journeys";
     pub const CASHFREE_SECRET: &str = "local_cashfree_secret";
     pub const RESULTS_TOKEN: &str = "local_results_token";
     pub const DIGILOCKER_TOKEN: &str = "local_digilocker_token";

@@ -1,10 +1,13 @@
 //! `kyc-local`: run the intake locally against a DynamoDB/SQS-compatible server.
 //!
 //! ```text
-//! kyc-local serve   [--listen 127.0.0.1:3000]   create table + queue, serve both functions
+//! kyc-local serve   [--listen 127.0.0.1:3000] [--no-worker]
+//!                   create the tables and the queue, serve the webhook functions, and run the
+//!                   journey worker on the queue as an SQS event source mapping would
 //! kyc-local invoke  EVENT [--gateway URL]       send a sample event (fresh timestamp/signature)
 //! kyc-local render  EVENT                       print a sample event with placeholders filled
 //! kyc-local receive                             print (and delete) the events on the queue
+//! kyc-local journey ID                          print a journey's state (`<source>#<subject>`)
 //! ```
 //! Configuration is the functions' own environment (see the README); `AWS_ENDPOINT_URL` points at
 //! the local server.
@@ -14,15 +17,21 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use kyc_intake::journey::{self, WorkerConfig};
 use kyc_intake::registry::{self, FUNCTIONS};
 use kyc_intake::{config, lambda, telemetry};
 use kyc_local::events::{self, Credentials};
 use kyc_local::gateway::{self, Functions};
 use kyc_local::resources::{self, BoxError};
+use kyc_local::worker::EventSource;
 use serde_json::Value;
 use std::sync::Arc;
 
-const USAGE: &str = "usage: kyc-local serve [--listen ADDR] | invoke EVENT [--gateway URL] | render EVENT | receive";
+const USAGE: &str = "usage: kyc-local serve [--listen ADDR] [--no-worker] | invoke EVENT [--gateway URL] | render EVENT | receive | journey ID";
+
+/// How long the local worker waits on an empty queue before polling again. It does not long-poll:
+/// the local server handles one request at a time, so a long poll would hold every webhook up.
+const WORKER_IDLE: std::time::Duration = std::time::Duration::from_millis(200);
 
 fn env_or(var: &str, default: &str) -> String {
     std::env::var(var)
@@ -63,6 +72,32 @@ async fn serve(args: &[String]) -> Result<(), BoxError> {
             "EVENTS_QUEUE_URL is {wanted} but the local server named the queue {created}"
         )
         .into());
+    }
+
+    if !args.iter().any(|a| a == "--no-worker") {
+        let journey_table = env_or(
+            journey::var::JOURNEY_TABLE,
+            kyc_local::defaults::JOURNEY_TABLE,
+        );
+        resources::ensure_journey_table(&sdk, &journey_table).await?;
+        let config = WorkerConfig::from_env(&|k: &str| match k {
+            "JOURNEY_TABLE" => Some(journey_table.clone()),
+            other => std::env::var(other).ok(),
+        })?;
+        let worker = lambda::aws_journey_worker(&sdk, &config);
+        let source = EventSource::new(&sdk, &created).await?;
+        eprintln!("kyc-local: journey worker consuming {created} into table {journey_table}");
+        tokio::spawn(async move {
+            let timeout_ms = kyc_intake::pipeline::FUNCTION_TIMEOUT_SECS * 1000;
+            loop {
+                match source.poll(&worker, 0, timeout_ms).await {
+                    Ok(polled) if !polled.received.is_empty() => continue,
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = %e, "local event source: polling failed"),
+                }
+                tokio::time::sleep(WORKER_IDLE).await;
+            }
+        });
     }
 
     let mut functions = Functions(Vec::new());
@@ -128,6 +163,54 @@ fn render_file(file: &str) -> Result<String, BoxError> {
     )
 }
 
+async fn show_journey(id: &str) -> Result<(), BoxError> {
+    let table = env_or(
+        journey::var::JOURNEY_TABLE,
+        kyc_local::defaults::JOURNEY_TABLE,
+    );
+    let item = aws_sdk_dynamodb::Client::new(&sdk().await)
+        .get_item()
+        .table_name(&table)
+        .key(
+            journey::attr::PK,
+            aws_sdk_dynamodb::types::AttributeValue::S(id.to_owned()),
+        )
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "GetItem on {table}: {}",
+                aws_sdk_dynamodb::error::DisplayErrorContext(e)
+            )
+        })?;
+    let Some(item) = item.item() else {
+        return Err(format!(
+            "no journey `{id}` in {table} (ids look like cashfree/vkyc#<verification_id>)"
+        )
+        .into());
+    };
+    let mut json = serde_json::Map::new();
+    for (k, v) in item {
+        let value = match v {
+            aws_sdk_dynamodb::types::AttributeValue::S(s) => Value::from(s.as_str()),
+            aws_sdk_dynamodb::types::AttributeValue::N(n) => n
+                .parse::<i64>()
+                .map(Value::from)
+                .unwrap_or_else(|_| Value::from(n.as_str())),
+            other => Value::from(format!("{other:?}")),
+        };
+        json.insert(k.clone(), value);
+    }
+    let mut sorted: Vec<_> = json.into_iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&sorted.into_iter().collect::<serde_json::Map<_, _>>())?
+    );
+    Ok(())
+}
+
 async fn receive() -> Result<(), BoxError> {
     let messages = resources::drain(&sdk().await, &queue_url()?).await?;
     for m in &messages {
@@ -163,6 +246,10 @@ async fn main() {
             render_file(rest.first().map_or("", String::as_str)).map(|e| println!("{e}"))
         }
         Some("receive") => receive().await,
+        Some("journey") => match rest.first() {
+            Some(id) => show_journey(id).await,
+            None => Err(USAGE.into()),
+        },
         _ => Err(USAGE.into()),
     };
     if let Err(e) = result {

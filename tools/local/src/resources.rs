@@ -35,6 +35,37 @@ pub async fn local_sdk_config(endpoint: &str) -> SdkConfig {
 
 /// Create the idempotency table if it does not exist, with TTL on `expires_at`.
 pub async fn ensure_table(sdk: &SdkConfig, table: &str) -> Result<(), BoxError> {
+    ensure_keyed_table(sdk, table).await?;
+    let ddb = aws_sdk_dynamodb::Client::new(sdk);
+    ddb.update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .enabled(true)
+                .attribute_name(attr::EXPIRES_AT)
+                .build()?,
+        )
+        .send()
+        .await
+        .map(|_| ())
+        .or_else(|e| {
+            // Already enabled is fine.
+            let text = DisplayErrorContext(&e).to_string();
+            if text.contains("already enabled") {
+                Ok(())
+            } else {
+                Err(ctx("UpdateTimeToLive", e))
+            }
+        })
+}
+
+/// Create the journey table if it does not exist (key `pk`, no TTL: a journey's state is kept).
+pub async fn ensure_journey_table(sdk: &SdkConfig, table: &str) -> Result<(), BoxError> {
+    ensure_keyed_table(sdk, table).await
+}
+
+/// A pay-per-request table with the string partition key `pk`, if absent.
+async fn ensure_keyed_table(sdk: &SdkConfig, table: &str) -> Result<(), BoxError> {
     let ddb = aws_sdk_dynamodb::Client::new(sdk);
     let exists = ddb.describe_table().table_name(table).send().await.is_ok();
     if !exists {
@@ -57,26 +88,7 @@ pub async fn ensure_table(sdk: &SdkConfig, table: &str) -> Result<(), BoxError> 
             .await
             .map_err(|e| ctx("CreateTable", e))?;
     }
-    ddb.update_time_to_live()
-        .table_name(table)
-        .time_to_live_specification(
-            TimeToLiveSpecification::builder()
-                .enabled(true)
-                .attribute_name(attr::EXPIRES_AT)
-                .build()?,
-        )
-        .send()
-        .await
-        .map(|_| ())
-        .or_else(|e| {
-            // Already enabled is fine.
-            let text = DisplayErrorContext(&e).to_string();
-            if text.contains("already enabled") {
-                Ok(())
-            } else {
-                Err(ctx("UpdateTimeToLive", e))
-            }
-        })
+    Ok(())
 }
 
 /// Create the events queue (FIFO when the name ends in `.fifo`) with a dead-letter queue and

@@ -1,0 +1,427 @@
+//! The reference consumer, `journey-worker`: the events queue's SQS batches in, the current KYC
+//! state of every journey out (table `JOURNEY_TABLE`, one item per `<source>#<subject>`).
+//!
+//! - Each record's body is a `KycEvent`. A body that is not is a poison record: it fails (and
+//!   reaches the dead-letter queue after the queue's `maxReceiveCount`).
+//! - Each event id is applied at most once (idempotency key `journey-worker#<event id>` in the
+//!   idempotency table, through [`crate::idempotency`]); the journey write and the completion of
+//!   that key are one DynamoDB transaction, so no crash between them can count an event twice.
+//! - An event older (by `time`) than the journey's stored one counts in `event_count` but does not
+//!   overwrite `type`, `event_id`, `time` or the statuses; equal times let the later event win.
+//! - `unrecognized` events (no subject) are acknowledged and counted in the log, not stored.
+//! - On a FIFO queue, once a record fails, every later record of the batch fails too, so a
+//!   journey's order is kept; on a standard queue each record stands alone.
+//! - Every AWS call is bounded by the invocation's remaining time, so an outage yields a batch
+//!   response with the records failed before the deadline, not a timeout.
+
+use crate::config::{self, err, positive, ConfigError, Env, DEFAULT_TTL_SECONDS};
+use crate::event::KycEvent;
+use crate::idempotency::{log_fault, Attempt, Completion, Failure, Idempotency, Run};
+use crate::ports::{Claim, IdempotencyStore, PortError};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use sha2::{Digest, Sha256};
+use std::future::Future;
+
+/// The worker's function and binary name.
+pub const WORKER_NAME: &str = "journey-worker";
+/// Prefix of the worker's idempotency keys: `journey-worker#<event id>`.
+pub const KEY_PREFIX: &str = "journey-worker#";
+
+/// The variables the worker reads.
+pub mod var {
+    pub const JOURNEY_TABLE: &str = "JOURNEY_TABLE";
+    pub const ALL: &[&str] = &[
+        JOURNEY_TABLE,
+        crate::config::var::IDEMPOTENCY_TABLE,
+        crate::config::var::IDEMPOTENCY_TTL_SECONDS,
+    ];
+}
+
+/// Attribute names of a journey item (DESIGN.md, plus `time_ms`: the event time as epoch ms, so
+/// times with different offsets compare correctly).
+pub mod attr {
+    pub const PK: &str = "pk";
+    pub const TYPE: &str = "type";
+    pub const EVENT_ID: &str = "event_id";
+    pub const TIME: &str = "time";
+    pub const TIME_MS: &str = "time_ms";
+    pub const PROVIDER_STATUS: &str = "provider_status";
+    pub const PROVIDER_SUB_STATUS: &str = "provider_sub_status";
+    pub const UPDATED_AT: &str = "updated_at";
+    pub const EVENT_COUNT: &str = "event_count";
+}
+
+/// The worker's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerConfig {
+    pub journey_table: String,
+    pub idempotency_table: String,
+    pub ttl_secs: u64,
+}
+
+impl WorkerConfig {
+    pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
+        let table = |var: &'static str| {
+            env.get(var)
+                .map(|v| v.trim().to_owned())
+                .ok_or_else(|| err(var, "required but not set"))
+        };
+        Ok(Self {
+            journey_table: table(var::JOURNEY_TABLE)?,
+            idempotency_table: table(config::var::IDEMPOTENCY_TABLE)?,
+            ttl_secs: positive(
+                env,
+                config::var::IDEMPOTENCY_TTL_SECONDS,
+                DEFAULT_TTL_SECONDS,
+            )?,
+        })
+    }
+}
+
+/// The change one recognized event makes to its journey.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JourneyUpdate {
+    /// `<source>#<subject>`.
+    pub pk: String,
+    pub event_type: String,
+    pub event_id: String,
+    /// The event's `time`, as sent.
+    pub time: String,
+    /// The same instant, epoch ms: what "older" is decided on.
+    pub time_ms: i64,
+    pub provider_status: Option<String>,
+    pub provider_sub_status: Option<String>,
+    /// When the worker applied it, RFC 3339.
+    pub updated_at: String,
+}
+
+impl JourneyUpdate {
+    /// The update for `event`; `None` for an unrecognized event (no subject, no journey).
+    pub fn from_event(event: &KycEvent, now: chrono::DateTime<chrono::Utc>) -> Option<Self> {
+        let subject = event.subject.as_deref()?;
+        let time_ms = chrono::DateTime::parse_from_rfc3339(&event.time)
+            .or_else(|_| chrono::DateTime::parse_from_rfc3339(&event.data.received_at))
+            .map(|t| t.timestamp_millis())
+            .unwrap_or_default();
+        Some(Self {
+            pk: format!("{}#{subject}", event.source),
+            event_type: event.event_type.clone(),
+            event_id: event.id.clone(),
+            time: event.time.clone(),
+            time_ms,
+            provider_status: event.data.provider_status.clone(),
+            provider_sub_status: event.data.provider_sub_status.clone(),
+            updated_at: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        })
+    }
+}
+
+/// What applying an event did to its journey.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// The event is the journey's newest: its state now.
+    Newest,
+    /// An older event: counted, state unchanged.
+    Older,
+}
+
+/// The journey table's port.
+pub trait JourneyStore: Send + Sync {
+    /// Count the event in its journey, set the journey's state to it unless a newer event is
+    /// stored, and mark `claim` completed: all in one atomic step. Fails with a `Conflict` fault,
+    /// applying nothing, when `claim` is no longer ours.
+    fn apply(
+        &self,
+        update: &JourneyUpdate,
+        claim: &Claim,
+    ) -> impl Future<Output = Result<Applied, PortError>> + Send;
+}
+
+/// How one record ended, for its log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordOutcome {
+    Applied(Applied),
+    /// Applied by an earlier delivery.
+    Duplicate,
+    /// An unrecognized event: acknowledged, not stored.
+    Unrecognized,
+    /// Not a `KycEvent`.
+    Poison,
+    /// Another delivery of the same event is applying it now: retry later.
+    InProgress,
+    /// DynamoDB failed (or the time ran out).
+    Fault,
+    /// Not tried: an earlier record of this FIFO batch failed.
+    Skipped,
+}
+
+impl RecordOutcome {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Applied(Applied::Newest) => "applied",
+            Self::Applied(Applied::Older) => "applied_older",
+            Self::Duplicate => "duplicate",
+            Self::Unrecognized => "unrecognized",
+            Self::Poison => "poison",
+            Self::InProgress => "in_progress",
+            Self::Fault => "fault",
+            Self::Skipped => "skipped",
+        }
+    }
+
+    /// Whether the record is done with (deleted from the queue) or fails (redelivered).
+    pub fn succeeded(self) -> bool {
+        matches!(
+            self,
+            Self::Applied(_) | Self::Duplicate | Self::Unrecognized
+        )
+    }
+}
+
+/// The worker: the idempotency utility and the journey table.
+pub struct JourneyWorker<S, J> {
+    idempotency: Idempotency<S>,
+    journeys: J,
+}
+
+impl<S: IdempotencyStore, J: JourneyStore> JourneyWorker<S, J> {
+    pub fn new(store: S, journeys: J, ttl_secs: u64) -> Self {
+        Self {
+            idempotency: Idempotency::new(store, ttl_secs),
+            journeys,
+        }
+    }
+
+    pub fn journeys(&self) -> &J {
+        &self.journeys
+    }
+
+    /// Handle one SQS batch; the response names every record to be redelivered.
+    pub async fn handle(&self, batch: &SqsEvent, deadline_ms: i64) -> SqsBatchResponse {
+        let mut response = SqsBatchResponse::default();
+        let mut failed_before = false;
+        for record in &batch.records {
+            let id = record.message_id.clone().unwrap_or_default();
+            let fifo = record
+                .event_source_arn
+                .as_deref()
+                .is_some_and(|arn| arn.ends_with(".fifo"));
+            let outcome = if fifo && failed_before {
+                RecordOutcome::Skipped
+            } else {
+                self.record(record, deadline_ms).await
+            };
+            if !outcome.succeeded() {
+                failed_before = true;
+                response.add_failure(id);
+            }
+        }
+        response
+    }
+
+    /// Process one record and log one line about it (never its body).
+    async fn record(&self, record: &SqsMessage, deadline_ms: i64) -> RecordOutcome {
+        let message_id = record.message_id.as_deref().unwrap_or("-");
+        let body = record.body.as_deref().unwrap_or_default();
+        let event = match serde_json::from_str::<KycEvent>(body) {
+            Ok(event) => event,
+            Err(e) => {
+                tracing::warn!(
+                    message_id,
+                    outcome = RecordOutcome::Poison.label(),
+                    body_bytes = body.len(),
+                    error_line = e.line(),
+                    error_column = e.column(),
+                    "not a KycEvent"
+                );
+                return RecordOutcome::Poison;
+            }
+        };
+        let outcome = self.apply(&event, body, deadline_ms).await;
+        let line = |level| {
+            let label = outcome.label();
+            let (event_id, event_type) = (event.id.as_str(), event.event_type.as_str());
+            match level {
+                tracing::Level::INFO => {
+                    tracing::info!(message_id, event_id, event_type, outcome = label, "record")
+                }
+                _ => tracing::warn!(message_id, event_id, event_type, outcome = label, "record"),
+            }
+        };
+        line(if outcome.succeeded() {
+            tracing::Level::INFO
+        } else {
+            tracing::Level::WARN
+        });
+        outcome
+    }
+
+    async fn apply(&self, event: &KycEvent, body: &str, deadline_ms: i64) -> RecordOutcome {
+        let now = chrono::Utc::now();
+        let Some(update) = JourneyUpdate::from_event(event, now) else {
+            return RecordOutcome::Unrecognized;
+        };
+        let key = format!("{KEY_PREFIX}{}", event.id);
+        let attempt = Attempt {
+            key: &key,
+            fingerprint: hex::encode(Sha256::digest(body.as_bytes())),
+            now_ms: now.timestamp_millis(),
+            deadline_ms,
+        };
+        let apply = |claim: &Claim| {
+            let claim = claim.clone();
+            let update = &update;
+            async move {
+                let applied = self.journeys.apply(update, &claim).await?;
+                Ok::<_, PortError>((applied, Completion::Done))
+            }
+        };
+        match self.idempotency.run(&attempt, apply).await {
+            Ok(Run::Ran(applied)) => RecordOutcome::Applied(applied),
+            Ok(Run::AlreadyDone { .. }) => RecordOutcome::Duplicate,
+            Ok(Run::InProgress) => RecordOutcome::InProgress,
+            Err(Failure::Store(e) | Failure::Operation(e)) => {
+                log_fault(&e, "applying the event failed");
+                RecordOutcome::Fault
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::{MemoryJourneys, MemoryStore};
+    use std::sync::atomic::Ordering;
+    use std::sync::Arc;
+
+    fn event(subject: Option<&str>, kind: &str, time: &str, id: &str) -> String {
+        let subject = subject.map_or(String::new(), |s| format!(r#""subject":"{s}","#));
+        format!(
+            r#"{{"specversion":"1.0","id":"{id}","source":"cashfree/vkyc","type":"kyc.vkyc.{kind}",{subject}"time":"{time}","datacontenttype":"application/json","data":{{"provider":"cashfree","product":"vkyc","provider_event":"E","provider_status":"S-{kind}","provider_sub_status":null,"provider_time":null,"received_at":"2025-05-22T03:51:14Z","auth_scheme":"cashfree_header_hmac","payload":{{}}}}}}"#
+        )
+    }
+
+    fn batch(bodies: &[String], fifo: bool) -> SqsEvent {
+        let arn = if fifo {
+            "arn:aws:sqs:ap-south-1:000000000000:events.fifo"
+        } else {
+            "arn:aws:sqs:ap-south-1:000000000000:events"
+        };
+        let mut e = SqsEvent::default();
+        e.records = bodies
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let mut m = SqsMessage::default();
+                m.message_id = Some(format!("m{i}"));
+                m.body = Some(b.clone());
+                m.event_source_arn = Some(arn.to_owned());
+                m
+            })
+            .collect();
+        e
+    }
+
+    fn worker() -> JourneyWorker<Arc<MemoryStore>, MemoryJourneys> {
+        let store = Arc::new(MemoryStore::default());
+        JourneyWorker::new(store.clone(), MemoryJourneys::new(store), 3600)
+    }
+
+    fn failures(r: &SqsBatchResponse) -> Vec<&str> {
+        r.batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect()
+    }
+
+    fn deadline() -> i64 {
+        chrono::Utc::now().timestamp_millis() + 5_000
+    }
+
+    #[tokio::test]
+    async fn newest_event_wins_older_ones_only_count_and_each_id_applies_once() {
+        let w = worker();
+        let bodies = [
+            event(Some("v1"), "call_queued", "2025-05-22T03:51:14Z", "e1"),
+            event(
+                Some("v1"),
+                "call_completed",
+                "2025-05-22T09:30:00+05:30",
+                "e2",
+            ),
+            // Older than e2 (04:00Z), delivered after it.
+            event(Some("v1"), "call_started", "2025-05-22T03:55:00Z", "e3"),
+            event(
+                Some("v1"),
+                "call_completed",
+                "2025-05-22T09:30:00+05:30",
+                "e2",
+            ),
+        ];
+        let r = w.handle(&batch(&bodies, true), deadline()).await;
+        assert!(failures(&r).is_empty(), "{r:?}");
+        let j = &w.journeys().items()["cashfree/vkyc#v1"];
+        assert_eq!(j.event_type, "kyc.vkyc.call_completed");
+        assert_eq!(j.event_id, "e2");
+        assert_eq!(j.provider_status.as_deref(), Some("S-call_completed"));
+        assert_eq!(j.event_count, 3, "e1, e2, e3; the second e2 is a duplicate");
+        // The same batch again changes nothing.
+        let r = w.handle(&batch(&bodies, true), deadline()).await;
+        assert!(failures(&r).is_empty());
+        assert_eq!(w.journeys().items()["cashfree/vkyc#v1"].event_count, 3);
+    }
+
+    #[tokio::test]
+    async fn on_fifo_a_poison_record_fails_it_and_every_later_record() {
+        let w = worker();
+        let bodies = [
+            event(Some("a"), "call_queued", "2025-05-22T03:51:14Z", "e1"),
+            "not json".to_owned(),
+            event(Some("a"), "call_started", "2025-05-22T03:52:14Z", "e2"),
+            event(Some("b"), "call_started", "2025-05-22T03:52:14Z", "e3"),
+        ];
+        let r = w.handle(&batch(&bodies, true), deadline()).await;
+        assert_eq!(failures(&r), ["m1", "m2", "m3"]);
+        let items = w.journeys().items();
+        assert_eq!(
+            items["cashfree/vkyc#a"].event_id, "e1",
+            "earlier records applied"
+        );
+        assert!(!items.contains_key("cashfree/vkyc#b"), "later ones not");
+        // On a standard queue each record stands alone.
+        let w = worker();
+        let r = w.handle(&batch(&bodies, false), deadline()).await;
+        assert_eq!(failures(&r), ["m1"]);
+        assert_eq!(w.journeys().items().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn unrecognized_events_are_acknowledged_not_stored() {
+        let w = worker();
+        let r = w
+            .handle(
+                &batch(
+                    &[event(None, "unrecognized", "2025-05-22T03:51:14Z", "u")],
+                    true,
+                ),
+                deadline(),
+            )
+            .await;
+        assert!(failures(&r).is_empty());
+        assert!(w.journeys().items().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_store_fault_fails_every_record_and_applies_nothing() {
+        let w = worker();
+        w.journeys().store().fail.store(true, Ordering::SeqCst);
+        let bodies = [
+            event(Some("a"), "call_queued", "2025-05-22T03:51:14Z", "e1"),
+            event(Some("b"), "call_queued", "2025-05-22T03:51:14Z", "e2"),
+        ];
+        let r = w.handle(&batch(&bodies, false), deadline()).await;
+        assert_eq!(failures(&r), ["m0", "m1"]);
+        assert!(w.journeys().items().is_empty());
+    }
+}

@@ -1,0 +1,405 @@
+//! The consumer side end to end on the local server: webhooks in through the real handlers, the
+//! queue, the journey worker's real Lambda handler fed the typed SQS events an event source
+//! mapping delivers (`kyc_local::worker::EventSource`), and the journey table, with the faults of
+//! DESIGN.md's "Consumers" section.
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use kyc_intake::lambda::AwsJourneyWorker;
+use kyc_intake_tests::{
+    dead_sdk_config, endpoint, local_sdk_config, ApiRequest, Deployed, Stack, CASHFREE_SECRET,
+};
+use kyc_local::worker::{EventSource, Polled};
+use std::collections::HashMap;
+use std::time::Duration;
+
+const VKYC: &str = "/webhooks/cashfree/vkyc";
+const TIMEOUT_MS: u64 = 20_000;
+
+/// A VKYC body for journey `v` at `time`.
+fn vkyc(v: &str, event: &str, sub_status: &str, time: &str) -> String {
+    format!(
+        r#"{{"event_type":"{event}","event_time":"{time}","version":"v1","data":{{"verification_id":"{v}","status":"S","sub_status":"{sub_status}"}}}}"#
+    )
+}
+
+async fn webhook(deployed: &Deployed, body: &str) {
+    let reply = deployed
+        .call(
+            ApiRequest::post(VKYC, body)
+                .signed(CASHFREE_SECRET, chrono::Utc::now().timestamp_millis())
+                .request(),
+        )
+        .await;
+    assert_eq!(reply.body["status"], "accepted", "{:?}", reply.body);
+}
+
+/// Poll until the queue gives nothing (failed records come back after the visibility timeout,
+/// so this stops at the first empty poll).
+async fn drain(source: &EventSource, worker: &AwsJourneyWorker) -> Vec<Polled> {
+    let mut polls = Vec::new();
+    loop {
+        let polled = source.poll(worker, 0, TIMEOUT_MS).await.expect("poll");
+        if polled.received.is_empty() {
+            return polls;
+        }
+        polls.push(polled);
+    }
+}
+
+fn count(j: &HashMap<String, String>) -> u64 {
+    j["event_count"].parse().expect("a number")
+}
+
+#[tokio::test]
+async fn webhooks_reach_the_journey_table_newest_state_wins_and_redelivery_changes_nothing() {
+    let stack = Stack::new(true).await;
+    let deployed = stack.deploy(&[]).await;
+    let sdk = local_sdk_config(endpoint()).await;
+    let (table, worker) = stack.journey_worker(&sdk).await;
+    // One journey, delivered out of order: the call completed (04:10Z) before it started (04:00Z,
+    // given in IST); and another journey, plus an unrecognized event.
+    webhook(
+        &deployed,
+        &vkyc(
+            "j1",
+            "VKYC_USER_CALL_QUEUED",
+            "USER_QUEUED",
+            "2025-05-22T03:55:00Z",
+        ),
+    )
+    .await;
+    webhook(
+        &deployed,
+        &vkyc(
+            "j1",
+            "VKYC_USER_CALL_COMPLETED",
+            "CALL_COMPLETED",
+            "2025-05-22T04:10:00Z",
+        ),
+    )
+    .await;
+    webhook(
+        &deployed,
+        &vkyc(
+            "j1",
+            "VKYC_USER_CALL_STARTED",
+            "CALL_STARTED",
+            "2025-05-22T09:30:00+05:30",
+        ),
+    )
+    .await;
+    webhook(
+        &deployed,
+        &vkyc(
+            "j2",
+            "VKYC_USER_LINK_GENERATED",
+            "LINK_GENERATED",
+            "2025-05-22T03:51:14Z",
+        ),
+    )
+    .await;
+    webhook(&deployed, r#"{"event_type":"VKYC_SOMETHING_NEW"}"#).await;
+
+    let source = EventSource::new(&sdk, &stack.queue_url)
+        .await
+        .expect("source");
+    let polls = drain(&source, &worker).await;
+    let received: usize = polls.iter().map(|p| p.received.len()).sum();
+    assert_eq!(received, 5);
+    assert!(polls.iter().all(|p| p.failed.is_empty()), "{polls:?}");
+
+    let j1 = stack.journey(&table, "cashfree/vkyc#j1").await.expect("j1");
+    assert_eq!(
+        j1["type"], "kyc.vkyc.call_completed",
+        "the newest by event time"
+    );
+    assert_eq!(j1["time"], "2025-05-22T04:10:00Z");
+    assert_eq!(j1["provider_sub_status"], "CALL_COMPLETED");
+    assert_eq!(count(&j1), 3, "the older events still count");
+    let j2 = stack.journey(&table, "cashfree/vkyc#j2").await.expect("j2");
+    assert_eq!(j2["type"], "kyc.vkyc.link_generated");
+    assert_eq!(count(&j2), 1);
+    assert_eq!(
+        stack.scan(&table).await.len(),
+        2,
+        "unrecognized events are not stored"
+    );
+
+    // The intake's one duplicate window: the same event id sent again. Applied once.
+    let event_id = j1["event_id"].clone();
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let body = serde_json::json!({
+        "specversion": "1.0", "id": event_id, "source": "cashfree/vkyc",
+        "type": "kyc.vkyc.call_completed", "subject": "j1", "time": "2025-05-22T04:10:00Z",
+        "datacontenttype": "application/json",
+        "data": {"provider": "cashfree", "product": "vkyc", "provider_event": "VKYC_USER_CALL_COMPLETED",
+                 "provider_status": "S", "provider_sub_status": "CALL_COMPLETED", "provider_time": null,
+                 "received_at": "2026-11-25T10:00:00Z", "auth_scheme": "cashfree_header_hmac", "payload": {}}
+    });
+    sqs.send_message()
+        .queue_url(&stack.queue_url)
+        .message_body(body.to_string())
+        .message_group_id("cashfree/vkyc#j1")
+        .message_deduplication_id("a-later-redelivery")
+        .send()
+        .await
+        .expect("send");
+    let polls = drain(&source, &worker).await;
+    assert_eq!(polls.len(), 1);
+    assert!(polls[0].failed.is_empty());
+    let j1 = stack.journey(&table, "cashfree/vkyc#j1").await.expect("j1");
+    assert_eq!(
+        count(&j1),
+        3,
+        "the redelivered event id was not applied again"
+    );
+}
+
+/// Send raw bodies to the queue in one message group, in order.
+async fn enqueue(stack: &Stack, bodies: &[String]) {
+    let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
+    for (i, b) in bodies.iter().enumerate() {
+        sqs.send_message()
+            .queue_url(&stack.queue_url)
+            .message_body(b)
+            .message_group_id("g")
+            .message_deduplication_id(format!("d{i}"))
+            .send()
+            .await
+            .expect("send");
+    }
+}
+
+/// The normalized events the intake makes of `bodies` (through a real handler, then read back
+/// off the queue), in order.
+async fn events(bodies: &[String]) -> Vec<String> {
+    let stack = Stack::new(true).await;
+    let deployed = stack.deploy(&[]).await;
+    let mut out = Vec::new();
+    for b in bodies {
+        webhook(&deployed, b).await;
+        out.extend(stack.messages().await.into_iter().map(|m| m.body));
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_poison_record_fails_with_every_later_fifo_record_and_the_rest_is_applied_later() {
+    let stack = Stack::new(true).await;
+    let sdk = local_sdk_config(endpoint()).await;
+    let (table, worker) = stack.journey_worker(&sdk).await;
+    let good = events(&[
+        vkyc(
+            "p1",
+            "VKYC_USER_CALL_QUEUED",
+            "USER_QUEUED",
+            "2025-05-22T03:55:00Z",
+        ),
+        vkyc(
+            "p2",
+            "VKYC_USER_CALL_QUEUED",
+            "USER_QUEUED",
+            "2025-05-22T03:55:00Z",
+        ),
+    ])
+    .await;
+    enqueue(
+        &stack,
+        &[
+            good[0].clone(),
+            "{\"not\": \"a KycEvent\"}".to_owned(),
+            good[1].clone(),
+        ],
+    )
+    .await;
+    stack.set_visibility_timeout(1).await;
+    let source = EventSource::new(&sdk, &stack.queue_url)
+        .await
+        .expect("source");
+    let first = source.poll(&worker, 0, TIMEOUT_MS).await.expect("poll");
+    assert_eq!(first.received.len(), 3);
+    assert_eq!(
+        first.failed,
+        first.received[1..].to_vec(),
+        "the poison one and the one after it"
+    );
+    assert!(
+        stack.journey(&table, "cashfree/vkyc#p1").await.is_some(),
+        "earlier record applied"
+    );
+    assert!(
+        stack.journey(&table, "cashfree/vkyc#p2").await.is_none(),
+        "later record not"
+    );
+    // After the visibility timeout both come back. (The local server does not keep a FIFO
+    // group's order on redelivery, as SQS would, so only this is checked:) the poison record fails
+    // every time (it would reach the dead-letter queue after maxReceiveCount), the good one is
+    // applied once.
+    let poison = first.received[1].clone();
+    for _ in 0..5 {
+        if stack.journey(&table, "cashfree/vkyc#p2").await.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
+        let again = source.poll(&worker, 0, TIMEOUT_MS).await.expect("poll");
+        assert!(
+            !again.received.contains(&poison) || again.failed.contains(&poison),
+            "{again:?}"
+        );
+    }
+    let p2 = stack
+        .journey(&table, "cashfree/vkyc#p2")
+        .await
+        .expect("applied later");
+    assert_eq!(count(&p2), 1);
+}
+
+#[tokio::test]
+async fn dynamodb_down_fails_every_record_and_applies_nothing() {
+    let stack = Stack::new(true).await;
+    let sdk = local_sdk_config(endpoint()).await;
+    let (table, _) = stack.journey_worker(&sdk).await;
+    let (_, down) = stack.journey_worker(&dead_sdk_config().await).await;
+    let bodies = events(&[
+        vkyc(
+            "d1",
+            "VKYC_USER_CALL_QUEUED",
+            "USER_QUEUED",
+            "2025-05-22T03:55:00Z",
+        ),
+        vkyc(
+            "d2",
+            "VKYC_USER_CALL_QUEUED",
+            "USER_QUEUED",
+            "2025-05-22T03:55:00Z",
+        ),
+    ])
+    .await;
+    enqueue(&stack, &bodies).await;
+    let source = EventSource::new(&sdk, &stack.queue_url)
+        .await
+        .expect("source");
+    let polled = source.poll(&down, 0, TIMEOUT_MS).await.expect("poll");
+    assert_eq!(polled.failed, polled.received);
+    assert_eq!(polled.failed.len(), 2);
+    assert!(stack.scan(&table).await.is_empty(), "nothing half-applied");
+    assert!(stack.items().await.is_empty(), "no claim left behind");
+}
+
+#[tokio::test]
+async fn the_same_batch_twice_a_crash_mid_batch_and_fifty_concurrent_workers_each_apply_once() {
+    let stack = Stack::new(true).await;
+    let sdk = local_sdk_config(endpoint()).await;
+    let (table, worker) = stack.journey_worker(&sdk).await;
+    let bodies = events(&[
+        vkyc(
+            "c1",
+            "VKYC_USER_CALL_QUEUED",
+            "USER_QUEUED",
+            "2025-05-22T03:55:00Z",
+        ),
+        vkyc(
+            "c1",
+            "VKYC_USER_CALL_STARTED",
+            "CALL_STARTED",
+            "2025-05-22T04:00:00Z",
+        ),
+        vkyc(
+            "c1",
+            "VKYC_USER_CALL_COMPLETED",
+            "CALL_COMPLETED",
+            "2025-05-22T04:10:00Z",
+        ),
+        vkyc(
+            "c2",
+            "VKYC_USER_CALL_QUEUED",
+            "USER_QUEUED",
+            "2025-05-22T03:55:00Z",
+        ),
+    ])
+    .await;
+    enqueue(&stack, &bodies).await;
+    let source = EventSource::new(&sdk, &stack.queue_url)
+        .await
+        .expect("source");
+    let batch: SqsEvent = source.receive(0).await.expect("receive").expect("a batch");
+    assert_eq!(batch.records.len(), 4);
+    let deadline = || chrono::Utc::now().timestamp_millis() + 10_000;
+
+    // A worker killed after the first two records: they are applied, nothing is deleted.
+    let mut first_half = batch.clone();
+    first_half.records.truncate(2);
+    assert!(worker
+        .handle(&first_half, deadline())
+        .await
+        .batch_item_failures
+        .is_empty());
+    // The whole batch redelivered, twice, and to 50 workers at once.
+    assert!(worker
+        .handle(&batch, deadline())
+        .await
+        .batch_item_failures
+        .is_empty());
+    assert!(worker
+        .handle(&batch, deadline())
+        .await
+        .batch_item_failures
+        .is_empty());
+    let mut racers = Vec::new();
+    for _ in 0..50 {
+        let (_, w) = stack
+            .journey_worker(&local_sdk_config(endpoint()).await)
+            .await;
+        let batch = batch.clone();
+        racers.push(tokio::spawn(async move {
+            w.handle(&batch, deadline()).await.batch_item_failures.len()
+        }));
+    }
+    for r in racers {
+        // A record another worker is applying right now fails (to be redelivered): fine.
+        r.await.expect("worker task");
+    }
+    source.settle(&batch, &[]).await.expect("delete");
+
+    let c1 = stack.journey(&table, "cashfree/vkyc#c1").await.expect("c1");
+    assert_eq!(count(&c1), 3, "each event id applied exactly once");
+    assert_eq!(c1["type"], "kyc.vkyc.call_completed");
+    let c2 = stack.journey(&table, "cashfree/vkyc#c2").await.expect("c2");
+    assert_eq!(count(&c2), 1);
+}
+
+#[tokio::test]
+async fn records_per_second_of_one_worker_invocation() {
+    let stack = Stack::new(true).await;
+    let sdk = local_sdk_config(endpoint()).await;
+    let (_, worker) = stack.journey_worker(&sdk).await;
+    let bodies: Vec<String> = (0..10)
+        .map(|i| {
+            vkyc(
+                &format!("r{i}"),
+                "VKYC_USER_CALL_QUEUED",
+                "USER_QUEUED",
+                "2025-05-22T03:55:00Z",
+            )
+        })
+        .collect();
+    let bodies = events(&bodies).await;
+    enqueue(&stack, &bodies).await;
+    let source = EventSource::new(&sdk, &stack.queue_url)
+        .await
+        .expect("source");
+    let batch = source.receive(0).await.expect("receive").expect("a batch");
+    let started = std::time::Instant::now();
+    let response = worker
+        .handle(&batch, chrono::Utc::now().timestamp_millis() + 20_000)
+        .await;
+    let elapsed = started.elapsed();
+    assert!(response.batch_item_failures.is_empty());
+    // A figure for the README, not a target: the local server handles one request at a time.
+    eprintln!(
+        "journey worker: {} records in {:.1} ms, {:.0} records/s per invocation (local server, debug build)",
+        batch.records.len(),
+        elapsed.as_secs_f64() * 1e3,
+        batch.records.len() as f64 / elapsed.as_secs_f64()
+    );
+}
