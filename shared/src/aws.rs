@@ -129,6 +129,39 @@ impl DynamoStore {
     }
 }
 
+/// Marks a claim `COMPLETED`, keeping `:mid` (the message id, or what an operation keeps).
+const COMPLETE: &str = "SET #status = :completed, #mid = :mid";
+/// The record is still the claim this attempt made.
+const STILL_OURS: &str = "#status = :in_progress AND #owner = :owner";
+
+/// The names and values of `COMPLETE` under `STILL_OURS`.
+fn completing(
+    claim: &Claim,
+    kept: &str,
+) -> (
+    std::collections::HashMap<String, String>,
+    std::collections::HashMap<String, AttributeValue>,
+) {
+    let names = [
+        ("#status", attr::STATUS),
+        ("#owner", attr::OWNER),
+        ("#mid", attr::MESSAGE_ID),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let values = [
+        (":completed", s(COMPLETED)),
+        (":in_progress", s(IN_PROGRESS)),
+        (":owner", s(&claim.owner)),
+        (":mid", s(kept)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    (names, values)
+}
+
 impl DynamoStore {
     /// The write that marks `claim` `COMPLETED` (keeping `kept`) on condition that it is still
     /// ours, as a transaction item: an operation that writes to DynamoDB puts it in the same
@@ -138,18 +171,14 @@ impl DynamoStore {
         claim: &Claim,
         kept: &str,
     ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, PortError> {
+        let (names, values) = completing(claim, kept);
         let update = aws_sdk_dynamodb::types::Update::builder()
             .table_name(&self.table)
             .key(attr::PK, s(&claim.key))
-            .update_expression("SET #status = :completed, #mid = :mid")
-            .condition_expression("#status = :in_progress AND #owner = :owner")
-            .expression_attribute_names("#status", attr::STATUS)
-            .expression_attribute_names("#owner", attr::OWNER)
-            .expression_attribute_names("#mid", attr::MESSAGE_ID)
-            .expression_attribute_values(":completed", s(COMPLETED))
-            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
-            .expression_attribute_values(":owner", s(&claim.owner))
-            .expression_attribute_values(":mid", s(kept))
+            .update_expression(COMPLETE)
+            .condition_expression(STILL_OURS)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
             .build()
             .map_err(|e| {
                 PortError::new(
@@ -217,20 +246,16 @@ impl IdempotencyStore for DynamoStore {
     }
 
     async fn complete(&self, claim: &Claim, message_id: &str) -> Result<Settled, PortError> {
+        let (names, values) = completing(claim, message_id);
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .key(attr::PK, s(&claim.key))
-            .update_expression("SET #status = :completed, #mid = :mid")
-            .condition_expression("#status = :in_progress AND #owner = :owner")
-            .expression_attribute_names("#status", attr::STATUS)
-            .expression_attribute_names("#owner", attr::OWNER)
-            .expression_attribute_names("#mid", attr::MESSAGE_ID)
-            .expression_attribute_values(":completed", s(COMPLETED))
-            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
-            .expression_attribute_values(":owner", s(&claim.owner))
-            .expression_attribute_values(":mid", s(message_id))
+            .update_expression(COMPLETE)
+            .condition_expression(STILL_OURS)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
             .send()
             .await;
         match result {
@@ -251,7 +276,7 @@ impl IdempotencyStore for DynamoStore {
             .delete_item()
             .table_name(&self.table)
             .key(attr::PK, s(&claim.key))
-            .condition_expression("#status = :in_progress AND #owner = :owner")
+            .condition_expression(STILL_OURS)
             .expression_attribute_names("#status", attr::STATUS)
             .expression_attribute_names("#owner", attr::OWNER)
             .expression_attribute_values(":in_progress", s(IN_PROGRESS))

@@ -362,9 +362,9 @@ mod tests {
         let r = w.handle(&batch(&bodies, true), deadline()).await;
         assert!(failures(&r).is_empty(), "{r:?}");
         let j = &w.journeys().items()["cashfree/vkyc#v1"];
-        assert_eq!(j.event_type, "kyc.vkyc.call_completed");
-        assert_eq!(j.event_id, "e2");
-        assert_eq!(j.provider_status.as_deref(), Some("S-call_completed"));
+        assert_eq!(j.state.event_type, "kyc.vkyc.call_completed");
+        assert_eq!(j.state.event_id, "e2");
+        assert_eq!(j.state.provider_status.as_deref(), Some("S-call_completed"));
         assert_eq!(j.event_count, 3, "e1, e2, e3; the second e2 is a duplicate");
         // The same batch again changes nothing.
         let r = w.handle(&batch(&bodies, true), deadline()).await;
@@ -385,7 +385,7 @@ mod tests {
         assert_eq!(failures(&r), ["m1", "m2", "m3"]);
         let items = w.journeys().items();
         assert_eq!(
-            items["cashfree/vkyc#a"].event_id, "e1",
+            items["cashfree/vkyc#a"].state.event_id, "e1",
             "earlier records applied"
         );
         assert!(!items.contains_key("cashfree/vkyc#b"), "later ones not");

@@ -160,16 +160,11 @@ impl EventSink for MemorySink {
     }
 }
 
-/// A journey item as the in-memory journey store keeps it.
+/// A journey item as the in-memory journey store keeps it: the newest event's update, and the
+/// number of events applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JourneyItem {
-    pub event_type: String,
-    pub event_id: String,
-    pub time: String,
-    pub time_ms: i64,
-    pub provider_status: Option<String>,
-    pub provider_sub_status: Option<String>,
-    pub updated_at: String,
+    pub state: crate::journey::JourneyUpdate,
     pub event_count: u64,
 }
 
@@ -213,27 +208,15 @@ impl crate::journey::JourneyStore for MemoryJourneys {
         }
         let mut items = self.items.lock().unwrap_or_else(|e| e.into_inner());
         let item = items.entry(update.pk.clone()).or_insert(JourneyItem {
-            event_type: String::new(),
-            event_id: String::new(),
-            time: String::new(),
-            time_ms: i64::MIN,
-            provider_status: None,
-            provider_sub_status: None,
-            updated_at: String::new(),
+            state: update.clone(),
             event_count: 0,
         });
         item.event_count += 1;
-        item.updated_at.clone_from(&update.updated_at);
-        if item.time_ms > update.time_ms {
+        item.state.updated_at.clone_from(&update.updated_at);
+        if item.state.time_ms > update.time_ms {
             return Ok(Applied::Older);
         }
-        item.event_type.clone_from(&update.event_type);
-        item.event_id.clone_from(&update.event_id);
-        item.time.clone_from(&update.time);
-        item.time_ms = update.time_ms;
-        item.provider_status.clone_from(&update.provider_status);
-        item.provider_sub_status
-            .clone_from(&update.provider_sub_status);
+        item.state = update.clone();
         Ok(Applied::Newest)
     }
 }
