@@ -6,7 +6,7 @@
 use crate::auth::ip::IpAllowlist;
 use crate::normalize::MAX_BODY_BYTES_LIMIT;
 use crate::pipeline::Settings;
-use crate::secret::{Secret, SecretList};
+use crate::secret::SecretList;
 
 /// The variables every function reads. Each provider lists its own in its `FunctionSpec`.
 pub mod var {
@@ -45,6 +45,14 @@ pub fn err(var: &'static str, reason: impl Into<String>) -> ConfigError {
 pub trait Env {
     /// The variable's value; unset and empty are the same.
     fn get(&self, name: &str) -> Option<String>;
+
+    /// A secret setting's list of secrets: the variable's comma-separated value here; the shared,
+    /// refreshable list when the value comes from Secrets Manager (`secrets::WithManaged`).
+    fn secrets(&self, var: &'static str) -> SecretList {
+        SecretList::new(crate::secrets::parse_list(
+            &self.get(var).unwrap_or_default(),
+        ))
+    }
 }
 
 /// The process environment.
@@ -94,17 +102,10 @@ pub fn positive<T: std::str::FromStr + PartialOrd + Default>(
     }
 }
 
-/// A comma-separated list of secrets (rotation), blanks skipped; empty when unset.
+/// A comma-separated list of secrets (rotation), blanks skipped; empty when unset. From Secrets
+/// Manager when `<var>_SECRET_ID` is set (see `secrets`).
 pub fn secrets(env: &dyn Env, var: &'static str) -> SecretList {
-    SecretList::new(
-        env.get(var)
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(Secret::new)
-            .collect(),
-    )
+    env.secrets(var)
 }
 
 /// A comma-separated list of IPs/CIDRs; `None` when unset.

@@ -1,28 +1,84 @@
 //! The one module that knows about Lambda: a `lambda_http::Request` into the pipeline's input,
 //! its outcome back into a response.
 
-use crate::aws::{self, DynamoJourneys, DynamoStore, SqsSink};
+use crate::aws::{DynamoJourneys, DynamoStore, SqsSink};
 use crate::config::{self, Common, ConfigError};
 use crate::journey::{JourneyStore, JourneyWorker, WorkerConfig};
 use crate::pipeline::DEFAULT_DEADLINE_MS;
 use crate::pipeline::{Inbound, Outcome, Pipeline};
 use crate::ports::{EventSink, IdempotencyStore};
 use crate::registry::FunctionSpec;
+use crate::secrets::{self, ManagedSecrets, Refresh};
 use crate::sources::Source;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use std::convert::Infallible;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 pub type AwsPipeline = Pipeline<DynamoStore, SqsSink>;
 pub type AwsJourneyWorker = JourneyWorker<DynamoStore, DynamoJourneys>;
 
-/// Read and validate the configuration once, from the process environment. The error names the
-/// variable, never its value (which may be a secret); `main` logs it and exits, so Lambda reports
-/// an init failure.
-pub fn config_from_env(function: &FunctionSpec) -> Result<(Common, Vec<Source>), ConfigError> {
-    function.config(&config::ProcessEnv)
+/// A function's whole configuration: shared settings, its sources with their credentials, and,
+/// when some secrets come from Secrets Manager, what refreshes them.
+pub struct FunctionConfig {
+    pub common: Common,
+    pub sources: Vec<Source>,
+    pub secrets: Option<Arc<dyn Refresh>>,
+}
+
+/// Read and validate `function`'s configuration once. Secret settings named by `<X>_SECRET_ID`
+/// are read from Secrets Manager (a client is built only then). The error names the variable,
+/// never its value; `main` logs it and exits, so Lambda reports an init failure.
+pub async fn configure(
+    function: &FunctionSpec,
+    env: &dyn config::Env,
+    sdk: &aws_config::SdkConfig,
+) -> Result<FunctionConfig, ConfigError> {
+    configure_refreshing(function, env, sdk, secrets::REFRESH_INTERVAL).await
+}
+
+/// `configure`, re-reading Secrets Manager after `interval` instead of 5 minutes (tests).
+pub async fn configure_refreshing(
+    function: &FunctionSpec,
+    env: &dyn config::Env,
+    sdk: &aws_config::SdkConfig,
+    interval: std::time::Duration,
+) -> Result<FunctionConfig, ConfigError> {
+    let wants_secrets_manager = function
+        .secret_variables
+        .iter()
+        .any(|v| env.get(&secrets::id_variable(v)).is_some());
+    if !wants_secrets_manager {
+        let (common, sources) = function.config(env)?;
+        return Ok(FunctionConfig {
+            common,
+            sources,
+            secrets: None,
+        });
+    }
+    let client = aws_sdk_secretsmanager::Client::new(sdk);
+    let managed = ManagedSecrets::load(env, function.secret_variables, client)
+        .await?
+        .map(|m| m.with_refresh_interval(interval));
+    let (common, sources) = match &managed {
+        Some(m) => function.config(&m.env(env))?,
+        None => function.config(env)?,
+    };
+    Ok(FunctionConfig {
+        common,
+        sources,
+        secrets: managed.map(|m| Arc::new(m) as Arc<dyn Refresh>),
+    })
+}
+
+/// `configure` from the process environment.
+pub async fn config_from_env(
+    function: &FunctionSpec,
+    sdk: &aws_config::SdkConfig,
+) -> Result<FunctionConfig, ConfigError> {
+    configure(function, &config::ProcessEnv, sdk).await
 }
 
 /// The one log line for bad configuration: the variable and why, never a value.
@@ -30,23 +86,23 @@ pub fn log_config_error(e: &ConfigError) {
     tracing::error!(variable = e.var, "{e}");
 }
 
-/// Build the AWS clients once per cold start and the pipeline around them.
-pub async fn aws_pipeline(common: Common, sources: Vec<Source>) -> AwsPipeline {
-    pipeline_with(&aws::load_config().await, common, sources)
-}
-
-/// The pipeline on given SDK settings (a local emulator in tests and `make run`).
-pub fn pipeline_with(
-    sdk: &aws_config::SdkConfig,
-    common: Common,
-    sources: Vec<Source>,
-) -> AwsPipeline {
-    Pipeline::new(
+/// The pipeline on given SDK settings (the AWS clients are built once per cold start).
+pub fn pipeline_with(sdk: &aws_config::SdkConfig, config: FunctionConfig) -> AwsPipeline {
+    let FunctionConfig {
+        common,
+        sources,
+        secrets,
+    } = config;
+    let pipeline = Pipeline::new(
         sources,
         DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), common.table),
         SqsSink::new(aws_sdk_sqs::Client::new(sdk), common.queue_url),
         common.settings,
-    )
+    );
+    match secrets {
+        Some(s) => pipeline.with_secrets(s),
+        None => pipeline,
+    }
 }
 
 /// The source IP API Gateway saw (HTTP API: `requestContext.http.sourceIp`; REST API:

@@ -20,6 +20,7 @@ pub mod pipeline;
 pub mod ports;
 pub mod registry;
 pub mod secret;
+pub mod secrets;
 pub mod sources;
 pub mod telemetry;
 

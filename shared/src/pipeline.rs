@@ -6,11 +6,13 @@ use crate::auth::AuthError;
 use crate::idempotency::{log_fault, Attempt, Completion, Failure, Idempotency, Run};
 use crate::normalize::{normalize, payload_hash, Normalized};
 use crate::ports::{EventSink, FaultKind, IdempotencyStore, OutgoingMessage, PortError};
+use crate::secrets::Refresh;
 use crate::sources::Source;
 use chrono::{DateTime, Utc};
 use http::{HeaderMap, Method, StatusCode};
 use serde::Serialize;
 use std::net::IpAddr;
+use std::sync::Arc;
 use tracing::Instrument;
 
 /// The functions' timeout in the template (`Globals.Function.Timeout`): room for the three AWS
@@ -156,6 +158,9 @@ pub struct Pipeline<S, Q> {
     idempotency: Idempotency<S>,
     sink: Q,
     settings: Settings,
+    /// Secrets from Secrets Manager, re-read (at most once per interval) when a request fails
+    /// authentication, before it is refused.
+    secrets: Option<Arc<dyn Refresh>>,
 }
 
 impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
@@ -174,7 +179,14 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
             idempotency: Idempotency::new(store, settings.ttl_secs),
             sink,
             settings,
+            secrets: None,
         }
+    }
+
+    /// Refresh `secrets` when a request fails authentication (see `secrets`).
+    pub fn with_secrets(mut self, secrets: Arc<dyn Refresh>) -> Self {
+        self.secrets = Some(secrets);
+        self
     }
 
     pub fn sources(&self) -> &[Source] {
@@ -245,6 +257,10 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
         }
         let scheme = match source.auth.authenticate(req, now) {
             Ok(scheme) => scheme,
+            Err(e) if self.worth_a_refresh(e).await => match source.auth.authenticate(req, now) {
+                Ok(scheme) => scheme,
+                Err(e) => return Outcome::Refused(Refusal::Auth(e)),
+            },
             Err(e) => return Outcome::Refused(Refusal::Auth(e)),
         };
 
@@ -263,6 +279,18 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
             deadline_ms,
         };
         self.forward(&event, &attempt).await
+    }
+
+    /// A refusal a newer secret could turn around (a secret rotated on the provider's side, or
+    /// filled in after deploy), when the secrets come from Secrets Manager and were read again.
+    async fn worth_a_refresh(&self, e: AuthError) -> bool {
+        let Some(secrets) = &self.secrets else {
+            return false;
+        };
+        matches!(
+            e,
+            AuthError::InvalidSignature | AuthError::InvalidToken | AuthError::NotConfigured
+        ) && secrets.refresh_if_stale().await
     }
 
     /// Send the event to the queue at most once per event id (DESIGN.md's protocol).

@@ -13,8 +13,12 @@ pub struct FunctionSpec {
     pub name: &'static str,
     /// The sources it serves, each on its own route.
     pub sources: &'static [&'static SourceSpec],
-    /// The variables it reads beyond `config::var::COMMON`: the template sets exactly these.
+    /// The variables it reads beyond `config::var::COMMON`: the template sets exactly these
+    /// (and `<X>_SECRET_ID` for each of `secret_variables`).
     pub variables: &'static [&'static str],
+    /// Those of `variables` that hold secrets: each may come from Secrets Manager instead
+    /// (`<X>_SECRET_ID`, see `secrets`).
+    pub secret_variables: &'static [&'static str],
     /// Its sources with their authentication, from the environment (bad values are errors that
     /// name the variable).
     pub configure: fn(&dyn Env, &Common) -> Result<Vec<Source>, ConfigError>,

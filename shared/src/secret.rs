@@ -1,6 +1,7 @@
 //! Secrets that never print.
 
 use sha2::{Digest, Sha256};
+use std::sync::{Arc, RwLock};
 use subtle::ConstantTimeEq;
 
 /// A configured secret (client secret, static token). `Debug` prints `[redacted]` and there is
@@ -33,27 +34,40 @@ impl std::fmt::Debug for Secret {
     }
 }
 
-/// Several accepted secrets (rotation): any one matching is enough.
-#[derive(Clone, Debug, Default)]
-pub struct SecretList(Vec<Secret>);
+/// Several accepted secrets (rotation): any one matching is enough. Clones share one list, so a
+/// refresh from Secrets Manager (`replace`) reaches every source that holds it.
+#[derive(Clone, Default)]
+pub struct SecretList(Arc<RwLock<Arc<Vec<Secret>>>>);
+
+impl std::fmt::Debug for SecretList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SecretList({} x [redacted])", self.current().len())
+    }
+}
 
 impl SecretList {
     pub fn new(secrets: Vec<Secret>) -> Self {
-        Self(secrets)
+        Self(Arc::new(RwLock::new(Arc::new(secrets))))
+    }
+
+    /// The secrets as they are now (a refresh does not change a snapshot already taken).
+    pub fn current(&self) -> Arc<Vec<Secret>> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Swap in a new list, for every holder at once.
+    pub fn replace(&self, secrets: Vec<Secret>) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(secrets);
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = &Secret> {
-        self.0.iter()
+        self.current().is_empty()
     }
 
     /// True when any secret matches. Every secret is compared, so the time taken does not
     /// tell which one matched.
     pub fn any_matches(&self, presented: &[u8]) -> bool {
-        self.0
+        self.current()
             .iter()
             .fold(false, |found, s| s.matches(presented) | found)
     }
@@ -80,5 +94,14 @@ mod tests {
         assert!(!l.any_matches(b"newer"));
         assert!(!l.any_matches(b""));
         assert!(!SecretList::default().any_matches(b""));
+    }
+
+    #[test]
+    fn clones_share_a_replaced_list() {
+        let a = SecretList::new(vec![Secret::new("old")]);
+        let b = a.clone();
+        a.replace(vec![Secret::new("new")]);
+        assert!(b.any_matches(b"new") && !b.any_matches(b"old"));
+        assert!(!format!("{b:?}").contains("new"));
     }
 }

@@ -51,6 +51,7 @@ static ACME: FunctionSpec = FunctionSpec {
     name: "acme-webhook",
     sources: &[&ACME_KYC],
     variables: &["ACME_TOKENS"],
+    secret_variables: &["ACME_TOKENS"],
     configure,
 };
 
@@ -95,10 +96,12 @@ async fn a_fifth_source_added_to_the_function_list_is_served_end_to_end() {
     let sdk = local_sdk_config(endpoint()).await;
     let mut functions = Functions(Vec::new());
     for f in &with_acme {
-        let (common, sources) = f.config(&env).expect("valid");
+        let config = kyc_intake::lambda::configure(f, &env, &sdk)
+            .await
+            .expect("valid");
         functions
             .0
-            .push((*f, kyc_intake::lambda::pipeline_with(&sdk, common, sources)));
+            .push((*f, kyc_intake::lambda::pipeline_with(&sdk, config)));
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -9,6 +9,7 @@ mod logs;
 mod other_languages;
 mod reliability;
 mod samples;
+mod secrets;
 mod template;
 mod trust;
 

@@ -6,11 +6,10 @@
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::AttributeValue;
 use kyc_intake::aws::{DynamoStore, SqsSink};
-use kyc_intake::config::Common;
 use kyc_intake::journey::WorkerConfig;
 use kyc_intake::lambda::{self, AwsJourneyWorker, AwsPipeline};
 use kyc_intake::registry::{self, FunctionSpec, FUNCTIONS};
-use kyc_intake::sources::{cashfree, hyperverge, Source};
+use kyc_intake::sources::{cashfree, hyperverge};
 use kyc_intake::Pipeline;
 use kyc_local::resources::{self, Received};
 use serde_json::Value;
@@ -256,14 +255,14 @@ impl Stack {
         move |k: &str| map.get(k).cloned()
     }
 
-    fn config(&self, function: &FunctionSpec, extra: &[(&str, &str)]) -> (Common, Vec<Source>) {
-        function.config(&self.env(extra)).expect("valid config")
-    }
-
-    /// A function's real handler on its own SDK clients, as a separate Lambda would have.
+    /// A function's real handler on its own SDK clients, as a separate Lambda would have, with
+    /// its configuration read as at start-up (Secrets Manager included).
     pub async fn function(&self, function: &FunctionSpec, extra: &[(&str, &str)]) -> AwsPipeline {
-        let (common, sources) = self.config(function, extra);
-        lambda::pipeline_with(&local_sdk_config(endpoint()).await, common, sources)
+        let sdk = local_sdk_config(endpoint()).await;
+        let config = lambda::configure(function, &self.env(extra), &sdk)
+            .await
+            .expect("valid config");
+        lambda::pipeline_with(&sdk, config)
     }
 
     pub async fn cashfree(&self, extra: &[(&str, &str)]) -> AwsPipeline {
@@ -296,7 +295,9 @@ impl Stack {
     }
 
     async fn cashfree_with_faulty(&self, dead: Dead, faulty: &str) -> AwsPipeline {
-        let (common, sources) = self.config(&cashfree::FUNCTION, &[]);
+        let (common, sources) = cashfree::FUNCTION
+            .config(&self.env(&[]))
+            .expect("valid config");
         let good = local_sdk_config(endpoint()).await;
         let down = local_sdk_config(faulty).await;
         let (ddb_sdk, sqs_sdk) = match dead {

@@ -48,14 +48,14 @@ pub struct Source {
 }
 
 impl Source {
-    /// `auth`, or, when it has nothing to check against, a refusal of everything (fail closed).
+    /// Every scheme refuses everything (`not_configured`) while it has nothing to check against,
+    /// so a source whose secrets are empty fails closed, and starts working once a refresh from
+    /// Secrets Manager fills them.
     pub fn new(spec: &'static SourceSpec, auth: impl Authenticate + 'static) -> Self {
-        let auth: Box<dyn Authenticate> = if auth.is_configured() {
-            Box::new(auth)
-        } else {
-            Box::new(crate::auth::NotConfigured)
-        };
-        Self { spec, auth }
+        Self {
+            spec,
+            auth: Box::new(auth),
+        }
     }
 }
 

@@ -102,10 +102,10 @@ async fn serve(args: &[String]) -> Result<(), BoxError> {
 
     let mut functions = Functions(Vec::new());
     for function in FUNCTIONS {
-        let (common, sources) = lambda::config_from_env(function)?;
+        let config = lambda::config_from_env(function, &sdk).await?;
         functions
             .0
-            .push((*function, lambda::aws_pipeline(common, sources).await));
+            .push((*function, lambda::pipeline_with(&sdk, config)));
     }
     let routes: Vec<&str> = FUNCTIONS
         .iter()

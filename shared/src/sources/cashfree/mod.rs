@@ -30,6 +30,7 @@ pub static FUNCTION: FunctionSpec = FunctionSpec {
         var::TIMESTAMP_TOLERANCE_SECONDS,
         var::LEGACY_SIGNATURE,
     ],
+    secret_variables: &[var::CLIENT_SECRETS],
     configure,
 };
 

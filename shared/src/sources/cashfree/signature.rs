@@ -197,6 +197,7 @@ impl CashfreeAuth {
     fn any_secret(&self, check: impl Fn(&[u8]) -> bool) -> Result<(), AuthError> {
         let ok = self
             .secrets
+            .current()
             .iter()
             .fold(false, |found, s| check(s.expose()) | found);
         if ok {

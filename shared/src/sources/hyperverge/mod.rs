@@ -39,6 +39,7 @@ pub static FUNCTION: FunctionSpec = FunctionSpec {
         var::RESULTS_AUTH_HEADER,
         var::RESULTS_AUTH_TOKENS,
     ],
+    secret_variables: &[var::DIGILOCKER_URL_TOKENS, var::RESULTS_AUTH_TOKENS],
     configure,
 };
 
@@ -47,16 +48,12 @@ pub static FUNCTION: FunctionSpec = FunctionSpec {
 /// `...?token=<value>`. The message never repeats a value.
 fn url_tokens(env: &dyn Env) -> Result<SecretList, ConfigError> {
     let var = var::DIGILOCKER_URL_TOKENS;
-    let raw = env.get(var).unwrap_or_default();
-    for (i, t) in raw
-        .split(',')
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .enumerate()
-    {
+    let tokens = secrets(env, var);
+    for (i, t) in tokens.current().iter().enumerate() {
+        let t = t.expose();
         let unreserved = t
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(b));
         if !unreserved || t.len() < MIN_URL_TOKEN_CHARS {
             return Err(err(
                 var,
@@ -67,7 +64,7 @@ fn url_tokens(env: &dyn Env) -> Result<SecretList, ConfigError> {
             ));
         }
     }
-    Ok(secrets(env, var))
+    Ok(tokens)
 }
 
 fn configure(env: &dyn Env, _common: &Common) -> Result<Vec<Source>, ConfigError> {
