@@ -15,6 +15,7 @@ pub mod journey;
 pub mod lambda;
 #[cfg(any(test, feature = "test-util"))]
 pub mod memory;
+pub mod metrics;
 pub mod normalize;
 pub mod pipeline;
 pub mod ports;

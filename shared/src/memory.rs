@@ -131,6 +131,8 @@ pub struct MemorySink {
     pub fail: AtomicBool,
     /// When set, sends never answer (SQS hanging).
     pub hang: AtomicBool,
+    /// When set, every send is refused as invalid (what normalization makes impossible).
+    pub refuse: AtomicBool,
 }
 
 impl MemorySink {
@@ -152,6 +154,13 @@ impl EventSink for MemorySink {
                 "memory sink",
                 FaultKind::Unavailable,
                 "unavailable",
+            ));
+        }
+        if self.refuse.load(Ordering::SeqCst) {
+            return Err(PortError::new(
+                "memory sink",
+                FaultKind::Refused,
+                "InvalidMessageContents",
             ));
         }
         let mut messages = self.messages.lock().unwrap_or_else(|e| e.into_inner());

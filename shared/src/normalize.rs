@@ -19,6 +19,8 @@ pub struct Normalized {
     pub source: &'static str,
     pub subject: Option<String>,
     pub body: String,
+    /// The provider's event time, epoch ms, when the payload had one we could read.
+    pub provider_time_ms: Option<i64>,
 }
 
 impl Normalized {
@@ -170,13 +172,16 @@ pub fn normalize(
         .filter(envelope_fits);
     let received = received_at.to_rfc3339_opts(SecondsFormat::Millis, true);
 
+    let mut provider_time_ms = None;
     let (id, event_type, subject, time, data_fields) = match recognized {
         Some(r) => {
             let id = event_id(source.name, &r.identity);
-            let time = r
+            let parsed = r
                 .time
                 .as_deref()
-                .and_then(|raw| parse_time(raw, source.naive_zone))
+                .and_then(|raw| parse_time(raw, source.naive_zone));
+            provider_time_ms = parsed.map(|t| t.timestamp_millis());
+            let time = parsed
                 .map(|t| rfc3339(&t))
                 .unwrap_or_else(|| received.clone());
             let event_type = format!("kyc.{}.{}", source.product, r.kind);
@@ -242,6 +247,7 @@ pub fn normalize(
         source: source.name,
         subject,
         body,
+        provider_time_ms,
     }
 }
 

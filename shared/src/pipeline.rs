@@ -4,6 +4,7 @@
 
 use crate::auth::AuthError;
 use crate::idempotency::{log_fault, Attempt, Completion, Failure, Idempotency, Run};
+use crate::metrics::{MetricsSink, RequestMetrics, Stdout, NO_SOURCE};
 use crate::normalize::{normalize, payload_hash, Normalized};
 use crate::ports::{EventSink, FaultKind, IdempotencyStore, OutgoingMessage, PortError};
 use crate::secrets::Refresh;
@@ -161,6 +162,15 @@ pub struct Pipeline<S, Q> {
     /// Secrets from Secrets Manager, re-read (at most once per interval) when a request fails
     /// authentication, before it is refused.
     secrets: Option<Arc<dyn Refresh>>,
+    metrics: Arc<dyn MetricsSink>,
+}
+
+/// What processing learned beyond the outcome, for the request's metrics.
+#[derive(Debug, Default)]
+struct Report {
+    event_type: Option<String>,
+    provider_time_ms: Option<i64>,
+    forward_rejected: bool,
 }
 
 impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
@@ -180,7 +190,14 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
             sink,
             settings,
             secrets: None,
+            metrics: Arc::new(Stdout),
         }
+    }
+
+    /// Send the EMF documents elsewhere than stdout (tests).
+    pub fn with_metrics(mut self, metrics: Arc<dyn MetricsSink>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Refresh `secrets` when a request fails authentication (see `secrets`).
@@ -215,9 +232,30 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
             source = source.map_or("-", |s| s.spec.name),
             event_id = tracing::field::Empty
         );
-        let outcome = self.run(source, req, now).instrument(span.clone()).await;
+        let mut report = Report::default();
+        let outcome = self
+            .run(source, req, now, &mut report)
+            .instrument(span.clone())
+            .await;
         let _enter = span.enter();
-        let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let elapsed = started.elapsed();
+        let latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        let now_ms = now.timestamp_millis();
+        let metrics = RequestMetrics {
+            source: source.map_or(NO_SOURCE, |s| s.spec.name),
+            outcome: outcome.label(),
+            forwarded: match outcome {
+                Outcome::Accepted { .. } => report.event_type.as_deref(),
+                _ => None,
+            },
+            forward_rejected: report.forward_rejected,
+            latency_ms: elapsed.as_secs_f64() * 1e3,
+            provider_delay_ms: report
+                .provider_time_ms
+                .map(|t| now_ms.saturating_sub(t) as f64),
+            timestamp_ms: now_ms,
+        };
+        self.metrics.emit(&metrics.to_emf());
         let status = outcome.status().as_u16();
         match &outcome {
             Outcome::Refused(_) => tracing::warn!(
@@ -245,7 +283,13 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
         outcome
     }
 
-    async fn run(&self, source: Option<&Source>, req: &Inbound<'_>, now: DateTime<Utc>) -> Outcome {
+    async fn run(
+        &self,
+        source: Option<&Source>,
+        req: &Inbound<'_>,
+        now: DateTime<Utc>,
+        report: &mut Report,
+    ) -> Outcome {
         let Some(source) = source else {
             return Outcome::Refused(Refusal::UnknownRoute);
         };
@@ -265,6 +309,8 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
         };
 
         let event = normalize(source.spec, req.body, now, scheme);
+        report.event_type = Some(event.event_type.clone());
+        report.provider_time_ms = event.provider_time_ms;
         tracing::Span::current().record("event_id", event.id.as_str());
         let now_ms = now.timestamp_millis();
         let deadline_ms = req
@@ -278,7 +324,7 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
             now_ms,
             deadline_ms,
         };
-        self.forward(&event, &attempt).await
+        self.forward(&event, &attempt, report).await
     }
 
     /// A refusal a newer secret could turn around (a secret rotated on the provider's side, or
@@ -294,7 +340,12 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
     }
 
     /// Send the event to the queue at most once per event id (DESIGN.md's protocol).
-    async fn forward(&self, event: &Normalized, attempt: &Attempt<'_>) -> Outcome {
+    async fn forward(
+        &self,
+        event: &Normalized,
+        attempt: &Attempt<'_>,
+        report: &mut Report,
+    ) -> Outcome {
         let id = event.id.clone();
         let message = OutgoingMessage {
             body: event.body.clone(),
@@ -327,6 +378,7 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
                 Outcome::Unavailable
             }
             Err(Failure::Operation(e)) => {
+                report.forward_rejected = e.kind == FaultKind::Refused;
                 log_send_failure(&e, &message);
                 Outcome::Unavailable
             }
@@ -726,5 +778,74 @@ mod tests {
             deliver(&p, BODY, now).await,
             Outcome::Accepted { .. }
         ));
+    }
+
+    #[tokio::test]
+    async fn every_request_emits_one_emf_document_with_its_outcome() {
+        use crate::metrics::{check_emf, Captured};
+        let captured = Arc::new(Captured::default());
+        let p = pipeline().with_metrics(captured.clone());
+        let now = Utc::now();
+        deliver(&p, BODY, now).await;
+        deliver(&p, BODY, now).await;
+        deliver(&p, "{}", now).await; // unrecognized, accepted
+        let headers = HeaderMap::new();
+        p.process(&Inbound::post(ROUTE, &headers, b"{}"), now).await;
+        p.process(&Inbound::post("/nowhere", &headers, b"{}"), now)
+            .await;
+        p.sink().refuse.store(true, Ordering::SeqCst);
+        deliver(&p, r#"{"x":1}"#, now).await;
+        p.sink().refuse.store(false, Ordering::SeqCst);
+        p.sink().fail.store(true, Ordering::SeqCst);
+        deliver(&p, r#"{"x":2}"#, now).await;
+
+        let docs = captured.documents();
+        assert_eq!(docs.len(), 7, "one per request");
+        let parsed: Vec<(
+            serde_json::Value,
+            serde_json::Map<String, serde_json::Value>,
+        )> = docs
+            .iter()
+            .map(|d| {
+                let values = check_emf(d).expect("valid EMF");
+                (serde_json::from_str(d).expect("json"), values)
+            })
+            .collect();
+        let outcomes: Vec<&str> = parsed
+            .iter()
+            .map(|(v, _)| v["Outcome"].as_str().expect("outcome"))
+            .collect();
+        assert_eq!(
+            outcomes,
+            [
+                "accepted",
+                "duplicate",
+                "accepted",
+                "missing_signature",
+                "not_found",
+                "unavailable",
+                "unavailable"
+            ]
+        );
+        assert_eq!(parsed[0].0["Type"], "kyc.vkyc.call_completed");
+        assert_eq!(parsed[0].1["Forwarded"], 1);
+        assert!(
+            parsed[0].1["ProviderDelay"].as_f64().is_some(),
+            "event time known"
+        );
+        assert!(
+            !parsed[1].1.contains_key("Forwarded"),
+            "a duplicate sends nothing"
+        );
+        assert!(!parsed[2].1.contains_key("ProviderDelay"), "no event time");
+        assert_eq!(parsed[4].0["Source"], "none");
+        assert_eq!(parsed[5].1["ForwardRejected"], 1);
+        assert!(
+            !parsed[6].1.contains_key("ForwardRejected"),
+            "an outage is not a rejection"
+        );
+        for (v, _) in &parsed {
+            assert!(!v.to_string().contains(SECRET));
+        }
     }
 }

@@ -6,6 +6,7 @@ mod cashfree;
 mod fifth_source;
 mod journey;
 mod logs;
+mod metrics;
 mod other_languages;
 mod reliability;
 mod samples;

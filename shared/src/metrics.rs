@@ -1,0 +1,302 @@
+//! Metrics as CloudWatch Embedded Metric Format: one JSON document per request, written to the
+//! function's log stream (stdout), from which CloudWatch extracts the metrics with no extra AWS
+//! call. Namespace `KycWebhookIntake`; the metrics and dimensions of DESIGN.md:
+//!
+//! | metric | unit | dimension sets |
+//! |---|---|---|
+//! | `Webhooks` | Count | `Source, Outcome`; `Outcome` (so one alarm covers every source) |
+//! | `Forwarded` | Count | `Source, Type` |
+//! | `ForwardRejected` | Count | `Source`; none (one alarm) |
+//! | `HandlerLatency` | Milliseconds | `Source` |
+//! | `ProviderDelay` | Milliseconds | `Source` (when the provider's event time is known) |
+//!
+//! Dimension values are the source name, the response's `status`/`error` code and the event
+//! type: a small, fixed set; never an id, a secret or anything a request chooses freely.
+//!
+//! A small module rather than `metrics_cloudwatch_embedded`: that crate aggregates through the
+//! process-global `metrics` recorder and flushes per invocation, which mixes requests once a
+//! process serves several at a time (Lambda Managed Instances) and makes one document per request
+//! with its own dimension sets awkward.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+pub const NAMESPACE: &str = "KycWebhookIntake";
+/// The `Source` value of a request no source serves.
+pub const NO_SOURCE: &str = "none";
+
+/// What one request contributes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestMetrics<'a> {
+    pub source: &'a str,
+    /// The response's `status` or `error` code.
+    pub outcome: &'a str,
+    /// The event type, when this request sent a message to the queue.
+    pub forwarded: Option<&'a str>,
+    /// The queue refused the message permanently.
+    pub forward_rejected: bool,
+    pub latency_ms: f64,
+    /// Receipt time minus the provider's event time, when known.
+    pub provider_delay_ms: Option<f64>,
+    /// Epoch ms.
+    pub timestamp_ms: i64,
+}
+
+#[derive(Serialize)]
+struct Metric {
+    #[serde(rename = "Name")]
+    name: &'static str,
+    #[serde(rename = "Unit")]
+    unit: &'static str,
+}
+
+#[derive(Serialize)]
+struct Directive {
+    #[serde(rename = "Namespace")]
+    namespace: &'static str,
+    #[serde(rename = "Dimensions")]
+    dimensions: Vec<Vec<&'static str>>,
+    #[serde(rename = "Metrics")]
+    metrics: Vec<Metric>,
+}
+
+#[derive(Serialize)]
+struct Metadata {
+    #[serde(rename = "Timestamp")]
+    timestamp: i64,
+    #[serde(rename = "CloudWatchMetrics")]
+    cloudwatch_metrics: Vec<Directive>,
+}
+
+fn directive(
+    dimensions: Vec<Vec<&'static str>>,
+    metrics: Vec<(&'static str, &'static str)>,
+) -> Directive {
+    Directive {
+        namespace: NAMESPACE,
+        dimensions,
+        metrics: metrics
+            .into_iter()
+            .map(|(name, unit)| Metric { name, unit })
+            .collect(),
+    }
+}
+
+impl RequestMetrics<'_> {
+    /// The EMF document, one line of JSON.
+    pub fn to_emf(&self) -> String {
+        let mut directives = vec![directive(
+            vec![vec!["Source", "Outcome"], vec!["Outcome"]],
+            vec![("Webhooks", "Count")],
+        )];
+        let mut latency = vec![("HandlerLatency", "Milliseconds")];
+        let mut root = Map::new();
+        root.insert("Source".into(), self.source.into());
+        root.insert("Outcome".into(), self.outcome.into());
+        root.insert("Webhooks".into(), 1.into());
+        root.insert("HandlerLatency".into(), self.latency_ms.into());
+        if let Some(delay) = self.provider_delay_ms {
+            latency.push(("ProviderDelay", "Milliseconds"));
+            root.insert("ProviderDelay".into(), delay.into());
+        }
+        directives.push(directive(vec![vec!["Source"]], latency));
+        if let Some(event_type) = self.forwarded {
+            directives.push(directive(
+                vec![vec!["Source", "Type"]],
+                vec![("Forwarded", "Count")],
+            ));
+            root.insert("Type".into(), event_type.into());
+            root.insert("Forwarded".into(), 1.into());
+        }
+        if self.forward_rejected {
+            directives.push(directive(
+                vec![vec!["Source"], vec![]],
+                vec![("ForwardRejected", "Count")],
+            ));
+            root.insert("ForwardRejected".into(), 1.into());
+        }
+        let metadata = Metadata {
+            timestamp: self.timestamp_ms,
+            cloudwatch_metrics: directives,
+        };
+        root.insert(
+            "_aws".into(),
+            serde_json::to_value(metadata).unwrap_or(Value::Null),
+        );
+        Value::Object(root).to_string()
+    }
+}
+
+/// Where EMF documents go.
+pub trait MetricsSink: Send + Sync {
+    fn emit(&self, document: &str);
+}
+
+/// The function's log stream: stdout, one line per document, written whole.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Stdout;
+
+impl MetricsSink for Stdout {
+    fn emit(&self, document: &str) {
+        // `println!` holds stdout's lock for the whole line, so documents never interleave with
+        // log lines.
+        println!("{document}");
+    }
+}
+
+/// Documents kept in memory, for tests.
+#[cfg(any(test, feature = "test-util"))]
+#[derive(Debug, Default)]
+pub struct Captured(std::sync::Mutex<Vec<String>>);
+
+#[cfg(any(test, feature = "test-util"))]
+impl Captured {
+    pub fn documents(&self) -> Vec<String> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+#[cfg(any(test, feature = "test-util"))]
+impl MetricsSink for Captured {
+    fn emit(&self, document: &str) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(document.to_owned());
+    }
+}
+
+/// Check a document against the EMF specification's structure: `_aws.Timestamp` (epoch ms), a
+/// `CloudWatchMetrics` array of directives each with `Namespace`, `Dimensions` (arrays of keys
+/// present at the top level with string values) and `Metrics` (`Name`, optional `Unit`), every
+/// metric's value at the top level as a number. Returns the metric values by name.
+#[cfg(any(test, feature = "test-util"))]
+pub fn check_emf(document: &str) -> Result<Map<String, Value>, String> {
+    let root: Map<String, Value> =
+        serde_json::from_str(document).map_err(|e| format!("not a JSON object: {e}"))?;
+    let aws = root
+        .get("_aws")
+        .and_then(Value::as_object)
+        .ok_or("no _aws")?;
+    aws.get("Timestamp")
+        .and_then(Value::as_i64)
+        .filter(|t| *t > 0)
+        .ok_or("_aws.Timestamp is not epoch ms")?;
+    let directives = aws
+        .get("CloudWatchMetrics")
+        .and_then(Value::as_array)
+        .filter(|d| !d.is_empty())
+        .ok_or("_aws.CloudWatchMetrics is not a non-empty array")?;
+    let mut values = Map::new();
+    for d in directives {
+        d.get("Namespace")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
+            .ok_or("a directive without Namespace")?;
+        let sets = d
+            .get("Dimensions")
+            .and_then(Value::as_array)
+            .ok_or("no Dimensions")?;
+        for set in sets {
+            let keys = set.as_array().ok_or("a dimension set is not an array")?;
+            if keys.len() > 30 {
+                return Err("more than 30 dimensions".into());
+            }
+            for k in keys {
+                let k = k.as_str().ok_or("a dimension key is not a string")?;
+                root.get(k).and_then(Value::as_str).ok_or(format!(
+                    "dimension {k} has no string value at the top level"
+                ))?;
+            }
+        }
+        for m in d
+            .get("Metrics")
+            .and_then(Value::as_array)
+            .ok_or("no Metrics")?
+        {
+            let name = m
+                .get("Name")
+                .and_then(Value::as_str)
+                .ok_or("a metric without Name")?;
+            let value = root
+                .get(name)
+                .filter(|v| v.is_number())
+                .ok_or(format!("metric {name} has no number at the top level"))?;
+            values.insert(name.to_owned(), value.clone());
+        }
+    }
+    Ok(values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> RequestMetrics<'static> {
+        RequestMetrics {
+            source: "cashfree/vkyc",
+            outcome: "accepted",
+            forwarded: Some("kyc.vkyc.call_completed"),
+            forward_rejected: false,
+            latency_ms: 3.5,
+            provider_delay_ms: Some(1_200.0),
+            timestamp_ms: 1_764_000_000_000,
+        }
+    }
+
+    #[test]
+    fn an_accepted_request_carries_every_metric_it_has() {
+        let doc = base().to_emf();
+        let values = check_emf(&doc).expect("valid EMF");
+        let mut names: Vec<&str> = values.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        assert_eq!(
+            names,
+            ["Forwarded", "HandlerLatency", "ProviderDelay", "Webhooks"]
+        );
+        let v: Value = serde_json::from_str(&doc).expect("json");
+        assert_eq!(v["Type"], "kyc.vkyc.call_completed");
+        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], NAMESPACE);
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Dimensions"][1][0],
+            "Outcome"
+        );
+    }
+
+    #[test]
+    fn a_refusal_has_no_forwarded_type_and_a_rejection_has_its_own_count() {
+        let refused = RequestMetrics {
+            outcome: "invalid_signature",
+            forwarded: None,
+            provider_delay_ms: None,
+            ..base()
+        };
+        let values = check_emf(&refused.to_emf()).expect("valid");
+        assert_eq!(
+            values.keys().collect::<Vec<_>>(),
+            ["Webhooks", "HandlerLatency"]
+        );
+        assert!(!refused.to_emf().contains("\"Type\""));
+        let rejected = RequestMetrics {
+            outcome: "unavailable",
+            forwarded: None,
+            forward_rejected: true,
+            ..base()
+        };
+        let values = check_emf(&rejected.to_emf()).expect("valid");
+        assert_eq!(values["ForwardRejected"], 1);
+    }
+
+    #[test]
+    fn the_checker_catches_what_the_spec_forbids() {
+        let bad = [
+            r#"{"Webhooks":1}"#,
+            r#"{"_aws":{"Timestamp":1,"CloudWatchMetrics":[]}}"#,
+            r#"{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"N","Dimensions":[["Source"]],"Metrics":[{"Name":"Webhooks"}]}]},"Webhooks":1}"#,
+            r#"{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"N","Dimensions":[],"Metrics":[{"Name":"Webhooks"}]}]},"Webhooks":"1"}"#,
+        ];
+        for doc in bad {
+            assert!(check_emf(doc).is_err(), "{doc}");
+        }
+    }
+}
