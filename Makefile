@@ -24,6 +24,9 @@ EVENT         ?=
 ID            ?=
 # WORKER=off leaves the queue to `make receive` instead of the journey worker.
 WORKER        ?= on
+# SECRETS=secretsmanager puts the local secrets into the local Secrets Manager and has the
+# functions read them from there (<VARIABLE>_SECRET_ID), as a deployment with SecretsSource does.
+SECRETS       ?= environment
 
 # The local configuration (README: "Configuration"), for run/invoke/receive only: deploy and
 # the AWS CLI never see these dummy credentials or the local endpoint.
@@ -76,7 +79,7 @@ run: $(MOTO_STAMP) build
 	@$(PY) tools/local/moto_server.py --port $(EMULATOR_PORT) --exit-with-parent & \
 	  trap 'kill %1 2>/dev/null' EXIT INT TERM; \
 	  for i in $$(seq 1 150); do (echo > /dev/tcp/127.0.0.1/$(EMULATOR_PORT)) 2>/dev/null && break; sleep 0.2; done; \
-	  env $(LOCAL_ENV) $(KYC_LOCAL) serve --listen $(GATEWAY) $(if $(filter off,$(WORKER)),--no-worker)
+	  env $(LOCAL_ENV) $(KYC_LOCAL) serve --listen $(GATEWAY) $(if $(filter off,$(WORKER)),--no-worker) $(if $(filter secretsmanager,$(SECRETS)),--secrets-manager)
 
 .PHONY: invoke
 invoke: build

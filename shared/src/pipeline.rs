@@ -142,6 +142,28 @@ impl Outcome {
         serde_json::to_string(&body).unwrap_or_default()
     }
 
+    /// Every label an outcome can have (the `Outcome` dimension's values).
+    pub fn labels() -> Vec<&'static str> {
+        let id = String::new;
+        let mut all = vec![
+            Self::Accepted { id: id() }.label(),
+            Self::Duplicate { id: id() }.label(),
+            Self::InProgress { id: id() }.label(),
+            Self::Unavailable.label(),
+        ];
+        all.extend(
+            [
+                Refusal::UnknownRoute,
+                Refusal::MethodNotAllowed,
+                Refusal::PayloadTooLarge,
+            ]
+            .into_iter()
+            .chain(AuthError::ALL.map(Refusal::Auth))
+            .map(|r| r.code()),
+        );
+        all
+    }
+
     /// A short label for logs and metrics: the body's `status` or `error`.
     pub fn label(&self) -> &'static str {
         match self {

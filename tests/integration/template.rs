@@ -7,6 +7,7 @@ use kyc_intake::aws::{
 use kyc_intake::config::var;
 use kyc_intake::journey;
 use kyc_intake::registry::{FunctionSpec, FUNCTIONS};
+use kyc_intake::secrets;
 use kyc_intake_tests::workspace;
 use std::collections::BTreeSet;
 
@@ -95,7 +96,12 @@ fn environment_variables_match_per_function() {
         "Globals: the common settings"
     );
     for f in FUNCTIONS {
-        let own: BTreeSet<String> = f.variables.iter().map(|v| (*v).to_owned()).collect();
+        let own: BTreeSet<String> = f
+            .variables
+            .iter()
+            .map(|v| (*v).to_owned())
+            .chain(f.secret_variables.iter().map(|v| secrets::id_variable(v)))
+            .collect();
         assert_eq!(env_vars(&resource_of(&t, f)), own, "{}", f.name);
     }
 }
@@ -197,18 +203,43 @@ fn iam_actions_are_exactly_what_the_code_calls() {
         (sqs, "!GetAtt EventsQueue.Arn"),
     ];
     for f in FUNCTIONS {
-        let lines = resource_of(&t, f).join("\n");
+        let block = resource_of(&t, f);
+        let lines = block.join("\n");
         let got: Vec<(String, String)> = values(&lines, "Action")
             .into_iter()
             .zip(values(&lines, "Resource"))
             .collect();
-        let want: Vec<(String, String)> = webhook
+        // The secrets it may read: exactly those its `<X>_SECRET_ID` variables name.
+        let refs: Vec<String> = f
+            .secret_variables
+            .iter()
+            .map(|v| {
+                let line = block
+                    .iter()
+                    .find(|l| {
+                        l.trim()
+                            .starts_with(&format!("{}:", secrets::id_variable(v)))
+                    })
+                    .expect("the _SECRET_ID variable");
+                let reference = line
+                    .split("!Ref ")
+                    .nth(1)
+                    .and_then(|r| r.split(',').next())
+                    .expect("a !Ref");
+                format!("!Ref {reference}")
+            })
+            .collect();
+        let mut want: Vec<(String, String)> = webhook
             .iter()
             .map(|(a, r)| (a.clone(), (*r).to_owned()))
             .collect();
+        want.push((
+            "secretsmanager:GetSecretValue".to_owned(),
+            action_list(&refs.iter().map(String::as_str).collect::<Vec<_>>()),
+        ));
         assert_eq!(
             got, want,
-            "{}: table items, then queue; no wildcard",
+            "{}: table items, queue, its own secrets; no wildcard",
             f.name
         );
     }
@@ -343,4 +374,96 @@ fn every_body_up_to_the_largest_max_body_bytes_fits_the_queue() {
         local.contains("QUEUE_MAX_MESSAGE_BYTES"),
         "the local queue is made with the same MaximumMessageSize"
     );
+}
+
+#[test]
+fn alarms_watch_metrics_and_outcomes_the_code_emits() {
+    use kyc_intake::metrics::NAMESPACE;
+    use kyc_intake::Outcome;
+    let t = template();
+    let ours: Vec<&str> = values(&t, "Namespace")
+        .iter()
+        .filter(|n| !n.starts_with("AWS/"))
+        .map(|_| NAMESPACE)
+        .collect();
+    assert!(ours.len() >= 5, "alarms on the intake's own metrics");
+    for n in values(&t, "Namespace") {
+        assert!(n == NAMESPACE || n.starts_with("AWS/"), "namespace {n}");
+    }
+    // Every Outcome the alarms name is one the code can answer.
+    let labels = Outcome::labels();
+    let lines: Vec<&str> = t.lines().collect();
+    let mut outcomes = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        if l.trim() == "- Name: Outcome" {
+            let v = lines[i + 1]
+                .trim()
+                .strip_prefix("Value: ")
+                .expect("a value");
+            outcomes.push(v.to_owned());
+        }
+    }
+    assert!(outcomes.len() >= 4, "{outcomes:?}");
+    for o in &outcomes {
+        assert!(labels.contains(&o.as_str()), "the code never answers {o}");
+    }
+    for metric in ["Webhooks", "ForwardRejected"] {
+        assert!(
+            values(&t, "MetricName").iter().any(|m| m == metric),
+            "{metric}"
+        );
+    }
+    // The alarms the operations issue asks for, by name.
+    for alarm in [
+        "WebhooksUnavailableAlarm",
+        "WebhooksNotConfiguredAlarm",
+        "ForwardRejectedAlarm",
+        "AuthFailureBurstAlarm",
+        "ApiGateway5xxAlarm",
+        "CashfreeErrorsAlarm",
+        "HypervergeErrorsAlarm",
+        "JourneyWorkerErrorsAlarm",
+        "CashfreeThrottlesAlarm",
+        "HypervergeThrottlesAlarm",
+        "JourneyWorkerThrottlesAlarm",
+        "EventsQueueAgeAlarm",
+        "DeadLetterQueueAlarm",
+    ] {
+        assert!(t.contains(&format!("\n  {alarm}:\n")), "{alarm}");
+    }
+}
+
+#[test]
+fn the_api_is_throttled_and_its_access_log_has_no_query_string_or_body() {
+    let t = template();
+    let api = block(&t, |b| b[0].trim() == "WebhookApi:", 2).join("\n");
+    assert_eq!(
+        values(&api, "ThrottlingRateLimit"),
+        ["!Ref ApiThrottlingRateLimit"]
+    );
+    assert_eq!(
+        values(&api, "ThrottlingBurstLimit"),
+        ["!Ref ApiThrottlingBurstLimit"]
+    );
+    let format = api
+        .lines()
+        .skip_while(|l| l.trim() != "Format: >-")
+        .nth(1)
+        .expect("an access log format");
+    let fields: serde_json::Value = serde_json::from_str(format.trim()).expect("JSON format");
+    let text = fields.to_string();
+    for banned in [
+        "$context.requestOverride",
+        "querystring",
+        "$input",
+        "$request.body",
+        "rawQueryString",
+    ] {
+        assert!(
+            !text.to_lowercase().contains(&banned.to_lowercase()),
+            "{banned}"
+        );
+    }
+    assert!(text.contains("$context.path") && text.contains("$context.status"));
+    assert!(t.contains("  OperationsDashboard:\n"));
 }

@@ -36,6 +36,18 @@ pub enum AuthError {
 }
 
 impl AuthError {
+    pub const ALL: [Self; 9] = [
+        Self::NotConfigured,
+        Self::MissingSignature,
+        Self::InvalidSignature,
+        Self::MissingTimestamp,
+        Self::InvalidTimestamp,
+        Self::StaleTimestamp,
+        Self::MissingToken,
+        Self::InvalidToken,
+        Self::SourceIpNotAllowed,
+    ];
+
     /// The `error` code of the response body.
     pub fn code(self) -> &'static str {
         match self {

@@ -1,7 +1,7 @@
 //! `kyc-local`: run the intake locally against a DynamoDB/SQS-compatible server.
 //!
 //! ```text
-//! kyc-local serve   [--listen 127.0.0.1:3000] [--no-worker]
+//! kyc-local serve   [--listen 127.0.0.1:3000] [--no-worker] [--secrets-manager]
 //!                   create the tables and the queue, serve the webhook functions, and run the
 //!                   journey worker on the queue as an SQS event source mapping would
 //! kyc-local invoke  EVENT [--gateway URL]       send a sample event (fresh timestamp/signature)
@@ -25,9 +25,11 @@ use kyc_local::gateway::{self, Functions};
 use kyc_local::resources::{self, BoxError};
 use kyc_local::worker::EventSource;
 use serde_json::Value;
+use aws_sdk_secretsmanager::error::DisplayErrorContext;
+use std::collections::HashMap;
 use std::sync::Arc;
 
-const USAGE: &str = "usage: kyc-local serve [--listen ADDR] [--no-worker] | invoke EVENT [--gateway URL] | render EVENT | receive | journey ID";
+const USAGE: &str = "usage: kyc-local serve [--listen ADDR] [--no-worker] [--secrets-manager] | invoke EVENT [--gateway URL] | render EVENT | receive | journey ID";
 
 /// How long the local worker waits on an empty queue before polling again. It does not long-poll:
 /// the local server handles one request at a time, so a long poll would hold every webhook up.
@@ -100,9 +102,20 @@ async fn serve(args: &[String]) -> Result<(), BoxError> {
         });
     }
 
+    // SECRETS=secretsmanager: the secret settings go into the local server's Secrets Manager and
+    // the functions read them from there, as they do when deployed with SecretsSource=secretsmanager.
+    let env = if args.iter().any(|a| a == "--secrets-manager") {
+        secrets_in_secrets_manager(&sdk).await?
+    } else {
+        HashMap::new()
+    };
+    let env = move |k: &str| match env.get(k) {
+        Some(v) => Some(v.clone()),
+        None => std::env::var(k).ok(),
+    };
     let mut functions = Functions(Vec::new());
     for function in FUNCTIONS {
-        let config = lambda::config_from_env(function, &sdk).await?;
+        let config = lambda::configure(function, &env, &sdk).await?;
         functions
             .0
             .push((*function, lambda::pipeline_with(&sdk, config)));
@@ -125,6 +138,44 @@ async fn serve(args: &[String]) -> Result<(), BoxError> {
         routes.join(", ")
     );
     gateway::serve(listener, Arc::new(functions)).await
+}
+
+/// Put each secret setting's value into the local Secrets Manager as `kyc-local/<VARIABLE>`, and
+/// return the environment that names them instead (`<VARIABLE>_SECRET_ID`, the plain one emptied).
+async fn secrets_in_secrets_manager(
+    sdk: &aws_config::SdkConfig,
+) -> Result<HashMap<String, String>, BoxError> {
+    let client = aws_sdk_secretsmanager::Client::new(sdk);
+    let mut env = HashMap::new();
+    for var in FUNCTIONS.iter().flat_map(|f| f.secret_variables.iter()) {
+        let Ok(value) = std::env::var(var) else {
+            continue;
+        };
+        let name = format!("kyc-local/{var}");
+        let exists = client.describe_secret().secret_id(&name).send().await.is_ok();
+        let context = |e: String| format!("Secrets Manager {name}: {e}");
+        if exists {
+            client
+                .put_secret_value()
+                .secret_id(&name)
+                .secret_string(&value)
+                .send()
+                .await
+                .map_err(|e| context(DisplayErrorContext(e).to_string()))?;
+        } else {
+            client
+                .create_secret()
+                .name(&name)
+                .secret_string(&value)
+                .send()
+                .await
+                .map_err(|e| context(DisplayErrorContext(e).to_string()))?;
+        }
+        env.insert((*var).to_owned(), String::new());
+        env.insert(kyc_intake::secrets::id_variable(var), name.clone());
+        eprintln!("kyc-local: {var} read from the local Secrets Manager ({name})");
+    }
+    Ok(env)
 }
 
 async fn invoke(args: &[String]) -> Result<(), BoxError> {
