@@ -13,6 +13,7 @@
 //! the local server.
 #![forbid(unsafe_code)]
 
+use aws_sdk_secretsmanager::error::DisplayErrorContext;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
@@ -25,7 +26,6 @@ use kyc_local::gateway::{self, Functions};
 use kyc_local::resources::{self, BoxError};
 use kyc_local::worker::EventSource;
 use serde_json::Value;
-use aws_sdk_secretsmanager::error::DisplayErrorContext;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -152,7 +152,12 @@ async fn secrets_in_secrets_manager(
             continue;
         };
         let name = format!("kyc-local/{var}");
-        let exists = client.describe_secret().secret_id(&name).send().await.is_ok();
+        let exists = client
+            .describe_secret()
+            .secret_id(&name)
+            .send()
+            .await
+            .is_ok();
         let context = |e: String| format!("Secrets Manager {name}: {e}");
         if exists {
             client
