@@ -5,37 +5,15 @@
 //! token, signature, body or personal data may either.
 
 use kyc_intake::registry::{self, FUNCTIONS};
-use kyc_intake_tests::{endpoint, expectations, sample_event, workspace, Stack, NEVER_LOGGED};
+use kyc_intake_tests::{
+    endpoint, expectations, sample_event, workspace_binary, Stack, NEVER_LOGGED,
+};
 use kyc_local::runtime_api::{Answer, RuntimeApi};
 use serde_json::Value;
 use std::io::Read;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// `target/<profile>/`, where this test binary's `deps/` directory sits.
-fn target_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    exe.parent()
-        .and_then(|deps| deps.parent())
-        .map(PathBuf::from)
-        .expect("target directory")
-}
-
-/// Build the function binaries (a no-op after `make test`'s own build) and return the path of one.
-fn bootstrap(name: &str) -> PathBuf {
-    let cargo = option_env!("CARGO").unwrap_or("cargo");
-    let status = Command::new(cargo)
-        .args(["build", "--workspace", "--bins", "--quiet"])
-        .current_dir(workspace())
-        .status()
-        .expect("run cargo build");
-    assert!(status.success(), "cargo build --workspace --bins");
-    let path = target_dir().join(name);
-    assert!(path.exists(), "{} not built", path.display());
-    path
-}
 
 /// Strings that must not appear in any log line.
 fn forbidden(rendered: &[String]) -> Vec<String> {
@@ -88,7 +66,7 @@ async fn run_function(
     ] {
         env.insert(k.to_owned(), v.to_owned());
     }
-    let mut child = Command::new(bootstrap(binary))
+    let mut child = Command::new(workspace_binary(binary))
         .env_clear()
         .envs(&env)
         .stdout(Stdio::piped())

@@ -5,6 +5,7 @@
 mod cashfree;
 mod fifth_source;
 mod journey;
+mod kycctl;
 mod logs;
 mod metrics;
 mod other_languages;

@@ -46,6 +46,30 @@ pub fn workspace() -> PathBuf {
         .unwrap_or_default()
 }
 
+/// One of the workspace's binaries (`cashfree-webhook`, `kycctl`, ...), built if need be (a no-op
+/// after `make test`'s own `cargo build --workspace --bins`).
+pub fn workspace_binary(name: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let cargo = option_env!("CARGO").unwrap_or("cargo");
+        let status = Command::new(cargo)
+            .args(["build", "--workspace", "--bins", "--quiet"])
+            .current_dir(workspace())
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "cargo build --workspace --bins");
+    });
+    // `target/<profile>/`, where this test binary's `deps/` directory sits.
+    let exe = std::env::current_exe().expect("test binary path");
+    let path = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|dir| dir.join(name))
+        .expect("target directory");
+    assert!(path.exists(), "{} not built", path.display());
+    path
+}
+
 struct Emulator {
     endpoint: String,
     _child: Child,

@@ -1,0 +1,123 @@
+//! `kycctl send`: a sample event from `events/` (or any API Gateway event), its placeholders filled
+//! with a fresh timestamp, the Cashfree signature, and the DigiLocker or Results token, POSTed to
+//! a deployed endpoint (or `make run`'s). Prints the status and body; exit 1 unless it is 200.
+
+use crate::hyperverge::{check_url, redact, Failure};
+use crate::{Report, SendArgs};
+use kyc_local::events::{self, Credentials};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// The query string of an API Gateway event: `rawQueryString` (2.0), else the parameters (1.0).
+fn query_of(event: &Value) -> String {
+    if let Some(raw) = event.get("rawQueryString").and_then(Value::as_str) {
+        return raw.to_owned();
+    }
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    if let Some(map) = event
+        .get("multiValueQueryStringParameters")
+        .and_then(Value::as_object)
+    {
+        for (k, values) in map {
+            for v in values
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
+                out.append_pair(k, v);
+            }
+        }
+    } else if let Some(map) = event
+        .get("queryStringParameters")
+        .and_then(Value::as_object)
+    {
+        for (k, v) in map {
+            out.append_pair(k, v.as_str().unwrap_or_default());
+        }
+    }
+    out.finish()
+}
+
+/// The headers to send: the event's, minus those the HTTP client sets itself.
+fn headers_of(event: &Value) -> Vec<(String, String)> {
+    event
+        .get("headers")
+        .and_then(Value::as_object)
+        .map(|h| {
+            h.iter()
+                .filter(|(k, _)| {
+                    !matches!(k.to_ascii_lowercase().as_str(), "host" | "content-length")
+                })
+                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub async fn send(args: SendArgs, timeout: Duration) -> Result<Report, Failure> {
+    let base = check_url("--url", &args.url)?;
+    let template = std::fs::read_to_string(&args.event)
+        .map_err(|e| Failure::usage(format!("{}: {e}", args.event)))?;
+    let mut creds = Credentials::from_env();
+    if let Some(secret) = args.secret {
+        creds.cashfree_secret = secret;
+    }
+    if let Some(token) = args.token {
+        creds.results_token.clone_from(&token);
+        creds.digilocker_token = token;
+    }
+    let now = chrono::Utc::now().timestamp_millis();
+    let rendered = events::render(&template, &creds, now)
+        .map_err(|e| Failure::usage(format!("{}: not a sample event: {e}", args.event)))?;
+    let event: Value = serde_json::from_str(&rendered)
+        .map_err(|e| Failure::usage(format!("{}: {e}", args.event)))?;
+    let path = events::path_of(&event);
+    let mut url = base.clone();
+    if !base.path().trim_end_matches('/').ends_with(path) {
+        url.set_path(&format!("{}{path}", base.path().trim_end_matches('/')));
+    }
+    let query = query_of(&event);
+    url.set_query((!query.is_empty()).then_some(query.as_str()));
+    let method = event
+        .get("requestContext")
+        .and_then(|c| {
+            c.get("http")
+                .and_then(|h| h.get("method"))
+                .or_else(|| c.get("httpMethod"))
+        })
+        .or_else(|| event.get("httpMethod"))
+        .and_then(Value::as_str)
+        .unwrap_or("POST");
+    let method = reqwest::Method::from_bytes(method.as_bytes())
+        .map_err(|_| Failure::usage(format!("{}: method `{method}`", args.event)))?;
+
+    let client = reqwest::Client::builder()
+        .timeout(timeout)
+        .build()
+        .map_err(|e| Failure::refused(format!("cannot build the HTTPS client: {e}")))?;
+    let mut req = client
+        .request(method, url.clone())
+        .body(events::body_of(&event));
+    for (k, v) in headers_of(&event) {
+        req = req.header(k, v);
+    }
+    let shown = redact(url.as_str());
+    let res = req.send().await.map_err(|e| {
+        let why = if e.is_timeout() {
+            "no answer in time (--timeout)".to_owned()
+        } else if e.is_connect() {
+            "cannot connect; is the stack deployed (or `make run` running)?".to_owned()
+        } else {
+            "the request failed".to_owned()
+        };
+        Failure::refused(format!("POST {shown}: {why}"))
+    })?;
+    let status = res.status();
+    let body = res.text().await.unwrap_or_default();
+    Ok(Report {
+        text: vec![format!("{}: HTTP {} {body}", args.event, status.as_u16())],
+        json: json!({ "event": args.event, "url": shown, "status": status.as_u16(), "body": serde_json::from_str::<Value>(&body).unwrap_or(Value::String(body.clone())) }),
+        drift: status != reqwest::StatusCode::OK,
+    })
+}
