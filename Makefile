@@ -9,11 +9,14 @@ VENV        := .venv
 PY          := $(VENV)/bin/python
 MOTO_STAMP  := $(VENV)/.moto-installed
 TOOLS_STAMP := $(VENV)/.tools-installed
+BENCH_STAMP := $(VENV)/.bench-installed
 # Pinned: the versions the tests were run with.
 MOTO_PKG    := moto[server]==5.2.5
 # What the tests use to check the events as a worker in another language would.
 PYTEST_PKGS := jsonschema==4.26.0 rfc3339-validator==0.1.4 cloudevents==2.2.0
 TOOLS_PKGS  := cargo-lambda==1.9.2 aws-sam-cli==1.170.0 cfn-lint==1.58.0
+# The keep-alive server the end-to-end bench runs the local DynamoDB/SQS server under.
+BENCH_PKGS  := waitress==3.0.2
 # cargo-lambda finds zig through `python3 -m ziglang`, so the venv goes first on PATH.
 TOOLS_PATH  := $(abspath $(VENV))/bin:$(PATH)
 
@@ -56,7 +59,7 @@ help:
 	@echo "make journey ID=cashfree/vkyc#test333   a journey's state, as the journey worker keeps it"
 	@echo "make lint       rustfmt, clippy, cfn-lint, sam validate --lint"
 	@echo "make fuzz       long property/fuzz run (FUZZ_CASES=1000000 by default)"
-	@echo "make bench      pipeline throughput and latency figures"
+	@echo "make bench      end-to-end figures of the release bootstrap (init, latency, CPU, RSS, size, concurrency)"
 	@echo "make package    cargo lambda build --release --x86-64 (both bootstraps, with sizes)"
 	@echo "make sam-build  sam build (rust-cargolambda)"
 	@echo "make deploy     sam build && sam deploy --guided"
@@ -64,6 +67,10 @@ help:
 $(MOTO_STAMP):
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check '$(MOTO_PKG)' $(PYTEST_PKGS)
+	touch $@
+
+$(BENCH_STAMP): $(MOTO_STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check $(BENCH_PKGS)
 	touch $@
 
 $(TOOLS_STAMP): $(MOTO_STAMP)
@@ -112,8 +119,12 @@ fuzz:
 	PROPTEST_CASES=$${FUZZ_CASES:-1000000} cargo test --release -p kyc-intake --test properties -- --nocapture
 
 .PHONY: bench
-bench:
-	cargo run --release -p kyc-intake --example bench
+bench: $(BENCH_STAMP)
+	cargo build --release -p cashfree-webhook -p kyc-local --bin cashfree-webhook --bin kyc-bench
+	@echo "== in-process (no AWS calls): what the pipeline itself costs"
+	cargo run --release -q -p kyc-intake --example bench
+	@echo "== end to end: the release bootstrap under the Runtime API emulator, the local server with keep-alive"
+	target/release/kyc-bench --python $(abspath $(PY)) --n $${BENCH_N:-300}
 
 .PHONY: package
 package: $(TOOLS_STAMP)

@@ -94,10 +94,14 @@ impl RequestMetrics<'_> {
         root.insert("Source".into(), self.source.into());
         root.insert("Outcome".into(), self.outcome.into());
         root.insert("Webhooks".into(), 1.into());
-        root.insert("HandlerLatency".into(), self.latency_ms.into());
+        // Microsecond precision: enough, and the value prints short.
+        root.insert(
+            "HandlerLatency".into(),
+            ((self.latency_ms * 1e3).round() / 1e3).into(),
+        );
         if let Some(delay) = self.provider_delay_ms {
             latency.push(("ProviderDelay", "Milliseconds"));
-            root.insert("ProviderDelay".into(), delay.into());
+            root.insert("ProviderDelay".into(), delay.round().into());
         }
         directives.push(directive(vec![vec!["Source"]], latency));
         if let Some(event_type) = self.forwarded {
@@ -285,6 +289,18 @@ mod tests {
         };
         let values = check_emf(&rejected.to_emf()).expect("valid");
         assert_eq!(values["ForwardRejected"], 1);
+    }
+
+    #[test]
+    fn values_print_short() {
+        let m = RequestMetrics {
+            latency_ms: 13.300_609_999_999_999,
+            provider_delay_ms: Some(659_397_606_152.4),
+            ..base()
+        };
+        let doc = m.to_emf();
+        assert!(doc.contains(r#""HandlerLatency":13.301"#), "{doc}");
+        assert!(doc.contains(r#""ProviderDelay":659397606152.0"#), "{doc}");
     }
 
     #[test]

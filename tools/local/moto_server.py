@@ -10,7 +10,14 @@ a character outside #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10
 (InvalidMessageContents), and counts MaximumMessageSize in UTF-8 bytes; moto checks neither, so
 without this a test could not see a message that the real queue would refuse.
 
+For benchmarks, `--keep-alive` serves the same app with waitress, which keeps connections open
+as AWS does (moto's own server closes every one, so each SDK call would pay a TCP connection),
+still one request at a time unless `--threads` says otherwise; `--latency-ms` adds a sleep to each
+request, standing in for the network round trip to AWS (the sleep releases Python's lock, so
+threads overlap it as requests to AWS overlap).
+
 usage: python moto_server.py [--host 127.0.0.1] [--port 4566] [--exit-with-parent]
+                             [--keep-alive [--threads N] [--latency-ms MS]]
 """
 
 import argparse
@@ -68,6 +75,9 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=4566)
     parser.add_argument("--exit-with-parent", action="store_true")
+    parser.add_argument("--keep-alive", action="store_true")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--latency-ms", type=float, default=0.0)
     args = parser.parse_args()
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         sys.exit("refusing to listen anywhere but loopback")
@@ -76,6 +86,20 @@ def main() -> None:
         threading.Thread(target=watch_parent, args=(os.getppid(),), daemon=True).start()
     strict_sqs_messages()
     app = DomainDispatcherApplication(create_backend_app)
+    if args.keep_alive:
+        from waitress import serve
+
+        served = app
+        if args.latency_ms > 0:
+            delay = args.latency_ms / 1000.0
+
+            def served(environ, start_response):  # type: ignore[no-redef]
+                time.sleep(delay)
+                return app(environ, start_response)
+
+        print(f"moto (keep-alive) listening on http://{args.host}:{args.port}", flush=True)
+        serve(served, host=args.host, port=args.port, threads=args.threads, _quiet=True)
+        return
     server = make_server(
         args.host, args.port, app, threaded=False, request_handler=MotoRequestHandler
     )

@@ -32,6 +32,8 @@ struct State {
     arrived: Notify,
     waiting: Mutex<HashMap<String, oneshot::Sender<Answer>>>,
     init_error: Mutex<Option<Bytes>>,
+    /// When the runtime first asked for an event: the end of its init.
+    first_next: Mutex<Option<std::time::Instant>>,
 }
 
 impl State {
@@ -88,6 +90,11 @@ impl RuntimeApi {
         &self.address
     }
 
+    /// When the runtime first asked for an event (its init is over), if it has.
+    pub fn first_next(&self) -> Option<std::time::Instant> {
+        *State::lock(&self.state.first_next)
+    }
+
     /// What the runtime reported through `/init/error`, if anything.
     pub fn init_error(&self) -> Option<Bytes> {
         State::lock(&self.state.init_error).clone()
@@ -96,6 +103,15 @@ impl RuntimeApi {
     /// Queue `event` for the function, with `timeout` as its deadline, and wait for its answer
     /// (`None` when none came within the timeout plus a second).
     pub async fn invoke(&self, event: impl Into<Bytes>, timeout: Duration) -> Option<Answer> {
+        let rx = self.queue(event.into(), timeout);
+        tokio::time::timeout(timeout + Duration::from_secs(1), rx)
+            .await
+            .ok()?
+            .ok()
+    }
+
+    /// Queue `event` and return where its answer will arrive (for many invocations in flight).
+    pub fn queue(&self, event: Bytes, timeout: Duration) -> oneshot::Receiver<Answer> {
         let n = self
             .counter
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -104,12 +120,9 @@ impl RuntimeApi {
             + u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
         let (tx, rx) = oneshot::channel();
         State::lock(&self.state.waiting).insert(id.clone(), tx);
-        State::lock(&self.state.queued).push_back((id, event.into(), deadline));
+        State::lock(&self.state.queued).push_back((id, event, deadline));
         self.state.arrived.notify_one();
-        tokio::time::timeout(timeout + Duration::from_secs(1), rx)
-            .await
-            .ok()?
-            .ok()
+        rx
     }
 }
 
@@ -158,6 +171,7 @@ async fn serve(state: &State, req: hyper::Request<Incoming>) -> Reply {
 
 /// Wait for the next queued event and hand it over with the headers a runtime expects.
 async fn next(state: &State) -> Reply {
+    State::lock(&state.first_next).get_or_insert_with(std::time::Instant::now);
     loop {
         let notified = state.arrived.notified();
         if let Some((id, event, deadline)) = State::lock(&state.queued).pop_front() {
