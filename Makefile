@@ -124,7 +124,7 @@ bench: $(BENCH_STAMP)
 	@echo "== in-process (no AWS calls): what the pipeline itself costs"
 	cargo run --release -q -p kyc-intake --example bench
 	@echo "== end to end: the release bootstrap under the Runtime API emulator, the local server with keep-alive"
-	target/release/kyc-bench --python $(abspath $(PY)) --n $${BENCH_N:-300}
+	target/release/kyc-bench --python $(abspath $(PY)) --n $${BENCH_N:-1000}
 
 .PHONY: package
 package: $(TOOLS_STAMP)

@@ -96,6 +96,12 @@ where
 pub async fn load_config() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .timeout_config(timeouts())
+        // Stalled-stream protection watches every body's throughput with its own timer; the
+        // bodies here are small and every call already has a deadline (`timeouts`, and the
+        // pipeline's budget), so it only costs CPU.
+        .stalled_stream_protection(
+            aws_config::stalled_stream_protection::StalledStreamProtectionConfig::disabled(),
+        )
         .load()
         .await
 }

@@ -7,6 +7,7 @@ mod fifth_source;
 mod journey;
 mod kycctl;
 mod logs;
+mod managed_instances;
 mod metrics;
 mod other_languages;
 mod reliability;

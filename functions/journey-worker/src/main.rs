@@ -7,9 +7,10 @@
 use kyc_intake::config::ProcessEnv;
 use kyc_intake::journey::WorkerConfig;
 use kyc_intake::{lambda, telemetry};
-use lambda_runtime::{run, service_fn, Error};
+use lambda_runtime::{run_concurrent, service_fn, Error};
+use std::sync::Arc;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init();
     // Bad configuration: one log line naming the variable, then exit (Lambda reports an init
@@ -18,6 +19,14 @@ async fn main() -> Result<(), Error> {
     else {
         std::process::exit(2)
     };
-    let worker = lambda::aws_journey_worker(&kyc_intake::aws::load_config().await, &config);
-    run(service_fn(|event| lambda::handle_batch(&worker, event))).await
+    let worker = Arc::new(lambda::aws_journey_worker(
+        &kyc_intake::aws::load_config().await,
+        &config,
+    ));
+    // Sequential unless AWS_LAMBDA_MAX_CONCURRENCY says otherwise (Lambda Managed Instances).
+    run_concurrent(service_fn(move |event| {
+        let worker = Arc::clone(&worker);
+        async move { lambda::handle_batch(&worker, event).await }
+    }))
+    .await
 }

@@ -34,6 +34,8 @@ struct State {
     init_error: Mutex<Option<Bytes>>,
     /// When the runtime first asked for an event: the end of its init.
     first_next: Mutex<Option<std::time::Instant>>,
+    /// Invocations handed out and not yet answered, now and at most.
+    in_flight: Mutex<(usize, usize)>,
 }
 
 impl State {
@@ -93,6 +95,11 @@ impl RuntimeApi {
     /// When the runtime first asked for an event (its init is over), if it has.
     pub fn first_next(&self) -> Option<std::time::Instant> {
         *State::lock(&self.state.first_next)
+    }
+
+    /// The most invocations the runtime had in hand at once.
+    pub fn max_in_flight(&self) -> usize {
+        State::lock(&self.state.in_flight).1
     }
 
     /// What the runtime reported through `/init/error`, if anything.
@@ -162,6 +169,8 @@ async fn serve(state: &State, req: hyper::Request<Incoming>) -> Reply {
     };
     match State::lock(&state.waiting).remove(id) {
         Some(tx) => {
+            let mut in_flight = State::lock(&state.in_flight);
+            in_flight.0 = in_flight.0.saturating_sub(1);
             let _ = tx.send(answer);
             reply(202, r#"{"status":"OK"}"#)
         }
@@ -175,6 +184,10 @@ async fn next(state: &State) -> Reply {
     loop {
         let notified = state.arrived.notified();
         if let Some((id, event, deadline)) = State::lock(&state.queued).pop_front() {
+            let mut in_flight = State::lock(&state.in_flight);
+            in_flight.0 += 1;
+            in_flight.1 = in_flight.1.max(in_flight.0);
+            drop(in_flight);
             let mut r = reply(200, event);
             let headers = r.headers_mut();
             let pairs = [
