@@ -87,12 +87,14 @@ fn main() {
         .enable_time()
         .build()
         .expect("runtime");
+    // The EMF documents go nowhere: this measures the pipeline, not stdout.
     let pipeline = Pipeline::new(
         sources,
         MemoryStore::default(),
         MemorySink::default(),
         common.settings,
-    );
+    )
+    .with_metrics(std::sync::Arc::new(kyc_intake::metrics::Discard));
     for (label, expect_new) in [
         ("whole pipeline, new events (in-memory ports)", true),
         ("whole pipeline, duplicates (in-memory ports)", false),

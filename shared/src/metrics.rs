@@ -148,6 +148,14 @@ impl MetricsSink for Stdout {
     }
 }
 
+/// Nowhere: for benches of the pipeline alone.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Discard;
+
+impl MetricsSink for Discard {
+    fn emit(&self, _: &str) {}
+}
+
 /// Documents kept in memory, for tests.
 #[cfg(any(test, feature = "test-util"))]
 #[derive(Debug, Default)]
