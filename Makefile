@@ -60,7 +60,7 @@ help:
 	@echo "make lint       rustfmt, clippy, cfn-lint, sam validate --lint"
 	@echo "make fuzz       long property/fuzz run (FUZZ_CASES=1000000 by default)"
 	@echo "make bench      end-to-end figures of the release bootstrap (init, latency, CPU, RSS, size, concurrency)"
-	@echo "make package    cargo lambda build --release --x86-64 (both bootstraps, with sizes)"
+	@echo "make package    cargo lambda build --release --x86-64 (the three bootstraps, with sizes)"
 	@echo "make sam-build  sam build (rust-cargolambda)"
 	@echo "make deploy     sam build && sam deploy --guided"
 
@@ -128,8 +128,8 @@ bench: $(BENCH_STAMP)
 
 .PHONY: package
 package: $(TOOLS_STAMP)
-	PATH="$(TOOLS_PATH)" cargo lambda build --release --x86-64 -p cashfree-webhook -p hyperverge-webhook
-	@ls -l target/lambda/cashfree-webhook/bootstrap target/lambda/hyperverge-webhook/bootstrap
+	PATH="$(TOOLS_PATH)" cargo lambda build --release --x86-64 -p cashfree-webhook -p hyperverge-webhook -p journey-worker
+	@ls -l target/lambda/cashfree-webhook/bootstrap target/lambda/hyperverge-webhook/bootstrap target/lambda/journey-worker/bootstrap
 
 .PHONY: sam-build
 sam-build: $(TOOLS_STAMP)
