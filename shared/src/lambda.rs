@@ -1,7 +1,7 @@
 //! The one module that knows about Lambda: a `lambda_http::Request` into the pipeline's input,
 //! its outcome back into a response.
 
-use crate::aws::{DynamoJourneys, DynamoStore, SqsSink};
+use crate::aws::{self, DynamoJourneys, DynamoStore, SqsSink};
 use crate::config::{self, Common, ConfigError};
 use crate::journey::{JourneyStore, JourneyWorker, WorkerConfig};
 use crate::pipeline::DEFAULT_DEADLINE_MS;
@@ -79,6 +79,24 @@ pub async fn config_from_env(
     sdk: &aws_config::SdkConfig,
 ) -> Result<FunctionConfig, ConfigError> {
     configure(function, &config::ProcessEnv, sdk).await
+}
+
+/// A webhook function's pipeline as its `main` starts it: the AWS configuration loaded once,
+/// the function configured from the process environment (Secrets Manager included).
+pub async fn webhook_pipeline(function: &FunctionSpec) -> Result<Arc<AwsPipeline>, ConfigError> {
+    let sdk = aws::load_config().await;
+    let config = config_from_env(function, &sdk).await?;
+    Ok(Arc::new(pipeline_with(&sdk, config)))
+}
+
+/// Serve API Gateway requests with `pipeline`: one at a time, or as many at once as
+/// `AWS_LAMBDA_MAX_CONCURRENCY` says (Lambda Managed Instances).
+pub async fn serve(pipeline: Arc<AwsPipeline>) -> Result<(), lambda_http::Error> {
+    lambda_http::run_concurrent(lambda_http::service_fn(move |req| {
+        let pipeline = Arc::clone(&pipeline);
+        async move { handle(&pipeline, req).await }
+    }))
+    .await
 }
 
 /// The one log line for bad configuration: the variable and why, never a value.

@@ -11,10 +11,8 @@ use kyc_intake::config::{secrets, Common, ConfigError, Env};
 use kyc_intake::registry::{self, FunctionSpec, FUNCTIONS};
 use kyc_intake::sources::{lookup, text, Recognized, Source, SourceSpec, UTC};
 use kyc_intake::KycEvent;
-use kyc_intake_tests::{endpoint, local_sdk_config, Stack};
-use kyc_local::gateway::{self, Functions};
+use kyc_intake_tests::Stack;
 use serde_json::Value;
-use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 static ACME_KYC: SourceSpec = SourceSpec {
@@ -92,22 +90,13 @@ async fn a_fifth_source_added_to_the_function_list_is_served_end_to_end() {
     let stack = Stack::new(true).await;
     let mut with_acme: Vec<&FunctionSpec> = FUNCTIONS.to_vec();
     with_acme.push(&ACME);
-    let env = stack.env(&[("ACME_TOKENS", "acme-secret")]);
-    let sdk = local_sdk_config(endpoint()).await;
-    let mut functions = Functions(Vec::new());
-    for f in &with_acme {
-        let config = kyc_intake::lambda::configure(f, &env, &sdk)
-            .await
-            .expect("valid");
-        functions
-            .0
-            .push((*f, kyc_intake::lambda::pipeline_with(&sdk, config)));
-    }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(gateway::serve(listener, Arc::new(functions)));
+    let base = stack
+        .gateway(&with_acme, &[("ACME_TOKENS", "acme-secret")])
+        .await;
+    let addr: std::net::SocketAddr = base
+        .trim_start_matches("http://")
+        .parse()
+        .expect("an address");
 
     let body = r#"{"applicant":"app-5","status":"APPROVED","at":"2026-11-25T10:00:00Z"}"#;
     let (status, reply) = post(

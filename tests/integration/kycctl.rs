@@ -7,7 +7,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use kyc_intake_tests::{endpoint, local_sdk_config, workspace, workspace_binary, Stack};
+use kyc_intake_tests::{workspace, workspace_binary, Stack};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -546,24 +546,8 @@ async fn send_signs_a_sample_the_receiver_can_verify() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_is_accepted_by_the_real_handlers_behind_the_local_gateway() {
-    use kyc_local::gateway::{self, Functions};
     let stack = Stack::new(true).await;
-    let sdk = local_sdk_config(endpoint()).await;
-    let env = stack.env(&[]);
-    let mut functions = Functions(Vec::new());
-    for f in kyc_intake::registry::FUNCTIONS {
-        let config = kyc_intake::lambda::configure(f, &env, &sdk)
-            .await
-            .expect("valid");
-        functions
-            .0
-            .push((*f, kyc_intake::lambda::pipeline_with(&sdk, config)));
-    }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(gateway::serve(listener, Arc::new(functions)));
+    let base = stack.gateway(kyc_intake::registry::FUNCTIONS, &[]).await;
 
     let send = |event: &'static str, extra: &'static [&'static str]| {
         let base = base.clone();

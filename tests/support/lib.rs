@@ -297,6 +297,33 @@ impl Stack {
         self.function(&hyperverge::FUNCTION, extra).await
     }
 
+    /// `functions` behind the local gateway on a loopback port, configured from this stack's
+    /// environment plus `extra`; the gateway's base URL.
+    pub async fn gateway(
+        &self,
+        functions: &[&'static FunctionSpec],
+        extra: &[(&str, &str)],
+    ) -> String {
+        let sdk = local_sdk_config(endpoint()).await;
+        let env = self.env(extra);
+        let mut served = kyc_local::gateway::Functions(Vec::new());
+        for f in functions {
+            let config = lambda::configure(f, &env, &sdk)
+                .await
+                .expect("valid config");
+            served.0.push((*f, lambda::pipeline_with(&sdk, config)));
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(kyc_local::gateway::serve(
+            listener,
+            std::sync::Arc::new(served),
+        ));
+        base
+    }
+
     /// Every function of the registry, deployed on this stack with `extra` settings.
     pub async fn deploy(&self, extra: &[(&str, &str)]) -> Deployed {
         let mut functions = Vec::new();
