@@ -135,6 +135,23 @@ impl DynamoStore {
     }
 }
 
+/// A write conditioned on the claim still being ours: `NotOurs` when the condition failed.
+fn settled<O, E, R>(
+    operation: &'static str,
+    result: Result<O, SdkError<E, R>>,
+    condition_failed: impl Fn(&E) -> bool,
+) -> Result<Settled, PortError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(Settled::Done),
+        Err(e) if e.as_service_error().is_some_and(&condition_failed) => Ok(Settled::NotOurs),
+        Err(e) => Err(fault(operation, e)),
+    }
+}
+
 /// Marks a claim `COMPLETED`, keeping `:mid` (the message id, or what an operation keeps).
 const COMPLETE: &str = "SET #status = :completed, #mid = :mid";
 /// The record is still the claim this attempt made.
@@ -264,16 +281,9 @@ impl IdempotencyStore for DynamoStore {
             .set_expression_attribute_values(Some(values))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(Settled::Done),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(Settled::NotOurs)
-            }
-            Err(e) => Err(fault("DynamoDB UpdateItem", e)),
-        }
+        settled("DynamoDB UpdateItem", result, |e| {
+            e.is_conditional_check_failed_exception()
+        })
     }
 
     async fn release(&self, claim: &Claim) -> Result<Settled, PortError> {
@@ -289,16 +299,9 @@ impl IdempotencyStore for DynamoStore {
             .expression_attribute_values(":owner", s(&claim.owner))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(Settled::Done),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(Settled::NotOurs)
-            }
-            Err(e) => Err(fault("DynamoDB DeleteItem", e)),
-        }
+        settled("DynamoDB DeleteItem", result, |e| {
+            e.is_conditional_check_failed_exception()
+        })
     }
 }
 
