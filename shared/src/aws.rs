@@ -95,6 +95,7 @@ where
 /// emulator. Timeouts keep a slow dependency from eating the whole invocation.
 pub async fn load_config() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(https_client())
         .timeout_config(timeouts())
         // Stalled-stream protection watches every body's throughput with its own timer; the
         // bodies here are small and every call already has a deadline (`timeouts`, and the
@@ -104,6 +105,15 @@ pub async fn load_config() -> aws_config::SdkConfig {
         )
         .load()
         .await
+}
+
+/// The HTTPS client every SDK client shares: rustls with ring's cryptography, the platform's root
+/// certificates.
+pub fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
 }
 
 /// The longest one AWS call may take, retries included. The function timeout leaves room for the

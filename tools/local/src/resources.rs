@@ -19,6 +19,7 @@ fn ctx<E: std::error::Error>(what: &str, e: E) -> BoxError {
 /// An SDK configuration for a local emulator: fixed region and dummy credentials.
 pub async fn local_sdk_config(endpoint: &str) -> SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(kyc_intake::aws::https_client())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new(crate::defaults::REGION))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
