@@ -195,6 +195,22 @@ fn completing(
     (names, values)
 }
 
+/// An update as an item of a `TransactWriteItems` call.
+fn transaction_item(
+    update: aws_sdk_dynamodb::types::builders::UpdateBuilder,
+) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, PortError> {
+    let update = update.build().map_err(|e| {
+        PortError::new(
+            "DynamoDB TransactWriteItems",
+            FaultKind::Refused,
+            e.to_string(),
+        )
+    })?;
+    Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder()
+        .update(update)
+        .build())
+}
+
 impl DynamoStore {
     /// The write that marks `claim` `COMPLETED` (keeping `kept`) on condition that it is still
     /// ours, as a transaction item: an operation that writes to DynamoDB puts it in the same
@@ -211,18 +227,8 @@ impl DynamoStore {
             .update_expression(COMPLETE)
             .condition_expression(STILL_OURS)
             .set_expression_attribute_names(Some(names))
-            .set_expression_attribute_values(Some(values))
-            .build()
-            .map_err(|e| {
-                PortError::new(
-                    "DynamoDB TransactWriteItems",
-                    FaultKind::Refused,
-                    e.to_string(),
-                )
-            })?;
-        Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder()
-            .update(update)
-            .build())
+            .set_expression_attribute_values(Some(values));
+        transaction_item(update)
     }
 }
 
@@ -448,16 +454,7 @@ impl DynamoJourneys {
         if !remove.is_empty() {
             expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
         }
-        let update = b.update_expression(expression).build().map_err(|e| {
-            PortError::new(
-                "DynamoDB TransactWriteItems",
-                FaultKind::Refused,
-                e.to_string(),
-            )
-        })?;
-        Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder()
-            .update(update)
-            .build())
+        transaction_item(b.update_expression(expression))
     }
 
     /// One transaction: the journey write and the claim's completion. `Ok(false)` when the
