@@ -3,7 +3,7 @@
 //! (`kyc_local::runtime_api`), against the local DynamoDB/SQS server served with keep-alive
 //! connections (as AWS's are). It prints, for N sequential new events and N duplicates: init
 //! (spawn → first `/next`), the first response, warm latency median/p99, CPU per warm event
-//! (the process's time on CPU, from schedstat), peak RSS, the bootstrap's size; the floor (the CPU of the same
+//! (the process's utime+stime), peak RSS, the bootstrap's size; the floor (the CPU of the same
 //! three SDK calls from a warm client in this bare process); and the throughput of one process
 //! at `AWS_LAMBDA_MAX_CONCURRENCY=8` against 1 (Lambda Managed Instances), with the local server
 //! given a round-trip latency so the work is I/O-bound, as it is on AWS.
