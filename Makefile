@@ -60,6 +60,7 @@ help:
 	@echo "make lint       rustfmt, clippy, cfn-lint, sam validate --lint"
 	@echo "make fuzz       long property/fuzz run (FUZZ_CASES=1000000 by default)"
 	@echo "make bench      end-to-end figures of the release bootstrap (init, latency, CPU, RSS, size, concurrency)"
+	@echo "make bench BASELINE=<rev>   the same, side by side with the bootstrap of an earlier revision"
 	@echo "make package    cargo lambda build --release --x86-64 (the three bootstraps, with sizes)"
 	@echo "make sam-build  sam build (rust-cargolambda)"
 	@echo "make deploy     sam build && sam deploy --guided"
@@ -110,7 +111,7 @@ lint: $(TOOLS_STAMP)
 	SAM_CLI_TELEMETRY=0 AWS_REGION=$(REGION) $(VENV)/bin/sam validate --lint --template template.yaml
 
 .PHONY: test
-test: $(MOTO_STAMP) lint
+test: $(BENCH_STAMP) lint
 	cargo build --workspace --bins
 	KYC_MOTO_PYTHON=$(abspath $(PY)) cargo test --workspace
 
@@ -118,13 +119,23 @@ test: $(MOTO_STAMP) lint
 fuzz:
 	PROPTEST_CASES=$${FUZZ_CASES:-1000000} cargo test --release -p kyc-intake --test properties -- --nocapture
 
+# BASELINE=<git revision> also builds that revision's bootstrap (into target/baseline/, about
+# 5 minutes) and measures it side by side with this tree's: the before/after of a change.
+BASELINE ?=
+BASELINE_BIN := target/baseline/release/cashfree-webhook
+
 .PHONY: bench
 bench: $(BENCH_STAMP)
 	cargo build --release -p cashfree-webhook -p kyc-local --bin cashfree-webhook --bin kyc-bench
+ifneq ($(BASELINE),)
+	rm -rf target/baseline-src && mkdir -p target/baseline-src
+	git archive '$(BASELINE)' | tar -x -C target/baseline-src
+	cd target/baseline-src && cargo build --release --target-dir ../baseline -p cashfree-webhook --bin cashfree-webhook
+endif
 	@echo "== in-process (no AWS calls): what the pipeline itself costs"
 	cargo run --release -q -p kyc-intake --example bench
 	@echo "== end to end: the release bootstrap under the Runtime API emulator, the local server with keep-alive"
-	target/release/kyc-bench --python $(abspath $(PY)) --n $${BENCH_N:-1000}
+	target/release/kyc-bench --python $(abspath $(PY)) --n $${BENCH_N:-1000} $(if $(BASELINE),--baseline $(BASELINE_BIN))
 
 .PHONY: package
 package: $(TOOLS_STAMP)

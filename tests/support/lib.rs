@@ -82,19 +82,25 @@ fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
+/// The Python that has moto (and waitress): `KYC_MOTO_PYTHON`, or `.venv/bin/python`.
+pub fn moto_python() -> PathBuf {
+    let python = std::env::var("KYC_MOTO_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| workspace().join(".venv/bin/python"));
+    assert!(
+        python.exists(),
+        "{} not found: run the tests with `make test`, which installs moto into .venv",
+        python.display()
+    );
+    python
+}
+
 /// The local server for this test binary, started on first use. It exits with the test process.
 pub fn endpoint() -> &'static str {
     static EMULATOR: OnceLock<Emulator> = OnceLock::new();
     &EMULATOR
         .get_or_init(|| {
-            let python = std::env::var("KYC_MOTO_PYTHON")
-                .map(PathBuf::from)
-                .unwrap_or_else(|_| workspace().join(".venv/bin/python"));
-            assert!(
-                python.exists(),
-                "{} not found: run the tests with `make test`, which installs moto into .venv",
-                python.display()
-            );
+            let python = moto_python();
             let port = free_port();
             let child = Command::new(&python)
                 .arg(workspace().join("tools/local/moto_server.py"))

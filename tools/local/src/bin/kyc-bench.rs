@@ -3,12 +3,15 @@
 //! (`kyc_local::runtime_api`), against the local DynamoDB/SQS server served with keep-alive
 //! connections (as AWS's are). It prints, for N sequential new events and N duplicates: init
 //! (spawn → first `/next`), the first response, warm latency median/p99, CPU per warm event
-//! (the process's utime+stime), peak RSS, the bootstrap's size; the floor (the CPU of the same
+//! (the process's scheduler run time), peak RSS, the bootstrap's size; the floor (the CPU of the same
 //! three SDK calls from a warm client in this bare process); and the throughput of one process
 //! at `AWS_LAMBDA_MAX_CONCURRENCY=8` against 1 (Lambda Managed Instances), with the local server
 //! given a round-trip latency so the work is I/O-bound, as it is on AWS.
 //!
-//! usage: kyc-bench [--n N] [--bootstrap PATH] [--python PATH] [--latency-ms MS]
+//! `--baseline PATH` runs a second bootstrap (e.g. a build of an earlier commit) through the same
+//! events. The figures the machine's load can move (CPU, latency) are measured in interleaved
+//! chunks: each chunk of events goes to this bootstrap, then to the baseline, then through the
+//! floor, so a busy neighbour weighs on all of them alike and their ratios hold between runs.
 //!
 //! The concurrency figure needs the round trip to dominate: the local server spends a few ms of
 //! Python CPU per call under one interpreter lock, which caps it near 60 new events/s whatever
@@ -16,6 +19,7 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use bytes::Bytes;
+use clap::Parser;
 use kyc_intake::sources::cashfree::signature::sign;
 use kyc_local::resources::{self, local_sdk_config, BoxError};
 use kyc_local::runtime_api::{Answer, RuntimeApi};
@@ -27,13 +31,34 @@ use std::time::{Duration, Instant};
 const SECRET: &str = "bench-secret";
 const TIMEOUT: Duration = Duration::from_secs(20);
 
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
+/// What the bench runs and against what.
+#[derive(Parser)]
+#[command(
+    about = "End-to-end figures of the release bootstrap under a Lambda Runtime API emulator"
+)]
+struct Args {
+    /// Sequential new events (and as many duplicates).
+    #[arg(long, default_value_t = 1000)]
+    n: usize,
+    /// The bootstrap to measure (default: target/release/cashfree-webhook).
+    #[arg(long)]
+    bootstrap: Option<PathBuf>,
+    /// A second bootstrap measured side by side (e.g. a build of an earlier commit).
+    #[arg(long)]
+    baseline: Option<PathBuf>,
+    /// The Python with moto and waitress (default: .venv/bin/python).
+    #[arg(long)]
+    python: Option<PathBuf>,
+    /// The round trip the local server adds to each request for the concurrency figure.
+    #[arg(long, default_value_t = 50)]
+    latency_ms: u32,
+    /// Events sent at once for the concurrency figure, at each concurrency.
+    #[arg(long, default_value_t = 200)]
+    concurrent_events: usize,
 }
+
+/// Events per chunk of the interleaved measurement.
+const CHUNK: usize = 50;
 
 fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -88,23 +113,18 @@ fn start_server(python: &Path, threads: u32, latency_ms: u32) -> Result<Server, 
     Ok(Server(child, format!("http://127.0.0.1:{port}")))
 }
 
-/// utime + stime of a process, in clock ticks (100 per second on Linux).
-fn cpu_ticks(pid: &str) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may hold spaces), closed by ')'.
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let field = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
+/// CPU time in ns of every live thread of process `pid` (`/proc/<pid>/task/*/schedstat`: exact,
+/// where `/proc/<pid>/stat` counts 10 ms ticks). The bootstrap runs on one thread; the floor's
+/// client and its connections run on this process's one runtime thread.
+fn cpu_ns(pid: &str) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
     };
-    field(11) + field(12)
-}
-
-fn ticks_to_ms(ticks: u64) -> f64 {
-    ticks as f64 * 10.0
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
 }
 
 /// Peak resident set, from `/proc/<pid>/status`.
@@ -209,15 +229,16 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
-/// Send `events` one after the other; latencies (ms) and CPU ticks the function used.
+/// Send `events` to `f` one after the other, each expected to answer 200 `want`; latencies (ms)
+/// go to `latencies`; returns the CPU (ns) the function used meanwhile.
 async fn sequential(
     f: &Function,
     events: &[Bytes],
     want: &str,
-) -> Result<(Vec<f64>, u64), BoxError> {
+    latencies: &mut Vec<f64>,
+) -> Result<u64, BoxError> {
     let pid = f.child.id().to_string();
-    let before = cpu_ticks(&pid);
-    let mut latencies = Vec::with_capacity(events.len());
+    let before = cpu_ns(&pid);
     for e in events {
         let started = Instant::now();
         let answer = f.api.invoke(e.clone(), TIMEOUT).await.ok_or("no answer")?;
@@ -227,9 +248,7 @@ async fn sequential(
             return Err(format!("expected 200 {want}, got {status} {outcome}").into());
         }
     }
-    let used = cpu_ticks(&pid).saturating_sub(before);
-    latencies.sort_by(f64::total_cmp);
-    Ok((latencies, used))
+    Ok(cpu_ns(&pid).saturating_sub(before))
 }
 
 /// A table and a queue (FIFO, as deployed, unless `fifo` is false).
@@ -245,139 +264,268 @@ async fn stack(endpoint: &str, name: &str, fifo: bool) -> Result<(String, String
     Ok((name.to_owned(), queue_url))
 }
 
-/// The three SDK calls of a new event from a warm client in this process: CPU ms per event.
-async fn floor(endpoint: &str, table: &str, queue_url: &str, n: usize) -> Result<f64, BoxError> {
-    let sdk = local_sdk_config(endpoint).await;
-    let ddb = aws_sdk_dynamodb::Client::new(&sdk);
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let once = |i: usize| {
-        let (ddb, sqs) = (ddb.clone(), sqs.clone());
-        async move {
-            let key = AttributeValue::S(format!("floor#{i}"));
-            ddb.put_item()
-                .table_name(table)
-                .item("pk", key.clone())
-                .item("status", AttributeValue::S("IN_PROGRESS".into()))
-                .condition_expression("attribute_not_exists(pk)")
-                .send()
-                .await?;
-            sqs.send_message()
-                .queue_url(queue_url)
-                .message_body(format!("{{\"floor\":{i}}}"))
-                .message_group_id(format!("floor#{i}"))
-                .message_deduplication_id(format!("floor-{i}"))
-                .send()
-                .await?;
-            ddb.update_item()
-                .table_name(table)
-                .key("pk", key)
-                .update_expression("SET #s = :c")
-                .expression_attribute_names("#s", "status")
-                .expression_attribute_values(":c", AttributeValue::S("COMPLETED".into()))
-                .send()
-                .await?;
-            Ok::<_, BoxError>(())
+/// The floor: the three SDK calls of a new event (conditional put, send, update) from a warm
+/// client in this bare process, with its own table and queue.
+struct Floor {
+    ddb: aws_sdk_dynamodb::Client,
+    sqs: aws_sdk_sqs::Client,
+    table: String,
+    queue_url: String,
+    cpu_ns: u64,
+    events: usize,
+}
+
+impl Floor {
+    async fn new(endpoint: &str) -> Result<Self, BoxError> {
+        let (table, queue_url) = stack(endpoint, "bench-floor", true).await?;
+        let sdk = local_sdk_config(endpoint).await;
+        let floor = Self {
+            ddb: aws_sdk_dynamodb::Client::new(&sdk),
+            sqs: aws_sdk_sqs::Client::new(&sdk),
+            table,
+            queue_url,
+            cpu_ns: 0,
+            events: 0,
+        };
+        for i in 0..20 {
+            floor.once(1_000_000 + i).await?;
         }
-    };
-    for i in 0..20 {
-        once(1_000_000 + i).await?;
+        Ok(floor)
     }
-    let before = cpu_ticks("self");
-    for i in 0..n {
-        once(i).await?;
+
+    async fn once(&self, i: usize) -> Result<(), BoxError> {
+        let key = AttributeValue::S(format!("floor#{i}"));
+        self.ddb
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", key.clone())
+            .item("status", AttributeValue::S("IN_PROGRESS".into()))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await?;
+        self.sqs
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(format!("{{\"floor\":{i}}}"))
+            .message_group_id(format!("floor#{i}"))
+            .message_deduplication_id(format!("floor-{i}"))
+            .send()
+            .await?;
+        self.ddb
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", key)
+            .update_expression("SET #s = :c")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":c", AttributeValue::S("COMPLETED".into()))
+            .send()
+            .await?;
+        Ok(())
     }
-    Ok(ticks_to_ms(cpu_ticks("self").saturating_sub(before)) / n as f64)
+
+    async fn chunk(&mut self, ids: std::ops::Range<usize>) -> Result<(), BoxError> {
+        let before = cpu_ns("self");
+        for i in ids {
+            self.once(i).await?;
+            self.events += 1;
+        }
+        self.cpu_ns += cpu_ns("self").saturating_sub(before);
+        Ok(())
+    }
+
+    fn ms_per_event(&self) -> f64 {
+        self.cpu_ns as f64 / 1e6 / self.events.max(1) as f64
+    }
+}
+
+/// One bootstrap under test, on its own table and queue, and what it did.
+struct Subject {
+    size: u64,
+    f: Function,
+    init: Duration,
+    first_response: Duration,
+    new_latencies: Vec<f64>,
+    new_cpu_ns: u64,
+    dup_latencies: Vec<f64>,
+    dup_cpu_ns: u64,
+    peak_rss_kib: u64,
+}
+
+impl Subject {
+    /// Start `bootstrap` and send it its first (cold) event.
+    async fn start(bootstrap: &Path, endpoint: &str, name: &str) -> Result<Self, BoxError> {
+        let size = std::fs::metadata(bootstrap)
+            .map_err(|e| format!("{}: {e} (make bench builds it)", bootstrap.display()))?
+            .len();
+        let (table, queue_url) = stack(endpoint, name, true).await?;
+        let f = start_function(bootstrap, endpoint, &table, &queue_url, None).await?;
+        let started = Instant::now();
+        let answer = f
+            .api
+            .invoke(event(usize::MAX), TIMEOUT)
+            .await
+            .ok_or("no first answer")?;
+        let first_response = started.elapsed();
+        if status_of(&answer).map(|(s, _)| s) != Some(200) {
+            return Err(format!("first event not accepted: {answer:?}").into());
+        }
+        let init = f
+            .api
+            .first_next()
+            .map(|t| t.duration_since(f.spawned))
+            .ok_or("the runtime never asked for an event")?;
+        Ok(Self {
+            size,
+            f,
+            init,
+            first_response,
+            new_latencies: Vec::new(),
+            new_cpu_ns: 0,
+            dup_latencies: Vec::new(),
+            dup_cpu_ns: 0,
+            peak_rss_kib: 0,
+        })
+    }
+
+    /// CPU ms per event of `ns` spent over the run.
+    fn cpu_ms(&self, ns: u64) -> f64 {
+        ns as f64 / 1e6 / self.new_latencies.len().max(1) as f64
+    }
+}
+
+fn row(label: &str, values: impl IntoIterator<Item = String>) {
+    let values: Vec<String> = values.into_iter().map(|v| format!("{v:>24}")).collect();
+    println!("{label:<40}{}", values.join(""));
+}
+
+fn latency(lat: &mut [f64]) -> String {
+    lat.sort_by(f64::total_cmp);
+    format!(
+        "{:.2} / {:.2} ms",
+        percentile(lat, 0.5),
+        percentile(lat, 0.99)
+    )
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), BoxError> {
-    let n: usize = arg("--n").and_then(|v| v.parse().ok()).unwrap_or(1000);
-    let bootstrap = arg("--bootstrap")
-        .map(PathBuf::from)
+    let args = Args::parse();
+    let n = args.n.max(1);
+    let bootstrap = args
+        .bootstrap
         .unwrap_or_else(|| workspace().join("target/release/cashfree-webhook"));
-    let python = arg("--python")
-        .map(PathBuf::from)
+    let python = args
+        .python
         .unwrap_or_else(|| workspace().join(".venv/bin/python"));
-    if !bootstrap.exists() {
-        return Err(format!("{} not built (make bench builds it)", bootstrap.display()).into());
+    let mut names = vec![("now", bootstrap.clone())];
+    if let Some(b) = args.baseline {
+        names.push(("baseline", b));
     }
-    let size = std::fs::metadata(&bootstrap)?.len();
+    println!("kyc-bench: N = {n}, local server with keep-alive, interleaved in chunks of {CHUNK}");
+    for (name, path) in &names {
+        println!("  {name:<9} {}", path.display());
+    }
+    println!();
 
-    println!(
-        "kyc-bench: {} ({size} bytes), N = {n}, local server with keep-alive\n",
-        bootstrap.display()
-    );
     let server = start_server(&python, 1, 0)?;
-    let (table, queue_url) = stack(&server.1, "bench", true).await?;
-    let f = start_function(&bootstrap, &server.1, &table, &queue_url, None).await?;
-    let first = event(usize::MAX);
-    let started = Instant::now();
-    let answer = f
-        .api
-        .invoke(first.clone(), TIMEOUT)
-        .await
-        .ok_or("no first answer")?;
-    let first_response = started.elapsed();
-    let init = f
-        .api
-        .first_next()
-        .map(|t| t.duration_since(f.spawned))
-        .ok_or("the runtime never asked for an event")?;
-    if status_of(&answer).map(|(s, _)| s) != Some(200) {
-        return Err(format!("first event not accepted: {answer:?}").into());
+    let mut subjects = Vec::new();
+    for (name, path) in &names {
+        subjects.push(Subject::start(path, &server.1, &format!("bench-{name}")).await?);
     }
-    let news: Vec<Bytes> = (0..n).map(event).collect();
-    let (new_lat, new_cpu) = sequential(&f, &news, "accepted").await?;
-    let dups: Vec<Bytes> = (0..n).map(event).collect();
-    let (dup_lat, dup_cpu) = sequential(&f, &dups, "duplicate").await?;
-    let rss = peak_rss_kib(f.child.id());
-    drop(f);
-    let floor_ms = floor(&server.1, &table, &queue_url, n).await?;
+    let mut floor = Floor::new(&server.1).await?;
+    for start in (0..n).step_by(CHUNK) {
+        let ids = start..(start + CHUNK).min(n);
+        let events: Vec<Bytes> = ids.clone().map(event).collect();
+        for s in subjects.iter_mut() {
+            s.new_cpu_ns += sequential(&s.f, &events, "accepted", &mut s.new_latencies).await?;
+        }
+        floor.chunk(ids).await?;
+    }
+    for start in (0..n).step_by(CHUNK) {
+        // Signed afresh, so a long run stays inside the timestamp tolerance.
+        let events: Vec<Bytes> = (start..(start + CHUNK).min(n)).map(event).collect();
+        for s in subjects.iter_mut() {
+            s.dup_cpu_ns += sequential(&s.f, &events, "duplicate", &mut s.dup_latencies).await?;
+        }
+    }
+    for s in subjects.iter_mut() {
+        s.peak_rss_kib = peak_rss_kib(s.f.child.id());
+    }
+    let floor_ms = floor.ms_per_event();
 
-    let row = |what: &str, lat: &[f64], cpu: u64| {
-        println!(
-            "{what:<34} median {:>6.2} ms   p99 {:>6.2} ms   CPU {:>5.3} ms/event",
-            percentile(lat, 0.5),
-            percentile(lat, 0.99),
-            ticks_to_ms(cpu) / n as f64
-        )
-    };
-    println!(
-        "init (spawn → first /next)         {:>6.1} ms",
-        init.as_secs_f64() * 1e3
+    row("", names.iter().map(|(name, _)| name.to_string()));
+    let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1e3);
+    row(
+        "init (spawn → first /next)",
+        subjects.iter().map(|s| ms(s.init)),
     );
-    println!(
-        "first response (cold, 1 new event) {:>6.1} ms",
-        first_response.as_secs_f64() * 1e3
+    row(
+        "first response (cold, 1 new event)",
+        subjects.iter().map(|s| ms(s.first_response)),
     );
-    row("warm, new events", &new_lat, new_cpu);
-    row("warm, duplicates", &dup_lat, dup_cpu);
-    println!(
-        "peak RSS                           {:>6.1} MiB",
-        rss as f64 / 1024.0
+    row(
+        "warm new event, median / p99",
+        subjects.iter_mut().map(|s| latency(&mut s.new_latencies)),
     );
-    println!(
-        "bootstrap size (stripped)          {size:>9} bytes ({:.2} MiB)",
-        size as f64 / 1_048_576.0
+    row(
+        "warm duplicate, median / p99",
+        subjects.iter_mut().map(|s| latency(&mut s.dup_latencies)),
     );
-    println!("SDK floor (3 calls, warm client)   CPU {floor_ms:>5.3} ms/event");
+    row(
+        "CPU per warm new event",
+        subjects
+            .iter()
+            .map(|s| format!("{:.3} ms", s.cpu_ms(s.new_cpu_ns))),
+    );
+    row(
+        "CPU per warm duplicate",
+        subjects
+            .iter()
+            .map(|s| format!("{:.3} ms", s.cpu_ms(s.dup_cpu_ns))),
+    );
+    row(
+        "new event CPU / SDK floor",
+        subjects.iter().map(|s| {
+            format!(
+                "{:.2} x",
+                s.cpu_ms(s.new_cpu_ns) / floor_ms.max(f64::EPSILON)
+            )
+        }),
+    );
+    row(
+        "peak RSS",
+        subjects
+            .iter()
+            .map(|s| format!("{:.1} MiB", s.peak_rss_kib as f64 / 1024.0)),
+    );
+    row(
+        "bootstrap size (stripped)",
+        subjects.iter().map(|s| format!("{} bytes", s.size)),
+    );
+    println!();
     println!(
-        "new event CPU vs floor             {:.2} x floor (goal ≤ 1.2 x floor + 0.1 ms = {:.3} ms)",
-        ticks_to_ms(new_cpu) / n as f64 / floor_ms.max(f64::EPSILON),
+        "SDK floor (3 calls, warm client, this process): CPU {floor_ms:.3} ms/event; goal for a new event ≤ 1.2 x floor + 0.1 ms = {:.3} ms",
         1.2 * floor_ms + 0.1
     );
+    if let [now, baseline] = &subjects[..] {
+        println!(
+            "now / baseline: CPU per new event {:.2} x, per duplicate {:.2} x",
+            now.cpu_ms(now.new_cpu_ns) / baseline.cpu_ms(baseline.new_cpu_ns).max(f64::EPSILON),
+            now.cpu_ms(now.dup_cpu_ns) / baseline.cpu_ms(baseline.dup_cpu_ns).max(f64::EPSILON),
+        );
+    }
+    drop(subjects);
     drop(server);
 
     // Lambda Managed Instances: one process, several invocations at once, with a round trip to
     // the server (AWS is a network away) and a server that overlaps requests. A standard
     // queue here: the local server's FIFO send costs it more CPU as the queue fills, which would
     // measure the server, not the function.
-    let latency_ms: u32 = arg("--latency-ms")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(50);
+    let latency_ms = args.latency_ms;
     let server = start_server(&python, 16, latency_ms)?;
     let (table, queue_url) = stack(&server.1, "bench-concurrent", false).await?;
     let mut rates = Vec::new();
+    println!();
     for concurrency in [1u32, 8] {
         let f =
             start_function(&bootstrap, &server.1, &table, &queue_url, Some(concurrency)).await?;
@@ -388,7 +536,7 @@ async fn main() -> Result<(), BoxError> {
         if warm.as_ref().and_then(status_of).map(|(s, _)| s) != Some(200) {
             return Err(format!("concurrency {concurrency}: not accepted: {warm:?}").into());
         }
-        let count = 200usize;
+        let count = args.concurrent_events.max(1);
         let offset = 10_000 * concurrency as usize;
         let started = Instant::now();
         let pending: Vec<_> = (0..count)
@@ -411,7 +559,7 @@ async fn main() -> Result<(), BoxError> {
             format!("   ({accepted}/{count} answered 200 within the timeout)")
         };
         println!(
-            "AWS_LAMBDA_MAX_CONCURRENCY={concurrency:<2} ({latency_ms} ms round trip)  {rate:>7.1} new events/s{missing}"
+            "now, AWS_LAMBDA_MAX_CONCURRENCY={concurrency:<2} ({latency_ms} ms round trip)  {rate:>7.1} new events/s{missing}"
         );
         rates.push(rate);
     }

@@ -1,0 +1,88 @@
+//! `make bench` keeps working: `kyc-bench` runs the real bootstrap (here the debug build, also as
+//! its own baseline) through a few events and prints every figure the README's Performance table
+//! is made of. No figure is judged against a target: a test asserts no time.
+
+use kyc_intake_tests::{moto_python, workspace_binary};
+use std::process::Command;
+
+/// The numbers on the line that starts with `label`, e.g. `[0.412, 0.409]` for
+/// `CPU per warm duplicate      0.412 ms      0.409 ms`.
+fn figures(out: &str, label: &str) -> Vec<f64> {
+    let line = out
+        .lines()
+        .find(|l| l.starts_with(label))
+        .unwrap_or_else(|| panic!("no `{label}` line in:\n{out}"));
+    line[label.len()..]
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect()
+}
+
+#[test]
+fn kyc_bench_prints_every_figure_for_the_bootstrap_and_its_baseline() {
+    let bootstrap = workspace_binary("cashfree-webhook");
+    let output = Command::new(workspace_binary("kyc-bench"))
+        .args(["--n", "6", "--concurrent-events", "8", "--latency-ms", "5"])
+        .arg("--bootstrap")
+        .arg(&bootstrap)
+        .arg("--baseline")
+        .arg(&bootstrap)
+        .arg("--python")
+        .arg(moto_python())
+        .output()
+        .expect("run kyc-bench");
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "kyc-bench failed:\n{out}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Two columns (the bootstrap and its baseline), each a positive figure.
+    for label in [
+        "init (spawn → first /next)",
+        "first response (cold, 1 new event)",
+        "CPU per warm new event",
+        "CPU per warm duplicate",
+        "new event CPU / SDK floor",
+        "peak RSS",
+        "bootstrap size (stripped)",
+    ] {
+        let values = figures(&out, label);
+        assert_eq!(values.len(), 2, "{label}: {values:?}\n{out}");
+        assert!(values.iter().all(|v| *v > 0.0), "{label}: {values:?}");
+    }
+    let size = std::fs::metadata(&bootstrap).expect("bootstrap").len() as f64;
+    assert_eq!(figures(&out, "bootstrap size (stripped)"), [size, size]);
+    // Median and p99 for each.
+    for label in [
+        "warm new event, median / p99",
+        "warm duplicate, median / p99",
+    ] {
+        let values = figures(&out, label);
+        assert_eq!(values.len(), 4, "{label}: {values:?}");
+        assert!(
+            values[0] <= values[1] && values[2] <= values[3],
+            "{values:?}"
+        );
+    }
+    assert!(figures(&out, "SDK floor (3 calls, warm client, this process): CPU")[0] > 0.0);
+    assert_eq!(
+        figures(&out, "now / baseline: CPU per new event").len(),
+        2,
+        "{out}"
+    );
+    for label in [
+        "now, AWS_LAMBDA_MAX_CONCURRENCY=1 ",
+        "now, AWS_LAMBDA_MAX_CONCURRENCY=8 ",
+        "throughput at 8 vs 1",
+    ] {
+        assert!(
+            figures(&out, label).iter().any(|v| *v > 0.0),
+            "{label}\n{out}"
+        );
+    }
+    assert!(
+        !out.contains("answered 200 within the timeout"),
+        "every concurrent event is answered:\n{out}"
+    );
+}
