@@ -3,9 +3,10 @@
 //! (`kyc_local::runtime_api`), against the local DynamoDB/SQS server served with keep-alive
 //! connections (as AWS's are). It prints, for N sequential new events and N duplicates: init
 //! (spawn → first `/next`), the first response, warm latency median/p99, CPU per warm event
-//! (the process's scheduler run time), peak RSS, the bootstrap's size; the floor (the CPU of the same
-//! three SDK calls from a warm client in this bare process); and the throughput of one process
-//! at `AWS_LAMBDA_MAX_CONCURRENCY=8` against 1 (Lambda Managed Instances), with the local server
+//! (the process's scheduler run time), peak RSS, the bootstrap's size; the floor (the CPU of
+//! the same three SDK calls, through the same adapters with requests of the same size, from a
+//! warm client in this bare process); and the throughput of one process at
+//! `AWS_LAMBDA_MAX_CONCURRENCY=8` against 1 (Lambda Managed Instances), with the local server
 //! given a round-trip latency so the work is I/O-bound, as it is on AWS.
 //!
 //! `--baseline PATH` runs a second bootstrap (e.g. a build of an earlier commit) through the same
@@ -17,9 +18,11 @@
 //! Python CPU per call under one interpreter lock, which caps it near 60 new events/s whatever
 //! the function does; the default 50 ms round trip keeps the cap out of the way.
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_sqs::types::MessageSystemAttributeName;
 use bytes::Bytes;
 use clap::Parser;
+use kyc_intake::aws::{DynamoStore, SqsSink};
+use kyc_intake::ports::{Claim, ClaimOutcome, EventSink, IdempotencyStore, OutgoingMessage};
 use kyc_intake::sources::cashfree::signature::sign;
 use kyc_local::resources::{self, local_sdk_config, BoxError};
 use kyc_local::runtime_api::{Answer, RuntimeApi};
@@ -264,26 +267,28 @@ async fn stack(endpoint: &str, name: &str, fifo: bool) -> Result<(String, String
     Ok((name.to_owned(), queue_url))
 }
 
-/// The floor: the three SDK calls of a new event (conditional put, send, update) from a warm
-/// client in this bare process, with its own table and queue.
+/// The floor: the three SDK calls of a new event, exactly as the function makes them (the same
+/// adapters, `DynamoStore::claim`, `SqsSink::send`, `DynamoStore::complete`, with a claim of the
+/// same shape and a copy of a message the function sent), from a warm client in this bare
+/// process, on its own table and queue. What is left above it is everything else a bootstrap
+/// does: the Runtime API round trip, the event parsing, the pipeline, the logs.
 struct Floor {
-    ddb: aws_sdk_dynamodb::Client,
-    sqs: aws_sdk_sqs::Client,
-    table: String,
-    queue_url: String,
+    store: DynamoStore,
+    sink: SqsSink,
+    message: OutgoingMessage,
     cpu_ns: u64,
     events: usize,
 }
 
 impl Floor {
-    async fn new(endpoint: &str) -> Result<Self, BoxError> {
-        let (table, queue_url) = stack(endpoint, "bench-floor", true).await?;
+    /// A floor on table and queue `name`, warmed with a few events.
+    async fn new(endpoint: &str, name: &str, message: OutgoingMessage) -> Result<Self, BoxError> {
+        let (table, queue_url) = stack(endpoint, name, true).await?;
         let sdk = local_sdk_config(endpoint).await;
         let floor = Self {
-            ddb: aws_sdk_dynamodb::Client::new(&sdk),
-            sqs: aws_sdk_sqs::Client::new(&sdk),
-            table,
-            queue_url,
+            store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table),
+            sink: SqsSink::new(aws_sdk_sqs::Client::new(&sdk), queue_url),
+            message,
             cpu_ns: 0,
             events: 0,
         };
@@ -294,32 +299,27 @@ impl Floor {
     }
 
     async fn once(&self, i: usize) -> Result<(), BoxError> {
-        let key = AttributeValue::S(format!("floor#{i}"));
-        self.ddb
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", key.clone())
-            .item("status", AttributeValue::S("IN_PROGRESS".into()))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await?;
-        self.sqs
-            .send_message()
-            .queue_url(&self.queue_url)
-            .message_body(format!("{{\"floor\":{i}}}"))
-            .message_group_id(format!("floor#{i}"))
-            .message_deduplication_id(format!("floor-{i}"))
-            .send()
-            .await?;
-        self.ddb
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", key)
-            .update_expression("SET #s = :c")
-            .expression_attribute_names("#s", "status")
-            .expression_attribute_values(":c", AttributeValue::S("COMPLETED".into()))
-            .send()
-            .await?;
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        // The function's key, owner and hash have these lengths (hex digests, 128-bit owner).
+        let key = format!("cashfree/vkyc#{:064x}", i);
+        let claim = Claim {
+            key: key.clone(),
+            owner: Claim::new_owner(),
+            lease_expires_at_ms: now_ms + 30_000,
+            expires_at_s: now_ms / 1000 + 86_400,
+            payload_hash: format!("{:064x}", i),
+            now_ms,
+        };
+        if self.store.claim(&claim).await? != ClaimOutcome::Claimed {
+            return Err(format!("floor: {key} not claimed").into());
+        }
+        let message = OutgoingMessage {
+            group_id: key.clone(),
+            deduplication_id: key,
+            ..self.message.clone()
+        };
+        let id = self.sink.send(&message).await?;
+        self.store.complete(&claim, &id).await?;
         Ok(())
     }
 
@@ -338,9 +338,46 @@ impl Floor {
     }
 }
 
+/// The first message the function sent to `queue_url` (its cold event), as it sent it.
+async fn sent_message(endpoint: &str, queue_url: &str) -> Result<OutgoingMessage, BoxError> {
+    let sdk = local_sdk_config(endpoint).await;
+    let out = aws_sdk_sqs::Client::new(&sdk)
+        .receive_message()
+        .queue_url(queue_url)
+        .message_attribute_names("All")
+        .message_system_attribute_names(MessageSystemAttributeName::All)
+        .send()
+        .await?;
+    let m = out
+        .messages()
+        .first()
+        .ok_or("the function's first message is not on its queue")?;
+    let attribute = |name: &str| {
+        m.message_attributes()
+            .and_then(|a| a.get(name))
+            .and_then(|v| v.string_value())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let system = |name: MessageSystemAttributeName| {
+        m.attributes()
+            .and_then(|a| a.get(&name))
+            .cloned()
+            .unwrap_or_default()
+    };
+    Ok(OutgoingMessage {
+        body: m.body().unwrap_or_default().to_owned(),
+        group_id: system(MessageSystemAttributeName::MessageGroupId),
+        deduplication_id: system(MessageSystemAttributeName::MessageDeduplicationId),
+        event_type: attribute("type"),
+        source: attribute("source"),
+    })
+}
+
 /// One bootstrap under test, on its own table and queue, and what it did.
 struct Subject {
     size: u64,
+    queue_url: String,
     f: Function,
     init: Duration,
     first_response: Duration,
@@ -378,6 +415,7 @@ impl Subject {
             .ok_or("the runtime never asked for an event")?;
         Ok(Self {
             size,
+            queue_url,
             f,
             init,
             first_response,
@@ -430,13 +468,22 @@ async fn main() -> Result<(), BoxError> {
     println!();
 
     let server = start_server(&python, 1, 0)?;
-    // The floor's warm-up first: the server's own first calls are slow, and would otherwise
-    // land on the first bootstrap's cold figures.
-    let mut floor = Floor::new(&server.1).await?;
+    // The server's own first calls are slow: a few before any bootstrap starts, so they do not
+    // land on the first one's cold figures.
+    let placeholder = OutgoingMessage {
+        body: "{}".into(),
+        group_id: String::new(),
+        deduplication_id: String::new(),
+        event_type: "warm-up".into(),
+        source: "kyc-bench".into(),
+    };
+    Floor::new(&server.1, "bench-warm-up", placeholder).await?;
     let mut subjects = Vec::new();
     for (name, path) in &names {
         subjects.push(Subject::start(path, &server.1, &format!("bench-{name}")).await?);
     }
+    let sent = sent_message(&server.1, &subjects[0].queue_url).await?;
+    let mut floor = Floor::new(&server.1, "bench-floor", sent).await?;
     for start in (0..n).step_by(CHUNK) {
         let ids = start..(start + CHUNK).min(n);
         let events: Vec<Bytes> = ids.clone().map(event).collect();
