@@ -15,6 +15,7 @@
 
 use aws_sdk_secretsmanager::error::DisplayErrorContext;
 use bytes::Bytes;
+use clap::{Parser, Subcommand};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -29,7 +30,52 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-const USAGE: &str = "usage: kyc-local serve [--listen ADDR] [--no-worker] [--secrets-manager] | invoke EVENT [--gateway URL] | render EVENT | receive | journey ID";
+/// Run the intake locally against a DynamoDB/SQS-compatible server (`AWS_ENDPOINT_URL`), with
+/// the functions' own environment for configuration.
+#[derive(Parser)]
+#[command(name = "kyc-local")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the tables and the queue, serve the webhook functions, and run the journey worker
+    /// on the queue as an SQS event source mapping would.
+    Serve {
+        /// Where the local API gateway listens.
+        #[arg(long, default_value = kyc_local::defaults::GATEWAY)]
+        listen: String,
+        /// Leave the queue to `kyc-local receive` instead of the journey worker.
+        #[arg(long)]
+        no_worker: bool,
+        /// Put the secret settings into the local Secrets Manager and have the functions read
+        /// them from there (`<VARIABLE>_SECRET_ID`).
+        #[arg(long)]
+        secrets_manager: bool,
+    },
+    /// Send a sample event (fresh timestamp and signature) to the local gateway.
+    Invoke {
+        /// A sample from `events/`.
+        event: String,
+        /// The gateway's URL (default: http://127.0.0.1:3000).
+        #[arg(long)]
+        gateway: Option<String>,
+    },
+    /// Print a sample event with its placeholders filled.
+    Render {
+        /// A sample from `events/`.
+        event: String,
+    },
+    /// Print (and delete) the events on the queue.
+    Receive,
+    /// Print a journey's state.
+    Journey {
+        /// `<source>#<subject>`, e.g. `cashfree/vkyc#test333`.
+        id: String,
+    },
+}
 
 /// How long the local worker waits on an empty queue before polling again. It does not long-poll:
 /// the local server handles one request at a time, so a long poll would hold every webhook up.
@@ -40,13 +86,6 @@ fn env_or(var: &str, default: &str) -> String {
         .ok()
         .filter(|v| !v.is_empty())
         .unwrap_or_else(|| default.to_owned())
-}
-
-fn flag(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
 }
 
 async fn sdk() -> aws_config::SdkConfig {
@@ -61,8 +100,7 @@ fn queue_url() -> Result<String, BoxError> {
     std::env::var(config::var::EVENTS_QUEUE_URL).map_err(|_| "EVENTS_QUEUE_URL is not set".into())
 }
 
-async fn serve(args: &[String]) -> Result<(), BoxError> {
-    let listen = flag(args, "--listen").unwrap_or_else(|| kyc_local::defaults::GATEWAY.to_owned());
+async fn serve(listen: &str, worker: bool, secrets_manager: bool) -> Result<(), BoxError> {
     let sdk = sdk().await;
     let table = env_or(config::var::IDEMPOTENCY_TABLE, kyc_local::defaults::TABLE);
     resources::ensure_table(&sdk, &table).await?;
@@ -76,7 +114,7 @@ async fn serve(args: &[String]) -> Result<(), BoxError> {
         .into());
     }
 
-    if !args.iter().any(|a| a == "--no-worker") {
+    if worker {
         let journey_table = env_or(
             journey::var::JOURNEY_TABLE,
             kyc_local::defaults::JOURNEY_TABLE,
@@ -104,7 +142,7 @@ async fn serve(args: &[String]) -> Result<(), BoxError> {
 
     // SECRETS=secretsmanager: the secret settings go into the local server's Secrets Manager and
     // the functions read them from there, as they do when deployed with SecretsSource=secretsmanager.
-    let env = if args.iter().any(|a| a == "--secrets-manager") {
+    let env = if secrets_manager {
         secrets_in_secrets_manager(&sdk).await?
     } else {
         HashMap::new()
@@ -183,10 +221,8 @@ async fn secrets_in_secrets_manager(
     Ok(env)
 }
 
-async fn invoke(args: &[String]) -> Result<(), BoxError> {
-    let file = args.first().ok_or(USAGE)?;
-    let gateway = flag(args, "--gateway")
-        .unwrap_or_else(|| format!("http://{}", kyc_local::defaults::GATEWAY));
+async fn invoke(file: &str, gateway: Option<String>) -> Result<(), BoxError> {
+    let gateway = gateway.unwrap_or_else(|| format!("http://{}", kyc_local::defaults::GATEWAY));
     let rendered = render_file(file)?;
     let event: Value = serde_json::from_str(&rendered)?;
     let path = events::path_of(&event);
@@ -293,20 +329,16 @@ async fn receive() -> Result<(), BoxError> {
 #[tokio::main]
 async fn main() {
     telemetry::init();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let rest = args.get(1..).unwrap_or_default();
-    let result = match args.first().map(String::as_str) {
-        Some("serve") => serve(rest).await,
-        Some("invoke") => invoke(rest).await,
-        Some("render") => {
-            render_file(rest.first().map_or("", String::as_str)).map(|e| println!("{e}"))
-        }
-        Some("receive") => receive().await,
-        Some("journey") => match rest.first() {
-            Some(id) => show_journey(id).await,
-            None => Err(USAGE.into()),
-        },
-        _ => Err(USAGE.into()),
+    let result = match Cli::parse().command {
+        Command::Serve {
+            listen,
+            no_worker,
+            secrets_manager,
+        } => serve(&listen, !no_worker, secrets_manager).await,
+        Command::Invoke { event, gateway } => invoke(&event, gateway).await,
+        Command::Render { event } => render_file(&event).map(|e| println!("{e}")),
+        Command::Receive => receive().await,
+        Command::Journey { id } => show_journey(&id).await,
     };
     if let Err(e) = result {
         eprintln!("kyc-local: {e}");
