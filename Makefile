@@ -129,7 +129,7 @@ bench: $(BENCH_STAMP)
 	cargo build --release -p cashfree-webhook -p kyc-local --bin cashfree-webhook --bin kyc-bench
 ifneq ($(BASELINE),)
 	rm -rf target/baseline-src && mkdir -p target/baseline-src
-	git archive '$(BASELINE)' | tar -x -C target/baseline-src
+	set -o pipefail; git archive '$(BASELINE)' | tar -x -C target/baseline-src
 	cd target/baseline-src && cargo build --release --target-dir ../baseline -p cashfree-webhook --bin cashfree-webhook
 endif
 	@echo "== in-process (no AWS calls): what the pipeline itself costs"
