@@ -766,12 +766,13 @@ mod tests {
         );
     }
 
-    #[tokio::test]
+    // On tokio's paused clock: the deadline is checked, not this machine's speed.
+    #[tokio::test(start_paused = true)]
     async fn a_hanging_store_is_answered_503_before_the_deadline() {
         let p = pipeline();
         p.store().hang.store(true, Ordering::SeqCst);
         let now = Utc::now();
-        let started = std::time::Instant::now();
+        let started = tokio::time::Instant::now();
         assert_eq!(deliver(&p, BODY, now).await, Outcome::Unavailable);
         assert!(
             started.elapsed() < Duration::from_millis(3000),
@@ -780,12 +781,13 @@ mod tests {
         assert!(p.sink().messages().is_empty());
     }
 
-    #[tokio::test]
+    // On tokio's paused clock: the deadline is checked, not this machine's speed.
+    #[tokio::test(start_paused = true)]
     async fn a_hanging_queue_leaves_time_to_release_the_claim() {
         let p = pipeline();
         p.sink().hang.store(true, Ordering::SeqCst);
         let now = Utc::now();
-        let started = std::time::Instant::now();
+        let started = tokio::time::Instant::now();
         assert_eq!(deliver(&p, BODY, now).await, Outcome::Unavailable);
         assert!(
             started.elapsed() < Duration::from_millis(3000),
