@@ -22,6 +22,16 @@ fn vkyc(v: &str, event: &str, sub_status: &str, time: &str) -> String {
     )
 }
 
+/// Journey `v`'s user joined the Video KYC queue (the same moment for every journey).
+fn queued(v: &str) -> String {
+    vkyc(
+        v,
+        "VKYC_USER_CALL_QUEUED",
+        "USER_QUEUED",
+        "2025-05-22T03:55:00Z",
+    )
+}
+
 async fn webhook(deployed: &Deployed, body: &str) {
     let reply = deployed
         .call(
@@ -58,16 +68,7 @@ async fn webhooks_reach_the_journey_table_newest_state_wins_and_redelivery_chang
     let (table, worker) = stack.journey_worker(&sdk).await;
     // One journey, delivered out of order: the call completed (04:10Z) before it started (04:00Z,
     // given in IST); and another journey, plus an unrecognized event.
-    webhook(
-        &deployed,
-        &vkyc(
-            "j1",
-            "VKYC_USER_CALL_QUEUED",
-            "USER_QUEUED",
-            "2025-05-22T03:55:00Z",
-        ),
-    )
-    .await;
+    webhook(&deployed, &queued("j1")).await;
     webhook(
         &deployed,
         &vkyc(
@@ -188,21 +189,7 @@ async fn a_poison_record_fails_with_every_later_fifo_record_and_the_rest_is_appl
     let stack = Stack::new(true).await;
     let sdk = local_sdk_config(endpoint()).await;
     let (table, worker) = stack.journey_worker(&sdk).await;
-    let good = events(&[
-        vkyc(
-            "p1",
-            "VKYC_USER_CALL_QUEUED",
-            "USER_QUEUED",
-            "2025-05-22T03:55:00Z",
-        ),
-        vkyc(
-            "p2",
-            "VKYC_USER_CALL_QUEUED",
-            "USER_QUEUED",
-            "2025-05-22T03:55:00Z",
-        ),
-    ])
-    .await;
+    let good = events(&[queued("p1"), queued("p2")]).await;
     enqueue(
         &stack,
         &[
@@ -260,21 +247,7 @@ async fn dynamodb_down_fails_every_record_and_applies_nothing() {
     let sdk = local_sdk_config(endpoint()).await;
     let (table, _) = stack.journey_worker(&sdk).await;
     let (_, down) = stack.journey_worker(&dead_sdk_config().await).await;
-    let bodies = events(&[
-        vkyc(
-            "d1",
-            "VKYC_USER_CALL_QUEUED",
-            "USER_QUEUED",
-            "2025-05-22T03:55:00Z",
-        ),
-        vkyc(
-            "d2",
-            "VKYC_USER_CALL_QUEUED",
-            "USER_QUEUED",
-            "2025-05-22T03:55:00Z",
-        ),
-    ])
-    .await;
+    let bodies = events(&[queued("d1"), queued("d2")]).await;
     enqueue(&stack, &bodies).await;
     let source = EventSource::new(&sdk, &stack.queue_url)
         .await
@@ -292,12 +265,7 @@ async fn the_same_batch_twice_a_crash_mid_batch_and_fifty_concurrent_workers_eac
     let sdk = local_sdk_config(endpoint()).await;
     let (table, worker) = stack.journey_worker(&sdk).await;
     let bodies = events(&[
-        vkyc(
-            "c1",
-            "VKYC_USER_CALL_QUEUED",
-            "USER_QUEUED",
-            "2025-05-22T03:55:00Z",
-        ),
+        queued("c1"),
         vkyc(
             "c1",
             "VKYC_USER_CALL_STARTED",
@@ -310,12 +278,7 @@ async fn the_same_batch_twice_a_crash_mid_batch_and_fifty_concurrent_workers_eac
             "CALL_COMPLETED",
             "2025-05-22T04:10:00Z",
         ),
-        vkyc(
-            "c2",
-            "VKYC_USER_CALL_QUEUED",
-            "USER_QUEUED",
-            "2025-05-22T03:55:00Z",
-        ),
+        queued("c2"),
     ])
     .await;
     enqueue(&stack, &bodies).await;
@@ -373,16 +336,7 @@ async fn records_per_second_of_one_worker_invocation() {
     let stack = Stack::new(true).await;
     let sdk = local_sdk_config(endpoint()).await;
     let (_, worker) = stack.journey_worker(&sdk).await;
-    let bodies: Vec<String> = (0..10)
-        .map(|i| {
-            vkyc(
-                &format!("r{i}"),
-                "VKYC_USER_CALL_QUEUED",
-                "USER_QUEUED",
-                "2025-05-22T03:55:00Z",
-            )
-        })
-        .collect();
+    let bodies: Vec<String> = (0..10).map(|i| queued(&format!("r{i}"))).collect();
     let bodies = events(&bodies).await;
     enqueue(&stack, &bodies).await;
     let source = EventSource::new(&sdk, &stack.queue_url)
