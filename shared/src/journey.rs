@@ -9,8 +9,10 @@
 //! - An event older (by `time`) than the journey's stored one counts in `event_count` but does not
 //!   overwrite `type`, `event_id`, `time` or the statuses; equal times let the later event win.
 //! - `unrecognized` events (no subject) are acknowledged and counted in the log, not stored.
-//! - On a FIFO queue, once a record fails, every later record of the batch fails too, so a
-//!   journey's order is kept; on a standard queue each record stands alone.
+//! - On a FIFO queue, once a record fails, every later record of the same message group fails
+//!   too, so that journey's order is kept; records of other groups are processed as usual, so one
+//!   bad journey never holds back (or dead-letters) the others. On a standard queue each record
+//!   stands alone.
 //! - Every AWS call is bounded by the invocation's remaining time, so an outage yields a batch
 //!   response with the records failed before the deadline, not a timeout.
 
@@ -151,7 +153,7 @@ pub enum RecordOutcome {
     InProgress,
     /// DynamoDB failed (or the time ran out).
     Fault,
-    /// Not tried: an earlier record of this FIFO batch failed.
+    /// Not tried: an earlier record of the same FIFO message group failed in this batch.
     Skipped,
 }
 
@@ -199,20 +201,19 @@ impl<S: IdempotencyStore, J: JourneyStore> JourneyWorker<S, J> {
     /// Handle one SQS batch; the response names every record to be redelivered.
     pub async fn handle(&self, batch: &SqsEvent, deadline_ms: i64) -> SqsBatchResponse {
         let mut response = SqsBatchResponse::default();
-        let mut failed_before = false;
+        // FIFO message groups with a failed record in this batch.
+        let mut failed_groups = std::collections::HashSet::new();
         for record in &batch.records {
             let id = record.message_id.clone().unwrap_or_default();
-            let fifo = record
-                .event_source_arn
-                .as_deref()
-                .is_some_and(|arn| arn.ends_with(".fifo"));
-            let outcome = if fifo && failed_before {
-                RecordOutcome::Skipped
-            } else {
-                self.record(record, deadline_ms).await
+            let group = fifo_group(record);
+            let outcome = match group {
+                Some(g) if failed_groups.contains(g) => RecordOutcome::Skipped,
+                _ => self.record(record, deadline_ms).await,
             };
             if !outcome.succeeded() {
-                failed_before = true;
+                if let Some(g) = group {
+                    failed_groups.insert(g);
+                }
                 response.add_failure(id);
             }
         }
@@ -288,6 +289,22 @@ impl<S: IdempotencyStore, J: JourneyStore> JourneyWorker<S, J> {
     }
 }
 
+/// The record's message group on a FIFO queue; `None` on a standard queue, where each record
+/// stands alone. A FIFO record without a group (which SQS never delivers) is its own group of
+/// one: the empty name, shared only with others like it.
+fn fifo_group(record: &SqsMessage) -> Option<&str> {
+    let fifo = record
+        .event_source_arn
+        .as_deref()
+        .is_some_and(|arn| arn.ends_with(".fifo"));
+    fifo.then(|| {
+        record
+            .attributes
+            .get("MessageGroupId")
+            .map_or("", String::as_str)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,21 +319,31 @@ mod tests {
         )
     }
 
+    /// A batch whose records all share one message group.
     fn batch(bodies: &[String], fifo: bool) -> SqsEvent {
+        let grouped: Vec<(&str, String)> = bodies.iter().map(|b| ("g", b.clone())).collect();
+        batch_in_groups(&grouped, fifo)
+    }
+
+    fn batch_in_groups(records: &[(&str, String)], fifo: bool) -> SqsEvent {
         let arn = if fifo {
             "arn:aws:sqs:ap-south-1:000000000000:events.fifo"
         } else {
             "arn:aws:sqs:ap-south-1:000000000000:events"
         };
         let mut e = SqsEvent::default();
-        e.records = bodies
+        e.records = records
             .iter()
             .enumerate()
-            .map(|(i, b)| {
+            .map(|(i, (group, b))| {
                 let mut m = SqsMessage::default();
                 m.message_id = Some(format!("m{i}"));
                 m.body = Some(b.clone());
                 m.event_source_arn = Some(arn.to_owned());
+                if fifo {
+                    m.attributes
+                        .insert("MessageGroupId".to_owned(), (*group).to_owned());
+                }
                 m
             })
             .collect();
@@ -373,27 +400,46 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn on_fifo_a_poison_record_fails_it_and_every_later_record() {
+    async fn on_fifo_a_poison_record_fails_the_later_records_of_its_group_only() {
         let w = worker();
-        let bodies = [
-            event(Some("a"), "call_queued", "2025-05-22T03:51:14Z", "e1"),
-            "not json".to_owned(),
-            event(Some("a"), "call_started", "2025-05-22T03:52:14Z", "e2"),
-            event(Some("b"), "call_started", "2025-05-22T03:52:14Z", "e3"),
+        let records = [
+            (
+                "a",
+                event(Some("a"), "call_queued", "2025-05-22T03:51:14Z", "e1"),
+            ),
+            ("a", "not json".to_owned()),
+            (
+                "b",
+                event(Some("b"), "call_queued", "2025-05-22T03:51:14Z", "e2"),
+            ),
+            (
+                "a",
+                event(Some("a"), "call_started", "2025-05-22T03:52:14Z", "e3"),
+            ),
+            (
+                "b",
+                event(Some("b"), "call_started", "2025-05-22T03:52:14Z", "e4"),
+            ),
         ];
-        let r = w.handle(&batch(&bodies, true), deadline()).await;
-        assert_eq!(failures(&r), ["m1", "m2", "m3"]);
+        let r = w.handle(&batch_in_groups(&records, true), deadline()).await;
+        assert_eq!(failures(&r), ["m1", "m3"]);
         let items = w.journeys().items();
         assert_eq!(
             items["cashfree/vkyc#a"].state.event_id, "e1",
-            "earlier records applied"
+            "the group's earlier record applied, its later one held back"
         );
-        assert!(!items.contains_key("cashfree/vkyc#b"), "later ones not");
+        assert_eq!(items["cashfree/vkyc#b"].state.event_id, "e4");
+        assert_eq!(
+            items["cashfree/vkyc#b"].event_count, 2,
+            "another group goes on"
+        );
         // On a standard queue each record stands alone.
         let w = worker();
-        let r = w.handle(&batch(&bodies, false), deadline()).await;
+        let r = w
+            .handle(&batch_in_groups(&records, false), deadline())
+            .await;
         assert_eq!(failures(&r), ["m1"]);
-        assert_eq!(w.journeys().items().len(), 2);
+        assert_eq!(w.journeys().items()["cashfree/vkyc#a"].event_count, 2);
     }
 
     #[tokio::test]
