@@ -23,7 +23,8 @@ pub struct KycEvent {
     /// unrecognized payloads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
-    /// The provider's event time as RFC 3339, or the receipt time when it is absent or unparseable.
+    /// The provider's event time as RFC 3339; the receipt time when it is absent, unparseable or
+    /// more than 5 minutes after `data.received_at` (`data.provider_time` keeps it as sent).
     pub time: String,
     pub datacontenttype: String,
     pub data: EventData,

@@ -182,6 +182,7 @@ pub fn normalize(
                 .and_then(|raw| parse_time(raw, source.naive_zone));
             provider_time_ms = parsed.map(|t| t.timestamp_millis());
             let time = parsed
+                .filter(|t| *t <= received_at + MAX_FUTURE_TIME)
                 .map(|t| rfc3339(&t))
                 .unwrap_or_else(|| received.clone());
             let event_type = format!("kyc.{}.{}", source.product, r.kind);
@@ -250,6 +251,11 @@ pub fn normalize(
         provider_time_ms,
     }
 }
+
+/// How far ahead of its receipt an event's `time` may be. A provider time further ahead (a wrong
+/// clock, or a field nothing signed) would win every later comparison of the journey's state, so
+/// `time` becomes the receipt time; `data.provider_time` keeps the provider's value as sent.
+pub const MAX_FUTURE_TIME: chrono::Duration = chrono::Duration::minutes(5);
 
 /// `payload_encoding` of a Base64 payload.
 pub const BASE64_ENCODING: &str = "base64";
@@ -332,6 +338,40 @@ mod tests {
         let e = event_of(&[0xff, 0xfe]);
         assert_eq!(e.data.payload.get(), "\"//4=\"");
         assert_eq!(decoded(&e), [0xff, 0xfe]);
+    }
+
+    #[test]
+    fn a_time_more_than_five_minutes_ahead_becomes_the_receipt_time() {
+        let received: DateTime<Utc> = "2025-05-22T03:51:14Z".parse().expect("time");
+        let body = |t: &str| {
+            format!(
+                r#"{{"event_type":"VKYC_USER_CALL_COMPLETED","event_time":"{t}","data":{{"verification_id":"v-1","status":"IN_VIDEO_CALL","sub_status":"CALL_COMPLETED"}}}}"#
+            )
+        };
+        let at = |t: &str| -> KycEvent {
+            let n = normalize(
+                vkyc(),
+                body(t).as_bytes(),
+                received,
+                AuthScheme::CashfreeHeaderHmac,
+            );
+            serde_json::from_str(&n.body).expect("a KycEvent")
+        };
+        let near = at("2025-05-22T03:56:14Z");
+        assert_eq!(near.time, "2025-05-22T03:56:14Z", "5 minutes ahead is kept");
+        let far = at("2099-01-01T00:00:00Z");
+        assert_eq!(far.time, "2025-05-22T03:51:14.000Z");
+        assert_eq!(far.time, far.data.received_at);
+        assert_eq!(
+            far.data.provider_time.as_deref(),
+            Some("2099-01-01T00:00:00Z")
+        );
+        assert_eq!(
+            far.event_type, "kyc.vkyc.call_completed",
+            "still recognized"
+        );
+        let just_over = at("2025-05-22T03:56:14.001Z");
+        assert_eq!(just_over.time, "2025-05-22T03:51:14.000Z");
     }
 
     #[test]
