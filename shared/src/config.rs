@@ -48,10 +48,11 @@ pub trait Env {
 
     /// A secret setting's list of secrets: the variable's comma-separated value here; the shared,
     /// refreshable list when the value comes from Secrets Manager (`secrets::WithManaged`).
-    fn secrets(&self, var: &'static str) -> SecretList {
-        SecretList::new(crate::secrets::parse_list(
-            &self.get(var).unwrap_or_default(),
-        ))
+    /// Every value is checked (`secrets::parse_list`): a bad one is an error naming `var`.
+    fn secrets(&self, var: &'static str) -> Result<SecretList, ConfigError> {
+        crate::secrets::parse_list(&self.get(var).unwrap_or_default())
+            .map(SecretList::new)
+            .map_err(|reason| err(var, reason))
     }
 }
 
@@ -104,7 +105,7 @@ pub fn positive<T: std::str::FromStr + PartialOrd + Default>(
 
 /// A comma-separated list of secrets (rotation), blanks skipped; empty when unset. From Secrets
 /// Manager when `<var>_SECRET_ID` is set (see `secrets`).
-pub fn secrets(env: &dyn Env, var: &'static str) -> SecretList {
+pub fn secrets(env: &dyn Env, var: &'static str) -> Result<SecretList, ConfigError> {
     env.secrets(var)
 }
 
@@ -202,6 +203,25 @@ mod tests {
     }
 
     #[test]
+    fn a_short_or_json_secret_is_refused_naming_the_variable_never_the_value() {
+        for bad in [
+            "tiny",
+            "a-secret-of-16-chars,fifteen-chars-x",
+            r#"{"CASHFREE_CLIENT_SECRETS":"a-secret-of-16-chars"}"#,
+            r#""a-secret-of-16-chars""#,
+            "a-secret-of 16-chars",
+        ] {
+            let e = secrets(&fake_env(&[("S", bad)]), "S").expect_err(bad);
+            assert_eq!(e.var, "S");
+            for part in bad.split(',') {
+                assert!(!e.to_string().contains(part), "{e}");
+            }
+        }
+        assert!(secrets(&fake_env(&[]), "S").expect("unset").is_empty());
+        assert!(secrets(&fake_env(&[("S", "sixteen-chars-ok")]), "S").is_ok());
+    }
+
+    #[test]
     fn the_largest_body_that_fits_the_queue_is_accepted() {
         let c = common(&fake_env(&[("MAX_BODY_BYTES", "783360")])).expect("valid");
         assert_eq!(c.settings.max_body_bytes, MAX_BODY_BYTES_LIMIT);
@@ -209,9 +229,13 @@ mod tests {
 
     #[test]
     fn lists_are_split_and_trimmed() {
-        let e = fake_env(&[("S", " a, ,b ,"), ("IPS", "1.2.3.4, 10.0.0.0/8")]);
-        let s = secrets(&e, "S");
-        assert!(s.any_matches(b"a") && s.any_matches(b"b") && !s.any_matches(b""));
+        let e = fake_env(&[
+            ("S", " a-secret-of-16-chars, ,b-secret-of-16-chars ,"),
+            ("IPS", "1.2.3.4, 10.0.0.0/8"),
+        ]);
+        let s = secrets(&e, "S").expect("valid");
+        assert!(s.any_matches(b"a-secret-of-16-chars") && s.any_matches(b"b-secret-of-16-chars"));
+        assert!(!s.any_matches(b""));
         assert!(allowlist(&e, "IPS").expect("valid").is_some());
         assert_eq!(allowlist(&e, "NONE").expect("unset"), None);
         assert_eq!(

@@ -5,16 +5,20 @@ use crate::aws::{self, DynamoJourneys, DynamoStore, SqsSink};
 use crate::config::{self, Common, ConfigError};
 use crate::journey::{JourneyStore, JourneyWorker, WorkerConfig};
 use crate::pipeline::DEFAULT_DEADLINE_MS;
-use crate::pipeline::{Inbound, Outcome, Pipeline};
+use crate::pipeline::{Inbound, Outcome, Pipeline, Refusal};
 use crate::ports::{EventSink, IdempotencyStore};
 use crate::registry::FunctionSpec;
 use crate::secrets::{self, ManagedSecrets, Refresh};
 use crate::sources::Source;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use futures_util::FutureExt;
+use lambda_http::aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayV2httpResponse};
 use lambda_http::request::RequestContext;
+use lambda_http::request::{LambdaRequest, RequestOrigin};
 use lambda_http::{Body, Request, RequestExt, Response};
 use std::convert::Infallible;
 use std::net::IpAddr;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 pub type AwsPipeline = Pipeline<DynamoStore, SqsSink>;
@@ -32,19 +36,20 @@ pub struct FunctionConfig {
 /// are read from Secrets Manager (a client is built only then). The error names the variable,
 /// never its value; `main` logs it and exits, so Lambda reports an init failure.
 pub async fn configure(
-    function: &FunctionSpec,
+    function: &'static FunctionSpec,
     env: &dyn config::Env,
     sdk: &aws_config::SdkConfig,
 ) -> Result<FunctionConfig, ConfigError> {
-    configure_refreshing(function, env, sdk, secrets::REFRESH_INTERVAL).await
+    configure_with_max_age(function, env, sdk, None).await
 }
 
-/// `configure`, re-reading Secrets Manager after `interval` instead of 5 minutes (tests).
-pub async fn configure_refreshing(
-    function: &FunctionSpec,
+/// `configure`, with values from Secrets Manager used for at most `max_age` instead of
+/// `SECRETS_MAX_AGE_SECONDS` when given (tests).
+pub async fn configure_with_max_age(
+    function: &'static FunctionSpec,
     env: &dyn config::Env,
     sdk: &aws_config::SdkConfig,
-    interval: std::time::Duration,
+    max_age: Option<std::time::Duration>,
 ) -> Result<FunctionConfig, ConfigError> {
     let wants_secrets_manager = function
         .secret_variables
@@ -59,9 +64,18 @@ pub async fn configure_refreshing(
         });
     }
     let client = aws_sdk_secretsmanager::Client::new(sdk);
-    let managed = ManagedSecrets::load(env, function.secret_variables, client)
+    let plain: Vec<&str> = config::var::COMMON
+        .iter()
+        .chain(function.variables)
+        .copied()
+        .collect();
+    let validate: secrets::Validate = Box::new(move |env| function.config(env).map(|_| ()));
+    let managed = ManagedSecrets::load(env, function.secret_variables, &plain, validate, client)
         .await?
-        .map(|m| m.with_refresh_interval(interval));
+        .map(|m| match max_age {
+            Some(age) => m.with_max_age(age),
+            None => m,
+        });
     let (common, sources) = match &managed {
         Some(m) => function.config(&m.env(env))?,
         None => function.config(env)?,
@@ -75,7 +89,7 @@ pub async fn configure_refreshing(
 
 /// `configure` from the process environment.
 pub async fn config_from_env(
-    function: &FunctionSpec,
+    function: &'static FunctionSpec,
     sdk: &aws_config::SdkConfig,
 ) -> Result<FunctionConfig, ConfigError> {
     configure(function, &config::ProcessEnv, sdk).await
@@ -83,7 +97,9 @@ pub async fn config_from_env(
 
 /// A webhook function's pipeline as its `main` starts it: the AWS configuration loaded once,
 /// the function configured from the process environment (Secrets Manager included).
-pub async fn webhook_pipeline(function: &FunctionSpec) -> Result<Arc<AwsPipeline>, ConfigError> {
+pub async fn webhook_pipeline(
+    function: &'static FunctionSpec,
+) -> Result<Arc<AwsPipeline>, ConfigError> {
     let sdk = aws::load_config().await;
     let config = config_from_env(function, &sdk).await?;
     Ok(Arc::new(pipeline_with(&sdk, config)))
@@ -92,11 +108,87 @@ pub async fn webhook_pipeline(function: &FunctionSpec) -> Result<Arc<AwsPipeline
 /// Serve API Gateway requests with `pipeline`: one at a time, or as many at once as
 /// `AWS_LAMBDA_MAX_CONCURRENCY` says (Lambda Managed Instances).
 pub async fn serve(pipeline: Arc<AwsPipeline>) -> Result<(), lambda_http::Error> {
-    lambda_http::run_concurrent(lambda_http::service_fn(move |req| {
-        let pipeline = Arc::clone(&pipeline);
-        async move { handle(&pipeline, req).await }
-    }))
+    lambda_runtime::run_concurrent(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<LambdaRequest>| {
+            let pipeline = Arc::clone(&pipeline);
+            async move { Ok::<_, Infallible>(answer(&pipeline, event).await) }
+        },
+    ))
     .await
+}
+
+/// The answer to one API Gateway event, whatever it holds. `lambda_http` turns the event into a
+/// request by building a URI, and panics on some query strings (`token=a"b`) and
+/// `x-forwarded-proto` values; such a request is answered 400 `bad_request`. A panic while
+/// handling it (a bug) is answered 503 `unavailable`, so the provider retries. Either way the
+/// request is logged and counted, and the process (with the other invocations it may be
+/// serving on Managed Instances) lives on.
+pub async fn answer<S: IdempotencyStore, Q: EventSink>(
+    pipeline: &Pipeline<S, Q>,
+    event: lambda_runtime::LambdaEvent<LambdaRequest>,
+) -> GatewayResponse {
+    let lambda_runtime::LambdaEvent { payload, context } = event;
+    let origin = payload.request_origin();
+    let path = raw_path(&payload);
+    let request = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        Request::from(payload).with_lambda_context(context)
+    }));
+    let outcome_response = match request {
+        Ok(req) => match AssertUnwindSafe(handle(pipeline, req)).catch_unwind().await {
+            Ok(Ok(response)) => response,
+            Err(_) => response(&pipeline.record_unhandled(&path, Outcome::Unavailable)),
+        },
+        Err(_) => {
+            response(&pipeline.record_unhandled(&path, Outcome::Refused(Refusal::BadRequest)))
+        }
+    };
+    GatewayResponse::new(&origin, outcome_response)
+}
+
+/// The request's path as API Gateway sent it, read before anything can fail on it.
+fn raw_path(payload: &LambdaRequest) -> String {
+    match payload {
+        LambdaRequest::ApiGatewayV1(r) => r.path.clone(),
+        LambdaRequest::ApiGatewayV2(r) => r.raw_path.clone(),
+        _ => None,
+    }
+    .unwrap_or_default()
+}
+
+/// An API Gateway proxy response, REST (1.0) or HTTP API (2.0) as the request was.
+#[derive(Debug, serde::Serialize)]
+#[serde(untagged)]
+pub enum GatewayResponse {
+    V1(ApiGatewayProxyResponse),
+    V2(ApiGatewayV2httpResponse),
+}
+
+impl GatewayResponse {
+    fn new(origin: &RequestOrigin, response: Response<Body>) -> Self {
+        let (parts, body) = response.into_parts();
+        let status_code = i64::from(parts.status.as_u16());
+        let body = match body {
+            Body::Empty => None,
+            b => Some(b),
+        };
+        match origin {
+            RequestOrigin::ApiGatewayV1 => {
+                let mut r = ApiGatewayProxyResponse::default();
+                r.status_code = status_code;
+                // REST APIs merge `headers` into `multiValueHeaders`: one of them only.
+                r.multi_value_headers = parts.headers;
+                r.body = body;
+                Self::V1(r)
+            }
+            _ => {
+                let mut r = ApiGatewayV2httpResponse::default();
+                r.status_code = status_code;
+                r.headers = parts.headers;
+                r.body = body;
+                Self::V2(r)
+            }
+        }
+    }
 }
 
 /// The one log line for bad configuration: the variable and why, never a value.
@@ -157,16 +249,20 @@ pub async fn handle<S: IdempotencyStore, Q: EventSink>(
     Ok(response(&outcome))
 }
 
+/// The HTTP response for an outcome: its status, `application/json`, its body (and `Allow` on
+/// a 405). Built from parts, so there is nothing that could fail.
 pub fn response(outcome: &Outcome) -> Response<Body> {
-    let mut builder = Response::builder()
-        .status(outcome.status())
-        .header(http::header::CONTENT_TYPE, "application/json");
+    let mut response = Response::new(Body::Text(outcome.body()));
+    *response.status_mut() = outcome.status();
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
     if outcome.status() == http::StatusCode::METHOD_NOT_ALLOWED {
-        builder = builder.header(http::header::ALLOW, "POST");
+        headers.insert(http::header::ALLOW, http::HeaderValue::from_static("POST"));
     }
-    builder
-        .body(Body::Text(outcome.body()))
-        .unwrap_or_else(|_| Response::new(Body::Empty))
+    response
 }
 
 /// The journey worker on given SDK settings: its claims in the idempotency table, its state in

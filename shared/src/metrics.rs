@@ -9,8 +9,10 @@
 //! | `ForwardRejected` | Count | `Source`; none (one alarm) |
 //! | `HandlerLatency` | Milliseconds | `Source` |
 //! | `ProviderDelay` | Milliseconds | `Source` (when the provider's event time is known) |
+//! | `SecretRefreshFailed` | Count | `Variable`; none (one alarm) |
 //!
-//! Dimension values are the source name, the response's `status`/`error` code and the event
+//! Every document carries a `level` that Lambda's log-level filter keeps at the configured level
+//! (`telemetry::metrics_level`). Dimension values are the source name, the variable name, the response's `status`/`error` code and the event
 //! type: a small, fixed set; never an id, a secret or anything a request chooses freely.
 //!
 //! A small module rather than `metrics_cloudwatch_embedded`: that crate aggregates through the
@@ -119,16 +121,39 @@ impl RequestMetrics<'_> {
             ));
             root.insert("ForwardRejected".into(), 1.into());
         }
-        let metadata = Metadata {
-            timestamp: self.timestamp_ms,
-            cloudwatch_metrics: directives,
-        };
-        root.insert(
-            "_aws".into(),
-            serde_json::to_value(metadata).unwrap_or(Value::Null),
-        );
-        Value::Object(root).to_string()
+        document(root, directives, self.timestamp_ms)
     }
+}
+
+/// The EMF document counting one `SecretRefreshFailed` for `variable` (a variable's name, never
+/// its value).
+pub fn secret_refresh_failed(variable: &'static str, timestamp_ms: i64) -> String {
+    let mut root = Map::new();
+    root.insert("Variable".into(), variable.into());
+    root.insert("SecretRefreshFailed".into(), 1.into());
+    let directives = vec![directive(
+        vec![vec!["Variable"], vec![]],
+        vec![("SecretRefreshFailed", "Count")],
+    )];
+    document(root, directives, timestamp_ms)
+}
+
+/// One EMF document: the values, the directives, and a `level` that Lambda's log-level filter
+/// lets through at the function's configured level. The filter counts a JSON line without
+/// `level` as INFO, so at WARN and above a document without one would be dropped and every
+/// alarm built on it would go blind.
+fn document(mut root: Map<String, Value>, directives: Vec<Directive>, timestamp_ms: i64) -> String {
+    root.insert("level".into(), crate::telemetry::metrics_level().into());
+    let metadata = Metadata {
+        timestamp: timestamp_ms,
+        cloudwatch_metrics: directives,
+    };
+    // A struct of numbers and strings always serializes.
+    root.insert(
+        "_aws".into(),
+        serde_json::to_value(metadata).unwrap_or(Value::Null),
+    );
+    Value::Object(root).to_string()
 }
 
 /// Where EMF documents go.

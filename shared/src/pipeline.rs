@@ -7,7 +7,7 @@ use crate::idempotency::{log_fault, Attempt, Completion, Failure, Idempotency, R
 use crate::metrics::{MetricsSink, RequestMetrics, Stdout, NO_SOURCE};
 use crate::normalize::{normalize, payload_hash, Normalized};
 use crate::ports::{EventSink, FaultKind, IdempotencyStore, OutgoingMessage, PortError};
-use crate::secrets::Refresh;
+use crate::secrets::{Refresh, Staleness};
 use crate::sources::Source;
 use chrono::{DateTime, Utc};
 use http::{HeaderMap, Method, StatusCode};
@@ -21,6 +21,9 @@ use tracing::Instrument;
 pub const FUNCTION_TIMEOUT_SECS: u64 = 20;
 /// The deadline assumed when the request carries no Lambda context (local use, tests).
 pub const DEFAULT_DEADLINE_MS: i64 = FUNCTION_TIMEOUT_SECS as i64 * 1000;
+/// What a secrets refresh leaves of the request's time for the protocol's three calls and the
+/// answer (the idempotency utility keeps 1 s for each step still to come).
+const AFTER_SECRETS_RESERVE_MS: i64 = 3_500;
 /// One HTTP delivery, as the pipeline sees it: raw bytes, headers and the gateway's source IP.
 #[derive(Debug, Clone, Copy)]
 pub struct Inbound<'a> {
@@ -63,6 +66,8 @@ pub struct Settings {
 /// Why a request was refused. Nothing is written anywhere for a refused request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
+    /// The request could not be read (a query string or header the HTTP types refuse).
+    BadRequest,
     UnknownRoute,
     MethodNotAllowed,
     PayloadTooLarge,
@@ -72,6 +77,7 @@ pub enum Refusal {
 impl Refusal {
     pub fn code(self) -> &'static str {
         match self {
+            Self::BadRequest => "bad_request",
             Self::UnknownRoute => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::PayloadTooLarge => "payload_too_large",
@@ -81,6 +87,7 @@ impl Refusal {
 
     pub fn status(self) -> StatusCode {
         match self {
+            Self::BadRequest => StatusCode::BAD_REQUEST,
             Self::UnknownRoute => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -153,6 +160,7 @@ impl Outcome {
         ];
         all.extend(
             [
+                Refusal::BadRequest,
                 Refusal::UnknownRoute,
                 Refusal::MethodNotAllowed,
                 Refusal::PayloadTooLarge,
@@ -181,8 +189,8 @@ pub struct Pipeline<S, Q> {
     idempotency: Idempotency<S>,
     sink: Q,
     settings: Settings,
-    /// Secrets from Secrets Manager, re-read (at most once per interval) when a request fails
-    /// authentication, before it is refused.
+    /// Secrets from Secrets Manager: re-read before authenticating once past their max age, and
+    /// after a failed authentication once a minute old (see `secrets`).
     secrets: Option<Arc<dyn Refresh>>,
     metrics: Arc<dyn MetricsSink>,
 }
@@ -222,7 +230,8 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
         self
     }
 
-    /// Refresh `secrets` when a request fails authentication (see `secrets`).
+    /// Keep `secrets` fresh: past their max age before authenticating, and after a failed
+    /// authentication (see `secrets`).
     pub fn with_secrets(mut self, secrets: Arc<dyn Refresh>) -> Self {
         self.secrets = Some(secrets);
         self
@@ -256,10 +265,45 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
         );
         let mut report = Report::default();
         let outcome = self
-            .run(source, req, now, &mut report)
+            .run(source, req, now, started, &mut report)
             .instrument(span.clone())
             .await;
         let _enter = span.enter();
+        self.record(source, &outcome, &report, started, now, req.body.len());
+        outcome
+    }
+
+    /// Log and count a request the pipeline never saw: one that could not be read, or whose
+    /// handling panicked. `path` routes it for the `Source` dimension.
+    pub fn record_unhandled(&self, path: &str, outcome: Outcome) -> Outcome {
+        let source = self.route(path);
+        let span = tracing::info_span!("webhook", source = source.map_or("-", |s| s.spec.name));
+        let _enter = span.enter();
+        if outcome == Outcome::Unavailable {
+            tracing::error!("handling the request panicked; answered as unavailable");
+        }
+        let now = Utc::now();
+        self.record(
+            source,
+            &outcome,
+            &Report::default(),
+            std::time::Instant::now(),
+            now,
+            0,
+        );
+        outcome
+    }
+
+    /// The request's metric document and its one log line (never its body, query or headers).
+    fn record(
+        &self,
+        source: Option<&Source>,
+        outcome: &Outcome,
+        report: &Report,
+        started: std::time::Instant,
+        now: DateTime<Utc>,
+        body_bytes: usize,
+    ) {
         let elapsed = started.elapsed();
         let latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
         let now_ms = now.timestamp_millis();
@@ -279,12 +323,12 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
         };
         self.metrics.emit(&metrics.to_emf());
         let status = outcome.status().as_u16();
-        match &outcome {
+        match outcome {
             Outcome::Refused(_) => tracing::warn!(
                 outcome = outcome.label(),
                 status,
                 latency_us,
-                body_bytes = req.body.len(),
+                body_bytes,
                 "request refused"
             ),
             Outcome::Unavailable => {
@@ -302,7 +346,6 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
                 "webhook handled"
             ),
         }
-        outcome
     }
 
     async fn run(
@@ -310,6 +353,7 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
         source: Option<&Source>,
         req: &Inbound<'_>,
         now: DateTime<Utc>,
+        started: std::time::Instant,
         report: &mut Report,
     ) -> Outcome {
         let Some(source) = source else {
@@ -321,24 +365,32 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
         if req.body.len() > self.settings.max_body_bytes {
             return Outcome::Refused(Refusal::PayloadTooLarge);
         }
+        let deadline_ms = deadline_ms(req, now);
+        self.refresh_secrets(Staleness::MaxAge, now, deadline_ms)
+            .await;
         let scheme = match source.auth.authenticate(req, now) {
             Ok(scheme) => scheme,
-            Err(e) if self.worth_a_refresh(e).await => match source.auth.authenticate(req, now) {
-                Ok(scheme) => scheme,
-                Err(e) => return Outcome::Refused(Refusal::Auth(e)),
-            },
+            Err(e)
+                if Self::worth_a_refresh(e)
+                    && self
+                        .refresh_secrets(Staleness::FailedAuth, now, deadline_ms)
+                        .await =>
+            {
+                match source.auth.authenticate(req, now) {
+                    Ok(scheme) => scheme,
+                    Err(e) => return Outcome::Refused(Refusal::Auth(e)),
+                }
+            }
             Err(e) => return Outcome::Refused(Refusal::Auth(e)),
         };
+        // A refresh may have taken a while: the protocol's budget starts from here.
+        let now = now + chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
 
         let event = normalize(source.spec, req.body, now, scheme);
         report.event_type = Some(event.event_type.clone());
         report.provider_time_ms = event.provider_time_ms;
         tracing::Span::current().record("event_id", event.id.as_str());
         let now_ms = now.timestamp_millis();
-        let deadline_ms = req
-            .deadline_ms
-            .filter(|d| *d > now_ms)
-            .unwrap_or(now_ms + DEFAULT_DEADLINE_MS);
         let key = format!("{}#{}", source.spec.name, event.id);
         let attempt = Attempt {
             key: &key,
@@ -350,15 +402,23 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
     }
 
     /// A refusal a newer secret could turn around (a secret rotated on the provider's side, or
-    /// filled in after deploy), when the secrets come from Secrets Manager and were read again.
-    async fn worth_a_refresh(&self, e: AuthError) -> bool {
-        let Some(secrets) = &self.secrets else {
-            return false;
-        };
+    /// filled in after deploy).
+    fn worth_a_refresh(e: AuthError) -> bool {
         matches!(
             e,
             AuthError::InvalidSignature | AuthError::InvalidToken | AuthError::NotConfigured
-        ) && secrets.refresh_if_stale().await
+        )
+    }
+
+    /// Ask the secrets from Secrets Manager, if any, to be read again when too old for `why`,
+    /// within what the request can spare. `true` when new values were installed.
+    async fn refresh_secrets(&self, why: Staleness, now: DateTime<Utc>, deadline_ms: i64) -> bool {
+        let Some(secrets) = &self.secrets else {
+            return false;
+        };
+        let spare = deadline_ms - now.timestamp_millis() - AFTER_SECRETS_RESERVE_MS;
+        let budget = std::time::Duration::from_millis(u64::try_from(spare).unwrap_or_default());
+        secrets.refresh(why, budget, self.metrics.as_ref()).await
     }
 
     /// Send the event to the queue at most once per event id (DESIGN.md's protocol).
@@ -406,6 +466,14 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
             }
         }
     }
+}
+
+/// The invocation's deadline, epoch ms: the Lambda context's, else `DEFAULT_DEADLINE_MS` ahead.
+fn deadline_ms(req: &Inbound<'_>, now: DateTime<Utc>) -> i64 {
+    let now_ms = now.timestamp_millis();
+    req.deadline_ms
+        .filter(|d| *d > now_ms)
+        .unwrap_or(now_ms + DEFAULT_DEADLINE_MS)
 }
 
 /// A failed send: a permanent refusal (which normalization makes impossible) must not pass for

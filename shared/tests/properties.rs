@@ -18,8 +18,9 @@ use kyc_intake::{Inbound, Outcome, Pipeline, Refusal};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
-const SECRET: &str = "prop-secret";
+const SECRET: &str = "prop-secret-0123456789";
 const URL_TOKEN: &str = "prop-url-token-0123456789";
+const RESULTS_TOKEN: &str = "prop-results-token-0123456789";
 
 fn normalize(source: &Source, body: &[u8], now: chrono::DateTime<Utc>) -> normalize::Normalized {
     normalize::normalize(source.spec, body, now, AuthScheme::CashfreeHeaderHmac)
@@ -47,7 +48,7 @@ fn report(name: &str, runs: u32) {
 fn all_sources() -> Vec<Source> {
     let env = config::fake_env(&[
         ("CASHFREE_CLIENT_SECRETS", SECRET),
-        ("HYPERVERGE_RESULTS_AUTH_TOKENS", "tok"),
+        ("HYPERVERGE_RESULTS_AUTH_TOKENS", RESULTS_TOKEN),
         ("HYPERVERGE_DIGILOCKER_URL_TOKENS", URL_TOKEN),
     ]);
     registry::configure_all(FUNCTIONS, &env).expect("valid configuration")

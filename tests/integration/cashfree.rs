@@ -189,11 +189,14 @@ async fn stale_and_future_timestamps_are_refused() {
 async fn rotated_secrets_are_all_accepted() {
     let stack = Stack::new(true).await;
     let f = stack
-        .cashfree(&[("CASHFREE_CLIENT_SECRETS", "new-secret, old-secret")])
+        .cashfree(&[(
+            "CASHFREE_CLIENT_SECRETS",
+            "new-secret-0123456789, old-secret-0123456789",
+        )])
         .await;
-    let a = signed_by(&f, "old-secret", now_ms()).await;
+    let a = signed_by(&f, "old-secret-0123456789", now_ms()).await;
     assert_eq!(a.body["status"], "accepted");
-    let b = signed_by(&f, "new-secret", now_ms()).await;
+    let b = signed_by(&f, "new-secret-0123456789", now_ms()).await;
     assert_eq!(b.body["status"], "duplicate");
 }
 

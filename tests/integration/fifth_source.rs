@@ -57,7 +57,7 @@ fn configure(env: &dyn Env, _: &Common) -> Result<Vec<Source>, ConfigError> {
     let auth = HeaderToken::new(
         AuthScheme::HypervergeHeaderToken,
         http::HeaderName::from_static("x-acme-token"),
-        secrets(env, "ACME_TOKENS"),
+        secrets(env, "ACME_TOKENS")?,
         None,
     );
     Ok(vec![Source::new(&ACME_KYC, auth)])
@@ -91,7 +91,7 @@ async fn a_fifth_source_added_to_the_function_list_is_served_end_to_end() {
     let mut with_acme: Vec<&FunctionSpec> = FUNCTIONS.to_vec();
     with_acme.push(&ACME);
     let base = stack
-        .gateway(&with_acme, &[("ACME_TOKENS", "acme-secret")])
+        .gateway(&with_acme, &[("ACME_TOKENS", "acme-secret-0123456789")])
         .await;
     let addr: std::net::SocketAddr = base
         .trim_start_matches("http://")
@@ -102,7 +102,7 @@ async fn a_fifth_source_added_to_the_function_list_is_served_end_to_end() {
     let (status, reply) = post(
         addr,
         "/webhooks/acme/kyc",
-        "x-acme-token: acme-secret\r\n",
+        "x-acme-token: acme-secret-0123456789\r\n",
         body,
     )
     .await;

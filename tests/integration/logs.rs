@@ -46,11 +46,14 @@ fn forbidden(rendered: &[String]) -> Vec<String> {
     out
 }
 
+/// Run `binary` as Lambda would at log `level`, invoke it with each event (rendered API Gateway
+/// JSON) expecting its status code, and return everything it printed.
 async fn run_function(
     stack: &Stack,
     binary: &str,
-    samples: &[(String, Value)],
-) -> (String, Vec<String>) {
+    level: &str,
+    events: &[(String, u64)],
+) -> String {
     let api = RuntimeApi::start().await.expect("runtime API emulator");
     let mut env = stack.env_vars(&[]);
     for (k, v) in [
@@ -58,7 +61,7 @@ async fn run_function(
         ("AWS_LAMBDA_FUNCTION_NAME", binary),
         ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"),
         ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
-        ("AWS_LAMBDA_LOG_LEVEL", "TRACE"),
+        ("AWS_LAMBDA_LOG_LEVEL", level),
         ("AWS_ENDPOINT_URL", endpoint()),
         ("AWS_REGION", "ap-south-1"),
         ("AWS_ACCESS_KEY_ID", "local"),
@@ -89,22 +92,19 @@ async fn run_function(
     })
     .collect();
 
-    let mut rendered = Vec::new();
-    for (rel, want) in samples {
-        let event = sample_event(rel);
+    for (i, (event, status)) in events.iter().enumerate() {
         let answer = api
             .invoke(event.clone(), Duration::from_secs(20))
             .await
-            .unwrap_or_else(|| panic!("{binary}: no answer to {rel}: {:?}", api.init_error()));
+            .unwrap_or_else(|| panic!("{binary}: no answer to event {i}: {:?}", api.init_error()));
         let Answer::Response(body) = answer else {
-            panic!("{binary}: {rel} failed: {answer:?}")
+            panic!("{binary}: event {i} failed: {answer:?}")
         };
         let response: Value = serde_json::from_slice(&body).expect("a proxy response");
         assert_eq!(
-            response["statusCode"], want["status"],
-            "{binary}: {rel}: {response}"
+            response["statusCode"], *status,
+            "{binary}: event {i}: {response}"
         );
-        rendered.push(event);
     }
     let _ = child.kill();
     let _ = child.wait();
@@ -112,27 +112,32 @@ async fn run_function(
         let _ = r.join();
     }
     let text = String::from_utf8_lossy(&logs.lock().expect("logs")).into_owned();
-    (text, rendered)
+    text
+}
+
+/// The samples `binary` serves, rendered, with the status each expects.
+fn samples_of(binary: &str) -> Vec<(String, u64)> {
+    expectations()
+        .iter()
+        // Samples that need another configuration (the legacy signature) are left out.
+        .filter(|(_, want)| want.get("env").is_none())
+        .map(|(rel, want)| (sample_event(rel), want["status"].as_u64().expect("status")))
+        .filter(|(event, _)| {
+            let event: Value = serde_json::from_str(event).expect("event");
+            registry::serving(FUNCTIONS, kyc_local::events::path_of(&event))
+                .is_some_and(|(f, _)| f.name == binary)
+        })
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_real_bootstraps_at_trace_log_no_secret_body_or_personal_data() {
     let stack = Stack::new(true).await;
-    let samples = expectations();
     for binary in FUNCTIONS.iter().map(|f| f.name) {
-        let mine: Vec<(String, Value)> = samples
-            .iter()
-            // Samples that need another configuration (the legacy signature) are left out.
-            .filter(|(_, want)| want.get("env").is_none())
-            .filter(|(rel, _)| {
-                let event: Value = serde_json::from_str(&sample_event(rel)).expect("event");
-                registry::serving(FUNCTIONS, kyc_local::events::path_of(&event))
-                    .is_some_and(|(f, _)| f.name == binary)
-            })
-            .cloned()
-            .collect();
+        let mine = samples_of(binary);
         assert!(mine.len() >= 10, "{binary}: {} samples", mine.len());
-        let (logs, rendered) = run_function(&stack, binary, &mine).await;
+        let logs = run_function(&stack, binary, "TRACE", &mine).await;
+        let rendered: Vec<String> = mine.into_iter().map(|(event, _)| event).collect();
         // TRACE reached our own code: its debug line for every forwarded event is there.
         assert!(logs.contains("webhook handled"), "{binary}: {logs}");
         assert!(
@@ -156,4 +161,107 @@ async fn the_real_bootstraps_at_trace_log_no_secret_body_or_personal_data() {
         }
         let _ = stack.messages().await;
     }
+}
+
+/// Lambda's log-level filter for JSON logs: a line is kept when its `level` is at or above the
+/// function's level; a line without `level` (or not JSON) counts as INFO.
+fn lambda_keeps(line: &str, configured: &str) -> bool {
+    const ORDER: [&str; 6] = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
+    let rank = |l: &str| ORDER.iter().position(|o| o.eq_ignore_ascii_case(l));
+    let level = serde_json::from_str::<Value>(line)
+        .ok()
+        .and_then(|v| v["level"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| "INFO".to_owned());
+    rank(&level).unwrap_or(2) >= rank(configured).expect("a Lambda level")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_metric_document_survives_lambdas_log_level_filter_at_every_template_level() {
+    let stack = Stack::new(true).await;
+    let template = std::fs::read_to_string(kyc_intake_tests::workspace().join("template.yaml"))
+        .expect("template");
+    let levels: Vec<String> = template
+        .lines()
+        .skip_while(|l| l.trim() != "LogLevel:")
+        .find_map(|l| l.trim().strip_prefix("AllowedValues:").map(str::to_owned))
+        .expect("LogLevel's AllowedValues")
+        .trim_matches(|c| " []".contains(c))
+        .split(',')
+        .map(|l| l.trim().to_owned())
+        .collect();
+    assert_eq!(levels.len(), 6, "{levels:?}");
+    let mut events: Vec<(String, u64)> =
+        samples_of("cashfree-webhook").into_iter().take(4).collect();
+    // A refusal too: its metric feeds the authentication alarm.
+    let mut forged: Value = serde_json::from_str(&events[0].0).expect("event");
+    forged["headers"]["x-webhook-signature"] = Value::from("AAAA");
+    events.push((forged.to_string(), 401));
+    for level in &levels {
+        let logs = run_function(&stack, "cashfree-webhook", level, &events).await;
+        let documents = logs
+            .lines()
+            .filter(|l| l.contains("\"_aws\""))
+            .filter(|l| lambda_keeps(l, level))
+            .count();
+        assert_eq!(
+            documents,
+            events.len(),
+            "{level}: one metric document per request reaches CloudWatch:\n{logs}"
+        );
+        let _ = stack.messages().await;
+    }
+}
+
+/// `sample` with `field` of the object at `parent` (a JSON pointer) in its API Gateway event set.
+fn with(sample: &str, parent: &str, field: &str, value: &str) -> String {
+    let mut event: Value = serde_json::from_str(sample).expect("event");
+    let object = event
+        .pointer_mut(parent)
+        .and_then(Value::as_object_mut)
+        .unwrap_or_else(|| panic!("{parent}"));
+    object.insert(field.to_owned(), Value::from(value));
+    event.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_the_http_types_refuse_is_answered_and_logged_and_the_process_lives_on() {
+    let stack = Stack::new(true).await;
+    let digilocker = sample_event("hyperverge/digilocker/user_granted_consent.json");
+    let results = samples_of("hyperverge-webhook")
+        .into_iter()
+        .find(|(e, status)| e.contains("/webhooks/hyperverge/results") && *status == 200)
+        .expect("a results sample");
+    let hostile = [
+        with(&digilocker, "", "rawQueryString", "token=a\"b"),
+        with(&digilocker, "", "rawQueryString", "token=a<b>"),
+        with(&results.0, "/headers", "x-forwarded-proto", "a b"),
+    ];
+    let mut events: Vec<(String, u64)> = hostile.iter().map(|e| (e.clone(), 400)).collect();
+    // The same process still serves a good request afterwards.
+    events.push(results);
+    let logs = run_function(&stack, "hyperverge-webhook", "INFO", &events).await;
+    let lines: Vec<Value> = logs
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+        .collect();
+    let refused = lines
+        .iter()
+        .filter(|l| l["outcome"] == "bad_request" && l["message"] == "request refused")
+        .count();
+    assert_eq!(refused, hostile.len(), "{logs}");
+    let counted = lines
+        .iter()
+        .filter(|l| l["Outcome"] == "bad_request" && l["_aws"].is_object())
+        .count();
+    assert_eq!(counted, hostile.len(), "{logs}");
+    assert!(
+        !logs.contains("a\\\"b") && !logs.contains("a<b>"),
+        "the query is never logged"
+    );
+    assert_eq!(
+        stack.messages().await.len(),
+        1,
+        "only the good request was queued"
+    );
 }

@@ -552,10 +552,13 @@ async fn results_ip_allowlist_applies_only_when_configured() {
     let custom = stack
         .hyperverge(&[
             ("HYPERVERGE_RESULTS_AUTH_HEADER", "X-HV-Auth"),
-            ("HYPERVERGE_RESULTS_AUTH_TOKENS", "tok-a,tok-b"),
+            (
+                "HYPERVERGE_RESULTS_AUTH_TOKENS",
+                "token-a-0123456789,token-b-0123456789",
+            ),
         ])
         .await;
-    let mut r = ApiRequest::post(HV_RESULTS, body).header("x-hv-auth", "tok-b");
+    let mut r = ApiRequest::post(HV_RESULTS, body).header("x-hv-auth", "token-b-0123456789");
     r.source_ip = "52.66.25.127".into();
     assert_eq!(call(&custom, r.request()).await.body["status"], "duplicate");
     assert_eq!(stack.messages().await.len(), 1);

@@ -1,10 +1,13 @@
 //! Secrets from Secrets Manager (the local server's), through the real handlers: a secret read at
-//! start-up authenticates, another is refused, start-up refuses a missing secret or both settings,
-//! and a rotation in Secrets Manager takes effect without a restart once the cached value is old.
+//! start-up authenticates, another is refused; start-up refuses a missing, short or doubly set
+//! secret; a value removed in Secrets Manager stops authenticating once the cached one is past
+//! its max age; an invalid new value keeps the cached one and is counted.
 
 use kyc_intake::lambda;
+use kyc_intake::metrics::Captured;
 use kyc_intake::sources::{cashfree, hyperverge};
 use kyc_intake_tests::{captured_logs, endpoint, local_sdk_config, ApiRequest, Stack};
+use std::sync::Arc;
 use std::time::Duration;
 
 const VKYC: &str = "/webhooks/cashfree/vkyc";
@@ -41,7 +44,7 @@ fn signed(secret: &str, body: &str) -> lambda_http::Request {
 #[tokio::test]
 async fn a_secret_from_secrets_manager_authenticates_and_another_is_refused() {
     let stack = Stack::new(true).await;
-    let id = create_secret("sm-secret-old, sm-secret-new").await;
+    let id = create_secret("sm-secret-old-0123456789, sm-secret-new-0123456789").await;
     let f = stack
         .function(
             &cashfree::FUNCTION,
@@ -51,9 +54,9 @@ async fn a_secret_from_secrets_manager_authenticates_and_another_is_refused() {
             ],
         )
         .await;
-    let reply = kyc_intake_tests::call(&f, signed("sm-secret-new", BODY)).await;
+    let reply = kyc_intake_tests::call(&f, signed("sm-secret-new-0123456789", BODY)).await;
     assert_eq!(reply.body["status"], "accepted", "{:?}", reply.body);
-    let reply = kyc_intake_tests::call(&f, signed("sm-secret-old", BODY)).await;
+    let reply = kyc_intake_tests::call(&f, signed("sm-secret-old-0123456789", BODY)).await;
     assert_eq!(
         reply.body["status"], "duplicate",
         "either secret of the list"
@@ -112,78 +115,109 @@ async fn start_up_refuses_a_missing_secret_or_both_settings() {
     assert_eq!(e.var, "HYPERVERGE_DIGILOCKER_URL_TOKENS");
 }
 
-#[tokio::test]
-async fn a_rotation_in_secrets_manager_takes_effect_once_the_cached_value_is_old() {
-    let stack = Stack::new(true).await;
-    let sdk = local_sdk_config(endpoint()).await;
-    let id = create_secret("rotating-secret-1").await;
-    let env = stack.env(&[
-        ("CASHFREE_CLIENT_SECRETS", ""),
-        ("CASHFREE_CLIENT_SECRETS_SECRET_ID", &id),
-    ]);
-    let interval = Duration::from_millis(1_500);
-    let config = lambda::configure_refreshing(&cashfree::FUNCTION, &env, &sdk, interval)
-        .await
-        .expect("valid");
-    let f = lambda::pipeline_with(&sdk, config);
+async fn put_secret(id: &str, value: &str) {
     secrets_manager()
         .await
         .put_secret_value()
-        .secret_id(&id)
-        .secret_string("rotating-secret-2")
+        .secret_id(id)
+        .secret_string(value)
         .send()
         .await
         .expect("PutSecretValue");
-    // Inside the interval the cached value stands: a flood of bad signatures reads nothing.
-    for _ in 0..3 {
-        let reply = kyc_intake_tests::call(&f, signed("rotating-secret-2", BODY)).await;
-        assert_eq!(reply.error(), "invalid_signature");
-    }
-    tokio::time::sleep(interval).await;
-    // The first request that fails with the old value reads the secret again and goes through.
-    let reply = kyc_intake_tests::call(&f, signed("rotating-secret-2", BODY)).await;
-    assert_eq!(reply.body["status"], "accepted", "{:?}", reply.body);
-    let reply = kyc_intake_tests::call(&f, signed("rotating-secret-1", BODY)).await;
-    assert_eq!(reply.error(), "invalid_signature", "the old secret is gone");
-    assert_eq!(stack.messages().await.len(), 1);
 }
 
-/// The mean time `configure` takes for hyperverge-webhook over 5 runs.
-async fn configure_time(
-    env: &dyn kyc_intake::config::Env,
-    sdk: &aws_config::SdkConfig,
-) -> Duration {
-    let started = std::time::Instant::now();
-    for _ in 0..5 {
-        lambda::configure(&hyperverge::FUNCTION, env, sdk)
-            .await
-            .expect("valid");
-    }
-    started.elapsed() / 5
+fn vkyc_body(verification_id: &str) -> String {
+    BODY.replace("sm-1", verification_id)
+}
+
+/// The Cashfree function reading its secret `id` from the local Secrets Manager, its values
+/// used for at most `max_age`, its metric documents captured.
+async fn cashfree_reading(
+    stack: &Stack,
+    id: &str,
+    max_age: Duration,
+) -> (lambda::AwsPipeline, Arc<Captured>) {
+    let sdk = local_sdk_config(endpoint()).await;
+    let env = stack.env(&[
+        ("CASHFREE_CLIENT_SECRETS", ""),
+        ("CASHFREE_CLIENT_SECRETS_SECRET_ID", id),
+    ]);
+    let config = lambda::configure_with_max_age(&cashfree::FUNCTION, &env, &sdk, Some(max_age))
+        .await
+        .expect("valid");
+    let metrics = Arc::new(Captured::default());
+    let pipeline = lambda::pipeline_with(&sdk, config).with_metrics(metrics.clone());
+    (pipeline, metrics)
 }
 
 #[tokio::test]
-async fn cold_start_cost_of_reading_secrets_manager() {
+async fn a_value_removed_in_secrets_manager_is_revoked_once_the_cached_one_is_past_its_max_age() {
     let stack = Stack::new(true).await;
-    let sdk = local_sdk_config(endpoint()).await;
-    let ids = [
-        create_secret("u-0123456789abcdef").await,
-        create_secret("results-token").await,
-    ];
-    let plain = stack.env(&[]);
-    let managed = stack.env(&[
-        ("HYPERVERGE_DIGILOCKER_URL_TOKENS", ""),
-        ("HYPERVERGE_RESULTS_AUTH_TOKENS", ""),
-        ("HYPERVERGE_DIGILOCKER_URL_TOKENS_SECRET_ID", &ids[0]),
-        ("HYPERVERGE_RESULTS_AUTH_TOKENS_SECRET_ID", &ids[1]),
-    ]);
-    let without = configure_time(&plain, &sdk).await;
-    let with = configure_time(&managed, &sdk).await;
-    // A figure for the README, not a target.
-    eprintln!(
-        "configuration at start-up (hyperverge-webhook, local server): {:.2} ms plain, {:.2} ms with 2 secrets from Secrets Manager (+{:.2} ms)",
-        without.as_secs_f64() * 1e3,
-        with.as_secs_f64() * 1e3,
-        (with.saturating_sub(without)).as_secs_f64() * 1e3
+    let id = create_secret("rotating-secret-1, rotating-secret-2").await;
+    // Max age zero: every request reads the secret again (the timing is the unit tests' job).
+    let (f, _) = cashfree_reading(&stack, &id, Duration::ZERO).await;
+    let reply = kyc_intake_tests::call(&f, signed("rotating-secret-1", &vkyc_body("r-1"))).await;
+    assert_eq!(reply.body["status"], "accepted", "{:?}", reply.body);
+    // The last rotation step: the old value is removed.
+    put_secret(&id, "rotating-secret-2").await;
+    let reply = kyc_intake_tests::call(&f, signed("rotating-secret-1", &vkyc_body("r-2"))).await;
+    assert_eq!(
+        (reply.status, reply.error()),
+        (401, "invalid_signature"),
+        "revoked"
     );
+    let reply = kyc_intake_tests::call(&f, signed("rotating-secret-2", &vkyc_body("r-2"))).await;
+    assert_eq!(reply.body["status"], "accepted", "{:?}", reply.body);
+    let subjects: Vec<String> = stack
+        .messages()
+        .await
+        .iter()
+        .map(|m| {
+            let event: serde_json::Value = serde_json::from_str(&m.body).expect("an event");
+            event["subject"].as_str().unwrap_or_default().to_owned()
+        })
+        .collect();
+    assert_eq!(
+        subjects,
+        ["r-1", "r-2"],
+        "nothing queued for the refused request"
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_value_in_secrets_manager_keeps_the_cached_one_and_counts_a_failed_refresh() {
+    let stack = Stack::new(true).await;
+    let id = create_secret("steady-secret-0123456789").await;
+    let (f, metrics) = cashfree_reading(&stack, &id, Duration::ZERO).await;
+    let bad = [
+        "x".to_owned(),
+        r#"{"CASHFREE_CLIENT_SECRETS":"steady-secret-0123456789"}"#.to_owned(),
+    ];
+    for (i, value) in bad.iter().enumerate() {
+        put_secret(&id, value).await;
+        let reply = kyc_intake_tests::call(
+            &f,
+            signed("steady-secret-0123456789", &vkyc_body(&format!("inv-{i}"))),
+        )
+        .await;
+        assert_eq!(
+            reply.body["status"], "accepted",
+            "{value}: {:?}",
+            reply.body
+        );
+    }
+    let failed: Vec<String> = metrics
+        .documents()
+        .into_iter()
+        .filter(|d| d.contains("SecretRefreshFailed"))
+        .collect();
+    assert!(!failed.is_empty(), "counted");
+    for d in &failed {
+        assert!(d.contains(r#""Variable":"CASHFREE_CLIENT_SECRETS""#), "{d}");
+        assert!(!d.contains("steady-secret"), "{d}");
+    }
+    let logs = captured_logs().text();
+    assert!(logs.contains("re-reading a secret failed"), "logged");
+    assert!(!logs.contains("steady-secret"), "never the value");
+    assert_eq!(stack.messages().await.len(), 2);
 }

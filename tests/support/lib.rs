@@ -287,7 +287,11 @@ impl Stack {
 
     /// A function's real handler on its own SDK clients, as a separate Lambda would have, with
     /// its configuration read as at start-up (Secrets Manager included).
-    pub async fn function(&self, function: &FunctionSpec, extra: &[(&str, &str)]) -> AwsPipeline {
+    pub async fn function(
+        &self,
+        function: &'static FunctionSpec,
+        extra: &[(&str, &str)],
+    ) -> AwsPipeline {
         let sdk = local_sdk_config(endpoint()).await;
         let config = lambda::configure(function, &self.env(extra), &sdk)
             .await

@@ -71,7 +71,7 @@ fn configure(env: &dyn Env, common: &Common) -> Result<Vec<Source>, ConfigError>
             ),
         ));
     }
-    let auth = CashfreeAuth::new(secrets(env, var::CLIENT_SECRETS), tolerance, legacy(env)?);
+    let auth = CashfreeAuth::new(secrets(env, var::CLIENT_SECRETS)?, tolerance, legacy(env)?);
     Ok(vec![
         Source::new(&digilocker::SOURCE, auth.clone()),
         Source::new(&vkyc::SOURCE, auth),
@@ -165,12 +165,19 @@ mod tests {
     #[test]
     fn secrets_never_in_errors_or_debug() {
         let err = sources(&[
-            ("CASHFREE_CLIENT_SECRETS", "s3cr3t-a, s3cr3t-b"),
+            (
+                "CASHFREE_CLIENT_SECRETS",
+                "s3cr3t-a-0123456789, s3cr3t-b-0123456789",
+            ),
             ("CASHFREE_TIMESTAMP_TOLERANCE_SECONDS", "x"),
         ])
         .expect_err("bad tolerance");
         assert!(!err.to_string().contains("s3cr3t"));
-        let s = sources(&[("CASHFREE_CLIENT_SECRETS", "s3cr3t-a, s3cr3t-b")]).expect("valid");
+        let s = sources(&[(
+            "CASHFREE_CLIENT_SECRETS",
+            "s3cr3t-a-0123456789, s3cr3t-b-0123456789",
+        )])
+        .expect("valid");
         assert!(!format!("{s:?}").contains("s3cr3t"));
         assert!(s.iter().all(|s| s.auth.is_configured()));
     }

@@ -25,9 +25,6 @@ pub mod var {
 /// HyperVerge's documented sending addresses for DigiLocker webhooks.
 pub const DEFAULT_ALLOWED_IPS: &str = "65.0.82.147,3.7.90.248,3.6.33.64";
 pub const DEFAULT_RESULTS_AUTH_HEADER: &str = "x-webhook-token";
-/// The shortest DigiLocker URL token accepted: it is the only secret between another HyperVerge
-/// customer and our DigiLocker route, so it must not be guessable.
-pub const MIN_URL_TOKEN_CHARS: usize = 16;
 
 pub static FUNCTION: FunctionSpec = FunctionSpec {
     name: "hyperverge-webhook",
@@ -43,22 +40,23 @@ pub static FUNCTION: FunctionSpec = FunctionSpec {
     configure,
 };
 
-/// DigiLocker URL tokens: each long enough not to be guessed, and made only of characters that
-/// travel in a URL as they are (RFC 3986 unreserved), so the registered URL is exactly
-/// `...?token=<value>`. The message never repeats a value.
+/// DigiLocker URL tokens: besides the length every secret has (`secrets::MIN_SECRET_CHARS`: the
+/// token is the only secret between another HyperVerge customer and our DigiLocker route), made
+/// only of characters that travel in a URL as they are (RFC 3986 unreserved), so the registered
+/// URL is exactly `...?token=<value>`. The message never repeats a value.
 fn url_tokens(env: &dyn Env) -> Result<SecretList, ConfigError> {
     let var = var::DIGILOCKER_URL_TOKENS;
-    let tokens = secrets(env, var);
+    let tokens = secrets(env, var)?;
     for (i, t) in tokens.current().iter().enumerate() {
         let t = t.expose();
         let unreserved = t
             .iter()
             .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(b));
-        if !unreserved || t.len() < MIN_URL_TOKEN_CHARS {
+        if !unreserved {
             return Err(err(
                 var,
                 format!(
-                    "token {} must be at least {MIN_URL_TOKEN_CHARS} characters of A-Z a-z 0-9 - . _ ~ (e.g. `openssl rand -hex 32`)",
+                    "token {} must be made of A-Z a-z 0-9 - . _ ~ (e.g. `openssl rand -hex 32`)",
                     i + 1
                 ),
             ));
@@ -90,7 +88,7 @@ fn configure(env: &dyn Env, _common: &Common) -> Result<Vec<Source>, ConfigError
     let results = HeaderToken::new(
         AuthScheme::HypervergeHeaderToken,
         header,
-        secrets(env, var::RESULTS_AUTH_TOKENS),
+        secrets(env, var::RESULTS_AUTH_TOKENS)?,
         allowlist(env, var::RESULTS_ALLOWED_IPS)?,
     );
     Ok(vec![
@@ -115,7 +113,7 @@ mod tests {
         assert!(!s[1].auth.is_configured(), "no Results token: fail closed");
         let s = sources(&[
             ("HYPERVERGE_DIGILOCKER_URL_TOKENS", "0123456789abcdef"),
-            ("HYPERVERGE_RESULTS_AUTH_TOKENS", "t"),
+            ("HYPERVERGE_RESULTS_AUTH_TOKENS", "results-token-0123456789"),
         ])
         .expect("valid");
         assert!(s[0].auth.is_configured(), "default IPs and a token");

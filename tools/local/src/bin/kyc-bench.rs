@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const SECRET: &str = "bench-secret";
+const SECRET: &str = "bench-secret-0123456789";
 const TIMEOUT: Duration = Duration::from_secs(20);
 
 /// What the bench runs and against what.
