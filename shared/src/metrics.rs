@@ -7,6 +7,7 @@
 //! | `Webhooks` | Count | `Source, Outcome`; `Outcome` (so one alarm covers every source) |
 //! | `Forwarded` | Count | `Source, Type` |
 //! | `ForwardRejected` | Count | `Source`; none (one alarm) |
+//! | `AuthRefused` | Count | `Source` (a 401 or 403 of any kind: one alarm watches every source) |
 //! | `HandlerLatency` | Milliseconds | `Source` |
 //! | `ProviderDelay` | Milliseconds | `Source` (when the provider's event time is known) |
 //! | `SecretRefreshFailed` | Count | `Variable`; none (one alarm) |
@@ -37,6 +38,8 @@ pub struct RequestMetrics<'a> {
     pub forwarded: Option<&'a str>,
     /// The queue refused the message permanently.
     pub forward_rejected: bool,
+    /// Authentication refused the request (401 or 403, of any kind).
+    pub auth_refused: bool,
     pub latency_ms: f64,
     /// Receipt time minus the provider's event time, when known.
     pub provider_delay_ms: Option<f64>,
@@ -113,6 +116,13 @@ impl RequestMetrics<'_> {
             ));
             root.insert("Type".into(), event_type.into());
             root.insert("Forwarded".into(), 1.into());
+        }
+        if self.auth_refused {
+            directives.push(directive(
+                vec![vec!["Source"]],
+                vec![("AuthRefused", "Count")],
+            ));
+            root.insert("AuthRefused".into(), 1.into());
         }
         if self.forward_rejected {
             directives.push(directive(
@@ -275,6 +285,7 @@ mod tests {
             outcome: "accepted",
             forwarded: Some("kyc.vkyc.call_completed"),
             forward_rejected: false,
+            auth_refused: false,
             latency_ms: 3.5,
             provider_delay_ms: Some(1_200.0),
             timestamp_ms: 1_764_000_000_000,
@@ -306,12 +317,13 @@ mod tests {
             outcome: "invalid_signature",
             forwarded: None,
             provider_delay_ms: None,
+            auth_refused: true,
             ..base()
         };
         let values = check_emf(&refused.to_emf()).expect("valid");
         assert_eq!(
             values.keys().collect::<Vec<_>>(),
-            ["Webhooks", "HandlerLatency"]
+            ["Webhooks", "HandlerLatency", "AuthRefused"]
         );
         assert!(!refused.to_emf().contains("\"Type\""));
         let rejected = RequestMetrics {

@@ -315,6 +315,10 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
                 _ => None,
             },
             forward_rejected: report.forward_rejected,
+            auth_refused: matches!(
+                outcome,
+                Outcome::Refused(Refusal::Auth(e)) if *e != AuthError::NotConfigured
+            ),
             latency_ms: elapsed.as_secs_f64() * 1e3,
             provider_delay_ms: report
                 .provider_time_ms

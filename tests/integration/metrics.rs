@@ -70,4 +70,48 @@ async fn accepted_duplicate_refused_and_unavailable_requests_each_emit_their_doc
         !docs[3].1.contains_key("ForwardRejected"),
         "an outage is not a rejection"
     );
+    let auth_refused: Vec<bool> = docs
+        .iter()
+        .map(|(_, m)| m.get("AuthRefused") == Some(&Value::from(1)))
+        .collect();
+    assert_eq!(auth_refused, [false, false, true, false]);
+}
+
+#[tokio::test]
+async fn every_kind_of_authentication_refusal_counts_towards_the_sources_alarm() {
+    let stack = Stack::new(true).await;
+    let captured = Arc::new(Captured::default());
+    let f = stack.cashfree(&[]).await.with_metrics(captured.clone());
+    let now = chrono::Utc::now().timestamp_millis();
+    let requests = [
+        ApiRequest::post(VKYC, BODY),
+        ApiRequest::post(VKYC, BODY).signed(CASHFREE_SECRET, now - 10 * 86_400_000),
+        ApiRequest::post(VKYC, BODY)
+            .signed(CASHFREE_SECRET, now)
+            .header("x-webhook-timestamp", "yesterday"),
+    ];
+    for r in requests {
+        assert_eq!(call(&f, r.request()).await.status, 401);
+    }
+    let docs = captured.documents();
+    let refusals: Vec<(String, Value)> = docs
+        .iter()
+        .map(|d| {
+            let v: Value = serde_json::from_str(d).expect("json");
+            let values = check_emf(d).expect("EMF");
+            (
+                v["Outcome"].as_str().unwrap_or_default().to_owned(),
+                values["AuthRefused"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(refusals.len(), 3);
+    for (outcome, counted) in &refusals {
+        assert_ne!(
+            outcome, "invalid_signature",
+            "other kinds than the signature's"
+        );
+        assert_eq!(counted, &Value::from(1), "{outcome}");
+    }
+    assert!(stack.messages().await.is_empty());
 }

@@ -101,6 +101,8 @@ fn environment_variables_match_per_function() {
             .iter()
             .map(|v| (*v).to_owned())
             .chain(f.secret_variables.iter().map(|v| secrets::id_variable(v)))
+            // Whoever may read Secrets Manager is told how long a value may be used.
+            .chain((!f.secret_variables.is_empty()).then(|| secrets::MAX_AGE_VARIABLE.to_owned()))
             .collect();
         assert_eq!(env_vars(&resource_of(&t, f)), own, "{}", f.name);
     }
@@ -271,6 +273,67 @@ fn iam_actions_are_exactly_what_the_code_calls() {
     assert!(!t.contains("Resource: \"*\"") && !t.contains("Resource: '*'"));
 }
 
+/// The `dynamodb:LeadingKeys` patterns of a block, in order.
+fn leading_keys(block: &str) -> Vec<String> {
+    values(block, "dynamodb:LeadingKeys")
+        .iter()
+        .flat_map(|v| {
+            v.trim_matches(|c| c == '[' || c == ']')
+                .split(',')
+                .map(|k| k.trim().trim_matches('"').to_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn each_function_may_write_only_the_idempotency_records_of_its_own_sources() {
+    let t = template();
+    for f in FUNCTIONS {
+        let block = resource_of(&t, f).join("\n");
+        let want: Vec<String> = f.sources.iter().map(|s| format!("{}#*", s.name)).collect();
+        assert_eq!(leading_keys(&block), want, "{}", f.name);
+        assert!(block.contains("ForAllValues:StringLike:"), "{}", f.name);
+    }
+    let worker = block(
+        &t,
+        |b| b.iter().any(|l| l.trim() == "Binary: journey-worker"),
+        2,
+    )
+    .join("\n");
+    assert_eq!(
+        leading_keys(&worker),
+        [journey::KEY_PREFIX.to_owned() + "*"]
+    );
+}
+
+#[test]
+fn one_alarm_watches_every_sources_authentication_refusals_and_one_the_secret_refreshes() {
+    let t = template();
+    let alarm = block(&t, |b| b[0].trim() == "AuthFailureBurstAlarm:", 2).join("\n");
+    let watched: BTreeSet<String> = alarm
+        .lines()
+        .zip(alarm.lines().skip(1))
+        .filter(|(name, _)| name.trim() == "- Name: Source")
+        .filter_map(|(_, value)| value.trim().strip_prefix("Value: ").map(str::to_owned))
+        .collect();
+    let sources: BTreeSet<String> = FUNCTIONS
+        .iter()
+        .flat_map(|f| f.sources.iter().map(|s| s.name.to_owned()))
+        .collect();
+    assert_eq!(watched, sources);
+    assert!(values(&alarm, "MetricName")
+        .iter()
+        .all(|m| m == "AuthRefused"));
+    let refresh = block(&t, |b| b[0].trim() == "SecretRefreshFailedAlarm:", 2).join("\n");
+    assert_eq!(values(&refresh, "MetricName"), ["SecretRefreshFailed"]);
+    // Both metrics are ones the code emits.
+    let doc = kyc_intake::metrics::secret_refresh_failed("X", 1);
+    assert!(kyc_intake::metrics::check_emf(&doc)
+        .expect("EMF")
+        .contains_key("SecretRefreshFailed"));
+}
+
 #[test]
 fn the_journey_worker_is_optional_and_reports_batch_item_failures() {
     let t = template();
@@ -403,11 +466,16 @@ fn alarms_watch_metrics_and_outcomes_the_code_emits() {
             outcomes.push(v.to_owned());
         }
     }
-    assert!(outcomes.len() >= 4, "{outcomes:?}");
+    assert!(outcomes.len() >= 2, "{outcomes:?}");
     for o in &outcomes {
         assert!(labels.contains(&o.as_str()), "the code never answers {o}");
     }
-    for metric in ["Webhooks", "ForwardRejected"] {
+    for metric in [
+        "Webhooks",
+        "ForwardRejected",
+        "AuthRefused",
+        "SecretRefreshFailed",
+    ] {
         assert!(
             values(&t, "MetricName").iter().any(|m| m == metric),
             "{metric}"
@@ -419,6 +487,7 @@ fn alarms_watch_metrics_and_outcomes_the_code_emits() {
         "WebhooksNotConfiguredAlarm",
         "ForwardRejectedAlarm",
         "AuthFailureBurstAlarm",
+        "SecretRefreshFailedAlarm",
         "ApiGateway5xxAlarm",
         "CashfreeErrorsAlarm",
         "HypervergeErrorsAlarm",
