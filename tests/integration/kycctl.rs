@@ -26,6 +26,8 @@ enum Mode {
     Status(u16),
     NotJson,
     Hang,
+    /// 302 to this port on loopback, plain HTTP.
+    Redirect(u16),
 }
 
 /// One request the fake received.
@@ -124,6 +126,17 @@ impl Fake {
                 return reply(code, json!({"status": "failure", "statusCode": code.to_string(), "error": "Internal error"}).to_string())
             }
             Mode::NotJson => return reply(200, "<html>gateway</html>".into()),
+            Mode::Redirect(port) => {
+                let mut r = reply(302, String::new());
+                r.headers_mut().insert(
+                    hyper::header::LOCATION,
+                    hyper::header::HeaderValue::from_str(&format!(
+                        "http://127.0.0.1:{port}/collect?token={URL_TOKEN}"
+                    ))
+                    .expect("header"),
+                );
+                return r;
+            }
             Mode::Normal => {}
         }
         if seen.path.starts_with("/webhooks/") {
@@ -192,16 +205,34 @@ fn kycctl(args: &[&str]) -> (i32, String) {
 }
 
 fn kycctl_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
+    kycctl_input(args, env, None)
+}
+
+/// `kycctl_env`, with `input` on its standard input when given.
+fn kycctl_input(args: &[&str], env: &[(&str, &str)], input: Option<&str>) -> (i32, String) {
+    use std::io::Write;
     let mut cmd = std::process::Command::new(workspace_binary("kycctl"));
     cmd.args(args)
         .current_dir(workspace())
         .env_remove("HYPERVERGE_APP_ID")
         .env_remove("HYPERVERGE_APP_KEY")
-        .env_remove("KYCCTL_RESULTS_TOKEN");
+        .env_remove("KYCCTL_RESULTS_TOKEN")
+        .env_remove("KYCCTL_DIGILOCKER_URL")
+        .env_remove("KYCCTL_CASHFREE_SECRET")
+        .env_remove("KYCCTL_TOKEN")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.output().expect("run kycctl");
+    let mut child = cmd.spawn().expect("run kycctl");
+    let mut stdin = child.stdin.take().expect("stdin");
+    if let Some(input) = input {
+        stdin.write_all(input.as_bytes()).expect("write stdin");
+    }
+    drop(stdin);
+    let out = child.wait_with_output().expect("run kycctl");
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -584,4 +615,112 @@ async fn send_is_accepted_by_the_real_handlers_behind_the_local_gateway() {
     assert_eq!(code, 1, "a refusal exits 1: {out}");
     assert!(out.contains("HTTP 401"), "{out}");
     assert_eq!(stack.messages().await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_is_an_error_naming_its_location_and_carries_no_credentials() {
+    let thief = Fake::default();
+    let thief_addr = thief.start().await;
+    let fake = Fake::default();
+    let base = format!("http://{}", fake.start().await);
+    fake.set_mode(Mode::Redirect(thief_addr.port()));
+    let (code, out) = kycctl(&["hyperverge", "digilocker", "show", "--config-url", &base]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("302"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "http://127.0.0.1:{}/collect?token=<redacted>",
+            thief_addr.port()
+        )),
+        "the location is named, its token redacted: {out}"
+    );
+    let (code, out) = tokio::task::spawn_blocking({
+        let base = base.clone();
+        move || {
+            kycctl(&[
+                "send",
+                "events/hyperverge/results/finish_auto_approved.json",
+                "--url",
+                &base,
+                "--token",
+                TOKEN,
+            ])
+        }
+    })
+    .await
+    .expect("kycctl");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("redirect"), "{out}");
+    assert!(thief.seen().is_empty(), "nothing followed the redirect");
+    assert_eq!(fake.seen().len(), 2, "one request each, not followed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_has_to_be_on_the_command_line() {
+    let fake = Fake::default();
+    let base = format!("http://{}", fake.start().await);
+    let url = format!("https://abc.execute-api.ap-south-1.amazonaws.com/webhooks/hyperverge/digilocker?token={URL_TOKEN}");
+    let creds = [
+        ("HYPERVERGE_APP_ID", APP_ID),
+        ("HYPERVERGE_APP_KEY", APP_KEY),
+    ];
+    // The DigiLocker URL from standard input...
+    let args = [
+        "hyperverge",
+        "digilocker",
+        "register",
+        "--url",
+        "-",
+        "--config-url",
+        &base,
+    ];
+    let (code, out) = kycctl_input(&args, &creds, Some(&format!("{url}\n")));
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(fake.seen()[0].body, json!({"url": url}));
+    // ...or from the environment.
+    let mut env = creds.to_vec();
+    env.push(("KYCCTL_DIGILOCKER_URL", &url));
+    let (code, out) = kycctl_env(
+        &[
+            "hyperverge",
+            "digilocker",
+            "register",
+            "--config-url",
+            &base,
+        ],
+        &env,
+    );
+    assert_eq!(code, 0, "{out}");
+    // The Results token from standard input.
+    let args = [
+        "hyperverge",
+        "results",
+        "subscribe",
+        "--url",
+        "https://abc.execute-api.ap-south-1.amazonaws.com/webhooks/hyperverge/results",
+        "--token",
+        "-",
+        "--config-url",
+        &base,
+    ];
+    let (code, out) = kycctl_input(&args, &creds, Some(TOKEN));
+    assert_eq!(code, 0, "{out}");
+    let put = fake
+        .seen()
+        .into_iter()
+        .find(|s| s.method == "PUT")
+        .expect("a PUT");
+    assert_eq!(put.body["headers"]["x-webhook-token"], TOKEN);
+    // An empty standard input is a usage error, not an empty token.
+    let (code, _) = kycctl_input(&args, &creds, Some(""));
+    assert_eq!(code, 2);
+    // `send` to a remote endpoint never signs with the local secrets.
+    let (code, out) = kycctl(&[
+        "send",
+        "events/cashfree/vkyc/call_completed.json",
+        "--url",
+        "https://abc.execute-api.ap-south-1.amazonaws.com",
+    ]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("--secret"), "{out}");
 }

@@ -145,6 +145,8 @@ impl Api {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
+            // A redirect would carry appId and appKey to another host, plain HTTP included.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| Failure::refused(format!("cannot build the HTTPS client: {e}")))?;
         Ok(Self {
@@ -183,6 +185,11 @@ impl Api {
             }
         })?;
         let status = res.status();
+        if let Some(location) = redirect_location(&res) {
+            return Err(Failure::refused(format!(
+                "{what}: HyperVerge answered {status}, a redirect to {location}; kycctl never follows one (it would send appId and appKey there): check --config-url or the network path"
+            )));
+        }
         let text = res.text().await.unwrap_or_default();
         let parsed: Option<Value> = serde_json::from_str(&text).ok();
         if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
@@ -280,6 +287,17 @@ impl Api {
         .await
         .map(|_| ())
     }
+}
+
+/// Where a redirect answer points (its `Location`, token redacted), or `None` for any other
+/// answer.
+pub fn redirect_location(res: &reqwest::Response) -> Option<String> {
+    res.status().is_redirection().then(|| {
+        res.headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .map_or_else(|| "(no Location)".to_owned(), redact)
+    })
 }
 
 /// A reqwest error's text without the URL (which may carry a token).

@@ -78,14 +78,15 @@ enum HypervergeCommand {
     },
     /// Exit 0 when both registrations match, else print every difference and exit 1.
     Check {
-        /// The DigiLocker URL as it should be registered, `?token=` included.
-        #[arg(long)]
+        /// The DigiLocker URL as it should be registered, `?token=` included (`-`: read it from
+        /// standard input).
+        #[arg(long, env = "KYCCTL_DIGILOCKER_URL", hide_env_values = true)]
         digilocker_url: String,
         #[arg(long)]
         results_url: String,
         #[arg(long, default_value = "x-webhook-token")]
         token_header: String,
-        /// Also check the header holds this token (compared, never printed).
+        /// Also check the header holds this token (compared, never printed; `-`: standard input).
         #[arg(long, env = "KYCCTL_RESULTS_TOKEN", hide_env_values = true)]
         token: Option<String>,
         #[arg(long, value_enum, default_value = "ind")]
@@ -102,7 +103,9 @@ enum DigilockerCommand {
     Show,
     /// POST the URL (HTTPS; it carries `?token=` from HYPERVERGE_DIGILOCKER_URL_TOKENS), then read it back.
     Register {
-        #[arg(long)]
+        /// The URL with its token: better from KYCCTL_DIGILOCKER_URL or standard input (`-`)
+        /// than on the command line, where shell history and the process list would keep it.
+        #[arg(long, env = "KYCCTL_DIGILOCKER_URL", hide_env_values = true)]
         url: String,
     },
 }
@@ -120,7 +123,7 @@ enum ResultsCommand {
         events: Vec<String>,
         #[arg(long, default_value = "x-webhook-token")]
         token_header: String,
-        /// One of HYPERVERGE_RESULTS_AUTH_TOKENS (never printed).
+        /// One of HYPERVERGE_RESULTS_AUTH_TOKENS (never printed; `-`: standard input).
         #[arg(long, env = "KYCCTL_RESULTS_TOKEN", hide_env_values = true)]
         token: String,
     },
@@ -133,10 +136,12 @@ pub struct SendArgs {
     /// Where to POST: the API's base URL (the event's path is appended) or the full endpoint URL.
     #[arg(long)]
     url: String,
-    /// The Cashfree client secret to sign with.
+    /// The Cashfree client secret to sign with (`-`: standard input). Required for a remote URL;
+    /// to `make run`'s loopback gateway the local secrets are the default.
     #[arg(long, env = "KYCCTL_CASHFREE_SECRET", hide_env_values = true)]
     secret: Option<String>,
-    /// The HyperVerge token the event needs: the DigiLocker URL token or the Results header token.
+    /// The HyperVerge token the event needs: the DigiLocker URL token or the Results header token
+    /// (`-`: standard input). Required for a remote URL, as `--secret` is.
     #[arg(long, env = "KYCCTL_TOKEN", hide_env_values = true)]
     token: Option<String>,
 }
@@ -185,6 +190,7 @@ async fn hyperverge(args: HypervergeArgs, timeout: Duration) -> Result<Report, F
                     ))
                 }
                 DigilockerCommand::Register { url } => {
+                    let url = secret_arg("--url", url)?;
                     check_url("--url", &url)?;
                     if !url.contains("token=") {
                         return Err(Failure::usage(
@@ -243,9 +249,7 @@ async fn hyperverge(args: HypervergeArgs, timeout: Duration) -> Result<Report, F
                     token,
                 } => {
                     check_url("--url", &url)?;
-                    if token.trim().is_empty() {
-                        return Err(Failure::usage("--token is empty"));
-                    }
+                    let token = secret_arg("--token", token)?;
                     let events = events_or_all(events);
                     let mut text = Vec::new();
                     if api.results_show().await?.is_none() {
@@ -279,6 +283,8 @@ async fn hyperverge(args: HypervergeArgs, timeout: Duration) -> Result<Report, F
             region,
             events,
         } => {
+            let digilocker_url = secret_arg("--digilocker-url", digilocker_url)?;
+            let token = token.map(|t| secret_arg("--token", t)).transpose()?;
             let events = events_or_all(events);
             let digilocker = api(false)?.digilocker_show().await?;
             let results = api(matches!(region, Region::Usa))?.results_show().await?;
@@ -309,6 +315,25 @@ async fn hyperverge(args: HypervergeArgs, timeout: Duration) -> Result<Report, F
             })
         }
     }
+}
+
+/// A secret argument as given, or, when it is `-`, the first line of standard input: a token or a
+/// URL carrying one need not be on the command line. Empty is a usage error.
+pub fn secret_arg(flag: &str, value: String) -> Result<String, Failure> {
+    let value = if value == "-" {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| Failure::usage(format!("{flag} -: cannot read standard input: {e}")))?;
+        line
+    } else {
+        value
+    };
+    let value = value.trim().to_owned();
+    if value.is_empty() {
+        return Err(Failure::usage(format!("{flag} is empty")));
+    }
+    Ok(value)
 }
 
 fn cashfree(api_url: &str) -> Result<Report, Failure> {

@@ -2,7 +2,7 @@
 //! with a fresh timestamp, the Cashfree signature, and the DigiLocker or Results token, POSTed to
 //! a deployed endpoint (or `make run`'s). Prints the status and body; exit 1 unless it is 200.
 
-use crate::hyperverge::{check_url, redact, Failure};
+use crate::hyperverge::{check_url, redact, redirect_location, Failure};
 use crate::{Report, SendArgs};
 use kyc_local::events::{self, Credentials};
 use serde_json::{json, Value};
@@ -59,11 +59,18 @@ pub async fn send(args: SendArgs, timeout: Duration) -> Result<Report, Failure> 
     let base = check_url("--url", &args.url)?;
     let template = std::fs::read_to_string(&args.event)
         .map_err(|e| Failure::usage(format!("{}: {e}", args.event)))?;
+    let loopback = matches!(base.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+    if !loopback && args.secret.is_none() && args.token.is_none() {
+        return Err(Failure::usage(
+            "--url is not the local gateway: give the deployment's --secret (Cashfree) or --token (HyperVerge), or set KYCCTL_CASHFREE_SECRET / KYCCTL_TOKEN; the local secrets would only be refused",
+        ));
+    }
     let mut creds = Credentials::from_env();
     if let Some(secret) = args.secret {
-        creds.cashfree_secret = secret;
+        creds.cashfree_secret = crate::secret_arg("--secret", secret)?;
     }
     if let Some(token) = args.token {
+        let token = crate::secret_arg("--token", token)?;
         creds.results_token.clone_from(&token);
         creds.digilocker_token = token;
     }
@@ -94,6 +101,8 @@ pub async fn send(args: SendArgs, timeout: Duration) -> Result<Report, Failure> 
 
     let client = reqwest::Client::builder()
         .timeout(timeout)
+        // A redirect would carry the signature or token elsewhere, plain HTTP included.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| Failure::refused(format!("cannot build the HTTPS client: {e}")))?;
     let mut req = client
@@ -114,6 +123,11 @@ pub async fn send(args: SendArgs, timeout: Duration) -> Result<Report, Failure> 
         Failure::refused(format!("POST {shown}: {why}"))
     })?;
     let status = res.status();
+    if let Some(location) = redirect_location(&res) {
+        return Err(Failure::refused(format!(
+            "POST {shown}: answered {status}, a redirect to {location}; kycctl never follows one (it would send the signature or token there)"
+        )));
+    }
     let body = res.text().await.unwrap_or_default();
     Ok(Report {
         text: vec![format!("{}: HTTP {} {body}", args.event, status.as_u16())],
