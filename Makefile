@@ -27,6 +27,8 @@ EVENT         ?=
 ID            ?=
 # WORKER=off leaves the queue to `make receive` instead of the journey worker.
 WORKER        ?= on
+# ACCESS_LOG=on prints the local server's access log (a line per AWS call).
+ACCESS_LOG    ?= off
 # SECRETS=secretsmanager puts the local secrets into the local Secrets Manager and has the
 # functions read them from there (<VARIABLE>_SECRET_ID), as a deployment with SecretsSource does.
 SECRETS       ?= environment
@@ -52,7 +54,7 @@ KYC_LOCAL := target/debug/kyc-local
 
 .PHONY: help
 help:
-	@echo "make run        local DynamoDB/SQS server, the four webhook routes on http://$(GATEWAY), the journey worker"
+	@echo "make run        local AWS-compatible server, the four webhook routes on http://$(GATEWAY), the journey worker (Ctrl-C stops all)"
 	@echo "make test       every test: lint, unit, integration against the local server, property tests"
 	@echo "make invoke EVENT=events/...json   send a sample event to 'make run' (fresh timestamp/signature)"
 	@echo "make receive    print and delete the normalized events on the local queue (with 'make run WORKER=off')"
@@ -84,10 +86,9 @@ build:
 
 .PHONY: run
 run: $(MOTO_STAMP) build
-	@$(PY) tools/local/moto_server.py --port $(EMULATOR_PORT) --exit-with-parent & \
-	  trap 'kill %1 2>/dev/null' EXIT INT TERM; \
-	  for i in $$(seq 1 150); do (echo > /dev/tcp/127.0.0.1/$(EMULATOR_PORT)) 2>/dev/null && break; sleep 0.2; done; \
-	  env $(LOCAL_ENV) $(KYC_LOCAL) serve --listen $(GATEWAY) $(if $(filter off,$(WORKER)),--no-worker) $(if $(filter secretsmanager,$(SECRETS)),--secrets-manager)
+	@env $(LOCAL_ENV) $(KYC_LOCAL) serve --listen $(GATEWAY) --start-server $(PY) \
+	  $(if $(filter off,$(WORKER)),--no-worker) $(if $(filter secretsmanager,$(SECRETS)),--secrets-manager) \
+	  $(if $(filter on,$(ACCESS_LOG)),--access-log)
 
 .PHONY: invoke
 invoke: build

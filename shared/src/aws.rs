@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailur
 use aws_sdk_sqs::types::MessageAttributeValue;
 use std::time::Duration;
 
-/// Attribute names of the idempotency record (DESIGN.md).
+/// Attribute names of the idempotency record (docs/design.md).
 pub mod attr {
     pub const PK: &str = "pk";
     pub const STATUS: &str = "status";

@@ -5,7 +5,7 @@
 //! `Idempotency` runs the state machine around your operation. The intake uses it to send each
 //! event to the queue once; the journey worker uses it to apply each event once.
 //!
-//! The protocol (DESIGN.md, "Idempotency record"):
+//! The protocol (docs/design.md, "The idempotency record and protocol"):
 //! 1. claim the key with a conditional put of an `IN_PROGRESS` record carrying a random owner and a
 //!    lease (the invocation's deadline plus a margin);
 //! 2. a record already `COMPLETED` ⇒ [`Run::AlreadyDone`]; a live claim of someone else ⇒

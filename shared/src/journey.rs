@@ -39,7 +39,7 @@ pub mod var {
     ];
 }
 
-/// Attribute names of a journey item (DESIGN.md, plus `time_ms`: the event time as epoch ms, so
+/// Attribute names of a journey item (docs/consuming.md, with `time_ms`: the event time as epoch ms, so
 /// times with different offsets compare correctly).
 pub mod attr {
     pub const PK: &str = "pk";

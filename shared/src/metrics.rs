@@ -1,6 +1,6 @@
 //! Metrics as CloudWatch Embedded Metric Format: one JSON document per request, written to the
 //! function's log stream (stdout), from which CloudWatch extracts the metrics with no extra AWS
-//! call. Namespace `KycWebhookIntake`; the metrics and dimensions of DESIGN.md:
+//! call. Namespace `KycWebhookIntake`; the metrics and dimensions of docs/design.md:
 //!
 //! | metric | unit | dimension sets |
 //! |---|---|---|

@@ -425,7 +425,7 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
         secrets.refresh(why, budget, self.metrics.as_ref()).await
     }
 
-    /// Send the event to the queue at most once per event id (DESIGN.md's protocol).
+    /// Send the event to the queue at most once per event id (the protocol of docs/design.md).
     async fn forward(
         &self,
         event: &Normalized,

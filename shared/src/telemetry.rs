@@ -73,6 +73,19 @@ pub fn metrics_level() -> &'static str {
     })
 }
 
+/// Logs for a terminal (`make run`): one short text line per event instead of JSON, the same
+/// filter. What is logged is the same as on Lambda, so nothing secret either.
+pub fn init_text() {
+    let _ = tracing_subscriber::fmt()
+        .compact()
+        .with_ansi(false)
+        .with_target(false)
+        .with_max_level(LevelFilter::TRACE)
+        .finish()
+        .with(filter(level_from_env()))
+        .try_init();
+}
+
 pub fn init() {
     let _ = tracing_subscriber::fmt()
         .json()

@@ -1,5 +1,5 @@
 //! `kycctl`, the real binary, against a fake of HyperVerge's two configuration APIs on loopback
-//! that answers exactly as the documentation shows (seeds 000 and 003: DigiLocker's `statusCode`
+//! that answers exactly as the documentation shows (docs/providers.md: DigiLocker's `statusCode`
 //! is a string, Results' PUT answers `"result": 1`, its GET a list), and `send` against a fake
 //! endpoint that checks the signature and against the real handlers behind the local gateway.
 

@@ -4,18 +4,18 @@
 
 mod bench;
 mod cashfree;
-mod fifth_source;
+mod hard_cases;
 mod journey;
 mod kycctl;
 mod logs;
 mod managed_instances;
 mod metrics;
+mod new_provider;
 mod other_languages;
 mod reliability;
 mod samples;
 mod secrets;
 mod template;
-mod trust;
 
 #[test]
 fn every_file_here_is_a_module() {

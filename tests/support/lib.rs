@@ -12,14 +12,14 @@ use kyc_intake::registry::{self, FunctionSpec, FUNCTIONS};
 use kyc_intake::sources::{cashfree, hyperverge};
 use kyc_intake::Pipeline;
 use kyc_local::resources::{self, Received};
+use kyc_local::server::LocalServer;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
 pub use kyc_local::resources::local_sdk_config;
 
@@ -70,16 +70,8 @@ pub fn workspace_binary(name: &str) -> PathBuf {
     path
 }
 
-struct Emulator {
-    endpoint: String,
-    _child: Child,
-}
-
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
+    kyc_local::server::free_port().expect("a free loopback port")
 }
 
 /// The Python that has moto (and waitress): `KYC_MOTO_PYTHON`, or `.venv/bin/python`.
@@ -97,30 +89,11 @@ pub fn moto_python() -> PathBuf {
 
 /// The local server for this test binary, started on first use. It exits with the test process.
 pub fn endpoint() -> &'static str {
-    static EMULATOR: OnceLock<Emulator> = OnceLock::new();
-    &EMULATOR
+    static SERVER: OnceLock<LocalServer> = OnceLock::new();
+    &SERVER
         .get_or_init(|| {
-            let python = moto_python();
-            let port = free_port();
-            let child = Command::new(&python)
-                .arg(workspace().join("tools/local/moto_server.py"))
-                .args(["--port", &port.to_string(), "--exit-with-parent"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start moto");
-            let deadline = Instant::now() + Duration::from_secs(60);
-            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-                assert!(
-                    Instant::now() < deadline,
-                    "moto did not start on port {port}"
-                );
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            Emulator {
-                endpoint: format!("http://127.0.0.1:{port}"),
-                _child: child,
-            }
+            let options = kyc_local::server::Options::new(moto_python(), free_port());
+            LocalServer::start(&options).expect("start the local server")
         })
         .endpoint
 }

@@ -16,7 +16,10 @@ still one request at a time unless `--threads` says otherwise; `--latency-ms` ad
 request, standing in for the network round trip to AWS (the sleep releases Python's lock, so
 threads overlap it as requests to AWS overlap).
 
-usage: python moto_server.py [--host 127.0.0.1] [--port 4566] [--exit-with-parent]
+Quiet by default: moto's access log (a line per request, and a red 400 for every conditional
+write that is expected to fail) only with `--access-log`.
+
+usage: python moto_server.py [--host 127.0.0.1] [--port 4566] [--exit-with-parent] [--access-log]
                              [--keep-alive [--threads N] [--latency-ms MS]]
 """
 
@@ -78,6 +81,7 @@ def main() -> None:
     parser.add_argument("--keep-alive", action="store_true")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--access-log", action="store_true")
     args = parser.parse_args()
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         sys.exit("refusing to listen anywhere but loopback")
@@ -100,9 +104,18 @@ def main() -> None:
         print(f"moto (keep-alive) listening on http://{args.host}:{args.port}", flush=True)
         serve(served, host=args.host, port=args.port, threads=args.threads, _quiet=True)
         return
-    server = make_server(
-        args.host, args.port, app, threaded=False, request_handler=MotoRequestHandler
-    )
+    handler = MotoRequestHandler
+    if not args.access_log:
+
+        class QuietHandler(MotoRequestHandler):  # type: ignore[misc, valid-type]
+            def log_request(self, *_args, **_kwargs):  # type: ignore[no-untyped-def]
+                pass
+
+        handler = QuietHandler
+    try:
+        server = make_server(args.host, args.port, app, threaded=False, request_handler=handler)
+    except OSError as e:
+        sys.exit(f"moto_server: cannot listen on {args.host}:{args.port}: {e.strerror}")
     print(f"moto listening on http://{args.host}:{args.port}", flush=True)
     server.serve_forever()
 

@@ -80,7 +80,7 @@ pub struct Recognized {
     pub subject: String,
     /// The provider's time field, raw.
     pub time: Option<String>,
-    /// The identity fields' values, in DESIGN.md's order.
+    /// The identity fields' values, in the order of docs/design.md's identity table.
     pub identity: Vec<Value>,
 }
 

@@ -1,4 +1,4 @@
-//! HyperVerge's two configuration APIs, as documented (provider-docs seeds 000 and 003):
+//! HyperVerge's two configuration APIs, as HyperVerge documents them (docs/providers.md):
 //!
 //! - DigiLocker: `BASE/api/digilocker/webHook`, POST `{"url": ...}` registers, GET reads back.
 //!   Responses carry `statusCode` as a string (`"200"`).

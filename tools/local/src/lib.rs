@@ -1,12 +1,14 @@
-//! Local development and test support: create the table and queue on a local DynamoDB/SQS
-//! server, serve the functions over HTTP on localhost, render sample events (fresh timestamps and
-//! signatures), and read the queue.
+//! Local development and test support: start the local AWS-compatible server (`server`), create
+//! the tables and the queue on it (`resources`), serve the functions over HTTP on localhost
+//! (`gateway`), emulate Lambda's Runtime API (`runtime_api`) and an SQS event source mapping
+//! (`worker`), and render sample events with fresh timestamps and signatures (`events`).
 #![forbid(unsafe_code)]
 
 pub mod events;
 pub mod gateway;
 pub mod resources;
 pub mod runtime_api;
+pub mod server;
 pub mod worker;
 
 /// Local defaults shared by `make run`, `make invoke` and the README.

@@ -54,6 +54,19 @@ enum Command {
         /// them from there (`<VARIABLE>_SECRET_ID`).
         #[arg(long)]
         secrets_manager: bool,
+        /// Start the local AWS-compatible server with this Python (the one that has moto), on the
+        /// port of AWS_ENDPOINT_URL, and stop it on exit. Without it, a server must be running.
+        #[arg(long)]
+        start_server: Option<std::path::PathBuf>,
+        /// With --start-server: print the server's access log.
+        #[arg(long)]
+        access_log: bool,
+        /// Print each request's CloudWatch EMF metric document, as a function does on Lambda.
+        #[arg(long)]
+        metrics: bool,
+        /// Log JSON lines, as on Lambda, instead of short text lines.
+        #[arg(long)]
+        json: bool,
     },
     /// Send a sample event (fresh timestamp and signature) to the local gateway.
     Invoke {
@@ -89,18 +102,96 @@ fn env_or(var: &str, default: &str) -> String {
 }
 
 async fn sdk() -> aws_config::SdkConfig {
-    let endpoint = env_or(
-        "AWS_ENDPOINT_URL",
-        &format!("http://127.0.0.1:{}", kyc_local::defaults::EMULATOR_PORT),
-    );
-    resources::local_sdk_config(&endpoint).await
+    resources::local_sdk_config(&endpoint()).await
 }
 
 fn queue_url() -> Result<String, BoxError> {
     std::env::var(config::var::EVENTS_QUEUE_URL).map_err(|_| "EVENTS_QUEUE_URL is not set".into())
 }
 
-async fn serve(listen: &str, worker: bool, secrets_manager: bool) -> Result<(), BoxError> {
+/// What `serve` does.
+struct Serve {
+    listen: String,
+    worker: bool,
+    secrets_manager: bool,
+    start_server: Option<std::path::PathBuf>,
+    access_log: bool,
+    metrics: bool,
+}
+
+fn endpoint() -> String {
+    env_or(
+        "AWS_ENDPOINT_URL",
+        &format!("http://127.0.0.1:{}", kyc_local::defaults::EMULATOR_PORT),
+    )
+}
+
+/// Serve until Ctrl-C, SIGTERM or the parent (`make`) going away; then stop the local server
+/// (its state was in memory) and return.
+async fn serve(options: Serve) -> Result<(), BoxError> {
+    let _server = match &options.start_server {
+        Some(python) => {
+            let endpoint = endpoint();
+            let port = endpoint
+                .rsplit(':')
+                .next()
+                .and_then(|p| p.trim_end_matches('/').parse().ok())
+                .ok_or_else(|| format!("AWS_ENDPOINT_URL {endpoint} has no port"))?;
+            let mut server_options = kyc_local::server::Options::new(python, port);
+            server_options.access_log = options.access_log;
+            let server = kyc_local::server::LocalServer::start(&server_options)?;
+            eprintln!(
+                "kyc-local: local DynamoDB/SQS/Secrets Manager server on {} (in memory)",
+                server.endpoint
+            );
+            Some(server)
+        }
+        None => {
+            kyc_local::server::ensure_reachable(&endpoint())?;
+            None
+        }
+    };
+    tokio::select! {
+        served = run_serve(&options) => served,
+        () = stopped() => {
+            eprintln!("kyc-local: stopped; the local server's state (tables, queue, journeys) is gone");
+            Ok(())
+        }
+    }
+}
+
+/// Ctrl-C, SIGTERM, or the parent process gone.
+async fn stopped() {
+    let parent = std::os::unix::process::parent_id();
+    let orphaned = async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            if std::os::unix::process::parent_id() != parent {
+                return;
+            }
+        }
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
+        () = orphaned => {}
+    }
+}
+
+async fn run_serve(options: &Serve) -> Result<(), BoxError> {
+    let (listen, worker, secrets_manager) = (
+        options.listen.as_str(),
+        options.worker,
+        options.secrets_manager,
+    );
     let sdk = sdk().await;
     let table = env_or(config::var::IDEMPOTENCY_TABLE, kyc_local::defaults::TABLE);
     resources::ensure_table(&sdk, &table).await?;
@@ -154,16 +245,22 @@ async fn serve(listen: &str, worker: bool, secrets_manager: bool) -> Result<(), 
     let mut functions = Functions(Vec::new());
     for function in FUNCTIONS {
         let config = lambda::configure(function, &env, &sdk).await?;
-        functions
-            .0
-            .push((*function, lambda::pipeline_with(&sdk, config)));
+        let pipeline = lambda::pipeline_with(&sdk, config);
+        let pipeline = if options.metrics {
+            pipeline
+        } else {
+            pipeline.with_metrics(Arc::new(kyc_intake::metrics::Discard))
+        };
+        functions.0.push((*function, pipeline));
     }
     let routes: Vec<&str> = FUNCTIONS
         .iter()
         .flat_map(|f| f.sources.iter().map(|s| s.route))
         .collect();
 
-    let listener = tokio::net::TcpListener::bind(&listen).await?;
+    let listener = tokio::net::TcpListener::bind(&listen).await.map_err(|e| {
+        format!("cannot listen on {listen} ({e}): another `make run`? stop it, or pick another address (GATEWAY=127.0.0.1:3001)")
+    })?;
     tracing::info!(
         listen,
         table,
@@ -238,12 +335,32 @@ async fn invoke(file: &str, gateway: Option<String>) -> Result<(), BoxError> {
         .map_err(|e| format!("cannot reach {gateway} ({e}); is `make run` running?"))?;
     let body = res.into_body().collect().await?.to_bytes();
     let reply: Value = serde_json::from_slice(&body)?;
+    let status = reply["statusCode"].as_u64().unwrap_or_default();
     println!(
-        "{file}: HTTP {} {}",
-        reply["statusCode"],
+        "{file}: HTTP {status} {}",
         reply["body"].as_str().unwrap_or_default()
     );
+    if status != 200 {
+        return Err(format!("{file} was refused (HTTP {status})").into());
+    }
+    if let Some(journey) = journey_of(&event, path) {
+        println!("  journey: make journey ID='{journey}'");
+    }
     Ok(())
+}
+
+/// The journey key (`<source>#<subject>`) the journey worker files this event under, when the
+/// event is recognized: what `make journey` takes.
+fn journey_of(event: &Value, path: &str) -> Option<String> {
+    let (_, source) = registry::serving(FUNCTIONS, path)?;
+    let body = events::body_of(event);
+    let normalized = kyc_intake::normalize::normalize(
+        source,
+        &body,
+        chrono::Utc::now(),
+        kyc_intake::auth::AuthScheme::CashfreeHeaderHmac,
+    );
+    Some(format!("{}#{}", source.name, normalized.subject?))
 }
 
 fn render_file(file: &str) -> Result<String, BoxError> {
@@ -260,6 +377,7 @@ async fn show_journey(id: &str) -> Result<(), BoxError> {
         journey::var::JOURNEY_TABLE,
         kyc_local::defaults::JOURNEY_TABLE,
     );
+    kyc_local::server::ensure_reachable(&endpoint())?;
     let item = aws_sdk_dynamodb::Client::new(&sdk().await)
         .get_item()
         .table_name(&table)
@@ -304,6 +422,7 @@ async fn show_journey(id: &str) -> Result<(), BoxError> {
 }
 
 async fn receive() -> Result<(), BoxError> {
+    kyc_local::server::ensure_reachable(&endpoint())?;
     let messages = resources::drain(&sdk().await, &queue_url()?).await?;
     for m in &messages {
         let attrs: Vec<String> = m
@@ -328,13 +447,31 @@ async fn receive() -> Result<(), BoxError> {
 
 #[tokio::main]
 async fn main() {
-    telemetry::init();
-    let result = match Cli::parse().command {
+    let cli = Cli::parse();
+    match &cli.command {
+        Command::Serve { json: false, .. } => telemetry::init_text(),
+        _ => telemetry::init(),
+    }
+    let result = match cli.command {
         Command::Serve {
             listen,
             no_worker,
             secrets_manager,
-        } => serve(&listen, !no_worker, secrets_manager).await,
+            start_server,
+            access_log,
+            metrics,
+            json: _,
+        } => {
+            serve(Serve {
+                listen,
+                worker: !no_worker,
+                secrets_manager,
+                start_server,
+                access_log,
+                metrics,
+            })
+            .await
+        }
         Command::Invoke { event, gateway } => invoke(&event, gateway).await,
         Command::Render { event } => render_file(&event).map(|e| println!("{e}")),
         Command::Receive => receive().await,

@@ -26,6 +26,7 @@ use kyc_intake::ports::{Claim, ClaimOutcome, EventSink, IdempotencyStore, Outgoi
 use kyc_intake::sources::cashfree::signature::sign;
 use kyc_local::resources::{self, local_sdk_config, BoxError};
 use kyc_local::runtime_api::{Answer, RuntimeApi};
+use kyc_local::server::{self, LocalServer};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -70,50 +71,13 @@ fn workspace() -> PathBuf {
         .unwrap_or_default()
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(45_666)
-}
-
-/// The local server, with keep-alive; killed on drop.
-struct Server(Child, String);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_server(python: &Path, threads: u32, latency_ms: u32) -> Result<Server, BoxError> {
-    let port = free_port();
-    let child = Command::new(python)
-        .arg(workspace().join("tools/local/moto_server.py"))
-        .args([
-            "--port",
-            &port.to_string(),
-            "--exit-with-parent",
-            "--keep-alive",
-        ])
-        .args([
-            "--threads",
-            &threads.to_string(),
-            "--latency-ms",
-            &latency_ms.to_string(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if Instant::now() > deadline {
-            return Err("the local server did not start".into());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Ok(Server(child, format!("http://127.0.0.1:{port}")))
+/// The local server with keep-alive, as AWS's endpoints keep connections; stopped on drop.
+fn start_server(python: &Path, threads: u32, latency_ms: u32) -> Result<LocalServer, BoxError> {
+    let mut options = server::Options::new(python, server::free_port()?);
+    options.keep_alive = true;
+    options.threads = threads;
+    options.latency_ms = latency_ms;
+    LocalServer::start(&options)
 }
 
 /// CPU time in ns of every live thread of process `pid` (`/proc/<pid>/task/*/schedstat`: exact,
@@ -477,13 +441,13 @@ async fn main() -> Result<(), BoxError> {
         event_type: "warm-up".into(),
         source: "kyc-bench".into(),
     };
-    Floor::new(&server.1, "bench-warm-up", placeholder).await?;
+    Floor::new(&server.endpoint, "bench-warm-up", placeholder).await?;
     let mut subjects = Vec::new();
     for (name, path) in &names {
-        subjects.push(Subject::start(path, &server.1, &format!("bench-{name}")).await?);
+        subjects.push(Subject::start(path, &server.endpoint, &format!("bench-{name}")).await?);
     }
-    let sent = sent_message(&server.1, &subjects[0].queue_url).await?;
-    let mut floor = Floor::new(&server.1, "bench-floor", sent).await?;
+    let sent = sent_message(&server.endpoint, &subjects[0].queue_url).await?;
+    let mut floor = Floor::new(&server.endpoint, "bench-floor", sent).await?;
     for start in (0..n).step_by(CHUNK) {
         let ids = start..(start + CHUNK).min(n);
         let events: Vec<Bytes> = ids.clone().map(event).collect();
@@ -574,12 +538,18 @@ async fn main() -> Result<(), BoxError> {
     // measure the server, not the function.
     let latency_ms = args.latency_ms;
     let server = start_server(&python, 16, latency_ms)?;
-    let (table, queue_url) = stack(&server.1, "bench-concurrent", false).await?;
+    let (table, queue_url) = stack(&server.endpoint, "bench-concurrent", false).await?;
     let mut rates = Vec::new();
     println!();
     for concurrency in [1u32, 8] {
-        let f =
-            start_function(&bootstrap, &server.1, &table, &queue_url, Some(concurrency)).await?;
+        let f = start_function(
+            &bootstrap,
+            &server.endpoint,
+            &table,
+            &queue_url,
+            Some(concurrency),
+        )
+        .await?;
         let warm = f
             .api
             .invoke(event(usize::MAX - concurrency as usize), TIMEOUT)

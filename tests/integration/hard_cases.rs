@@ -1,4 +1,4 @@
-//! The trust holes of issue 8, closed, against the real local DynamoDB/SQS server (whose SQS
+//! Hard cases against the real local DynamoDB/SQS server (whose SQS
 //! refuses what SQS refuses) through the real handlers: payloads SQS would refuse as is, DigiLocker
 //! re-runs, claims taken over from a late invocation, and AWS calls that would outlast the
 //! invocation.

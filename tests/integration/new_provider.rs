@@ -86,7 +86,7 @@ async fn post(addr: std::net::SocketAddr, path: &str, headers: &str, body: &str)
 }
 
 #[tokio::test]
-async fn a_fifth_source_added_to_the_function_list_is_served_end_to_end() {
+async fn a_new_provider_added_to_the_function_list_is_served_end_to_end() {
     let stack = Stack::new(true).await;
     let mut with_acme: Vec<&FunctionSpec> = FUNCTIONS.to_vec();
     with_acme.push(&ACME);
