@@ -6,13 +6,14 @@ use chrono::Utc;
 use http::{HeaderMap, HeaderValue};
 use kyc_intake::auth::AuthScheme;
 use kyc_intake::config;
-use kyc_intake::memory::{MemorySink, MemoryStore};
+use kyc_intake::memory::MemorySink;
 use kyc_intake::normalize::normalize;
 use kyc_intake::sources::cashfree::{
     self,
     signature::{sign, SIGNATURE_HEADER, TIMESTAMP_HEADER},
 };
 use kyc_intake::{Inbound, Outcome, Pipeline};
+use lambda_idempotency::MemoryStore;
 use std::time::Instant;
 
 const SECRET: &str = "bench-secret";

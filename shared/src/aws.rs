@@ -1,34 +1,13 @@
-//! The ports' real adapters: DynamoDB for the idempotency record, SQS for the events queue.
+//! The AWS side: the SDK's configuration (HTTPS client, timeouts), the SQS event sink, and the
+//! journey table. The idempotency records are the `lambda-idempotency` crate's `DynamoDbStore`.
 
 use crate::journey::{Applied, JourneyStore, JourneyUpdate};
-use crate::ports::{
-    Claim, ClaimOutcome, EventSink, FaultKind, IdempotencyStore, OutgoingMessage, PortError,
-    Settled, ATTRIBUTE_DATA_TYPE,
-};
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use crate::ports::{Claim, EventSink, FaultKind, OutgoingMessage, PortError, ATTRIBUTE_DATA_TYPE};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::MessageAttributeValue;
+use lambda_idempotency::{classify as fault, transaction_item, DynamoDbStore};
 use std::time::Duration;
 
-/// Attribute names of the idempotency record (docs/design.md).
-pub mod attr {
-    pub const PK: &str = "pk";
-    pub const STATUS: &str = "status";
-    pub const LEASE_EXPIRES_AT: &str = "lease_expires_at";
-    pub const EXPIRES_AT: &str = "expires_at";
-    pub const PAYLOAD_HASH: &str = "payload_hash";
-    pub const MESSAGE_ID: &str = "message_id";
-    /// The claiming attempt's random id: completes and releases are conditioned on it.
-    pub const OWNER: &str = "owner";
-}
-
-/// The DynamoDB item actions `DynamoStore` calls: the functions' IAM policy grants exactly these.
-pub const DYNAMODB_ACTIONS: &[&str] = &[
-    "dynamodb:PutItem",
-    "dynamodb:UpdateItem",
-    "dynamodb:DeleteItem",
-];
 /// The DynamoDB item actions `DynamoJourneys` calls on the journey table (its transactions are
 /// made of `UpdateItem`s, which is what IAM checks) and the worker on the idempotency table.
 pub const JOURNEY_TABLE_ACTIONS: &[&str] = &["dynamodb:UpdateItem"];
@@ -41,54 +20,12 @@ pub const WORKER_SQS_ACTIONS: &[&str] = &[
     "sqs:GetQueueAttributes",
 ];
 
-pub const IN_PROGRESS: &str = "IN_PROGRESS";
-pub const COMPLETED: &str = "COMPLETED";
-
 fn n(v: i64) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
 fn s(v: &str) -> AttributeValue {
     AttributeValue::S(v.to_owned())
-}
-
-/// Error codes by which AWS asks the caller to slow down.
-const THROTTLING_CODES: &[&str] = &[
-    "ThrottlingException",
-    "Throttling",
-    "ProvisionedThroughputExceededException",
-    "RequestLimitExceeded",
-    "RequestThrottled",
-    "TooManyRequestsException",
-    "KMS.ThrottlingException",
-];
-/// Error codes by which a service refuses the request itself: retrying cannot help.
-const REFUSAL_CODES: &[&str] = &[
-    "InvalidMessageContents",
-    "InvalidParameterValue",
-    "MessageTooLong",
-    "InvalidAttributeValue",
-    "InvalidAttributeName",
-    "ValidationException",
-];
-
-/// Turn an SDK error into a port fault of the right kind, with the SDK's whole error chain as
-/// detail (the SDK never puts request bodies into its errors).
-fn fault<E, R>(operation: &'static str, e: SdkError<E, R>) -> PortError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    let kind = match &e {
-        SdkError::TimeoutError(_) => FaultKind::Timeout,
-        SdkError::DispatchFailure(d) if d.is_timeout() => FaultKind::Timeout,
-        _ => match e.code() {
-            Some(c) if THROTTLING_CODES.contains(&c) => FaultKind::Throttled,
-            Some(c) if REFUSAL_CODES.contains(&c) => FaultKind::Refused,
-            _ => FaultKind::Unavailable,
-        },
-    };
-    PortError::new(operation, kind, DisplayErrorContext(e).to_string())
 }
 
 /// Load the AWS configuration once per cold start. `AWS_ENDPOINT_URL` points it at a local
@@ -128,197 +65,6 @@ pub fn timeouts() -> aws_config::timeout::TimeoutConfig {
         .operation_attempt_timeout(Duration::from_secs(3))
         .operation_timeout(OPERATION_TIMEOUT)
         .build()
-}
-
-#[derive(Debug, Clone)]
-pub struct DynamoStore {
-    client: aws_sdk_dynamodb::Client,
-    table: String,
-}
-
-impl DynamoStore {
-    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
-        Self {
-            client,
-            table: table.into(),
-        }
-    }
-}
-
-/// A write conditioned on the claim still being ours: `NotOurs` when the condition failed.
-fn settled<O, E, R>(
-    operation: &'static str,
-    result: Result<O, SdkError<E, R>>,
-    condition_failed: impl Fn(&E) -> bool,
-) -> Result<Settled, PortError>
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    match result {
-        Ok(_) => Ok(Settled::Done),
-        Err(e) if e.as_service_error().is_some_and(&condition_failed) => Ok(Settled::NotOurs),
-        Err(e) => Err(fault(operation, e)),
-    }
-}
-
-/// Marks a claim `COMPLETED`, keeping `:mid` (the message id, or what an operation keeps).
-const COMPLETE: &str = "SET #status = :completed, #mid = :mid";
-/// The record is still the claim this attempt made.
-const STILL_OURS: &str = "#status = :in_progress AND #owner = :owner";
-
-/// The names and values of `COMPLETE` under `STILL_OURS`.
-fn completing(
-    claim: &Claim,
-    kept: &str,
-) -> (
-    std::collections::HashMap<String, String>,
-    std::collections::HashMap<String, AttributeValue>,
-) {
-    let names = [
-        ("#status", attr::STATUS),
-        ("#owner", attr::OWNER),
-        ("#mid", attr::MESSAGE_ID),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    let values = [
-        (":completed", s(COMPLETED)),
-        (":in_progress", s(IN_PROGRESS)),
-        (":owner", s(&claim.owner)),
-        (":mid", s(kept)),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
-    (names, values)
-}
-
-/// An update as an item of a `TransactWriteItems` call.
-fn transaction_item(
-    update: aws_sdk_dynamodb::types::builders::UpdateBuilder,
-) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, PortError> {
-    let update = update.build().map_err(|e| {
-        PortError::new(
-            "DynamoDB TransactWriteItems",
-            FaultKind::Refused,
-            e.to_string(),
-        )
-    })?;
-    Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder()
-        .update(update)
-        .build())
-}
-
-impl DynamoStore {
-    /// The write that marks `claim` `COMPLETED` (keeping `kept`) on condition that it is still
-    /// ours, as a transaction item: an operation that writes to DynamoDB puts it in the same
-    /// transaction as its own write (`idempotency::Completion::Done`).
-    pub fn completion(
-        &self,
-        claim: &Claim,
-        kept: &str,
-    ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, PortError> {
-        let (names, values) = completing(claim, kept);
-        let update = aws_sdk_dynamodb::types::Update::builder()
-            .table_name(&self.table)
-            .key(attr::PK, s(&claim.key))
-            .update_expression(COMPLETE)
-            .condition_expression(STILL_OURS)
-            .set_expression_attribute_names(Some(names))
-            .set_expression_attribute_values(Some(values));
-        transaction_item(update)
-    }
-}
-
-impl IdempotencyStore for DynamoStore {
-    async fn claim(&self, claim: &Claim) -> Result<ClaimOutcome, PortError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item(attr::PK, s(&claim.key))
-            .item(attr::STATUS, s(IN_PROGRESS))
-            .item(attr::LEASE_EXPIRES_AT, n(claim.lease_expires_at_ms))
-            .item(attr::EXPIRES_AT, n(claim.expires_at_s))
-            .item(attr::PAYLOAD_HASH, s(&claim.payload_hash))
-            .item(attr::OWNER, s(&claim.owner))
-            .condition_expression(
-                "attribute_not_exists(#pk) OR #exp < :now_s OR (#status = :in_progress AND #lease < :now_ms)",
-            )
-            .expression_attribute_names("#pk", attr::PK)
-            .expression_attribute_names("#exp", attr::EXPIRES_AT)
-            .expression_attribute_names("#status", attr::STATUS)
-            .expression_attribute_names("#lease", attr::LEASE_EXPIRES_AT)
-            .expression_attribute_values(":now_s", n(claim.now_ms.div_euclid(1000)))
-            .expression_attribute_values(":now_ms", n(claim.now_ms))
-            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        let e = match result {
-            Ok(_) => return Ok(ClaimOutcome::Claimed),
-            Err(e) => e,
-        };
-        let Some(PutItemError::ConditionalCheckFailedException(c)) = e.as_service_error() else {
-            return Err(fault("DynamoDB PutItem", e));
-        };
-        let old = c.item();
-        let text = |name: &str| {
-            old.and_then(|i| i.get(name))
-                .and_then(|v| v.as_s().ok())
-                .map(String::as_str)
-        };
-        Ok(match text(attr::STATUS) {
-            Some(COMPLETED) => ClaimOutcome::Completed {
-                payload_hash: text(attr::PAYLOAD_HASH).map(str::to_owned),
-            },
-            // Our own claim: an SDK retry of a put that had already succeeded.
-            Some(IN_PROGRESS) if text(attr::OWNER) == Some(claim.owner.as_str()) => {
-                ClaimOutcome::Claimed
-            }
-            // A live IN_PROGRESS claim (or, should the old item be missing, the safe answer:
-            // 409 makes the provider retry).
-            _ => ClaimOutcome::InProgress,
-        })
-    }
-
-    async fn complete(&self, claim: &Claim, message_id: &str) -> Result<Settled, PortError> {
-        let (names, values) = completing(claim, message_id);
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(attr::PK, s(&claim.key))
-            .update_expression(COMPLETE)
-            .condition_expression(STILL_OURS)
-            .set_expression_attribute_names(Some(names))
-            .set_expression_attribute_values(Some(values))
-            .send()
-            .await;
-        settled("DynamoDB UpdateItem", result, |e| {
-            e.is_conditional_check_failed_exception()
-        })
-    }
-
-    async fn release(&self, claim: &Claim) -> Result<Settled, PortError> {
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key(attr::PK, s(&claim.key))
-            .condition_expression(STILL_OURS)
-            .expression_attribute_names("#status", attr::STATUS)
-            .expression_attribute_names("#owner", attr::OWNER)
-            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
-            .expression_attribute_values(":owner", s(&claim.owner))
-            .send()
-            .await;
-        settled("DynamoDB DeleteItem", result, |e| {
-            e.is_conditional_check_failed_exception()
-        })
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -378,7 +124,7 @@ impl EventSink for SqsSink {
 pub struct DynamoJourneys {
     client: aws_sdk_dynamodb::Client,
     table: String,
-    claims: DynamoStore,
+    claims: DynamoDbStore,
 }
 
 impl DynamoJourneys {
@@ -386,7 +132,7 @@ impl DynamoJourneys {
     pub fn new(
         client: aws_sdk_dynamodb::Client,
         table: impl Into<String>,
-        claims: DynamoStore,
+        claims: DynamoDbStore,
     ) -> Self {
         Self {
             client,

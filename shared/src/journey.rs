@@ -18,9 +18,10 @@
 
 use crate::config::{self, err, positive, ConfigError, Env, DEFAULT_TTL_SECONDS};
 use crate::event::KycEvent;
-use crate::idempotency::{log_fault, Attempt, Completion, Failure, Idempotency, Run};
 use crate::ports::{Claim, IdempotencyStore, PortError};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use lambda_idempotency::batch::{process_batch, RecordResult};
+use lambda_idempotency::{log_fault, Attempt, Completion, Failure, Idempotency, Run};
 use sha2::{Digest, Sha256};
 use std::future::Future;
 
@@ -153,8 +154,6 @@ pub enum RecordOutcome {
     InProgress,
     /// DynamoDB failed (or the time ran out).
     Fault,
-    /// Not tried: an earlier record of the same FIFO message group failed in this batch.
-    Skipped,
 }
 
 impl RecordOutcome {
@@ -167,7 +166,6 @@ impl RecordOutcome {
             Self::Poison => "poison",
             Self::InProgress => "in_progress",
             Self::Fault => "fault",
-            Self::Skipped => "skipped",
         }
     }
 
@@ -198,26 +196,17 @@ impl<S: IdempotencyStore, J: JourneyStore> JourneyWorker<S, J> {
         &self.journeys
     }
 
-    /// Handle one SQS batch; the response names every record to be redelivered.
+    /// Handle one SQS batch; the response names every record to be redelivered (on FIFO, a
+    /// failed record's later records of the same group too: `lambda_idempotency::batch`).
     pub async fn handle(&self, batch: &SqsEvent, deadline_ms: i64) -> SqsBatchResponse {
-        let mut response = SqsBatchResponse::default();
-        // FIFO message groups with a failed record in this batch.
-        let mut failed_groups = std::collections::HashSet::new();
-        for record in &batch.records {
-            let id = record.message_id.clone().unwrap_or_default();
-            let group = fifo_group(record);
-            let outcome = match group {
-                Some(g) if failed_groups.contains(g) => RecordOutcome::Skipped,
-                _ => self.record(record, deadline_ms).await,
-            };
-            if !outcome.succeeded() {
-                if let Some(g) = group {
-                    failed_groups.insert(g);
-                }
-                response.add_failure(id);
+        process_batch(batch, |record| async move {
+            if self.record(record, deadline_ms).await.succeeded() {
+                RecordResult::Processed
+            } else {
+                RecordResult::Failed
             }
-        }
-        response
+        })
+        .await
     }
 
     /// Process one record and log one line about it (never its body).
@@ -289,26 +278,11 @@ impl<S: IdempotencyStore, J: JourneyStore> JourneyWorker<S, J> {
     }
 }
 
-/// The record's message group on a FIFO queue; `None` on a standard queue, where each record
-/// stands alone. A FIFO record without a group (which SQS never delivers) is its own group of
-/// one: the empty name, shared only with others like it.
-fn fifo_group(record: &SqsMessage) -> Option<&str> {
-    let fifo = record
-        .event_source_arn
-        .as_deref()
-        .is_some_and(|arn| arn.ends_with(".fifo"));
-    fifo.then(|| {
-        record
-            .attributes
-            .get("MessageGroupId")
-            .map_or("", String::as_str)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::{MemoryJourneys, MemoryStore};
+    use crate::memory::MemoryJourneys;
+    use lambda_idempotency::MemoryStore;
     use std::sync::atomic::Ordering;
     use std::sync::Arc;
 

@@ -1,7 +1,7 @@
 //! The one module that knows about Lambda: a `lambda_http::Request` into the pipeline's input,
 //! its outcome back into a response.
 
-use crate::aws::{self, DynamoJourneys, DynamoStore, SqsSink};
+use crate::aws::{self, DynamoJourneys, SqsSink};
 use crate::config::{self, Common, ConfigError};
 use crate::journey::{JourneyStore, JourneyWorker, WorkerConfig};
 use crate::pipeline::DEFAULT_DEADLINE_MS;
@@ -16,13 +16,14 @@ use lambda_http::aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayV
 use lambda_http::request::RequestContext;
 use lambda_http::request::{LambdaRequest, RequestOrigin};
 use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_idempotency::DynamoDbStore;
 use std::convert::Infallible;
 use std::net::IpAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-pub type AwsPipeline = Pipeline<DynamoStore, SqsSink>;
-pub type AwsJourneyWorker = JourneyWorker<DynamoStore, DynamoJourneys>;
+pub type AwsPipeline = Pipeline<DynamoDbStore, SqsSink>;
+pub type AwsJourneyWorker = JourneyWorker<DynamoDbStore, DynamoJourneys>;
 
 /// A function's whole configuration: shared settings, its sources with their credentials, and,
 /// when some secrets come from Secrets Manager, what refreshes them.
@@ -205,7 +206,7 @@ pub fn pipeline_with(sdk: &aws_config::SdkConfig, config: FunctionConfig) -> Aws
     } = config;
     let pipeline = Pipeline::new(
         sources,
-        DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), common.table),
+        DynamoDbStore::new(aws_sdk_dynamodb::Client::new(sdk), common.table),
         SqsSink::new(aws_sdk_sqs::Client::new(sdk), common.queue_url),
         common.settings,
     );
@@ -269,7 +270,7 @@ pub fn response(outcome: &Outcome) -> Response<Body> {
 /// the journey table, one DynamoDB client for both (built once per cold start).
 pub fn aws_journey_worker(sdk: &aws_config::SdkConfig, config: &WorkerConfig) -> AwsJourneyWorker {
     let client = aws_sdk_dynamodb::Client::new(sdk);
-    let claims = DynamoStore::new(client.clone(), config.idempotency_table.clone());
+    let claims = DynamoDbStore::new(client.clone(), config.idempotency_table.clone());
     let journeys = DynamoJourneys::new(client, config.journey_table.clone(), claims.clone());
     JourneyWorker::new(claims, journeys, config.ttl_secs)
 }

@@ -10,7 +10,6 @@ pub mod auth;
 pub mod aws;
 pub mod config;
 pub mod event;
-pub mod idempotency;
 pub mod journey;
 pub mod lambda;
 #[cfg(any(test, feature = "test-util"))]

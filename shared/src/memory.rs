@@ -1,128 +1,14 @@
-//! In-memory ports for unit tests and property tests. They follow the DynamoDB conditions and
-//! the SQS FIFO deduplication closely enough to test the pipeline's outcomes, but the real
-//! adapters are tested against a real DynamoDB/SQS-compatible server in `tests/`.
+//! In-memory ports for unit tests and property tests: an event sink and a journey store (the
+//! in-memory idempotency store is `lambda_idempotency::MemoryStore`). The real adapters are
+//! tested against a real DynamoDB/SQS-compatible server in `tests/`.
 
 use crate::ports::{
-    Claim, ClaimOutcome, EventSink, FaultKind, IdempotencyStore, OutgoingMessage, PortError,
-    Settled,
+    Claim, EventSink, FaultKind, IdempotencyStore, OutgoingMessage, PortError, Settled,
 };
+use lambda_idempotency::MemoryStore;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Record {
-    pub status: &'static str,
-    pub lease_expires_at_ms: i64,
-    pub expires_at_s: i64,
-    pub payload_hash: String,
-    pub owner: String,
-    pub message_id: Option<String>,
-}
-
-#[derive(Debug, Default)]
-pub struct MemoryStore {
-    records: Mutex<HashMap<String, Record>>,
-    /// When set, every call fails (DynamoDB down).
-    pub fail: AtomicBool,
-    /// When set, claims never answer (DynamoDB hanging).
-    pub hang: AtomicBool,
-    pub calls: AtomicUsize,
-}
-
-impl MemoryStore {
-    pub fn records(&self) -> HashMap<String, Record> {
-        self.lock().clone()
-    }
-
-    pub fn insert(&self, key: &str, record: Record) {
-        self.lock().insert(key.to_owned(), record);
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Record>> {
-        self.records.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn enter(&self) -> Result<(), PortError> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        if self.fail.load(Ordering::SeqCst) {
-            Err(PortError::new(
-                "memory store",
-                FaultKind::Unavailable,
-                "unavailable",
-            ))
-        } else {
-            Ok(())
-        }
-    }
-}
-
-impl IdempotencyStore for MemoryStore {
-    async fn claim(&self, claim: &Claim) -> Result<ClaimOutcome, PortError> {
-        self.enter()?;
-        if self.hang.load(Ordering::SeqCst) {
-            std::future::pending::<()>().await;
-        }
-        let mut records = self.lock();
-        if let Some(old) = records.get(&claim.key) {
-            let expired = old.expires_at_s * 1000 < claim.now_ms;
-            let lease_over = old.status == "IN_PROGRESS" && old.lease_expires_at_ms < claim.now_ms;
-            let ours = old.status == "IN_PROGRESS" && old.owner == claim.owner;
-            if ours {
-                return Ok(ClaimOutcome::Claimed);
-            }
-            if !expired && !lease_over {
-                return Ok(if old.status == "COMPLETED" {
-                    ClaimOutcome::Completed {
-                        payload_hash: Some(old.payload_hash.clone()),
-                    }
-                } else {
-                    ClaimOutcome::InProgress
-                });
-            }
-        }
-        records.insert(
-            claim.key.clone(),
-            Record {
-                status: "IN_PROGRESS",
-                lease_expires_at_ms: claim.lease_expires_at_ms,
-                expires_at_s: claim.expires_at_s,
-                payload_hash: claim.payload_hash.clone(),
-                owner: claim.owner.clone(),
-                message_id: None,
-            },
-        );
-        Ok(ClaimOutcome::Claimed)
-    }
-
-    async fn complete(&self, claim: &Claim, message_id: &str) -> Result<Settled, PortError> {
-        self.enter()?;
-        let mut records = self.lock();
-        match records.get_mut(&claim.key) {
-            Some(r) if is_ours(r, claim) => {
-                r.status = "COMPLETED";
-                r.message_id = Some(message_id.to_owned());
-                Ok(Settled::Done)
-            }
-            _ => Ok(Settled::NotOurs),
-        }
-    }
-
-    async fn release(&self, claim: &Claim) -> Result<Settled, PortError> {
-        self.enter()?;
-        let mut records = self.lock();
-        if records.get(&claim.key).is_some_and(|r| is_ours(r, claim)) {
-            records.remove(&claim.key);
-            Ok(Settled::Done)
-        } else {
-            Ok(Settled::NotOurs)
-        }
-    }
-}
-
-fn is_ours(r: &Record, claim: &Claim) -> bool {
-    r.status == "IN_PROGRESS" && r.owner == claim.owner
-}
 
 #[derive(Debug, Default)]
 pub struct MemorySink {

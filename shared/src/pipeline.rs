@@ -3,7 +3,6 @@
 //! faults become 503.
 
 use crate::auth::AuthError;
-use crate::idempotency::{log_fault, Attempt, Completion, Failure, Idempotency, Run};
 use crate::metrics::{MetricsSink, RequestMetrics, Stdout, NO_SOURCE};
 use crate::normalize::{normalize, payload_hash, Normalized};
 use crate::ports::{EventSink, FaultKind, IdempotencyStore, OutgoingMessage, PortError};
@@ -11,6 +10,7 @@ use crate::secrets::{Refresh, Staleness};
 use crate::sources::Source;
 use chrono::{DateTime, Utc};
 use http::{HeaderMap, Method, StatusCode};
+use lambda_idempotency::{log_fault, Attempt, Completion, Failure, Idempotency, Run};
 use serde::Serialize;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -499,14 +499,15 @@ fn log_send_failure(e: &PortError, message: &OutgoingMessage) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::idempotency::LEASE_MARGIN_MS;
-    use crate::memory::{MemorySink, MemoryStore, Record};
+    use crate::memory::MemorySink;
     use crate::ports::{Claim, ClaimOutcome, IdempotencyStore, Settled};
     use crate::secret::{Secret, SecretList};
     use crate::sources::cashfree::signature::{
         sign, CashfreeAuth, Legacy, SIGNATURE_HEADER, TIMESTAMP_HEADER,
     };
     use crate::sources::{cashfree::vkyc, Source};
+    use lambda_idempotency::LEASE_MARGIN_MS;
+    use lambda_idempotency::{MemoryStore, Record};
     use std::sync::atomic::Ordering;
     use std::time::Duration;
 

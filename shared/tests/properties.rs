@@ -6,7 +6,7 @@ use chrono::{TimeZone, Utc};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use kyc_intake::auth::AuthScheme;
 use kyc_intake::config;
-use kyc_intake::memory::{MemorySink, MemoryStore};
+use kyc_intake::memory::MemorySink;
 use kyc_intake::normalize::{self, sqs_accepts, QUEUE_MAX_MESSAGE_BYTES};
 use kyc_intake::registry::{self, FUNCTIONS};
 use kyc_intake::secret::{Secret, SecretList};
@@ -15,6 +15,7 @@ use kyc_intake::sources::cashfree::signature::{
 };
 use kyc_intake::sources::Source;
 use kyc_intake::{Inbound, Outcome, Pipeline, Refusal};
+use lambda_idempotency::MemoryStore;
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 

@@ -4,7 +4,7 @@
 //! invocation.
 
 use kyc_intake::auth::AuthScheme;
-use kyc_intake::aws::{DynamoStore, SqsSink};
+use kyc_intake::aws::SqsSink;
 use kyc_intake::normalize::MAX_BODY_BYTES_LIMIT;
 use kyc_intake::ports::{
     Claim, ClaimOutcome, EventSink, FaultKind, IdempotencyStore, OutgoingMessage, Settled,
@@ -14,6 +14,7 @@ use kyc_intake_tests::{
     call, endpoint, local_sdk_config, s, ApiRequest, Dead, Stack, DIGILOCKER_TOKEN,
 };
 use lambda_http::RequestExt;
+use lambda_idempotency::DynamoDbStore;
 
 const VKYC: &str = "/webhooks/cashfree/vkyc";
 const HV_DIGILOCKER: &str = "/webhooks/hyperverge/digilocker";
@@ -138,7 +139,7 @@ fn claim(owner: &str, now_ms: i64) -> Claim {
 #[tokio::test]
 async fn a_late_invocation_never_overwrites_a_claim_another_delivery_took_over() {
     let stack = Stack::new(true).await;
-    let store = DynamoStore::new(stack.ddb.clone(), stack.table.clone());
+    let store = DynamoDbStore::new(stack.ddb.clone(), stack.table.clone());
     let now = chrono::Utc::now().timestamp_millis();
     let late = claim("late-invocation", now);
     assert_eq!(

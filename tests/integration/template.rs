@@ -1,14 +1,13 @@
 //! `template.yaml` and the code cannot drift: the environment variables, routes, binaries, table
 //! key, TTL attribute and IAM actions the template declares are exactly the ones the code uses.
 
-use kyc_intake::aws::{
-    attr, DYNAMODB_ACTIONS, JOURNEY_TABLE_ACTIONS, SQS_ACTIONS, WORKER_SQS_ACTIONS,
-};
+use kyc_intake::aws::{JOURNEY_TABLE_ACTIONS, SQS_ACTIONS, WORKER_SQS_ACTIONS};
 use kyc_intake::config::var;
 use kyc_intake::journey;
 use kyc_intake::registry::{FunctionSpec, FUNCTIONS};
 use kyc_intake::secrets;
 use kyc_intake_tests::workspace;
+use lambda_idempotency::{attr, DYNAMODB_ACTIONS};
 use std::collections::BTreeSet;
 
 fn template() -> String {

@@ -5,7 +5,7 @@
 
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::AttributeValue;
-use kyc_intake::aws::{DynamoStore, SqsSink};
+use kyc_intake::aws::SqsSink;
 use kyc_intake::journey::WorkerConfig;
 use kyc_intake::lambda::{self, AwsJourneyWorker, AwsPipeline};
 use kyc_intake::registry::{self, FunctionSpec, FUNCTIONS};
@@ -13,6 +13,7 @@ use kyc_intake::sources::{cashfree, hyperverge};
 use kyc_intake::Pipeline;
 use kyc_local::resources::{self, Received};
 use kyc_local::server::LocalServer;
+use lambda_idempotency::DynamoDbStore;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::net::TcpListener;
@@ -340,7 +341,7 @@ impl Stack {
         };
         Pipeline::new(
             sources,
-            DynamoStore::new(aws_sdk_dynamodb::Client::new(ddb_sdk), common.table),
+            DynamoDbStore::new(aws_sdk_dynamodb::Client::new(ddb_sdk), common.table),
             SqsSink::new(aws_sdk_sqs::Client::new(sqs_sdk), common.queue_url),
             common.settings,
         )

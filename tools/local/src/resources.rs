@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::{
     TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
-use kyc_intake::aws::attr;
+use lambda_idempotency::attr;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 

@@ -8,8 +8,8 @@ pub mod vkyc;
 
 use super::{as_text, lookup, present, text, Recognized, Source};
 use crate::config::{self, err, positive, secrets, Common, ConfigError, Env};
-use crate::idempotency::MAX_LEASE_SECS;
 use crate::registry::FunctionSpec;
+use lambda_idempotency::MAX_LEASE_SECS;
 use serde_json::Value;
 use signature::{CashfreeAuth, Legacy, MAX_FUTURE_SKEW_MS};
 

@@ -21,12 +21,13 @@
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use bytes::Bytes;
 use clap::Parser;
-use kyc_intake::aws::{DynamoStore, SqsSink};
+use kyc_intake::aws::SqsSink;
 use kyc_intake::ports::{Claim, ClaimOutcome, EventSink, IdempotencyStore, OutgoingMessage};
 use kyc_intake::sources::cashfree::signature::sign;
 use kyc_local::resources::{self, local_sdk_config, BoxError};
 use kyc_local::runtime_api::{Answer, RuntimeApi};
 use kyc_local::server::{self, LocalServer};
+use lambda_idempotency::DynamoDbStore;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -232,12 +233,12 @@ async fn stack(endpoint: &str, name: &str, fifo: bool) -> Result<(String, String
 }
 
 /// The floor: the three SDK calls of a new event, exactly as the function makes them (the same
-/// adapters, `DynamoStore::claim`, `SqsSink::send`, `DynamoStore::complete`, with a claim of the
+/// adapters, `DynamoDbStore::claim`, `SqsSink::send`, `DynamoDbStore::complete`, with a claim of the
 /// same shape and a copy of a message the function sent), from a warm client in this bare
 /// process, on its own table and queue. What is left above it is everything else a bootstrap
 /// does: the Runtime API round trip, the event parsing, the pipeline, the logs.
 struct Floor {
-    store: DynamoStore,
+    store: DynamoDbStore,
     sink: SqsSink,
     message: OutgoingMessage,
     cpu_ns: u64,
@@ -250,7 +251,7 @@ impl Floor {
         let (table, queue_url) = stack(endpoint, name, true).await?;
         let sdk = local_sdk_config(endpoint).await;
         let floor = Self {
-            store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table),
+            store: DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&sdk), table),
             sink: SqsSink::new(aws_sdk_sqs::Client::new(&sdk), queue_url),
             message,
             cpu_ns: 0,

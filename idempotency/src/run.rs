@@ -1,57 +1,6 @@
-//! The idempotency utility: run an async operation at most once per key, with concurrent and
-//! crashed attempts handled by a lease. It is the Rust counterpart of Powertools for AWS Lambda's
-//! idempotency utility (which has no Rust port), split the same way: the persistence layer is the
-//! `IdempotencyStore` port (`aws::DynamoStore` on DynamoDB, `memory::MemoryStore` in tests), and
-//! `Idempotency` runs the state machine around your operation. The intake uses it to send each
-//! event to the queue once; the journey worker uses it to apply each event once.
-//!
-//! The protocol (docs/design.md, "The idempotency record and protocol"):
-//! 1. claim the key with a conditional put of an `IN_PROGRESS` record carrying a random owner and a
-//!    lease (the invocation's deadline plus a margin);
-//! 2. a record already `COMPLETED` ⇒ [`Run::AlreadyDone`]; a live claim of someone else ⇒
-//!    [`Run::InProgress`]; a claim carrying our own owner is our own earlier put (an SDK retry) and
-//!    counts as ours;
-//! 3. run the operation;
-//! 4. mark the record `COMPLETED` (with what the operation returned to keep, e.g. a message id), on
-//!    condition that it is still our claim — or let the operation do it in the same transaction as
-//!    its own write ([`Completion::Done`]), which closes the window between effect and completion;
-//! 5. if the operation failed, delete our claim (same condition) so a retry may run it at once.
-//!
-//! If the process dies between 1 and 4, the lease runs out and the next attempt takes over. Every
-//! call is cut to what the invocation has left (keeping time for the steps still to come), so the
-//! protocol ends before Lambda would stop the function.
-//!
-//! ```no_run
-//! use kyc_intake::aws::DynamoStore;
-//! use kyc_intake::idempotency::{Attempt, Completion, Failure, Idempotency, Run};
-//! use kyc_intake::ports::PortError;
-//!
-//! # async fn example(client: aws_sdk_dynamodb::Client) {
-//! let idempotency = Idempotency::new(DynamoStore::new(client, "my-idempotency-table"), 86_400);
-//! let now_ms = chrono::Utc::now().timestamp_millis();
-//! let attempt = Attempt {
-//!     key: "payments#order-42",
-//!     fingerprint: "sha256-of-the-request".into(),
-//!     now_ms,
-//!     deadline_ms: now_ms + 10_000,
-//! };
-//! let outcome = idempotency
-//!     .run(&attempt, |_claim| async {
-//!         // Charge the card, send the e-mail, ... once.
-//!         Ok::<_, PortError>((42, Completion::Keep("receipt-42".to_owned())))
-//!     })
-//!     .await;
-//! match outcome {
-//!     Ok(Run::Ran(value)) => println!("done now: {value}"),
-//!     Ok(Run::AlreadyDone { .. }) => println!("done earlier"),
-//!     Ok(Run::InProgress) => println!("another attempt is on it: retry later"),
-//!     Err(Failure::Store(e)) => println!("the store failed, nothing ran: {e}"),
-//!     Err(Failure::Operation(e)) => println!("the operation failed, the key is free again: {e}"),
-//! }
-//! # }
-//! ```
+//! `Idempotency`: the state machine around an operation, over any `IdempotencyStore`.
 
-use crate::ports::{Claim, ClaimOutcome, IdempotencyStore, PortError, Settled};
+use crate::{Claim, ClaimOutcome, Fault, IdempotencyStore, Settled};
 use std::future::Future;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -73,7 +22,7 @@ const STEP_RESERVE: Duration = Duration::from_millis(1_000);
 /// One attempt to run an operation under a key.
 #[derive(Debug, Clone)]
 pub struct Attempt<'a> {
-    /// The idempotency key, e.g. `<source>#<event id>`.
+    /// The idempotency key, e.g. `orders#42`.
     pub key: &'a str,
     /// A hash of the request: stored with the record, so a later attempt under the same key with
     /// another request can be told apart (`Run::AlreadyDone { same_request: false }`).
@@ -102,7 +51,7 @@ pub enum Completion {
     /// The utility marks it, keeping this short text (e.g. the queue's message id).
     Keep(String),
     /// The operation already did, atomically with its own write (a DynamoDB transaction with
-    /// [`crate::aws::DynamoStore::completion`]), so no crash can leave the effect without the mark.
+    /// [`crate::DynamoDbStore::completion`]), so no crash can leave the effect without the mark.
     Done,
 }
 
@@ -110,7 +59,7 @@ pub enum Completion {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure<E> {
     /// Claiming the key failed: the operation did not run.
-    Store(PortError),
+    Store(Fault),
     /// The operation failed or ran out of time: the claim was released so a retry runs it.
     Operation(E),
 }
@@ -134,7 +83,7 @@ impl Budget {
 
     /// Run a call that still has `steps_after` steps to follow; when it would eat into their
     /// share, stop it and report a timeout.
-    async fn run<T, E: From<PortError>>(
+    async fn run<T, E: From<Fault>>(
         self,
         steps_after: u32,
         operation: &'static str,
@@ -146,7 +95,7 @@ impl Budget {
             .unwrap_or_else(Instant::now);
         tokio::time::timeout_at(until, call)
             .await
-            .unwrap_or_else(|_| Err(PortError::out_of_time(operation).into()))
+            .unwrap_or_else(|_| Err(Fault::out_of_time(operation).into()))
     }
 }
 
@@ -178,7 +127,7 @@ impl<S: IdempotencyStore> Idempotency<S> {
     where
         F: FnOnce(&Claim) -> Fut,
         Fut: Future<Output = Result<(T, Completion), E>>,
-        E: From<PortError> + std::fmt::Display,
+        E: From<Fault> + std::fmt::Display,
     {
         let deadline_ms = attempt
             .deadline_ms
@@ -238,8 +187,7 @@ impl<S: IdempotencyStore> Idempotency<S> {
         {
             Ok(Settled::Done) => {}
             // The operation's effect stands either way. Another attempt took the claim over after
-            // our lease ran out: it runs the operation too (for the intake, the FIFO queue's
-            // deduplication absorbs the second message within 5 minutes).
+            // our lease ran out: it runs the operation too.
             Ok(Settled::NotOurs) => tracing::warn!(
                 kept,
                 "done, but the claim had been taken over by another attempt: left as it is"
@@ -253,7 +201,7 @@ impl<S: IdempotencyStore> Idempotency<S> {
 }
 
 /// One error line for a port fault: the operation, the kind, the source error.
-pub fn log_fault(e: &PortError, what: &str) {
+pub fn log_fault(e: &Fault, what: &str) {
     tracing::error!(
         operation = e.operation,
         fault = e.kind.as_str(),
@@ -279,23 +227,22 @@ mod tests {
     }
 
     fn now() -> i64 {
-        chrono::Utc::now().timestamp_millis()
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            .unwrap_or_default()
     }
 
     /// An operation that counts its runs and returns `Ok` unless told to fail.
     fn counted(
         runs: &Arc<AtomicUsize>,
         fail: bool,
-    ) -> impl FnOnce(&Claim) -> std::future::Ready<Result<(usize, Completion), PortError>> {
+    ) -> impl FnOnce(&Claim) -> std::future::Ready<Result<(usize, Completion), Fault>> {
         let runs = runs.clone();
         move |_| {
             let n = runs.fetch_add(1, Ordering::SeqCst) + 1;
             std::future::ready(if fail {
-                Err(PortError::new(
-                    "op",
-                    crate::ports::FaultKind::Unavailable,
-                    "down",
-                ))
+                Err(Fault::new("op", crate::FaultKind::Unavailable, "down"))
             } else {
                 Ok((n, Completion::Keep(format!("result-{n}"))))
             })
@@ -394,11 +341,11 @@ mod tests {
         let started = Instant::now();
         let out = idem
             .run(&attempt("k", now()), |_| {
-                std::future::pending::<Result<((), Completion), PortError>>()
+                std::future::pending::<Result<((), Completion), Fault>>()
             })
             .await;
         assert!(
-            matches!(out, Err(Failure::Operation(ref e)) if e.kind == crate::ports::FaultKind::Timeout)
+            matches!(out, Err(Failure::Operation(ref e)) if e.kind == crate::FaultKind::Timeout)
         );
         assert!(
             started.elapsed() < Duration::from_millis(3_000),

@@ -1,0 +1,103 @@
+//! Faults of a store (or of any AWS call): what kind, so a caller can tell throttling, timeouts,
+//! permanent refusals and outages apart, and the source error's text for the log.
+
+/// What kind of fault a call met: an operator acts differently on each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultKind {
+    /// The service asked us to slow down.
+    Throttled,
+    /// The call did not finish in its time budget (the SDK's, or what the invocation had left).
+    Timeout,
+    /// The service refused the request as invalid: no retry can fix it.
+    Refused,
+    /// What the call was conditioned on changed (another attempt took the claim over): a later
+    /// retry is right.
+    Conflict,
+    /// Anything else: connection failures, 5xx, unknown errors.
+    Unavailable,
+}
+
+impl FaultKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Throttled => "throttled",
+            Self::Timeout => "timeout",
+            Self::Refused => "refused",
+            Self::Conflict => "conflict",
+            Self::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// A fault in a store or any other call: the operation, its kind and the source error's text.
+/// Meant for logs; it never carries a record's payload.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{operation} failed ({}): {detail}", .kind.as_str())]
+pub struct Fault {
+    /// e.g. `DynamoDB PutItem`, `SQS SendMessage`.
+    pub operation: &'static str,
+    pub kind: FaultKind,
+    pub detail: String,
+}
+
+impl Fault {
+    pub fn new(operation: &'static str, kind: FaultKind, detail: impl Into<String>) -> Self {
+        Self {
+            operation,
+            kind,
+            detail: detail.into(),
+        }
+    }
+
+    /// The call ran out of the time the invocation had left for it.
+    pub fn out_of_time(operation: &'static str) -> Self {
+        Self::new(
+            operation,
+            FaultKind::Timeout,
+            "stopped so the protocol ends before the invocation's deadline",
+        )
+    }
+}
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+/// Error codes by which AWS asks the caller to slow down.
+const THROTTLING_CODES: &[&str] = &[
+    "ThrottlingException",
+    "Throttling",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+    "TooManyRequestsException",
+    "KMS.ThrottlingException",
+];
+/// Error codes by which a service refuses the request itself: retrying cannot help.
+const REFUSAL_CODES: &[&str] = &[
+    "InvalidMessageContents",
+    "InvalidParameterValue",
+    "MessageTooLong",
+    "InvalidAttributeValue",
+    "InvalidAttributeName",
+    "ValidationException",
+];
+
+/// Turn an SDK error into a port fault of the right kind, with the SDK's whole error chain as
+/// detail (the SDK never puts request bodies into its errors).
+/// The `Fault` of an AWS SDK error (any service): timeouts, throttling codes and codes that no
+/// retry can fix are told apart from outages; the detail is the SDK's whole error chain.
+pub fn classify<E, R>(operation: &'static str, e: SdkError<E, R>) -> Fault
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let kind = match &e {
+        SdkError::TimeoutError(_) => FaultKind::Timeout,
+        SdkError::DispatchFailure(d) if d.is_timeout() => FaultKind::Timeout,
+        _ => match e.code() {
+            Some(c) if THROTTLING_CODES.contains(&c) => FaultKind::Throttled,
+            Some(c) if REFUSAL_CODES.contains(&c) => FaultKind::Refused,
+            _ => FaultKind::Unavailable,
+        },
+    };
+    Fault::new(operation, kind, DisplayErrorContext(e).to_string())
+}

@@ -1,0 +1,74 @@
+//! Run an operation at most once per key from AWS Lambda, however often the event that asks for
+//! it is delivered: the idempotency utility of [Powertools for AWS Lambda], for Rust.
+//!
+//! Lambda's event sources deliver at least once, and callers retry. This crate keeps one record
+//! per key in a DynamoDB table and runs your operation under it:
+//!
+//! 1. claim the key with a conditional put of an `IN_PROGRESS` record carrying a random owner and
+//!    a lease (the invocation's deadline plus [`LEASE_MARGIN_MS`]);
+//! 2. a record already `COMPLETED` ⇒ [`Run::AlreadyDone`]; a live claim of another attempt ⇒
+//!    [`Run::InProgress`]; a claim carrying our own owner is our own earlier put (an SDK retry)
+//!    and counts as ours;
+//! 3. run the operation;
+//! 4. mark the record `COMPLETED` (keeping what the operation returned, e.g. a message id) on
+//!    condition that it is still our claim, or let the operation do it in the same DynamoDB
+//!    transaction as its own write ([`Completion::Done`] with [`DynamoDbStore::completion`]),
+//!    which closes the window between the effect and its record;
+//! 5. if the operation failed, delete our claim (same condition), so a retry may run it at once.
+//!
+//! If the process dies between 1 and 4, the lease runs out and the next attempt takes over. Every
+//! call is cut to what the invocation has left (keeping time for the steps still to come), so the
+//! protocol ends before Lambda would stop the function.
+//!
+//! The persistence layer is a port, [`IdempotencyStore`]: [`DynamoDbStore`] in production,
+//! [`MemoryStore`] in unit tests. [`batch::process_batch`] turns an SQS batch into a partial batch
+//! response and keeps each FIFO message group in order.
+//!
+//! ```no_run
+//! use lambda_idempotency::{Attempt, Completion, DynamoDbStore, Failure, Fault, Idempotency, Run};
+//!
+//! # async fn example(client: aws_sdk_dynamodb::Client) {
+//! let idempotency = Idempotency::new(DynamoDbStore::new(client, "my-idempotency-table"), 86_400);
+//! let now_ms = 1_764_000_000_000; // the invocation's clock, epoch ms
+//! let attempt = Attempt {
+//!     key: "payments#order-42",
+//!     fingerprint: "sha256-of-the-request".into(),
+//!     now_ms,
+//!     deadline_ms: now_ms + 10_000, // the Lambda context's deadline
+//! };
+//! let outcome = idempotency
+//!     .run(&attempt, |_claim| async {
+//!         // Charge the card, send the e-mail, ... once.
+//!         Ok::<_, Fault>((42, Completion::Keep("receipt-42".to_owned())))
+//!     })
+//!     .await;
+//! match outcome {
+//!     Ok(Run::Ran(value)) => println!("done now: {value}"),
+//!     Ok(Run::AlreadyDone { .. }) => println!("done earlier"),
+//!     Ok(Run::InProgress) => println!("another attempt is on it: retry later"),
+//!     Err(Failure::Store(e)) => println!("the store failed, nothing ran: {e}"),
+//!     Err(Failure::Operation(e)) => println!("the operation failed, the key is free again: {e}"),
+//! }
+//! # }
+//! ```
+//!
+//! [Powertools for AWS Lambda]: https://docs.powertools.aws.dev/lambda/python/latest/utilities/idempotency/
+#![forbid(unsafe_code)]
+
+pub mod batch;
+mod dynamodb;
+mod error;
+mod memory;
+mod run;
+mod store;
+
+pub use dynamodb::{
+    attr, transaction_item, DynamoDbStore, COMPLETED, DYNAMODB_ACTIONS, IN_PROGRESS,
+};
+pub use error::{classify, Fault, FaultKind};
+pub use memory::{MemoryStore, Record};
+pub use run::{
+    log_fault, Attempt, Completion, Failure, Idempotency, Run, LEASE_MARGIN_MS, MAX_INVOCATION_MS,
+    MAX_LEASE_SECS,
+};
+pub use store::{Claim, ClaimOutcome, IdempotencyStore, Settled};
