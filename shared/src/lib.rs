@@ -22,6 +22,7 @@ pub mod registry;
 pub mod secret;
 pub mod secrets;
 pub mod sources;
+pub mod startup;
 pub mod telemetry;
 
 pub use event::KycEvent;

@@ -3,9 +3,9 @@
 //! secret; a value removed in Secrets Manager stops authenticating once the cached one is past
 //! its max age; an invalid new value keeps the cached one and is counted.
 
-use kyc_intake::lambda;
 use kyc_intake::metrics::Captured;
 use kyc_intake::sources::{cashfree, hyperverge};
+use kyc_intake::startup;
 use kyc_intake_tests::{captured_logs, endpoint, local_sdk_config, ApiRequest, Stack};
 use std::sync::Arc;
 use std::time::Duration;
@@ -88,7 +88,7 @@ async fn start_up_refuses_a_missing_secret_or_both_settings() {
     ];
     // The stack's environment sets both plain token variables, so the second case sets both.
     for (extra, var) in cases {
-        let e = lambda::configure(&hyperverge::FUNCTION, &stack.env(&extra), &sdk)
+        let e = startup::configure(&hyperverge::FUNCTION, &stack.env(&extra), &sdk)
             .await
             .err()
             .expect("refused");
@@ -101,7 +101,7 @@ async fn start_up_refuses_a_missing_secret_or_both_settings() {
     }
     // A URL token from Secrets Manager is held to the same rules as a plain one.
     let short = create_secret("short").await;
-    let e = lambda::configure(
+    let e = startup::configure(
         &hyperverge::FUNCTION,
         &stack.env(&[
             ("HYPERVERGE_DIGILOCKER_URL_TOKENS", ""),
@@ -136,17 +136,17 @@ async fn cashfree_reading(
     stack: &Stack,
     id: &str,
     max_age: Duration,
-) -> (lambda::AwsPipeline, Arc<Captured>) {
+) -> (startup::AwsPipeline, Arc<Captured>) {
     let sdk = local_sdk_config(endpoint()).await;
     let env = stack.env(&[
         ("CASHFREE_CLIENT_SECRETS", ""),
         ("CASHFREE_CLIENT_SECRETS_SECRET_ID", id),
     ]);
-    let config = lambda::configure_with_max_age(&cashfree::FUNCTION, &env, &sdk, Some(max_age))
+    let config = startup::configure_with_max_age(&cashfree::FUNCTION, &env, &sdk, Some(max_age))
         .await
         .expect("valid");
     let metrics = Arc::new(Captured::default());
-    let pipeline = lambda::pipeline_with(&sdk, config).with_metrics(metrics.clone());
+    let pipeline = startup::pipeline_with(&sdk, config).with_metrics(metrics.clone());
     (pipeline, metrics)
 }
 

@@ -7,9 +7,10 @@ use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::AttributeValue;
 use kyc_intake::aws::SqsSink;
 use kyc_intake::journey::WorkerConfig;
-use kyc_intake::lambda::{self, AwsJourneyWorker, AwsPipeline};
+use kyc_intake::lambda;
 use kyc_intake::registry::{self, FunctionSpec, FUNCTIONS};
 use kyc_intake::sources::{cashfree, hyperverge};
+use kyc_intake::startup::{self, AwsJourneyWorker, AwsPipeline};
 use kyc_intake::Pipeline;
 use kyc_local::resources::{self, Received};
 use kyc_local::server::LocalServer;
@@ -185,7 +186,7 @@ impl Stack {
             idempotency_table: self.table.clone(),
             ttl_secs: 3_600,
         };
-        (table.clone(), lambda::aws_journey_worker(sdk, &config))
+        (table.clone(), startup::aws_journey_worker(sdk, &config))
     }
 
     /// Make the events queue return a received message after `secs` (the local default is 30).
@@ -267,10 +268,10 @@ impl Stack {
         extra: &[(&str, &str)],
     ) -> AwsPipeline {
         let sdk = local_sdk_config(endpoint()).await;
-        let config = lambda::configure(function, &self.env(extra), &sdk)
+        let config = startup::configure(function, &self.env(extra), &sdk)
             .await
             .expect("valid config");
-        lambda::pipeline_with(&sdk, config)
+        startup::pipeline_with(&sdk, config)
     }
 
     pub async fn cashfree(&self, extra: &[(&str, &str)]) -> AwsPipeline {
@@ -292,10 +293,10 @@ impl Stack {
         let env = self.env(extra);
         let mut served = kyc_local::gateway::Functions(Vec::new());
         for f in functions {
-            let config = lambda::configure(f, &env, &sdk)
+            let config = startup::configure(f, &env, &sdk)
                 .await
                 .expect("valid config");
-            served.0.push((*f, lambda::pipeline_with(&sdk, config)));
+            served.0.push((*f, startup::pipeline_with(&sdk, config)));
         }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

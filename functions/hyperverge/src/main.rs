@@ -1,7 +1,7 @@
 //! `hyperverge-webhook`: the hyperverge sources behind API Gateway.
 #![forbid(unsafe_code)]
 
-use kyc_intake::{lambda, sources, telemetry};
+use kyc_intake::{lambda, sources, startup, telemetry};
 use lambda_http::Error;
 
 // One thread: a Lambda environment serves one request at a time (or, on Managed Instances, a
@@ -11,9 +11,9 @@ async fn main() -> Result<(), Error> {
     telemetry::init();
     // Bad configuration: one log line naming the variable, then exit (Lambda reports an init
     // failure).
-    let Ok(pipeline) = lambda::webhook_pipeline(&sources::hyperverge::FUNCTION)
+    let Ok(pipeline) = startup::webhook_pipeline(&sources::hyperverge::FUNCTION)
         .await
-        .inspect_err(lambda::log_config_error)
+        .inspect_err(startup::log_config_error)
     else {
         std::process::exit(2)
     };

@@ -6,7 +6,7 @@
 
 use kyc_intake::config::ProcessEnv;
 use kyc_intake::journey::WorkerConfig;
-use kyc_intake::{lambda, telemetry};
+use kyc_intake::{lambda, startup, telemetry};
 use lambda_runtime::{run_concurrent, service_fn, Error};
 use std::sync::Arc;
 
@@ -15,11 +15,11 @@ async fn main() -> Result<(), Error> {
     telemetry::init();
     // Bad configuration: one log line naming the variable, then exit (Lambda reports an init
     // failure).
-    let Ok(config) = WorkerConfig::from_env(&ProcessEnv).inspect_err(lambda::log_config_error)
+    let Ok(config) = WorkerConfig::from_env(&ProcessEnv).inspect_err(startup::log_config_error)
     else {
         std::process::exit(2)
     };
-    let worker = Arc::new(lambda::aws_journey_worker(
+    let worker = Arc::new(startup::aws_journey_worker(
         &kyc_intake::aws::load_config().await,
         &config,
     ));

@@ -21,7 +21,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use kyc_intake::journey::{self, WorkerConfig};
 use kyc_intake::registry::{self, FUNCTIONS};
-use kyc_intake::{config, lambda, telemetry};
+use kyc_intake::{config, startup, telemetry};
 use kyc_local::events::{self, Credentials};
 use kyc_local::gateway::{self, Functions};
 use kyc_local::resources::{self, BoxError};
@@ -215,7 +215,7 @@ async fn run_serve(options: &Serve) -> Result<(), BoxError> {
             "JOURNEY_TABLE" => Some(journey_table.clone()),
             other => std::env::var(other).ok(),
         })?;
-        let worker = lambda::aws_journey_worker(&sdk, &config);
+        let worker = startup::aws_journey_worker(&sdk, &config);
         let source = EventSource::new(&sdk, &created).await?;
         eprintln!("kyc-local: journey worker consuming {created} into table {journey_table}");
         tokio::spawn(async move {
@@ -244,8 +244,8 @@ async fn run_serve(options: &Serve) -> Result<(), BoxError> {
     };
     let mut functions = Functions(Vec::new());
     for function in FUNCTIONS {
-        let config = lambda::configure(function, &env, &sdk).await?;
-        let pipeline = lambda::pipeline_with(&sdk, config);
+        let config = startup::configure(function, &env, &sdk).await?;
+        let pipeline = startup::pipeline_with(&sdk, config);
         let pipeline = if options.metrics {
             pipeline
         } else {

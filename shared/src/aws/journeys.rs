@@ -1,24 +1,9 @@
-//! The AWS side: the SDK's configuration (HTTPS client, timeouts), the SQS event sink, and the
-//! journey table. The idempotency records are the `lambda-idempotency` crate's `DynamoDbStore`.
+//! `DynamoJourneys`: the journey worker's table.
 
 use crate::journey::{Applied, JourneyStore, JourneyUpdate};
-use crate::ports::{Claim, EventSink, FaultKind, OutgoingMessage, PortError, ATTRIBUTE_DATA_TYPE};
+use crate::ports::{Claim, FaultKind, PortError};
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_sqs::types::MessageAttributeValue;
 use lambda_idempotency::{classify as fault, transaction_item, DynamoDbStore};
-use std::time::Duration;
-
-/// The DynamoDB item actions `DynamoJourneys` calls on the journey table (its transactions are
-/// made of `UpdateItem`s, which is what IAM checks) and the worker on the idempotency table.
-pub const JOURNEY_TABLE_ACTIONS: &[&str] = &["dynamodb:UpdateItem"];
-/// The SQS action `SqsSink` calls.
-pub const SQS_ACTIONS: &[&str] = &["sqs:SendMessage"];
-/// What the journey worker's event source mapping needs on the queue it consumes.
-pub const WORKER_SQS_ACTIONS: &[&str] = &[
-    "sqs:ReceiveMessage",
-    "sqs:DeleteMessage",
-    "sqs:GetQueueAttributes",
-];
 
 fn n(v: i64) -> AttributeValue {
     AttributeValue::N(v.to_string())
@@ -26,95 +11,6 @@ fn n(v: i64) -> AttributeValue {
 
 fn s(v: &str) -> AttributeValue {
     AttributeValue::S(v.to_owned())
-}
-
-/// Load the AWS configuration once per cold start. `AWS_ENDPOINT_URL` points it at a local
-/// emulator. Timeouts keep a slow dependency from eating the whole invocation.
-pub async fn load_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(https_client())
-        .timeout_config(timeouts())
-        // Stalled-stream protection watches every body's throughput with its own timer; the
-        // bodies here are small and every call already has a deadline (`timeouts`, and the
-        // pipeline's budget), so it only costs CPU.
-        .stalled_stream_protection(
-            aws_config::stalled_stream_protection::StalledStreamProtectionConfig::disabled(),
-        )
-        .load()
-        .await
-}
-
-/// The HTTPS client every SDK client shares: rustls with ring's cryptography, the platform's root
-/// certificates.
-pub fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
-    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https()
-}
-
-/// The longest one AWS call may take, retries included. The function timeout leaves room for the
-/// three calls of a new event at this length; the pipeline also cuts each call short to what the
-/// invocation has left.
-pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(6);
-
-/// Connect 2 s, attempt 3 s, whole operation (with retries) `OPERATION_TIMEOUT`.
-pub fn timeouts() -> aws_config::timeout::TimeoutConfig {
-    aws_config::timeout::TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(2))
-        .operation_attempt_timeout(Duration::from_secs(3))
-        .operation_timeout(OPERATION_TIMEOUT)
-        .build()
-}
-
-#[derive(Debug, Clone)]
-pub struct SqsSink {
-    client: aws_sdk_sqs::Client,
-    queue_url: String,
-    fifo: bool,
-}
-
-impl SqsSink {
-    /// A queue URL ending in `.fifo` gets FIFO group and deduplication ids.
-    pub fn new(client: aws_sdk_sqs::Client, queue_url: impl Into<String>) -> Self {
-        let queue_url = queue_url.into();
-        let fifo = queue_url.trim_end_matches('/').ends_with(".fifo");
-        Self {
-            client,
-            queue_url,
-            fifo,
-        }
-    }
-}
-
-fn string_attribute(value: &str) -> Result<MessageAttributeValue, PortError> {
-    MessageAttributeValue::builder()
-        .data_type(ATTRIBUTE_DATA_TYPE)
-        .string_value(value)
-        .build()
-        .map_err(|e| PortError::new("SQS SendMessage", FaultKind::Refused, e.to_string()))
-}
-
-impl EventSink for SqsSink {
-    async fn send(&self, message: &OutgoingMessage) -> Result<String, PortError> {
-        let mut request = self
-            .client
-            .send_message()
-            .queue_url(&self.queue_url)
-            .message_body(&message.body)
-            .message_attributes("type", string_attribute(&message.event_type)?)
-            .message_attributes("source", string_attribute(&message.source)?);
-        if self.fifo {
-            request = request
-                .message_group_id(&message.group_id)
-                .message_deduplication_id(&message.deduplication_id);
-        }
-        let out = request
-            .send()
-            .await
-            .map_err(|e| fault("SQS SendMessage", e))?;
-        Ok(out.message_id().unwrap_or_default().to_owned())
-    }
 }
 
 /// The journey table on DynamoDB. Each apply is one transaction with the completion of the

@@ -1,0 +1,63 @@
+//! The AWS side: the SDK's configuration (one HTTPS client, timeouts), the IAM actions each adapter
+//! calls (the template's drift test holds the roles to them), the SQS event sink (`sqs`) and the
+//! journey table (`journeys`). The idempotency records are the `lambda-idempotency` crate's
+//! `DynamoDbStore`.
+
+use std::time::Duration;
+
+mod journeys;
+mod sqs;
+
+pub use journeys::DynamoJourneys;
+pub use sqs::SqsSink;
+
+/// The DynamoDB item actions `DynamoJourneys` calls on the journey table (its transactions are
+/// made of `UpdateItem`s, which is what IAM checks) and the worker on the idempotency table.
+pub const JOURNEY_TABLE_ACTIONS: &[&str] = &["dynamodb:UpdateItem"];
+/// The SQS action `SqsSink` calls.
+pub const SQS_ACTIONS: &[&str] = &["sqs:SendMessage"];
+/// What the journey worker's event source mapping needs on the queue it consumes.
+pub const WORKER_SQS_ACTIONS: &[&str] = &[
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+];
+
+/// Load the AWS configuration once per cold start. `AWS_ENDPOINT_URL` points it at a local
+/// emulator. Timeouts keep a slow dependency from eating the whole invocation.
+pub async fn load_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(https_client())
+        .timeout_config(timeouts())
+        // Stalled-stream protection watches every body's throughput with its own timer; the
+        // bodies here are small and every call already has a deadline (`timeouts`, and the
+        // pipeline's budget), so it only costs CPU.
+        .stalled_stream_protection(
+            aws_config::stalled_stream_protection::StalledStreamProtectionConfig::disabled(),
+        )
+        .load()
+        .await
+}
+
+/// The HTTPS client every SDK client shares: rustls with ring's cryptography, the platform's root
+/// certificates.
+pub fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
+
+/// The longest one AWS call may take, retries included. The function timeout leaves room for the
+/// three calls of a new event at this length; the pipeline also cuts each call short to what the
+/// invocation has left.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(6);
+
+/// Connect 2 s, attempt 3 s, whole operation (with retries) `OPERATION_TIMEOUT`.
+pub fn timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .operation_attempt_timeout(Duration::from_secs(3))
+        .operation_timeout(OPERATION_TIMEOUT)
+        .build()
+}

@@ -1,0 +1,55 @@
+//! `SqsSink`: the events queue. A `.fifo` queue gets the message group and deduplication ids.
+
+use crate::ports::{EventSink, FaultKind, OutgoingMessage, PortError, ATTRIBUTE_DATA_TYPE};
+use aws_sdk_sqs::types::MessageAttributeValue;
+use lambda_idempotency::classify as fault;
+
+#[derive(Debug, Clone)]
+pub struct SqsSink {
+    client: aws_sdk_sqs::Client,
+    queue_url: String,
+    fifo: bool,
+}
+
+impl SqsSink {
+    /// A queue URL ending in `.fifo` gets FIFO group and deduplication ids.
+    pub fn new(client: aws_sdk_sqs::Client, queue_url: impl Into<String>) -> Self {
+        let queue_url = queue_url.into();
+        let fifo = queue_url.trim_end_matches('/').ends_with(".fifo");
+        Self {
+            client,
+            queue_url,
+            fifo,
+        }
+    }
+}
+
+fn string_attribute(value: &str) -> Result<MessageAttributeValue, PortError> {
+    MessageAttributeValue::builder()
+        .data_type(ATTRIBUTE_DATA_TYPE)
+        .string_value(value)
+        .build()
+        .map_err(|e| PortError::new("SQS SendMessage", FaultKind::Refused, e.to_string()))
+}
+
+impl EventSink for SqsSink {
+    async fn send(&self, message: &OutgoingMessage) -> Result<String, PortError> {
+        let mut request = self
+            .client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(&message.body)
+            .message_attributes("type", string_attribute(&message.event_type)?)
+            .message_attributes("source", string_attribute(&message.source)?);
+        if self.fifo {
+            request = request
+                .message_group_id(&message.group_id)
+                .message_deduplication_id(&message.deduplication_id);
+        }
+        let out = request
+            .send()
+            .await
+            .map_err(|e| fault("SQS SendMessage", e))?;
+        Ok(out.message_id().unwrap_or_default().to_owned())
+    }
+}

@@ -1,0 +1,130 @@
+//! Start-up: what a function's `main` builds once per cold start. The configuration read and
+//! validated (Secrets Manager included), the AWS clients, the pipeline or the journey worker on
+//! them.
+
+use crate::aws::{self, DynamoJourneys, SqsSink};
+use crate::config::{self, Common, ConfigError};
+use crate::journey::{JourneyWorker, WorkerConfig};
+use crate::pipeline::Pipeline;
+use crate::registry::FunctionSpec;
+use crate::secrets::{self, ManagedSecrets, Refresh};
+use crate::sources::Source;
+use lambda_idempotency::DynamoDbStore;
+use std::sync::Arc;
+
+pub type AwsPipeline = Pipeline<DynamoDbStore, SqsSink>;
+pub type AwsJourneyWorker = JourneyWorker<DynamoDbStore, DynamoJourneys>;
+
+/// A function's whole configuration: shared settings, its sources with their credentials, and,
+/// when some secrets come from Secrets Manager, what refreshes them.
+pub struct FunctionConfig {
+    pub common: Common,
+    pub sources: Vec<Source>,
+    pub secrets: Option<Arc<dyn Refresh>>,
+}
+
+/// Read and validate `function`'s configuration once. Secret settings named by `<X>_SECRET_ID`
+/// are read from Secrets Manager (a client is built only then). The error names the variable,
+/// never its value; `main` logs it and exits, so Lambda reports an init failure.
+pub async fn configure(
+    function: &'static FunctionSpec,
+    env: &dyn config::Env,
+    sdk: &aws_config::SdkConfig,
+) -> Result<FunctionConfig, ConfigError> {
+    configure_with_max_age(function, env, sdk, None).await
+}
+
+/// `configure`, with values from Secrets Manager used for at most `max_age` instead of
+/// `SECRETS_MAX_AGE_SECONDS` when given (tests).
+pub async fn configure_with_max_age(
+    function: &'static FunctionSpec,
+    env: &dyn config::Env,
+    sdk: &aws_config::SdkConfig,
+    max_age: Option<std::time::Duration>,
+) -> Result<FunctionConfig, ConfigError> {
+    let wants_secrets_manager = function
+        .secret_variables
+        .iter()
+        .any(|v| env.get(&secrets::id_variable(v)).is_some());
+    if !wants_secrets_manager {
+        let (common, sources) = function.config(env)?;
+        return Ok(FunctionConfig {
+            common,
+            sources,
+            secrets: None,
+        });
+    }
+    let client = aws_sdk_secretsmanager::Client::new(sdk);
+    let plain: Vec<&str> = config::var::COMMON
+        .iter()
+        .chain(function.variables)
+        .copied()
+        .collect();
+    let validate: secrets::Validate = Box::new(move |env| function.config(env).map(|_| ()));
+    let managed = ManagedSecrets::load(env, function.secret_variables, &plain, validate, client)
+        .await?
+        .map(|m| match max_age {
+            Some(age) => m.with_max_age(age),
+            None => m,
+        });
+    let (common, sources) = match &managed {
+        Some(m) => function.config(&m.env(env))?,
+        None => function.config(env)?,
+    };
+    Ok(FunctionConfig {
+        common,
+        sources,
+        secrets: managed.map(|m| Arc::new(m) as Arc<dyn Refresh>),
+    })
+}
+
+/// `configure` from the process environment.
+pub async fn config_from_env(
+    function: &'static FunctionSpec,
+    sdk: &aws_config::SdkConfig,
+) -> Result<FunctionConfig, ConfigError> {
+    configure(function, &config::ProcessEnv, sdk).await
+}
+
+/// A webhook function's pipeline as its `main` starts it: the AWS configuration loaded once,
+/// the function configured from the process environment (Secrets Manager included).
+pub async fn webhook_pipeline(
+    function: &'static FunctionSpec,
+) -> Result<Arc<AwsPipeline>, ConfigError> {
+    let sdk = aws::load_config().await;
+    let config = config_from_env(function, &sdk).await?;
+    Ok(Arc::new(pipeline_with(&sdk, config)))
+}
+
+/// The one log line for bad configuration: the variable and why, never a value.
+pub fn log_config_error(e: &ConfigError) {
+    tracing::error!(variable = e.var, "{e}");
+}
+
+/// The pipeline on given SDK settings (the AWS clients are built once per cold start).
+pub fn pipeline_with(sdk: &aws_config::SdkConfig, config: FunctionConfig) -> AwsPipeline {
+    let FunctionConfig {
+        common,
+        sources,
+        secrets,
+    } = config;
+    let pipeline = Pipeline::new(
+        sources,
+        DynamoDbStore::new(aws_sdk_dynamodb::Client::new(sdk), common.table),
+        SqsSink::new(aws_sdk_sqs::Client::new(sdk), common.queue_url),
+        common.settings,
+    );
+    match secrets {
+        Some(s) => pipeline.with_secrets(s),
+        None => pipeline,
+    }
+}
+
+/// The journey worker on given SDK settings: its claims in the idempotency table, its state in
+/// the journey table, one DynamoDB client for both (built once per cold start).
+pub fn aws_journey_worker(sdk: &aws_config::SdkConfig, config: &WorkerConfig) -> AwsJourneyWorker {
+    let client = aws_sdk_dynamodb::Client::new(sdk);
+    let claims = DynamoDbStore::new(client.clone(), config.idempotency_table.clone());
+    let journeys = DynamoJourneys::new(client, config.journey_table.clone(), claims.clone());
+    JourneyWorker::new(claims, journeys, config.ttl_secs)
+}
