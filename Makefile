@@ -43,6 +43,7 @@ LOCAL_ENV := \
   IDEMPOTENCY_TABLE=kyc-webhook-idempotency \
   JOURNEY_TABLE=kyc-journeys \
   EVENTS_QUEUE_URL=http://127.0.0.1:$(EMULATOR_PORT)/123456789012/kyc-webhook-events.fifo \
+  ARCHIVE_BUCKET=kyc-webhook-archive \
   CASHFREE_CLIENT_SECRETS=local_cashfree_secret \
   CASHFREE_LEGACY_SIGNATURE=$${CASHFREE_LEGACY_SIGNATURE:-off} \
   HYPERVERGE_RESULTS_AUTH_TOKENS=local_results_token \

@@ -14,6 +14,10 @@ pub mod var {
     pub const EVENTS_QUEUE_URL: &str = "EVENTS_QUEUE_URL";
     pub const IDEMPOTENCY_TTL_SECONDS: &str = "IDEMPOTENCY_TTL_SECONDS";
     pub const MAX_BODY_BYTES: &str = "MAX_BODY_BYTES";
+    /// The audit archive's bucket; unset, nothing is archived. Only the webhook functions read it.
+    pub const ARCHIVE_BUCKET: &str = "ARCHIVE_BUCKET";
+    /// What every webhook function reads beyond `COMMON`.
+    pub const WEBHOOK: &[&str] = &[ARCHIVE_BUCKET];
 
     pub const COMMON: &[&str] = &[
         IDEMPOTENCY_TABLE,
@@ -76,6 +80,8 @@ impl<F: Fn(&str) -> Option<String>> Env for F {
 pub struct Common {
     pub table: String,
     pub queue_url: String,
+    /// The audit archive's bucket, when deliveries are archived.
+    pub archive_bucket: Option<String>,
     pub settings: Settings,
 }
 
@@ -135,9 +141,30 @@ pub fn common(env: &dyn Env) -> Result<Common, ConfigError> {
             ),
         ));
     }
+    let archive_bucket = env
+        .get(var::ARCHIVE_BUCKET)
+        .map(|b| b.trim().to_owned())
+        .map(|b| {
+            let valid = (3..=63).contains(&b.len())
+                && b.bytes().all(|c| {
+                    c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'.'
+                })
+                && !b.starts_with(['-', '.'])
+                && !b.ends_with(['-', '.']);
+            if valid {
+                Ok(b)
+            } else {
+                Err(err(
+                    var::ARCHIVE_BUCKET,
+                    format!("`{b}` is not an S3 bucket name (3-63 of a-z 0-9 . -)"),
+                ))
+            }
+        })
+        .transpose()?;
     Ok(Common {
         table,
         queue_url,
+        archive_bucket,
         settings: Settings {
             ttl_secs,
             max_body_bytes,
@@ -192,6 +219,7 @@ mod tests {
                 "EVENTS_QUEUE_URL",
             ),
             (vec![("IDEMPOTENCY_TABLE", "")], "IDEMPOTENCY_TABLE"),
+            (vec![("ARCHIVE_BUCKET", "My_Bucket")], "ARCHIVE_BUCKET"),
         ];
         for (extra, var) in cases {
             let e = common(&fake_env(&extra)).expect_err(var);

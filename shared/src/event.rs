@@ -27,6 +27,10 @@ pub struct KycEvent {
     /// more than 5 minutes after `data.received_at` (`data.provider_time` keeps it as sent).
     pub time: String,
     pub datacontenttype: String,
+    /// CloudEvents extension attribute: the replay id, on an event `kycctl replay` sent again
+    /// from the audit archive. Absent on events from a webhook.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kycreplay: Option<String>,
     pub data: EventData,
 }
 

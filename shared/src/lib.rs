@@ -6,6 +6,7 @@
 //! of Lambda; `lambda` turns a `lambda_http::Request` into the pipeline's input and back.
 #![forbid(unsafe_code)]
 
+pub mod archive;
 pub mod auth;
 pub mod aws;
 pub mod config;

@@ -7,6 +7,7 @@
 //! | `Webhooks` | Count | `Source, Outcome`; `Outcome` (so one alarm covers every source) |
 //! | `Forwarded` | Count | `Source, Type` |
 //! | `ForwardRejected` | Count | `Source`; none (one alarm) |
+//! | `Archived` | Count | `Source` (a delivery written to the audit archive) |
 //! | `AuthRefused` | Count | `Source` (a 401 or 403 of any kind: one alarm watches every source) |
 //! | `HandlerLatency` | Milliseconds | `Source` |
 //! | `ProviderDelay` | Milliseconds | `Source` (when the provider's event time is known) |
@@ -40,6 +41,8 @@ pub struct RequestMetrics<'a> {
     pub forward_rejected: bool,
     /// Authentication refused the request (401 or 403, of any kind).
     pub auth_refused: bool,
+    /// The delivery was written to the audit archive.
+    pub archived: bool,
     pub latency_ms: f64,
     /// Receipt time minus the provider's event time, when known.
     pub provider_delay_ms: Option<f64>,
@@ -116,6 +119,10 @@ impl RequestMetrics<'_> {
             ));
             root.insert("Type".into(), event_type.into());
             root.insert("Forwarded".into(), 1.into());
+        }
+        if self.archived {
+            directives.push(directive(vec![vec!["Source"]], vec![("Archived", "Count")]));
+            root.insert("Archived".into(), 1.into());
         }
         if self.auth_refused {
             directives.push(directive(
@@ -286,6 +293,7 @@ mod tests {
             forwarded: Some("kyc.vkyc.call_completed"),
             forward_rejected: false,
             auth_refused: false,
+            archived: true,
             latency_ms: 3.5,
             provider_delay_ms: Some(1_200.0),
             timestamp_ms: 1_764_000_000_000,
@@ -300,7 +308,13 @@ mod tests {
         names.sort_unstable();
         assert_eq!(
             names,
-            ["Forwarded", "HandlerLatency", "ProviderDelay", "Webhooks"]
+            [
+                "Archived",
+                "Forwarded",
+                "HandlerLatency",
+                "ProviderDelay",
+                "Webhooks"
+            ]
         );
         let v: Value = serde_json::from_str(&doc).expect("json");
         assert_eq!(v["Type"], "kyc.vkyc.call_completed");
@@ -318,6 +332,7 @@ mod tests {
             forwarded: None,
             provider_delay_ms: None,
             auth_refused: true,
+            archived: false,
             ..base()
         };
         let values = check_emf(&refused.to_emf()).expect("valid");

@@ -215,6 +215,7 @@ pub fn normalize(
         subject: subject.clone(),
         time,
         datacontenttype: DATA_CONTENT_TYPE.into(),
+        kycreplay: None,
         data: EventData {
             provider: source.provider.into(),
             product: source.product.into(),

@@ -2,6 +2,7 @@
 //! complete. Expected cases (duplicates, refusals) are outcomes, not errors; only DynamoDB and SQS
 //! faults become 503.
 
+use crate::archive::{self, Archive, ArchivedDelivery};
 use crate::auth::AuthError;
 use crate::metrics::{MetricsSink, RequestMetrics, Stdout, NO_SOURCE};
 use crate::normalize::{normalize, payload_hash, Normalized};
@@ -192,6 +193,8 @@ pub struct Pipeline<S, Q> {
     /// Secrets from Secrets Manager: re-read before authenticating once past their max age, and
     /// after a failed authentication once a minute old (see `secrets`).
     secrets: Option<Arc<dyn Refresh>>,
+    /// The audit archive: each new event's delivery is written there with the send.
+    archive: Option<Arc<dyn Archive>>,
     metrics: Arc<dyn MetricsSink>,
 }
 
@@ -201,6 +204,7 @@ struct Report {
     event_type: Option<String>,
     provider_time_ms: Option<i64>,
     forward_rejected: bool,
+    archived: bool,
 }
 
 impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
@@ -220,6 +224,7 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
             sink,
             settings,
             secrets: None,
+            archive: None,
             metrics: Arc::new(Stdout),
         }
     }
@@ -234,6 +239,12 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
     /// authentication (see `secrets`).
     pub fn with_secrets(mut self, secrets: Arc<dyn Refresh>) -> Self {
         self.secrets = Some(secrets);
+        self
+    }
+
+    /// Archive every new event's delivery in `archive` before answering 200 (see `archive`).
+    pub fn with_archive(mut self, archive: Arc<dyn Archive>) -> Self {
+        self.archive = Some(archive);
         self
     }
 
@@ -315,6 +326,7 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
                 _ => None,
             },
             forward_rejected: report.forward_rejected,
+            archived: report.archived,
             auth_refused: matches!(
                 outcome,
                 Outcome::Refused(Refusal::Auth(e)) if *e != AuthError::NotConfigured
@@ -402,7 +414,24 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
             now_ms,
             deadline_ms,
         };
-        self.forward(&event, &attempt, report).await
+        // The archive's record is built before the claim: a record that cannot be built fails
+        // the request (503) with nothing claimed or sent.
+        let archived = match &self.archive {
+            None => None,
+            Some(_) => {
+                let record =
+                    ArchivedDelivery::of(req, &source.auth.secret_headers(), scheme, &event, now)
+                        .and_then(|r| r.to_json());
+                match record {
+                    Ok(bytes) => Some((archive::key(source.spec.name, now, &event.id), bytes)),
+                    Err(e) => {
+                        log_fault(&e, "the archive record could not be built");
+                        return Outcome::Unavailable;
+                    }
+                }
+            }
+        };
+        self.forward(&event, archived, &attempt, report).await
     }
 
     /// A refusal a newer secret could turn around (a secret rotated on the provider's side, or
@@ -429,6 +458,7 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
     async fn forward(
         &self,
         event: &Normalized,
+        archived: Option<(String, Vec<u8>)>,
         attempt: &Attempt<'_>,
         report: &mut Report,
     ) -> Outcome {
@@ -439,14 +469,29 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
             deduplication_id: event.id.clone(),
             event_type: event.event_type.clone(),
             source: event.source.to_owned(),
+            replay: None,
         };
+        // The send and the archive write, concurrently; both must succeed before the claim
+        // completes, or it is released and the provider retries.
         let send = |_: &_| async {
-            let message_id = self.sink.send(&message).await?;
-            Ok::<_, PortError>(((), Completion::Keep(message_id)))
+            let archive = async {
+                match (&self.archive, &archived) {
+                    (Some(archive), Some((key, bytes))) => archive
+                        .put_new(key, bytes.clone())
+                        .await
+                        .map_err(ForwardError::Archive),
+                    _ => Ok(()),
+                }
+            };
+            let (sent, archived) = tokio::join!(self.sink.send(&message), archive);
+            let message_id = sent.map_err(ForwardError::Send)?;
+            archived?;
+            Ok::<_, ForwardError>(((), Completion::Keep(message_id)))
         };
         match self.idempotency.run(attempt, send).await {
             Ok(Run::Ran(())) => {
                 tracing::debug!(event_type = event.event_type, "forwarded");
+                report.archived = archived.is_some();
                 Outcome::Accepted { id }
             }
             Ok(Run::AlreadyDone { same_request }) => {
@@ -463,12 +508,40 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
                 log_fault(&e, "idempotency claim failed");
                 Outcome::Unavailable
             }
-            Err(Failure::Operation(e)) => {
+            Err(Failure::Operation(ForwardError::Send(e))) => {
                 report.forward_rejected = e.kind == FaultKind::Refused;
                 log_send_failure(&e, &message);
                 Outcome::Unavailable
             }
+            Err(Failure::Operation(ForwardError::Archive(e))) => {
+                log_fault(&e, "archive write failed; the claim was released");
+                Outcome::Unavailable
+            }
+            Err(Failure::Operation(ForwardError::Budget(e))) => {
+                log_fault(
+                    &e,
+                    "send and archive did not finish in time; the claim was released",
+                );
+                Outcome::Unavailable
+            }
         }
+    }
+}
+
+/// Why forwarding a new event failed: the queue, the archive, or the time the invocation had.
+#[derive(Debug, thiserror::Error)]
+enum ForwardError {
+    #[error("{0}")]
+    Send(PortError),
+    #[error("{0}")]
+    Archive(PortError),
+    #[error("{0}")]
+    Budget(PortError),
+}
+
+impl From<PortError> for ForwardError {
+    fn from(e: PortError) -> Self {
+        Self::Budget(e)
     }
 }
 

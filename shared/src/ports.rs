@@ -22,6 +22,8 @@ pub struct OutgoingMessage {
     pub event_type: String,
     /// Message attribute `source`.
     pub source: String,
+    /// Message attribute `replay`: the replay id, on an event sent again from the archive.
+    pub replay: Option<String>,
 }
 
 /// The data type SQS records for our two message attributes.
@@ -31,7 +33,11 @@ impl OutgoingMessage {
     /// The size SQS counts against `MaximumMessageSize`: the body plus each message attribute's
     /// name, data type and value.
     pub fn size(&self) -> usize {
-        attributes_size(&self.event_type, &self.source) + self.body.len()
+        let replay = self
+            .replay
+            .as_ref()
+            .map_or(0, |r| "replay".len() + r.len() + ATTRIBUTE_DATA_TYPE.len());
+        attributes_size(&self.event_type, &self.source) + replay + self.body.len()
     }
 }
 

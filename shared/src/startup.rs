@@ -2,7 +2,7 @@
 //! validated (Secrets Manager included), the AWS clients, the pipeline or the journey worker on
 //! them.
 
-use crate::aws::{self, DynamoJourneys, SqsSink};
+use crate::aws::{self, DynamoJourneys, S3Archive, SqsSink};
 use crate::config::{self, Common, ConfigError};
 use crate::journey::{JourneyWorker, WorkerConfig};
 use crate::pipeline::Pipeline;
@@ -57,6 +57,7 @@ pub async fn configure_with_max_age(
     let client = aws_sdk_secretsmanager::Client::new(sdk);
     let plain: Vec<&str> = config::var::COMMON
         .iter()
+        .chain(config::var::WEBHOOK)
         .chain(function.variables)
         .copied()
         .collect();
@@ -114,8 +115,14 @@ pub fn pipeline_with(sdk: &aws_config::SdkConfig, config: FunctionConfig) -> Aws
         SqsSink::new(aws_sdk_sqs::Client::new(sdk), common.queue_url),
         common.settings,
     );
-    match secrets {
+    let pipeline = match secrets {
         Some(s) => pipeline.with_secrets(s),
+        None => pipeline,
+    };
+    match common.archive_bucket {
+        Some(bucket) => {
+            pipeline.with_archive(Arc::new(S3Archive::new(S3Archive::client(sdk), bucket)))
+        }
         None => pipeline,
     }
 }

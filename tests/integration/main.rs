@@ -2,6 +2,7 @@
 //! binaries), the real AWS SDK clients, a local DynamoDB/SQS server on loopback. A new file here
 //! is a new module: declare it below; `every_file_here_is_a_module` fails until it is.
 
+mod archive;
 mod bench;
 mod cashfree;
 mod hard_cases;

@@ -5,7 +5,7 @@
 
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::AttributeValue;
-use kyc_intake::aws::SqsSink;
+use kyc_intake::aws::{S3Archive, SqsSink};
 use kyc_intake::journey::WorkerConfig;
 use kyc_intake::lambda;
 use kyc_intake::registry::{self, FunctionSpec, FUNCTIONS};
@@ -21,6 +21,7 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::sync::OnceLock;
 
 pub use kyc_local::resources::local_sdk_config;
@@ -142,11 +143,12 @@ pub fn captured_logs() -> &'static Captured {
     })
 }
 
-/// A table and a queue of the test's own on the local server.
+/// A table, a queue and an archive bucket of the test's own on the local server.
 pub struct Stack {
     pub sdk: SdkConfig,
     pub table: String,
     pub queue_url: String,
+    pub bucket: String,
     pub ddb: aws_sdk_dynamodb::Client,
 }
 
@@ -166,7 +168,12 @@ impl Stack {
         };
         resources::ensure_table(&sdk, &table).await.expect("table");
         let queue_url = resources::ensure_queue(&sdk, &queue).await.expect("queue");
+        let bucket = format!("archive-{id}");
+        resources::ensure_bucket(&sdk, &bucket)
+            .await
+            .expect("bucket");
         Self {
+            bucket,
             ddb: aws_sdk_dynamodb::Client::new(&sdk),
             sdk,
             table,
@@ -241,6 +248,7 @@ impl Stack {
         let mut map: HashMap<String, String> = [
             ("IDEMPOTENCY_TABLE", self.table.as_str()),
             ("EVENTS_QUEUE_URL", self.queue_url.as_str()),
+            ("ARCHIVE_BUCKET", self.bucket.as_str()),
             ("CASHFREE_CLIENT_SECRETS", CASHFREE_SECRET),
             ("HYPERVERGE_RESULTS_AUTH_TOKENS", RESULTS_TOKEN),
             ("HYPERVERGE_DIGILOCKER_URL_TOKENS", DIGILOCKER_TOKEN),
@@ -336,16 +344,51 @@ impl Stack {
             .expect("valid config");
         let good = local_sdk_config(endpoint()).await;
         let down = local_sdk_config(faulty).await;
-        let (ddb_sdk, sqs_sdk) = match dead {
-            Dead::Sqs => (&good, &down),
-            Dead::DynamoDb => (&down, &good),
+        let (ddb_sdk, sqs_sdk, s3_sdk) = match dead {
+            Dead::Sqs => (&good, &down, &good),
+            Dead::DynamoDb => (&down, &good, &good),
+            Dead::S3 => (&good, &good, &down),
         };
+        let archive = S3Archive::new(
+            S3Archive::client(s3_sdk),
+            common.archive_bucket.expect("the stack's bucket"),
+        );
         Pipeline::new(
             sources,
             DynamoDbStore::new(aws_sdk_dynamodb::Client::new(ddb_sdk), common.table),
             SqsSink::new(aws_sdk_sqs::Client::new(sqs_sdk), common.queue_url),
             common.settings,
         )
+        .with_archive(Arc::new(archive))
+    }
+
+    /// Every object in the archive bucket: key → its JSON.
+    pub async fn archived(&self) -> std::collections::BTreeMap<String, Value> {
+        let s3 = S3Archive::client(&self.sdk);
+        let listed = s3
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .expect("ListObjectsV2");
+        let mut out = std::collections::BTreeMap::new();
+        for object in listed.contents() {
+            let key = object.key().unwrap_or_default().to_owned();
+            let body = s3
+                .get_object()
+                .bucket(&self.bucket)
+                .key(&key)
+                .send()
+                .await
+                .expect("GetObject")
+                .body
+                .collect()
+                .await
+                .expect("body")
+                .into_bytes();
+            out.insert(key, serde_json::from_slice(&body).expect("JSON"));
+        }
+        out
     }
 
     /// Every item in the idempotency table.
@@ -424,6 +467,7 @@ pub fn hanging_endpoint() -> &'static str {
 pub enum Dead {
     Sqs,
     DynamoDb,
+    S3,
 }
 
 pub fn s(item: &HashMap<String, AttributeValue>, k: &str) -> String {

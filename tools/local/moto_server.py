@@ -8,7 +8,9 @@ conditional write is atomic, as in DynamoDB.
 It also makes moto's SQS as strict as SQS about message contents: SQS refuses a message holding
 a character outside #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF
 (InvalidMessageContents), and counts MaximumMessageSize in UTF-8 bytes; moto checks neither, so
-without this a test could not see a message that the real queue would refuse.
+without this a test could not see a message that the real queue would refuse. Likewise S3: a
+PutObject into an Object Lock bucket must carry a checksum. (Create-only writes, `If-None-Match:
+*`, and Object Lock's refusal to delete a retained version, moto enforces itself.)
 
 For benchmarks, `--keep-alive` serves the same app with waitress, which keeps connections open
 as AWS does (moto's own server closes every one, so each SDK call would pay a TCP connection),
@@ -67,6 +69,42 @@ def strict_sqs_messages() -> None:
     SQSBackend._validate_message = validate
 
 
+def strict_s3_object_lock(app):  # type: ignore[no-untyped-def]
+    """S3 refuses a PutObject into an Object Lock bucket that carries no checksum (Content-MD5 or
+    x-amz-checksum-*); moto accepts it. Refuse it here as S3 does, so a client that would fail on
+    the real archive bucket fails locally too."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    def locked(bucket: str) -> bool:
+        found = s3_backends[DEFAULT_ACCOUNT_ID]["global"].buckets.get(bucket)
+        return bool(found and found.object_lock_enabled)
+
+    def wrapped(environ, start_response):  # type: ignore[no-untyped-def]
+        is_s3 = "/s3/aws4_request" in environ.get("HTTP_AUTHORIZATION", "")
+        bucket, _, key = environ.get("PATH_INFO", "").lstrip("/").partition("/")
+        put_object = environ.get("REQUEST_METHOD") == "PUT" and key and not environ.get("QUERY_STRING")
+        checksum = "HTTP_CONTENT_MD5" in environ or any(
+            k.startswith("HTTP_X_AMZ_CHECKSUM_") for k in environ
+        )
+        if is_s3 and put_object and not checksum and locked(bucket):
+            body = (
+                b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>InvalidRequest</Code>"
+                b"<Message>Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object "
+                b"requests with Object Lock parameters</Message></Error>"
+            )
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            environ["wsgi.input"].read(length)  # the request is answered only once it is read
+            start_response(
+                "400 Bad Request",
+                [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))],
+            )
+            return [body]
+        return app(environ, start_response)
+
+    return wrapped
+
+
 def watch_parent(parent: int) -> None:
     while os.getppid() == parent:
         time.sleep(0.5)
@@ -89,7 +127,7 @@ def main() -> None:
     if args.exit_with_parent:
         threading.Thread(target=watch_parent, args=(os.getppid(),), daemon=True).start()
     strict_sqs_messages()
-    app = DomainDispatcherApplication(create_backend_app)
+    app = strict_s3_object_lock(DomainDispatcherApplication(create_backend_app))
     if args.keep_alive:
         from waitress import serve
 

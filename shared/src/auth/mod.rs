@@ -81,6 +81,11 @@ pub trait Authenticate: Send + Sync {
     fn is_configured(&self) -> bool {
         true
     }
+
+    /// Request headers that carry one of our secrets (a token header): never archived or logged.
+    fn secret_headers(&self) -> Vec<http::HeaderName> {
+        Vec::new()
+    }
 }
 
 /// Fail closed: a source without credentials refuses every request.

@@ -32,6 +32,10 @@ impl HeaderToken {
 }
 
 impl Authenticate for HeaderToken {
+    fn secret_headers(&self) -> Vec<http::HeaderName> {
+        vec![self.header.clone()]
+    }
+
     fn authenticate(&self, req: &Inbound<'_>, _: DateTime<Utc>) -> Result<AuthScheme, AuthError> {
         if self.tokens.is_empty() {
             return Err(AuthError::NotConfigured);

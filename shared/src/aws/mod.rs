@@ -6,14 +6,18 @@
 use std::time::Duration;
 
 mod journeys;
+mod s3;
 mod sqs;
 
 pub use journeys::DynamoJourneys;
+pub use s3::S3Archive;
 pub use sqs::SqsSink;
 
 /// The DynamoDB item actions `DynamoJourneys` calls on the journey table (its transactions are
 /// made of `UpdateItem`s, which is what IAM checks) and the worker on the idempotency table.
 pub const JOURNEY_TABLE_ACTIONS: &[&str] = &["dynamodb:UpdateItem"];
+/// The S3 action `S3Archive` calls, on its own sources' prefixes only.
+pub const ARCHIVE_ACTIONS: &[&str] = &["s3:PutObject"];
 /// The SQS action `SqsSink` calls.
 pub const SQS_ACTIONS: &[&str] = &["sqs:SendMessage"];
 /// What the journey worker's event source mapping needs on the queue it consumes.

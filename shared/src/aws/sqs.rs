@@ -41,6 +41,10 @@ impl EventSink for SqsSink {
             .message_body(&message.body)
             .message_attributes("type", string_attribute(&message.event_type)?)
             .message_attributes("source", string_attribute(&message.source)?);
+        if let Some(replay) = &message.replay {
+            request = request
+                .message_attributes(crate::archive::REPLAY_ATTRIBUTE, string_attribute(replay)?);
+        }
         if self.fifo {
             request = request
                 .message_group_id(&message.group_id)

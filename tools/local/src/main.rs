@@ -198,6 +198,10 @@ async fn run_serve(options: &Serve) -> Result<(), BoxError> {
     let wanted = queue_url()?;
     let name = wanted.rsplit('/').next().unwrap_or_default();
     let created = resources::ensure_queue(&sdk, name).await?;
+    if let Ok(bucket) = std::env::var(config::var::ARCHIVE_BUCKET) {
+        resources::ensure_bucket(&sdk, &bucket).await?;
+        eprintln!("kyc-local: archiving new deliveries in bucket {bucket}");
+    }
     if created != wanted {
         return Err(format!(
             "EVENTS_QUEUE_URL is {wanted} but the local server named the queue {created}"

@@ -1,5 +1,6 @@
-//! The idempotency table and the events queue, created on a local emulator the way the SAM
-//! template creates them in AWS (key `pk`, TTL on `expires_at`, FIFO queue with a dead-letter queue).
+//! The idempotency table, the events queue and the archive bucket, created on a local emulator
+//! the way the SAM template creates them in AWS (key `pk`, TTL on `expires_at`; FIFO queue with a
+//! dead-letter queue; versioning and Object Lock with a default retention).
 
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
@@ -32,6 +33,53 @@ pub async fn local_sdk_config(endpoint: &str) -> SdkConfig {
         .timeout_config(kyc_intake::aws::timeouts())
         .load()
         .await
+}
+
+/// The default retention of a local archive bucket (the template's is `ArchiveRetentionDays`).
+pub const LOCAL_ARCHIVE_RETENTION_DAYS: i32 = 1;
+
+/// Create the archive bucket if it does not exist: Object Lock (which turns versioning on) with a
+/// default retention in GOVERNANCE mode, as the template does.
+pub async fn ensure_bucket(sdk: &SdkConfig, bucket: &str) -> Result<(), BoxError> {
+    use aws_sdk_s3::types::{
+        BucketLocationConstraint, CreateBucketConfiguration, DefaultRetention,
+        ObjectLockConfiguration, ObjectLockEnabled, ObjectLockRetentionMode, ObjectLockRule,
+    };
+    let s3 = kyc_intake::aws::S3Archive::client(sdk);
+    if s3.head_bucket().bucket(bucket).send().await.is_ok() {
+        return Ok(());
+    }
+    s3.create_bucket()
+        .bucket(bucket)
+        .object_lock_enabled_for_bucket(true)
+        .create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(crate::defaults::REGION))
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| ctx(&format!("CreateBucket {bucket}"), e))?;
+    let retention = DefaultRetention::builder()
+        .mode(ObjectLockRetentionMode::Governance)
+        .days(LOCAL_ARCHIVE_RETENTION_DAYS)
+        .build();
+    s3.put_object_lock_configuration()
+        .bucket(bucket)
+        .object_lock_configuration(
+            ObjectLockConfiguration::builder()
+                .object_lock_enabled(ObjectLockEnabled::Enabled)
+                .rule(
+                    ObjectLockRule::builder()
+                        .default_retention(retention)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| ctx(&format!("PutObjectLockConfiguration {bucket}"), e))?;
+    Ok(())
 }
 
 /// Create the idempotency table if it does not exist, with TTL on `expires_at`.

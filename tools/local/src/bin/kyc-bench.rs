@@ -336,6 +336,7 @@ async fn sent_message(endpoint: &str, queue_url: &str) -> Result<OutgoingMessage
         deduplication_id: system(MessageSystemAttributeName::MessageDeduplicationId),
         event_type: attribute("type"),
         source: attribute("source"),
+        replay: None,
     })
 }
 
@@ -441,6 +442,7 @@ async fn main() -> Result<(), BoxError> {
         deduplication_id: String::new(),
         event_type: "warm-up".into(),
         source: "kyc-bench".into(),
+        replay: None,
     };
     Floor::new(&server.endpoint, "bench-warm-up", placeholder).await?;
     let mut subjects = Vec::new();

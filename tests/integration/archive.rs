@@ -1,0 +1,171 @@
+//! The audit archive on the local server's S3 (versioned, Object Lock, create-only writes as S3
+//! enforces them), through the real handlers: each new event's delivery is archived before the
+//! 200 with what a regulator needs and none of our secrets; a duplicate is not archived again;
+//! an unreachable archive answers 503 and leaves no claim, and the retry archives and sends once.
+
+use base64::Engine;
+use kyc_intake::archive::Archive;
+use kyc_intake::aws::S3Archive;
+use kyc_intake::metrics::Captured;
+use kyc_intake_tests::{
+    call, ApiRequest, Dead, Stack, CASHFREE_SECRET, DIGILOCKER_TOKEN, RESULTS_TOKEN,
+};
+use serde_json::Value;
+use std::sync::Arc;
+
+const VKYC: &str = "/prod/webhooks/cashfree/vkyc";
+const BODY: &str = r#"{"event_type":"VKYC_USER_CALL_QUEUED","event_time":"2025-05-22T03:51:14Z","version":"v1","data":{"verification_id":"arc-1","status":"PRE_VIDEO_CALL","sub_status":"USER_QUEUED"}}"#;
+
+fn decoded(object: &Value) -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD
+        .decode(
+            object["request"]["body_base64"]
+                .as_str()
+                .expect("body_base64"),
+        )
+        .expect("Base64")
+}
+
+#[tokio::test]
+async fn a_new_delivery_is_archived_with_its_proof_and_a_duplicate_is_not_archived_again() {
+    let stack = Stack::new(true).await;
+    let metrics = Arc::new(Captured::default());
+    let f = stack.cashfree(&[]).await.with_metrics(metrics.clone());
+    let request = ApiRequest::post(VKYC, BODY)
+        .signed_now()
+        .header("x-webhook-attempt", "1");
+    let reply = call(&f, request.request()).await;
+    assert_eq!(reply.body["status"], "accepted", "{:?}", reply.body);
+    let id = reply.id();
+    let archived = stack.archived().await;
+    assert_eq!(archived.len(), 1, "{archived:?}");
+    let (key, object) = archived.iter().next().expect("one object");
+    let today = chrono::Utc::now().format("%Y/%m/%d");
+    assert_eq!(key, &format!("deliveries/cashfree/vkyc/{today}/{id}.json"));
+    assert_eq!(object["event_id"], id.as_str());
+    assert_eq!(object["source"], "cashfree/vkyc");
+    assert_eq!(object["auth_scheme"], "cashfree_header_hmac");
+    assert_eq!(object["request"]["path"], VKYC);
+    assert_eq!(object["request"]["source_ip"], "52.66.25.127");
+    assert_eq!(
+        decoded(object),
+        BODY.as_bytes(),
+        "the raw body, byte for byte"
+    );
+    let headers = &object["request"]["headers"];
+    let sent_signature = &request
+        .headers
+        .iter()
+        .find(|(k, _)| k == "x-webhook-signature");
+    assert_eq!(
+        headers["x-webhook-signature"].as_str(),
+        sent_signature.map(|(_, v)| v.as_str()),
+        "the provider's proof stays"
+    );
+    assert!(headers["x-webhook-timestamp"].is_string());
+    assert_eq!(headers["x-webhook-attempt"], "1");
+    // The event exactly as the queue got it.
+    let messages = stack.messages().await;
+    assert_eq!(messages.len(), 1);
+    let queued: Value = serde_json::from_str(&messages[0].body).expect("event");
+    assert_eq!(object["event"], queued);
+    assert_eq!(object["received_at"], queued["data"]["received_at"]);
+
+    // A redelivery (re-signed, next attempt) is a duplicate: nothing more is archived.
+    let again = ApiRequest::post(VKYC, BODY)
+        .signed_now()
+        .header("x-webhook-attempt", "2");
+    assert_eq!(call(&f, again.request()).await.body["status"], "duplicate");
+    let after = stack.archived().await;
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[key]["request"]["headers"]["x-webhook-attempt"], "1");
+    let counted: Vec<String> = metrics
+        .documents()
+        .into_iter()
+        .filter(|d| d.contains("\"Archived\""))
+        .collect();
+    assert_eq!(counted.len(), 1, "Archived counted once");
+    assert!(counted[0].contains(r#""Source":"cashfree/vkyc""#));
+}
+
+#[tokio::test]
+async fn no_secret_of_ours_reaches_the_archive() {
+    let stack = Stack::new(true).await;
+    let hv = stack.hyperverge(&[]).await;
+    let digilocker = ApiRequest::post(
+        "/webhooks/hyperverge/digilocker",
+        r#"{"refId":"arc-dl","event":{"name":"digilocker.user.consent.granted","code":"user_granted_consent"},"timeStamp":"2024-01-15T10:30:45.123Z"}"#,
+    )
+    .query(&format!("token={DIGILOCKER_TOKEN}"))
+    .header("cookie", "session=abc")
+    .header("authorization", "Bearer something");
+    let mut digilocker = digilocker;
+    digilocker.source_ip = "65.0.82.147".into();
+    assert_eq!(call(&hv, digilocker.request()).await.status, 200);
+    let results = ApiRequest::post(
+        "/webhooks/hyperverge/results",
+        r#"{"transactionId":"arc-r","applicationStatus":"auto_approved","eventId":"arc-e","eventTime":"2022-08-22T12:48:32.346Z","eventType":"FINISH_TRANSACTION_WEBHOOK"}"#,
+    )
+    .header("x-webhook-token", RESULTS_TOKEN);
+    assert_eq!(call(&hv, results.request()).await.status, 200);
+    let archived = stack.archived().await;
+    assert_eq!(archived.len(), 2);
+    for (key, object) in &archived {
+        let text = object.to_string();
+        for secret in [
+            DIGILOCKER_TOKEN,
+            RESULTS_TOKEN,
+            CASHFREE_SECRET,
+            "session=abc",
+            "Bearer",
+        ] {
+            assert!(!text.contains(secret), "{key} holds `{secret}`: {text}");
+        }
+        let headers = object["request"]["headers"].as_object().expect("headers");
+        for name in ["x-webhook-token", "authorization", "cookie"] {
+            assert!(!headers.contains_key(name), "{key}: {name}");
+        }
+        let path = object["request"]["path"].as_str().expect("path");
+        assert!(!path.contains('?') && path.starts_with("/webhooks/hyperverge/"));
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_archive_answers_503_leaves_no_claim_and_the_retry_archives_and_sends_once()
+{
+    let stack = Stack::new(true).await;
+    let down = stack.cashfree_with_dead(Dead::S3).await;
+    let reply = call(&down, ApiRequest::post(VKYC, BODY).signed_now().request()).await;
+    assert_eq!((reply.status, reply.error()), (503, "unavailable"));
+    assert!(stack.items().await.is_empty(), "no live claim");
+    assert!(stack.archived().await.is_empty());
+    // The provider retries once the archive is back.
+    let up = stack.cashfree(&[]).await;
+    let reply = call(&up, ApiRequest::post(VKYC, BODY).signed_now().request()).await;
+    assert_eq!(reply.body["status"], "accepted", "{:?}", reply.body);
+    assert_eq!(stack.archived().await.len(), 1);
+    // The first attempt's send went through before the archive failed; FIFO deduplication on
+    // the event id keeps the queue at one message.
+    assert_eq!(stack.messages().await.len(), 1);
+}
+
+#[tokio::test]
+async fn the_local_archive_is_create_only_as_s3_is() {
+    let stack = Stack::new(true).await;
+    let archive = S3Archive::new(S3Archive::client(&stack.sdk), stack.bucket.clone());
+    let key = "deliveries/cashfree/vkyc/2026/11/30/same.json";
+    archive
+        .put_new(key, br#"{"first":true}"#.to_vec())
+        .await
+        .expect("first write");
+    archive
+        .put_new(key, br#"{"second":true}"#.to_vec())
+        .await
+        .expect("an existing object counts as written");
+    let archived = stack.archived().await;
+    assert_eq!(
+        archived[key],
+        serde_json::json!({"first": true}),
+        "never overwritten"
+    );
+}
