@@ -1,7 +1,8 @@
 //! `template.yaml` and the code cannot drift: the environment variables, routes, binaries, table
 //! key, TTL attribute and IAM actions the template declares are exactly the ones the code uses.
 
-use kyc_intake::aws::{JOURNEY_TABLE_ACTIONS, SQS_ACTIONS, WORKER_SQS_ACTIONS};
+use kyc_intake::archive;
+use kyc_intake::aws::{ARCHIVE_ACTIONS, JOURNEY_TABLE_ACTIONS, SQS_ACTIONS, WORKER_SQS_ACTIONS};
 use kyc_intake::config::var;
 use kyc_intake::journey;
 use kyc_intake::registry::{FunctionSpec, FUNCTIONS};
@@ -102,6 +103,7 @@ fn environment_variables_match_per_function() {
             .chain(f.secret_variables.iter().map(|v| secrets::id_variable(v)))
             // Whoever may read Secrets Manager is told how long a value may be used.
             .chain((!f.secret_variables.is_empty()).then(|| secrets::MAX_AGE_VARIABLE.to_owned()))
+            .chain(var::WEBHOOK.iter().map(|v| (*v).to_owned()))
             .collect();
         assert_eq!(env_vars(&resource_of(&t, f)), own, "{}", f.name);
     }
@@ -234,6 +236,26 @@ fn iam_actions_are_exactly_what_the_code_calls() {
             .iter()
             .map(|(a, r)| (a.clone(), (*r).to_owned()))
             .collect();
+        // The archive: its own sources' prefixes only, and the archive's key.
+        let prefixes: Vec<String> = f
+            .sources
+            .iter()
+            .map(|s| {
+                format!(
+                    "!Sub \"${{ArchiveBucket.Arn}}/{}/{}/*\"",
+                    archive::PREFIX,
+                    s.name
+                )
+            })
+            .collect();
+        want.push((
+            action_list(ARCHIVE_ACTIONS),
+            action_list(&prefixes.iter().map(String::as_str).collect::<Vec<_>>()),
+        ));
+        want.push((
+            "kms:GenerateDataKey".to_owned(),
+            "!GetAtt ArchiveKey.Arn".to_owned(),
+        ));
         want.push((
             "secretsmanager:GetSecretValue".to_owned(),
             action_list(&refs.iter().map(String::as_str).collect::<Vec<_>>()),
@@ -269,7 +291,10 @@ fn iam_actions_are_exactly_what_the_code_calls() {
         ],
         "journey-worker: its table, its claims, the queue it consumes"
     );
-    assert!(!t.contains("Resource: \"*\"") && !t.contains("Resource: '*'"));
+    // No wildcard in any role; a KMS key policy's `*` means the key itself.
+    let key_policy = block(&t, |b| b[0].trim() == "ArchiveKey:", 2).join("\n");
+    let roles = t.replace(&key_policy, "");
+    assert!(!roles.contains("Resource: \"*\"") && !roles.contains("Resource: '*'"));
 }
 
 /// The `dynamodb:LeadingKeys` patterns of a block, in order.
@@ -534,4 +559,53 @@ fn the_api_is_throttled_and_its_access_log_has_no_query_string_or_body() {
     }
     assert!(text.contains("$context.path") && text.contains("$context.status"));
     assert!(t.contains("  OperationsDashboard:\n"));
+}
+
+#[test]
+fn the_archive_bucket_is_locked_encrypted_private_tls_only_and_tiered_by_size() {
+    let t = template();
+    let bucket = block(&t, |b| b[0].trim() == "ArchiveBucket:", 2).join("\n");
+    for line in [
+        "ObjectLockEnabled: true",
+        "Mode: !Ref ArchiveLockMode",
+        "Days: !Ref ArchiveRetentionDays",
+        "Status: Enabled",
+        "SSEAlgorithm: aws:kms",
+        "KMSMasterKeyID: !GetAtt ArchiveKey.Arn",
+        "BucketKeyEnabled: true",
+        "BlockPublicAcls: true",
+        "BlockPublicPolicy: true",
+        "IgnorePublicAcls: true",
+        "RestrictPublicBuckets: true",
+        "ObjectSizeGreaterThan: 131072",
+        "StorageClass: GLACIER_IR",
+        "TransitionInDays: !Ref ArchiveColdAfterDays",
+        "ExpirationInDays: !Ref ArchiveRetentionDays",
+        "DeletionPolicy: Retain",
+    ] {
+        assert!(
+            bucket
+                .lines()
+                .any(|l| l.trim().trim_start_matches("- ") == line),
+            "ArchiveBucket lacks `{line}`"
+        );
+    }
+    let key = block(&t, |b| b[0].trim() == "ArchiveKey:", 2).join("\n");
+    assert!(key.contains("EnableKeyRotation: true"));
+    let policy = block(&t, |b| b[0].trim() == "ArchiveBucketPolicy:", 2).join("\n");
+    assert!(policy.contains("Effect: Deny") && policy.contains("aws:SecureTransport: \"false\""));
+    let params = block(&t, |b| b[0].trim() == "Parameters:", 0).join("\n");
+    for (name, default) in [
+        ("ArchiveRetentionDays", "1825"),
+        ("ArchiveLockMode", "GOVERNANCE"),
+        ("ArchiveColdAfterDays", "90"),
+        ("ArchiveEnabled", "\"true\""),
+    ] {
+        let p = block(&params, |b| b[0].trim() == format!("{name}:"), 2).join("\n");
+        assert!(p.contains(&format!("Default: {default}")), "{name}: {p}");
+    }
+    assert!(params.contains("AllowedValues: [GOVERNANCE, COMPLIANCE]"));
+    // The code writes where the roles allow.
+    let key = archive::key("cashfree/vkyc", chrono::Utc::now(), "id");
+    assert!(key.starts_with(&format!("{}/cashfree/vkyc/", archive::PREFIX)));
 }
