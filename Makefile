@@ -60,6 +60,7 @@ help:
 	@echo "make invoke EVENT=events/...json   send a sample event to 'make run' (fresh timestamp/signature)"
 	@echo "make receive    print and delete the normalized events on the local queue (with 'make run WORKER=off')"
 	@echo "make journey ID=cashfree/vkyc#test333   a journey's state, as the journey worker keeps it"
+	@echo "make kycctl ARGS='archive list --source cashfree/vkyc'   kycctl against 'make run'"
 	@echo "make lint       rustfmt, clippy, cfn-lint, sam validate --lint"
 	@echo "make fuzz       long property/fuzz run (FUZZ_CASES=1000000 by default)"
 	@echo "make bench      end-to-end figures of the release bootstrap (init, latency, CPU, RSS, size, concurrency)"
@@ -104,6 +105,10 @@ receive: build
 journey: build
 	@test -n "$(ID)" || { echo "usage: make journey ID=cashfree/vkyc#<verification_id>"; exit 2; }
 	@env $(LOCAL_ENV) $(KYC_LOCAL) journey '$(ID)'
+
+.PHONY: kycctl
+kycctl: build
+	@env $(LOCAL_ENV) target/debug/kycctl $(ARGS)
 
 .PHONY: lint
 lint: $(TOOLS_STAMP)

@@ -14,6 +14,7 @@ mod metrics;
 mod new_provider;
 mod other_languages;
 mod reliability;
+mod replay;
 mod samples;
 mod secrets;
 mod template;

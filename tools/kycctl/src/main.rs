@@ -1,9 +1,11 @@
 //! `kycctl`: the operator's command line. Registers and checks the HyperVerge subscriptions,
-//! smoke-tests a deployed endpoint with a signed sample, and prints the Cashfree dashboard steps.
+//! smoke-tests a deployed endpoint with a signed sample, prints the Cashfree dashboard steps,
+//! reads the audit archive and replays it.
 //! Exit codes: 0 ok, 1 drift or a refusal (provider or endpoint), 2 usage. Credentials and tokens
 //! never appear in its output.
 #![forbid(unsafe_code)]
 
+mod archive;
 mod hyperverge;
 mod send;
 
@@ -37,6 +39,10 @@ enum Command {
     Hyperverge(HypervergeArgs),
     /// Sign a sample event (fresh timestamp) and POST it to an endpoint: the smoke test after deploy.
     Send(SendArgs),
+    /// The audit archive: `list` the deliveries of a source, `show` one.
+    Archive(archive::ArchiveArgs),
+    /// Send archived deliveries again, normalized with this build's code (`--dry-run` first).
+    Replay(archive::ReplayArgs),
     /// Cashfree has no configuration API: the dashboard steps and the URLs to paste.
     Cashfree {
         /// The deployed API's base URL (`https://<api>.execute-api.<region>.amazonaws.com`).
@@ -368,6 +374,8 @@ async fn main() -> ExitCode {
         Command::Hyperverge(args) => hyperverge(args, timeout).await,
         Command::Send(args) => send::send(args, timeout).await,
         Command::Cashfree { api_url } => cashfree(&api_url),
+        Command::Archive(args) => archive::archive(args).await,
+        Command::Replay(args) => archive::replay(args).await,
     };
     match result {
         Ok(report) => {

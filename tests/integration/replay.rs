@@ -1,0 +1,347 @@
+//! Replay from the audit archive, end to end on the local server: webhooks through the real
+//! handlers into the queue and the archive, the real `kycctl replay`, the journey worker's real
+//! handler. What replay must achieve: events lost downstream are restored (every journey ends as
+//! it would have); an event `unrecognized` when it arrived is applied as the type a later mapping
+//! gives it; replaying twice, or replaying what the worker already applied, changes no journey.
+
+use kyc_intake::aws::{S3Archive, SqsSink};
+use kyc_intake::secret::{Secret, SecretList};
+use kyc_intake::sources::cashfree::signature::{CashfreeAuth, Legacy};
+use kyc_intake::sources::cashfree::vkyc;
+use kyc_intake::sources::{Recognized, Source, SourceSpec};
+use kyc_intake::startup::AwsJourneyWorker;
+use kyc_intake::{Pipeline, Settings};
+use kyc_intake_tests::{
+    call, endpoint, local_sdk_config, workspace, workspace_binary, ApiRequest, Stack,
+    CASHFREE_SECRET,
+};
+use kyc_local::worker::EventSource;
+use lambda_idempotency::DynamoDbStore;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+const VKYC: &str = "/webhooks/cashfree/vkyc";
+
+fn vkyc_body(v: &str, event: &str, sub_status: &str, time: &str) -> String {
+    format!(
+        r#"{{"event_type":"{event}","event_time":"{time}","version":"v1","data":{{"verification_id":"{v}","reference_id":1,"status":"IN_PROGRESS","sub_status":"{sub_status}"}}}}"#
+    )
+}
+
+/// Two journeys: one queued then completed, one only queued.
+fn webhooks() -> Vec<String> {
+    vec![
+        vkyc_body(
+            "rp-1",
+            "VKYC_USER_CALL_QUEUED",
+            "USER_QUEUED",
+            "2025-05-22T03:55:00Z",
+        ),
+        vkyc_body(
+            "rp-1",
+            "VKYC_USER_CALL_COMPLETED",
+            "CALL_COMPLETED",
+            "2025-05-22T04:10:00Z",
+        ),
+        vkyc_body(
+            "rp-2",
+            "VKYC_USER_CALL_QUEUED",
+            "USER_QUEUED",
+            "2025-05-22T03:57:00Z",
+        ),
+    ]
+}
+
+async fn deliver(pipeline: &kyc_intake::startup::AwsPipeline, body: &str) {
+    let reply = call(
+        pipeline,
+        ApiRequest::post(VKYC, body).signed_now().request(),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+}
+
+/// The journey worker applies whatever is on the queue.
+async fn apply_queue(stack: &Stack, worker: &AwsJourneyWorker) {
+    let sdk = local_sdk_config(endpoint()).await;
+    let source = EventSource::new(&sdk, &stack.queue_url)
+        .await
+        .expect("event source");
+    loop {
+        let polled = source.poll(worker, 0, 20_000).await.expect("poll");
+        if polled.received.is_empty() {
+            return;
+        }
+        assert!(polled.failed.is_empty(), "{polled:?}");
+    }
+}
+
+/// Every journey, without the time the worker wrote it.
+async fn journeys(stack: &Stack, table: &str) -> BTreeMap<String, BTreeMap<String, String>> {
+    stack
+        .scan(table)
+        .await
+        .into_iter()
+        .map(|item| {
+            let fields: BTreeMap<String, String> = item
+                .iter()
+                .filter(|(k, _)| k.as_str() != "updated_at")
+                .map(|(k, v)| {
+                    let text = v.as_s().or_else(|_| v.as_n()).cloned().unwrap_or_default();
+                    (k.clone(), text)
+                })
+                .collect();
+            (fields["pk"].clone(), fields)
+        })
+        .collect()
+}
+
+/// `kycctl replay` (or any kycctl command) against this stack; its exit code and output.
+fn kycctl(stack: &Stack, args: &[&str]) -> (i32, String) {
+    let out = std::process::Command::new(workspace_binary("kycctl"))
+        .args(args)
+        .current_dir(workspace())
+        .env("AWS_ENDPOINT_URL", endpoint())
+        .env("AWS_REGION", "ap-south-1")
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .env("ARCHIVE_BUCKET", &stack.bucket)
+        .env("EVENTS_QUEUE_URL", &stack.queue_url)
+        .env_remove("AWS_PROFILE")
+        .output()
+        .expect("run kycctl");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// Replay today's (and yesterday's, around midnight UTC) cashfree/vkyc deliveries.
+fn replay(stack: &Stack, extra: &[&str]) -> (i32, String) {
+    let now = chrono::Utc::now();
+    let from = (now - chrono::Duration::days(1))
+        .format("%Y-%m-%d")
+        .to_string();
+    let to = now.format("%Y-%m-%d").to_string();
+    let mut args = vec![
+        "replay",
+        "--source",
+        "cashfree/vkyc",
+        "--from",
+        &from,
+        "--to",
+        &to,
+    ];
+    args.extend_from_slice(extra);
+    kycctl(stack, &args)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_restores_lost_events_and_replaying_again_or_what_was_applied_changes_nothing() {
+    let sdk = local_sdk_config(endpoint()).await;
+    // What the journeys should be: the same webhooks, applied as they came.
+    let control = Stack::new(true).await;
+    let (control_table, control_worker) = control.journey_worker(&sdk).await;
+    let f = control.cashfree(&[]).await;
+    for body in webhooks() {
+        deliver(&f, &body).await;
+    }
+    apply_queue(&control, &control_worker).await;
+    let expected = journeys(&control, &control_table).await;
+    assert_eq!(expected.len(), 2);
+    assert_eq!(expected["cashfree/vkyc#rp-1"]["event_count"], "2");
+
+    // Lost downstream: the queue purged before the worker ran.
+    let stack = Stack::new(true).await;
+    let (table, worker) = stack.journey_worker(&sdk).await;
+    let f = stack.cashfree(&[]).await;
+    for body in webhooks() {
+        deliver(&f, &body).await;
+    }
+    assert_eq!(stack.messages().await.len(), 3, "purged");
+    apply_queue(&stack, &worker).await;
+    assert!(journeys(&stack, &table).await.is_empty());
+
+    let (code, out) = replay(&stack, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("read 3, sent 3, failed 0"), "{out}");
+    let replayed = stack.messages().await;
+    assert_eq!(replayed.len(), 3);
+    for m in &replayed {
+        let event: Value = serde_json::from_str(&m.body).expect("event");
+        let id = event["kycreplay"].as_str().expect("the replay id");
+        assert!(m.attributes.iter().any(|(k, v)| k == "replay" && v == id));
+        assert_eq!(
+            m.deduplication_id.as_deref(),
+            Some(format!("{}:replay:{id}", event["id"].as_str().unwrap_or_default()).as_str())
+        );
+        let group = format!(
+            "cashfree/vkyc#{}",
+            event["subject"].as_str().unwrap_or_default()
+        );
+        assert_eq!(
+            m.group_id.as_deref(),
+            Some(group.as_str()),
+            "the intake's group"
+        );
+    }
+    // Put them back for the worker (drained above to look at them).
+    resend(&stack, &replayed).await;
+    apply_queue(&stack, &worker).await;
+    assert_eq!(
+        journeys(&stack, &table).await,
+        expected,
+        "as it would have been"
+    );
+    let claims_before = stack.items().await.len();
+
+    // Replayed twice: nothing changes.
+    let (code, out) = replay(&stack, &[]);
+    assert_eq!(code, 0, "{out}");
+    apply_queue(&stack, &worker).await;
+    assert_eq!(journeys(&stack, &table).await, expected, "replayed twice");
+    // The intake's own idempotency records were never touched: only the worker's claims exist
+    // beside the intake's three.
+    assert_eq!(stack.items().await.len(), claims_before);
+
+    // Replaying what the worker already applied changes nothing either.
+    let (code, out) = replay(&control, &[]);
+    assert_eq!(code, 0, "{out}");
+    apply_queue(&control, &control_worker).await;
+    assert_eq!(journeys(&control, &control_table).await, expected);
+}
+
+/// Send received messages to the queue again, as they were.
+async fn resend(stack: &Stack, messages: &[kyc_local::resources::Received]) {
+    let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
+    for m in messages {
+        let mut request = sqs
+            .send_message()
+            .queue_url(&stack.queue_url)
+            .message_body(&m.body);
+        if let Some(g) = &m.group_id {
+            request = request.message_group_id(g);
+        }
+        if let Some(d) = &m.deduplication_id {
+            request = request.message_deduplication_id(d);
+        }
+        request.send().await.expect("send");
+    }
+}
+
+/// Cashfree's VKYC mapping before `VKYC_USER_CALL_COMPLETED` was known: such an event arrives as
+/// `kyc.vkyc.unrecognized` (a test-only stand-in for a mapping that changed later).
+fn old_recognize(v: &Value) -> Option<Recognized> {
+    if v["event_type"] == "VKYC_USER_CALL_COMPLETED" {
+        return None;
+    }
+    (vkyc::SOURCE.recognize)(v)
+}
+
+static OLD_VKYC: SourceSpec = SourceSpec {
+    recognize: old_recognize,
+    ..vkyc::SOURCE
+};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_unrecognized_when_it_arrived_is_applied_as_the_type_the_mapping_gives_it_now() {
+    let stack = Stack::new(true).await;
+    let sdk = local_sdk_config(endpoint()).await;
+    let (table, worker) = stack.journey_worker(&sdk).await;
+    let auth = CashfreeAuth::new(
+        SecretList::new(vec![Secret::new(CASHFREE_SECRET)]),
+        86_400,
+        Legacy::Off,
+    );
+    let old = Pipeline::new(
+        vec![Source::new(&OLD_VKYC, auth)],
+        DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&sdk), stack.table.clone()),
+        SqsSink::new(aws_sdk_sqs::Client::new(&sdk), stack.queue_url.clone()),
+        Settings {
+            ttl_secs: 3_600,
+            max_body_bytes: 262_144,
+        },
+    )
+    .with_archive(Arc::new(S3Archive::new(
+        S3Archive::client(&sdk),
+        stack.bucket.clone(),
+    )));
+    let completed = vkyc_body(
+        "rp-new",
+        "VKYC_USER_CALL_COMPLETED",
+        "CALL_COMPLETED",
+        "2025-05-22T04:10:00Z",
+    );
+    deliver(&old, &completed).await;
+    apply_queue(&stack, &worker).await;
+    assert!(
+        journeys(&stack, &table).await.is_empty(),
+        "unrecognized: not stored"
+    );
+
+    let (code, out) = replay(&stack, &["--dry-run"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("kyc.vkyc.unrecognized -> kyc.vkyc.call_completed"),
+        "{out}"
+    );
+    assert!(out.contains("read 1, sent 0, failed 0"), "{out}");
+    assert!(stack.messages().await.is_empty(), "a dry run sends nothing");
+
+    let (code, out) = replay(&stack, &["--type", "kyc.vkyc.call_completed"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("read 1, sent 1, failed 0"), "{out}");
+    apply_queue(&stack, &worker).await;
+    let after = journeys(&stack, &table).await;
+    let j = &after["cashfree/vkyc#rp-new"];
+    assert_eq!(j["type"], "kyc.vkyc.call_completed");
+    assert_eq!(j["event_count"], "1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kycctl_lists_and_shows_the_archived_deliveries() {
+    let stack = Stack::new(true).await;
+    let f = stack.cashfree(&[]).await;
+    let mut ids = Vec::new();
+    for body in webhooks() {
+        let reply = call(&f, ApiRequest::post(VKYC, body).signed_now().request()).await;
+        ids.push(reply.id());
+    }
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let (code, out) = kycctl(
+        &stack,
+        &[
+            "archive",
+            "list",
+            "--source",
+            "cashfree/vkyc",
+            "--from",
+            &today,
+            "--to",
+            &today,
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    for id in &ids {
+        assert!(out.contains(id.as_str()), "{id}: {out}");
+    }
+    assert!(
+        out.contains("kyc.vkyc.call_completed") && out.contains("3 deliveries"),
+        "{out}"
+    );
+    let (code, out) = kycctl(&stack, &["--json", "archive", "show", &ids[1]]);
+    assert_eq!(code, 0, "{out}");
+    let shown: Value = serde_json::from_str(out.trim()).expect("--json prints JSON");
+    assert_eq!(shown["event_id"], ids[1].as_str());
+    assert_eq!(shown["event"]["type"], "kyc.vkyc.call_completed");
+    let (code, out) = kycctl(
+        &stack,
+        &["archive", "show", "0000", "--source", "cashfree/vkyc"],
+    );
+    assert_eq!(code, 1, "not there: {out}");
+    let (code, out) = kycctl(&stack, &["archive", "list", "--source", "acme/kyc"]);
+    assert_eq!(code, 2, "no such source: {out}");
+}

@@ -1,0 +1,394 @@
+//! `kycctl archive list|show` and `kycctl replay`: the audit archive read back, and its
+//! deliveries normalized again with this build's code and sent to the events queue.
+//!
+//! AWS settings (region, credentials, `AWS_ENDPOINT_URL`) come from the usual SDK environment.
+//! Replay never touches the intake's idempotency records: the replayed events carry the replay id
+//! (`kycreplay`, message attribute `replay`) and a deduplication id of their own
+//! (`<event id>:replay:<replay id>`), so the queue does not drop them as the originals' repeats;
+//! the journey worker applies each event id once, so replaying what it already applied changes
+//! nothing.
+
+use crate::hyperverge::Failure;
+use crate::Report;
+use aws_sdk_s3::error::DisplayErrorContext;
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use clap::{Args, Subcommand};
+use kyc_intake::archive::{self, ArchivedDelivery};
+use kyc_intake::aws::{S3Archive, SqsSink};
+use kyc_intake::ports::EventSink;
+use kyc_intake::registry::FUNCTIONS;
+use kyc_intake::sources::SourceSpec;
+use serde_json::json;
+
+#[derive(Args)]
+pub struct ArchiveArgs {
+    /// The archive bucket (the stack's `ArchiveBucketName` output).
+    #[arg(long, env = "ARCHIVE_BUCKET", global = true)]
+    bucket: Option<String>,
+    #[command(subcommand)]
+    command: ArchiveCommand,
+}
+
+#[derive(Subcommand)]
+enum ArchiveCommand {
+    /// One line per archived delivery: the event id, when it was received, the type it had.
+    List {
+        /// e.g. `cashfree/vkyc`.
+        #[arg(long)]
+        source: String,
+        #[command(flatten)]
+        range: Range,
+    },
+    /// One archived delivery, as stored.
+    Show {
+        event_id: String,
+        /// Look only under this source (faster).
+        #[arg(long)]
+        source: Option<String>,
+    },
+}
+
+/// A time range: each end a UTC day `YYYY-MM-DD` (inclusive) or an RFC 3339 time.
+#[derive(Args, Clone)]
+pub struct Range {
+    #[arg(long)]
+    from: Option<String>,
+    #[arg(long)]
+    to: Option<String>,
+}
+
+#[derive(Args)]
+pub struct ReplayArgs {
+    /// e.g. `cashfree/vkyc`.
+    #[arg(long)]
+    source: String,
+    /// The first day (`YYYY-MM-DD`, UTC) or time (RFC 3339).
+    #[arg(long)]
+    from: String,
+    /// The last day (inclusive) or time.
+    #[arg(long)]
+    to: String,
+    /// Only events of this type (as it is now, or as it was when they arrived).
+    #[arg(long = "type")]
+    event_type: Option<String>,
+    /// Print what would be sent, send nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// The events queue (the stack's `EventsQueueUrl` output).
+    #[arg(long, env = "EVENTS_QUEUE_URL")]
+    queue_url: Option<String>,
+    /// The archive bucket (the stack's `ArchiveBucketName` output).
+    #[arg(long, env = "ARCHIVE_BUCKET")]
+    bucket: Option<String>,
+}
+
+fn source_spec(name: &str) -> Result<&'static SourceSpec, Failure> {
+    FUNCTIONS
+        .iter()
+        .flat_map(|f| f.sources.iter().copied())
+        .find(|s| s.name == name)
+        .ok_or_else(|| {
+            let known: Vec<&str> = FUNCTIONS
+                .iter()
+                .flat_map(|f| f.sources.iter().map(|s| s.name))
+                .collect();
+            Failure::usage(format!(
+                "--source {name} is not a source (one of {})",
+                known.join(", ")
+            ))
+        })
+}
+
+/// One end of a range: a UTC day (its first or last instant) or an RFC 3339 time.
+fn instant(flag: &str, value: &str, end_of_day: bool) -> Result<DateTime<Utc>, Failure> {
+    if let Ok(day) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
+        let time = if end_of_day {
+            NaiveTime::from_hms_milli_opt(23, 59, 59, 999)
+        } else {
+            NaiveTime::from_hms_opt(0, 0, 0)
+        };
+        return Ok(day.and_time(time.unwrap_or_default()).and_utc());
+    }
+    DateTime::parse_from_rfc3339(value)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| {
+            Failure::usage(format!(
+                "{flag} `{value}` is neither a day (YYYY-MM-DD) nor an RFC 3339 time"
+            ))
+        })
+}
+
+fn bucket(bucket: Option<String>) -> Result<String, Failure> {
+    bucket.filter(|b| !b.trim().is_empty()).ok_or_else(|| {
+        Failure::usage("no archive bucket: give --bucket or set ARCHIVE_BUCKET (the stack's ArchiveBucketName output)")
+    })
+}
+
+/// The archive as the command line reads it.
+struct Reader {
+    s3: aws_sdk_s3::Client,
+    bucket: String,
+}
+
+impl Reader {
+    async fn new(bucket: String) -> Self {
+        let sdk = kyc_intake::aws::load_config().await;
+        Self {
+            s3: S3Archive::client(&sdk),
+            bucket,
+        }
+    }
+
+    /// Every key under `prefix`.
+    async fn keys(&self, prefix: &str) -> Result<Vec<String>, Failure> {
+        let mut keys = Vec::new();
+        let mut token = None;
+        loop {
+            let out = self
+                .s3
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_continuation_token(token)
+                .send()
+                .await
+                .map_err(|e| {
+                    Failure::refused(format!(
+                        "listing s3://{}/{prefix}: {}",
+                        self.bucket,
+                        DisplayErrorContext(e)
+                    ))
+                })?;
+            keys.extend(
+                out.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_owned)),
+            );
+            match out.next_continuation_token() {
+                Some(t) => token = Some(t.to_owned()),
+                None => return Ok(keys),
+            }
+        }
+    }
+
+    async fn read(&self, key: &str) -> Result<ArchivedDelivery, Failure> {
+        let out = self
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| {
+                Failure::refused(format!(
+                    "reading s3://{}/{key}: {}",
+                    self.bucket,
+                    DisplayErrorContext(e)
+                ))
+            })?;
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| Failure::refused(format!("reading s3://{}/{key}: {e}", self.bucket)))?
+            .into_bytes();
+        serde_json::from_slice(&bytes).map_err(|e| {
+            Failure::refused(format!(
+                "s3://{}/{key} is not an archived delivery: {e}",
+                self.bucket
+            ))
+        })
+    }
+
+    /// The deliveries of `source` received within the range, oldest first.
+    async fn deliveries(
+        &self,
+        source: &str,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<Vec<ArchivedDelivery>, Failure> {
+        let keys = match (from, to) {
+            (Some(from), Some(to)) => {
+                if to < from {
+                    return Err(Failure::usage("--to is before --from"));
+                }
+                let mut keys = Vec::new();
+                let mut day = from;
+                while day.date_naive() <= to.date_naive() {
+                    keys.extend(self.keys(&archive::day_prefix(source, day)).await?);
+                    day += Duration::days(1);
+                }
+                keys
+            }
+            _ => self.keys(&format!("{}/{source}/", archive::PREFIX)).await?,
+        };
+        let mut deliveries = Vec::new();
+        for key in keys {
+            let d = self.read(&key).await?;
+            let at = d.received_at().map_err(Failure::refused)?;
+            if from.is_some_and(|f| at < f) || to.is_some_and(|t| at > t) {
+                continue;
+            }
+            deliveries.push((at, d));
+        }
+        deliveries.sort_by_key(|(at, d)| (*at, d.event_id.clone()));
+        Ok(deliveries.into_iter().map(|(_, d)| d).collect())
+    }
+}
+
+pub async fn archive(args: ArchiveArgs) -> Result<Report, Failure> {
+    let reader = Reader::new(bucket(args.bucket)?).await;
+    match args.command {
+        ArchiveCommand::List { source, range } => {
+            source_spec(&source)?;
+            let from = range
+                .from
+                .as_deref()
+                .map(|v| instant("--from", v, false))
+                .transpose()?;
+            let to = range
+                .to
+                .as_deref()
+                .map(|v| instant("--to", v, true))
+                .transpose()?;
+            let deliveries = reader.deliveries(&source, from, to).await?;
+            let lines: Vec<String> = deliveries
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{}  {}  {}",
+                        d.event_id,
+                        d.received_at,
+                        d.event_type().unwrap_or_else(|| "-".to_owned())
+                    )
+                })
+                .collect();
+            let json = json!({ "deliveries": deliveries.iter().map(|d| json!({
+                "event_id": d.event_id, "received_at": d.received_at, "type": d.event_type(),
+            })).collect::<Vec<_>>() });
+            let mut text = lines;
+            text.push(format!("{} deliveries", deliveries.len()));
+            Ok(Report::ok(text, json))
+        }
+        ArchiveCommand::Show { event_id, source } => {
+            let prefix = match &source {
+                Some(s) => {
+                    source_spec(s)?;
+                    format!("{}/{s}/", archive::PREFIX)
+                }
+                None => format!("{}/", archive::PREFIX),
+            };
+            let wanted = format!("/{event_id}.json");
+            let Some(key) = reader
+                .keys(&prefix)
+                .await?
+                .into_iter()
+                .find(|k| k.ends_with(&wanted))
+            else {
+                return Err(Failure::refused(format!(
+                    "no archived delivery {event_id} under s3://{}/{prefix}",
+                    reader.bucket
+                )));
+            };
+            let delivery = reader.read(&key).await?;
+            let value = serde_json::to_value(&delivery)
+                .map_err(|e| Failure::refused(format!("{key}: {e}")))?;
+            let pretty = serde_json::to_string_pretty(&value).unwrap_or_default();
+            Ok(Report::ok(
+                vec![format!("s3://{}/{key}", reader.bucket), pretty],
+                value,
+            ))
+        }
+    }
+}
+
+/// A replay id: the time it started and 8 random hex digits.
+fn replay_id() -> String {
+    let owner = kyc_intake::ports::Claim::new_owner();
+    format!(
+        "r{}-{}",
+        Utc::now().format("%Y%m%dT%H%M%SZ"),
+        owner.get(..8).unwrap_or_default()
+    )
+}
+
+pub async fn replay(args: ReplayArgs) -> Result<Report, Failure> {
+    let spec = source_spec(&args.source)?;
+    let from = instant("--from", &args.from, false)?;
+    let to = instant("--to", &args.to, true)?;
+    let queue_url = match (&args.queue_url, args.dry_run) {
+        (_, true) => None,
+        (Some(q), false) if !q.trim().is_empty() => Some(q.trim().to_owned()),
+        _ => {
+            return Err(Failure::usage(
+                "no events queue: give --queue-url or set EVENTS_QUEUE_URL (the stack's EventsQueueUrl output)",
+            ))
+        }
+    };
+    let reader = Reader::new(bucket(args.bucket)?).await;
+    let deliveries = reader
+        .deliveries(&args.source, Some(from), Some(to))
+        .await?;
+    let sink = match &queue_url {
+        Some(url) => {
+            let sdk = kyc_intake::aws::load_config().await;
+            Some(SqsSink::new(aws_sdk_sqs::Client::new(&sdk), url.clone()))
+        }
+        None => None,
+    };
+    let id = replay_id();
+    let mut text = Vec::new();
+    let (mut read, mut sent, mut failed, mut skipped) = (0, 0, 0, 0);
+    let mut items = Vec::new();
+    for delivery in &deliveries {
+        read += 1;
+        let replayed = match archive::replay(delivery, spec, &id) {
+            Ok(r) => r,
+            Err(e) => {
+                failed += 1;
+                text.push(format!("{}  cannot be read again: {e}", delivery.event_id));
+                continue;
+            }
+        };
+        let then = replayed.type_then.clone().unwrap_or_else(|| "-".to_owned());
+        let now = replayed.event.event_type.clone();
+        if let Some(t) = &args.event_type {
+            if *t != now && *t != then {
+                skipped += 1;
+                continue;
+            }
+        }
+        let outcome = match &sink {
+            None => "dry run".to_owned(),
+            Some(sink) => match sink.send(&replayed.message).await {
+                Ok(_) => {
+                    sent += 1;
+                    "sent".to_owned()
+                }
+                Err(e) => {
+                    failed += 1;
+                    format!("failed: {e}")
+                }
+            },
+        };
+        text.push(format!("{}  {then} -> {now}  {outcome}", delivery.event_id));
+        items.push(json!({
+            "event_id": delivery.event_id, "replayed_id": replayed.event.id,
+            "type_then": replayed.type_then, "type_now": now, "outcome": outcome,
+        }));
+    }
+    text.push(format!(
+        "replay {id}: read {read}, sent {sent}, failed {failed}{}",
+        if skipped > 0 {
+            format!(", skipped {skipped} of other types")
+        } else {
+            String::new()
+        }
+    ));
+    Ok(Report {
+        drift: failed > 0,
+        json: json!({ "replay_id": id, "dry_run": args.dry_run, "read": read, "sent": sent,
+                      "failed": failed, "skipped": skipped, "deliveries": items }),
+        text,
+    })
+}
