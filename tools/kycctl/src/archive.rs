@@ -10,7 +10,6 @@
 
 use crate::hyperverge::Failure;
 use crate::Report;
-use aws_sdk_s3::error::DisplayErrorContext;
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use clap::{Args, Subcommand};
 use kyc_intake::archive::{self, ArchivedDelivery};
@@ -118,6 +117,25 @@ fn instant(flag: &str, value: &str, end_of_day: bool) -> Result<DateTime<Utc>, F
         })
 }
 
+/// An SDK error in one line: the service's code and message, or the whole chain for a transport
+/// failure.
+fn sdk_error<E, R>(e: aws_sdk_s3::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match e.as_service_error() {
+        Some(service) => format!(
+            "{}: {}",
+            service.code().unwrap_or("error"),
+            service.message().unwrap_or_default()
+        ),
+        None => format!(
+            "{e}: cannot reach S3 (check the network, AWS_ENDPOINT_URL and the credentials; locally, is `make run` running?)"
+        ),
+    }
+}
+
 fn bucket(bucket: Option<String>) -> Result<String, Failure> {
     bucket.filter(|b| !b.trim().is_empty()).ok_or_else(|| {
         Failure::usage("no archive bucket: give --bucket or set ARCHIVE_BUCKET (the stack's ArchiveBucketName output)")
@@ -156,7 +174,7 @@ impl Reader {
                     Failure::refused(format!(
                         "listing s3://{}/{prefix}: {}",
                         self.bucket,
-                        DisplayErrorContext(e)
+                        sdk_error(e)
                     ))
                 })?;
             keys.extend(
@@ -183,7 +201,7 @@ impl Reader {
                 Failure::refused(format!(
                     "reading s3://{}/{key}: {}",
                     self.bucket,
-                    DisplayErrorContext(e)
+                    sdk_error(e)
                 ))
             })?;
         let bytes = out
