@@ -47,14 +47,21 @@ pub enum AuthScheme {
     HypervergeIpUrlToken,
     /// HyperVerge Results: the static token header of the subscription.
     HypervergeHeaderToken,
+    /// The journey sweeper read it from Cashfree's status API (`kyc.journey.reconciled`).
+    CashfreeStatusApi,
+    /// The application announced the journey (`kyc.journey.started`) or the sweeper reported it
+    /// (`kyc.journey.stalled`): nothing a provider sent.
+    Application,
 }
 
 impl AuthScheme {
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 6] = [
         Self::CashfreeHeaderHmac,
         Self::CashfreeLegacyBodyHmac,
         Self::HypervergeIpUrlToken,
         Self::HypervergeHeaderToken,
+        Self::CashfreeStatusApi,
+        Self::Application,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -63,6 +70,8 @@ impl AuthScheme {
             Self::CashfreeLegacyBodyHmac => "cashfree_legacy_body_hmac",
             Self::HypervergeIpUrlToken => "hyperverge_ip_url_token",
             Self::HypervergeHeaderToken => "hyperverge_header_token",
+            Self::CashfreeStatusApi => "cashfree_status_api",
+            Self::Application => "application",
         }
     }
 }
@@ -91,6 +100,13 @@ pub struct EventData {
     /// Absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload_encoding: Option<String>,
+    /// `kyc.journey.started`: how long the journey may go without an event before it is stalled
+    /// (instead of its source's limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_within_s: Option<u64>,
+    /// `kyc.journey.reconciled`: when the status was read from the provider's API, RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetched_at: Option<String>,
     /// The provider's JSON exactly as received, the raw body as a string when it is not JSON, or
     /// its Base64 (see `payload_encoding`).
     pub payload: Box<RawValue>,
@@ -142,7 +158,8 @@ mod tests {
         let schema: Value =
             serde_json::from_str(include_str!("../../schema/kyc-event.schema.json"))
                 .expect("schema is JSON");
-        let event = r#"{"specversion":"1.0","id":"0000000000000000000000000000000000000000000000000000000000000000","source":"cashfree/vkyc","type":"kyc.vkyc.call_completed","subject":"v","time":"2025-05-22T03:51:14Z","datacontenttype":"application/json","data":{"provider":"cashfree","product":"vkyc","provider_event":"E","provider_status":"S","provider_sub_status":null,"provider_time":null,"received_at":"2025-05-22T03:51:14Z","auth_scheme":"cashfree_header_hmac","payload_encoding":"base64","payload":"AA=="}}"#;
+        let event = r#"{"specversion":"1.0","id":"0000000000000000000000000000000000000000000000000000000000000000","source":"cashfree/vkyc","type":"kyc.vkyc.call_completed","subject":"v","time":"2025-05-22T03:51:14Z","datacontenttype":"application/json","kycreplay":"r1","data":{"provider":"cashfree","product":"vkyc","provider_event":"E","provider_status":"S","provider_sub_status":null,"provider_time":null,"received_at":"2025-05-22T03:51:14Z","auth_scheme":"cashfree_header_hmac","payload_encoding":"base64","expect_within_s":60,"fetched_at":"2025-05-22T03:51:14Z","payload":"AA=="}}"#;
+        // Every optional field set, so every field the schema names is compared.
         let parsed: super::KycEvent = serde_json::from_str(event).expect("deserializes");
         let round: Value = serde_json::to_value(&parsed).expect("serializes");
         let keys = |v: &Value| -> Vec<String> {

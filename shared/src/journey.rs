@@ -16,6 +16,7 @@
 //! - Every AWS call is bounded by the invocation's remaining time, so an outage yields a batch
 //!   response with the records failed before the deadline, not a timeout.
 
+use crate::completeness::{self, StallAfter};
 use crate::config::{self, err, positive, ConfigError, Env, DEFAULT_TTL_SECONDS};
 use crate::event::KycEvent;
 use crate::ports::{Claim, IdempotencyStore, PortError};
@@ -35,6 +36,7 @@ pub mod var {
     pub const JOURNEY_TABLE: &str = "JOURNEY_TABLE";
     pub const ALL: &[&str] = &[
         JOURNEY_TABLE,
+        crate::completeness::STALL_AFTER_VARIABLE,
         crate::config::var::IDEMPOTENCY_TABLE,
         crate::config::var::IDEMPOTENCY_TTL_SECONDS,
     ];
@@ -52,7 +54,31 @@ pub mod attr {
     pub const PROVIDER_SUB_STATUS: &str = "provider_sub_status";
     pub const UPDATED_AT: &str = "updated_at";
     pub const EVENT_COUNT: &str = "event_count";
+    /// Present (with `DUE_AT`) only while the journey is open and not yet reported stalled: the
+    /// partition key of the sparse `DUE_INDEX`.
+    pub const SWEEP_SHARD: &str = "sweep_shard";
+    /// Epoch ms: when the open journey is stalled unless an event moves it; `DUE_INDEX`'s sort key.
+    pub const DUE_AT: &str = "due_at";
+    pub const OPENED_AT: &str = "opened_at";
+    pub const CLOSED_AT: &str = "closed_at";
+    pub const STALLED_AT: &str = "stalled_at";
+    pub const RECONCILED_AT: &str = "reconciled_at";
 }
+
+/// The journey table's sparse index of open journeys by due time: only items with both
+/// `sweep_shard` and `due_at` are in it, so closed journeys cost the sweeper nothing.
+pub const DUE_INDEX: &str = "due";
+/// The one value of `sweep_shard`.
+pub const SWEEP_SHARD_OPEN: &str = "open";
+/// The attributes `DUE_INDEX` carries besides its keys and `pk`: what the sweeper reads.
+pub const DUE_PROJECTION: [&str; 6] = [
+    attr::TYPE,
+    attr::EVENT_ID,
+    attr::TIME,
+    attr::PROVIDER_STATUS,
+    attr::PROVIDER_SUB_STATUS,
+    attr::OPENED_AT,
+];
 
 /// The worker's configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +86,8 @@ pub struct WorkerConfig {
     pub journey_table: String,
     pub idempotency_table: String,
     pub ttl_secs: u64,
+    /// When an open journey is due (`JOURNEY_STALL_AFTER`).
+    pub stall_after: StallAfter,
 }
 
 impl WorkerConfig {
@@ -77,11 +105,36 @@ impl WorkerConfig {
                 config::var::IDEMPOTENCY_TTL_SECONDS,
                 DEFAULT_TTL_SECONDS,
             )?,
+            stall_after: StallAfter::from_env(env)?,
         })
     }
 }
 
-/// The change one recognized event makes to its journey.
+/// What a newest-state write does to the journey's place on the sweeper's list (the table's
+/// sparse `due` index).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sweep {
+    /// Open: stalled if nothing moves it before this time, epoch ms.
+    Due(i64),
+    /// Closed by a terminal event or a final status: off the list.
+    Close,
+}
+
+/// How an update is applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpdateKind {
+    /// A provider's event: the state when it is not older than the stored one.
+    Event,
+    /// `kyc.journey.started`: the state only when the journey has none yet.
+    Started,
+    /// `kyc.journey.reconciled`: the provider's status as a newer state.
+    Reconciled { fetched_at: String },
+    /// `kyc.journey.stalled`, reported about the journey's event `refers_to`: off the sweeper's
+    /// list unless the journey has moved since.
+    Stalled { refers_to: String },
+}
+
+/// The change one event makes to its journey.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JourneyUpdate {
     /// `<source>#<subject>`.
@@ -90,22 +143,82 @@ pub struct JourneyUpdate {
     pub event_id: String,
     /// The event's `time`, as sent.
     pub time: String,
-    /// The same instant, epoch ms: what "older" is decided on.
+    /// The same instant, epoch ms: what "older" is decided on (0 for a start, so that any
+    /// provider event wins over it).
     pub time_ms: i64,
     pub provider_status: Option<String>,
     pub provider_sub_status: Option<String>,
     /// When the worker applied it, RFC 3339.
     pub updated_at: String,
+    pub kind: UpdateKind,
+    pub sweep: Sweep,
 }
 
 impl JourneyUpdate {
     /// The update for `event`; `None` for an unrecognized event (no subject, no journey).
-    pub fn from_event(event: &KycEvent, now: chrono::DateTime<chrono::Utc>) -> Option<Self> {
+    /// `stall_after` gives the limit after which an open journey is due.
+    pub fn from_event(
+        event: &KycEvent,
+        now: chrono::DateTime<chrono::Utc>,
+        stall_after: &StallAfter,
+    ) -> Option<Self> {
         let subject = event.subject.as_deref()?;
-        let time_ms = chrono::DateTime::parse_from_rfc3339(&event.time)
-            .or_else(|_| chrono::DateTime::parse_from_rfc3339(&event.data.received_at))
-            .map(|t| t.timestamp_millis())
-            .unwrap_or_default();
+        let parse = |t: &str| {
+            chrono::DateTime::parse_from_rfc3339(t)
+                .ok()
+                .map(|t| t.timestamp_millis())
+        };
+        let received_ms = parse(&event.data.received_at).unwrap_or(now.timestamp_millis());
+        let time_ms = parse(&event.time).unwrap_or(received_ms);
+        let limit_ms = |secs: u64| i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX / 2);
+        let source = completeness::source(&event.source);
+        let stall_ms = limit_ms(stall_after.secs(&event.source));
+        let (kind, time_ms, sweep) = match event.event_type.as_str() {
+            completeness::STARTED => {
+                let within = event.data.expect_within_s.map_or(stall_ms, limit_ms);
+                (
+                    UpdateKind::Started,
+                    0,
+                    Sweep::Due(received_ms.saturating_add(within)),
+                )
+            }
+            completeness::RECONCILED => {
+                let fetched_at = event
+                    .data
+                    .fetched_at
+                    .clone()
+                    .unwrap_or_else(|| event.data.received_at.clone());
+                let fetched_ms = parse(&fetched_at).unwrap_or(received_ms);
+                let is_final = source
+                    .and_then(|s| s.journey.reconcile)
+                    .zip(event.data.provider_status.as_deref())
+                    .is_some_and(|(r, status)| r.final_statuses.contains(&status));
+                let sweep = if is_final {
+                    Sweep::Close
+                } else {
+                    Sweep::Due(fetched_ms.saturating_add(stall_ms))
+                };
+                (UpdateKind::Reconciled { fetched_at }, fetched_ms, sweep)
+            }
+            completeness::STALLED => {
+                let refers_to = event
+                    .payload_value()
+                    .ok()
+                    .and_then(|p| p["last_event_id"].as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                (UpdateKind::Stalled { refers_to }, time_ms, Sweep::Close)
+            }
+            event_type => {
+                let closes =
+                    source.is_some_and(|s| s.journey.closes(&event.data.product, event_type));
+                let sweep = if closes {
+                    Sweep::Close
+                } else {
+                    Sweep::Due(received_ms.saturating_add(stall_ms))
+                };
+                (UpdateKind::Event, time_ms, sweep)
+            }
+        };
         Some(Self {
             pk: format!("{}#{subject}", event.source),
             event_type: event.event_type.clone(),
@@ -115,6 +228,8 @@ impl JourneyUpdate {
             provider_status: event.data.provider_status.clone(),
             provider_sub_status: event.data.provider_sub_status.clone(),
             updated_at: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            kind,
+            sweep,
         })
     }
 }
@@ -126,6 +241,9 @@ pub enum Applied {
     Newest,
     /// An older event: counted, state unchanged.
     Older,
+    /// A stall report: the journey is off the sweeper's list (unless it moved meanwhile);
+    /// nothing counted.
+    Acknowledged,
 }
 
 /// The journey table's port.
@@ -161,6 +279,7 @@ impl RecordOutcome {
         match self {
             Self::Applied(Applied::Newest) => "applied",
             Self::Applied(Applied::Older) => "applied_older",
+            Self::Applied(Applied::Acknowledged) => "acknowledged",
             Self::Duplicate => "duplicate",
             Self::Unrecognized => "unrecognized",
             Self::Poison => "poison",
@@ -182,14 +301,23 @@ impl RecordOutcome {
 pub struct JourneyWorker<S, J> {
     idempotency: Idempotency<S>,
     journeys: J,
+    stall_after: StallAfter,
 }
 
 impl<S: IdempotencyStore, J: JourneyStore> JourneyWorker<S, J> {
+    /// A worker with each source's default stall limit.
     pub fn new(store: S, journeys: J, ttl_secs: u64) -> Self {
         Self {
             idempotency: Idempotency::new(store, ttl_secs),
             journeys,
+            stall_after: StallAfter::defaults(),
         }
+    }
+
+    /// When an open journey is due (`JOURNEY_STALL_AFTER`).
+    pub fn with_stall_after(mut self, stall_after: StallAfter) -> Self {
+        self.stall_after = stall_after;
+        self
     }
 
     pub fn journeys(&self) -> &J {
@@ -248,7 +376,7 @@ impl<S: IdempotencyStore, J: JourneyStore> JourneyWorker<S, J> {
 
     async fn apply(&self, event: &KycEvent, body: &str, deadline_ms: i64) -> RecordOutcome {
         let now = chrono::Utc::now();
-        let Some(update) = JourneyUpdate::from_event(event, now) else {
+        let Some(update) = JourneyUpdate::from_event(event, now, &self.stall_after) else {
             return RecordOutcome::Unrecognized;
         };
         let key = format!("{KEY_PREFIX}{}", event.id);

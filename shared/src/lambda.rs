@@ -166,3 +166,42 @@ pub async fn handle_batch<S: IdempotencyStore, J: JourneyStore>(
         .unwrap_or(now + DEFAULT_DEADLINE_MS);
     Ok(worker.handle(&event.payload, deadline_ms).await)
 }
+
+/// Serve the scheduler's invocations with the journey sweeper: any payload (an EventBridge
+/// Scheduler event or `{}`) starts one run, bounded by the invocation's deadline; the answer is
+/// the run's report. The Cashfree API secret, when from Secrets Manager, is read again once past
+/// its max age.
+pub async fn serve_sweeper(
+    sweeper: crate::startup::AwsSweeper,
+    secrets: Option<Arc<dyn crate::secrets::Refresh>>,
+) -> Result<(), lambda_runtime::Error> {
+    let sweeper = Arc::new(sweeper);
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<serde_json::Value>| {
+            let sweeper = Arc::clone(&sweeper);
+            let secrets = secrets.clone();
+            async move {
+                let now = chrono::Utc::now();
+                let deadline_ms = i64::try_from(event.context.deadline)
+                    .ok()
+                    .filter(|d| *d > now.timestamp_millis())
+                    .unwrap_or(now.timestamp_millis() + DEFAULT_DEADLINE_MS);
+                if let Some(secrets) = &secrets {
+                    let budget = std::time::Duration::from_secs(5);
+                    secrets
+                        .refresh(
+                            crate::secrets::Staleness::MaxAge,
+                            budget,
+                            &crate::metrics::Stdout,
+                        )
+                        .await;
+                }
+                let left_ms = deadline_ms - chrono::Utc::now().timestamp_millis();
+                let budget =
+                    std::time::Duration::from_millis(u64::try_from(left_ms).unwrap_or_default());
+                Ok::<_, Infallible>(sweeper.run(chrono::Utc::now(), budget).await)
+            }
+        },
+    ))
+    .await
+}

@@ -9,6 +9,7 @@
 pub mod archive;
 pub mod auth;
 pub mod aws;
+pub mod completeness;
 pub mod config;
 pub mod event;
 pub mod journey;
@@ -24,6 +25,7 @@ pub mod secret;
 pub mod secrets;
 pub mod sources;
 pub mod startup;
+pub mod sweeper;
 pub mod telemetry;
 
 pub use event::KycEvent;

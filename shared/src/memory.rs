@@ -61,6 +61,8 @@ impl EventSink for MemorySink {
 pub struct JourneyItem {
     pub state: crate::journey::JourneyUpdate,
     pub event_count: u64,
+    /// On the sweeper's list until then, epoch ms; `None` when closed or reported stalled.
+    pub due_at_ms: Option<i64>,
 }
 
 /// In-memory journey table; completes claims on the `MemoryStore` it shares with the worker.
@@ -93,7 +95,7 @@ impl crate::journey::JourneyStore for MemoryJourneys {
         update: &crate::journey::JourneyUpdate,
         claim: &Claim,
     ) -> Result<crate::journey::Applied, PortError> {
-        use crate::journey::Applied;
+        use crate::journey::{Applied, Sweep, UpdateKind};
         if self.store.complete(claim, "").await? == Settled::NotOurs {
             return Err(PortError::new(
                 "memory journeys",
@@ -102,16 +104,34 @@ impl crate::journey::JourneyStore for MemoryJourneys {
             ));
         }
         let mut items = self.items.lock().unwrap_or_else(|e| e.into_inner());
+        if let UpdateKind::Stalled { refers_to } = &update.kind {
+            if let Some(item) = items.get_mut(&update.pk) {
+                if item.state.event_id == *refers_to {
+                    item.due_at_ms = None;
+                }
+            }
+            return Ok(Applied::Acknowledged);
+        }
+        let fresh = !items.contains_key(&update.pk);
         let item = items.entry(update.pk.clone()).or_insert(JourneyItem {
             state: update.clone(),
             event_count: 0,
+            due_at_ms: None,
         });
         item.event_count += 1;
         item.state.updated_at.clone_from(&update.updated_at);
-        if item.state.time_ms > update.time_ms {
+        let newest = match update.kind {
+            UpdateKind::Started => fresh,
+            _ => item.state.time_ms <= update.time_ms,
+        };
+        if !newest {
             return Ok(Applied::Older);
         }
         item.state = update.clone();
+        item.due_at_ms = match update.sweep {
+            Sweep::Due(ms) => Some(ms),
+            Sweep::Close => None,
+        };
         Ok(Applied::Newest)
     }
 }

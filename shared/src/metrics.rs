@@ -12,6 +12,7 @@
 //! | `HandlerLatency` | Milliseconds | `Source` |
 //! | `ProviderDelay` | Milliseconds | `Source` (when the provider's event time is known) |
 //! | `SecretRefreshFailed` | Count | `Variable`; none (one alarm) |
+//! | `StalledJourneys`, `ReconciledJourneys` | Count | `Source`; none (the sweeper, one per run) |
 //!
 //! Every document carries a `level` that Lambda's log-level filter keeps at the configured level
 //! (`telemetry::metrics_level`). Dimension values are the source name, the variable name, the response's `status`/`error` code and the event
@@ -151,6 +152,22 @@ pub fn secret_refresh_failed(variable: &'static str, timestamp_ms: i64) -> Strin
     let directives = vec![directive(
         vec![vec!["Variable"], vec![]],
         vec![("SecretRefreshFailed", "Count")],
+    )];
+    document(root, directives, timestamp_ms)
+}
+
+/// The EMF document of one sweeper run's counts for `source`.
+pub fn sweep(source: &'static str, stalled: usize, reconciled: usize, timestamp_ms: i64) -> String {
+    let mut root = Map::new();
+    root.insert("Source".into(), source.into());
+    root.insert("StalledJourneys".into(), stalled.into());
+    root.insert("ReconciledJourneys".into(), reconciled.into());
+    let directives = vec![directive(
+        vec![vec!["Source"], vec![]],
+        vec![
+            ("StalledJourneys", "Count"),
+            ("ReconciledJourneys", "Count"),
+        ],
     )];
     document(root, directives, timestamp_ms)
 }

@@ -226,6 +226,8 @@ pub fn normalize(
             received_at: received,
             auth_scheme,
             payload_encoding: None,
+            expect_within_s: None,
+            fetched_at: None,
             payload: empty_string(),
         },
     };

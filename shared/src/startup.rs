@@ -2,13 +2,15 @@
 //! validated (Secrets Manager included), the AWS clients, the pipeline or the journey worker on
 //! them.
 
-use crate::aws::{self, DynamoJourneys, S3Archive, SqsSink};
+use crate::aws::{self, DynamoDueJourneys, DynamoJourneys, S3Archive, SqsSink};
 use crate::config::{self, Common, ConfigError};
 use crate::journey::{JourneyWorker, WorkerConfig};
 use crate::pipeline::Pipeline;
 use crate::registry::FunctionSpec;
 use crate::secrets::{self, ManagedSecrets, Refresh};
+use crate::sources::cashfree::status_api::CashfreeStatusApi;
 use crate::sources::Source;
+use crate::sweeper::{Sweeper, SweeperConfig};
 use lambda_idempotency::DynamoDbStore;
 use std::sync::Arc;
 
@@ -134,4 +136,48 @@ pub fn aws_journey_worker(sdk: &aws_config::SdkConfig, config: &WorkerConfig) ->
     let claims = DynamoDbStore::new(client.clone(), config.idempotency_table.clone());
     let journeys = DynamoJourneys::new(client, config.journey_table.clone(), claims.clone());
     JourneyWorker::new(claims, journeys, config.ttl_secs)
+        .with_stall_after(config.stall_after.clone())
+}
+
+/// The sweeper on AWS: the journey table's due index, Cashfree's status API when configured, the
+/// events queue.
+pub type AwsSweeper = Sweeper<DynamoDueJourneys, CashfreeStatusApi, SqsSink>;
+
+/// The journey sweeper as its `main` starts it, from `env` on `sdk`: its configuration read and
+/// validated (the Cashfree API secret from Secrets Manager when `_SECRET_ID` names one), and what
+/// keeps that secret fresh.
+pub async fn journey_sweeper(
+    env: &dyn config::Env,
+    sdk: &aws_config::SdkConfig,
+) -> Result<(AwsSweeper, Option<Arc<dyn Refresh>>), ConfigError> {
+    use crate::sweeper::var as sv;
+    let wants_secrets_manager = sv::SECRETS
+        .iter()
+        .any(|v| env.get(&secrets::id_variable(v)).is_some());
+    let (config, refresh) = if wants_secrets_manager {
+        let client = aws_sdk_secretsmanager::Client::new(sdk);
+        let validate: secrets::Validate = Box::new(|env| SweeperConfig::from_env(env).map(|_| ()));
+        let managed = ManagedSecrets::load(env, sv::SECRETS, sv::ALL, validate, client).await?;
+        match managed {
+            Some(m) => {
+                let config = SweeperConfig::from_env(&m.env(env))?;
+                (config, Some(Arc::new(m) as Arc<dyn Refresh>))
+            }
+            None => (SweeperConfig::from_env(env)?, None),
+        }
+    } else {
+        (SweeperConfig::from_env(env)?, None)
+    };
+    let api = config
+        .cashfree
+        .clone()
+        .map(CashfreeStatusApi::new)
+        .transpose()
+        .map_err(|reason| config::err(sv::CASHFREE_API_BASE, reason))?;
+    let sweeper = Sweeper::new(
+        DynamoDueJourneys::new(aws_sdk_dynamodb::Client::new(sdk), config.journey_table),
+        api,
+        SqsSink::new(aws_sdk_sqs::Client::new(sdk), config.queue_url),
+    );
+    Ok((sweeper, refresh))
 }

@@ -17,6 +17,7 @@ const OWN_TARGETS: &[&str] = &[
     "cashfree_webhook",
     "hyperverge_webhook",
     "journey_worker",
+    "journey_sweeper",
     "kyc_local",
 ];
 

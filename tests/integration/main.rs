@@ -17,6 +17,7 @@ mod reliability;
 mod replay;
 mod samples;
 mod secrets;
+mod sweeper;
 mod template;
 
 #[test]

@@ -9,7 +9,7 @@
 use kyc_intake::auth::{token::HeaderToken, AuthScheme};
 use kyc_intake::config::{secrets, Common, ConfigError, Env};
 use kyc_intake::registry::{self, FunctionSpec, FUNCTIONS};
-use kyc_intake::sources::{lookup, text, Recognized, Source, SourceSpec, UTC};
+use kyc_intake::sources::{lookup, text, JourneyRules, Recognized, Source, SourceSpec, UTC};
 use kyc_intake::KycEvent;
 use kyc_intake_tests::Stack;
 use serde_json::Value;
@@ -23,6 +23,11 @@ static ACME_KYC: SourceSpec = SourceSpec {
     naive_zone: UTC,
     event_pointer: "/status",
     recognize,
+    journey: JourneyRules {
+        terminal: &["approved"],
+        stall_after_secs: 3_600,
+        reconcile: None,
+    },
 };
 
 /// `{"applicant": "...", "status": "APPROVED", "at": "..."}`.

@@ -86,7 +86,8 @@ async fn journeys(stack: &Stack, table: &str) -> BTreeMap<String, BTreeMap<Strin
         .map(|item| {
             let fields: BTreeMap<String, String> = item
                 .iter()
-                .filter(|(k, _)| k.as_str() != "updated_at")
+                // When the worker applied it and when it becomes due follow the clock of the run.
+                .filter(|(k, _)| !["updated_at", "opened_at", "due_at"].contains(&k.as_str()))
                 .map(|(k, v)| {
                     let text = v.as_s().or_else(|_| v.as_n()).cloned().unwrap_or_default();
                     (k.clone(), text)

@@ -137,7 +137,7 @@ fn binaries_match_the_function_crates() {
     let registered: BTreeSet<String> = FUNCTIONS
         .iter()
         .map(|f| f.name)
-        .chain([journey::WORKER_NAME])
+        .chain([journey::WORKER_NAME, kyc_intake::sweeper::SWEEPER_NAME])
         .map(str::to_owned)
         .collect();
     assert_eq!(
@@ -173,14 +173,21 @@ fn table_key_and_ttl_match() {
         "definition, key schema, TTL"
     );
     let journeys = block_of("JourneyTable");
+    let (pk, shard, due) = (
+        journey::attr::PK,
+        journey::attr::SWEEP_SHARD,
+        journey::attr::DUE_AT,
+    );
     assert_eq!(
         values(&journeys, "AttributeName"),
-        [journey::attr::PK, journey::attr::PK],
-        "definition, key schema; no TTL: a journey's state is kept"
+        [pk, shard, due, pk, shard, due],
+        "definitions, key schema, the due index's key schema; no TTL: a journey's state is kept"
     );
+    assert_eq!(values(&journeys, "KeyType"), ["HASH", "HASH", "RANGE"]);
+    assert_eq!(values(&journeys, "AttributeType"), ["S", "S", "N"]);
+    assert_eq!(values(&idempotency, "KeyType"), ["HASH"]);
+    assert_eq!(values(&idempotency, "AttributeType"), ["S"]);
     for table in [&idempotency, &journeys] {
-        assert_eq!(values(table, "KeyType"), ["HASH"]);
-        assert_eq!(values(table, "AttributeType"), ["S"]);
         assert_eq!(values(table, "SSEEnabled"), ["true"]);
         assert_eq!(values(table, "PointInTimeRecoveryEnabled"), ["true"]);
         assert_eq!(values(table, "BillingMode"), ["PAY_PER_REQUEST"]);
@@ -369,14 +376,15 @@ fn the_journey_worker_is_optional_and_reports_batch_item_failures() {
     assert!(worker
         .iter()
         .any(|l| l.trim() == "Condition: HasJourneyWorker"));
+    let own = [
+        journey::var::JOURNEY_TABLE,
+        kyc_intake::completeness::STALL_AFTER_VARIABLE,
+    ];
     assert_eq!(
         env_vars(&worker),
-        [journey::var::JOURNEY_TABLE.to_owned()].into()
+        own.iter().map(|v| (*v).to_owned()).collect()
     );
-    for v in journey::var::ALL
-        .iter()
-        .filter(|v| **v != journey::var::JOURNEY_TABLE)
-    {
+    for v in journey::var::ALL.iter().filter(|v| !own.contains(v)) {
         assert!(var::COMMON.contains(v), "{v} comes from Globals");
     }
     let mapping = block(&t, |b| b[0].trim() == "JourneyWorkerEventSource:", 2).join("\n");
@@ -430,7 +438,9 @@ fn single(t: &str, key: &str) -> String {
 #[test]
 fn the_function_timeout_allows_the_whole_protocol() {
     let t = template();
-    let timeout: u64 = single(&t, "Timeout").parse().expect("seconds");
+    let timeout: u64 = single(&globals(&t).join("\n"), "Timeout")
+        .parse()
+        .expect("seconds");
     assert_eq!(timeout, kyc_intake::pipeline::FUNCTION_TIMEOUT_SECS);
     let three_calls = 3 * kyc_intake::aws::OPERATION_TIMEOUT.as_secs();
     assert!(
@@ -608,4 +618,86 @@ fn the_archive_bucket_is_locked_encrypted_private_tls_only_and_tiered_by_size() 
     // The code writes where the roles allow.
     let key = archive::key("cashfree/vkyc", chrono::Utc::now(), "id");
     assert!(key.starts_with(&format!("{}/cashfree/vkyc/", archive::PREFIX)));
+}
+
+#[test]
+fn the_sweeper_queries_the_due_index_of_open_journeys_and_never_scans() {
+    use kyc_intake::completeness::{all_sources, STALL_AFTER_VARIABLE};
+    use kyc_intake::journey::{attr as j, DUE_INDEX, DUE_PROJECTION};
+    use kyc_intake::sweeper::var as sv;
+    let t = template();
+    let sweeper = block(
+        &t,
+        |b| b.iter().any(|l| l.trim() == "Binary: journey-sweeper"),
+        2,
+    )
+    .join("\n");
+    // Its variables are ones the code reads (the secret only by its _SECRET_ID).
+    let vars = env_vars(&sweeper.lines().collect::<Vec<_>>());
+    let known: BTreeSet<String> = sv::ALL
+        .iter()
+        .map(|v| (*v).to_owned())
+        .chain(sv::SECRETS.iter().map(|v| secrets::id_variable(v)))
+        .collect();
+    assert!(!vars.is_empty() && vars.is_subset(&known), "{vars:?}");
+    assert!(vars.contains(j_table()));
+    // A query on the index, the queue, its secret: nothing else, and no scan anywhere.
+    let got: Vec<(String, String)> = values(&sweeper, "Action")
+        .into_iter()
+        .zip(values(&sweeper, "Resource"))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                action_list(kyc_intake::aws::SWEEPER_TABLE_ACTIONS),
+                format!("!Sub \"${{JourneyTable.Arn}}/index/{DUE_INDEX}\"")
+            ),
+            (
+                "sqs:SendMessage".to_owned(),
+                "!GetAtt EventsQueue.Arn".to_owned()
+            ),
+            (
+                "secretsmanager:GetSecretValue".to_owned(),
+                "!Ref CashfreeApiSecret".to_owned()
+            ),
+        ]
+    );
+    assert!(!t.contains("dynamodb:Scan"));
+    assert!(sweeper.contains("Type: ScheduleV2"));
+    assert!(sweeper.contains("ScheduleExpression: !Sub rate(${SweepIntervalMinutes} minutes)"));
+    // The index the code queries, with what the sweeper reads.
+    let table = block(&t, |b| b[0].trim() == "JourneyTable:", 2).join("\n");
+    assert!(table.contains(&format!("- IndexName: {DUE_INDEX}")));
+    for key in [j::SWEEP_SHARD, j::DUE_AT] {
+        assert!(table.contains(&format!("- AttributeName: {key}")), "{key}");
+    }
+    let projected = values(&table, "NonKeyAttributes");
+    assert_eq!(projected, [format!("[{}]", DUE_PROJECTION.join(", "))]);
+    // The worker computes due times from the same limits, whose default is the sources' own.
+    let worker = block(
+        &t,
+        |b| b.iter().any(|l| l.trim() == "Binary: journey-worker"),
+        2,
+    )
+    .join("\n");
+    assert!(worker.contains(&format!("{STALL_AFTER_VARIABLE}: !Ref JourneyStallAfter")));
+    let params = block(&t, |b| b[0].trim() == "Parameters:", 0).join("\n");
+    let param = block(&params, |b| b[0].trim() == "JourneyStallAfter:", 2).join("\n");
+    let default: BTreeSet<String> = values(&param, "Default")[0]
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    let sources: BTreeSet<String> = all_sources()
+        .map(|s| format!("{}={}", s.name, s.journey.stall_after_secs))
+        .collect();
+    assert_eq!(default, sources);
+    for alarm in ["StalledJourneysAlarm", "JourneySweeperErrorsAlarm"] {
+        assert!(t.contains(&format!("\n  {alarm}:\n")), "{alarm}");
+    }
+}
+
+fn j_table() -> &'static String {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| journey::var::JOURNEY_TABLE.to_owned())
 }

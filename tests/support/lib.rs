@@ -192,6 +192,7 @@ impl Stack {
             journey_table: table.clone(),
             idempotency_table: self.table.clone(),
             ttl_secs: 3_600,
+            stall_after: kyc_intake::completeness::StallAfter::defaults(),
         };
         (table.clone(), startup::aws_journey_worker(sdk, &config))
     }

@@ -1,7 +1,9 @@
 //! `DynamoJourneys`: the journey worker's table.
 
-use crate::journey::{Applied, JourneyStore, JourneyUpdate};
+use crate::completeness::OpenJourney;
+use crate::journey::{Applied, JourneyStore, JourneyUpdate, Sweep, UpdateKind, SWEEP_SHARD_OPEN};
 use crate::ports::{Claim, FaultKind, PortError};
+use crate::sweeper::{DueJourneys, Page};
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_idempotency::{classify as fault, transaction_item, DynamoDbStore};
 
@@ -68,7 +70,42 @@ impl DynamoJourneys {
                 .expression_attribute_values(":event_id", s(&update.event_id))
                 .expression_attribute_values(":time", s(&update.time))
                 .expression_attribute_values(":time_ms", n(update.time_ms))
-                .condition_expression("attribute_not_exists(#time_ms) OR #time_ms <= :time_ms");
+                .condition_expression(match update.kind {
+                    // A start is the state only of a journey that has none yet.
+                    UpdateKind::Started => "attribute_not_exists(#type)",
+                    _ => "attribute_not_exists(#time_ms) OR #time_ms <= :time_ms",
+                });
+            // The journey's place on the sweeper's list.
+            b = b
+                .expression_attribute_names("#shard", j::SWEEP_SHARD)
+                .expression_attribute_names("#due", j::DUE_AT);
+            match update.sweep {
+                Sweep::Due(due_ms) => {
+                    set.extend([
+                        "#shard = :shard",
+                        "#due = :due",
+                        "#opened = if_not_exists(#opened, :updated_at)",
+                    ]);
+                    remove.extend(["#stalled", "#closed"]);
+                    b = b
+                        .expression_attribute_names("#opened", j::OPENED_AT)
+                        .expression_attribute_names("#stalled", j::STALLED_AT)
+                        .expression_attribute_names("#closed", j::CLOSED_AT)
+                        .expression_attribute_values(":shard", s(SWEEP_SHARD_OPEN))
+                        .expression_attribute_values(":due", n(due_ms));
+                }
+                Sweep::Close => {
+                    set.push("#closed = :updated_at");
+                    remove.extend(["#shard", "#due"]);
+                    b = b.expression_attribute_names("#closed", j::CLOSED_AT);
+                }
+            }
+            if let UpdateKind::Reconciled { fetched_at } = &update.kind {
+                set.push("#reconciled = :reconciled");
+                b = b
+                    .expression_attribute_names("#reconciled", j::RECONCILED_AT)
+                    .expression_attribute_values(":reconciled", s(fetched_at));
+            }
             for (name, attribute, value, placeholder) in [
                 ("#ps", j::PROVIDER_STATUS, &update.provider_status, ":ps"),
                 (
@@ -143,8 +180,56 @@ impl DynamoJourneys {
     }
 }
 
+impl DynamoJourneys {
+    /// A stall report: take the journey off the sweeper's list if it is still at the event the
+    /// report refers to, and complete the claim, in one transaction.
+    async fn acknowledge_stall(
+        &self,
+        update: &JourneyUpdate,
+        refers_to: &str,
+        claim: &Claim,
+    ) -> Result<Applied, PortError> {
+        use crate::journey::attr as j;
+        let off_the_list = transaction_item(
+            aws_sdk_dynamodb::types::Update::builder()
+                .table_name(&self.table)
+                .key(j::PK, s(&update.pk))
+                .update_expression("SET #stalled = :now REMOVE #shard, #due")
+                .condition_expression("#event_id = :refers AND attribute_exists(#due)")
+                .expression_attribute_names("#stalled", j::STALLED_AT)
+                .expression_attribute_names("#shard", j::SWEEP_SHARD)
+                .expression_attribute_names("#due", j::DUE_AT)
+                .expression_attribute_names("#event_id", j::EVENT_ID)
+                .expression_attribute_values(":now", s(&update.updated_at))
+                .expression_attribute_values(":refers", s(refers_to)),
+        )?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(off_the_list)
+            .transact_items(self.claims.completion(claim, "")?)
+            .send()
+            .await;
+        if result.is_ok() {
+            return Ok(Applied::Acknowledged);
+        }
+        // The journey moved since (or was taken off already): only complete the claim.
+        match lambda_idempotency::IdempotencyStore::complete(&self.claims, claim, "").await? {
+            lambda_idempotency::Settled::Done => Ok(Applied::Acknowledged),
+            lambda_idempotency::Settled::NotOurs => Err(PortError::new(
+                "DynamoDB UpdateItem",
+                FaultKind::Conflict,
+                "the idempotency claim is no longer ours: nothing applied",
+            )),
+        }
+    }
+}
+
 impl JourneyStore for DynamoJourneys {
     async fn apply(&self, update: &JourneyUpdate, claim: &Claim) -> Result<Applied, PortError> {
+        if let UpdateKind::Stalled { refers_to } = &update.kind {
+            return self.acknowledge_stall(update, refers_to, claim).await;
+        }
         if self.transact(update, claim, true).await? {
             return Ok(Applied::Newest);
         }
@@ -159,5 +244,85 @@ impl JourneyStore for DynamoJourneys {
                 "an unconditional count was refused",
             ))
         }
+    }
+}
+
+/// The journey table's sparse due index, as the sweeper queries it (never a scan).
+#[derive(Debug, Clone)]
+pub struct DynamoDueJourneys {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+/// Due journeys read per query.
+const DUE_PAGE: i32 = 100;
+
+impl DynamoDueJourneys {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+impl DueJourneys for DynamoDueJourneys {
+    async fn due(&self, now_ms: i64, after: Option<(String, i64)>) -> Result<Page, PortError> {
+        use crate::journey::{attr as j, DUE_INDEX};
+        let start = after.map(|(pk, due)| {
+            [
+                (j::PK.to_owned(), s(&pk)),
+                (j::SWEEP_SHARD.to_owned(), s(SWEEP_SHARD_OPEN)),
+                (j::DUE_AT.to_owned(), n(due)),
+            ]
+            .into_iter()
+            .collect()
+        });
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(DUE_INDEX)
+            .key_condition_expression("#shard = :open AND #due <= :now")
+            .expression_attribute_names("#shard", j::SWEEP_SHARD)
+            .expression_attribute_names("#due", j::DUE_AT)
+            .expression_attribute_values(":open", s(SWEEP_SHARD_OPEN))
+            .expression_attribute_values(":now", n(now_ms))
+            .set_exclusive_start_key(start)
+            .limit(DUE_PAGE)
+            .send()
+            .await
+            .map_err(|e| fault("DynamoDB Query", e))?;
+        let text = |item: &std::collections::HashMap<String, AttributeValue>, k: &str| {
+            item.get(k).and_then(|v| v.as_s().ok()).cloned()
+        };
+        let journeys: Vec<OpenJourney> = out
+            .items()
+            .iter()
+            .map(|item| OpenJourney {
+                pk: text(item, j::PK).unwrap_or_default(),
+                event_type: text(item, j::TYPE).unwrap_or_default(),
+                event_id: text(item, j::EVENT_ID).unwrap_or_default(),
+                time: text(item, j::TIME).unwrap_or_default(),
+                provider_status: text(item, j::PROVIDER_STATUS),
+                provider_sub_status: text(item, j::PROVIDER_SUB_STATUS),
+                due_at_ms: item
+                    .get(j::DUE_AT)
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or_default(),
+                opened_at: text(item, j::OPENED_AT),
+            })
+            .collect();
+        let next = out.last_evaluated_key().and_then(|k| {
+            let pk = k.get(j::PK)?.as_s().ok()?.clone();
+            let due = k.get(j::DUE_AT)?.as_n().ok()?.parse().ok()?;
+            Some((pk, due))
+        });
+        Ok(Page {
+            journeys,
+            scanned: usize::try_from(out.scanned_count()).unwrap_or_default(),
+            next,
+        })
     }
 }

@@ -9,13 +9,15 @@ mod journeys;
 mod s3;
 mod sqs;
 
-pub use journeys::DynamoJourneys;
+pub use journeys::{DynamoDueJourneys, DynamoJourneys};
 pub use s3::S3Archive;
 pub use sqs::SqsSink;
 
 /// The DynamoDB item actions `DynamoJourneys` calls on the journey table (its transactions are
 /// made of `UpdateItem`s, which is what IAM checks) and the worker on the idempotency table.
 pub const JOURNEY_TABLE_ACTIONS: &[&str] = &["dynamodb:UpdateItem"];
+/// What the sweeper calls on the journey table's due index (a query: never a scan).
+pub const SWEEPER_TABLE_ACTIONS: &[&str] = &["dynamodb:Query"];
 /// The S3 action `S3Archive` calls, on its own sources' prefixes only.
 pub const ARCHIVE_ACTIONS: &[&str] = &["s3:PutObject"];
 /// The SQS action `SqsSink` calls.

@@ -26,6 +26,41 @@ pub struct SourceSpec {
     pub event_pointer: &'static str,
     /// The provider's payload → the normalized fields; `None` means unrecognized.
     pub recognize: fn(&Value) -> Option<Recognized>,
+    /// How its journeys end, stall and can be reconciled (the journey sweeper).
+    pub journey: JourneyRules,
+}
+
+/// What the journey worker and the sweeper know of a source's journeys.
+#[derive(Debug, Clone, Copy)]
+pub struct JourneyRules {
+    /// Event kinds (`kyc.<product>.<kind>`) after which the journey is closed.
+    pub terminal: &'static [&'static str],
+    /// How long an open journey may go without an event before it is stalled, unless
+    /// `JOURNEY_STALL_AFTER` says otherwise.
+    pub stall_after_secs: u64,
+    /// The provider's status API, when it has one the sweeper can reconcile from.
+    pub reconcile: Option<Reconcile>,
+}
+
+/// A provider's status API for one source.
+#[derive(Debug, Clone, Copy)]
+pub struct Reconcile {
+    /// The path under the API's base, e.g. `/verification/vkyc`; the subject goes in as the
+    /// `verification_id` query parameter.
+    pub path: &'static str,
+    /// Statuses the provider calls final: reconciling to one closes the journey.
+    pub final_statuses: &'static [&'static str],
+}
+
+impl JourneyRules {
+    /// Whether an event of `event_type` closes the journey.
+    pub fn closes(&self, product: &str, event_type: &str) -> bool {
+        event_type
+            .strip_prefix("kyc.")
+            .and_then(|t| t.strip_prefix(product))
+            .and_then(|t| t.strip_prefix('.'))
+            .is_some_and(|kind| self.terminal.contains(&kind))
+    }
 }
 
 impl SourceSpec {

@@ -7,6 +7,7 @@
 
 mod archive;
 mod hyperverge;
+mod journey;
 mod send;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -43,6 +44,8 @@ enum Command {
     Archive(archive::ArchiveArgs),
     /// Send archived deliveries again, normalized with this build's code (`--dry-run` first).
     Replay(archive::ReplayArgs),
+    /// Journeys: `start` announces one the sweeper should watch.
+    Journey(journey::JourneyArgs),
     /// Cashfree has no configuration API: the dashboard steps and the URLs to paste.
     Cashfree {
         /// The deployed API's base URL (`https://<api>.execute-api.<region>.amazonaws.com`).
@@ -376,6 +379,7 @@ async fn main() -> ExitCode {
         Command::Cashfree { api_url } => cashfree(&api_url),
         Command::Archive(args) => archive::archive(args).await,
         Command::Replay(args) => archive::replay(args).await,
+        Command::Journey(args) => journey::journey(args).await,
     };
     match result {
         Ok(report) => {

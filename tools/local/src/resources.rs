@@ -108,10 +108,54 @@ pub async fn ensure_table(sdk: &SdkConfig, table: &str) -> Result<(), BoxError> 
         })
 }
 
-/// Create the journey table if it does not exist (key `pk`, no TTL: a journey's state is kept).
+/// Create the journey table if it does not exist (key `pk`, no TTL: a journey's state is kept),
+/// with the sparse index of open journeys by due time the sweeper queries, as the template does.
 pub async fn ensure_journey_table(sdk: &SdkConfig, table: &str) -> Result<(), BoxError> {
-    ensure_keyed_table(sdk, table).await
+    use aws_sdk_dynamodb::types::{GlobalSecondaryIndex, Projection, ProjectionType};
+    use kyc_intake::journey::{attr as j, DUE_INDEX};
+    let ddb = aws_sdk_dynamodb::Client::new(sdk);
+    if ddb.describe_table().table_name(table).send().await.is_ok() {
+        return Ok(());
+    }
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+    };
+    let attribute = |name: &str, kind: ScalarAttributeType| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(kind)
+            .build()
+    };
+    let mut projection = Projection::builder().projection_type(ProjectionType::Include);
+    for a in JOURNEY_DUE_PROJECTION {
+        projection = projection.non_key_attributes(*a);
+    }
+    ddb.create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute(attr::PK, ScalarAttributeType::S)?)
+        .attribute_definitions(attribute(j::SWEEP_SHARD, ScalarAttributeType::S)?)
+        .attribute_definitions(attribute(j::DUE_AT, ScalarAttributeType::N)?)
+        .key_schema(key(attr::PK, KeyType::Hash)?)
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(DUE_INDEX)
+                .key_schema(key(j::SWEEP_SHARD, KeyType::Hash)?)
+                .key_schema(key(j::DUE_AT, KeyType::Range)?)
+                .projection(projection.build())
+                .build()?,
+        )
+        .send()
+        .await
+        .map_err(|e| ctx("CreateTable", e))?;
+    Ok(())
 }
+
+/// The attributes the due index carries besides its keys and `pk`: what the sweeper reads.
+pub const JOURNEY_DUE_PROJECTION: &[&str] = &kyc_intake::journey::DUE_PROJECTION;
 
 /// A pay-per-request table with the string partition key `pk`, if absent.
 async fn ensure_keyed_table(sdk: &SdkConfig, table: &str) -> Result<(), BoxError> {

@@ -1,6 +1,6 @@
 //! Cashfree Secure ID DigiLocker: `POST /webhooks/cashfree/digilocker`, HMAC-signed.
 
-use crate::sources::{Recognized, SourceSpec, IST};
+use crate::sources::{JourneyRules, Recognized, Reconcile, SourceSpec, IST};
 use serde_json::Value;
 
 const EVENTS: &[(&str, &str)] = &[
@@ -19,6 +19,21 @@ pub static SOURCE: SourceSpec = SourceSpec {
     naive_zone: IST,
     event_pointer: "/event_type",
     recognize,
+    journey: JourneyRules {
+        // A DigiLocker journey's first webhook is already its last.
+        terminal: &[
+            "consent_granted",
+            "consent_denied",
+            "link_expired",
+            "consent_expired",
+            "failed",
+        ],
+        stall_after_secs: 3_600,
+        reconcile: Some(Reconcile {
+            path: "/verification/digilocker",
+            final_statuses: &["AUTHENTICATED", "EXPIRED", "CONSENT_DENIED"],
+        }),
+    },
 };
 
 /// Identity: `data.verification_id`, `event_type`, `data.status`, `event_time`.

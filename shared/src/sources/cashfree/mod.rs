@@ -4,6 +4,7 @@
 
 pub mod digilocker;
 pub mod signature;
+pub mod status_api;
 pub mod vkyc;
 
 use super::{as_text, lookup, present, text, Recognized, Source};

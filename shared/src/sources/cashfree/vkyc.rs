@@ -1,6 +1,6 @@
 //! Cashfree Secure ID Video KYC: `POST /webhooks/cashfree/vkyc`, HMAC-signed.
 
-use crate::sources::{Recognized, SourceSpec, IST};
+use crate::sources::{JourneyRules, Recognized, Reconcile, SourceSpec, IST};
 use serde_json::Value;
 
 const EVENTS: &[(&str, &str)] = &[
@@ -24,6 +24,21 @@ pub static SOURCE: SourceSpec = SourceSpec {
     naive_zone: IST,
     event_pointer: "/event_type",
     recognize,
+    journey: JourneyRules {
+        terminal: &["auditor_review_completed", "link_expired"],
+        stall_after_secs: 86_400,
+        reconcile: Some(Reconcile {
+            path: "/verification/vkyc",
+            // Cashfree calls these final in its webhook tables; an auditor's decision is too.
+            final_statuses: &[
+                "EXPIRED",
+                "REJECTED",
+                "APPROVED",
+                "AUDITOR_APPROVED",
+                "AUDITOR_REJECTED",
+            ],
+        }),
+    },
 };
 
 /// Identity: `data.verification_id`, `event_type`, `data.status`, `data.sub_status`, `event_time`.

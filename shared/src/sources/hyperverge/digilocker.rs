@@ -2,7 +2,7 @@
 //! the source IP (HyperVerge publishes its sending addresses, shared by all its customers) and the
 //! secret `token` of the URL we registered.
 
-use crate::sources::{lookup, present, text, Recognized, SourceSpec, UTC};
+use crate::sources::{lookup, present, text, JourneyRules, Recognized, SourceSpec, UTC};
 use serde_json::Value;
 
 const CODES: &[(&str, &str)] = &[
@@ -20,6 +20,12 @@ pub static SOURCE: SourceSpec = SourceSpec {
     naive_zone: UTC,
     event_pointer: "/event/code",
     recognize,
+    // HyperVerge's results API answers only after the webhook went out: detection only.
+    journey: JourneyRules {
+        terminal: &["consent_granted", "consent_denied", "cancelled"],
+        stall_after_secs: 3_600,
+        reconcile: None,
+    },
 };
 
 /// `{refId, event: {name, code}, timeStamp}`. Identity: `refId`, `event.name`, `event.code`,

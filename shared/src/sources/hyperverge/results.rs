@@ -1,7 +1,7 @@
 //! HyperVerge Results: `POST /webhooks/hyperverge/results`. Authenticated by the static header
 //! the subscription is configured to send, plus a source-IP allowlist when one is set.
 
-use crate::sources::{lookup, present, text, Recognized, SourceSpec, UTC};
+use crate::sources::{lookup, present, text, JourneyRules, Recognized, SourceSpec, UTC};
 use serde_json::Value;
 
 const EVENT_TYPES: &[&str] = &[
@@ -29,6 +29,12 @@ pub static SOURCE: SourceSpec = SourceSpec {
     naive_zone: UTC,
     event_pointer: "/eventType",
     recognize,
+    // HyperVerge's results API answers only after the webhook went out: detection only.
+    journey: JourneyRules {
+        terminal: &["approved", "declined", "cancelled"],
+        stall_after_secs: 259_200,
+        reconcile: None,
+    },
 };
 
 /// Identity: `eventId`; when absent, `transactionId`, `eventType`, `applicationStatus`, `eventTime`.

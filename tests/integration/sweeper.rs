@@ -1,0 +1,607 @@
+//! The journey sweeper on the local server, with the journey worker's real handler and a fake of
+//! Cashfree's status API on loopback (its documented shape: `GET /verification/vkyc?
+//! verification_id=...` answering `status` and `sub_status`; and its failures: 401, 429, 500, a
+//! hang, an answer that is not JSON). Time is not waited for: the sweeper is asked about a moment
+//! past the journeys' due times.
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper_util::rt::TokioIo;
+use kyc_intake::aws::{DynamoDueJourneys, SqsSink};
+use kyc_intake::metrics::Captured;
+use kyc_intake::sources::cashfree::status_api::CashfreeStatusApi;
+use kyc_intake::startup::AwsJourneyWorker;
+use kyc_intake::sweeper::{CashfreeApi, NoApi, SweepReport, Sweeper};
+use kyc_intake_tests::{
+    call, endpoint, local_sdk_config, workspace, workspace_binary, ApiRequest, Stack,
+    DIGILOCKER_TOKEN,
+};
+use kyc_local::worker::EventSource;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const CLIENT_SECRET: &str = "cf-api-secret-0123456789";
+
+/// How the fake answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Normal,
+    Status(u16),
+    Hang,
+    NotJson,
+}
+
+#[derive(Default)]
+struct FakeState {
+    /// verification_id → (status, sub_status).
+    known: HashMap<String, (String, Option<String>)>,
+    mode: Option<Mode>,
+    calls: usize,
+    bad_headers: usize,
+}
+
+#[derive(Clone, Default)]
+struct FakeCashfree(Arc<Mutex<FakeState>>);
+
+impl FakeCashfree {
+    fn state(&self) -> std::sync::MutexGuard<'_, FakeState> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn start(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let fake = self.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let fake = fake.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req| {
+                        let fake = fake.clone();
+                        async move { Ok::<_, Infallible>(fake.answer(req).await) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    async fn answer(
+        &self,
+        req: hyper::Request<hyper::body::Incoming>,
+    ) -> hyper::Response<Full<Bytes>> {
+        let reply = |status: u16, body: String| {
+            let mut r = hyper::Response::new(Full::new(Bytes::from(body)));
+            *r.status_mut() = hyper::StatusCode::from_u16(status).expect("status");
+            r
+        };
+        let mode = {
+            let mut state = self.state();
+            state.calls += 1;
+            let h = |k: &str| {
+                req.headers()
+                    .get(k)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            if h("x-client-id") != "cf-client"
+                || h("x-client-secret") != CLIENT_SECRET
+                || h("x-api-version").is_empty()
+            {
+                state.bad_headers += 1;
+            }
+            state.mode.unwrap_or(Mode::Normal)
+        };
+        match mode {
+            Mode::Status(code) => {
+                return reply(code, json!({"message": "error", "code": code}).to_string())
+            }
+            Mode::Hang => {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                return reply(200, "{}".into());
+            }
+            Mode::NotJson => return reply(200, "<html>maintenance</html>".into()),
+            Mode::Normal => {}
+        }
+        let path = req.uri().path().to_owned();
+        let id = req
+            .uri()
+            .query()
+            .and_then(|q| {
+                form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "verification_id")
+            })
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default();
+        if path != "/verification/vkyc" && path != "/verification/digilocker" {
+            return reply(404, "{}".into());
+        }
+        match self.state().known.get(&id) {
+            Some((status, sub)) => reply(
+                200,
+                json!({"verification_id": id, "reference_id": 1, "status": status, "sub_status": sub, "recording_link": null}).to_string(),
+            ),
+            None => reply(404, json!({"message": "verification_id not found"}).to_string()),
+        }
+    }
+}
+
+const VKYC: &str = "/webhooks/cashfree/vkyc";
+
+fn vkyc_body(v: &str, event: &str, status: &str, sub_status: &str, time: &str) -> String {
+    format!(
+        r#"{{"event_type":"{event}","event_time":"{time}","version":"v1","data":{{"verification_id":"{v}","reference_id":1,"status":"{status}","sub_status":"{sub_status}"}}}}"#
+    )
+}
+
+fn queued(v: &str) -> String {
+    vkyc_body(
+        v,
+        "VKYC_USER_CALL_QUEUED",
+        "PRE_VIDEO_CALL",
+        "USER_QUEUED",
+        "2025-05-22T03:55:00Z",
+    )
+}
+
+/// The worker applies whatever is on the queue.
+async fn apply_queue(stack: &Stack, worker: &AwsJourneyWorker) {
+    let sdk = local_sdk_config(endpoint()).await;
+    let source = EventSource::new(&sdk, &stack.queue_url)
+        .await
+        .expect("event source");
+    loop {
+        let polled = source.poll(worker, 0, 20_000).await.expect("poll");
+        if polled.received.is_empty() {
+            return;
+        }
+        assert!(polled.failed.is_empty(), "{polled:?}");
+    }
+}
+
+async fn sweeper(
+    stack: &Stack,
+    table: &str,
+    api_base: Option<&str>,
+) -> Sweeper<DynamoDueJourneys, CashfreeStatusApi, SqsSink> {
+    let sdk = local_sdk_config(endpoint()).await;
+    let api = api_base.map(|base| {
+        CashfreeStatusApi::new(CashfreeApi {
+            base: base.to_owned(),
+            client_id: "cf-client".into(),
+            client_secret: kyc_intake::secret::SecretList::new(vec![
+                kyc_intake::secret::Secret::new(CLIENT_SECRET),
+            ]),
+            api_version: "2024-12-01".into(),
+        })
+        .expect("client")
+    });
+    Sweeper::new(
+        DynamoDueJourneys::new(aws_sdk_dynamodb::Client::new(&sdk), table),
+        api,
+        SqsSink::new(aws_sdk_sqs::Client::new(&sdk), stack.queue_url.clone()),
+    )
+}
+
+/// A moment past every due time of the test's journeys (the limits are a day or three).
+fn later() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now() + chrono::Duration::days(4)
+}
+
+const BUDGET: Duration = Duration::from_secs(20);
+
+fn types(messages: &[kyc_local::resources::Received]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = messages
+        .iter()
+        .map(|m| {
+            let e: Value = serde_json::from_str(&m.body).expect("event");
+            (
+                e["subject"].as_str().unwrap_or_default().to_owned(),
+                e["type"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Put received messages back on the queue for the worker (they were drained to be looked at).
+async fn resend(stack: &Stack, messages: &[kyc_local::resources::Received]) {
+    let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
+    for m in messages {
+        sqs.send_message()
+            .queue_url(&stack.queue_url)
+            .message_body(&m.body)
+            .set_message_group_id(m.group_id.clone())
+            .set_message_deduplication_id(m.deduplication_id.clone())
+            .send()
+            .await
+            .expect("send");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_vkyc_journey_is_reconciled_when_cashfree_knows_more_and_reported_once_when_it_does_not(
+) {
+    let stack = Stack::new(true).await;
+    let sdk = local_sdk_config(endpoint()).await;
+    let (table, worker) = stack.journey_worker(&sdk).await;
+    let f = stack.cashfree(&[]).await;
+    for v in ["sw-a", "sw-b"] {
+        let reply = call(&f, ApiRequest::post(VKYC, queued(v)).signed_now().request()).await;
+        assert_eq!(reply.status, 200);
+    }
+    apply_queue(&stack, &worker).await;
+    let fake = FakeCashfree::default();
+    fake.state().known.insert(
+        "sw-a".into(),
+        ("EXPIRED".into(), Some("VKYC_EXPIRED".into())),
+    );
+    fake.state().known.insert(
+        "sw-b".into(),
+        ("PRE_VIDEO_CALL".into(), Some("USER_QUEUED".into())),
+    );
+    let base = fake.start().await;
+    let metrics = Arc::new(Captured::default());
+    let s = sweeper(&stack, &table, Some(&base))
+        .await
+        .with_metrics(metrics.clone());
+
+    // Not due yet: nothing read, nothing sent.
+    let report = s.run(chrono::Utc::now(), BUDGET).await;
+    assert_eq!((report.read, report.stalled, report.reconciled), (0, 0, 0));
+
+    let report = s.run(later(), BUDGET).await;
+    assert_eq!(
+        report,
+        SweepReport {
+            read: 2,
+            scanned: 2,
+            reconciled: 1,
+            stalled: 1,
+            left: 0,
+            complete: true
+        }
+    );
+    assert_eq!(
+        fake.state().bad_headers,
+        0,
+        "x-client-id, x-client-secret, x-api-version sent"
+    );
+    let sent = stack.messages().await;
+    assert_eq!(
+        types(&sent),
+        [
+            ("sw-a".to_owned(), "kyc.journey.reconciled".to_owned()),
+            ("sw-b".to_owned(), "kyc.journey.stalled".to_owned())
+        ]
+    );
+    let reconciled: Value = serde_json::from_str(
+        &sent
+            .iter()
+            .find(|m| m.body.contains("reconciled"))
+            .expect("one")
+            .body,
+    )
+    .expect("event");
+    assert_eq!(reconciled["data"]["auth_scheme"], "cashfree_status_api");
+    assert_eq!(reconciled["data"]["provider_status"], "EXPIRED");
+    assert!(reconciled["data"]["fetched_at"].is_string());
+    assert_eq!(
+        reconciled["data"]["payload"]["status"], "EXPIRED",
+        "the API's answer"
+    );
+    let counted = metrics.documents().join("\n");
+    assert!(
+        counted.contains(r#""StalledJourneys":1"#) && counted.contains(r#""ReconciledJourneys":1"#),
+        "{counted}"
+    );
+
+    // The worker applies them: the reconciled state closes sw-a (EXPIRED is final), sw-b is off
+    // the list until a new event moves it.
+    resend(&stack, &sent).await;
+    apply_queue(&stack, &worker).await;
+    let a = stack
+        .journey(&table, "cashfree/vkyc#sw-a")
+        .await
+        .expect("sw-a");
+    assert_eq!(a["type"], "kyc.journey.reconciled");
+    assert_eq!(a["provider_status"], "EXPIRED");
+    assert!(a.contains_key("reconciled_at") && a.contains_key("closed_at"));
+    assert!(!a.contains_key("due_at"));
+    let b = stack
+        .journey(&table, "cashfree/vkyc#sw-b")
+        .await
+        .expect("sw-b");
+    assert!(
+        b.contains_key("stalled_at") && !b.contains_key("due_at"),
+        "{b:?}"
+    );
+    assert_eq!(
+        b["type"], "kyc.vkyc.call_queued",
+        "a stall report changes no state"
+    );
+
+    // Reported once: the next run finds nothing.
+    let report = s.run(later(), BUDGET).await;
+    assert_eq!((report.read, report.stalled, report.reconciled), (0, 0, 0));
+    assert!(stack.messages().await.is_empty());
+
+    // A new event moves sw-b; if it stalls again, it is reported again.
+    let started = vkyc_body(
+        "sw-b",
+        "VKYC_USER_CALL_STARTED",
+        "IN_VIDEO_CALL",
+        "USER_CALL_STARTED",
+        "2025-05-22T04:00:00Z",
+    );
+    assert_eq!(
+        call(&f, ApiRequest::post(VKYC, started).signed_now().request())
+            .await
+            .status,
+        200
+    );
+    apply_queue(&stack, &worker).await;
+    fake.state().known.insert(
+        "sw-b".into(),
+        ("IN_VIDEO_CALL".into(), Some("USER_CALL_STARTED".into())),
+    );
+    let report = s.run(later(), BUDGET).await;
+    assert_eq!((report.read, report.stalled), (1, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journey_started_by_the_application_and_never_called_back_is_reported_and_a_closed_one_never_is(
+) {
+    let stack = Stack::new(true).await;
+    let sdk = local_sdk_config(endpoint()).await;
+    let (table, worker) = stack.journey_worker(&sdk).await;
+    // The application announces two DigiLocker journeys with the real kycctl...
+    for subject in ["dl-silent", "dl-done"] {
+        let out = std::process::Command::new(workspace_binary("kycctl"))
+            .args([
+                "journey",
+                "start",
+                "--source",
+                "hyperverge/digilocker",
+                "--subject",
+                subject,
+                "--expect-within",
+                "600",
+            ])
+            .current_dir(workspace())
+            .env("AWS_ENDPOINT_URL", endpoint())
+            .env("AWS_REGION", "ap-south-1")
+            .env("AWS_ACCESS_KEY_ID", "local")
+            .env("AWS_SECRET_ACCESS_KEY", "local")
+            .env("EVENTS_QUEUE_URL", &stack.queue_url)
+            .output()
+            .expect("kycctl");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    apply_queue(&stack, &worker).await;
+    let silent = stack
+        .journey(&table, "hyperverge/digilocker#dl-silent")
+        .await
+        .expect("opened");
+    assert_eq!(silent["type"], "kyc.journey.started");
+    // ...one of them is called back (DigiLocker's first webhook is its last: it closes).
+    let hv = stack.hyperverge(&[]).await;
+    let mut done = ApiRequest::post(
+        "/webhooks/hyperverge/digilocker",
+        r#"{"refId":"dl-done","event":{"name":"digilocker.user.consent.granted","code":"user_granted_consent"},"timeStamp":"2024-01-15T10:30:45.123Z"}"#,
+    )
+    .query(&format!("token={DIGILOCKER_TOKEN}"));
+    done.source_ip = "65.0.82.147".into();
+    assert_eq!(call(&hv, done.request()).await.status, 200);
+    apply_queue(&stack, &worker).await;
+    let closed = stack
+        .journey(&table, "hyperverge/digilocker#dl-done")
+        .await
+        .expect("closed");
+    assert_eq!(
+        closed["type"], "kyc.digilocker.consent_granted",
+        "the webhook wins over the start"
+    );
+    assert!(closed.contains_key("closed_at") && !closed.contains_key("due_at"));
+
+    // HyperVerge: detection only. Ten minutes on, only the silent one is reported.
+    let s: Sweeper<DynamoDueJourneys, NoApi, SqsSink> = Sweeper::new(
+        DynamoDueJourneys::new(aws_sdk_dynamodb::Client::new(&sdk), table.clone()),
+        None,
+        SqsSink::new(aws_sdk_sqs::Client::new(&sdk), stack.queue_url.clone()),
+    );
+    let report = s
+        .run(chrono::Utc::now() + chrono::Duration::minutes(5), BUDGET)
+        .await;
+    assert_eq!(report.read, 0, "expect_within not yet passed");
+    let report = s
+        .run(chrono::Utc::now() + chrono::Duration::minutes(11), BUDGET)
+        .await;
+    assert_eq!((report.read, report.stalled), (1, 1));
+    let sent = stack.messages().await;
+    assert_eq!(
+        types(&sent),
+        [("dl-silent".to_owned(), "kyc.journey.stalled".to_owned())]
+    );
+    let stalled: Value = serde_json::from_str(&sent[0].body).expect("event");
+    assert_eq!(
+        stalled["data"]["payload"]["last_type"],
+        "kyc.journey.started"
+    );
+    assert!(stalled["data"]["payload"]["open_for_s"]
+        .as_i64()
+        .is_some_and(|s| s >= 600));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_overlapping_runs_send_nothing_twice() {
+    let stack = Stack::new(true).await;
+    let sdk = local_sdk_config(endpoint()).await;
+    let (table, worker) = stack.journey_worker(&sdk).await;
+    let f = stack.cashfree(&[]).await;
+    for v in ["ov-1", "ov-2", "ov-3"] {
+        assert_eq!(
+            call(&f, ApiRequest::post(VKYC, queued(v)).signed_now().request())
+                .await
+                .status,
+            200
+        );
+    }
+    apply_queue(&stack, &worker).await;
+    let a = sweeper(&stack, &table, None).await;
+    let b = sweeper(&stack, &table, None).await;
+    let now = later();
+    let (ra, rb) = tokio::join!(a.run(now, BUDGET), b.run(now, BUDGET));
+    assert_eq!(ra.stalled + rb.stalled, 6, "each run reports all three");
+    let sent = stack.messages().await;
+    assert_eq!(
+        sent.len(),
+        3,
+        "the queue holds each report once: {:?}",
+        types(&sent)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_status_api_leaves_the_journey_for_the_next_run() {
+    let stack = Stack::new(true).await;
+    let sdk = local_sdk_config(endpoint()).await;
+    let (table, worker) = stack.journey_worker(&sdk).await;
+    let f = stack.cashfree(&[]).await;
+    assert_eq!(
+        call(
+            &f,
+            ApiRequest::post(VKYC, queued("fail-1"))
+                .signed_now()
+                .request()
+        )
+        .await
+        .status,
+        200
+    );
+    apply_queue(&stack, &worker).await;
+    let fake = FakeCashfree::default();
+    fake.state()
+        .known
+        .insert("fail-1".into(), ("EXPIRED".into(), None));
+    let base = fake.start().await;
+    let s = sweeper(&stack, &table, Some(&base)).await;
+    for mode in [
+        Mode::Status(401),
+        Mode::Status(429),
+        Mode::Status(500),
+        Mode::Status(503),
+        Mode::NotJson,
+        Mode::Hang,
+    ] {
+        fake.state().mode = Some(mode);
+        // A short run: the hanging API is cut off by the run's own budget.
+        let report = s.run(later(), Duration::from_secs(4)).await;
+        assert_eq!(
+            (report.read, report.reconciled, report.stalled, report.left),
+            (1, 0, 0, 1),
+            "{mode:?}"
+        );
+        assert!(
+            stack.messages().await.is_empty(),
+            "{mode:?}: nothing invented"
+        );
+        assert!(
+            stack
+                .journey(&table, "cashfree/vkyc#fail-1")
+                .await
+                .expect("j")
+                .contains_key("due_at"),
+            "{mode:?}: still due"
+        );
+    }
+    fake.state().mode = Some(Mode::Normal);
+    let report = s.run(later(), BUDGET).await;
+    assert_eq!(
+        (report.reconciled, report.left),
+        (1, 0),
+        "the next run reconciles it"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweepers_cost_does_not_grow_with_closed_journeys() {
+    use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+    use kyc_intake::journey::attr as j;
+    let stack = Stack::new(true).await;
+    let sdk = local_sdk_config(endpoint()).await;
+    let (table, _) = stack.journey_worker(&sdk).await;
+    let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+    let s = |v: &str| AttributeValue::S(v.to_owned());
+    let n = |v: i64| AttributeValue::N(v.to_string());
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    // 10 000 closed journeys and 100 open ones past their due time.
+    let items: Vec<HashMap<String, AttributeValue>> = (0..10_100)
+        .map(|i| {
+            let mut item: HashMap<String, AttributeValue> = [
+                (j::PK.to_owned(), s(&format!("cashfree/vkyc#scale-{i}"))),
+                (j::TYPE.to_owned(), s("kyc.vkyc.call_queued")),
+                (j::EVENT_ID.to_owned(), s(&format!("e{i}"))),
+                (j::TIME.to_owned(), s("2025-05-22T03:55:00Z")),
+                (j::EVENT_COUNT.to_owned(), n(1)),
+            ]
+            .into_iter()
+            .collect();
+            if i >= 10_000 {
+                item.insert(j::SWEEP_SHARD.to_owned(), s("open"));
+                item.insert(j::DUE_AT.to_owned(), n(now_ms - 1_000 - i));
+            } else {
+                item.insert(j::CLOSED_AT.to_owned(), s("2025-05-22T04:00:00Z"));
+            }
+            item
+        })
+        .collect();
+    for chunk in items.chunks(25) {
+        let requests: Vec<WriteRequest> = chunk
+            .iter()
+            .map(|item| {
+                WriteRequest::builder()
+                    .put_request(
+                        PutRequest::builder()
+                            .set_item(Some(item.clone()))
+                            .build()
+                            .expect("put"),
+                    )
+                    .build()
+            })
+            .collect();
+        ddb.batch_write_item()
+            .request_items(&table, requests)
+            .send()
+            .await
+            .expect("BatchWriteItem");
+    }
+    let sweeper = sweeper(&stack, &table, None).await;
+    let report = sweeper
+        .run(chrono::Utc::now(), Duration::from_secs(120))
+        .await;
+    assert!(report.complete);
+    assert_eq!(
+        (report.read, report.scanned, report.stalled),
+        (100, 100, 100),
+        "items read per run: the open ones only"
+    );
+    eprintln!(
+        "sweeper with 10 000 closed + 100 open journeys: {} items read, {} reported",
+        report.scanned, report.stalled
+    );
+    assert_eq!(stack.messages().await.len(), 100);
+}
