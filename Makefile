@@ -41,9 +41,10 @@ LOCAL_ENV := \
   AWS_ACCESS_KEY_ID=local \
   AWS_SECRET_ACCESS_KEY=local \
   IDEMPOTENCY_TABLE=kyc-webhook-idempotency \
-  JOURNEY_TABLE=kyc-journeys \
   EVENTS_QUEUE_URL=http://127.0.0.1:$(EMULATOR_PORT)/123456789012/kyc-webhook-events.fifo \
   ARCHIVE_BUCKET=kyc-webhook-archive \
+  JOURNEY_TABLE=kyc-journeys \
+  JOURNEY_STALL_AFTER=$${JOURNEY_STALL_AFTER:-cashfree/vkyc=60,hyperverge/results=60,cashfree/digilocker=60,hyperverge/digilocker=60} \
   CASHFREE_CLIENT_SECRETS=local_cashfree_secret \
   CASHFREE_LEGACY_SIGNATURE=$${CASHFREE_LEGACY_SIGNATURE:-off} \
   HYPERVERGE_RESULTS_AUTH_TOKENS=local_results_token \
@@ -146,8 +147,8 @@ endif
 
 .PHONY: package
 package: $(TOOLS_STAMP)
-	PATH="$(TOOLS_PATH)" cargo lambda build --release --x86-64 -p cashfree-webhook -p hyperverge-webhook -p journey-worker
-	@ls -l target/lambda/cashfree-webhook/bootstrap target/lambda/hyperverge-webhook/bootstrap target/lambda/journey-worker/bootstrap
+	PATH="$(TOOLS_PATH)" cargo lambda build --release --x86-64 -p cashfree-webhook -p hyperverge-webhook -p journey-worker -p journey-sweeper
+	@ls -l target/lambda/cashfree-webhook/bootstrap target/lambda/hyperverge-webhook/bootstrap target/lambda/journey-worker/bootstrap target/lambda/journey-sweeper/bootstrap
 
 .PHONY: sam-build
 sam-build: $(TOOLS_STAMP)

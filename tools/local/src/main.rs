@@ -90,6 +90,9 @@ enum Command {
     },
 }
 
+/// How often the local journey sweeper runs.
+const SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// How long the local worker waits on an empty queue before polling again. It does not long-poll:
 /// the local server handles one request at a time, so a long poll would hold every webhook up.
 const WORKER_IDLE: std::time::Duration = std::time::Duration::from_millis(200);
@@ -231,6 +234,28 @@ async fn run_serve(options: &Serve) -> Result<(), BoxError> {
                     Err(e) => tracing::error!(error = %e, "local event source: polling failed"),
                 }
                 tokio::time::sleep(WORKER_IDLE).await;
+            }
+        });
+        // The journey sweeper, on a short interval (the deployed one runs every
+        // SweepIntervalMinutes): with `make run`'s one-minute limits, a journey left hanging is
+        // reported within a minute or two, and `make journey` shows `stalled_at`.
+        let queue = created.clone();
+        let sweeper_env = move |k: &str| match k {
+            "JOURNEY_TABLE" => Some(journey_table.clone()),
+            "EVENTS_QUEUE_URL" => Some(queue.clone()),
+            other => std::env::var(other).ok().filter(|v| !v.is_empty()),
+        };
+        let (sweeper, _) = startup::journey_sweeper(&sweeper_env, &sdk).await?;
+        eprintln!(
+            "kyc-local: journey sweeper every {} s",
+            SWEEP_INTERVAL.as_secs()
+        );
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(SWEEP_INTERVAL).await;
+                sweeper
+                    .run(chrono::Utc::now(), std::time::Duration::from_secs(10))
+                    .await;
             }
         });
     }
