@@ -66,6 +66,7 @@ help:
 	@echo "make fuzz       long property/fuzz run (FUZZ_CASES=1000000 by default)"
 	@echo "make bench      end-to-end figures of the release bootstrap (init, latency, CPU, RSS, size, concurrency)"
 	@echo "make bench BASELINE=<rev>   the same, side by side with the bootstrap of an earlier revision"
+	@echo "make bench MEMORY=128,256,512 TLS=on   as Lambda runs it: each memory size's CPU share, HTTPS"
 	@echo "make package    cargo lambda build --release --x86-64 (the three bootstraps, with sizes)"
 	@echo "make sam-build  sam build (rust-cargolambda)"
 	@echo "make deploy     sam build && sam deploy --guided"
@@ -131,6 +132,10 @@ fuzz:
 # 5 minutes) and measures it side by side with this tree's: the before/after of a change.
 BASELINE ?=
 BASELINE_BIN := target/baseline/release/cashfree-webhook
+# MEMORY=128,256,512: hold the bootstrap to each Lambda memory size's CPU share (cgroup quota).
+# TLS=on: a TLS front with its own CA between the bootstrap and the local server, as AWS is HTTPS.
+MEMORY ?=
+TLS ?= off
 
 .PHONY: bench
 bench: $(BENCH_STAMP)
@@ -143,7 +148,8 @@ endif
 	@echo "== in-process (no AWS calls): what the pipeline itself costs"
 	cargo run --release -q -p kyc-intake --example bench
 	@echo "== end to end: the release bootstrap under the Runtime API emulator, the local server with keep-alive"
-	target/release/kyc-bench --python $(abspath $(PY)) --n $${BENCH_N:-1000} $(if $(BASELINE),--baseline $(BASELINE_BIN))
+	target/release/kyc-bench --python $(abspath $(PY)) --n $${BENCH_N:-1000} $(if $(BASELINE),--baseline $(BASELINE_BIN)) \
+	  $(if $(MEMORY),--memory $(MEMORY)) $(if $(filter on,$(TLS)),--tls)
 
 .PHONY: package
 package: $(TOOLS_STAMP)

@@ -86,3 +86,45 @@ fn kyc_bench_prints_every_figure_for_the_bootstrap_and_its_baseline() {
         "every concurrent event is answered:\n{out}"
     );
 }
+
+#[test]
+fn kyc_bench_measures_at_a_lambda_memory_size_over_https() {
+    let bootstrap = workspace_binary("cashfree-webhook");
+    let output = Command::new(workspace_binary("kyc-bench"))
+        .args(["--n", "3", "--concurrent-events", "4", "--latency-ms", "5"])
+        .args(["--memory", "512", "--tls"])
+        .arg("--bootstrap")
+        .arg(&bootstrap)
+        .arg("--python")
+        .arg(moto_python())
+        .output()
+        .expect("run kyc-bench");
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "kyc-bench failed:\n{out}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(out.contains("TLS: a front with its own CA"), "{out}");
+    // Held to 512 MB's share where the machine allows a cgroup quota, else said so in one line.
+    assert!(
+        out.contains("== 512 MB: the bootstrap held to 28.9 % of a CPU")
+            || out.contains("MEMORY=512: no cgroup CPU quota here"),
+        "{out}"
+    );
+    for label in [
+        "first response (cold, 1 new event)",
+        "CPU per warm new event",
+        "billed, new event (median, rounded up)",
+        "cost per million new events",
+        "cost per million duplicates",
+    ] {
+        let values = figures(&out, label);
+        assert_eq!(values.len(), 1, "{label}: {values:?}\n{out}");
+        assert!(values[0] > 0.0, "{label}: {values:?}");
+    }
+    assert!(
+        out.contains("1 769 MB = 1 vCPU, HTTPS") || out.contains(", HTTPS)"),
+        "{out}"
+    );
+}

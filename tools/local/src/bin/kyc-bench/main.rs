@@ -27,6 +27,9 @@ use kyc_intake::sources::cashfree::signature::sign;
 use kyc_local::resources::{self, local_sdk_config, BoxError};
 use kyc_local::runtime_api::{Answer, RuntimeApi};
 use kyc_local::server::{self, LocalServer};
+
+mod lambda_cpu;
+mod tls;
 use lambda_idempotency::DynamoDbStore;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -60,6 +63,34 @@ struct Args {
     /// Events sent at once for the concurrency figure, at each concurrency.
     #[arg(long, default_value_t = 200)]
     concurrent_events: usize,
+    /// Lambda memory sizes (MB) to measure at, comma-separated: the bootstrap is held to each
+    /// one's CPU share (memory / 1 769 MB of a vCPU) by a cgroup quota. None: a whole core.
+    #[arg(long, value_delimiter = ',')]
+    memory: Vec<u32>,
+    /// Put a TLS front (a CA of its own, trusted through SSL_CERT_FILE) between the bootstrap and
+    /// the local server, as AWS's endpoints are HTTPS.
+    #[arg(long)]
+    tls: bool,
+}
+
+/// Lambda's x86 price per GB-second and per request (first tier, as of 2025: check the current
+/// pricing page for your region).
+const PRICE_GB_SECOND: f64 = 0.000_016_666_7;
+const PRICE_REQUEST: f64 = 0.000_000_2;
+
+/// The cost of a million invocations at `memory_mb` lasting `billed_ms` each.
+fn cost_per_million(memory_mb: u32, billed_ms: f64) -> f64 {
+    1e6 * (PRICE_REQUEST + f64::from(memory_mb) / 1024.0 * billed_ms / 1e3 * PRICE_GB_SECOND)
+}
+
+/// How the bootstraps run: the memory size they report and the CPU share they get, and the
+/// endpoint and CA bundle they reach the local server by.
+#[derive(Clone, Copy)]
+struct Runtime<'a> {
+    memory_mb: u32,
+    share: Option<&'a lambda_cpu::CpuShare>,
+    endpoint: &'a str,
+    ca_bundle: Option<&'a Path>,
 }
 
 /// Events per chunk of the interleaved measurement.
@@ -155,17 +186,24 @@ impl Drop for Function {
 
 async fn start_function(
     bootstrap: &Path,
-    endpoint: &str,
+    runtime: Runtime<'_>,
     table: &str,
     queue_url: &str,
     concurrency: Option<u32>,
 ) -> Result<Function, BoxError> {
     let api = RuntimeApi::start().await?;
-    let mut cmd = Command::new(bootstrap);
+    let endpoint = runtime.endpoint;
+    let mut cmd = match runtime.share {
+        Some(share) => share.command(bootstrap),
+        None => Command::new(bootstrap),
+    };
     cmd.env_clear()
         .env("AWS_LAMBDA_RUNTIME_API", api.address())
         .env("AWS_LAMBDA_FUNCTION_NAME", "cashfree-webhook")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env(
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            runtime.memory_mb.to_string(),
+        )
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         .env("AWS_LAMBDA_LOG_LEVEL", "INFO")
         .env("AWS_ENDPOINT_URL", endpoint)
@@ -179,6 +217,9 @@ async fn start_function(
         .stderr(Stdio::null());
     if let Some(c) = concurrency {
         cmd.env("AWS_LAMBDA_MAX_CONCURRENCY", c.to_string());
+    }
+    if let Some(bundle) = runtime.ca_bundle {
+        cmd.env("SSL_CERT_FILE", bundle);
     }
     let spawned = Instant::now();
     let child = cmd.spawn()?;
@@ -355,15 +396,21 @@ struct Subject {
 }
 
 impl Subject {
-    /// Start `bootstrap` and send it its first (cold) event.
-    async fn start(bootstrap: &Path, endpoint: &str, name: &str) -> Result<Self, BoxError> {
+    /// Start `bootstrap` and send it its first (cold) event. `server` is the local server's own
+    /// (plain) endpoint, for setting up the table and queue.
+    async fn start(
+        bootstrap: &Path,
+        runtime: Runtime<'_>,
+        server: &str,
+        name: &str,
+    ) -> Result<Self, BoxError> {
         // Read whole, so both bootstraps start from the page cache, not from whichever disk
         // state the build left.
         let size = std::fs::read(bootstrap)
             .map_err(|e| format!("{}: {e} (make bench builds it)", bootstrap.display()))?
             .len() as u64;
-        let (table, queue_url) = stack(endpoint, name, true).await?;
-        let f = start_function(bootstrap, endpoint, &table, &queue_url, None).await?;
+        let (table, queue_url) = stack(server, name, true).await?;
+        let f = start_function(bootstrap, runtime, &table, &queue_url, None).await?;
         let started = Instant::now();
         let answer = f
             .api
@@ -413,44 +460,23 @@ fn latency(lat: &mut [f64]) -> String {
     )
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), BoxError> {
-    let args = Args::parse();
-    let n = args.n.max(1);
-    let bootstrap = args
-        .bootstrap
-        .unwrap_or_else(|| workspace().join("target/release/cashfree-webhook"));
-    let python = args
-        .python
-        .unwrap_or_else(|| workspace().join(".venv/bin/python"));
-    let mut names = vec![("now", bootstrap.clone())];
-    if let Some(b) = args.baseline {
-        names.push(("baseline", b));
-    }
-    println!("kyc-bench: N = {n}, local server with keep-alive, interleaved in chunks of {CHUNK}");
-    for (name, path) in &names {
-        println!("  {name:<9} {}", path.display());
-    }
-    println!();
-
-    let server = start_server(&python, 1, 0)?;
-    // The server's own first calls are slow: a few before any bootstrap starts, so they do not
-    // land on the first one's cold figures.
-    let placeholder = OutgoingMessage {
-        body: "{}".into(),
-        group_id: String::new(),
-        deduplication_id: String::new(),
-        event_type: "warm-up".into(),
-        source: "kyc-bench".into(),
-        replay: None,
-    };
-    Floor::new(&server.endpoint, "bench-warm-up", placeholder).await?;
+/// One measurement at one memory size: every bootstrap in `names`, N new events and N duplicates
+/// in interleaved chunks with the floor; one block of figures.
+async fn measure(
+    names: &[(&str, PathBuf)],
+    runtime: Runtime<'_>,
+    server: &str,
+    n: usize,
+    memory: Option<u32>,
+) -> Result<(), BoxError> {
     let mut subjects = Vec::new();
-    for (name, path) in &names {
-        subjects.push(Subject::start(path, &server.endpoint, &format!("bench-{name}")).await?);
+    for (name, path) in names {
+        let name = format!("bench-{name}-{}", runtime.memory_mb);
+        subjects.push(Subject::start(path, runtime, server, &name).await?);
     }
-    let sent = sent_message(&server.endpoint, &subjects[0].queue_url).await?;
-    let mut floor = Floor::new(&server.endpoint, "bench-floor", sent).await?;
+    let sent = sent_message(server, &subjects[0].queue_url).await?;
+    let floor_name = format!("bench-floor-{}", runtime.memory_mb);
+    let mut floor = Floor::new(runtime.endpoint, &floor_name, sent).await?;
     for start in (0..n).step_by(CHUNK) {
         let ids = start..(start + CHUNK).min(n);
         let events: Vec<Bytes> = ids.clone().map(event).collect();
@@ -525,6 +551,28 @@ async fn main() -> Result<(), BoxError> {
         "SDK floor (3 calls, warm client, this process): CPU {floor_ms:.3} ms/event; goal for a new event ≤ 1.2 x floor + 0.1 ms = {:.3} ms",
         1.2 * floor_ms + 0.1
     );
+    if let Some(mb) = memory {
+        // Billed duration: each invocation's duration rounded up to the millisecond.
+        let billed = |lat: &[f64]| percentile(lat, 0.5).ceil();
+        row(
+            "billed, new event (median, rounded up)",
+            subjects
+                .iter()
+                .map(|s| format!("{:.0} ms", billed(&s.new_latencies))),
+        );
+        row(
+            "cost per million new events",
+            subjects
+                .iter()
+                .map(|s| format!("{:.3} USD", cost_per_million(mb, billed(&s.new_latencies)))),
+        );
+        row(
+            "cost per million duplicates",
+            subjects
+                .iter()
+                .map(|s| format!("{:.3} USD", cost_per_million(mb, billed(&s.dup_latencies)))),
+        );
+    }
     if let [now, baseline] = &subjects[..] {
         println!(
             "now / baseline: CPU per new event {:.2} x, per duplicate {:.2} x",
@@ -532,7 +580,101 @@ async fn main() -> Result<(), BoxError> {
             now.cpu_ms(now.dup_cpu_ns) / baseline.cpu_ms(baseline.dup_cpu_ns).max(f64::EPSILON),
         );
     }
-    drop(subjects);
+
+    Ok(())
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), BoxError> {
+    let args = Args::parse();
+    let n = args.n.max(1);
+    let bootstrap = args
+        .bootstrap
+        .unwrap_or_else(|| workspace().join("target/release/cashfree-webhook"));
+    let python = args
+        .python
+        .unwrap_or_else(|| workspace().join(".venv/bin/python"));
+    let mut names = vec![("now", bootstrap.clone())];
+    if let Some(b) = args.baseline {
+        names.push(("baseline", b));
+    }
+    println!("kyc-bench: N = {n}, local server with keep-alive, interleaved in chunks of {CHUNK}");
+    for (name, path) in &names {
+        println!("  {name:<9} {}", path.display());
+    }
+    println!();
+
+    let server = start_server(&python, 1, 0)?;
+    let tls_dir = workspace().join("target/bench-tls");
+    let front = if args.tls {
+        let front = tls::TlsFront::start(&server.endpoint, &tls_dir).await?;
+        // This process's own client (the floor) goes through the front too, trusting its CA.
+        std::env::set_var("SSL_CERT_FILE", &front.ca_bundle);
+        println!(
+            "TLS: a front with its own CA (RSA-2048) at {}, trusted through SSL_CERT_FILE",
+            front.endpoint
+        );
+        Some(front)
+    } else {
+        None
+    };
+    let endpoint = front
+        .as_ref()
+        .map_or(server.endpoint.as_str(), |f| f.endpoint.as_str());
+    let ca_bundle = front.as_ref().map(|f| f.ca_bundle.as_path());
+    // The server's own first calls are slow: a few before any bootstrap starts, so they do not
+    // land on the first one's cold figures.
+    let placeholder = OutgoingMessage {
+        body: "{}".into(),
+        group_id: String::new(),
+        deduplication_id: String::new(),
+        event_type: "warm-up".into(),
+        source: "kyc-bench".into(),
+        replay: None,
+    };
+    Floor::new(endpoint, "bench-warm-up", placeholder).await?;
+    let sizes: Vec<Option<u32>> = if args.memory.is_empty() {
+        vec![None]
+    } else {
+        args.memory.iter().map(|m| Some(*m)).collect()
+    };
+    for memory in sizes {
+        let share = match memory {
+            Some(mb) => match lambda_cpu::CpuShare::for_memory(
+                mb,
+                &format!("kyc-bench-{}-{mb}", std::process::id()),
+            ) {
+                Ok(share) => Some(share),
+                Err(e) => {
+                    println!("MEMORY={mb}: no cgroup CPU quota here ({e}); running unthrottled");
+                    None
+                }
+            },
+            None => None,
+        };
+        let memory_mb = memory.unwrap_or(256);
+        println!();
+        match &share {
+            Some(share) => println!(
+                "== {memory_mb} MB: the bootstrap held to {:.1} % of a CPU (cgroup quota){}",
+                share.share * 100.0,
+                if front.is_some() { ", HTTPS" } else { "" }
+            ),
+            None => println!(
+                "== {} (a whole core){}",
+                memory.map_or("no memory size".to_owned(), |m| format!("{m} MB reported")),
+                if front.is_some() { ", HTTPS" } else { "" }
+            ),
+        }
+        let runtime = Runtime {
+            memory_mb,
+            share: share.as_ref(),
+            endpoint,
+            ca_bundle,
+        };
+        measure(&names, runtime, &server.endpoint, n, memory).await?;
+    }
+    drop(front);
     drop(server);
 
     // Lambda Managed Instances: one process, several invocations at once, with a round trip to
@@ -542,17 +684,29 @@ async fn main() -> Result<(), BoxError> {
     let latency_ms = args.latency_ms;
     let server = start_server(&python, 16, latency_ms)?;
     let (table, queue_url) = stack(&server.endpoint, "bench-concurrent", false).await?;
+    // Managed Instances run at a whole vCPU per 1 769 MB: held to it when sizes are measured.
+    let front = if args.tls {
+        Some(tls::TlsFront::start(&server.endpoint, &tls_dir).await?)
+    } else {
+        None
+    };
+    let share = if args.memory.is_empty() {
+        None
+    } else {
+        lambda_cpu::CpuShare::for_memory(1769, &format!("kyc-bench-{}-mi", std::process::id())).ok()
+    };
+    let runtime = Runtime {
+        memory_mb: 1769,
+        share: share.as_ref(),
+        endpoint: front
+            .as_ref()
+            .map_or(server.endpoint.as_str(), |f| f.endpoint.as_str()),
+        ca_bundle: front.as_ref().map(|f| f.ca_bundle.as_path()),
+    };
     let mut rates = Vec::new();
     println!();
     for concurrency in [1u32, 8] {
-        let f = start_function(
-            &bootstrap,
-            &server.endpoint,
-            &table,
-            &queue_url,
-            Some(concurrency),
-        )
-        .await?;
+        let f = start_function(&bootstrap, runtime, &table, &queue_url, Some(concurrency)).await?;
         let warm = f
             .api
             .invoke(event(usize::MAX - concurrency as usize), TIMEOUT)
@@ -583,7 +737,9 @@ async fn main() -> Result<(), BoxError> {
             format!("   ({accepted}/{count} answered 200 within the timeout)")
         };
         println!(
-            "now, AWS_LAMBDA_MAX_CONCURRENCY={concurrency:<2} ({latency_ms} ms round trip)  {rate:>7.1} new events/s{missing}"
+            "now, AWS_LAMBDA_MAX_CONCURRENCY={concurrency:<2} ({latency_ms} ms round trip{}{})  {rate:>7.1} new events/s{missing}",
+            if share.is_some() { ", 1 769 MB = 1 vCPU" } else { "" },
+            if front.is_some() { ", HTTPS" } else { "" },
         );
         rates.push(rate);
     }
