@@ -136,6 +136,8 @@ BASELINE_BIN := target/baseline/release/cashfree-webhook
 # TLS=on: a TLS front with its own CA between the bootstrap and the local server, as AWS is HTTPS.
 MEMORY ?=
 TLS ?= off
+# ARCHIVE=on: the bootstrap also measured writing the audit archive, side by side.
+ARCHIVE ?= off
 
 .PHONY: bench
 bench: $(BENCH_STAMP)
@@ -149,7 +151,7 @@ endif
 	cargo run --release -q -p kyc-intake --example bench
 	@echo "== end to end: the release bootstrap under the Runtime API emulator, the local server with keep-alive"
 	target/release/kyc-bench --python $(abspath $(PY)) --n $${BENCH_N:-1000} $(if $(BASELINE),--baseline $(BASELINE_BIN)) \
-	  $(if $(MEMORY),--memory $(MEMORY)) $(if $(filter on,$(TLS)),--tls)
+	  $(if $(MEMORY),--memory $(MEMORY)) $(if $(filter on,$(TLS)),--tls) $(if $(filter on,$(ARCHIVE)),--archive)
 
 .PHONY: package
 package: $(TOOLS_STAMP)

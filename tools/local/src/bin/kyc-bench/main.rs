@@ -71,6 +71,9 @@ struct Args {
     /// the local server, as AWS's endpoints are HTTPS.
     #[arg(long)]
     tls: bool,
+    /// Also measure the bootstrap writing the audit archive (ARCHIVE_BUCKET), side by side.
+    #[arg(long)]
+    archive: bool,
 }
 
 /// Lambda's x86 price per GB-second and per request (first tier, as of 2025: check the current
@@ -190,6 +193,7 @@ async fn start_function(
     table: &str,
     queue_url: &str,
     concurrency: Option<u32>,
+    archive_bucket: Option<&str>,
 ) -> Result<Function, BoxError> {
     let api = RuntimeApi::start().await?;
     let endpoint = runtime.endpoint;
@@ -220,6 +224,9 @@ async fn start_function(
     }
     if let Some(bundle) = runtime.ca_bundle {
         cmd.env("SSL_CERT_FILE", bundle);
+    }
+    if let Some(bucket) = archive_bucket {
+        cmd.env("ARCHIVE_BUCKET", bucket);
     }
     let spawned = Instant::now();
     let child = cmd.spawn()?;
@@ -410,7 +417,20 @@ impl Subject {
             .map_err(|e| format!("{}: {e} (make bench builds it)", bootstrap.display()))?
             .len() as u64;
         let (table, queue_url) = stack(server, name, true).await?;
-        let f = start_function(bootstrap, runtime, &table, &queue_url, None).await?;
+        // A subject named `...archive...` also writes the audit archive: what it adds.
+        let bucket = name.contains("archive").then(|| format!("{name}-bucket"));
+        if let Some(bucket) = &bucket {
+            resources::ensure_bucket(&local_sdk_config(server).await, bucket).await?;
+        }
+        let f = start_function(
+            bootstrap,
+            runtime,
+            &table,
+            &queue_url,
+            None,
+            bucket.as_deref(),
+        )
+        .await?;
         let started = Instant::now();
         let answer = f
             .api
@@ -471,7 +491,7 @@ async fn measure(
 ) -> Result<(), BoxError> {
     let mut subjects = Vec::new();
     for (name, path) in names {
-        let name = format!("bench-{name}-{}", runtime.memory_mb);
+        let name = format!("bench-{}-{}", name.replace('+', "-"), runtime.memory_mb);
         subjects.push(Subject::start(path, runtime, server, &name).await?);
     }
     let sent = sent_message(server, &subjects[0].queue_url).await?;
@@ -573,9 +593,9 @@ async fn measure(
                 .map(|s| format!("{:.3} USD", cost_per_million(mb, billed(&s.dup_latencies)))),
         );
     }
-    if let [now, baseline] = &subjects[..] {
+    if let ([now, baseline], [(now_name, _), (base_name, _)]) = (&subjects[..], names) {
         println!(
-            "now / baseline: CPU per new event {:.2} x, per duplicate {:.2} x",
+            "{now_name} / {base_name}: CPU per new event {:.2} x, per duplicate {:.2} x",
             now.cpu_ms(now.new_cpu_ns) / baseline.cpu_ms(baseline.new_cpu_ns).max(f64::EPSILON),
             now.cpu_ms(now.dup_cpu_ns) / baseline.cpu_ms(baseline.dup_cpu_ns).max(f64::EPSILON),
         );
@@ -595,6 +615,9 @@ async fn main() -> Result<(), BoxError> {
         .python
         .unwrap_or_else(|| workspace().join(".venv/bin/python"));
     let mut names = vec![("now", bootstrap.clone())];
+    if args.archive {
+        names.push(("now+archive", bootstrap.clone()));
+    }
     if let Some(b) = args.baseline {
         names.push(("baseline", b));
     }
@@ -706,7 +729,15 @@ async fn main() -> Result<(), BoxError> {
     let mut rates = Vec::new();
     println!();
     for concurrency in [1u32, 8] {
-        let f = start_function(&bootstrap, runtime, &table, &queue_url, Some(concurrency)).await?;
+        let f = start_function(
+            &bootstrap,
+            runtime,
+            &table,
+            &queue_url,
+            Some(concurrency),
+            None,
+        )
+        .await?;
         let warm = f
             .api
             .invoke(event(usize::MAX - concurrency as usize), TIMEOUT)
