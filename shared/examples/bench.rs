@@ -38,7 +38,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
-    let secrets = format!("old-secret,{SECRET}");
+    let secrets = format!("old-secret-0123456789,{SECRET}");
     let env = config::fake_env(&[("CASHFREE_CLIENT_SECRETS", secrets.as_str())]);
     let (common, sources) = cashfree::FUNCTION.config(&env).expect("config");
     let bodies: Vec<String> = (0..n).map(body).collect();
