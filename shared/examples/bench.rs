@@ -16,7 +16,7 @@ use kyc_intake::{Inbound, Outcome, Pipeline};
 use lambda_idempotency::MemoryStore;
 use std::time::Instant;
 
-const SECRET: &str = "bench-secret";
+const SECRET: &str = "bench-secret-0123456789";
 
 fn body(i: usize) -> String {
     format!(
