@@ -80,7 +80,8 @@ fn main() {
             b.as_bytes(),
             now,
             AuthScheme::CashfreeHeaderHmac,
-        ));
+        ))
+        .expect("normalized");
     }
     report("parse + normalize to CloudEvent", n, started);
 

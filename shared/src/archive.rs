@@ -180,7 +180,8 @@ pub fn replay(
 ) -> Result<Replayed, String> {
     let body = delivery.body()?;
     let received_at = delivery.received_at()?;
-    let event = normalize(source, &body, received_at, delivery.auth_scheme);
+    let event = normalize(source, &body, received_at, delivery.auth_scheme)
+        .map_err(|e| format!("{}: {e}", delivery.event_id))?;
     let mut marked: KycEvent = serde_json::from_str(&event.body)
         .map_err(|e| format!("{}: the event: {e}", delivery.event_id))?;
     marked.kycreplay = Some(replay_id.to_owned());

@@ -156,15 +156,22 @@ fn envelope_fits(r: &Recognized) -> bool {
     .all(fits_envelope)
 }
 
-/// Normalize an authenticated body. Never fails: what the source does not recognize becomes
+/// The event could not be serialized: it never happens for the strings and JSON it is made of,
+/// and if it did, the request is answered 503 rather than an empty message sent.
+#[derive(Debug, thiserror::Error)]
+#[error("the event could not be serialized: {0}")]
+pub struct NormalizeError(#[from] serde_json::Error);
+
+/// Normalize an authenticated body. What the source does not recognize becomes
 /// `kyc.<product>.unrecognized` with the raw body kept; a body SQS would refuse as is (not
-/// UTF-8, characters outside SQS's set, too large once escaped) travels as Base64.
+/// UTF-8, characters outside SQS's set, too large once escaped) travels as Base64. The one error
+/// is a serialization failure, which the types make impossible in practice.
 pub fn normalize(
     source: &SourceSpec,
     body: &[u8],
     received_at: DateTime<Utc>,
     auth_scheme: AuthScheme,
-) -> Normalized {
+) -> Result<Normalized, NormalizeError> {
     let parsed: Option<Value> = serde_json::from_slice(body).ok();
     let recognized: Option<Recognized> = parsed
         .as_ref()
@@ -232,27 +239,29 @@ pub fn normalize(
         },
     };
     let room = QUEUE_MAX_MESSAGE_BYTES - attributes_size(&event_type, source.name);
-    let as_is = std::str::from_utf8(body).ok().map(|text| {
-        event.data.payload = as_received(body, text);
-        // Serializing a struct of strings and a RawValue cannot fail.
-        serde_json::to_string(&event).unwrap_or_default()
-    });
+    let as_is = match std::str::from_utf8(body) {
+        Ok(text) => {
+            event.data.payload = as_received(body, text);
+            Some(serde_json::to_string(&event)?)
+        }
+        Err(_) => None,
+    };
     let body = match as_is {
         Some(message) if message.len() <= room && sqs_accepts(&message) => message,
         _ => {
             event.data.payload = base64_string(body);
             event.data.payload_encoding = Some(BASE64_ENCODING.to_owned());
-            serde_json::to_string(&event).unwrap_or_default()
+            serde_json::to_string(&event)?
         }
     };
-    Normalized {
+    Ok(Normalized {
         id,
         event_type,
         source: source.name,
         subject,
         body,
         provider_time_ms,
-    }
+    })
 }
 
 /// How far ahead of its receipt an event's `time` may be. A provider time further ahead (a wrong
@@ -317,7 +326,8 @@ mod tests {
     }
 
     fn event_of(body: &[u8]) -> KycEvent {
-        let n = normalize(vkyc(), body, Utc::now(), AuthScheme::CashfreeHeaderHmac);
+        let n = normalize(vkyc(), body, Utc::now(), AuthScheme::CashfreeHeaderHmac)
+            .expect("normalized");
         assert!(sqs_accepts(&n.body), "the message is valid for SQS");
         assert!(n.body.len() + attributes_size(&n.event_type, n.source) <= QUEUE_MAX_MESSAGE_BYTES);
         serde_json::from_str(&n.body).expect("a KycEvent")
@@ -357,7 +367,8 @@ mod tests {
                 body(t).as_bytes(),
                 received,
                 AuthScheme::CashfreeHeaderHmac,
-            );
+            )
+            .expect("normalized");
             serde_json::from_str(&n.body).expect("a KycEvent")
         };
         let near = at("2025-05-22T03:56:14Z");
@@ -418,7 +429,8 @@ mod tests {
             body.as_bytes(),
             Utc::now(),
             AuthScheme::CashfreeLegacyBodyHmac,
-        );
+        )
+        .expect("normalized");
         let e: KycEvent = serde_json::from_str(&n.body).expect("event");
         assert_eq!(e.subject.as_deref(), Some(long.as_str()), "recognized");
         let envelope = n.body.len() - e.data.payload.get().len();

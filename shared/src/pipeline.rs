@@ -402,7 +402,13 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
         // A refresh may have taken a while: the protocol's budget starts from here.
         let now = now + chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
 
-        let event = normalize(source.spec, req.body, now, scheme);
+        let event = match normalize(source.spec, req.body, now, scheme) {
+            Ok(event) => event,
+            Err(e) => {
+                tracing::error!(error = %e, "not forwarded: the event could not be made");
+                return Outcome::Unavailable;
+            }
+        };
         report.event_type = Some(event.event_type.clone());
         report.provider_time_ms = event.provider_time_ms;
         tracing::Span::current().record("event_id", event.id.as_str());

@@ -108,6 +108,57 @@ mod tests {
         assert_eq!(vars.iter().collect::<BTreeSet<_>>().len(), vars.len());
     }
 
+    /// The JSON Schema names exactly the registry's sources, providers and products: a new
+    /// source cannot be forgotten there.
+    #[test]
+    fn the_schema_lists_exactly_the_registrys_sources_providers_and_products() {
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../../schema/kyc-event.schema.json"))
+                .expect("schema is JSON");
+        let listed = |v: &serde_json::Value| -> BTreeSet<String> {
+            v.as_array()
+                .expect("an enum")
+                .iter()
+                .map(|x| x.as_str().expect("a string").to_owned())
+                .collect()
+        };
+        let sources = FUNCTIONS.iter().flat_map(|f| f.sources.iter());
+        let names: BTreeSet<String> = sources.clone().map(|s| s.name.to_owned()).collect();
+        let providers: BTreeSet<String> = sources.clone().map(|s| s.provider.to_owned()).collect();
+        let products: BTreeSet<String> = sources.map(|s| s.product.to_owned()).collect();
+        assert_eq!(listed(&schema["properties"]["source"]["enum"]), names);
+        let data = &schema["properties"]["data"]["properties"];
+        assert_eq!(listed(&data["provider"]["enum"]), providers);
+        assert_eq!(listed(&data["product"]["enum"]), products);
+        let pattern = schema["properties"]["type"]["pattern"]
+            .as_str()
+            .expect("a pattern");
+        for product in products.iter().map(String::as_str).chain(["journey"]) {
+            assert!(pattern.contains(product), "{product} in {pattern}");
+        }
+    }
+
+    /// Every function crate's logs follow the configured level (its crate is one of the
+    /// telemetry's own targets).
+    #[test]
+    fn every_function_crate_is_one_of_the_telemetrys_own_targets() {
+        let functions = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions");
+        for entry in std::fs::read_dir(functions).expect("functions/") {
+            let manifest = std::fs::read_to_string(entry.expect("entry").path().join("Cargo.toml"))
+                .expect("a manifest");
+            let name = manifest
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("name = "))
+                .expect("a name")
+                .trim_matches('"')
+                .replace('-', "_");
+            assert!(
+                crate::telemetry::is_own_target(&name),
+                "{name} is not in telemetry's own targets"
+            );
+        }
+    }
+
     #[test]
     fn routing_finds_the_serving_function_or_nothing() {
         let (f, s) = serving(FUNCTIONS, "/prod/webhooks/hyperverge/results").expect("served");

@@ -21,6 +21,11 @@ const OWN_TARGETS: &[&str] = &[
     "kyc_local",
 ];
 
+/// Whether `target` (a crate's name) logs at the configured level.
+pub fn is_own_target(target: &str) -> bool {
+    OWN_TARGETS.contains(&target)
+}
+
 /// The level named by a Lambda log level or a `RUST_LOG`-style word. `FATAL` (Lambda's highest)
 /// means errors only; anything unknown falls back to `info`. Directives such as
 /// `aws_smithy_runtime=trace` are not honoured: no setting may open another crate's logging.

@@ -25,6 +25,7 @@ const RESULTS_TOKEN: &str = "prop-results-token-0123456789";
 
 fn normalize(source: &Source, body: &[u8], now: chrono::DateTime<Utc>) -> normalize::Normalized {
     normalize::normalize(source.spec, body, now, AuthScheme::CashfreeHeaderHmac)
+        .expect("normalize never fails to serialize")
 }
 
 fn cases() -> u32 {

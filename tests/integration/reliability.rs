@@ -30,6 +30,7 @@ fn vkyc_id(body: &str) -> String {
         chrono::Utc::now(),
         AuthScheme::CashfreeHeaderHmac,
     )
+    .expect("normalized")
     .id
 }
 

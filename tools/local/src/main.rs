@@ -388,7 +388,8 @@ fn journey_of(event: &Value, path: &str) -> Option<String> {
         &body,
         chrono::Utc::now(),
         kyc_intake::auth::AuthScheme::CashfreeHeaderHmac,
-    );
+    )
+    .ok()?;
     Some(format!("{}#{}", source.name, normalized.subject?))
 }
 
