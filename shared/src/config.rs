@@ -52,9 +52,9 @@ pub trait Env {
 
     /// A secret setting's list of secrets: the variable's comma-separated value here; the shared,
     /// refreshable list when the value comes from Secrets Manager (`secrets::WithManaged`).
-    /// Every value is checked (`secrets::parse_list`): a bad one is an error naming `var`.
+    /// Every value is checked (`secrets_manager::parse_list`): a bad one is an error naming `var`.
     fn secrets(&self, var: &'static str) -> Result<SecretList, ConfigError> {
-        crate::secrets::parse_list(&self.get(var).unwrap_or_default())
+        crate::secrets_manager::parse_list(&self.get(var).unwrap_or_default())
             .map(SecretList::new)
             .map_err(|reason| err(var, reason))
     }
@@ -110,7 +110,7 @@ pub fn positive<T: std::str::FromStr + PartialOrd + Default>(
 }
 
 /// A comma-separated list of secrets (rotation), blanks skipped; empty when unset. From Secrets
-/// Manager when `<var>_SECRET_ID` is set (see `secrets`).
+/// Manager when `<var>_SECRET_ID` is set (see `secrets_manager`).
 pub fn secrets(env: &dyn Env, var: &'static str) -> Result<SecretList, ConfigError> {
     env.secrets(var)
 }

@@ -173,7 +173,7 @@ pub async fn handle_batch<S: IdempotencyStore, J: JourneyStore>(
 /// its max age.
 pub async fn serve_sweeper(
     sweeper: crate::startup::AwsSweeper,
-    secrets: Option<Arc<dyn crate::secrets::Refresh>>,
+    secrets: Option<Arc<dyn crate::secrets_manager::Refresh>>,
 ) -> Result<(), lambda_runtime::Error> {
     let sweeper = Arc::new(sweeper);
     lambda_runtime::run(lambda_runtime::service_fn(
@@ -190,7 +190,7 @@ pub async fn serve_sweeper(
                     let budget = std::time::Duration::from_secs(5);
                     secrets
                         .refresh(
-                            crate::secrets::Staleness::MaxAge,
+                            crate::secrets_manager::Staleness::MaxAge,
                             budget,
                             &crate::metrics::Stdout,
                         )

@@ -22,7 +22,7 @@ pub mod pipeline;
 pub mod ports;
 pub mod registry;
 pub mod secret;
-pub mod secrets;
+pub mod secrets_manager;
 pub mod sources;
 pub mod startup;
 pub mod sweeper;

@@ -7,7 +7,7 @@ use crate::auth::AuthError;
 use crate::metrics::{MetricsSink, RequestMetrics, Stdout, NO_SOURCE};
 use crate::normalize::{normalize, payload_hash, Normalized};
 use crate::ports::{EventSink, FaultKind, IdempotencyStore, OutgoingMessage, PortError};
-use crate::secrets::{Refresh, Staleness};
+use crate::secrets_manager::{Refresh, Staleness};
 use crate::sources::Source;
 use chrono::{DateTime, Utc};
 use http::{HeaderMap, Method, StatusCode};
@@ -191,7 +191,7 @@ pub struct Pipeline<S, Q> {
     sink: Q,
     settings: Settings,
     /// Secrets from Secrets Manager: re-read before authenticating once past their max age, and
-    /// after a failed authentication once a minute old (see `secrets`).
+    /// after a failed authentication once a minute old (see `secrets_manager`).
     secrets: Option<Arc<dyn Refresh>>,
     /// The audit archive: each new event's delivery is written there with the send.
     archive: Option<Arc<dyn Archive>>,
@@ -236,7 +236,7 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
     }
 
     /// Keep `secrets` fresh: past their max age before authenticating, and after a failed
-    /// authentication (see `secrets`).
+    /// authentication (see `secrets_manager`).
     pub fn with_secrets(mut self, secrets: Arc<dyn Refresh>) -> Self {
         self.secrets = Some(secrets);
         self

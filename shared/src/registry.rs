@@ -17,7 +17,7 @@ pub struct FunctionSpec {
     /// (and `<X>_SECRET_ID` for each of `secret_variables`).
     pub variables: &'static [&'static str],
     /// Those of `variables` that hold secrets: each may come from Secrets Manager instead
-    /// (`<X>_SECRET_ID`, see `secrets`).
+    /// (`<X>_SECRET_ID`, see `secrets_manager`).
     pub secret_variables: &'static [&'static str],
     /// Its sources with their authentication, from the environment (bad values are errors that
     /// name the variable).

@@ -7,7 +7,7 @@ use crate::config::{self, Common, ConfigError};
 use crate::journey::{JourneyWorker, WorkerConfig};
 use crate::pipeline::Pipeline;
 use crate::registry::FunctionSpec;
-use crate::secrets::{self, ManagedSecrets, Refresh};
+use crate::secrets_manager::{self, ManagedSecrets, Refresh};
 use crate::sources::cashfree::status_api::CashfreeStatusApi;
 use crate::sources::Source;
 use crate::sweeper::{Sweeper, SweeperConfig};
@@ -47,7 +47,7 @@ pub async fn configure_with_max_age(
     let wants_secrets_manager = function
         .secret_variables
         .iter()
-        .any(|v| env.get(&secrets::id_variable(v)).is_some());
+        .any(|v| env.get(&secrets_manager::id_variable(v)).is_some());
     if !wants_secrets_manager {
         let (common, sources) = function.config(env)?;
         return Ok(FunctionConfig {
@@ -63,7 +63,7 @@ pub async fn configure_with_max_age(
         .chain(function.variables)
         .copied()
         .collect();
-    let validate: secrets::Validate = Box::new(move |env| function.config(env).map(|_| ()));
+    let validate: secrets_manager::Validate = Box::new(move |env| function.config(env).map(|_| ()));
     let managed = ManagedSecrets::load(env, function.secret_variables, &plain, validate, client)
         .await?
         .map(|m| match max_age {
@@ -153,10 +153,11 @@ pub async fn journey_sweeper(
     use crate::sweeper::var as sv;
     let wants_secrets_manager = sv::SECRETS
         .iter()
-        .any(|v| env.get(&secrets::id_variable(v)).is_some());
+        .any(|v| env.get(&secrets_manager::id_variable(v)).is_some());
     let (config, refresh) = if wants_secrets_manager {
         let client = aws_sdk_secretsmanager::Client::new(sdk);
-        let validate: secrets::Validate = Box::new(|env| SweeperConfig::from_env(env).map(|_| ()));
+        let validate: secrets_manager::Validate =
+            Box::new(|env| SweeperConfig::from_env(env).map(|_| ()));
         let managed = ManagedSecrets::load(env, sv::SECRETS, sv::ALL, validate, client).await?;
         match managed {
             Some(m) => {

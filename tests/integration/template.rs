@@ -6,7 +6,7 @@ use kyc_intake::aws::{ARCHIVE_ACTIONS, JOURNEY_TABLE_ACTIONS, SQS_ACTIONS, WORKE
 use kyc_intake::config::var;
 use kyc_intake::journey;
 use kyc_intake::registry::{FunctionSpec, FUNCTIONS};
-use kyc_intake::secrets;
+use kyc_intake::secrets_manager;
 use kyc_intake_tests::workspace;
 use lambda_idempotency::{attr, DYNAMODB_ACTIONS};
 use std::collections::BTreeSet;
@@ -100,9 +100,16 @@ fn environment_variables_match_per_function() {
             .variables
             .iter()
             .map(|v| (*v).to_owned())
-            .chain(f.secret_variables.iter().map(|v| secrets::id_variable(v)))
+            .chain(
+                f.secret_variables
+                    .iter()
+                    .map(|v| secrets_manager::id_variable(v)),
+            )
             // Whoever may read Secrets Manager is told how long a value may be used.
-            .chain((!f.secret_variables.is_empty()).then(|| secrets::MAX_AGE_VARIABLE.to_owned()))
+            .chain(
+                (!f.secret_variables.is_empty())
+                    .then(|| secrets_manager::MAX_AGE_VARIABLE.to_owned()),
+            )
             .chain(var::WEBHOOK.iter().map(|v| (*v).to_owned()))
             .collect();
         assert_eq!(env_vars(&resource_of(&t, f)), own, "{}", f.name);
@@ -228,7 +235,7 @@ fn iam_actions_are_exactly_what_the_code_calls() {
                     .iter()
                     .find(|l| {
                         l.trim()
-                            .starts_with(&format!("{}:", secrets::id_variable(v)))
+                            .starts_with(&format!("{}:", secrets_manager::id_variable(v)))
                     })
                     .expect("the _SECRET_ID variable");
                 let reference = line
@@ -637,7 +644,7 @@ fn the_sweeper_queries_the_due_index_of_open_journeys_and_never_scans() {
     let known: BTreeSet<String> = sv::ALL
         .iter()
         .map(|v| (*v).to_owned())
-        .chain(sv::SECRETS.iter().map(|v| secrets::id_variable(v)))
+        .chain(sv::SECRETS.iter().map(|v| secrets_manager::id_variable(v)))
         .collect();
     assert!(!vars.is_empty() && vars.is_subset(&known), "{vars:?}");
     assert!(vars.contains(j_table()));

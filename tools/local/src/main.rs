@@ -341,7 +341,7 @@ async fn secrets_in_secrets_manager(
                 .map_err(|e| context(DisplayErrorContext(e).to_string()))?;
         }
         env.insert((*var).to_owned(), String::new());
-        env.insert(kyc_intake::secrets::id_variable(var), name.clone());
+        env.insert(kyc_intake::secrets_manager::id_variable(var), name.clone());
         eprintln!("kyc-local: {var} read from the local Secrets Manager ({name})");
     }
     Ok(env)

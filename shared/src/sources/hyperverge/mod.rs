@@ -40,7 +40,7 @@ pub static FUNCTION: FunctionSpec = FunctionSpec {
     configure,
 };
 
-/// DigiLocker URL tokens: besides the length every secret has (`secrets::MIN_SECRET_CHARS`: the
+/// DigiLocker URL tokens: besides the length every secret has (`secrets_manager::MIN_SECRET_CHARS`: the
 /// token is the only secret between another HyperVerge customer and our DigiLocker route), made
 /// only of characters that travel in a URL as they are (RFC 3986 unreserved), so the registered
 /// URL is exactly `...?token=<value>`. The message never repeats a value.
