@@ -125,7 +125,7 @@ pub fn transaction_item(
     let update = update.build().map_err(|e| {
         Fault::new(
             "DynamoDB TransactWriteItems",
-            FaultKind::Refused,
+            FaultKind::Rejected,
             e.to_string(),
         )
     })?;

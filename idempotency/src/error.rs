@@ -8,8 +8,8 @@ pub enum FaultKind {
     Throttled,
     /// The call did not finish in its time budget (the SDK's, or what the invocation had left).
     Timeout,
-    /// The service refused the request as invalid: no retry can fix it.
-    Refused,
+    /// The service rejected the request as invalid: no retry can fix it.
+    Rejected,
     /// What the call was conditioned on changed (another attempt took the claim over): a later
     /// retry is right.
     Conflict,
@@ -22,7 +22,7 @@ impl FaultKind {
         match self {
             Self::Throttled => "throttled",
             Self::Timeout => "timeout",
-            Self::Refused => "refused",
+            Self::Rejected => "rejected",
             Self::Conflict => "conflict",
             Self::Unavailable => "unavailable",
         }
@@ -95,7 +95,7 @@ where
         SdkError::DispatchFailure(d) if d.is_timeout() => FaultKind::Timeout,
         _ => match e.code() {
             Some(c) if THROTTLING_CODES.contains(&c) => FaultKind::Throttled,
-            Some(c) if REFUSAL_CODES.contains(&c) => FaultKind::Refused,
+            Some(c) if REFUSAL_CODES.contains(&c) => FaultKind::Rejected,
             _ => FaultKind::Unavailable,
         },
     };

@@ -101,7 +101,7 @@ impl ArchivedDelivery {
         let event_json = RawValue::from_string(event.body.clone()).map_err(|e| {
             PortError::new(
                 "archive record",
-                FaultKind::Refused,
+                FaultKind::Rejected,
                 format!("the event: {e}"),
             )
         })?;
@@ -123,7 +123,7 @@ impl ArchivedDelivery {
     /// The object's bytes.
     pub fn to_json(&self) -> Result<Vec<u8>, PortError> {
         serde_json::to_vec(self)
-            .map_err(|e| PortError::new("archive record", FaultKind::Refused, e.to_string()))
+            .map_err(|e| PortError::new("archive record", FaultKind::Rejected, e.to_string()))
     }
 
     /// The raw body as received.

@@ -45,7 +45,7 @@ impl EventSink for MemorySink {
         if self.refuse.load(Ordering::SeqCst) {
             return Err(PortError::new(
                 "memory sink",
-                FaultKind::Refused,
+                FaultKind::Rejected,
                 "InvalidMessageContents",
             ));
         }

@@ -515,7 +515,7 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
                 Outcome::Unavailable
             }
             Err(Failure::Operation(ForwardError::Send(e))) => {
-                report.forward_rejected = e.kind == FaultKind::Refused;
+                report.forward_rejected = e.kind == FaultKind::Rejected;
                 log_send_failure(&e, &message);
                 Outcome::Unavailable
             }
@@ -562,7 +562,7 @@ fn deadline_ms(req: &Inbound<'_>, now: DateTime<Utc>) -> i64 {
 /// A failed send: a permanent refusal (which normalization makes impossible) must not pass for
 /// an outage.
 fn log_send_failure(e: &PortError, message: &OutgoingMessage) {
-    if e.kind == FaultKind::Refused {
+    if e.kind == FaultKind::Rejected {
         tracing::error!(
             forward_rejected = true,
             operation = e.operation,

@@ -68,7 +68,7 @@ impl SecretReader for aws_sdk_secretsmanager::Client {
         out.secret_string().map(str::to_owned).ok_or_else(|| {
             PortError::new(
                 "Secrets Manager GetSecretValue",
-                FaultKind::Refused,
+                FaultKind::Rejected,
                 "the secret has no SecretString (a binary secret)",
             )
         })
@@ -412,7 +412,7 @@ mod tests {
                 .get(id)
                 .cloned()
                 .ok_or_else(|| {
-                    PortError::new("get", FaultKind::Refused, "ResourceNotFoundException")
+                    PortError::new("get", FaultKind::Rejected, "ResourceNotFoundException")
                 })
         }
     }

@@ -37,7 +37,7 @@ async fn the_local_queue_refuses_what_sqs_refuses_and_the_fault_says_so() {
     };
     for body in ["a\u{FFFF}b".to_owned(), "x".repeat(1_048_577)] {
         let e = sink.send(&message(body)).await.expect_err("refused");
-        assert_eq!(e.kind, FaultKind::Refused, "{e}");
+        assert_eq!(e.kind, FaultKind::Rejected, "{e}");
         assert_eq!(e.operation, "SQS SendMessage");
     }
     assert!(sink.send(&message("a\u{FFFD}b".into())).await.is_ok());

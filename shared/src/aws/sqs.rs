@@ -29,7 +29,7 @@ fn string_attribute(value: &str) -> Result<MessageAttributeValue, PortError> {
         .data_type(ATTRIBUTE_DATA_TYPE)
         .string_value(value)
         .build()
-        .map_err(|e| PortError::new("SQS SendMessage", FaultKind::Refused, e.to_string()))
+        .map_err(|e| PortError::new("SQS SendMessage", FaultKind::Rejected, e.to_string()))
 }
 
 impl EventSink for SqsSink {

@@ -171,7 +171,7 @@ impl Reader {
                 .send()
                 .await
                 .map_err(|e| {
-                    Failure::refused(format!(
+                    Failure::failed(format!(
                         "listing s3://{}/{prefix}: {}",
                         self.bucket,
                         sdk_error(e)
@@ -198,7 +198,7 @@ impl Reader {
             .send()
             .await
             .map_err(|e| {
-                Failure::refused(format!(
+                Failure::failed(format!(
                     "reading s3://{}/{key}: {}",
                     self.bucket,
                     sdk_error(e)
@@ -208,10 +208,10 @@ impl Reader {
             .body
             .collect()
             .await
-            .map_err(|e| Failure::refused(format!("reading s3://{}/{key}: {e}", self.bucket)))?
+            .map_err(|e| Failure::failed(format!("reading s3://{}/{key}: {e}", self.bucket)))?
             .into_bytes();
         serde_json::from_slice(&bytes).map_err(|e| {
-            Failure::refused(format!(
+            Failure::failed(format!(
                 "s3://{}/{key} is not an archived delivery: {e}",
                 self.bucket
             ))
@@ -243,7 +243,7 @@ impl Reader {
         let mut deliveries = Vec::new();
         for key in keys {
             let d = self.read(&key).await?;
-            let at = d.received_at().map_err(Failure::refused)?;
+            let at = d.received_at().map_err(Failure::failed)?;
             if from.is_some_and(|f| at < f) || to.is_some_and(|t| at > t) {
                 continue;
             }
@@ -303,14 +303,14 @@ pub async fn archive(args: ArchiveArgs) -> Result<Report, Failure> {
                 .into_iter()
                 .find(|k| k.ends_with(&wanted))
             else {
-                return Err(Failure::refused(format!(
+                return Err(Failure::failed(format!(
                     "no archived delivery {event_id} under s3://{}/{prefix}",
                     reader.bucket
                 )));
             };
             let delivery = reader.read(&key).await?;
             let value = serde_json::to_value(&delivery)
-                .map_err(|e| Failure::refused(format!("{key}: {e}")))?;
+                .map_err(|e| Failure::failed(format!("{key}: {e}")))?;
             let pretty = serde_json::to_string_pretty(&value).unwrap_or_default();
             Ok(Report::ok(
                 vec![format!("s3://{}/{key}", reader.bucket), pretty],

@@ -38,7 +38,7 @@ impl Failure {
         }
     }
 
-    pub fn refused(message: impl Into<String>) -> Self {
+    pub fn failed(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
             usage: false,
@@ -148,7 +148,7 @@ impl Api {
             // A redirect would carry appId and appKey to another host, plain HTTP included.
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| Failure::refused(format!("cannot build the HTTPS client: {e}")))?;
+            .map_err(|e| Failure::failed(format!("cannot build the HTTPS client: {e}")))?;
         Ok(Self {
             http,
             creds,
@@ -174,11 +174,11 @@ impl Api {
         let what = format!("{method} {url}");
         let res = req.send().await.map_err(|e| {
             if e.is_timeout() {
-                Failure::refused(format!(
+                Failure::failed(format!(
                     "{what}: no answer in time (--timeout); is the network up?"
                 ))
             } else {
-                Failure::refused(format!(
+                Failure::failed(format!(
                     "{what}: cannot reach HyperVerge: {}",
                     without_url(&e)
                 ))
@@ -186,26 +186,26 @@ impl Api {
         })?;
         let status = res.status();
         if let Some(location) = redirect_location(&res) {
-            return Err(Failure::refused(format!(
+            return Err(Failure::failed(format!(
                 "{what}: HyperVerge answered {status}, a redirect to {location}; kycctl never follows one (it would send appId and appKey there): check --config-url or the network path"
             )));
         }
         let text = res.text().await.unwrap_or_default();
         let parsed: Option<Value> = serde_json::from_str(&text).ok();
         if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
-            return Err(Failure::refused(format!(
+            return Err(Failure::failed(format!(
                 "{what}: HyperVerge answered {status}: wrong credentials? check HYPERVERGE_APP_ID and HYPERVERGE_APP_KEY{}",
                 provider_message(parsed.as_ref())
             )));
         }
         if !status.is_success() {
-            return Err(Failure::refused(format!(
+            return Err(Failure::failed(format!(
                 "{what}: HyperVerge answered {status}{}",
                 provider_message(parsed.as_ref())
             )));
         }
         let value = parsed.ok_or_else(|| {
-            Failure::refused(format!(
+            Failure::failed(format!(
                 "{what}: HyperVerge answered {status} with a body that is not JSON"
             ))
         })?;
@@ -215,7 +215,7 @@ impl Api {
                 .or_else(|| c.as_str().and_then(|s| s.parse().ok()))
         });
         if code.is_some_and(|c| !(200..300).contains(&c)) {
-            return Err(Failure::refused(format!(
+            return Err(Failure::failed(format!(
                 "{what}: HyperVerge refused it (statusCode {}){}",
                 code.unwrap_or_default(),
                 provider_message(Some(&value))

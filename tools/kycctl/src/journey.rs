@@ -61,7 +61,7 @@ pub async fn journey(args: JourneyArgs) -> Result<Report, Failure> {
         replay: None,
     })
     .await
-    .map_err(|e| Failure::refused(format!("sending to the queue: {e}")))?;
+    .map_err(|e| Failure::failed(format!("sending to the queue: {e}")))?;
     Ok(Report::ok(
         vec![format!(
             "started {}#{subject} (event {})",

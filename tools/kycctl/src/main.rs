@@ -272,7 +272,7 @@ async fn hyperverge(args: HypervergeArgs, timeout: Duration) -> Result<Report, F
                         events.join(", ")
                     ));
                     let back = api.results_show().await?.ok_or_else(|| {
-                        Failure::refused("HyperVerge reports no subscription after the update")
+                        Failure::failed("HyperVerge reports no subscription after the update")
                     })?;
                     let diffs = back.differences(&url, &events, &token_header, Some(&token));
                     text.extend(diffs.iter().map(|d| format!("after the update: {d}")));

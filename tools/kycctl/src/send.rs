@@ -104,7 +104,7 @@ pub async fn send(args: SendArgs, timeout: Duration) -> Result<Report, Failure> 
         // A redirect would carry the signature or token elsewhere, plain HTTP included.
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .map_err(|e| Failure::refused(format!("cannot build the HTTPS client: {e}")))?;
+        .map_err(|e| Failure::failed(format!("cannot build the HTTPS client: {e}")))?;
     let mut req = client
         .request(method, url.clone())
         .body(events::body_of(&event));
@@ -120,11 +120,11 @@ pub async fn send(args: SendArgs, timeout: Duration) -> Result<Report, Failure> 
         } else {
             "the request failed".to_owned()
         };
-        Failure::refused(format!("POST {shown}: {why}"))
+        Failure::failed(format!("POST {shown}: {why}"))
     })?;
     let status = res.status();
     if let Some(location) = redirect_location(&res) {
-        return Err(Failure::refused(format!(
+        return Err(Failure::failed(format!(
             "POST {shown}: answered {status}, a redirect to {location}; kycctl never follows one (it would send the signature or token there)"
         )));
     }
