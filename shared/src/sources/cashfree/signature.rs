@@ -13,7 +13,7 @@ use crate::Inbound;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use serde_json::Value;
 use sha2::Sha256;
 
@@ -27,7 +27,7 @@ type HmacSha256 = Hmac<Sha256>;
 
 fn mac(secret: &[u8]) -> HmacSha256 {
     // HMAC accepts keys of any length; this cannot fail.
-    <HmacSha256 as Mac>::new_from_slice(secret).unwrap_or_else(|_| unreachable!())
+    <HmacSha256 as KeyInit>::new_from_slice(secret).unwrap_or_else(|_| unreachable!())
 }
 
 /// The header-scheme signature of `body` sent at `timestamp` (as it appears in the header).
