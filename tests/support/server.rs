@@ -1,0 +1,65 @@
+//! The local AWS-compatible server for this test binary, and the workspace's binaries.
+
+use kyc_local::server::LocalServer;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+
+pub fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default()
+}
+
+/// One of the workspace's binaries (`cashfree-webhook`, `kycctl`, ...), built if need be (a no-op
+/// after `make test`'s own `cargo build --workspace --bins`).
+pub fn workspace_binary(name: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let cargo = option_env!("CARGO").unwrap_or("cargo");
+        let status = Command::new(cargo)
+            .args(["build", "--workspace", "--bins", "--quiet"])
+            .current_dir(workspace())
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "cargo build --workspace --bins");
+    });
+    // `target/<profile>/`, where this test binary's `deps/` directory sits.
+    let exe = std::env::current_exe().expect("test binary path");
+    let path = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|dir| dir.join(name))
+        .expect("target directory");
+    assert!(path.exists(), "{} not built", path.display());
+    path
+}
+
+pub(crate) fn free_port() -> u16 {
+    kyc_local::server::free_port().expect("a free loopback port")
+}
+
+/// The Python that has moto (and waitress): `KYC_MOTO_PYTHON`, or `.venv/bin/python`.
+pub fn moto_python() -> PathBuf {
+    let python = std::env::var("KYC_MOTO_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| workspace().join(".venv/bin/python"));
+    assert!(
+        python.exists(),
+        "{} not found: run the tests with `make test`, which installs moto into .venv",
+        python.display()
+    );
+    python
+}
+
+/// The local server for this test binary, started on first use. It exits with the test process.
+pub fn endpoint() -> &'static str {
+    static SERVER: OnceLock<LocalServer> = OnceLock::new();
+    &SERVER
+        .get_or_init(|| {
+            let options = kyc_local::server::Options::new(moto_python(), free_port());
+            LocalServer::start(&options).expect("start the local server")
+        })
+        .endpoint
+}

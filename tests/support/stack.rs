@@ -1,0 +1,362 @@
+//! A stack of the test's own on the local server, and the functions deployed on it.
+
+use crate::server::free_port;
+use crate::*;
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::types::AttributeValue;
+use kyc_intake::aws::{S3Archive, SqsSink};
+use kyc_intake::journey::WorkerConfig;
+use kyc_intake::registry::{self, FunctionSpec, FUNCTIONS};
+use kyc_intake::sources::{cashfree, hyperverge};
+use kyc_intake::startup::{self, AwsJourneyWorker, AwsPipeline};
+use kyc_intake::Pipeline;
+use kyc_local::resources::{self, Received};
+use lambda_idempotency::DynamoDbStore;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::sync::OnceLock;
+
+/// A table, a queue and an archive bucket of the test's own on the local server.
+pub struct Stack {
+    pub sdk: SdkConfig,
+    pub table: String,
+    pub queue_url: String,
+    pub bucket: String,
+    pub ddb: aws_sdk_dynamodb::Client,
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+impl Stack {
+    pub async fn new(fifo: bool) -> Self {
+        captured_logs();
+        let sdk = local_sdk_config(endpoint()).await;
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let id = format!("{}-{n}", std::process::id());
+        let table = format!("idem-{id}");
+        let queue = if fifo {
+            format!("events-{id}.fifo")
+        } else {
+            format!("events-{id}")
+        };
+        resources::ensure_table(&sdk, &table).await.expect("table");
+        let queue_url = resources::ensure_queue(&sdk, &queue).await.expect("queue");
+        let bucket = format!("archive-{id}");
+        resources::ensure_bucket(&sdk, &bucket)
+            .await
+            .expect("bucket");
+        Self {
+            bucket,
+            ddb: aws_sdk_dynamodb::Client::new(&sdk),
+            sdk,
+            table,
+            queue_url,
+        }
+    }
+
+    /// A journey table of this stack's own, and the journey worker on it (its claims in this
+    /// stack's idempotency table), on the SDK settings `sdk` (the local server's, or a dead one).
+    pub async fn journey_worker(&self, sdk: &SdkConfig) -> (String, AwsJourneyWorker) {
+        let table = format!("{}-journeys", self.table);
+        resources::ensure_journey_table(&self.sdk, &table)
+            .await
+            .expect("journey table");
+        let config = WorkerConfig {
+            journey_table: table.clone(),
+            idempotency_table: self.table.clone(),
+            ttl_secs: 3_600,
+            stall_after: kyc_intake::completeness::StallAfter::defaults(),
+        };
+        (table.clone(), startup::aws_journey_worker(sdk, &config))
+    }
+
+    /// Make the events queue return a received message after `secs` (the local default is 30).
+    pub async fn set_visibility_timeout(&self, secs: u32) {
+        aws_sdk_sqs::Client::new(&self.sdk)
+            .set_queue_attributes()
+            .queue_url(&self.queue_url)
+            .attributes(
+                aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
+                secs.to_string(),
+            )
+            .send()
+            .await
+            .expect("SetQueueAttributes");
+    }
+
+    /// A journey item, as attribute name → text (numbers as their digits).
+    pub async fn journey(&self, table: &str, pk: &str) -> Option<HashMap<String, String>> {
+        let out = self
+            .ddb
+            .get_item()
+            .table_name(table)
+            .key("pk", AttributeValue::S(pk.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("GetItem");
+        out.item().map(|item| {
+            item.iter()
+                .map(|(k, v)| {
+                    let text = v.as_s().or_else(|_| v.as_n()).cloned().unwrap_or_default();
+                    (k.clone(), text)
+                })
+                .collect()
+        })
+    }
+
+    /// Every item of a table.
+    pub async fn scan(&self, table: &str) -> Vec<HashMap<String, AttributeValue>> {
+        self.ddb
+            .scan()
+            .table_name(table)
+            .send()
+            .await
+            .expect("scan")
+            .items()
+            .to_vec()
+    }
+
+    /// The functions' environment for this stack, plus `extra` (which wins).
+    pub fn env_vars(&self, extra: &[(&str, &str)]) -> HashMap<String, String> {
+        let mut map: HashMap<String, String> = [
+            ("IDEMPOTENCY_TABLE", self.table.as_str()),
+            ("EVENTS_QUEUE_URL", self.queue_url.as_str()),
+            ("ARCHIVE_BUCKET", self.bucket.as_str()),
+            ("CASHFREE_CLIENT_SECRETS", CASHFREE_SECRET),
+            ("HYPERVERGE_RESULTS_AUTH_TOKENS", RESULTS_TOKEN),
+            ("HYPERVERGE_DIGILOCKER_URL_TOKENS", DIGILOCKER_TOKEN),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        for (k, v) in extra {
+            map.insert((*k).to_owned(), (*v).to_owned());
+        }
+        map
+    }
+
+    /// The same, as the functions' configuration reads it.
+    pub fn env(&self, extra: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map = self.env_vars(extra);
+        move |k: &str| map.get(k).cloned()
+    }
+
+    /// A function's real handler on its own SDK clients, as a separate Lambda would have, with
+    /// its configuration read as at start-up (Secrets Manager included).
+    pub async fn function(
+        &self,
+        function: &'static FunctionSpec,
+        extra: &[(&str, &str)],
+    ) -> AwsPipeline {
+        let sdk = local_sdk_config(endpoint()).await;
+        let config = startup::configure(function, &self.env(extra), &sdk)
+            .await
+            .expect("valid config");
+        startup::pipeline_with(&sdk, config)
+    }
+
+    pub async fn cashfree(&self, extra: &[(&str, &str)]) -> AwsPipeline {
+        self.function(&cashfree::FUNCTION, extra).await
+    }
+
+    pub async fn hyperverge(&self, extra: &[(&str, &str)]) -> AwsPipeline {
+        self.function(&hyperverge::FUNCTION, extra).await
+    }
+
+    /// `functions` behind the local gateway on a loopback port, configured from this stack's
+    /// environment plus `extra`; the gateway's base URL.
+    pub async fn gateway(
+        &self,
+        functions: &[&'static FunctionSpec],
+        extra: &[(&str, &str)],
+    ) -> String {
+        let sdk = local_sdk_config(endpoint()).await;
+        let env = self.env(extra);
+        let mut served = kyc_local::gateway::Functions(Vec::new());
+        for f in functions {
+            let config = startup::configure(f, &env, &sdk)
+                .await
+                .expect("valid config");
+            served.0.push((*f, startup::pipeline_with(&sdk, config)));
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(kyc_local::gateway::serve(
+            listener,
+            std::sync::Arc::new(served),
+        ));
+        base
+    }
+
+    /// Every function of the registry, deployed on this stack with `extra` settings.
+    pub async fn deploy(&self, extra: &[(&str, &str)]) -> Deployed {
+        let mut functions = Vec::new();
+        for f in FUNCTIONS {
+            functions.push((*f, self.function(f, extra).await));
+        }
+        Deployed(functions)
+    }
+
+    /// The Cashfree handler with SQS (or DynamoDB) at an address where nothing listens.
+    pub async fn cashfree_with_dead(&self, dead: Dead) -> AwsPipeline {
+        let down = format!("http://127.0.0.1:{}", free_port());
+        self.cashfree_with_faulty(dead, &down).await
+    }
+
+    /// The Cashfree handler with SQS (or DynamoDB) at an address that accepts connections and
+    /// never answers.
+    pub async fn cashfree_with_hanging(&self, dead: Dead) -> AwsPipeline {
+        self.cashfree_with_faulty(dead, hanging_endpoint()).await
+    }
+
+    async fn cashfree_with_faulty(&self, dead: Dead, faulty: &str) -> AwsPipeline {
+        let (common, sources) = cashfree::FUNCTION
+            .config(&self.env(&[]))
+            .expect("valid config");
+        let good = local_sdk_config(endpoint()).await;
+        let down = local_sdk_config(faulty).await;
+        let (ddb_sdk, sqs_sdk, s3_sdk) = match dead {
+            Dead::Sqs => (&good, &down, &good),
+            Dead::DynamoDb => (&down, &good, &good),
+            Dead::S3 => (&good, &good, &down),
+        };
+        let archive = S3Archive::new(
+            S3Archive::client(s3_sdk),
+            common.archive_bucket.expect("the stack's bucket"),
+        );
+        Pipeline::new(
+            sources,
+            DynamoDbStore::new(aws_sdk_dynamodb::Client::new(ddb_sdk), common.table),
+            SqsSink::new(aws_sdk_sqs::Client::new(sqs_sdk), common.queue_url),
+            common.settings,
+        )
+        .with_archive(Arc::new(archive))
+    }
+
+    /// Every object in the archive bucket: key → its JSON.
+    pub async fn archived(&self) -> std::collections::BTreeMap<String, Value> {
+        let s3 = S3Archive::client(&self.sdk);
+        let listed = s3
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .expect("ListObjectsV2");
+        let mut out = std::collections::BTreeMap::new();
+        for object in listed.contents() {
+            let key = object.key().unwrap_or_default().to_owned();
+            let body = s3
+                .get_object()
+                .bucket(&self.bucket)
+                .key(&key)
+                .send()
+                .await
+                .expect("GetObject")
+                .body
+                .collect()
+                .await
+                .expect("body")
+                .into_bytes();
+            out.insert(key, serde_json::from_slice(&body).expect("JSON"));
+        }
+        out
+    }
+
+    /// Every item in the idempotency table.
+    pub async fn items(&self) -> Vec<HashMap<String, AttributeValue>> {
+        self.scan(&self.table).await
+    }
+
+    pub async fn put_item(&self, item: HashMap<String, AttributeValue>) {
+        self.ddb
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .expect("put");
+    }
+
+    /// Every message on the queue (read and deleted).
+    pub async fn messages(&self) -> Vec<Received> {
+        resources::drain(&self.sdk, &self.queue_url)
+            .await
+            .expect("drain")
+    }
+}
+
+/// The registry's functions, deployed: route a request to the one serving its path.
+pub struct Deployed(Vec<(&'static FunctionSpec, AwsPipeline)>);
+
+impl Deployed {
+    /// The handler of the function serving `path`, if any.
+    pub fn serving(&self, path: &str) -> Option<&AwsPipeline> {
+        let specs: Vec<&FunctionSpec> = self.0.iter().map(|(f, _)| *f).collect();
+        let (function, _) = registry::serving(&specs, path)?;
+        self.0
+            .iter()
+            .find(|(f, _)| f.name == function.name)
+            .map(|(_, p)| p)
+    }
+
+    /// The handler of the function serving `path`; panics when none does (a test bug).
+    pub fn for_path(&self, path: &str) -> &AwsPipeline {
+        self.serving(path)
+            .unwrap_or_else(|| panic!("no function serves {path}"))
+    }
+
+    /// Run a request through the real handler of the function serving its path.
+    pub async fn call(&self, request: lambda_http::Request) -> Reply {
+        use lambda_http::RequestExt;
+        let path = request.raw_http_path().to_owned();
+        call(self.for_path(&path), request).await
+    }
+}
+
+/// SDK settings for an address where nothing listens (a service that is down).
+pub async fn dead_sdk_config() -> SdkConfig {
+    local_sdk_config(&format!("http://127.0.0.1:{}", free_port())).await
+}
+
+/// A loopback address that accepts TCP connections and never answers on them.
+pub fn hanging_endpoint() -> &'static str {
+    static HANGING: OnceLock<String> = OnceLock::new();
+    HANGING.get_or_init(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let port = listener.local_addr().expect("addr").port();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming().flatten() {
+                held.push(stream);
+            }
+        });
+        format!("http://127.0.0.1:{port}")
+    })
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Dead {
+    Sqs,
+    DynamoDb,
+    S3,
+}
+
+pub fn s(item: &HashMap<String, AttributeValue>, k: &str) -> String {
+    item.get(k)
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+        .unwrap_or_default()
+}
+
+pub fn n(item: &HashMap<String, AttributeValue>, k: &str) -> i64 {
+    item.get(k)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_default()
+}
