@@ -13,6 +13,7 @@ mod managed_instances;
 mod metrics;
 mod new_provider;
 mod other_languages;
+mod provider_drift;
 mod reliability;
 mod replay;
 mod samples;
