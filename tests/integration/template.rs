@@ -647,7 +647,7 @@ fn the_sweeper_queries_the_due_index_of_open_journeys_and_never_scans() {
         .chain(sv::SECRETS.iter().map(|v| secrets_manager::id_variable(v)))
         .collect();
     assert!(!vars.is_empty() && vars.is_subset(&known), "{vars:?}");
-    assert!(vars.contains(j_table()));
+    assert!(vars.contains(journey::var::JOURNEY_TABLE));
     // A query on the index, the queue, its secret: nothing else, and no scan anywhere.
     let got: Vec<(String, String)> = values(&sweeper, "Action")
         .into_iter()
@@ -702,9 +702,4 @@ fn the_sweeper_queries_the_due_index_of_open_journeys_and_never_scans() {
     for alarm in ["StalledJourneysAlarm", "JourneySweeperErrorsAlarm"] {
         assert!(t.contains(&format!("\n  {alarm}:\n")), "{alarm}");
     }
-}
-
-fn j_table() -> &'static String {
-    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    NAME.get_or_init(|| journey::var::JOURNEY_TABLE.to_owned())
 }
