@@ -189,11 +189,9 @@ pub fn replay(
         .map_err(|e| format!("{}: the event: {e}", delivery.event_id))?;
     let message = OutgoingMessage {
         body,
-        group_id: event.group_id(),
         deduplication_id: format!("{}:replay:{replay_id}", event.id),
-        event_type: event.event_type.clone(),
-        source: event.source.to_owned(),
         replay: Some(replay_id.to_owned()),
+        ..event.message()
     };
     Ok(Replayed {
         type_then: delivery.event_type(),

@@ -24,6 +24,19 @@ pub struct Normalized {
 }
 
 impl Normalized {
+    /// The queue message that sends this event: its body, the journey's message group, the event
+    /// id as deduplication id, and the `type` and `source` attributes.
+    pub fn message(&self) -> crate::ports::OutgoingMessage {
+        crate::ports::OutgoingMessage {
+            body: self.body.clone(),
+            group_id: self.group_id(),
+            deduplication_id: self.id.clone(),
+            event_type: self.event_type.clone(),
+            source: self.source.to_owned(),
+            replay: None,
+        }
+    }
+
     /// FIFO `MessageGroupId`: `<source>#<subject>` keeps one journey's events in order. Unrecognized
     /// events have no subject and get their own group, so they never hold up a journey. A value
     /// over 128 characters or with characters SQS refuses is replaced by its SHA-256.

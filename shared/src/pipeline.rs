@@ -469,14 +469,7 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
         report: &mut Report,
     ) -> Outcome {
         let id = event.id.clone();
-        let message = OutgoingMessage {
-            body: event.body.clone(),
-            group_id: event.group_id(),
-            deduplication_id: event.id.clone(),
-            event_type: event.event_type.clone(),
-            source: event.source.to_owned(),
-            replay: None,
-        };
+        let message = event.message();
         // The send and the archive write, concurrently; both must succeed before the claim
         // completes, or it is released and the provider retries.
         let send = |_: &_| async {

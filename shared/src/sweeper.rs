@@ -14,7 +14,7 @@ use crate::config::{self, err, ConfigError, Env};
 use crate::journey;
 use crate::metrics::{self, MetricsSink};
 use crate::normalize::Normalized;
-use crate::ports::{EventSink, OutgoingMessage, PortError};
+use crate::ports::{EventSink, PortError};
 use crate::secret::SecretList;
 use crate::sources::Reconcile;
 use chrono::{DateTime, Utc};
@@ -359,16 +359,7 @@ impl<D: DueJourneys, A: StatusApi, Q: EventSink> Sweeper<D, A, Q> {
     }
 
     async fn send(&self, event: &Normalized) -> Result<String, PortError> {
-        self.sink
-            .send(&OutgoingMessage {
-                body: event.body.clone(),
-                group_id: event.group_id(),
-                deduplication_id: event.id.clone(),
-                event_type: event.event_type.clone(),
-                source: event.source.to_owned(),
-                replay: None,
-            })
-            .await
+        self.sink.send(&event.message()).await
     }
 }
 

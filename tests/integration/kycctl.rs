@@ -6,11 +6,9 @@
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
-use kyc_intake_tests::{workspace, workspace_binary, Stack};
+use kyc_intake_tests::{serve_loopback, workspace, workspace_binary, Stack};
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
@@ -65,26 +63,12 @@ impl Fake {
     }
 
     async fn start(&self) -> SocketAddr {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
         let fake = self.clone();
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let fake = fake.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req| {
-                        let fake = fake.clone();
-                        async move { Ok::<_, Infallible>(fake.answer(req).await) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
-        addr
+        serve_loopback(move |req| {
+            let fake = fake.clone();
+            async move { fake.answer(req).await }
+        })
+        .await
     }
 
     async fn answer(&self, req: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {

@@ -9,13 +9,11 @@ use kyc_intake::secret::{Secret, SecretList};
 use kyc_intake::sources::cashfree::signature::{CashfreeAuth, Legacy};
 use kyc_intake::sources::cashfree::vkyc;
 use kyc_intake::sources::{Recognized, Source, SourceSpec};
-use kyc_intake::startup::AwsJourneyWorker;
 use kyc_intake::{Pipeline, Settings};
 use kyc_intake_tests::{
     call, endpoint, local_sdk_config, workspace, workspace_binary, ApiRequest, Stack,
     CASHFREE_SECRET,
 };
-use kyc_local::worker::EventSource;
 use lambda_idempotency::DynamoDbStore;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -60,21 +58,6 @@ async fn deliver(pipeline: &kyc_intake::startup::AwsPipeline, body: &str) {
     )
     .await;
     assert_eq!(reply.status, 200, "{:?}", reply.body);
-}
-
-/// The journey worker applies whatever is on the queue.
-async fn apply_queue(stack: &Stack, worker: &AwsJourneyWorker) {
-    let sdk = local_sdk_config(endpoint()).await;
-    let source = EventSource::new(&sdk, &stack.queue_url)
-        .await
-        .expect("event source");
-    loop {
-        let polled = source.poll(worker, 0, 20_000).await.expect("poll");
-        if polled.received.is_empty() {
-            return;
-        }
-        assert!(polled.failed.is_empty(), "{polled:?}");
-    }
 }
 
 /// Every journey, without the time the worker wrote it.
@@ -150,7 +133,7 @@ async fn replay_restores_lost_events_and_replaying_again_or_what_was_applied_cha
     for body in webhooks() {
         deliver(&f, &body).await;
     }
-    apply_queue(&control, &control_worker).await;
+    control.apply_queue(&control_worker).await;
     let expected = journeys(&control, &control_table).await;
     assert_eq!(expected.len(), 2);
     assert_eq!(expected["cashfree/vkyc#rp-1"]["event_count"], "2");
@@ -163,7 +146,7 @@ async fn replay_restores_lost_events_and_replaying_again_or_what_was_applied_cha
         deliver(&f, &body).await;
     }
     assert_eq!(stack.messages().await.len(), 3, "purged");
-    apply_queue(&stack, &worker).await;
+    stack.apply_queue(&worker).await;
     assert!(journeys(&stack, &table).await.is_empty());
 
     let (code, out) = replay(&stack, &[]);
@@ -191,7 +174,7 @@ async fn replay_restores_lost_events_and_replaying_again_or_what_was_applied_cha
     }
     // Put them back for the worker (drained above to look at them).
     resend(&stack, &replayed).await;
-    apply_queue(&stack, &worker).await;
+    stack.apply_queue(&worker).await;
     assert_eq!(
         journeys(&stack, &table).await,
         expected,
@@ -202,7 +185,7 @@ async fn replay_restores_lost_events_and_replaying_again_or_what_was_applied_cha
     // Replayed twice: nothing changes.
     let (code, out) = replay(&stack, &[]);
     assert_eq!(code, 0, "{out}");
-    apply_queue(&stack, &worker).await;
+    stack.apply_queue(&worker).await;
     assert_eq!(journeys(&stack, &table).await, expected, "replayed twice");
     // The intake's own idempotency records were never touched: only the worker's claims exist
     // beside the intake's three.
@@ -211,7 +194,7 @@ async fn replay_restores_lost_events_and_replaying_again_or_what_was_applied_cha
     // Replaying what the worker already applied changes nothing either.
     let (code, out) = replay(&control, &[]);
     assert_eq!(code, 0, "{out}");
-    apply_queue(&control, &control_worker).await;
+    control.apply_queue(&control_worker).await;
     assert_eq!(journeys(&control, &control_table).await, expected);
 }
 
@@ -277,7 +260,7 @@ async fn an_event_unrecognized_when_it_arrived_is_applied_as_the_type_the_mappin
         "2025-05-22T04:10:00Z",
     );
     deliver(&old, &completed).await;
-    apply_queue(&stack, &worker).await;
+    stack.apply_queue(&worker).await;
     assert!(
         journeys(&stack, &table).await.is_empty(),
         "unrecognized: not stored"
@@ -295,7 +278,7 @@ async fn an_event_unrecognized_when_it_arrived_is_applied_as_the_type_the_mappin
     let (code, out) = replay(&stack, &["--type", "kyc.vkyc.call_completed"]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("read 1, sent 1, failed 0"), "{out}");
-    apply_queue(&stack, &worker).await;
+    stack.apply_queue(&worker).await;
     let after = journeys(&stack, &table).await;
     let j = &after["cashfree/vkyc#rp-new"];
     assert_eq!(j["type"], "kyc.vkyc.call_completed");

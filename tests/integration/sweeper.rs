@@ -6,20 +6,16 @@
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper_util::rt::TokioIo;
 use kyc_intake::aws::{DynamoDueJourneys, SqsSink};
 use kyc_intake::metrics::Captured;
 use kyc_intake::sources::cashfree::status_api::CashfreeStatusApi;
-use kyc_intake::startup::AwsJourneyWorker;
 use kyc_intake::sweeper::{CashfreeApi, NoApi, SweepReport, Sweeper};
 use kyc_intake_tests::{
-    call, endpoint, local_sdk_config, workspace, workspace_binary, ApiRequest, Stack,
-    DIGILOCKER_TOKEN,
+    call, endpoint, local_sdk_config, serve_loopback, workspace, workspace_binary, ApiRequest,
+    Stack, DIGILOCKER_TOKEN,
 };
-use kyc_local::worker::EventSource;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -52,25 +48,12 @@ impl FakeCashfree {
     }
 
     async fn start(&self) -> String {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
         let fake = self.clone();
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let fake = fake.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req| {
-                        let fake = fake.clone();
-                        async move { Ok::<_, Infallible>(fake.answer(req).await) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
+        let addr = serve_loopback(move |req| {
+            let fake = fake.clone();
+            async move { fake.answer(req).await }
+        })
+        .await;
         format!("http://{addr}")
     }
 
@@ -152,21 +135,6 @@ fn queued(v: &str) -> String {
     )
 }
 
-/// The worker applies whatever is on the queue.
-async fn apply_queue(stack: &Stack, worker: &AwsJourneyWorker) {
-    let sdk = local_sdk_config(endpoint()).await;
-    let source = EventSource::new(&sdk, &stack.queue_url)
-        .await
-        .expect("event source");
-    loop {
-        let polled = source.poll(worker, 0, 20_000).await.expect("poll");
-        if polled.received.is_empty() {
-            return;
-        }
-        assert!(polled.failed.is_empty(), "{polled:?}");
-    }
-}
-
 async fn sweeper(
     stack: &Stack,
     table: &str,
@@ -239,7 +207,7 @@ async fn a_stalled_vkyc_journey_is_reconciled_when_cashfree_knows_more_and_repor
         let reply = call(&f, ApiRequest::post(VKYC, queued(v)).signed_now().request()).await;
         assert_eq!(reply.status, 200);
     }
-    apply_queue(&stack, &worker).await;
+    stack.apply_queue(&worker).await;
     let fake = FakeCashfree::default();
     fake.state().known.insert(
         "sw-a".into(),
@@ -308,7 +276,7 @@ async fn a_stalled_vkyc_journey_is_reconciled_when_cashfree_knows_more_and_repor
     // The worker applies them: the reconciled state closes sw-a (EXPIRED is final), sw-b is off
     // the list until a new event moves it.
     resend(&stack, &sent).await;
-    apply_queue(&stack, &worker).await;
+    stack.apply_queue(&worker).await;
     let a = stack
         .journey(&table, "cashfree/vkyc#sw-a")
         .await
@@ -349,7 +317,7 @@ async fn a_stalled_vkyc_journey_is_reconciled_when_cashfree_knows_more_and_repor
             .status,
         200
     );
-    apply_queue(&stack, &worker).await;
+    stack.apply_queue(&worker).await;
     fake.state().known.insert(
         "sw-b".into(),
         ("IN_VIDEO_CALL".into(), Some("USER_CALL_STARTED".into())),
@@ -391,7 +359,7 @@ async fn a_journey_started_by_the_application_and_never_called_back_is_reported_
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    apply_queue(&stack, &worker).await;
+    stack.apply_queue(&worker).await;
     let silent = stack
         .journey(&table, "hyperverge/digilocker#dl-silent")
         .await
@@ -406,7 +374,7 @@ async fn a_journey_started_by_the_application_and_never_called_back_is_reported_
     .query(&format!("token={DIGILOCKER_TOKEN}"));
     done.source_ip = "65.0.82.147".into();
     assert_eq!(call(&hv, done.request()).await.status, 200);
-    apply_queue(&stack, &worker).await;
+    stack.apply_queue(&worker).await;
     let closed = stack
         .journey(&table, "hyperverge/digilocker#dl-done")
         .await
@@ -460,7 +428,7 @@ async fn two_overlapping_runs_send_nothing_twice() {
             200
         );
     }
-    apply_queue(&stack, &worker).await;
+    stack.apply_queue(&worker).await;
     let a = sweeper(&stack, &table, None).await;
     let b = sweeper(&stack, &table, None).await;
     let now = later();
@@ -492,7 +460,7 @@ async fn a_failing_status_api_leaves_the_journey_for_the_next_run() {
         .status,
         200
     );
-    apply_queue(&stack, &worker).await;
+    stack.apply_queue(&worker).await;
     let fake = FakeCashfree::default();
     fake.state()
         .known

@@ -360,3 +360,20 @@ pub fn n(item: &HashMap<String, AttributeValue>, k: &str) -> i64 {
         .and_then(|v| v.parse().ok())
         .unwrap_or_default()
 }
+
+impl Stack {
+    /// The journey worker applies everything on this stack's queue: polled until a poll gives
+    /// nothing, every record expected to succeed.
+    pub async fn apply_queue(&self, worker: &AwsJourneyWorker) {
+        let source = kyc_local::worker::EventSource::new(&self.sdk, &self.queue_url)
+            .await
+            .expect("event source");
+        loop {
+            let polled = source.poll(worker, 0, 20_000).await.expect("poll");
+            if polled.received.is_empty() {
+                return;
+            }
+            assert!(polled.failed.is_empty(), "{polled:?}");
+        }
+    }
+}

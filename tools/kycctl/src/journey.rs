@@ -7,7 +7,7 @@ use crate::Report;
 use clap::{Args, Subcommand};
 use kyc_intake::aws::SqsSink;
 use kyc_intake::completeness;
-use kyc_intake::ports::{EventSink, OutgoingMessage};
+use kyc_intake::ports::EventSink;
 use serde_json::json;
 
 #[derive(Args)]
@@ -52,16 +52,9 @@ pub async fn journey(args: JourneyArgs) -> Result<Report, Failure> {
         .map_err(|e| Failure::usage(format!("--subject: {e}")))?;
     let sdk = kyc_intake::aws::load_config().await;
     let sink = SqsSink::new(aws_sdk_sqs::Client::new(&sdk), queue_url);
-    sink.send(&OutgoingMessage {
-        body: event.body.clone(),
-        group_id: event.group_id(),
-        deduplication_id: event.id.clone(),
-        event_type: event.event_type.clone(),
-        source: event.source.to_owned(),
-        replay: None,
-    })
-    .await
-    .map_err(|e| Failure::failed(format!("sending to the queue: {e}")))?;
+    sink.send(&event.message())
+        .await
+        .map_err(|e| Failure::failed(format!("sending to the queue: {e}")))?;
     Ok(Report::ok(
         vec![format!(
             "started {}#{subject} (event {})",
