@@ -108,6 +108,10 @@ journey: build
 	@test -n "$(ID)" || { echo "usage: make journey ID=cashfree/vkyc#<verification_id>"; exit 2; }
 	@env $(LOCAL_ENV) $(KYC_LOCAL) journey '$(ID)'
 
+.PHONY: local-env
+local-env:
+	@echo $(LOCAL_ENV)
+
 .PHONY: kycctl
 kycctl: build
 	@env $(LOCAL_ENV) target/debug/kycctl $(ARGS)
