@@ -109,4 +109,82 @@ fn main() {
         }
         report(label, n, started);
     }
+
+    // What a bootstrap does besides the pipeline and the three AWS calls, part by part.
+    let event = serde_json::json!({
+        "version": "2.0", "routeKey": "POST /webhooks/cashfree/vkyc",
+        "rawPath": "/webhooks/cashfree/vkyc", "rawQueryString": "",
+        "headers": {"content-type": "application/json", "x-webhook-timestamp": "1746427759733",
+                    "x-webhook-signature": "pOWzfT2Y9Z3LkecE/uJySgyuES5DnwyKZulfT9oFCgE=",
+                    "x-webhook-attempt": "1", "host": "abc.execute-api.ap-south-1.amazonaws.com"},
+        "requestContext": {"accountId": "123456789012", "apiId": "abc", "domainName": "abc.execute-api.ap-south-1.amazonaws.com",
+                           "http": {"method": "POST", "path": "/webhooks/cashfree/vkyc", "protocol": "HTTP/1.1", "sourceIp": "52.66.25.127", "userAgent": "cashfree"},
+                           "requestId": "r1", "routeKey": "POST /webhooks/cashfree/vkyc", "stage": "$default", "time": "30/Nov/2026:10:00:00 +0000", "timeEpoch": 1_796_036_400_000_i64},
+        "body": bodies[0], "isBase64Encoded": false
+    })
+    .to_string();
+    let started = Instant::now();
+    for _ in 0..n {
+        let parsed: lambda_http::request::LambdaRequest =
+            serde_json::from_str(&event).expect("an API Gateway event");
+        std::hint::black_box(lambda_http::Request::from(parsed));
+    }
+    report("API Gateway event -> lambda_http::Request", n, started);
+
+    // The request's JSON log line, as `telemetry::init` formats it, written nowhere.
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_ansi(false)
+        .with_target(false)
+        .with_writer(std::io::sink)
+        .finish();
+    let started = Instant::now();
+    tracing::subscriber::with_default(subscriber, || {
+        for _ in 0..n {
+            let span =
+                tracing::info_span!("webhook", source = "cashfree/vkyc", event_id = "ef1bb29d");
+            let _enter = span.enter();
+            tracing::info!(
+                outcome = "accepted",
+                status = 200,
+                latency_us = 1234,
+                "webhook handled"
+            );
+        }
+    });
+    report("one JSON log line (tracing-subscriber json)", n, started);
+
+    let metrics = kyc_intake::metrics::RequestMetrics {
+        source: "cashfree/vkyc",
+        outcome: "accepted",
+        forwarded: Some("kyc.vkyc.call_completed"),
+        forward_rejected: false,
+        auth_refused: false,
+        archived: true,
+        latency_ms: 12.345,
+        provider_delay_ms: Some(1200.0),
+        timestamp_ms: 1_796_036_400_000,
+    };
+    let started = Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(metrics.to_emf());
+    }
+    report("one EMF metric document", n, started);
+
+    // The deadline every AWS call runs under: a timer set and dropped per call (three per event).
+    let started = Instant::now();
+    rt.block_on(async {
+        for _ in 0..n {
+            let t = tokio::time::timeout(std::time::Duration::from_secs(6), async { 1 }).await;
+            std::hint::black_box(t.ok());
+        }
+    });
+    report(
+        "one call's deadline timer (tokio::time::timeout)",
+        n,
+        started,
+    );
 }
