@@ -124,7 +124,7 @@ fn samples_of(binary: &str) -> Vec<(String, u64)> {
         .map(|(rel, want)| (sample_event(rel), want["status"].as_u64().expect("status")))
         .filter(|(event, _)| {
             let event: Value = serde_json::from_str(event).expect("event");
-            registry::serving(FUNCTIONS, kyc_local::events::path_of(&event))
+            registry::serving(FUNCTIONS, kyc_samples::path_of(&event))
                 .is_some_and(|(f, _)| f.name == binary)
         })
         .collect()

@@ -111,13 +111,12 @@ pub async fn call(pipeline: &AwsPipeline, request: lambda_http::Request) -> Repl
 pub fn sample_event(rel: &str) -> String {
     let path = workspace().join("events").join(rel);
     let template = std::fs::read_to_string(&path).expect("sample event");
-    let creds = kyc_local::events::Credentials {
+    let creds = kyc_samples::Credentials {
         cashfree_secret: CASHFREE_SECRET.into(),
         results_token: RESULTS_TOKEN.into(),
         digilocker_token: DIGILOCKER_TOKEN.into(),
     };
-    kyc_local::events::render(&template, &creds, chrono::Utc::now().timestamp_millis())
-        .expect("render")
+    kyc_samples::render(&template, &creds, chrono::Utc::now().timestamp_millis()).expect("render")
 }
 
 /// A sample event from `events/` as the request the handler gets.

@@ -4,7 +4,7 @@
 
 use crate::hyperverge::{check_url, redact, redirect_location, Failure};
 use crate::{Report, SendArgs};
-use kyc_local::events::{self, Credentials};
+use kyc_samples::{self as events, Credentials};
 use serde_json::{json, Value};
 use std::time::Duration;
 

@@ -1,10 +1,9 @@
 //! Local development and test support: start the local AWS-compatible server (`server`), create
 //! the tables and the queue on it (`resources`), serve the functions over HTTP on localhost
 //! (`gateway`), emulate Lambda's Runtime API (`runtime_api`) and an SQS event source mapping
-//! (`worker`), and render sample events with fresh timestamps and signatures (`events`).
+//! (`worker`). The sample events are the `kyc-samples` crate, which kycctl uses without these.
 #![forbid(unsafe_code)]
 
-pub mod events;
 pub mod gateway;
 pub mod resources;
 pub mod runtime_api;
@@ -16,9 +15,6 @@ pub mod defaults {
     pub const REGION: &str = "ap-south-1";
     pub const TABLE: &str = "kyc-webhook-idempotency";
     pub const JOURNEY_TABLE: &str = "kyc-journeys";
-    pub const CASHFREE_SECRET: &str = "local_cashfree_secret";
-    pub const RESULTS_TOKEN: &str = "local_results_token";
-    pub const DIGILOCKER_TOKEN: &str = "local_digilocker_token";
     pub const GATEWAY: &str = "127.0.0.1:3000";
     pub const EMULATOR_PORT: u16 = 4566;
 }

@@ -9,12 +9,22 @@
 //! | `{{cashfree_legacy_signature}}` | (in the body) the legacy signature of the body's `data` |
 //! | `{{results_token}}` | the HyperVerge Results token |
 //! | `{{digilocker_token}}` | (in the query string) the HyperVerge DigiLocker URL token |
+#![forbid(unsafe_code)]
 
-use crate::resources::BoxError;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use kyc_intake::sources::cashfree::signature::{sign, sign_legacy, TIMESTAMP_HEADER};
 use serde_json::Value;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The credentials `make run` configures, which the samples are signed with unless the
+/// environment says otherwise.
+pub mod defaults {
+    pub const CASHFREE_SECRET: &str = "local_cashfree_secret";
+    pub const RESULTS_TOKEN: &str = "local_results_token";
+    pub const DIGILOCKER_TOKEN: &str = "local_digilocker_token";
+}
 
 /// The credentials placeholders are filled with.
 #[derive(Clone)]
@@ -45,14 +55,11 @@ impl Credentials {
                 .unwrap_or_else(|| default.to_owned())
         };
         Self {
-            cashfree_secret: first("CASHFREE_CLIENT_SECRETS", crate::defaults::CASHFREE_SECRET),
-            results_token: first(
-                "HYPERVERGE_RESULTS_AUTH_TOKENS",
-                crate::defaults::RESULTS_TOKEN,
-            ),
+            cashfree_secret: first("CASHFREE_CLIENT_SECRETS", defaults::CASHFREE_SECRET),
+            results_token: first("HYPERVERGE_RESULTS_AUTH_TOKENS", defaults::RESULTS_TOKEN),
             digilocker_token: first(
                 "HYPERVERGE_DIGILOCKER_URL_TOKENS",
-                crate::defaults::DIGILOCKER_TOKEN,
+                defaults::DIGILOCKER_TOKEN,
             ),
         }
     }
