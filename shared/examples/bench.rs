@@ -132,15 +132,7 @@ fn main() {
     report("API Gateway event -> lambda_http::Request", n, started);
 
     // The request's JSON log line, as `telemetry::init` formats it, written nowhere.
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(true)
-        .with_span_list(false)
-        .with_ansi(false)
-        .with_target(false)
-        .with_writer(std::io::sink)
-        .finish();
+    let subscriber = kyc_intake::telemetry::json_lines(std::io::sink).finish();
     let started = Instant::now();
     tracing::subscriber::with_default(subscriber, || {
         for _ in 0..n {

@@ -18,7 +18,6 @@ use crate::auth::AuthScheme;
 use crate::config::{err, ConfigError, Env};
 use crate::event::{EventData, KycEvent, DATA_CONTENT_TYPE, SPEC_VERSION};
 use crate::normalize::{event_id, Normalized};
-use crate::registry::FUNCTIONS;
 use crate::sources::SourceSpec;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, value::RawValue, Value};
@@ -30,15 +29,7 @@ pub const STALLED: &str = "kyc.journey.stalled";
 /// The variable of the stall limits: `<source>=<seconds>,...`.
 pub const STALL_AFTER_VARIABLE: &str = "JOURNEY_STALL_AFTER";
 
-/// Every source of every function.
-pub fn all_sources() -> impl Iterator<Item = &'static SourceSpec> {
-    FUNCTIONS.iter().flat_map(|f| f.sources.iter().copied())
-}
-
-/// The source named `name`.
-pub fn source(name: &str) -> Option<&'static SourceSpec> {
-    all_sources().find(|s| s.name == name)
-}
+pub use crate::registry::{source, sources as all_sources};
 
 /// How long an open journey of each source may go without an event: `JOURNEY_STALL_AFTER`
 /// (`<source>=<seconds>,...`) over each source's own default.

@@ -41,6 +41,16 @@ impl FunctionSpec {
 /// The functions this project ships.
 pub static FUNCTIONS: &[&FunctionSpec] = &[&cashfree::FUNCTION, &hyperverge::FUNCTION];
 
+/// Every source of every function this project ships.
+pub fn sources() -> impl Iterator<Item = &'static SourceSpec> {
+    FUNCTIONS.iter().flat_map(|f| f.sources.iter().copied())
+}
+
+/// The source named `name` (e.g. `cashfree/vkyc`).
+pub fn source(name: &str) -> Option<&'static SourceSpec> {
+    sources().find(|s| s.name == name)
+}
+
 /// The function named `name` among `functions`.
 pub fn by_name<'a>(functions: &[&'a FunctionSpec], name: &str) -> Option<&'a FunctionSpec> {
     functions.iter().copied().find(|f| f.name == name)
@@ -122,10 +132,10 @@ mod tests {
                 .map(|x| x.as_str().expect("a string").to_owned())
                 .collect()
         };
-        let sources = FUNCTIONS.iter().flat_map(|f| f.sources.iter());
-        let names: BTreeSet<String> = sources.clone().map(|s| s.name.to_owned()).collect();
-        let providers: BTreeSet<String> = sources.clone().map(|s| s.provider.to_owned()).collect();
-        let products: BTreeSet<String> = sources.map(|s| s.product.to_owned()).collect();
+        let sources: Vec<&SourceSpec> = super::sources().collect();
+        let names: BTreeSet<String> = sources.iter().map(|s| s.name.to_owned()).collect();
+        let providers: BTreeSet<String> = sources.iter().map(|s| s.provider.to_owned()).collect();
+        let products: BTreeSet<String> = sources.iter().map(|s| s.product.to_owned()).collect();
         assert_eq!(listed(&schema["properties"]["source"]["enum"]), names);
         let data = &schema["properties"]["data"]["properties"];
         assert_eq!(listed(&data["provider"]["enum"]), providers);

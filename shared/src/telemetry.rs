@@ -92,8 +92,20 @@ pub fn init_text() {
         .try_init();
 }
 
-pub fn init() {
-    let _ = tracing_subscriber::fmt()
+/// The JSON lines every function writes (one object per event, the span's fields in it), to
+/// `writer`: what `init` installs on stdout, and what the bench measures.
+pub fn json_lines<W>(
+    writer: W,
+) -> tracing_subscriber::fmt::SubscriberBuilder<
+    tracing_subscriber::fmt::format::JsonFields,
+    tracing_subscriber::fmt::format::Format<tracing_subscriber::fmt::format::Json>,
+    LevelFilter,
+    W,
+>
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt()
         .json()
         .flatten_event(true)
         .with_current_span(true)
@@ -101,6 +113,11 @@ pub fn init() {
         .with_ansi(false)
         .with_target(false)
         .with_max_level(LevelFilter::TRACE)
+        .with_writer(writer)
+}
+
+pub fn init() {
+    let _ = json_lines(std::io::stdout)
         .finish()
         .with(filter(level_from_env()))
         .try_init();

@@ -15,7 +15,7 @@ use clap::{Args, Subcommand};
 use kyc_intake::archive::{self, ArchivedDelivery};
 use kyc_intake::aws::{S3Archive, SqsSink};
 use kyc_intake::ports::EventSink;
-use kyc_intake::registry::FUNCTIONS;
+use kyc_intake::registry;
 use kyc_intake::sources::SourceSpec;
 use serde_json::json;
 
@@ -82,20 +82,13 @@ pub struct ReplayArgs {
 }
 
 fn source_spec(name: &str) -> Result<&'static SourceSpec, Failure> {
-    FUNCTIONS
-        .iter()
-        .flat_map(|f| f.sources.iter().copied())
-        .find(|s| s.name == name)
-        .ok_or_else(|| {
-            let known: Vec<&str> = FUNCTIONS
-                .iter()
-                .flat_map(|f| f.sources.iter().map(|s| s.name))
-                .collect();
-            Failure::usage(format!(
-                "--source {name} is not a source (one of {})",
-                known.join(", ")
-            ))
-        })
+    registry::source(name).ok_or_else(|| {
+        let known: Vec<&str> = registry::sources().map(|s| s.name).collect();
+        Failure::usage(format!(
+            "--source {name} is not a source (one of {})",
+            known.join(", ")
+        ))
+    })
 }
 
 /// One end of a range: a UTC day (its first or last instant) or an RFC 3339 time.
