@@ -130,8 +130,8 @@ pub async fn ensure_journey_table(sdk: &SdkConfig, table: &str) -> Result<(), Bo
             .build()
     };
     let mut projection = Projection::builder().projection_type(ProjectionType::Include);
-    for a in JOURNEY_DUE_PROJECTION {
-        projection = projection.non_key_attributes(*a);
+    for a in kyc_intake::journey::DUE_PROJECTION {
+        projection = projection.non_key_attributes(a);
     }
     ddb.create_table()
         .table_name(table)
@@ -153,9 +153,6 @@ pub async fn ensure_journey_table(sdk: &SdkConfig, table: &str) -> Result<(), Bo
         .map_err(|e| ctx("CreateTable", e))?;
     Ok(())
 }
-
-/// The attributes the due index carries besides its keys and `pk`: what the sweeper reads.
-pub const JOURNEY_DUE_PROJECTION: &[&str] = &kyc_intake::journey::DUE_PROJECTION;
 
 /// A pay-per-request table with the string partition key `pk`, if absent.
 async fn ensure_keyed_table(sdk: &SdkConfig, table: &str) -> Result<(), BoxError> {
