@@ -33,8 +33,10 @@ ACCESS_LOG    ?= off
 # functions read them from there (<VARIABLE>_SECRET_ID), as a deployment with SecretsSource does.
 SECRETS       ?= environment
 
-# The local configuration (README: "Configuration"), for run/invoke/receive only: deploy and
-# the AWS CLI never see these dummy credentials or the local endpoint.
+# The local stack (docs/configuration.md), for run/invoke/receive only: deploy and the AWS CLI
+# never see these dummy credentials or the local endpoint. The providers' settings are not here:
+# kyc-local and the samples take each function's local values from the registry
+# (`FunctionSpec::local`) unless the environment sets them.
 LOCAL_ENV := \
   AWS_ENDPOINT_URL=http://127.0.0.1:$(EMULATOR_PORT) \
   AWS_REGION=$(REGION) \
@@ -44,15 +46,11 @@ LOCAL_ENV := \
   EVENTS_QUEUE_URL=http://127.0.0.1:$(EMULATOR_PORT)/123456789012/kyc-webhook-events.fifo \
   ARCHIVE_BUCKET=kyc-webhook-archive \
   JOURNEY_TABLE=kyc-journeys \
-  JOURNEY_STALL_AFTER=$${JOURNEY_STALL_AFTER:-cashfree/vkyc=60,hyperverge/results=60,cashfree/digilocker=60,hyperverge/digilocker=60} \
-  CASHFREE_CLIENT_SECRETS=local_cashfree_secret \
-  CASHFREE_LEGACY_SIGNATURE=$${CASHFREE_LEGACY_SIGNATURE:-off} \
-  HYPERVERGE_RESULTS_AUTH_TOKENS=local_results_token \
-  HYPERVERGE_DIGILOCKER_URL_TOKENS=local_digilocker_token \
-  HYPERVERGE_ALLOWED_IPS=65.0.82.147,3.7.90.248,3.6.33.64,127.0.0.1 \
   RUST_LOG=$${RUST_LOG:-info}
 
 KYC_LOCAL := target/debug/kyc-local
+# One Lambda function per crate under functions/ (the workspace takes them all as members).
+FUNCTION_CRATES := $(sort $(shell sed -n 's/^name = "\(.*\)"/\1/p' functions/*/Cargo.toml))
 
 .PHONY: help
 help:
@@ -67,7 +65,7 @@ help:
 	@echo "make bench      end-to-end figures of the release bootstrap (init, latency, CPU, RSS, size, concurrency)"
 	@echo "make bench BASELINE=<rev>   the same, side by side with the bootstrap of an earlier revision"
 	@echo "make bench MEMORY=128,256,512 TLS=on   as Lambda runs it: each memory size's CPU share, HTTPS"
-	@echo "make package    cargo lambda build --release --x86-64 (the three bootstraps, with sizes)"
+	@echo "make package    cargo lambda build --release --x86-64 (one bootstrap per function, with sizes)"
 	@echo "make sam-build  sam build (rust-cargolambda)"
 	@echo "make deploy     sam build && sam deploy --guided"
 
@@ -109,8 +107,8 @@ journey: build
 	@env $(LOCAL_ENV) $(KYC_LOCAL) journey '$(ID)'
 
 .PHONY: local-env
-local-env:
-	@echo $(LOCAL_ENV)
+local-env: build
+	@echo $(LOCAL_ENV) $$(env $(LOCAL_ENV) $(KYC_LOCAL) env)
 
 .PHONY: kycctl
 kycctl: build
@@ -159,8 +157,8 @@ endif
 
 .PHONY: package
 package: $(TOOLS_STAMP)
-	PATH="$(TOOLS_PATH)" cargo lambda build --release --x86-64 -p cashfree-webhook -p hyperverge-webhook -p journey-worker -p journey-sweeper
-	@ls -l target/lambda/cashfree-webhook/bootstrap target/lambda/hyperverge-webhook/bootstrap target/lambda/journey-worker/bootstrap target/lambda/journey-sweeper/bootstrap
+	PATH="$(TOOLS_PATH)" cargo lambda build --release --x86-64 $(addprefix -p ,$(FUNCTION_CRATES))
+	@ls -l $(foreach c,$(FUNCTION_CRATES),target/lambda/$(c)/bootstrap)
 
 .PHONY: sam-build
 sam-build: $(TOOLS_STAMP)

@@ -5,6 +5,7 @@
 
 use crate::config::{self, Common, ConfigError, Env};
 use crate::sources::{cashfree, hyperverge, Source, SourceSpec};
+use std::collections::BTreeMap;
 
 /// One Lambda function.
 #[derive(Debug)]
@@ -19,16 +20,26 @@ pub struct FunctionSpec {
     /// Those of `variables` that hold secrets: each may come from Secrets Manager instead
     /// (`<X>_SECRET_ID`, see `secrets_manager`).
     pub secret_variables: &'static [&'static str],
-    /// Its sources with their authentication, from the environment (bad values are errors that
-    /// name the variable).
-    pub configure: fn(&dyn Env, &Common) -> Result<Vec<Source>, ConfigError>,
+    /// The values a local stack runs with (`make run`, the samples, the tests): every secret
+    /// variable, and any other the local gateway needs (it sends from 127.0.0.1). Never used by a
+    /// deployment.
+    pub local: &'static [(&'static str, &'static str)],
 }
 
 impl FunctionSpec {
     /// Read and validate this function's whole configuration.
     pub fn config(&self, env: &dyn Env) -> Result<(Common, Vec<Source>), ConfigError> {
         let common = config::common(env)?;
-        let sources = (self.configure)(env, &common)?;
+        let sources = self
+            .sources
+            .iter()
+            .map(|spec| {
+                Ok(Source {
+                    spec,
+                    auth: (spec.auth)(env, &common)?,
+                })
+            })
+            .collect::<Result<Vec<_>, ConfigError>>()?;
         Ok((common, sources))
     }
 
@@ -49,6 +60,23 @@ pub fn sources() -> impl Iterator<Item = &'static SourceSpec> {
 /// The source named `name` (e.g. `cashfree/vkyc`).
 pub fn source(name: &str) -> Option<&'static SourceSpec> {
     sources().find(|s| s.name == name)
+}
+
+/// The local values of every function in `functions` (`FunctionSpec::local`).
+pub fn local_env(functions: &[&FunctionSpec]) -> BTreeMap<&'static str, &'static str> {
+    functions
+        .iter()
+        .flat_map(|f| f.local.iter().copied())
+        .collect()
+}
+
+/// The local value of `variable`, the first of a list (what a sample is signed with).
+pub fn local_value(variable: &str) -> Option<&'static str> {
+    FUNCTIONS
+        .iter()
+        .flat_map(|f| f.local.iter())
+        .find(|(name, _)| *name == variable)
+        .and_then(|(_, value)| value.split(',').map(str::trim).find(|v| !v.is_empty()))
 }
 
 /// The function named `name` among `functions`.
@@ -93,12 +121,23 @@ mod tests {
     }
 
     #[test]
-    fn each_function_configures_exactly_the_sources_it_declares() {
+    fn each_functions_local_values_configure_every_source_and_name_only_its_variables() {
         for f in FUNCTIONS {
-            let (_, sources) = f.config(&env).expect("defaults are valid");
-            let built: Vec<&str> = sources.iter().map(|s| s.spec.name).collect();
-            let declared: Vec<&str> = f.sources.iter().map(|s| s.name).collect();
-            assert_eq!(built, declared, "{}", f.name);
+            let local: BTreeMap<&str, &str> = f.local.iter().copied().collect();
+            let with_local = |k: &str| local.get(k).map(|v| (*v).to_owned()).or_else(|| env(k));
+            let (_, sources) = f.config(&with_local).expect("local values are valid");
+            assert_eq!(sources.len(), f.sources.len());
+            assert!(
+                sources.iter().all(|s| s.auth.is_configured()),
+                "{}: every source works locally",
+                f.name
+            );
+            for secret in f.secret_variables {
+                assert!(local.contains_key(secret), "{}: {secret}", f.name);
+            }
+            for name in local.keys() {
+                assert!(f.variables.contains(name), "{}: {name}", f.name);
+            }
         }
     }
 
@@ -148,23 +187,18 @@ mod tests {
         }
     }
 
-    /// Every function crate's logs follow the configured level (its crate is one of the
-    /// telemetry's own targets).
+    /// Every function crate's logs follow the configured level: its `main` names its own crate
+    /// to the telemetry, so no list of crates needs a new function added to it.
     #[test]
-    fn every_function_crate_is_one_of_the_telemetrys_own_targets() {
+    fn every_function_names_its_own_crate_to_the_telemetry() {
         let functions = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions");
         for entry in std::fs::read_dir(functions).expect("functions/") {
-            let manifest = std::fs::read_to_string(entry.expect("entry").path().join("Cargo.toml"))
-                .expect("a manifest");
-            let name = manifest
-                .lines()
-                .find_map(|l| l.trim().strip_prefix("name = "))
-                .expect("a name")
-                .trim_matches('"')
-                .replace('-', "_");
+            let main = entry.expect("entry").path().join("src/main.rs");
+            let text = std::fs::read_to_string(&main).expect("a main.rs");
             assert!(
-                crate::telemetry::is_own_target(&name),
-                "{name} is not in telemetry's own targets"
+                text.contains(r#"telemetry::init(env!("CARGO_CRATE_NAME"))"#),
+                "{}",
+                main.display()
             );
         }
     }

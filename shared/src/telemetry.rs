@@ -10,21 +10,10 @@ use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-/// The crates whose logging follows the configured level: the library, the function binaries
-/// and the local tools. All of them log only what `pipeline` and `config` choose to.
-const OWN_TARGETS: &[&str] = &[
-    "kyc_intake",
-    "cashfree_webhook",
-    "hyperverge_webhook",
-    "journey_worker",
-    "journey_sweeper",
-    "kyc_local",
-];
-
-/// Whether `target` (a crate's name) logs at the configured level.
-pub fn is_own_target(target: &str) -> bool {
-    OWN_TARGETS.contains(&target)
-}
+/// The library crates whose logging follows the configured level, besides the binary's own
+/// crate (each `main` names itself: `telemetry::init(env!("CARGO_CRATE_NAME"))`). All of them log
+/// only what `pipeline` and `config` choose to.
+const LIBRARY_TARGETS: &[&str] = &["kyc_intake", "lambda_idempotency"];
 
 /// The level named by a Lambda log level or a `RUST_LOG`-style word. `FATAL` (Lambda's highest)
 /// means errors only; anything unknown falls back to `info`. Directives such as
@@ -40,14 +29,17 @@ pub fn level(name: &str) -> LevelFilter {
     }
 }
 
-/// The filter for a configured level: our crates at `level`, every other crate at `warn` or
-/// at `level` when that is quieter.
-pub fn filter(level: LevelFilter) -> Targets {
+/// The filter for a configured level: the libraries and `binary` (a crate name, as
+/// `CARGO_CRATE_NAME` spells it) at `level`, every other crate at `warn` or at `level` when that
+/// is quieter.
+pub fn filter(level: LevelFilter, binary: &str) -> Targets {
     let others = level.min(LevelFilter::WARN);
-    OWN_TARGETS
+    LIBRARY_TARGETS
         .iter()
+        .copied()
+        .chain([binary])
         .fold(Targets::new().with_default(others), |t, target| {
-            t.with_target(*target, level)
+            t.with_target(target.to_owned(), level)
         })
 }
 
@@ -81,14 +73,14 @@ pub fn metrics_level() -> &'static str {
 
 /// Logs for a terminal (`make run`): one short text line per event instead of JSON, the same
 /// filter. What is logged is the same as on Lambda, so nothing secret either.
-pub fn init_text() {
+pub fn init_text(binary: &str) {
     let _ = tracing_subscriber::fmt()
         .compact()
         .with_ansi(false)
         .with_target(false)
         .with_max_level(LevelFilter::TRACE)
         .finish()
-        .with(filter(level_from_env()))
+        .with(filter(level_from_env(), binary))
         .try_init();
 }
 
@@ -116,10 +108,12 @@ where
         .with_writer(writer)
 }
 
-pub fn init() {
+/// JSON lines on stdout at the configured level, for the binary whose crate is `binary`
+/// (`env!("CARGO_CRATE_NAME")`), and a panic hook that logs where, never what.
+pub fn init(binary: &str) {
     let _ = json_lines(std::io::stdout)
         .finish()
-        .with(filter(level_from_env()))
+        .with(filter(level_from_env(), binary))
         .try_init();
     // A panic is caught and answered (`lambda::answer`); its report is one JSON line with the
     // place it happened, never its message, which may quote the input (a token in a query
@@ -166,9 +160,11 @@ mod tests {
 
     #[test]
     fn other_crates_never_go_below_warn() {
-        let f = filter(LevelFilter::TRACE);
+        let f = filter(LevelFilter::TRACE, "cashfree_webhook");
         assert!(f.would_enable("kyc_intake::pipeline", &Level::TRACE));
+        assert!(f.would_enable("lambda_idempotency::run", &Level::TRACE));
         assert!(f.would_enable("cashfree_webhook", &Level::TRACE));
+        assert!(!f.would_enable("hyperverge_webhook", &Level::INFO));
         for other in [
             "lambda_runtime",
             "lambda_http",
@@ -179,7 +175,7 @@ mod tests {
             assert!(!f.would_enable(other, &Level::INFO), "{other}");
             assert!(f.would_enable(other, &Level::WARN), "{other}");
         }
-        let f = filter(LevelFilter::ERROR);
+        let f = filter(LevelFilter::ERROR, "cashfree_webhook");
         assert!(f.would_enable("lambda_runtime", &Level::ERROR));
         assert!(!f.would_enable("lambda_runtime", &Level::WARN));
         assert!(f.would_enable("kyc_intake::config", &Level::ERROR));

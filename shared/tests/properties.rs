@@ -13,15 +13,16 @@ use kyc_intake::secret::{Secret, SecretList};
 use kyc_intake::sources::cashfree::signature::{
     sign, CashfreeAuth, Legacy, SIGNATURE_HEADER, TIMESTAMP_HEADER,
 };
-use kyc_intake::sources::Source;
+use kyc_intake::sources::{cashfree, hyperverge, Source};
 use kyc_intake::{Inbound, Outcome, Pipeline, Refusal};
 use lambda_idempotency::MemoryStore;
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
-const SECRET: &str = "prop-secret-0123456789";
-const URL_TOKEN: &str = "prop-url-token-0123456789";
-const RESULTS_TOKEN: &str = "prop-results-token-0123456789";
+/// The registry's local values, which `all_sources` configures.
+fn local(var: &str) -> &'static str {
+    registry::local_value(var).expect("a local value")
+}
 
 fn normalize(source: &Source, body: &[u8], now: chrono::DateTime<Utc>) -> normalize::Normalized {
     normalize::normalize(source.spec, body, now, AuthScheme::CashfreeHeaderHmac)
@@ -48,11 +49,8 @@ fn report(name: &str, runs: u32) {
 }
 
 fn all_sources() -> Vec<Source> {
-    let env = config::fake_env(&[
-        ("CASHFREE_CLIENT_SECRETS", SECRET),
-        ("HYPERVERGE_RESULTS_AUTH_TOKENS", RESULTS_TOKEN),
-        ("HYPERVERGE_DIGILOCKER_URL_TOKENS", URL_TOKEN),
-    ]);
+    let local: Vec<(&str, &str)> = registry::local_env(FUNCTIONS).into_iter().collect();
+    let env = config::fake_env(&local);
     registry::configure_all(FUNCTIONS, &env).expect("valid configuration")
 }
 
@@ -211,7 +209,7 @@ fn event_id_is_stable_under_key_order_and_whitespace() {
 #[test]
 fn signature_verification_never_panics_and_never_accepts_a_forgery() {
     let auth = CashfreeAuth::new(
-        SecretList::new(vec![Secret::new(SECRET)]),
+        SecretList::new(vec![Secret::new(local(cashfree::var::CLIENT_SECRETS))]),
         86_400,
         Legacy::On,
     );
@@ -249,7 +247,7 @@ fn signature_verification_never_panics_and_never_accepts_a_forgery() {
         let ts = ts.to_string();
         let mut h = HeaderMap::new();
         h.insert(TIMESTAMP_HEADER, HeaderValue::from_str(&ts).expect("digits"));
-        h.insert(SIGNATURE_HEADER, HeaderValue::from_str(&sign(SECRET.as_bytes(), &ts, &body)).expect("b64"));
+        h.insert(SIGNATURE_HEADER, HeaderValue::from_str(&sign(local(cashfree::var::CLIENT_SECRETS).as_bytes(), &ts, &body)).expect("b64"));
         prop_assert_eq!(auth.verify(&h, &body, now), Ok(AuthScheme::CashfreeHeaderHmac));
         let mut tampered = body.clone();
         tampered.push(b' ');
@@ -293,8 +291,14 @@ fn the_pipeline_never_panics_and_refusals_write_nothing() {
     let query = prop_oneof![
         Just(None),
         "[ -~]{0,24}".prop_map(Some),
-        Just(Some(format!("token={URL_TOKEN}"))),
-        Just(Some(format!("token={URL_TOKEN}&token=x"))),
+        Just(Some(format!(
+            "token={}",
+            local(hyperverge::var::DIGILOCKER_URL_TOKENS)
+        ))),
+        Just(Some(format!(
+            "token={}&token=x",
+            local(hyperverge::var::DIGILOCKER_URL_TOKENS)
+        ))),
     ];
     proptest!(config(), |(path in path, ip in ip, body in prop::collection::vec(any::<u8>(), 0..400), token in prop::option::of("[ -~]{0,8}"), query in query)| {
         let mut headers = HeaderMap::new();
@@ -325,7 +329,7 @@ fn the_pipeline_never_panics_and_refusals_write_nothing() {
                 // No route can be passed without a secret: the DigiLocker route only from an
                 // allowed IP with the URL token.
                 prop_assert!(path.ends_with("/hyperverge/digilocker") && ip == Some("65.0.82.147"));
-                prop_assert_eq!(query, Some(format!("token={URL_TOKEN}")));
+                prop_assert_eq!(query, Some(format!("token={}", local(hyperverge::var::DIGILOCKER_URL_TOKENS))));
             }
             other => prop_assert!(false, "unexpected {:?}", other),
         }

@@ -580,14 +580,14 @@ async fn send_is_accepted_by_the_real_handlers_behind_the_local_gateway() {
     };
     let (code, out) = send(
         "events/cashfree/vkyc/call_completed.json",
-        &["--secret", "it-cashfree-secret"],
+        &["--secret", kyc_intake_tests::CASHFREE_SECRET],
     )
     .await;
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("\"accepted\""), "{out}");
     let (code, out) = send(
         "events/hyperverge/results/finish_auto_approved.json",
-        &["--token", "it-results-token"],
+        &["--token", kyc_intake_tests::RESULTS_TOKEN],
     )
     .await;
     assert_eq!(code, 0, "{out}");

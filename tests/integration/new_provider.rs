@@ -6,10 +6,10 @@
 //! pipeline and the local DynamoDB/SQS server. (A real provider would also name its scheme in
 //! `AuthScheme` and the JSON Schema; this one borrows the header-token scheme.)
 
-use kyc_intake::auth::{token::HeaderToken, AuthScheme};
+use kyc_intake::auth::{token::HeaderToken, AuthScheme, Authenticate};
 use kyc_intake::config::{secrets, Common, ConfigError, Env};
 use kyc_intake::registry::{self, FunctionSpec, FUNCTIONS};
-use kyc_intake::sources::{lookup, text, JourneyRules, Recognized, Source, SourceSpec, UTC};
+use kyc_intake::sources::{lookup, text, JourneyRules, Recognized, SourceSpec, UTC};
 use kyc_intake::KycEvent;
 use kyc_intake_tests::Stack;
 use serde_json::Value;
@@ -23,6 +23,7 @@ static ACME_KYC: SourceSpec = SourceSpec {
     naive_zone: UTC,
     event_pointer: "/status",
     recognize,
+    auth,
     journey: JourneyRules {
         terminal: &["approved"],
         stall_after_secs: 3_600,
@@ -55,17 +56,16 @@ static ACME: FunctionSpec = FunctionSpec {
     sources: &[&ACME_KYC],
     variables: &["ACME_TOKENS"],
     secret_variables: &["ACME_TOKENS"],
-    configure,
+    local: &[("ACME_TOKENS", "acme-local-token-0123")],
 };
 
-fn configure(env: &dyn Env, _: &Common) -> Result<Vec<Source>, ConfigError> {
-    let auth = HeaderToken::new(
+fn auth(env: &dyn Env, _: &Common) -> Result<Box<dyn Authenticate>, ConfigError> {
+    Ok(Box::new(HeaderToken::new(
         AuthScheme::HypervergeHeaderToken,
         http::HeaderName::from_static("x-acme-token"),
         secrets(env, "ACME_TOKENS")?,
         None,
-    );
-    Ok(vec![Source::new(&ACME_KYC, auth)])
+    )))
 }
 
 /// One HTTP/1.1 POST over loopback; the status line and the body.

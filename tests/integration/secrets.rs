@@ -61,7 +61,7 @@ async fn a_secret_from_secrets_manager_authenticates_and_another_is_refused() {
         reply.body["status"], "duplicate",
         "either secret of the list"
     );
-    let reply = kyc_intake_tests::call(&f, signed("it-cashfree-secret", BODY)).await;
+    let reply = kyc_intake_tests::call(&f, signed(kyc_intake_tests::CASHFREE_SECRET, BODY)).await;
     assert_eq!((reply.status, reply.error()), (401, "invalid_signature"));
     assert_eq!(stack.messages().await.len(), 1);
     let logs = captured_logs().text();

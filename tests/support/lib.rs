@@ -15,9 +15,11 @@ pub use stack::{dead_sdk_config, hanging_endpoint, n, s, Dead, Deployed, Stack};
 
 pub use kyc_local::resources::local_sdk_config;
 
-pub const CASHFREE_SECRET: &str = "it-cashfree-secret";
-pub const RESULTS_TOKEN: &str = "it-results-token";
-pub const DIGILOCKER_TOKEN: &str = "it-digilocker-url-token";
+/// The registry's local values (`FunctionSpec::local`), which every test stack configures; as
+/// constants for the tests that sign by hand (`provider_drift` holds them equal).
+pub const CASHFREE_SECRET: &str = "local-cashfree-client-secret";
+pub const RESULTS_TOKEN: &str = "local-results-token";
+pub const DIGILOCKER_TOKEN: &str = "local-digilocker-url-token";
 
 /// What no log line may ever hold: the test credentials and the personal data in the samples
 /// (name, date of birth, mobile, reviewer e-mail).

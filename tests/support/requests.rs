@@ -106,16 +106,12 @@ pub async fn call(pipeline: &AwsPipeline, request: lambda_http::Request) -> Repl
     Reply { status, body }
 }
 
-/// A sample event from `events/`, rendered with the test credentials at the current time: the
+/// A sample event from `events/`, rendered with the local credentials at the current time: the
 /// API Gateway event as JSON text.
 pub fn sample_event(rel: &str) -> String {
     let path = workspace().join("events").join(rel);
     let template = std::fs::read_to_string(&path).expect("sample event");
-    let creds = kyc_samples::Credentials {
-        cashfree_secret: CASHFREE_SECRET.into(),
-        results_token: RESULTS_TOKEN.into(),
-        digilocker_token: DIGILOCKER_TOKEN.into(),
-    };
+    let creds = kyc_samples::Credentials::local();
     kyc_samples::render(&template, &creds, chrono::Utc::now().timestamp_millis()).expect("render")
 }
 

@@ -120,19 +120,18 @@ impl Stack {
             .to_vec()
     }
 
-    /// The functions' environment for this stack, plus `extra` (which wins).
+    /// The functions' environment for this stack (the registry's local values, this stack's
+    /// table, queue and bucket), plus `extra` (which wins).
     pub fn env_vars(&self, extra: &[(&str, &str)]) -> HashMap<String, String> {
-        let mut map: HashMap<String, String> = [
-            ("IDEMPOTENCY_TABLE", self.table.as_str()),
-            ("EVENTS_QUEUE_URL", self.queue_url.as_str()),
-            ("ARCHIVE_BUCKET", self.bucket.as_str()),
-            ("CASHFREE_CLIENT_SECRETS", CASHFREE_SECRET),
-            ("HYPERVERGE_RESULTS_AUTH_TOKENS", RESULTS_TOKEN),
-            ("HYPERVERGE_DIGILOCKER_URL_TOKENS", DIGILOCKER_TOKEN),
-        ]
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
+        let mut map: HashMap<String, String> = registry::local_env(FUNCTIONS)
+            .into_iter()
+            .chain([
+                ("IDEMPOTENCY_TABLE", self.table.as_str()),
+                ("EVENTS_QUEUE_URL", self.queue_url.as_str()),
+                ("ARCHIVE_BUCKET", self.bucket.as_str()),
+            ])
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
         for (k, v) in extra {
             map.insert((*k).to_owned(), (*v).to_owned());
         }

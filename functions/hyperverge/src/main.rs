@@ -8,7 +8,7 @@ use lambda_http::Error;
 // few that mostly wait on DynamoDB and SQS), and one thread spares the cross-thread wake-ups.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    telemetry::init();
+    telemetry::init(env!("CARGO_CRATE_NAME"));
     // Bad configuration: one log line naming the variable, then exit (Lambda reports an init
     // failure).
     let Ok(pipeline) = startup::webhook_pipeline(&sources::hyperverge::FUNCTION)

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    telemetry::init();
+    telemetry::init(env!("CARGO_CRATE_NAME"));
     // Bad configuration: one log line naming the variable, then exit (Lambda reports an init
     // failure).
     let Ok(config) = WorkerConfig::from_env(&ProcessEnv).inspect_err(startup::log_config_error)

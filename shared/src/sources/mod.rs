@@ -8,6 +8,7 @@ pub mod cashfree;
 pub mod hyperverge;
 
 use crate::auth::Authenticate;
+use crate::config::{Common, ConfigError, Env};
 use chrono::FixedOffset;
 use serde_json::Value;
 
@@ -28,7 +29,14 @@ pub struct SourceSpec {
     pub recognize: fn(&Value) -> Option<Recognized>,
     /// How its journeys end, stall and can be reconciled (the journey sweeper).
     pub journey: JourneyRules,
+    /// Its authentication, built from the environment (a bad value is an error naming the
+    /// variable). Sources that share credentials share the builder.
+    pub auth: AuthBuilder,
 }
+
+/// Builds a source's authentication from the function's environment at start-up (and again on
+/// each refresh from Secrets Manager).
+pub type AuthBuilder = fn(&dyn Env, &Common) -> Result<Box<dyn Authenticate>, ConfigError>;
 
 /// What the journey worker and the sweeper know of a source's journeys.
 #[derive(Debug, Clone, Copy)]

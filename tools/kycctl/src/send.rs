@@ -4,6 +4,7 @@
 
 use crate::hyperverge::{check_url, redact, redirect_location, Failure};
 use crate::{Report, SendArgs};
+use kyc_intake::sources::{cashfree, hyperverge};
 use kyc_samples::{self as events, Credentials};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -67,12 +68,15 @@ pub async fn send(args: SendArgs, timeout: Duration) -> Result<Report, Failure> 
     }
     let mut creds = Credentials::from_env();
     if let Some(secret) = args.secret {
-        creds.cashfree_secret = crate::secret_arg("--secret", secret)?;
+        creds.set(
+            cashfree::var::CLIENT_SECRETS,
+            crate::secret_arg("--secret", secret)?,
+        );
     }
     if let Some(token) = args.token {
         let token = crate::secret_arg("--token", token)?;
-        creds.results_token.clone_from(&token);
-        creds.digilocker_token = token;
+        creds.set(hyperverge::var::RESULTS_AUTH_TOKENS, token.clone());
+        creds.set(hyperverge::var::DIGILOCKER_URL_TOKENS, token);
     }
     let now = chrono::Utc::now().timestamp_millis();
     let rendered = events::render(&template, &creds, now)

@@ -6,6 +6,7 @@
 //!                   journey worker on the queue as an SQS event source mapping would
 //! kyc-local invoke  EVENT [--gateway URL]       send a sample event (fresh timestamp/signature)
 //! kyc-local render  EVENT                       print a sample event with placeholders filled
+//! kyc-local env                                 the functions' local settings (`make local-env`)
 //! kyc-local receive                             print (and delete) the events on the queue
 //! kyc-local journey ID                          print a journey's state (`<source>#<subject>`)
 //! ```
@@ -81,6 +82,9 @@ enum Command {
         /// A sample from `events/`.
         event: String,
     },
+    /// Print the settings `serve` gives the functions beyond the environment's own, as
+    /// `VARIABLE=value` words: each function's local values and the local stall limits.
+    Env,
     /// Print (and delete) the events on the queue.
     Receive,
     /// Print a journey's state.
@@ -96,6 +100,38 @@ const SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(15);
 /// How long the local worker waits on an empty queue before polling again. It does not long-poll:
 /// the local server handles one request at a time, so a long poll would hold every webhook up.
 const WORKER_IDLE: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// A setting as the local functions read it: the process environment, else the registry's local
+/// value (`FunctionSpec::local`), else, for `JOURNEY_STALL_AFTER`, one minute for every source
+/// (so the local sweeper reports a journey left hanging within a couple of minutes).
+fn local_var(var: &str) -> Option<String> {
+    if let Ok(value) = std::env::var(var) {
+        return Some(value);
+    }
+    if var == kyc_intake::completeness::STALL_AFTER_VARIABLE {
+        let all: Vec<String> = registry::sources()
+            .map(|s| format!("{}={LOCAL_STALL_AFTER_SECS}", s.name))
+            .collect();
+        return Some(all.join(","));
+    }
+    registry::local_env(FUNCTIONS)
+        .get(var)
+        .map(|v| (*v).to_owned())
+}
+
+/// What `kyc-local env` prints: every function variable and the stall limits, as `serve` reads
+/// them (`local_var`), for those it has a value for.
+fn provider_env() -> Vec<String> {
+    FUNCTIONS
+        .iter()
+        .flat_map(|f| f.variables.iter().copied())
+        .chain([kyc_intake::completeness::STALL_AFTER_VARIABLE])
+        .filter_map(|var| local_var(var).map(|value| format!("{var}={value}")))
+        .collect()
+}
+
+/// `make run`'s stall limit for every source.
+const LOCAL_STALL_AFTER_SECS: u64 = 60;
 
 fn env_or(var: &str, default: &str) -> String {
     std::env::var(var)
@@ -220,7 +256,7 @@ async fn run_serve(options: &Serve) -> Result<(), BoxError> {
         resources::ensure_journey_table(&sdk, &journey_table).await?;
         let config = WorkerConfig::from_env(&|k: &str| match k {
             "JOURNEY_TABLE" => Some(journey_table.clone()),
-            other => std::env::var(other).ok(),
+            other => local_var(other),
         })?;
         let worker = startup::aws_journey_worker(&sdk, &config);
         let source = EventSource::new(&sdk, &created).await?;
@@ -243,7 +279,7 @@ async fn run_serve(options: &Serve) -> Result<(), BoxError> {
         let sweeper_env = move |k: &str| match k {
             "JOURNEY_TABLE" => Some(journey_table.clone()),
             "EVENTS_QUEUE_URL" => Some(queue.clone()),
-            other => std::env::var(other).ok().filter(|v| !v.is_empty()),
+            other => local_var(other).filter(|v| !v.is_empty()),
         };
         let (sweeper, _) = startup::journey_sweeper(&sweeper_env, &sdk).await?;
         eprintln!(
@@ -269,7 +305,7 @@ async fn run_serve(options: &Serve) -> Result<(), BoxError> {
     };
     let env = move |k: &str| match env.get(k) {
         Some(v) => Some(v.clone()),
-        None => std::env::var(k).ok(),
+        None => local_var(k),
     };
     let mut functions = Functions(Vec::new());
     for function in FUNCTIONS {
@@ -312,7 +348,7 @@ async fn secrets_in_secrets_manager(
     let client = aws_sdk_secretsmanager::Client::new(sdk);
     let mut env = HashMap::new();
     for var in FUNCTIONS.iter().flat_map(|f| f.secret_variables.iter()) {
-        let Ok(value) = std::env::var(var) else {
+        let Some(value) = local_var(var) else {
             continue;
         };
         let name = format!("kyc-local/{var}");
@@ -479,8 +515,8 @@ async fn receive() -> Result<(), BoxError> {
 async fn main() {
     let cli = Cli::parse();
     match &cli.command {
-        Command::Serve { json: false, .. } => telemetry::init_text(),
-        _ => telemetry::init(),
+        Command::Serve { json: false, .. } => telemetry::init_text(env!("CARGO_CRATE_NAME")),
+        _ => telemetry::init(env!("CARGO_CRATE_NAME")),
     }
     let result = match cli.command {
         Command::Serve {
@@ -504,6 +540,10 @@ async fn main() {
         }
         Command::Invoke { event, gateway } => invoke(&event, gateway).await,
         Command::Render { event } => render_file(&event).map(|e| println!("{e}")),
+        Command::Env => {
+            println!("{}", provider_env().join(" "));
+            Ok(())
+        }
         Command::Receive => receive().await,
         Command::Journey { id } => show_journey(&id).await,
     };

@@ -5,34 +5,27 @@
 //! |---|---|
 //! | `{{now_ms}}` | the current time, epoch ms (for `x-webhook-timestamp`) |
 //! | `{{stale_ms}}` | two days ago, epoch ms |
-//! | `{{cashfree_signature}}` | the header-scheme signature of the timestamp header and the body |
-//! | `{{cashfree_legacy_signature}}` | (in the body) the legacy signature of the body's `data` |
-//! | `{{results_token}}` | the HyperVerge Results token |
-//! | `{{digilocker_token}}` | (in the query string) the HyperVerge DigiLocker URL token |
+//! | `{{cashfree_signature}}` | the header-scheme signature of the timestamp header and the body, with the first of `CASHFREE_CLIENT_SECRETS` |
+//! | `{{cashfree_legacy_signature}}` | (in the body) the legacy signature of the body's `data`, with the same secret |
+//! | `{{<VARIABLE>}}`, e.g. `{{HYPERVERGE_RESULTS_AUTH_TOKENS}}` | (in a header or the query string) the first value of that secret variable |
+//!
+//! The values come from the environment, else from the registry's local values
+//! (`FunctionSpec::local`), which is what `make run` and the tests configure.
 #![forbid(unsafe_code)]
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
+use kyc_intake::registry::{self, FUNCTIONS};
 use kyc_intake::sources::cashfree::signature::{sign, sign_legacy, TIMESTAMP_HEADER};
+use kyc_intake::sources::cashfree::var::CLIENT_SECRETS as CASHFREE_SECRETS;
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// The credentials `make run` configures, which the samples are signed with unless the
-/// environment says otherwise.
-pub mod defaults {
-    pub const CASHFREE_SECRET: &str = "local_cashfree_secret";
-    pub const RESULTS_TOKEN: &str = "local_results_token";
-    pub const DIGILOCKER_TOKEN: &str = "local_digilocker_token";
-}
-
-/// The credentials placeholders are filled with.
-#[derive(Clone)]
-pub struct Credentials {
-    pub cashfree_secret: String,
-    pub results_token: String,
-    pub digilocker_token: String,
-}
+/// The credentials placeholders are filled with: one value per secret variable of the registry.
+#[derive(Clone, Default)]
+pub struct Credentials(BTreeMap<String, String>);
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -40,28 +33,57 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
+/// The first non-empty item of a comma-separated list.
+fn first(list: &str) -> Option<&str> {
+    list.split(',').map(str::trim).find(|s| !s.is_empty())
+}
+
 impl Credentials {
-    /// The first configured secret and token from the environment, else the local defaults.
+    /// The registry's local values: what `make run` and the tests configure.
+    pub fn local() -> Self {
+        Self::with(|_| None)
+    }
+
+    /// The first value of each secret variable in the environment, else the local one.
     pub fn from_env() -> Self {
-        let first = |var: &str, default: &str| {
-            std::env::var(var)
-                .ok()
-                .and_then(|v| {
-                    v.split(',')
-                        .map(str::trim)
-                        .find(|s| !s.is_empty())
-                        .map(str::to_owned)
-                })
-                .unwrap_or_else(|| default.to_owned())
-        };
-        Self {
-            cashfree_secret: first("CASHFREE_CLIENT_SECRETS", defaults::CASHFREE_SECRET),
-            results_token: first("HYPERVERGE_RESULTS_AUTH_TOKENS", defaults::RESULTS_TOKEN),
-            digilocker_token: first(
-                "HYPERVERGE_DIGILOCKER_URL_TOKENS",
-                defaults::DIGILOCKER_TOKEN,
-            ),
+        Self::with(|var| std::env::var(var).ok())
+    }
+
+    fn with(env: impl Fn(&str) -> Option<String>) -> Self {
+        let mut values = BTreeMap::new();
+        for var in FUNCTIONS.iter().flat_map(|f| f.secret_variables.iter()) {
+            let value = env(var)
+                .and_then(|v| first(&v).map(str::to_owned))
+                .or_else(|| registry::local_value(var).map(str::to_owned));
+            if let Some(value) = value {
+                values.insert((*var).to_owned(), value);
+            }
         }
+        Self(values)
+    }
+
+    /// Sign or fill `variable`'s placeholders with `value` instead.
+    pub fn set(&mut self, variable: &str, value: impl Into<String>) {
+        self.0.insert(variable.to_owned(), value.into());
+    }
+
+    fn get(&self, variable: &str) -> Result<&str, BoxError> {
+        self.0
+            .get(variable)
+            .map(String::as_str)
+            .ok_or_else(|| format!("no value for {variable}").into())
+    }
+
+    /// `text` with every `{{<VARIABLE>}}` filled, each value passed through `encode`.
+    fn fill(&self, text: &str, encode: impl Fn(&str) -> String) -> String {
+        let mut out = text.to_owned();
+        for (var, value) in &self.0 {
+            let placeholder = format!("{{{{{var}}}}}");
+            if out.contains(&placeholder) {
+                out = out.replace(&placeholder, &encode(value));
+            }
+        }
+        out
     }
 }
 
@@ -125,7 +147,7 @@ pub fn render(template: &str, creds: &Credentials, now_ms: i64) -> Result<String
         let data = parsed
             .get("data")
             .ok_or("legacy-signed body has no `data`")?;
-        let sig = sign_legacy(creds.cashfree_secret.as_bytes(), data)
+        let sig = sign_legacy(creds.get(CASHFREE_SECRETS)?.as_bytes(), data)
             .ok_or("legacy-signed body's `data` is not an object")?;
         let body = body.replace("{{cashfree_legacy_signature}}", &sig);
         let encoded = event.get("isBase64Encoded").and_then(Value::as_bool) == Some(true);
@@ -136,35 +158,37 @@ pub fn render(template: &str, creds: &Credentials, now_ms: i64) -> Result<String
     let mut timestamp = None;
     for (name, value) in header_values_mut(&mut event) {
         let Some(text) = value.as_str() else { continue };
-        let filled = text
-            .replace("{{now_ms}}", &now_ms.to_string())
-            .replace("{{stale_ms}}", &stale_ms.to_string())
-            .replace("{{results_token}}", &creds.results_token);
+        let filled = creds.fill(
+            &text
+                .replace("{{now_ms}}", &now_ms.to_string())
+                .replace("{{stale_ms}}", &stale_ms.to_string()),
+            str::to_owned,
+        );
         if name == TIMESTAMP_HEADER {
             timestamp = Some(filled.clone());
         }
         *value = Value::from(filled);
     }
-    fill_query(&mut event, &creds.digilocker_token);
+    fill_query(&mut event, creds);
     for (_, value) in header_values_mut(&mut event) {
         if value.as_str() == Some("{{cashfree_signature}}") {
             let ts = timestamp
                 .as_deref()
                 .ok_or("`{{cashfree_signature}}` needs an x-webhook-timestamp header")?;
-            *value = Value::from(sign(creds.cashfree_secret.as_bytes(), ts, &body));
+            *value = Value::from(sign(creds.get(CASHFREE_SECRETS)?.as_bytes(), ts, &body));
         }
     }
     Ok(serde_json::to_string_pretty(&event)?)
 }
 
-/// Fill `{{digilocker_token}}` in the query string (`rawQueryString` in 2.0) and the parsed query
+/// Fill `{{<VARIABLE>}}` in the query string (`rawQueryString` in 2.0) and the parsed query
 /// parameters (both versions), URL-encoded where the event carries it encoded.
-fn fill_query(event: &mut Value, token: &str) {
-    const PLACEHOLDER: &str = "{{digilocker_token}}";
+fn fill_query(event: &mut Value, creds: &Credentials) {
     let Value::Object(root) = event else { return };
     if let Some(Value::String(raw)) = root.get_mut("rawQueryString") {
-        let encoded: String = form_urlencoded::byte_serialize(token.as_bytes()).collect();
-        *raw = raw.replace(PLACEHOLDER, &encoded);
+        *raw = creds.fill(raw, |v| {
+            form_urlencoded::byte_serialize(v.as_bytes()).collect()
+        });
     }
     for key in ["queryStringParameters", "multiValueQueryStringParameters"] {
         let Some(Value::Object(map)) = root.get_mut(key) else {
@@ -177,7 +201,7 @@ fn fill_query(event: &mut Value, token: &str) {
             };
             for item in items {
                 if let Value::String(text) = item {
-                    *text = text.replace(PLACEHOLDER, token);
+                    *text = creds.fill(text, str::to_owned);
                 }
             }
         }
@@ -190,12 +214,10 @@ mod tests {
 
     #[test]
     fn fills_timestamp_then_signature_over_the_final_body() {
-        let creds = Credentials {
-            cashfree_secret: "s".into(),
-            results_token: "t".into(),
-            digilocker_token: "d".into(),
-        };
-        let template = r#"{"version":"2.0","rawPath":"/webhooks/cashfree/vkyc","headers":{"X-Webhook-Timestamp":"{{now_ms}}","x-webhook-signature":"{{cashfree_signature}}","x-webhook-token":"{{results_token}}"},"body":"{\"a\":1}","isBase64Encoded":false}"#;
+        let mut creds = Credentials::default();
+        creds.set(CASHFREE_SECRETS, "s");
+        creds.set("HYPERVERGE_RESULTS_AUTH_TOKENS", "t");
+        let template = r#"{"version":"2.0","rawPath":"/webhooks/cashfree/vkyc","headers":{"X-Webhook-Timestamp":"{{now_ms}}","x-webhook-signature":"{{cashfree_signature}}","x-webhook-token":"{{HYPERVERGE_RESULTS_AUTH_TOKENS}}"},"body":"{\"a\":1}","isBase64Encoded":false}"#;
         let out: Value =
             serde_json::from_str(&render(template, &creds, 1000).expect("render")).expect("json");
         assert_eq!(out["headers"]["X-Webhook-Timestamp"], "1000");
@@ -208,11 +230,8 @@ mod tests {
 
     #[test]
     fn fills_legacy_signature_in_the_body() {
-        let creds = Credentials {
-            cashfree_secret: "test_client_secret".into(),
-            results_token: String::new(),
-            digilocker_token: String::new(),
-        };
+        let mut creds = Credentials::default();
+        creds.set(CASHFREE_SECRETS, "test_client_secret");
         let template = r#"{"path":"/webhooks/cashfree/vkyc","headers":{},"body":"{\"signature\":\"{{cashfree_legacy_signature}}\",\"data\":{\"verification_id\":\"test333\",\"reference_id\":10449,\"status\":\"RECEIVED\",\"sub_status\":\"LINK_GENERATED\"}}"}"#;
         let out: Value =
             serde_json::from_str(&render(template, &creds, 0).expect("render")).expect("json");
@@ -224,17 +243,26 @@ mod tests {
     }
 
     #[test]
+    fn every_secret_variable_has_a_local_value_and_a_placeholder_without_one_is_left_alone() {
+        let creds = Credentials::local();
+        for var in FUNCTIONS.iter().flat_map(|f| f.secret_variables.iter()) {
+            assert!(creds.get(var).is_ok(), "{var}");
+        }
+        let template = r#"{"path":"/x","headers":{"x-unknown":"{{NOT_A_VARIABLE}}"},"body":"{}"}"#;
+        let out: Value =
+            serde_json::from_str(&render(template, &creds, 0).expect("render")).expect("json");
+        assert_eq!(out["headers"]["x-unknown"], "{{NOT_A_VARIABLE}}");
+    }
+
+    #[test]
     fn fills_the_digilocker_token_in_the_query() {
-        let creds = Credentials {
-            cashfree_secret: String::new(),
-            results_token: String::new(),
-            digilocker_token: "d+1".into(),
-        };
-        let v2 = r#"{"version":"2.0","rawPath":"/webhooks/hyperverge/digilocker","rawQueryString":"token={{digilocker_token}}","headers":{},"body":"{}"}"#;
+        let mut creds = Credentials::default();
+        creds.set("HYPERVERGE_DIGILOCKER_URL_TOKENS", "d+1");
+        let v2 = r#"{"version":"2.0","rawPath":"/webhooks/hyperverge/digilocker","rawQueryString":"token={{HYPERVERGE_DIGILOCKER_URL_TOKENS}}","headers":{},"body":"{}"}"#;
         let out: Value =
             serde_json::from_str(&render(v2, &creds, 0).expect("render")).expect("json");
         assert_eq!(out["rawQueryString"], "token=d%2B1");
-        let v1 = r#"{"path":"/webhooks/hyperverge/digilocker","queryStringParameters":{"token":"{{digilocker_token}}"},"multiValueQueryStringParameters":{"token":["{{digilocker_token}}"]},"headers":{},"body":"{}"}"#;
+        let v1 = r#"{"path":"/webhooks/hyperverge/digilocker","queryStringParameters":{"token":"{{HYPERVERGE_DIGILOCKER_URL_TOKENS}}"},"multiValueQueryStringParameters":{"token":["{{HYPERVERGE_DIGILOCKER_URL_TOKENS}}"]},"headers":{},"body":"{}"}"#;
         let out: Value =
             serde_json::from_str(&render(v1, &creds, 0).expect("render")).expect("json");
         assert_eq!(out["queryStringParameters"]["token"], "d+1");

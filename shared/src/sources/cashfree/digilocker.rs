@@ -19,6 +19,7 @@ pub static SOURCE: SourceSpec = SourceSpec {
     naive_zone: IST,
     event_pointer: "/event_type",
     recognize,
+    auth: super::auth,
     journey: JourneyRules {
         // A DigiLocker journey's first webhook is already its last.
         terminal: &[

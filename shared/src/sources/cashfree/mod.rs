@@ -7,7 +7,8 @@ pub mod signature;
 pub mod status_api;
 pub mod vkyc;
 
-use super::{as_text, lookup, present, text, Recognized, Source};
+use super::{as_text, lookup, present, text, Recognized};
+use crate::auth::Authenticate;
 use crate::config::{self, err, positive, secrets, Common, ConfigError, Env};
 use crate::registry::FunctionSpec;
 use lambda_idempotency::MAX_LEASE_SECS;
@@ -32,7 +33,7 @@ pub static FUNCTION: FunctionSpec = FunctionSpec {
         var::LEGACY_SIGNATURE,
     ],
     secret_variables: &[var::CLIENT_SECRETS],
-    configure,
+    local: &[(var::CLIENT_SECRETS, "local-cashfree-client-secret")],
 };
 
 /// `on` or `off` (default).
@@ -48,8 +49,9 @@ fn legacy(env: &dyn Env) -> Result<Legacy, ConfigError> {
     }
 }
 
-/// Both sources share one set of client secrets, one replay window and the legacy switch.
-fn configure(env: &dyn Env, common: &Common) -> Result<Vec<Source>, ConfigError> {
+/// Both sources' authentication: one set of client secrets, one replay window and the legacy
+/// switch.
+fn auth(env: &dyn Env, common: &Common) -> Result<Box<dyn Authenticate>, ConfigError> {
     let tolerance = positive(
         env,
         var::TIMESTAMP_TOLERANCE_SECONDS,
@@ -72,11 +74,11 @@ fn configure(env: &dyn Env, common: &Common) -> Result<Vec<Source>, ConfigError>
             ),
         ));
     }
-    let auth = CashfreeAuth::new(secrets(env, var::CLIENT_SECRETS)?, tolerance, legacy(env)?);
-    Ok(vec![
-        Source::new(&digilocker::SOURCE, auth.clone()),
-        Source::new(&vkyc::SOURCE, auth),
-    ])
+    Ok(Box::new(CashfreeAuth::new(
+        secrets(env, var::CLIENT_SECRETS)?,
+        tolerance,
+        legacy(env)?,
+    )))
 }
 
 /// Cashfree's two Secure ID products share one payload shape:
@@ -120,6 +122,7 @@ mod tests {
     use super::*;
     use crate::auth::{AuthError, AuthScheme};
     use crate::config::fake_env;
+    use crate::sources::Source;
     use crate::Inbound;
 
     fn sources(extra: &[(&str, &str)]) -> Result<Vec<Source>, ConfigError> {

@@ -24,6 +24,7 @@ pub static SOURCE: SourceSpec = SourceSpec {
     naive_zone: IST,
     event_pointer: "/event_type",
     recognize,
+    auth: super::auth,
     journey: JourneyRules {
         terminal: &["auditor_review_completed", "link_expired"],
         stall_after_secs: 86_400,

@@ -20,6 +20,7 @@ pub static SOURCE: SourceSpec = SourceSpec {
     naive_zone: UTC,
     event_pointer: "/event/code",
     recognize,
+    auth: super::digilocker_auth,
     // HyperVerge's results API answers only after the webhook went out: detection only.
     journey: JourneyRules {
         terminal: &["consent_granted", "consent_denied", "cancelled"],

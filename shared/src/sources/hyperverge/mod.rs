@@ -7,8 +7,9 @@
 pub mod digilocker;
 pub mod results;
 
-use super::Source;
-use crate::auth::{ip::IpAllowlist, token::HeaderToken, url_token::IpAndUrlToken, AuthScheme};
+use crate::auth::{
+    ip::IpAllowlist, token::HeaderToken, url_token::IpAndUrlToken, AuthScheme, Authenticate,
+};
 use crate::config::{allowlist, err, secrets, Common, ConfigError, Env};
 use crate::registry::FunctionSpec;
 use crate::secret::SecretList;
@@ -37,7 +38,15 @@ pub static FUNCTION: FunctionSpec = FunctionSpec {
         var::RESULTS_AUTH_TOKENS,
     ],
     secret_variables: &[var::DIGILOCKER_URL_TOKENS, var::RESULTS_AUTH_TOKENS],
-    configure,
+    local: &[
+        (var::DIGILOCKER_URL_TOKENS, "local-digilocker-url-token"),
+        (var::RESULTS_AUTH_TOKENS, "local-results-token"),
+        // HyperVerge's addresses (the samples carry them) and the local gateway's.
+        (
+            var::ALLOWED_IPS,
+            "65.0.82.147,3.7.90.248,3.6.33.64,127.0.0.1",
+        ),
+    ],
 };
 
 /// DigiLocker URL tokens: besides the length every secret has (`secrets_manager::MIN_SECRET_CHARS`: the
@@ -65,17 +74,22 @@ fn url_tokens(env: &dyn Env) -> Result<SecretList, ConfigError> {
     Ok(tokens)
 }
 
-fn configure(env: &dyn Env, _common: &Common) -> Result<Vec<Source>, ConfigError> {
+/// DigiLocker: the caller's address, then the URL token.
+fn digilocker_auth(env: &dyn Env, _common: &Common) -> Result<Box<dyn Authenticate>, ConfigError> {
     let digilocker_ips = match allowlist(env, var::ALLOWED_IPS)? {
         Some(list) => list,
         None => IpAllowlist::parse(DEFAULT_ALLOWED_IPS)
             .map_err(|reason| err(var::ALLOWED_IPS, reason))?,
     };
-    let digilocker = IpAndUrlToken::new(
+    Ok(Box::new(IpAndUrlToken::new(
         AuthScheme::HypervergeIpUrlToken,
         digilocker_ips,
         url_tokens(env)?,
-    );
+    )))
+}
+
+/// Results: the token header, and the caller's address when a list is set.
+fn results_auth(env: &dyn Env, _common: &Common) -> Result<Box<dyn Authenticate>, ConfigError> {
     let header_name = env
         .get(var::RESULTS_AUTH_HEADER)
         .unwrap_or_else(|| DEFAULT_RESULTS_AUTH_HEADER.to_owned());
@@ -85,22 +99,19 @@ fn configure(env: &dyn Env, _common: &Common) -> Result<Vec<Source>, ConfigError
             format!("`{}` is not a valid header name", header_name.trim()),
         )
     })?;
-    let results = HeaderToken::new(
+    Ok(Box::new(HeaderToken::new(
         AuthScheme::HypervergeHeaderToken,
         header,
         secrets(env, var::RESULTS_AUTH_TOKENS)?,
         allowlist(env, var::RESULTS_ALLOWED_IPS)?,
-    );
-    Ok(vec![
-        Source::new(&digilocker::SOURCE, digilocker),
-        Source::new(&results::SOURCE, results),
-    ])
+    )))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::fake_env;
+    use crate::sources::Source;
 
     fn sources(extra: &[(&str, &str)]) -> Result<Vec<Source>, ConfigError> {
         FUNCTION.config(&fake_env(extra)).map(|(_, s)| s)

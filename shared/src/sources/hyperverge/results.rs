@@ -29,6 +29,7 @@ pub static SOURCE: SourceSpec = SourceSpec {
     naive_zone: UTC,
     event_pointer: "/eventType",
     recognize,
+    auth: super::results_auth,
     // HyperVerge's results API answers only after the webhook went out: detection only.
     journey: JourneyRules {
         terminal: &["approved", "declined", "cancelled"],
