@@ -57,12 +57,14 @@ fn the_makefile_names_no_provider_setting_and_sets_the_common_ones() {
 /// every one of them as a member.
 #[test]
 fn every_function_crate_is_a_member_and_is_packaged() {
-    let manifest = read("Cargo.toml");
-    let members = manifest
-        .lines()
-        .find(|l| l.starts_with("members = "))
+    let manifest: toml::Table = read("Cargo.toml").parse().expect("TOML");
+    let members = manifest["workspace"]["members"]
+        .as_array()
         .expect("members");
-    assert!(members.contains("\"functions/*\""), "{members}");
+    assert!(
+        members.contains(&toml::Value::from("functions/*")),
+        "{members:?}"
+    );
     let out = Command::new("make")
         .args(["-s", "-n", "package"])
         .current_dir(workspace())
@@ -71,13 +73,11 @@ fn every_function_crate_is_a_member_and_is_packaged() {
     let planned = String::from_utf8_lossy(&out.stdout);
     for entry in std::fs::read_dir(workspace().join("functions")).expect("functions/") {
         let dir = entry.expect("entry").path();
-        let crate_manifest =
-            std::fs::read_to_string(dir.join("Cargo.toml")).expect("a function's Cargo.toml");
-        let name = crate_manifest
-            .lines()
-            .find_map(|l| l.strip_prefix("name = "))
-            .expect("a name")
-            .trim_matches('"');
+        let crate_manifest: toml::Table = std::fs::read_to_string(dir.join("Cargo.toml"))
+            .expect("a function's Cargo.toml")
+            .parse()
+            .expect("TOML");
+        let name = crate_manifest["package"]["name"].as_str().expect("a name");
         assert!(
             planned.contains(&format!("-p {name}")),
             "make package skips {name}: {planned}"

@@ -1,5 +1,8 @@
 //! `template.yaml` and the code cannot drift: the environment variables, routes, binaries, table
-//! key, TTL attribute and IAM actions the template declares are exactly the ones the code uses.
+//! keys, TTL attribute, IAM actions and resources, alarms and archive settings the template
+//! declares are exactly the ones the code uses. The template is read with a YAML parser and its
+//! CloudFormation short forms (`!Ref`, `!GetAtt`, `!Sub`, `!If`, ...) turned into the long forms
+//! CloudFormation reads them as, so these tests compare values, never lines or indentation.
 
 use kyc_intake::archive;
 use kyc_intake::aws::{ARCHIVE_ACTIONS, JOURNEY_TABLE_ACTIONS, SQS_ACTIONS, WORKER_SQS_ACTIONS};
@@ -9,81 +12,178 @@ use kyc_intake::registry::{FunctionSpec, FUNCTIONS};
 use kyc_intake::secrets_manager;
 use kyc_intake_tests::workspace;
 use lambda_idempotency::{attr, DYNAMODB_ACTIONS};
+use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
 
-fn template() -> String {
-    std::fs::read_to_string(workspace().join("template.yaml")).expect("template.yaml")
+/// `template.yaml`, as CloudFormation reads it, as JSON.
+fn template() -> Value {
+    let text = std::fs::read_to_string(workspace().join("template.yaml")).expect("template.yaml");
+    let yaml: yaml_serde::Value = yaml_serde::from_str(&text).expect("template.yaml is YAML");
+    long_form(yaml)
 }
 
-fn indent(line: &str) -> usize {
-    line.len() - line.trim_start().len()
-}
-
-/// Keys of every `Variables:` block in `lines`.
-fn env_vars(lines: &[&str]) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    for (i, line) in lines.iter().enumerate() {
-        if line.trim() != "Variables:" {
-            continue;
-        }
-        let base = indent(line);
-        for l in lines[i + 1..]
-            .iter()
-            .take_while(|l| l.trim().is_empty() || indent(l) > base)
-        {
-            if let Some((k, _)) = l.trim().split_once(':') {
-                out.insert(k.to_owned());
+/// A YAML value in CloudFormation's long form: `!Ref X` is `{"Ref": "X"}`, `!GetAtt A.B` is
+/// `{"Fn::GetAtt": ["A", "B"]}`, `!Condition C` is `{"Condition": "C"}`, any other `!Name v` is
+/// `{"Fn::Name": v}`.
+fn long_form(v: yaml_serde::Value) -> Value {
+    use yaml_serde::Value as Y;
+    match v {
+        Y::Null => Value::Null,
+        Y::Bool(b) => Value::Bool(b),
+        Y::Number(n) => n
+            .as_i64()
+            .map(Value::from)
+            .or_else(|| n.as_f64().map(Value::from))
+            .unwrap_or(Value::Null),
+        Y::String(s) => Value::String(s),
+        Y::Sequence(items) => items.into_iter().map(long_form).collect(),
+        Y::Mapping(map) => map
+            .into_iter()
+            .map(|(k, v)| {
+                let key = match long_form(k) {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                (key, long_form(v))
+            })
+            .collect::<Map<_, _>>()
+            .into(),
+        Y::Tagged(tagged) => {
+            let tag = tagged.tag.to_string();
+            let name = tag.trim_start_matches('!');
+            let value = long_form(tagged.value);
+            match name {
+                "Ref" | "Condition" => json!({ name: value }),
+                "GetAtt" => {
+                    let text = value.as_str().expect("!GetAtt Resource.Attribute");
+                    let (resource, attribute) = text.split_once('.').expect("Resource.Attribute");
+                    json!({ "Fn::GetAtt": [resource, attribute] })
+                }
+                other => json!({ format!("Fn::{other}"): value }),
             }
         }
+    }
+}
+
+fn reference(name: &str) -> Value {
+    json!({ "Ref": name })
+}
+
+fn get_att(resource: &str, attribute: &str) -> Value {
+    json!({ "Fn::GetAtt": [resource, attribute] })
+}
+
+fn sub(text: &str) -> Value {
+    json!({ "Fn::Sub": text })
+}
+
+fn resources(t: &Value) -> &Map<String, Value> {
+    t["Resources"].as_object().expect("Resources")
+}
+
+fn resource<'t>(t: &'t Value, id: &str) -> &'t Value {
+    resources(t)
+        .get(id)
+        .unwrap_or_else(|| panic!("no resource {id}"))
+}
+
+/// Every resource of a type.
+fn of_type<'t>(t: &'t Value, kind: &str) -> Vec<(&'t String, &'t Value)> {
+    resources(t)
+        .iter()
+        .filter(|(_, r)| r["Type"] == kind)
+        .collect()
+}
+
+/// The function resource that builds `binary`.
+fn function<'t>(t: &'t Value, binary: &str) -> &'t Value {
+    resources(t)
+        .values()
+        .find(|r| r["Metadata"]["BuildProperties"]["Binary"] == binary)
+        .unwrap_or_else(|| panic!("no resource builds {binary}"))
+}
+
+fn webhook<'t>(t: &'t Value, f: &FunctionSpec) -> &'t Value {
+    function(t, f.name)
+}
+
+/// The names of an `Environment.Variables` mapping.
+fn names(variables: &Value) -> BTreeSet<String> {
+    variables
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+fn variables(resource: &Value) -> &Value {
+    &resource["Properties"]["Environment"]["Variables"]
+}
+
+/// A value or a list, as a list.
+fn list(v: &Value) -> Vec<Value> {
+    match v {
+        Value::Array(items) => items.clone(),
+        Value::Null => Vec::new(),
+        other => vec![other.clone()],
+    }
+}
+
+/// A function's policy statements; a statement under `!If [condition, statement,
+/// !Ref AWS::NoValue]` counts as the statement.
+fn statements(resource: &Value) -> Vec<Value> {
+    list(&resource["Properties"]["Policies"])
+        .iter()
+        .flat_map(|policy| list(&policy["Statement"]))
+        .map(|s| match s.get("Fn::If") {
+            Some(branches) => {
+                assert_eq!(branches[2], reference("AWS::NoValue"), "{s}");
+                branches[1].clone()
+            }
+            None => s,
+        })
+        .collect()
+}
+
+/// (actions, resources) of each statement, in order.
+fn grants(resource: &Value) -> Vec<(Vec<Value>, Vec<Value>)> {
+    statements(resource)
+        .iter()
+        .map(|s| {
+            assert_eq!(s["Effect"], "Allow", "{s}");
+            (list(&s["Action"]), list(&s["Resource"]))
+        })
+        .collect()
+}
+
+fn actions(names: &[&str]) -> Vec<Value> {
+    names.iter().map(|a| Value::from(*a)).collect()
+}
+
+/// Every value anywhere under `v` (itself included).
+fn walk(v: &Value) -> Vec<&Value> {
+    let mut out = vec![v];
+    match v {
+        Value::Array(items) => items.iter().for_each(|i| out.extend(walk(i))),
+        Value::Object(map) => map.values().for_each(|i| out.extend(walk(i))),
+        _ => {}
     }
     out
 }
 
-/// The lines of the first block at indent `depth` (a top-level section at 0, a resource at 2)
-/// for which `starts` holds.
-fn block(t: &str, starts: impl Fn(&[&str]) -> bool, depth: usize) -> Vec<&str> {
-    let lines: Vec<&str> = t.lines().collect();
-    let mut i = 0;
-    while i < lines.len() {
-        let l = lines[i];
-        if indent(l) == depth && !l.trim().is_empty() {
-            let end = lines[i + 1..]
-                .iter()
-                .position(|l| !l.trim().is_empty() && indent(l) <= depth)
-                .map_or(lines.len(), |p| i + 1 + p);
-            if starts(&lines[i..end]) {
-                return lines[i..end].to_vec();
-            }
-            i = end;
-        } else {
-            i += 1;
-        }
-    }
-    Vec::new()
-}
-
-fn globals(t: &str) -> Vec<&str> {
-    block(t, |b| b[0].trim() == "Globals:", 0)
-}
-
-/// The template resource that builds `function`'s binary.
-fn resource_of<'t>(t: &'t str, function: &FunctionSpec) -> Vec<&'t str> {
-    let marker = format!("Binary: {}", function.name);
-    let found = block(t, |b| b.iter().any(|l| l.trim() == marker), 2);
-    assert!(!found.is_empty(), "no resource builds {}", function.name);
-    found
-}
-
-/// Values of `key: value` lines anywhere.
-fn values(t: &str, key: &str) -> Vec<String> {
-    t.lines()
-        .filter_map(|l| {
-            l.trim()
-                .trim_start_matches("- ")
-                .strip_prefix(&format!("{key}:"))
+#[test]
+fn the_short_forms_read_as_cloudformation_reads_them() {
+    let yaml = "A: !Ref X\nB: !GetAtt T.Arn\nC: !Sub \"${T.Arn}/*\"\nD: !If [Cond, !Ref Y, \"\"]\nE: [1, true, \"true\"]\n";
+    let v = long_form(yaml_serde::from_str(yaml).expect("YAML"));
+    assert_eq!(
+        v,
+        json!({
+            "A": {"Ref": "X"},
+            "B": {"Fn::GetAtt": ["T", "Arn"]},
+            "C": {"Fn::Sub": "${T.Arn}/*"},
+            "D": {"Fn::If": ["Cond", {"Ref": "Y"}, ""]},
+            "E": [1, true, "true"],
         })
-        .map(|v| v.trim().to_owned())
-        .collect()
+    );
 }
 
 #[test]
@@ -91,7 +191,7 @@ fn environment_variables_match_per_function() {
     let t = template();
     let common: BTreeSet<String> = var::COMMON.iter().map(|v| (*v).to_owned()).collect();
     assert_eq!(
-        env_vars(&globals(&t)),
+        names(&t["Globals"]["Function"]["Environment"]["Variables"]),
         common,
         "Globals: the common settings"
     );
@@ -112,8 +212,27 @@ fn environment_variables_match_per_function() {
             )
             .chain(var::WEBHOOK.iter().map(|v| (*v).to_owned()))
             .collect();
-        assert_eq!(env_vars(&resource_of(&t, f)), own, "{}", f.name);
+        assert_eq!(names(variables(webhook(&t, f))), own, "{}", f.name);
     }
+}
+
+/// The `HttpApi` events of a resource: (method, path).
+fn routes(resource: &Value) -> Vec<(Value, Value)> {
+    resource["Properties"]["Events"]
+        .as_object()
+        .map(|events| {
+            events
+                .values()
+                .filter(|e| e["Type"] == "HttpApi")
+                .map(|e| {
+                    (
+                        e["Properties"]["Method"].clone(),
+                        e["Properties"]["Path"].clone(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[test]
@@ -121,26 +240,36 @@ fn routes_match_per_function_and_are_post() {
     let t = template();
     let mut all = 0;
     for f in FUNCTIONS {
-        let lines = resource_of(&t, f).join("\n");
-        let paths: BTreeSet<String> = values(&lines, "Path").into_iter().collect();
-        let routes: BTreeSet<String> = f.sources.iter().map(|s| s.route.to_owned()).collect();
-        assert_eq!(paths, routes, "{}", f.name);
-        let methods = values(&lines, "Method");
-        assert_eq!(methods.len(), paths.len(), "{}", f.name);
-        assert!(methods.iter().all(|m| m == "POST"));
-        all += paths.len();
+        let got = routes(webhook(&t, f));
+        let paths: BTreeSet<String> = got
+            .iter()
+            .map(|(_, p)| p.as_str().expect("a path").to_owned())
+            .collect();
+        let want: BTreeSet<String> = f.sources.iter().map(|s| s.route.to_owned()).collect();
+        assert_eq!(paths, want, "{}", f.name);
+        assert_eq!(got.len(), want.len(), "{}: one event per route", f.name);
+        assert!(got.iter().all(|(m, _)| m == "POST"), "{}", f.name);
+        all += got.len();
     }
-    assert_eq!(
-        values(&t, "Path").len(),
-        all,
-        "no route outside the functions"
-    );
+    let everywhere: usize = resources(&t).values().map(|r| routes(r).len()).sum();
+    assert_eq!(everywhere, all, "no route outside the functions");
 }
 
 #[test]
 fn binaries_match_the_function_crates() {
     let t = template();
-    let binaries: BTreeSet<String> = values(&t, "Binary").into_iter().collect();
+    let functions = of_type(&t, "AWS::Serverless::Function");
+    let binaries: BTreeSet<String> = functions
+        .iter()
+        .map(|(id, r)| {
+            assert_eq!(r["Metadata"]["BuildMethod"], "rust-cargolambda", "{id}");
+            r["Metadata"]["BuildProperties"]["Binary"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{id} names no binary"))
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(binaries.len(), functions.len(), "one function per binary");
     let registered: BTreeSet<String> = FUNCTIONS
         .iter()
         .map(|f| f.name)
@@ -156,171 +285,172 @@ fn binaries_match_the_function_crates() {
     for dir in std::fs::read_dir(workspace().join("functions")).expect("functions/") {
         let manifest = std::fs::read_to_string(dir.expect("entry").path().join("Cargo.toml"))
             .expect("manifest");
-        let bin = manifest
-            .split("[[bin]]")
-            .nth(1)
-            .and_then(|b| b.lines().find_map(|l| l.trim().strip_prefix("name = ")))
-            .expect("a [[bin]] name");
-        crates.insert(bin.trim_matches('"').to_owned());
+        let manifest: toml::Table = manifest.parse().expect("a TOML manifest");
+        let bins = manifest["bin"].as_array().expect("[[bin]]");
+        for bin in bins {
+            crates.insert(bin["name"].as_str().expect("a name").to_owned());
+        }
     }
     assert_eq!(binaries, crates);
-    assert!(values(&t, "BuildMethod")
+}
+
+/// `[{AttributeName, <field>}]` of a key schema or attribute definitions, as pairs.
+fn pairs(v: &Value, field: &str) -> Vec<(String, String)> {
+    list(v)
         .iter()
-        .all(|m| m == "rust-cargolambda"));
+        .map(|a| {
+            (
+                a["AttributeName"].as_str().expect("a name").to_owned(),
+                a[field].as_str().expect(field).to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn owned(items: &[(&str, &str)]) -> Vec<(String, String)> {
+    items
+        .iter()
+        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+        .collect()
 }
 
 #[test]
 fn table_key_and_ttl_match() {
     let t = template();
-    let block_of = |name: &str| block(&t, |b| b[0].trim() == format!("{name}:"), 2).join("\n");
-    let idempotency = block_of("IdempotencyTable");
+    let idempotency = &resource(&t, "IdempotencyTable")["Properties"];
     assert_eq!(
-        values(&idempotency, "AttributeName"),
-        [attr::PK, attr::PK, attr::EXPIRES_AT],
-        "definition, key schema, TTL"
+        pairs(&idempotency["AttributeDefinitions"], "AttributeType"),
+        owned(&[(attr::PK, "S")])
     );
-    let journeys = block_of("JourneyTable");
+    assert_eq!(
+        pairs(&idempotency["KeySchema"], "KeyType"),
+        owned(&[(attr::PK, "HASH")])
+    );
+    assert_eq!(
+        idempotency["TimeToLiveSpecification"],
+        json!({"AttributeName": attr::EXPIRES_AT, "Enabled": true})
+    );
+    let journeys = &resource(&t, "JourneyTable")["Properties"];
     let (pk, shard, due) = (
         journey::attr::PK,
         journey::attr::SWEEP_SHARD,
         journey::attr::DUE_AT,
     );
     assert_eq!(
-        values(&journeys, "AttributeName"),
-        [pk, shard, due, pk, shard, due],
-        "definitions, key schema, the due index's key schema; no TTL: a journey's state is kept"
+        pairs(&journeys["AttributeDefinitions"], "AttributeType"),
+        owned(&[(pk, "S"), (shard, "S"), (due, "N")])
     );
-    assert_eq!(values(&journeys, "KeyType"), ["HASH", "HASH", "RANGE"]);
-    assert_eq!(values(&journeys, "AttributeType"), ["S", "S", "N"]);
-    assert_eq!(values(&idempotency, "KeyType"), ["HASH"]);
-    assert_eq!(values(&idempotency, "AttributeType"), ["S"]);
-    for table in [&idempotency, &journeys] {
-        assert_eq!(values(table, "SSEEnabled"), ["true"]);
-        assert_eq!(values(table, "PointInTimeRecoveryEnabled"), ["true"]);
-        assert_eq!(values(table, "BillingMode"), ["PAY_PER_REQUEST"]);
+    assert_eq!(
+        pairs(&journeys["KeySchema"], "KeyType"),
+        owned(&[(pk, "HASH")])
+    );
+    let index = &journeys["GlobalSecondaryIndexes"][0];
+    assert_eq!(
+        pairs(&index["KeySchema"], "KeyType"),
+        owned(&[(shard, "HASH"), (due, "RANGE")])
+    );
+    assert!(
+        journeys.get("TimeToLiveSpecification").is_none(),
+        "no TTL: a journey's state is kept"
+    );
+    for table in [idempotency, journeys] {
+        assert_eq!(table["SSESpecification"]["SSEEnabled"], true);
+        assert_eq!(
+            table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
+            true
+        );
+        assert_eq!(table["BillingMode"], "PAY_PER_REQUEST");
     }
 }
 
-/// `Action:` values as lists.
-fn action_list(actions: &[&str]) -> String {
-    if actions.len() == 1 {
-        actions[0].to_owned()
-    } else {
-        format!("[{}]", actions.join(", "))
-    }
+/// The secret a function's `<X>_SECRET_ID` names, with Secrets Manager on.
+fn secret_of(function: &Value, variable: &str) -> Value {
+    let id = &variables(function)[secrets_manager::id_variable(variable)]["Fn::If"];
+    assert_eq!(id[0], "UseSecretsManager", "{variable}");
+    id[1].clone()
 }
 
 #[test]
 fn iam_actions_are_exactly_what_the_code_calls() {
     let t = template();
-    let ddb = action_list(DYNAMODB_ACTIONS);
-    let sqs = action_list(SQS_ACTIONS);
-    let webhook = [
-        (ddb.clone(), "!GetAtt IdempotencyTable.Arn"),
-        (sqs, "!GetAtt EventsQueue.Arn"),
-    ];
     for f in FUNCTIONS {
-        let block = resource_of(&t, f);
-        let lines = block.join("\n");
-        let got: Vec<(String, String)> = values(&lines, "Action")
-            .into_iter()
-            .zip(values(&lines, "Resource"))
-            .collect();
-        // The secrets it may read: exactly those its `<X>_SECRET_ID` variables name.
-        let refs: Vec<String> = f
-            .secret_variables
-            .iter()
-            .map(|v| {
-                let line = block
-                    .iter()
-                    .find(|l| {
-                        l.trim()
-                            .starts_with(&format!("{}:", secrets_manager::id_variable(v)))
-                    })
-                    .expect("the _SECRET_ID variable");
-                let reference = line
-                    .split("!Ref ")
-                    .nth(1)
-                    .and_then(|r| r.split(',').next())
-                    .expect("a !Ref");
-                format!("!Ref {reference}")
-            })
-            .collect();
-        let mut want: Vec<(String, String)> = webhook
-            .iter()
-            .map(|(a, r)| (a.clone(), (*r).to_owned()))
-            .collect();
-        // The archive: its own sources' prefixes only, and the archive's key.
-        let prefixes: Vec<String> = f
+        let resource = webhook(&t, f);
+        let archive_prefixes: Vec<Value> = f
             .sources
             .iter()
             .map(|s| {
-                format!(
-                    "!Sub \"${{ArchiveBucket.Arn}}/{}/{}/*\"",
+                sub(&format!(
+                    "${{ArchiveBucket.Arn}}/{}/{}/*",
                     archive::PREFIX,
                     s.name
-                )
+                ))
             })
             .collect();
-        want.push((
-            action_list(ARCHIVE_ACTIONS),
-            action_list(&prefixes.iter().map(String::as_str).collect::<Vec<_>>()),
-        ));
-        want.push((
-            "kms:GenerateDataKey".to_owned(),
-            "!GetAtt ArchiveKey.Arn".to_owned(),
-        ));
-        want.push((
-            "secretsmanager:GetSecretValue".to_owned(),
-            action_list(&refs.iter().map(String::as_str).collect::<Vec<_>>()),
-        ));
+        // The secrets it may read: exactly those its `<X>_SECRET_ID` variables name.
+        let secrets: Vec<Value> = f
+            .secret_variables
+            .iter()
+            .map(|v| secret_of(resource, v))
+            .collect();
+        let want = vec![
+            (
+                actions(DYNAMODB_ACTIONS),
+                vec![get_att("IdempotencyTable", "Arn")],
+            ),
+            (actions(SQS_ACTIONS), vec![get_att("EventsQueue", "Arn")]),
+            (actions(ARCHIVE_ACTIONS), archive_prefixes),
+            (
+                actions(&["kms:GenerateDataKey"]),
+                vec![get_att("ArchiveKey", "Arn")],
+            ),
+            (actions(&["secretsmanager:GetSecretValue"]), secrets),
+        ];
         assert_eq!(
-            got, want,
-            "{}: table items, queue, its own secrets; no wildcard",
+            grants(resource),
+            want,
+            "{}: table items, queue, its archive prefixes, its own secrets; no wildcard",
             f.name
         );
     }
-    let worker = block(
-        &t,
-        |b| b.iter().any(|l| l.trim() == "Binary: journey-worker"),
-        2,
-    )
-    .join("\n");
-    let got: Vec<(String, String)> = values(&worker, "Action")
-        .into_iter()
-        .zip(values(&worker, "Resource"))
-        .collect();
     assert_eq!(
-        got,
-        [
+        grants(function(&t, journey::WORKER_NAME)),
+        vec![
             (
-                action_list(JOURNEY_TABLE_ACTIONS),
-                "!GetAtt JourneyTable.Arn".to_owned()
+                actions(JOURNEY_TABLE_ACTIONS),
+                vec![get_att("JourneyTable", "Arn")]
             ),
-            (ddb, "!GetAtt IdempotencyTable.Arn".to_owned()),
             (
-                action_list(WORKER_SQS_ACTIONS),
-                "!GetAtt EventsQueue.Arn".to_owned()
+                actions(DYNAMODB_ACTIONS),
+                vec![get_att("IdempotencyTable", "Arn")]
+            ),
+            (
+                actions(WORKER_SQS_ACTIONS),
+                vec![get_att("EventsQueue", "Arn")]
             ),
         ],
         "journey-worker: its table, its claims, the queue it consumes"
     );
-    // No wildcard in any role; a KMS key policy's `*` means the key itself.
-    let key_policy = block(&t, |b| b[0].trim() == "ArchiveKey:", 2).join("\n");
-    let roles = t.replace(&key_policy, "");
-    assert!(!roles.contains("Resource: \"*\"") && !roles.contains("Resource: '*'"));
+    // No wildcard resource in any role; a KMS key policy's `*` means the key itself.
+    for (id, r) in resources(&t) {
+        if r["Type"] == "AWS::KMS::Key" {
+            continue;
+        }
+        for v in walk(r) {
+            if let Some(resource) = v.get("Resource") {
+                assert!(
+                    !list(resource).contains(&Value::from("*")),
+                    "{id}: Resource \"*\""
+                );
+            }
+        }
+    }
 }
 
-/// The `dynamodb:LeadingKeys` patterns of a block, in order.
-fn leading_keys(block: &str) -> Vec<String> {
-    values(block, "dynamodb:LeadingKeys")
+/// The `dynamodb:LeadingKeys` patterns of a function's statements, in order.
+fn leading_keys(resource: &Value) -> Vec<Value> {
+    statements(resource)
         .iter()
-        .flat_map(|v| {
-            v.trim_matches(|c| c == '[' || c == ']')
-                .split(',')
-                .map(|k| k.trim().trim_matches('"').to_owned())
-                .collect::<Vec<_>>()
-        })
+        .flat_map(|s| list(&s["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]))
         .collect()
 }
 
@@ -328,43 +458,58 @@ fn leading_keys(block: &str) -> Vec<String> {
 fn each_function_may_write_only_the_idempotency_records_of_its_own_sources() {
     let t = template();
     for f in FUNCTIONS {
-        let block = resource_of(&t, f).join("\n");
-        let want: Vec<String> = f.sources.iter().map(|s| format!("{}#*", s.name)).collect();
-        assert_eq!(leading_keys(&block), want, "{}", f.name);
-        assert!(block.contains("ForAllValues:StringLike:"), "{}", f.name);
+        let want: Vec<Value> = f
+            .sources
+            .iter()
+            .map(|s| Value::from(format!("{}#*", s.name)))
+            .collect();
+        assert_eq!(leading_keys(webhook(&t, f)), want, "{}", f.name);
     }
-    let worker = block(
-        &t,
-        |b| b.iter().any(|l| l.trim() == "Binary: journey-worker"),
-        2,
-    )
-    .join("\n");
     assert_eq!(
-        leading_keys(&worker),
-        [journey::KEY_PREFIX.to_owned() + "*"]
+        leading_keys(function(&t, journey::WORKER_NAME)),
+        [Value::from(format!("{}*", journey::KEY_PREFIX))]
     );
 }
 
 #[test]
 fn one_alarm_watches_every_sources_authentication_refusals_and_one_the_secret_refreshes() {
     let t = template();
-    let alarm = block(&t, |b| b[0].trim() == "AuthFailureBurstAlarm:", 2).join("\n");
-    let watched: BTreeSet<String> = alarm
-        .lines()
-        .zip(alarm.lines().skip(1))
-        .filter(|(name, _)| name.trim() == "- Name: Source")
-        .filter_map(|(_, value)| value.trim().strip_prefix("Value: ").map(str::to_owned))
-        .collect();
+    let alarm = &resource(&t, "AuthFailureBurstAlarm")["Properties"];
+    let metrics = list(&alarm["Metrics"]);
+    let mut watched = BTreeSet::new();
+    let mut ids = Vec::new();
+    for m in metrics.iter().filter(|m| m.get("MetricStat").is_some()) {
+        let metric = &m["MetricStat"]["Metric"];
+        assert_eq!(metric["MetricName"], "AuthRefused", "{m}");
+        let dimensions = list(&metric["Dimensions"]);
+        assert_eq!(dimensions.len(), 1, "{m}");
+        assert_eq!(dimensions[0]["Name"], "Source", "{m}");
+        watched.insert(
+            dimensions[0]["Value"]
+                .as_str()
+                .expect("a source")
+                .to_owned(),
+        );
+        ids.push(m["Id"].as_str().expect("an id").to_owned());
+    }
     let sources: BTreeSet<String> = FUNCTIONS
         .iter()
         .flat_map(|f| f.sources.iter().map(|s| s.name.to_owned()))
         .collect();
     assert_eq!(watched, sources);
-    assert!(values(&alarm, "MetricName")
+    // The alarm's one expression is over every source's series.
+    let expression = metrics
         .iter()
-        .all(|m| m == "AuthRefused"));
-    let refresh = block(&t, |b| b[0].trim() == "SecretRefreshFailedAlarm:", 2).join("\n");
-    assert_eq!(values(&refresh, "MetricName"), ["SecretRefreshFailed"]);
+        .find_map(|m| m["Expression"].as_str())
+        .expect("an expression");
+    for id in &ids {
+        assert!(
+            expression.contains(&format!("FILL({id}, 0)")),
+            "{id} in {expression}"
+        );
+    }
+    let refresh = &resource(&t, "SecretRefreshFailedAlarm")["Properties"];
+    assert_eq!(refresh["MetricName"], "SecretRefreshFailed");
     // Both metrics are ones the code emits.
     let doc = kyc_intake::metrics::secret_refresh_failed("X", 1);
     assert!(kyc_intake::metrics::check_emf(&doc)
@@ -375,78 +520,65 @@ fn one_alarm_watches_every_sources_authentication_refusals_and_one_the_secret_re
 #[test]
 fn the_journey_worker_is_optional_and_reports_batch_item_failures() {
     let t = template();
-    let worker = block(
-        &t,
-        |b| b.iter().any(|l| l.trim() == "Binary: journey-worker"),
-        2,
-    );
-    assert!(worker
-        .iter()
-        .any(|l| l.trim() == "Condition: HasJourneyWorker"));
+    let worker = function(&t, journey::WORKER_NAME);
+    assert_eq!(worker["Condition"], "HasJourneyWorker");
     let own = [
         journey::var::JOURNEY_TABLE,
         kyc_intake::completeness::STALL_AFTER_VARIABLE,
     ];
     assert_eq!(
-        env_vars(&worker),
+        names(variables(worker)),
         own.iter().map(|v| (*v).to_owned()).collect()
     );
     for v in journey::var::ALL.iter().filter(|v| !own.contains(v)) {
         assert!(var::COMMON.contains(v), "{v} comes from Globals");
     }
-    let mapping = block(&t, |b| b[0].trim() == "JourneyWorkerEventSource:", 2).join("\n");
+    let mapping = resource(&t, "JourneyWorkerEventSource");
+    assert_eq!(mapping["Condition"], "HasJourneyWorker");
     assert_eq!(
-        values(&mapping, "FunctionResponseTypes"),
-        ["[ReportBatchItemFailures]"]
+        mapping["Properties"]["FunctionResponseTypes"],
+        json!(["ReportBatchItemFailures"])
     );
     assert_eq!(
-        values(&mapping, "EventSourceArn"),
-        ["!GetAtt EventsQueue.Arn"]
+        mapping["Properties"]["EventSourceArn"],
+        get_att("EventsQueue", "Arn")
     );
-    assert_eq!(values(&mapping, "Condition"), ["HasJourneyWorker"]);
-    assert!(
-        !t.contains("Type: SQS"),
-        "no SAM SQS event: it would attach a managed policy on every queue"
-    );
+    for (id, r) in of_type(&t, "AWS::Serverless::Function") {
+        for event in r["Properties"]["Events"]
+            .as_object()
+            .into_iter()
+            .flat_map(|e| e.values())
+        {
+            assert_ne!(
+                event["Type"], "SQS",
+                "{id}: no SAM SQS event: it would attach a managed policy on every queue"
+            );
+        }
+    }
 }
 
 #[test]
 fn no_secret_has_a_default() {
     let t = template();
-    for param in [
-        "CashfreeClientSecrets",
-        "HyperVergeResultsAuthTokens",
-        "HyperVergeDigilockerUrlTokens",
-    ] {
-        let block: Vec<&str> = t
-            .lines()
-            .skip_while(|l| l.trim() != format!("{param}:"))
-            .skip(1)
-            .take_while(|l| indent(l) > 2)
-            .collect();
-        assert!(
-            block.iter().any(|l| l.trim() == "NoEcho: true"),
-            "{param} is NoEcho"
-        );
-        assert!(
-            !block.iter().any(|l| l.trim().starts_with("Default:")),
-            "{param} has no default"
-        );
+    for f in FUNCTIONS {
+        let resource = webhook(&t, f);
+        for v in f.secret_variables {
+            // `<X>: !If [UseSecretsManager, "", !Ref <Parameter>]`
+            let value = &variables(resource)[*v]["Fn::If"];
+            assert_eq!(value[0], "UseSecretsManager", "{v}");
+            let param = value[2]["Ref"].as_str().expect("a parameter");
+            let p = &t["Parameters"][param];
+            assert_eq!(p["NoEcho"], true, "{param} is NoEcho");
+            assert!(p.get("Default").is_none(), "{param} has no default");
+        }
     }
-}
-
-/// The one `key: value` line of the template with this key.
-fn single(t: &str, key: &str) -> String {
-    let all = values(t, key);
-    assert_eq!(all.len(), 1, "{key}: {all:?}");
-    all[0].clone()
 }
 
 #[test]
 fn the_function_timeout_allows_the_whole_protocol() {
     let t = template();
-    let timeout: u64 = single(&globals(&t).join("\n"), "Timeout")
-        .parse()
+    let timeout = t["Globals"]["Function"]["Timeout"]
+        .as_u64()
         .expect("seconds");
     assert_eq!(timeout, kyc_intake::pipeline::FUNCTION_TIMEOUT_SECS);
     let three_calls = 3 * kyc_intake::aws::OPERATION_TIMEOUT.as_secs();
@@ -460,17 +592,17 @@ fn the_function_timeout_allows_the_whole_protocol() {
 fn every_body_up_to_the_largest_max_body_bytes_fits_the_queue() {
     use kyc_intake::normalize::{MAX_BODY_BYTES_LIMIT, QUEUE_MAX_MESSAGE_BYTES};
     let t = template();
-    let sizes = values(&t, "MaximumMessageSize");
-    assert!(
-        sizes.len() >= 2
-            && sizes
-                .iter()
-                .all(|s| *s == QUEUE_MAX_MESSAGE_BYTES.to_string())
-    );
-    let max_body = block(&t, |b| b[0].trim() == "MaxBodyBytes:", 2).join("\n");
+    let queues = of_type(&t, "AWS::SQS::Queue");
+    assert!(queues.len() >= 2, "the queue and its dead-letter queue");
+    for (id, q) in queues {
+        assert_eq!(
+            q["Properties"]["MaximumMessageSize"], QUEUE_MAX_MESSAGE_BYTES,
+            "{id}"
+        );
+    }
     assert_eq!(
-        single(&max_body, "MaxValue"),
-        MAX_BODY_BYTES_LIMIT.to_string()
+        t["Parameters"]["MaxBodyBytes"]["MaxValue"],
+        MAX_BODY_BYTES_LIMIT
     );
     let local = std::fs::read_to_string(workspace().join("tools/local/src/resources.rs"))
         .expect("resources.rs");
@@ -480,33 +612,54 @@ fn every_body_up_to_the_largest_max_body_bytes_fits_the_queue() {
     );
 }
 
+/// Every metric an alarm watches: (namespace, name, dimensions).
+fn watched_metrics(alarm: &Value) -> Vec<(Value, Value, Vec<Value>)> {
+    let p = &alarm["Properties"];
+    if p.get("MetricName").is_some() {
+        return vec![(
+            p["Namespace"].clone(),
+            p["MetricName"].clone(),
+            list(&p["Dimensions"]),
+        )];
+    }
+    list(&p["Metrics"])
+        .iter()
+        .filter_map(|m| m.get("MetricStat"))
+        .map(|s| {
+            let m = &s["Metric"];
+            (
+                m["Namespace"].clone(),
+                m["MetricName"].clone(),
+                list(&m["Dimensions"]),
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn alarms_watch_metrics_and_outcomes_the_code_emits() {
     use kyc_intake::metrics::NAMESPACE;
     use kyc_intake::Outcome;
     let t = template();
-    let ours: Vec<&str> = values(&t, "Namespace")
+    let alarms = of_type(&t, "AWS::CloudWatch::Alarm");
+    let metrics: Vec<(Value, Value, Vec<Value>)> = alarms
         .iter()
-        .filter(|n| !n.starts_with("AWS/"))
-        .map(|_| NAMESPACE)
+        .flat_map(|(_, a)| watched_metrics(a))
         .collect();
-    assert!(ours.len() >= 5, "alarms on the intake's own metrics");
-    for n in values(&t, "Namespace") {
-        assert!(n == NAMESPACE || n.starts_with("AWS/"), "namespace {n}");
+    let ours = metrics.iter().filter(|(ns, _, _)| *ns == NAMESPACE).count();
+    assert!(ours >= 5, "alarms on the intake's own metrics");
+    for (ns, name, _) in &metrics {
+        let ns = ns.as_str().expect("a namespace");
+        assert!(ns == NAMESPACE || ns.starts_with("AWS/"), "{name}: {ns}");
     }
     // Every Outcome the alarms name is one the code can answer.
     let labels = Outcome::labels();
-    let lines: Vec<&str> = t.lines().collect();
-    let mut outcomes = Vec::new();
-    for (i, l) in lines.iter().enumerate() {
-        if l.trim() == "- Name: Outcome" {
-            let v = lines[i + 1]
-                .trim()
-                .strip_prefix("Value: ")
-                .expect("a value");
-            outcomes.push(v.to_owned());
-        }
-    }
+    let outcomes: Vec<String> = metrics
+        .iter()
+        .flat_map(|(_, _, d)| d.iter())
+        .filter(|d| d["Name"] == "Outcome")
+        .map(|d| d["Value"].as_str().expect("an outcome").to_owned())
+        .collect();
     assert!(outcomes.len() >= 2, "{outcomes:?}");
     for o in &outcomes {
         assert!(labels.contains(&o.as_str()), "the code never answers {o}");
@@ -518,11 +671,11 @@ fn alarms_watch_metrics_and_outcomes_the_code_emits() {
         "SecretRefreshFailed",
     ] {
         assert!(
-            values(&t, "MetricName").iter().any(|m| m == metric),
+            metrics.iter().any(|(_, name, _)| name == metric),
             "{metric}"
         );
     }
-    // The alarms the operations issue asks for, by name.
+    // The alarms operations rely on, by name.
     for alarm in [
         "WebhooksUnavailableAlarm",
         "WebhooksNotConfiguredAlarm",
@@ -539,29 +692,29 @@ fn alarms_watch_metrics_and_outcomes_the_code_emits() {
         "EventsQueueAgeAlarm",
         "DeadLetterQueueAlarm",
     ] {
-        assert!(t.contains(&format!("\n  {alarm}:\n")), "{alarm}");
+        assert!(
+            alarms.iter().any(|(id, _)| *id == alarm),
+            "{alarm} is not an alarm"
+        );
     }
 }
 
 #[test]
 fn the_api_is_throttled_and_its_access_log_has_no_query_string_or_body() {
     let t = template();
-    let api = block(&t, |b| b[0].trim() == "WebhookApi:", 2).join("\n");
+    let api = &resource(&t, "WebhookApi")["Properties"];
     assert_eq!(
-        values(&api, "ThrottlingRateLimit"),
-        ["!Ref ApiThrottlingRateLimit"]
+        api["DefaultRouteSettings"],
+        json!({
+            "ThrottlingRateLimit": reference("ApiThrottlingRateLimit"),
+            "ThrottlingBurstLimit": reference("ApiThrottlingBurstLimit"),
+        })
     );
-    assert_eq!(
-        values(&api, "ThrottlingBurstLimit"),
-        ["!Ref ApiThrottlingBurstLimit"]
-    );
-    let format = api
-        .lines()
-        .skip_while(|l| l.trim() != "Format: >-")
-        .nth(1)
+    let format = api["AccessLogSettings"]["Format"]
+        .as_str()
         .expect("an access log format");
-    let fields: serde_json::Value = serde_json::from_str(format.trim()).expect("JSON format");
-    let text = fields.to_string();
+    let fields: Value = serde_json::from_str(format.trim()).expect("a JSON format");
+    let text = fields.to_string().to_lowercase();
     for banned in [
         "$context.requestOverride",
         "querystring",
@@ -569,59 +722,89 @@ fn the_api_is_throttled_and_its_access_log_has_no_query_string_or_body() {
         "$request.body",
         "rawQueryString",
     ] {
-        assert!(
-            !text.to_lowercase().contains(&banned.to_lowercase()),
-            "{banned}"
-        );
+        assert!(!text.contains(&banned.to_lowercase()), "{banned}");
     }
     assert!(text.contains("$context.path") && text.contains("$context.status"));
-    assert!(t.contains("  OperationsDashboard:\n"));
+    assert_eq!(
+        resource(&t, "OperationsDashboard")["Type"],
+        "AWS::CloudWatch::Dashboard"
+    );
 }
 
 #[test]
 fn the_archive_bucket_is_locked_encrypted_private_tls_only_and_tiered_by_size() {
     let t = template();
-    let bucket = block(&t, |b| b[0].trim() == "ArchiveBucket:", 2).join("\n");
-    for line in [
-        "ObjectLockEnabled: true",
-        "Mode: !Ref ArchiveLockMode",
-        "Days: !Ref ArchiveRetentionDays",
-        "Status: Enabled",
-        "SSEAlgorithm: aws:kms",
-        "KMSMasterKeyID: !GetAtt ArchiveKey.Arn",
-        "BucketKeyEnabled: true",
-        "BlockPublicAcls: true",
-        "BlockPublicPolicy: true",
-        "IgnorePublicAcls: true",
-        "RestrictPublicBuckets: true",
-        "ObjectSizeGreaterThan: 131072",
-        "StorageClass: GLACIER_IR",
-        "TransitionInDays: !Ref ArchiveColdAfterDays",
-        "ExpirationInDays: !Ref ArchiveRetentionDays",
-        "DeletionPolicy: Retain",
-    ] {
-        assert!(
-            bucket
-                .lines()
-                .any(|l| l.trim().trim_start_matches("- ") == line),
-            "ArchiveBucket lacks `{line}`"
-        );
-    }
-    let key = block(&t, |b| b[0].trim() == "ArchiveKey:", 2).join("\n");
-    assert!(key.contains("EnableKeyRotation: true"));
-    let policy = block(&t, |b| b[0].trim() == "ArchiveBucketPolicy:", 2).join("\n");
-    assert!(policy.contains("Effect: Deny") && policy.contains("aws:SecureTransport: \"false\""));
-    let params = block(&t, |b| b[0].trim() == "Parameters:", 0).join("\n");
+    let bucket = resource(&t, "ArchiveBucket");
+    assert_eq!(bucket["DeletionPolicy"], "Retain");
+    let p = &bucket["Properties"];
+    assert_eq!(p["ObjectLockEnabled"], true);
+    assert_eq!(
+        p["ObjectLockConfiguration"],
+        json!({
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {
+                "Mode": reference("ArchiveLockMode"),
+                "Days": reference("ArchiveRetentionDays"),
+            }},
+        })
+    );
+    assert_eq!(p["VersioningConfiguration"]["Status"], "Enabled");
+    assert_eq!(
+        p["BucketEncryption"]["ServerSideEncryptionConfiguration"],
+        json!([{
+            "ServerSideEncryptionByDefault": {
+                "SSEAlgorithm": "aws:kms",
+                "KMSMasterKeyID": get_att("ArchiveKey", "Arn"),
+            },
+            "BucketKeyEnabled": true,
+        }])
+    );
+    assert_eq!(
+        p["PublicAccessBlockConfiguration"],
+        json!({
+            "BlockPublicAcls": true,
+            "BlockPublicPolicy": true,
+            "IgnorePublicAcls": true,
+            "RestrictPublicBuckets": true,
+        })
+    );
+    let rules = list(&p["LifecycleConfiguration"]["Rules"]);
+    let cold = rules
+        .iter()
+        .find(|r| r.get("Transitions").is_some())
+        .expect("a transition rule");
+    assert_eq!(cold["ObjectSizeGreaterThan"], 131_072);
+    assert_eq!(
+        cold["Transitions"],
+        json!([{"StorageClass": "GLACIER_IR", "TransitionInDays": reference("ArchiveColdAfterDays")}])
+    );
+    assert!(rules
+        .iter()
+        .any(|r| r["ExpirationInDays"] == reference("ArchiveRetentionDays")));
+    assert_eq!(
+        resource(&t, "ArchiveKey")["Properties"]["EnableKeyRotation"],
+        true
+    );
+    let policy = &resource(&t, "ArchiveBucketPolicy")["Properties"]["PolicyDocument"];
+    assert!(
+        list(&policy["Statement"])
+            .iter()
+            .any(|s| s["Effect"] == "Deny"
+                && s["Condition"]["Bool"]["aws:SecureTransport"] == "false")
+    );
+    let params = &t["Parameters"];
     for (name, default) in [
-        ("ArchiveRetentionDays", "1825"),
-        ("ArchiveLockMode", "GOVERNANCE"),
-        ("ArchiveColdAfterDays", "90"),
-        ("ArchiveEnabled", "\"true\""),
+        ("ArchiveRetentionDays", json!(1825)),
+        ("ArchiveLockMode", json!("GOVERNANCE")),
+        ("ArchiveColdAfterDays", json!(90)),
+        ("ArchiveEnabled", json!("true")),
     ] {
-        let p = block(&params, |b| b[0].trim() == format!("{name}:"), 2).join("\n");
-        assert!(p.contains(&format!("Default: {default}")), "{name}: {p}");
+        assert_eq!(params[name]["Default"], default, "{name}");
     }
-    assert!(params.contains("AllowedValues: [GOVERNANCE, COMPLIANCE]"));
+    assert_eq!(
+        params["ArchiveLockMode"]["AllowedValues"],
+        json!(["GOVERNANCE", "COMPLIANCE"])
+    );
     // The code writes where the roles allow.
     let key = archive::key("cashfree/vkyc", chrono::Utc::now(), "id");
     assert!(key.starts_with(&format!("{}/cashfree/vkyc/", archive::PREFIX)));
@@ -629,18 +812,13 @@ fn the_archive_bucket_is_locked_encrypted_private_tls_only_and_tiered_by_size() 
 
 #[test]
 fn the_sweeper_queries_the_due_index_of_open_journeys_and_never_scans() {
-    use kyc_intake::completeness::{all_sources, STALL_AFTER_VARIABLE};
-    use kyc_intake::journey::{attr as j, DUE_INDEX, DUE_PROJECTION};
+    use kyc_intake::completeness::STALL_AFTER_VARIABLE;
+    use kyc_intake::journey::{DUE_INDEX, DUE_PROJECTION};
     use kyc_intake::sweeper::var as sv;
     let t = template();
-    let sweeper = block(
-        &t,
-        |b| b.iter().any(|l| l.trim() == "Binary: journey-sweeper"),
-        2,
-    )
-    .join("\n");
+    let sweeper = function(&t, kyc_intake::sweeper::SWEEPER_NAME);
     // Its variables are ones the code reads (the secret only by its _SECRET_ID).
-    let vars = env_vars(&sweeper.lines().collect::<Vec<_>>());
+    let vars = names(variables(sweeper));
     let known: BTreeSet<String> = sv::ALL
         .iter()
         .map(|v| (*v).to_owned())
@@ -649,57 +827,52 @@ fn the_sweeper_queries_the_due_index_of_open_journeys_and_never_scans() {
     assert!(!vars.is_empty() && vars.is_subset(&known), "{vars:?}");
     assert!(vars.contains(journey::var::JOURNEY_TABLE));
     // A query on the index, the queue, its secret: nothing else, and no scan anywhere.
-    let got: Vec<(String, String)> = values(&sweeper, "Action")
-        .into_iter()
-        .zip(values(&sweeper, "Resource"))
-        .collect();
     assert_eq!(
-        got,
-        [
+        grants(sweeper),
+        vec![
             (
-                action_list(kyc_intake::aws::SWEEPER_TABLE_ACTIONS),
-                format!("!Sub \"${{JourneyTable.Arn}}/index/{DUE_INDEX}\"")
+                actions(kyc_intake::aws::SWEEPER_TABLE_ACTIONS),
+                vec![sub(&format!("${{JourneyTable.Arn}}/index/{DUE_INDEX}"))]
             ),
             (
-                "sqs:SendMessage".to_owned(),
-                "!GetAtt EventsQueue.Arn".to_owned()
+                actions(&["sqs:SendMessage"]),
+                vec![get_att("EventsQueue", "Arn")]
             ),
             (
-                "secretsmanager:GetSecretValue".to_owned(),
-                "!Ref CashfreeApiSecret".to_owned()
+                actions(&["secretsmanager:GetSecretValue"]),
+                vec![reference("CashfreeApiSecret")]
             ),
         ]
     );
-    assert!(!t.contains("dynamodb:Scan"));
-    assert!(sweeper.contains("Type: ScheduleV2"));
-    assert!(sweeper.contains("ScheduleExpression: !Sub rate(${SweepIntervalMinutes} minutes)"));
+    assert!(!t.to_string().contains("dynamodb:Scan"));
+    let schedules: Vec<&Value> = sweeper["Properties"]["Events"]
+        .as_object()
+        .expect("events")
+        .values()
+        .filter(|e| e["Type"] == "ScheduleV2")
+        .collect();
+    assert_eq!(schedules.len(), 1);
+    assert_eq!(
+        schedules[0]["Properties"]["ScheduleExpression"],
+        sub("rate(${SweepIntervalMinutes} minutes)")
+    );
     // The index the code queries, with what the sweeper reads.
-    let table = block(&t, |b| b[0].trim() == "JourneyTable:", 2).join("\n");
-    assert!(table.contains(&format!("- IndexName: {DUE_INDEX}")));
-    for key in [j::SWEEP_SHARD, j::DUE_AT] {
-        assert!(table.contains(&format!("- AttributeName: {key}")), "{key}");
-    }
-    let projected = values(&table, "NonKeyAttributes");
-    assert_eq!(projected, [format!("[{}]", DUE_PROJECTION.join(", "))]);
-    // The worker computes due times from the same limits, whose default is the sources' own.
-    let worker = block(
-        &t,
-        |b| b.iter().any(|l| l.trim() == "Binary: journey-worker"),
-        2,
-    )
-    .join("\n");
-    assert!(worker.contains(&format!("{STALL_AFTER_VARIABLE}: !Ref JourneyStallAfter")));
-    let params = block(&t, |b| b[0].trim() == "Parameters:", 0).join("\n");
-    let param = block(&params, |b| b[0].trim() == "JourneyStallAfter:", 2).join("\n");
-    let default: BTreeSet<String> = values(&param, "Default")[0]
-        .split(',')
-        .map(str::to_owned)
-        .collect();
-    let sources: BTreeSet<String> = all_sources()
-        .map(|s| format!("{}={}", s.name, s.journey.stall_after_secs))
-        .collect();
-    assert_eq!(default, sources);
+    let index = &resource(&t, "JourneyTable")["Properties"]["GlobalSecondaryIndexes"][0];
+    assert_eq!(index["IndexName"], DUE_INDEX);
+    assert_eq!(
+        index["Projection"],
+        json!({"ProjectionType": "INCLUDE", "NonKeyAttributes": DUE_PROJECTION})
+    );
+    // The worker computes due times from the limits; empty by default: every source's own,
+    // so a new source needs nothing here.
+    let worker = function(&t, journey::WORKER_NAME);
+    assert_eq!(
+        variables(worker)[STALL_AFTER_VARIABLE],
+        reference("JourneyStallAfter")
+    );
+    assert_eq!(t["Parameters"]["JourneyStallAfter"]["Default"], "");
+    assert!(kyc_intake::completeness::StallAfter::from_env(&|_: &str| Some(String::new())).is_ok());
     for alarm in ["StalledJourneysAlarm", "JourneySweeperErrorsAlarm"] {
-        assert!(t.contains(&format!("\n  {alarm}:\n")), "{alarm}");
+        assert_eq!(resource(&t, alarm)["Type"], "AWS::CloudWatch::Alarm");
     }
 }
