@@ -108,7 +108,7 @@ journey: build
 
 .PHONY: local-env
 local-env: build
-	@echo $(LOCAL_ENV) $$(env $(LOCAL_ENV) $(KYC_LOCAL) env)
+	@providers=$$(env $(LOCAL_ENV) $(KYC_LOCAL) env) && echo $(LOCAL_ENV) $$providers
 
 .PHONY: kycctl
 kycctl: build

@@ -213,11 +213,11 @@ mod tests {
         let (f, _) = serving(FUNCTIONS, "/webhooks/cashfree/vkyc/").expect("served");
         assert_eq!(f.name, "cashfree-webhook");
         assert!(
-            serving(FUNCTIONS, "/webhooks/acme/kyc").is_none(),
+            serving(FUNCTIONS, "/webhooks/nobody/kyc").is_none(),
             "no fallback"
         );
         assert!(serving(FUNCTIONS, "/webhooks/cashfree").is_none());
         assert!(by_name(FUNCTIONS, "hyperverge-webhook").is_some());
-        assert!(by_name(FUNCTIONS, "acme-webhook").is_none());
+        assert!(by_name(FUNCTIONS, "nobody-webhook").is_none());
     }
 }

@@ -135,7 +135,7 @@ async fn the_real_bootstraps_at_trace_log_no_secret_body_or_personal_data() {
     let stack = Stack::new(true).await;
     for binary in FUNCTIONS.iter().map(|f| f.name) {
         let mine = samples_of(binary);
-        assert!(mine.len() >= 10, "{binary}: {} samples", mine.len());
+        assert!(!mine.is_empty(), "{binary}: no samples");
         let logs = run_function(&stack, binary, "TRACE", &mine).await;
         let rendered: Vec<String> = mine.into_iter().map(|(event, _)| event).collect();
         // TRACE reached our own code: its debug line for every forwarded event is there.
@@ -144,7 +144,10 @@ async fn the_real_bootstraps_at_trace_log_no_secret_body_or_personal_data() {
             logs.contains("\"forwarded\""),
             "{binary}: debug lines present"
         );
-        assert!(logs.contains("request refused"), "{binary}");
+        assert!(
+            logs.contains("request refused"),
+            "{binary}: no refused sample (one belongs under events/bad/)"
+        );
         for bad in forbidden(&rendered) {
             let line = logs.lines().find(|l| l.contains(&bad)).unwrap_or_default();
             assert!(
