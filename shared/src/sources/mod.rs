@@ -1,8 +1,9 @@
 //! Provider sources, one folder per provider (`cashfree/`, `hyperverge/`): each folder holds its
-//! sources (route, payload recognition), its authentication wiring, its settings and the
-//! description of the function that serves them. The pipeline knows none of them; `registry`
-//! lists the functions. Adding a source is one module in its provider's folder and one entry in
-//! that provider's `FUNCTION`; adding a provider is one folder and one line in `registry`.
+//! sources (route, payload recognition, authentication builder), its settings and the
+//! description of the function that serves them, local values included. The pipeline knows none
+//! of them; `registry` lists the functions. Adding a source is one module in its provider's
+//! folder and one entry in that provider's `FUNCTION`; adding a provider is one folder and one
+//! line in `registry` (docs/development.md lists the rest: template, samples, schema).
 
 pub mod cashfree;
 pub mod hyperverge;
