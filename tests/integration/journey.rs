@@ -1,6 +1,6 @@
 //! The consumer side end to end on the local server: webhooks in through the real handlers, the
 //! queue, the journey worker's real Lambda handler fed the typed SQS events an event source
-//! mapping delivers (`kyc_local::worker::EventSource`), and the journey table, with the faults of
+//! mapping delivers (`kyc_local::event_source::EventSource`), and the journey table, with the faults of
 //! docs/consuming.md.
 
 use aws_lambda_events::event::sqs::SqsEvent;
@@ -8,7 +8,7 @@ use kyc_intake::startup::AwsJourneyWorker;
 use kyc_intake_tests::{
     dead_sdk_config, endpoint, local_sdk_config, ApiRequest, Deployed, Stack, CASHFREE_SECRET,
 };
-use kyc_local::worker::{EventSource, Polled};
+use kyc_local::event_source::{EventSource, Polled};
 use std::collections::HashMap;
 
 const VKYC: &str = "/webhooks/cashfree/vkyc";

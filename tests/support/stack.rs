@@ -364,7 +364,7 @@ impl Stack {
     /// The journey worker applies everything on this stack's queue: polled until a poll gives
     /// nothing, every record expected to succeed.
     pub async fn apply_queue(&self, worker: &AwsJourneyWorker) {
-        let source = kyc_local::worker::EventSource::new(&self.sdk, &self.queue_url)
+        let source = kyc_local::event_source::EventSource::new(&self.sdk, &self.queue_url)
             .await
             .expect("event source");
         loop {

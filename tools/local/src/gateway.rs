@@ -13,13 +13,11 @@ use base64::Engine;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
 use kyc_intake::lambda;
 use kyc_intake::registry::{self, FunctionSpec};
 use kyc_intake::startup::AwsPipeline;
 use lambda_http::{Body, RequestExt};
 use serde_json::{json, Map, Value};
-use std::convert::Infallible;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -46,7 +44,7 @@ impl Functions {
     }
 }
 
-type HttpResponse = hyper::Response<Full<Bytes>>;
+use crate::http::Response as HttpResponse;
 
 fn reply(status: u16, body: impl Into<Bytes>) -> HttpResponse {
     let mut r = hyper::Response::new(Full::new(body.into()));
@@ -64,19 +62,12 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     functions: Arc<Functions>,
 ) -> Result<(), BoxError> {
-    loop {
-        let (stream, peer) = listener.accept().await?;
+    let error = crate::http::serve(listener, move |req, peer| {
         let functions = functions.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
-                let functions = functions.clone();
-                async move { Ok::<_, Infallible>(dispatch(&functions, req, peer.ip()).await) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
+        async move { dispatch(&functions, req, peer.ip()).await }
+    })
+    .await;
+    Err(error.into())
 }
 
 async fn dispatch(

@@ -1,14 +1,16 @@
-//! Local development and test support: start the local AWS-compatible server (`server`), create
-//! the tables and the queue on it (`resources`), serve the functions over HTTP on localhost
-//! (`gateway`), emulate Lambda's Runtime API (`runtime_api`) and an SQS event source mapping
-//! (`worker`). The sample events are the `kyc-samples` crate, which kycctl uses without these.
+//! The local emulators, for `make run`, the tests and the bench: start the local AWS-compatible
+//! server (`server`) and create the tables, queue and bucket on it (`resources`); emulate API
+//! Gateway in front of the functions (`gateway`), Lambda's Runtime API (`runtime_api`) and an SQS
+//! event source mapping (`event_source`), all on one HTTP server loop (`http`). The sample events
+//! are the `kyc-samples` crate and the bench is `kyc-bench`, which use these.
 #![forbid(unsafe_code)]
 
+pub mod event_source;
 pub mod gateway;
+pub mod http;
 pub mod resources;
 pub mod runtime_api;
 pub mod server;
-pub mod worker;
 
 /// Local defaults shared by `make run`, `make invoke` and the README.
 pub mod defaults {

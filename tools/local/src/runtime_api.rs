@@ -8,9 +8,7 @@ use crate::resources::BoxError;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
 use std::collections::{HashMap, VecDeque};
-use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{oneshot, Notify};
@@ -66,18 +64,11 @@ impl RuntimeApi {
         let state = Arc::new(State::default());
         let served = state.clone();
         let server = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
+            let _ = crate::http::serve(listener, move |req, _| {
                 let state = served.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req| {
-                        let state = state.clone();
-                        async move { Ok::<_, Infallible>(serve(&state, req).await) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
+                async move { serve(&state, req).await }
+            })
+            .await;
         });
         Ok(Self {
             address,
