@@ -143,7 +143,7 @@ ARCHIVE ?= off
 
 .PHONY: bench
 bench: $(BENCH_STAMP)
-	cargo build --release -p cashfree-webhook -p kyc-local --bin cashfree-webhook --bin kyc-bench
+	cargo build --release -p cashfree-webhook -p kyc-bench
 ifneq ($(BASELINE),)
 	rm -rf target/baseline-src && mkdir -p target/baseline-src
 	set -o pipefail; git archive '$(BASELINE)' | tar -x -C target/baseline-src
