@@ -6,55 +6,9 @@ use crate::hyperverge::{check_url, redact, redirect_location, Failure};
 use crate::{Report, SendArgs};
 use kyc_intake::sources::{cashfree, hyperverge};
 use kyc_samples::{self as events, Credentials};
+use lambda_http::RequestExt;
 use serde_json::{json, Value};
 use std::time::Duration;
-
-/// The query string of an API Gateway event: `rawQueryString` (2.0), else the parameters (1.0).
-fn query_of(event: &Value) -> String {
-    if let Some(raw) = event.get("rawQueryString").and_then(Value::as_str) {
-        return raw.to_owned();
-    }
-    let mut out = form_urlencoded::Serializer::new(String::new());
-    if let Some(map) = event
-        .get("multiValueQueryStringParameters")
-        .and_then(Value::as_object)
-    {
-        for (k, values) in map {
-            for v in values
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-            {
-                out.append_pair(k, v);
-            }
-        }
-    } else if let Some(map) = event
-        .get("queryStringParameters")
-        .and_then(Value::as_object)
-    {
-        for (k, v) in map {
-            out.append_pair(k, v.as_str().unwrap_or_default());
-        }
-    }
-    out.finish()
-}
-
-/// The headers to send: the event's, minus those the HTTP client sets itself.
-fn headers_of(event: &Value) -> Vec<(String, String)> {
-    event
-        .get("headers")
-        .and_then(Value::as_object)
-        .map(|h| {
-            h.iter()
-                .filter(|(k, _)| {
-                    !matches!(k.to_ascii_lowercase().as_str(), "host" | "content-length")
-                })
-                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
-                .collect()
-        })
-        .unwrap_or_default()
-}
 
 pub async fn send(args: SendArgs, timeout: Duration) -> Result<Report, Failure> {
     let base = check_url("--url", &args.url)?;
@@ -81,27 +35,16 @@ pub async fn send(args: SendArgs, timeout: Duration) -> Result<Report, Failure> 
     let now = chrono::Utc::now().timestamp_millis();
     let rendered = events::render(&template, &creds, now)
         .map_err(|e| Failure::usage(format!("{}: not a sample event: {e}", args.event)))?;
-    let event: Value = serde_json::from_str(&rendered)
-        .map_err(|e| Failure::usage(format!("{}: {e}", args.event)))?;
-    let path = events::path_of(&event);
+    // The event as the function would receive it: method, path, query, headers and the decoded
+    // body, read by lambda_http as on Lambda.
+    let event = events::request(&rendered)
+        .map_err(|e| Failure::usage(format!("{}: not an API Gateway event: {e}", args.event)))?;
+    let path = event.raw_http_path();
     let mut url = base.clone();
     if !base.path().trim_end_matches('/').ends_with(path) {
         url.set_path(&format!("{}{path}", base.path().trim_end_matches('/')));
     }
-    let query = query_of(&event);
-    url.set_query((!query.is_empty()).then_some(query.as_str()));
-    let method = event
-        .get("requestContext")
-        .and_then(|c| {
-            c.get("http")
-                .and_then(|h| h.get("method"))
-                .or_else(|| c.get("httpMethod"))
-        })
-        .or_else(|| event.get("httpMethod"))
-        .and_then(Value::as_str)
-        .unwrap_or("POST");
-    let method = reqwest::Method::from_bytes(method.as_bytes())
-        .map_err(|_| Failure::usage(format!("{}: method `{method}`", args.event)))?;
+    url.set_query(event.uri().query().filter(|q| !q.is_empty()));
 
     let client = reqwest::Client::builder()
         .timeout(timeout)
@@ -109,12 +52,14 @@ pub async fn send(args: SendArgs, timeout: Duration) -> Result<Report, Failure> 
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| Failure::failed(format!("cannot build the HTTPS client: {e}")))?;
-    let mut req = client
-        .request(method, url.clone())
-        .body(events::body_of(&event));
-    for (k, v) in headers_of(&event) {
-        req = req.header(k, v);
-    }
+    // The event's headers, minus those the HTTP client sets itself.
+    let mut headers = event.headers().clone();
+    headers.remove(reqwest::header::HOST);
+    headers.remove(reqwest::header::CONTENT_LENGTH);
+    let req = client
+        .request(event.method().clone(), url.clone())
+        .headers(headers)
+        .body(event.body().as_ref().to_vec());
     let shown = redact(url.as_str());
     let res = req.send().await.map_err(|e| {
         let why = if e.is_timeout() {

@@ -100,6 +100,12 @@ pub fn body_of(event: &Value) -> Vec<u8> {
     }
 }
 
+/// A rendered event as the request its function receives: `lambda_http` reads it as it does on
+/// Lambda (method, path, query string, headers, the body decoded).
+pub fn request(rendered: &str) -> Result<lambda_http::Request, BoxError> {
+    Ok(lambda_http::request::from_str(rendered)?)
+}
+
 /// The request path of an API Gateway event (`rawPath` in 2.0, `path` in 1.0).
 pub fn path_of(event: &Value) -> &str {
     event
@@ -252,6 +258,46 @@ mod tests {
         let out: Value =
             serde_json::from_str(&render(template, &creds, 0).expect("render")).expect("json");
         assert_eq!(out["headers"]["x-unknown"], "{{NOT_A_VARIABLE}}");
+    }
+
+    fn sample_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("a directory") {
+            let path = entry.expect("an entry").path();
+            if path.is_dir() {
+                sample_files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "json")
+                && path.file_name().is_some_and(|n| n != "expected.json")
+            {
+                out.push(path);
+            }
+        }
+    }
+
+    /// What kycctl sends is what the function would receive: every sample, rendered, reads
+    /// through lambda_http with the event's path, query string and body.
+    #[test]
+    fn every_sample_reads_as_the_request_its_function_receives() {
+        use lambda_http::RequestExt;
+        let mut files = Vec::new();
+        sample_files(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events"),
+            &mut files,
+        );
+        assert!(files.len() > 30, "{} samples", files.len());
+        let creds = Credentials::local();
+        for file in files {
+            let template = std::fs::read_to_string(&file).expect("a sample");
+            let rendered = render(&template, &creds, 1_000).expect("renders");
+            let event: Value = serde_json::from_str(&rendered).expect("JSON");
+            let req = request(&rendered).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            assert_eq!(req.raw_http_path(), path_of(&event), "{}", file.display());
+            assert_eq!(req.body().as_ref(), body_of(&event), "{}", file.display());
+            let query = req.uri().query().unwrap_or_default();
+            assert!(!query.contains("{{"), "{}: {query}", file.display());
+            for value in req.headers().values() {
+                assert!(!value.as_bytes().starts_with(b"{{"), "{}", file.display());
+            }
+        }
     }
 
     #[test]
