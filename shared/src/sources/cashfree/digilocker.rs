@@ -1,4 +1,6 @@
-//! Cashfree Secure ID DigiLocker: `POST /webhooks/cashfree/digilocker`, HMAC-signed.
+//! Cashfree Secure ID DigiLocker: `POST /webhooks/cashfree/digilocker`, HMAC-signed. The events,
+//! statuses and payload come from Cashfree's "DigiLocker Webhooks" page (Secure ID developer
+//! documentation); docs/providers.md restates what this module relies on.
 
 use crate::sources::{JourneyRules, Recognized, Reconcile, SourceSpec, IST};
 use serde_json::Value;

@@ -1,6 +1,8 @@
 //! Cashfree Secure ID: DigiLocker and Video KYC, served by `cashfree-webhook`, both signed with the
 //! account's client secret (`signature`). This module holds the function's description, its
-//! settings and the payload shape both products share.
+//! settings and the payload shape both products share. Cashfree's pages behind it ("DigiLocker
+//! Webhooks", "Video KYC Webhooks", "Add webhooks", the Secure ID API reference v2) are
+//! summarised, with where each fact is used, in docs/providers.md.
 
 pub mod digilocker;
 pub mod signature;

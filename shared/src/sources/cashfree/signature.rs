@@ -1,4 +1,5 @@
-//! Cashfree webhook signatures.
+//! Cashfree webhook signatures, as Cashfree's Secure ID webhook pages define them (known answers in
+//! docs/providers.md and the tests below).
 //!
 //! Header scheme: `x-webhook-signature` = Base64(HMAC-SHA256(secret, `x-webhook-timestamp` ‖ raw body)),
 //! the timestamp in epoch milliseconds. Legacy scheme (older Secure ID bodies): a top-level

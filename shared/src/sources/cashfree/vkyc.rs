@@ -1,4 +1,6 @@
-//! Cashfree Secure ID Video KYC: `POST /webhooks/cashfree/vkyc`, HMAC-signed.
+//! Cashfree Secure ID Video KYC: `POST /webhooks/cashfree/vkyc`, HMAC-signed. The ten events and
+//! their statuses come from Cashfree's "Video KYC Webhooks" page (Secure ID developer
+//! documentation); docs/providers.md restates what this module relies on.
 
 use crate::sources::{JourneyRules, Recognized, Reconcile, SourceSpec, IST};
 use serde_json::Value;

@@ -1,6 +1,7 @@
 //! HyperVerge DigiLocker consent: `POST /webhooks/hyperverge/digilocker`. Unsigned; authenticated by
 //! the source IP (HyperVerge publishes its sending addresses, shared by all its customers) and the
-//! secret `token` of the URL we registered.
+//! secret `token` of the URL we registered. Codes, payload and addresses: HyperVerge's
+//! "DigiLocker Webhook" page (docs/providers.md).
 
 use crate::sources::{lookup, present, text, JourneyRules, Recognized, SourceSpec, UTC};
 use serde_json::Value;

@@ -2,7 +2,8 @@
 //! DigiLocker is unsigned and sent from addresses shared by all HyperVerge customers, so it is
 //! checked by IP and by a secret in the URL we register (`auth::url_token`); Results carries the
 //! static header its subscription is configured with (`auth::token`). This module holds the
-//! function's description and its settings.
+//! function's description and its settings. HyperVerge's pages behind it ("DigiLocker Webhook",
+//! "Results Webhook") are summarised, with where each fact is used, in docs/providers.md.
 
 pub mod digilocker;
 pub mod results;
@@ -23,7 +24,8 @@ pub mod var {
     pub const RESULTS_AUTH_TOKENS: &str = "HYPERVERGE_RESULTS_AUTH_TOKENS";
 }
 
-/// HyperVerge's documented sending addresses for DigiLocker webhooks.
+/// HyperVerge's sending addresses for DigiLocker webhooks, as its "DigiLocker Webhook" page lists
+/// them (docs/providers.md#hyperverge).
 pub const DEFAULT_ALLOWED_IPS: &str = "65.0.82.147,3.7.90.248,3.6.33.64";
 pub const DEFAULT_RESULTS_AUTH_HEADER: &str = "x-webhook-token";
 

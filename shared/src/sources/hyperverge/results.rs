@@ -1,5 +1,6 @@
 //! HyperVerge Results: `POST /webhooks/hyperverge/results`. Authenticated by the static header
-//! the subscription is configured to send, plus a source-IP allowlist when one is set.
+//! the subscription is configured to send, plus a source-IP allowlist when one is set. Event
+//! types, statuses and payload: HyperVerge's "Results Webhook" page (docs/providers.md).
 
 use crate::sources::{lookup, present, text, JourneyRules, Recognized, SourceSpec, UTC};
 use serde_json::Value;
