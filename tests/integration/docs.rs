@@ -1,0 +1,174 @@
+//! The repository documents itself: every link in the README and under `docs/` (and in the
+//! crates' READMEs) resolves to a file, and a heading, inside the repository; no document points
+//! at one outside it. Links are read with a Markdown parser, headings turned into anchors as
+//! GitHub does.
+
+use kyc_intake_tests::workspace;
+use pulldown_cmark::{Event, Parser, Tag, TagEnd};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// The Markdown files a reader starts from or is sent to.
+fn documents() -> Vec<PathBuf> {
+    let root = workspace();
+    let mut files = vec![root.join("README.md"), root.join("idempotency/README.md")];
+    for entry in std::fs::read_dir(root.join("docs")).expect("docs/") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "md") {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// GitHub's anchor for a heading: lower case, spaces to `-`, punctuation other than `-` and `_`
+/// dropped.
+fn anchor(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter_map(|c| match c {
+            ' ' => Some('-'),
+            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The link targets and heading anchors of one Markdown text.
+fn links_and_anchors(text: &str) -> (Vec<String>, BTreeSet<String>) {
+    let mut links = Vec::new();
+    let mut anchors = BTreeSet::new();
+    let mut heading: Option<String> = None;
+    for event in Parser::new(text) {
+        match event {
+            Event::Start(Tag::Link { dest_url, .. }) => links.push(dest_url.to_string()),
+            Event::Start(Tag::Heading { .. }) => {
+                heading = Some(String::new());
+            }
+            Event::Text(t) | Event::Code(t) => {
+                if let Some(h) = heading.as_mut() {
+                    h.push_str(&t);
+                }
+            }
+            Event::End(TagEnd::Heading(_)) => {
+                if let Some(h) = heading.take() {
+                    anchors.insert(anchor(&h));
+                }
+            }
+            _ => {}
+        }
+    }
+    (links, anchors)
+}
+
+fn anchors_of(path: &Path) -> BTreeSet<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    links_and_anchors(&text).1
+}
+
+#[test]
+fn headings_become_githubs_anchors() {
+    assert_eq!(
+        anchor("Event identity: what makes two deliveries the same event"),
+        "event-identity-what-makes-two-deliveries-the-same-event"
+    );
+    assert_eq!(anchor("`kycctl` and `make run`"), "kycctl-and-make-run");
+    let (links, anchors) =
+        links_and_anchors("# A `b` c\n\nsee [x](docs/y.md#z) and [w](https://e.x)\n");
+    assert_eq!(links, ["docs/y.md#z", "https://e.x"]);
+    assert!(anchors.contains("a-b-c"));
+}
+
+#[test]
+fn every_link_in_the_docs_resolves_inside_the_repository() {
+    let root = workspace();
+    let mut checked = 0;
+    for doc in documents() {
+        let text = std::fs::read_to_string(&doc).expect("a document");
+        let (links, own_anchors) = links_and_anchors(&text);
+        let name = doc
+            .strip_prefix(&root)
+            .unwrap_or(&doc)
+            .display()
+            .to_string();
+        for link in links {
+            if link.starts_with("https://")
+                || link.starts_with("http://")
+                || link.starts_with("mailto:")
+            {
+                continue;
+            }
+            let (file, fragment) = link.split_once('#').unwrap_or((link.as_str(), ""));
+            let target = if file.is_empty() {
+                doc.clone()
+            } else {
+                doc.parent().expect("a folder").join(file)
+            };
+            let resolved = target
+                .canonicalize()
+                .unwrap_or_else(|_| panic!("{name}: `{link}` names no file"));
+            assert!(
+                resolved.starts_with(&root),
+                "{name}: `{link}` points outside the repository"
+            );
+            if !fragment.is_empty() {
+                let anchors = if file.is_empty() {
+                    own_anchors.clone()
+                } else {
+                    anchors_of(&resolved)
+                };
+                assert!(
+                    anchors.contains(fragment),
+                    "{name}: `{link}`: no heading with that anchor"
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 20, "{checked} links");
+}
+
+#[test]
+fn no_document_or_source_cites_a_file_outside_the_repository_or_narrates_history() {
+    let root = workspace();
+    let mut files = documents();
+    for dir in [
+        "shared/src",
+        "idempotency/src",
+        "tools",
+        "functions",
+        "tests",
+    ] {
+        let mut stack = vec![root.join(dir)];
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(&d).expect("a folder") {
+                let path = entry.expect("entry").path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs" || e == "md") {
+                    files.push(path);
+                }
+            }
+        }
+    }
+    // Spelled in two halves so this file does not match itself.
+    let banned = [
+        format!("{}{}", "DESIGN", ".md"),
+        format!("{}{}", "PROVIDER-", "NOTES"),
+        format!("{}{}", "provider-docs", " seed"),
+        format!("{}{}", "this ", "round"),
+        format!("{}{}", "issue ", "#"),
+    ];
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        for b in &banned {
+            assert!(
+                !text.contains(b.as_str()),
+                "{}: `{b}`",
+                file.strip_prefix(&root).unwrap_or(&file).display()
+            );
+        }
+    }
+}
