@@ -109,6 +109,11 @@ pub fn positive<T: std::str::FromStr + PartialOrd + Default>(
     }
 }
 
+/// The first non-empty item of a comma-separated list.
+pub fn first_listed(list: &str) -> Option<&str> {
+    list.split(',').map(str::trim).find(|s| !s.is_empty())
+}
+
 /// A comma-separated list of secrets (rotation), blanks skipped; empty when unset. From Secrets
 /// Manager when `<var>_SECRET_ID` is set (see `secrets_manager`).
 pub fn secrets(env: &dyn Env, var: &'static str) -> Result<SecretList, ConfigError> {

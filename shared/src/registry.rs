@@ -70,13 +70,18 @@ pub fn local_env(functions: &[&FunctionSpec]) -> BTreeMap<&'static str, &'static
         .collect()
 }
 
-/// The local value of `variable`, the first of a list (what a sample is signed with).
-pub fn local_value(variable: &str) -> Option<&'static str> {
+/// The local setting of `variable`, as a function reads it (a list stays a list).
+pub fn local(variable: &str) -> Option<&'static str> {
     FUNCTIONS
         .iter()
         .flat_map(|f| f.local.iter())
         .find(|(name, _)| *name == variable)
-        .and_then(|(_, value)| value.split(',').map(str::trim).find(|v| !v.is_empty()))
+        .map(|(_, value)| *value)
+}
+
+/// The local value of `variable`, the first of a list (what a sample is signed with).
+pub fn local_value(variable: &str) -> Option<&'static str> {
+    local(variable).and_then(config::first_listed)
 }
 
 /// The function named `name` among `functions`.

@@ -5,6 +5,25 @@
 use kyc_intake_tests::{moto_python, workspace_binary};
 use std::process::Command;
 
+/// `kyc-bench` on the debug bootstrap with `args`; its standard output, once it has succeeded.
+fn kyc_bench(args: &[&str]) -> String {
+    let output = Command::new(workspace_binary("kyc-bench"))
+        .args(args)
+        .arg("--bootstrap")
+        .arg(workspace_binary("cashfree-webhook"))
+        .arg("--python")
+        .arg(moto_python())
+        .output()
+        .expect("run kyc-bench");
+    let out = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "kyc-bench failed:\n{out}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    out
+}
+
 /// The numbers on the line that starts with `label`, e.g. `[0.412, 0.409]` for
 /// `CPU per warm duplicate      0.412 ms      0.409 ms`.
 fn figures(out: &str, label: &str) -> Vec<f64> {
@@ -21,22 +40,16 @@ fn figures(out: &str, label: &str) -> Vec<f64> {
 #[test]
 fn kyc_bench_prints_every_figure_for_the_bootstrap_and_its_baseline() {
     let bootstrap = workspace_binary("cashfree-webhook");
-    let output = Command::new(workspace_binary("kyc-bench"))
-        .args(["--n", "6", "--concurrent-events", "8", "--latency-ms", "5"])
-        .arg("--bootstrap")
-        .arg(&bootstrap)
-        .arg("--baseline")
-        .arg(&bootstrap)
-        .arg("--python")
-        .arg(moto_python())
-        .output()
-        .expect("run kyc-bench");
-    let out = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "kyc-bench failed:\n{out}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let out = kyc_bench(&[
+        "--n",
+        "6",
+        "--concurrent-events",
+        "8",
+        "--latency-ms",
+        "5",
+        "--baseline",
+        bootstrap.to_str().expect("a UTF-8 path"),
+    ]);
     // Two columns (the bootstrap and its baseline), each a positive figure.
     for label in [
         "init (spawn → first /next)",
@@ -89,22 +102,17 @@ fn kyc_bench_prints_every_figure_for_the_bootstrap_and_its_baseline() {
 
 #[test]
 fn kyc_bench_measures_at_a_lambda_memory_size_over_https() {
-    let bootstrap = workspace_binary("cashfree-webhook");
-    let output = Command::new(workspace_binary("kyc-bench"))
-        .args(["--n", "3", "--concurrent-events", "4", "--latency-ms", "5"])
-        .args(["--memory", "512", "--tls"])
-        .arg("--bootstrap")
-        .arg(&bootstrap)
-        .arg("--python")
-        .arg(moto_python())
-        .output()
-        .expect("run kyc-bench");
-    let out = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "kyc-bench failed:\n{out}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let out = kyc_bench(&[
+        "--n",
+        "3",
+        "--concurrent-events",
+        "4",
+        "--latency-ms",
+        "5",
+        "--memory",
+        "512",
+        "--tls",
+    ]);
     assert!(out.contains("TLS: a front with its own CA"), "{out}");
     // Held to 512 MB's share where the machine allows a cgroup quota, else said so in one line.
     assert!(

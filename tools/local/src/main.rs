@@ -114,9 +114,7 @@ fn local_var(var: &str) -> Option<String> {
             .collect();
         return Some(all.join(","));
     }
-    registry::local_env(FUNCTIONS)
-        .get(var)
-        .map(|v| (*v).to_owned())
+    registry::local(var).map(str::to_owned)
 }
 
 /// What `kyc-local env` prints: every function variable and the stall limits, as `serve` reads

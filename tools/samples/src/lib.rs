@@ -15,6 +15,7 @@
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
+use kyc_intake::config;
 use kyc_intake::registry::{self, FUNCTIONS};
 use kyc_intake::sources::cashfree::signature::{sign, sign_legacy, TIMESTAMP_HEADER};
 use kyc_intake::sources::cashfree::var::CLIENT_SECRETS as CASHFREE_SECRETS;
@@ -33,11 +34,6 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
-/// The first non-empty item of a comma-separated list.
-fn first(list: &str) -> Option<&str> {
-    list.split(',').map(str::trim).find(|s| !s.is_empty())
-}
-
 impl Credentials {
     /// The registry's local values: what `make run` and the tests configure.
     pub fn local() -> Self {
@@ -53,7 +49,7 @@ impl Credentials {
         let mut values = BTreeMap::new();
         for var in FUNCTIONS.iter().flat_map(|f| f.secret_variables.iter()) {
             let value = env(var)
-                .and_then(|v| first(&v).map(str::to_owned))
+                .and_then(|v| config::first_listed(&v).map(str::to_owned))
                 .or_else(|| registry::local_value(var).map(str::to_owned));
             if let Some(value) = value {
                 values.insert((*var).to_owned(), value);
