@@ -17,8 +17,10 @@
 use crate::auth::AuthScheme;
 use crate::config::{err, ConfigError, Env};
 use crate::event::{EventData, KycEvent, DATA_CONTENT_TYPE, SPEC_VERSION};
-use crate::normalize::{event_id, Normalized};
+use crate::normalize::{event_id, sqs_accepts, Normalized, BASE64_ENCODING};
 use crate::sources::SourceSpec;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, value::RawValue, Value};
 use std::collections::HashMap;
@@ -95,7 +97,21 @@ fn project_event(
     extra: (Option<u64>, Option<String>),
     payload: &Value,
 ) -> Result<Normalized, String> {
-    let payload = RawValue::from_string(payload.to_string()).map_err(|e| e.to_string())?;
+    // The intake's rule: the payload as JSON when SQS accepts every character of it, else as
+    // Base64 (a status API may echo back a user's text with any character in it).
+    let text = payload.to_string();
+    let (payload, payload_encoding) = if sqs_accepts(&text) {
+        (
+            RawValue::from_string(text).map_err(|e| e.to_string())?,
+            None,
+        )
+    } else {
+        let encoded = serde_json::to_string(&BASE64.encode(text)).map_err(|e| e.to_string())?;
+        (
+            RawValue::from_string(encoded).map_err(|e| e.to_string())?,
+            Some(BASE64_ENCODING.to_owned()),
+        )
+    };
     let event = KycEvent {
         specversion: SPEC_VERSION.into(),
         id: id.clone(),
@@ -114,7 +130,7 @@ fn project_event(
             provider_time: None,
             received_at: rfc3339(time),
             auth_scheme,
-            payload_encoding: None,
+            payload_encoding,
             expect_within_s: extra.0,
             fetched_at: extra.1,
             payload,

@@ -156,6 +156,14 @@ pub fn secret_refresh_failed(variable: &'static str, timestamp_ms: i64) -> Strin
     document(root, directives, timestamp_ms)
 }
 
+/// The EMF document counting one record the journey worker refused for its sender.
+pub fn refused_sender(timestamp_ms: i64) -> String {
+    let mut root = Map::new();
+    root.insert("RefusedSender".into(), 1.into());
+    let directives = vec![directive(vec![vec![]], vec![("RefusedSender", "Count")])];
+    document(root, directives, timestamp_ms)
+}
+
 /// The EMF document of one sweeper run's counts for `source`.
 pub fn sweep(source: &'static str, stalled: usize, reconciled: usize, timestamp_ms: i64) -> String {
     let mut root = Map::new();
@@ -168,6 +176,28 @@ pub fn sweep(source: &'static str, stalled: usize, reconciled: usize, timestamp_
             ("StalledJourneys", "Count"),
             ("ReconciledJourneys", "Count"),
         ],
+    )];
+    document(root, directives, timestamp_ms)
+}
+
+/// The EMF document of one sweeper run as a whole: what it left and why, whether it got through
+/// its due journeys (`SweepIncomplete` 0 or 1, every run, so an alarm on its minimum over an hour
+/// fires when every run of that hour was incomplete) and how many journeys it left due.
+pub fn sweep_run(report: &crate::sweeper::SweepReport, timestamp_ms: i64) -> String {
+    let mut root = Map::new();
+    let values = [
+        ("DueJourneys", report.due),
+        ("SweepIncomplete", usize::from(!report.complete)),
+        ("ReconcileUnavailable", report.unavailable),
+        ("ReconcileInvalid", report.invalid),
+        ("SweepSendRefused", report.send_refused),
+    ];
+    for (name, value) in values {
+        root.insert(name.into(), value.into());
+    }
+    let directives = vec![directive(
+        vec![vec![]],
+        values.iter().map(|(name, _)| (*name, "Count")).collect(),
     )];
     document(root, directives, timestamp_ms)
 }

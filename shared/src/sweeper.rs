@@ -14,7 +14,7 @@ use crate::config::{self, err, ConfigError, Env};
 use crate::journey;
 use crate::metrics::{self, MetricsSink};
 use crate::normalize::Normalized;
-use crate::ports::{EventSink, PortError};
+use crate::ports::{EventSink, FaultKind, PortError};
 use crate::secret::SecretList;
 use crate::sources::Reconcile;
 use chrono::{DateTime, Utc};
@@ -30,6 +30,8 @@ use tokio::time::Instant;
 pub const SWEEPER_NAME: &str = "journey-sweeper";
 /// What a run keeps back at its end: it stops starting journeys when less is left.
 const RESERVE: Duration = Duration::from_millis(2_000);
+/// The largest status API answer read; a longer one is not believed.
+pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
 /// The longest a status API call may take.
 const API_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -101,19 +103,11 @@ impl SweeperConfig {
                 ))
             }
             (Some(id), false) => {
-                let base = env
-                    .get(var::CASHFREE_API_BASE)
-                    .unwrap_or_else(|| DEFAULT_CASHFREE_API_BASE.to_owned());
-                let base = base.trim().trim_end_matches('/').to_owned();
-                let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
-                    .iter()
-                    .any(|p| base.starts_with(p));
-                if !base.starts_with("https://") && !loopback {
-                    return Err(err(
-                        var::CASHFREE_API_BASE,
-                        format!("`{base}` is not HTTPS (plain HTTP only to loopback, for tests)"),
-                    ));
-                }
+                let base = api_base(
+                    var::CASHFREE_API_BASE,
+                    &env.get(var::CASHFREE_API_BASE)
+                        .unwrap_or_else(|| DEFAULT_CASHFREE_API_BASE.to_owned()),
+                )?;
                 Some(CashfreeApi {
                     base,
                     client_id: id.trim().to_owned(),
@@ -131,6 +125,40 @@ impl SweeperConfig {
             cashfree,
         })
     }
+}
+
+/// A status API's base URL from `var`: parsed as a URL, `https` required except for a loopback
+/// host (`127.0.0.1`, `::1`, `localhost` exactly: tests), no user name or password, no query.
+/// The client secret goes to this address, so a prefix check is not enough
+/// (`http://127.0.0.1@attacker.example` is a request to `attacker.example`).
+pub fn api_base(var: &'static str, value: &str) -> Result<String, ConfigError> {
+    let value = value.trim();
+    let url = reqwest::Url::parse(value)
+        .map_err(|e| err(var, format!("`{value}` is not a URL ({e})")))?;
+    // The parser has normalized the host: lower case, IPv4 in dotted decimal, IPv6 in brackets.
+    let loopback = matches!(url.host_str(), Some("127.0.0.1" | "[::1]" | "localhost"));
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(err(
+            var,
+            "a URL with a user name or password is not accepted",
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(err(var, "the base URL takes no query or fragment"));
+    }
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        _ => {
+            return Err(err(
+                var,
+                format!(
+                    "`{value}` is not HTTPS (plain HTTP only to 127.0.0.1, ::1 or localhost, for tests)"
+                ),
+            ))
+        }
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
 /// One page of the due index.
@@ -202,9 +230,23 @@ pub struct SweepReport {
     pub scanned: usize,
     pub reconciled: usize,
     pub stalled: usize,
-    /// Left for the next run (the status API or the queue failed).
+    /// Left for the next run, for whatever reason (the counts below, a queue outage, the end of
+    /// the run's time).
     pub left: usize,
-    /// The run reached the end of what was due (not stopped by its deadline or a fault).
+    /// Left because the status API could not be asked (refused, throttled, timed out, failed):
+    /// `ReconcileUnavailable`.
+    pub unavailable: usize,
+    /// Left because the status API's answer was not believed (too large, not JSON, another
+    /// journey's, a status that is not a status word): `ReconcileInvalid`.
+    pub invalid: usize,
+    /// Skipped because the queue refused the event for good (too large, characters it refuses):
+    /// `SweepSendRefused`. The journey stays due.
+    pub send_refused: usize,
+    /// Journeys this run found due and left due (`DueJourneys`); when the run is incomplete, a
+    /// lower bound (the pages it did not read are not counted).
+    pub due: usize,
+    /// The run reached the end of what was due (not stopped by its deadline or a fault);
+    /// `SweepIncomplete` otherwise.
     pub complete: bool,
 }
 
@@ -214,6 +256,13 @@ pub struct Sweeper<D, A, Q> {
     api: Option<A>,
     sink: Q,
     metrics: Arc<dyn MetricsSink>,
+}
+
+/// What became of one due journey.
+enum Step {
+    Sent(Normalized),
+    /// Left due, counted in `left` and in the named count.
+    Left(fn(&mut SweepReport) -> &mut usize),
 }
 
 impl<D: DueJourneys, A: StatusApi, Q: EventSink> Sweeper<D, A, Q> {
@@ -233,12 +282,15 @@ impl<D: DueJourneys, A: StatusApi, Q: EventSink> Sweeper<D, A, Q> {
     }
 
     /// One run: every journey due at `now`, until the end of the list or until `budget` (the
-    /// invocation's remaining time) is spent.
+    /// invocation's remaining time) is spent. Nothing is reported stalled because the status API
+    /// could not be asked, and no one journey can stop the run from reaching the ones behind it.
     pub async fn run(&self, now: DateTime<Utc>, budget: Duration) -> SweepReport {
         let end = Instant::now() + budget;
         let mut report = SweepReport::default();
         let mut per_source: BTreeMap<&'static str, (usize, usize)> = BTreeMap::new();
-        let mut api_usable = self.api.is_some();
+        // After a 401, 403 or 429 no call of this run will do better: the journeys it would have
+        // asked about are left for the next run without asking.
+        let mut api_usable = true;
         let mut after = None;
         'pages: while let Some(budget) = end
             .checked_duration_since(Instant::now())
@@ -262,66 +314,50 @@ impl<D: DueJourneys, A: StatusApi, Q: EventSink> Sweeper<D, A, Q> {
             };
             report.read += page.journeys.len();
             report.scanned += page.scanned;
-            for journey in &page.journeys {
+            for (i, journey) in page.journeys.iter().enumerate() {
                 let Some(budget) = end
                     .checked_duration_since(Instant::now())
                     .and_then(|d| d.checked_sub(RESERVE))
                 else {
+                    report.left += page.journeys.len() - i;
                     break 'pages;
                 };
-                let Some((source, subject)) = journey.split() else {
-                    tracing::warn!(pk = journey.pk, "a due journey of no known source");
-                    report.left += 1;
-                    continue;
-                };
-                let reconcile = source.journey.reconcile.filter(|_| api_usable);
-                let event = match (reconcile, &self.api) {
-                    (Some(reconcile), Some(api)) => {
-                        let timeout = budget.min(API_TIMEOUT);
-                        match api.status(&reconcile, subject, timeout).await {
-                            Ok(state)
-                                if Some(&state.status) != journey.provider_status.as_ref()
-                                    || state.sub_status != journey.provider_sub_status =>
-                            {
-                                completeness::reconciled(
-                                    source,
-                                    subject,
-                                    &state.status,
-                                    state.sub_status.as_deref(),
-                                    &state.answer,
-                                    now,
-                                )
-                            }
-                            Ok(_) | Err(ApiError::NotFound) => completeness::stalled(journey, now),
-                            Err(e) => {
-                                if matches!(e, ApiError::Unauthorized(_) | ApiError::Throttled) {
-                                    api_usable = false;
-                                }
-                                tracing::warn!(source = source.name, error = %e, "status API: journey left for the next run");
-                                report.left += 1;
-                                continue;
-                            }
-                        }
-                    }
-                    _ => completeness::stalled(journey, now),
-                };
-                let event = match event {
-                    Ok(event) => event,
-                    Err(e) => {
-                        tracing::error!(source = source.name, error = %e, "the event could not be made");
+                let step = self.step(journey, now, budget, &mut api_usable).await;
+                let event = match step {
+                    Step::Sent(event) => event,
+                    Step::Left(count) => {
+                        *count(&mut report) += 1;
                         report.left += 1;
                         continue;
                     }
                 };
-                if let Err(e) = self.send(&event).await {
-                    lambda_idempotency::log_fault(
-                        &e,
-                        "sending to the queue failed; the next run goes on",
-                    );
-                    report.left += 1;
-                    break 'pages;
+                match self.send(&event).await {
+                    Ok(_) => {}
+                    Err(e) if e.kind == FaultKind::Rejected => {
+                        lambda_idempotency::log_fault(
+                            &e,
+                            "the queue refused the event for good; the journey is skipped and stays due",
+                        );
+                        tracing::warn!(
+                            event_id = journey.event_id,
+                            event_type = event.event_type,
+                            "skipped: the queue refused the sweeper's event"
+                        );
+                        report.send_refused += 1;
+                        report.left += 1;
+                        continue;
+                    }
+                    Err(e) => {
+                        lambda_idempotency::log_fault(
+                            &e,
+                            "sending to the queue failed; the next run starts here",
+                        );
+                        report.left += page.journeys.len() - i;
+                        break 'pages;
+                    }
                 }
-                let counts = per_source.entry(source.name).or_default();
+                let source = event.source;
+                let counts = per_source.entry(source).or_default();
                 if event.event_type == completeness::RECONCILED {
                     report.reconciled += 1;
                     counts.1 += 1;
@@ -338,24 +374,109 @@ impl<D: DueJourneys, A: StatusApi, Q: EventSink> Sweeper<D, A, Q> {
                 }
             }
         }
+        report.due = report.read - report.reconciled - report.stalled;
+        let at = now.timestamp_millis();
         for (source, (stalled, reconciled)) in per_source {
-            self.metrics.emit(&metrics::sweep(
-                source,
-                stalled,
-                reconciled,
-                now.timestamp_millis(),
-            ));
+            self.metrics
+                .emit(&metrics::sweep(source, stalled, reconciled, at));
         }
-        tracing::info!(
-            read = report.read,
-            scanned = report.scanned,
-            reconciled = report.reconciled,
-            stalled = report.stalled,
-            left = report.left,
-            complete = report.complete,
-            "sweep"
-        );
+        self.metrics.emit(&metrics::sweep_run(&report, at));
+        let quiet = report.read == 0 && report.complete;
+        macro_rules! line {
+            ($level:ident) => {
+                tracing::$level!(
+                    read = report.read,
+                    scanned = report.scanned,
+                    reconciled = report.reconciled,
+                    stalled = report.stalled,
+                    left = report.left,
+                    unavailable = report.unavailable,
+                    invalid = report.invalid,
+                    send_refused = report.send_refused,
+                    due = report.due,
+                    complete = report.complete,
+                    "sweep"
+                )
+            };
+        }
+        if quiet {
+            line!(debug);
+        } else {
+            line!(info);
+        }
         report
+    }
+
+    /// What to send about one due journey, or why it is left. Logs name the journey by its last
+    /// event's id, never by the customer reference.
+    async fn step(
+        &self,
+        journey: &OpenJourney,
+        now: DateTime<Utc>,
+        budget: Duration,
+        api_usable: &mut bool,
+    ) -> Step {
+        let event_id = journey.event_id.as_str();
+        let Some((source, subject)) = journey.split() else {
+            tracing::warn!(event_id, "a due journey of no known source: left");
+            return Step::Left(|r| &mut r.invalid);
+        };
+        let made = match (source.journey.reconcile, &self.api) {
+            (Some(reconcile), Some(api)) => {
+                if !*api_usable {
+                    return Step::Left(|r| &mut r.unavailable);
+                }
+                match api
+                    .status(&reconcile, subject, budget.min(API_TIMEOUT))
+                    .await
+                {
+                    Ok(state)
+                        if Some(&state.status) != journey.provider_status.as_ref()
+                            || state.sub_status != journey.provider_sub_status =>
+                    {
+                        completeness::reconciled(
+                            source,
+                            subject,
+                            &state.status,
+                            state.sub_status.as_deref(),
+                            &state.answer,
+                            now,
+                        )
+                    }
+                    // The provider knows no more than we do: the journey is stalled.
+                    Ok(_) | Err(ApiError::NotFound) => completeness::stalled(journey, now),
+                    Err(ApiError::Invalid(problem)) => {
+                        tracing::warn!(
+                            source = source.name,
+                            event_id,
+                            problem,
+                            "status API: the answer is not believed; journey left for the next run"
+                        );
+                        return Step::Left(|r| &mut r.invalid);
+                    }
+                    Err(e) => {
+                        if matches!(e, ApiError::Unauthorized(_) | ApiError::Throttled) {
+                            *api_usable = false;
+                        }
+                        tracing::warn!(
+                            source = source.name,
+                            event_id,
+                            error = %e,
+                            "status API: journey left for the next run"
+                        );
+                        return Step::Left(|r| &mut r.unavailable);
+                    }
+                }
+            }
+            _ => completeness::stalled(journey, now),
+        };
+        match made {
+            Ok(event) => Step::Sent(event),
+            Err(e) => {
+                tracing::error!(source = source.name, event_id, error = %e, "the event could not be made: left");
+                Step::Left(|r| &mut r.send_refused)
+            }
+        }
     }
 
     async fn send(&self, event: &Normalized) -> Result<String, PortError> {
@@ -369,5 +490,259 @@ pub struct NoApi;
 impl StatusApi for NoApi {
     async fn status(&self, _: &Reconcile, _: &str, _: Duration) -> Result<ProviderState, ApiError> {
         Err(ApiError::Unavailable("no status API configured".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Captured;
+    use crate::ports::OutgoingMessage;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+
+    /// Due journeys, one page.
+    struct Due(Vec<OpenJourney>);
+
+    impl DueJourneys for Due {
+        async fn due(&self, _: i64, after: Option<(String, i64)>) -> Result<Page, PortError> {
+            let journeys = if after.is_some() {
+                Vec::new()
+            } else {
+                self.0.clone()
+            };
+            Ok(Page {
+                scanned: journeys.len(),
+                journeys,
+                next: None,
+            })
+        }
+    }
+
+    /// A status API answering from a script, then `EXPIRED` for whatever it is asked.
+    #[derive(Default)]
+    struct Api {
+        script: Mutex<Vec<Result<ProviderState, ApiError>>>,
+        calls: AtomicUsize,
+    }
+
+    impl StatusApi for &Api {
+        async fn status(
+            &self,
+            _: &Reconcile,
+            subject: &str,
+            _: Duration,
+        ) -> Result<ProviderState, ApiError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            let mut script = self.script.lock().unwrap_or_else(|e| e.into_inner());
+            if !script.is_empty() {
+                return script.remove(0);
+            }
+            Ok(ProviderState {
+                status: "EXPIRED".into(),
+                sub_status: None,
+                answer: serde_json::json!({"verification_id": subject, "status": "EXPIRED"}),
+            })
+        }
+    }
+
+    /// A queue that refuses for good every event about `refused` and can be down.
+    #[derive(Default)]
+    struct Queue {
+        refused: Option<String>,
+        down: bool,
+        sent: Mutex<Vec<OutgoingMessage>>,
+    }
+
+    impl EventSink for &Queue {
+        async fn send(&self, message: &OutgoingMessage) -> Result<String, PortError> {
+            if self.down {
+                return Err(PortError::new("q", FaultKind::Unavailable, "down"));
+            }
+            if self
+                .refused
+                .as_deref()
+                .is_some_and(|s| message.group_id.ends_with(&format!("#{s}")))
+            {
+                return Err(PortError::new("q", FaultKind::Rejected, "MessageTooLong"));
+            }
+            let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
+            sent.push(message.clone());
+            Ok(format!("m{}", sent.len()))
+        }
+    }
+
+    fn journey(pk: &str) -> OpenJourney {
+        OpenJourney {
+            pk: pk.to_owned(),
+            event_type: "kyc.vkyc.call_queued".into(),
+            event_id: format!("e-{pk}"),
+            time: "2026-01-01T00:00:00Z".into(),
+            provider_status: Some("PRE_VIDEO_CALL".into()),
+            provider_sub_status: None,
+            due_at_ms: 0,
+            opened_at: None,
+        }
+    }
+
+    fn three_vkyc() -> Due {
+        Due(["a", "b", "c"]
+            .iter()
+            .map(|s| journey(&format!("cashfree/vkyc#{s}")))
+            .collect())
+    }
+
+    const BUDGET: Duration = Duration::from_secs(60);
+
+    #[tokio::test]
+    async fn after_a_refusal_or_throttling_no_journey_is_reported_stalled_and_the_next_run_reconciles(
+    ) {
+        for refusal in [
+            ApiError::Throttled,
+            ApiError::Unauthorized(401),
+            ApiError::Unauthorized(403),
+        ] {
+            let api = Api::default();
+            api.script
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(Err(refusal.clone()));
+            let queue = Queue::default();
+            let metrics = Arc::new(Captured::default());
+            let mut due = three_vkyc();
+            // A HyperVerge journey among them: detection only, reported as usual.
+            due.0.push(journey("hyperverge/results#h"));
+            let sweeper = Sweeper::new(due, Some(&api), &queue).with_metrics(metrics.clone());
+            let report = sweeper.run(Utc::now(), BUDGET).await;
+            assert_eq!(
+                (
+                    report.stalled,
+                    report.reconciled,
+                    report.left,
+                    report.unavailable
+                ),
+                (1, 0, 3, 3),
+                "{refusal:?}: only the HyperVerge journey is reported"
+            );
+            assert_eq!(
+                api.calls.load(Ordering::SeqCst),
+                1,
+                "no call after the refusal"
+            );
+            assert!(report.complete);
+            assert_eq!(report.due, 3);
+            let documents = metrics.documents().join("\n");
+            assert!(
+                documents.contains(r#""ReconcileUnavailable":3"#)
+                    && documents.contains(r#""DueJourneys":3"#),
+                "{documents}"
+            );
+            let report = sweeper.run(Utc::now(), BUDGET).await;
+            assert_eq!((report.reconciled, report.left), (3, 0), "{refusal:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn timeouts_failures_and_answers_not_believed_leave_only_that_journey() {
+        let api = Api::default();
+        api.script
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend([
+                Err(ApiError::Timeout),
+                Err(ApiError::Invalid(
+                    "its verification_id is not the journey's".into(),
+                )),
+            ]);
+        let queue = Queue::default();
+        let sweeper = Sweeper::new(three_vkyc(), Some(&api), &queue);
+        let report = sweeper.run(Utc::now(), BUDGET).await;
+        assert_eq!(
+            (
+                report.reconciled,
+                report.stalled,
+                report.unavailable,
+                report.invalid
+            ),
+            (1, 0, 1, 1),
+            "the journey behind them is reconciled"
+        );
+        assert_eq!(
+            api.calls.load(Ordering::SeqCst),
+            3,
+            "a timeout is not a refusal"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_event_the_queue_refuses_for_good_is_skipped_and_the_run_goes_on() {
+        let api = Api::default();
+        let queue = Queue {
+            refused: Some("a".into()),
+            ..Queue::default()
+        };
+        let metrics = Arc::new(Captured::default());
+        let sweeper = Sweeper::new(three_vkyc(), Some(&api), &queue).with_metrics(metrics.clone());
+        for _ in 0..3 {
+            let report = sweeper.run(Utc::now(), BUDGET).await;
+            assert_eq!(
+                (report.reconciled, report.send_refused, report.due),
+                (2, 1, 1)
+            );
+            assert!(report.complete, "not pinned: every run reaches b and c");
+        }
+        let documents = metrics.documents().join("\n");
+        assert!(
+            documents.contains(r#""SweepSendRefused":1"#)
+                && documents.contains(r#""SweepIncomplete":0"#),
+            "{documents}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_queue_outage_ends_the_run_incomplete_and_says_so() {
+        let api = Api::default();
+        let queue = Queue {
+            down: true,
+            ..Queue::default()
+        };
+        let metrics = Arc::new(Captured::default());
+        let sweeper = Sweeper::new(three_vkyc(), Some(&api), &queue).with_metrics(metrics.clone());
+        let report = sweeper.run(Utc::now(), BUDGET).await;
+        assert!(!report.complete);
+        assert_eq!((report.left, report.due), (3, 3));
+        assert_eq!(
+            api.calls.load(Ordering::SeqCst),
+            1,
+            "the run stopped at the outage"
+        );
+        let documents = metrics.documents().join("\n");
+        assert!(documents.contains(r#""SweepIncomplete":1"#), "{documents}");
+    }
+
+    #[test]
+    fn the_api_base_is_a_parsed_url_https_unless_exactly_loopback() {
+        for good in [
+            "https://api.cashfree.com",
+            "https://sandbox.cashfree.com/",
+            "http://127.0.0.1:8080",
+            "http://localhost:9",
+            "http://[::1]:9",
+        ] {
+            assert!(api_base("V", good).is_ok(), "{good}");
+        }
+        for bad in [
+            "http://localhost.attacker.example",
+            "http://127.0.0.1@attacker.example",
+            "http://127.0.0.1.nip.io",
+            "http://api.cashfree.com",
+            "https://user:pass@api.cashfree.com",
+            "https://api.cashfree.com/?x=1",
+            "ftp://127.0.0.1",
+            "api.cashfree.com",
+        ] {
+            let e = api_base("V", bad).expect_err(bad);
+            assert_eq!(e.var, "V");
+        }
     }
 }

@@ -35,6 +35,10 @@ struct FakeState {
     /// verification_id → (status, sub_status).
     known: HashMap<String, (String, Option<String>)>,
     mode: Option<Mode>,
+    /// verification_id → the whole answer's body, as it is (hostile or broken answers).
+    raw: HashMap<String, String>,
+    /// Answer the first call with this status, then as usual.
+    first: Option<u16>,
     calls: usize,
     bad_headers: usize,
 }
@@ -82,6 +86,9 @@ impl FakeCashfree {
             {
                 state.bad_headers += 1;
             }
+            if let Some(code) = state.first.take() {
+                return reply(code, json!({"message": "error", "code": code}).to_string());
+            }
             state.mode.unwrap_or(Mode::Normal)
         };
         match mode {
@@ -106,6 +113,9 @@ impl FakeCashfree {
             .unwrap_or_default();
         if path != "/verification/vkyc" && path != "/verification/digilocker" {
             return reply(404, "{}".into());
+        }
+        if let Some(body) = self.state().raw.get(&id) {
+            return reply(200, body.clone());
         }
         match self.state().known.get(&id) {
             Some((status, sub)) => reply(
@@ -235,8 +245,8 @@ async fn a_stalled_vkyc_journey_is_reconciled_when_cashfree_knows_more_and_repor
             scanned: 2,
             reconciled: 1,
             stalled: 1,
-            left: 0,
-            complete: true
+            complete: true,
+            ..SweepReport::default()
         }
     );
     assert_eq!(
@@ -572,4 +582,175 @@ async fn the_sweepers_cost_does_not_grow_with_closed_journeys() {
         report.scanned, report.stalled
     );
     assert_eq!(stack.messages().await.len(), 100);
+}
+
+/// Deliver a queued VKYC webhook for each subject and let the worker open their journeys.
+async fn open_journeys(
+    stack: &Stack,
+    worker: &kyc_intake::startup::AwsJourneyWorker,
+    ids: &[&str],
+) {
+    let f = stack.cashfree(&[]).await;
+    for v in ids {
+        let reply = call(&f, ApiRequest::post(VKYC, queued(v)).signed_now().request()).await;
+        assert_eq!(reply.status, 200);
+    }
+    stack.apply_queue(worker).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_or_throttled_status_api_reports_nothing_stalled_and_the_next_run_reconciles() {
+    for code in [429, 401, 403] {
+        let stack = Stack::new(true).await;
+        let sdk = local_sdk_config(endpoint()).await;
+        let (table, worker) = stack.journey_worker(&sdk).await;
+        open_journeys(&stack, &worker, &["th-1", "th-2", "th-3"]).await;
+        let fake = FakeCashfree::default();
+        for v in ["th-1", "th-2", "th-3"] {
+            fake.state()
+                .known
+                .insert(v.into(), ("EXPIRED".into(), Some("LINK_EXPIRED".into())));
+        }
+        fake.state().first = Some(code);
+        let base = fake.start().await;
+        let s = sweeper(&stack, &table, Some(&base)).await;
+        let report = s.run(later(), BUDGET).await;
+        assert_eq!(
+            (
+                report.stalled,
+                report.reconciled,
+                report.left,
+                report.unavailable
+            ),
+            (0, 0, 3, 3),
+            "{code}: nothing reported stalled because the API could not be asked"
+        );
+        assert_eq!(fake.state().calls, 1, "{code}: no call after the refusal");
+        assert!(stack.messages().await.is_empty());
+        let report = s.run(later(), BUDGET).await;
+        assert_eq!((report.reconciled, report.left), (3, 0), "{code}");
+        assert_eq!(
+            types(&stack.messages().await),
+            ["th-1", "th-2", "th-3"].map(|v| (v.to_owned(), "kyc.journey.reconciled".to_owned()))
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_or_broken_answers_never_stop_the_run_reaching_the_journeys_behind_them() {
+    let logs = kyc_intake_tests::captured_logs();
+    let stack = Stack::new(true).await;
+    let sdk = local_sdk_config(endpoint()).await;
+    let (table, worker) = stack.journey_worker(&sdk).await;
+    // Due in this order (oldest first): the broken ones first, the good one last.
+    let ids = ["hb-big", "hb-fffe", "hb-other", "hb-lower", "hb-good"];
+    open_journeys(&stack, &worker, &ids).await;
+    let fake = FakeCashfree::default();
+    {
+        let mut state = fake.state();
+        // Over 64 KiB.
+        state.raw.insert(
+            "hb-big".into(),
+            json!({"verification_id": "hb-big", "status": "EXPIRED", "remarks": "x".repeat(70_000)})
+                .to_string(),
+        );
+        // A user's text echoed back with a character SQS refuses: believed, carried as Base64.
+        state.raw.insert(
+            "hb-fffe".into(),
+            json!({"verification_id": "hb-fffe", "reference_id": 9, "status": "EXPIRED", "sub_status": "LINK_EXPIRED", "remarks": "name \u{FFFE} here"})
+                .to_string(),
+        );
+        // Another journey's answer.
+        state.raw.insert(
+            "hb-other".into(),
+            json!({"verification_id": "someone-else", "status": "APPROVED"}).to_string(),
+        );
+        state.raw.insert(
+            "hb-lower".into(),
+            json!({"verification_id": "hb-lower", "status": "approved; drop table"}).to_string(),
+        );
+        state.known.insert(
+            "hb-good".into(),
+            ("EXPIRED".into(), Some("LINK_EXPIRED".into())),
+        );
+    }
+    // A due item of no known source (a corrupt or foreign item): left, and logged without its key.
+    {
+        use aws_sdk_dynamodb::types::AttributeValue as A;
+        use kyc_intake::journey::attr as j;
+        aws_sdk_dynamodb::Client::new(&sdk)
+            .put_item()
+            .table_name(&table)
+            .item(j::PK, A::S("nobody/kyc#hb-customer-ref".into()))
+            .item(j::TYPE, A::S("kyc.kyc.created".into()))
+            .item(j::EVENT_ID, A::S("e-unknown".into()))
+            .item(j::TIME, A::S("2025-05-22T03:55:00Z".into()))
+            .item(j::SWEEP_SHARD, A::S("open".into()))
+            .item(j::DUE_AT, A::N("1".into()))
+            .send()
+            .await
+            .expect("put");
+    }
+    let base = fake.start().await;
+    for run in 0..2 {
+        let s = sweeper(&stack, &table, Some(&base)).await;
+        let report = s.run(later(), BUDGET).await;
+        assert!(report.complete, "run {run}");
+        assert_eq!(
+            report.invalid, 4,
+            "run {run}: too large, another's, not a status word, no known source"
+        );
+        let sent = stack.messages().await;
+        if run == 0 {
+            assert_eq!(
+                types(&sent),
+                [
+                    ("hb-fffe".to_owned(), "kyc.journey.reconciled".to_owned()),
+                    ("hb-good".to_owned(), "kyc.journey.reconciled".to_owned()),
+                ]
+            );
+            let fffe: Value = serde_json::from_str(
+                &sent
+                    .iter()
+                    .find(|m| m.body.contains("hb-fffe"))
+                    .expect("sent")
+                    .body,
+            )
+            .expect("event");
+            assert_eq!(fffe["data"]["payload_encoding"], "base64");
+            assert_eq!(fffe["data"]["provider_status"], "EXPIRED");
+        }
+    }
+    let due: Vec<bool> = {
+        let mut v = Vec::new();
+        for id in ["hb-big", "hb-other", "hb-lower"] {
+            v.push(
+                stack
+                    .journey(&table, &format!("cashfree/vkyc#{id}"))
+                    .await
+                    .expect("j")
+                    .contains_key("due_at"),
+            );
+        }
+        v
+    };
+    assert_eq!(
+        due,
+        [true, true, true],
+        "left due, never closed by what was not believed"
+    );
+    // The logs name journeys by event id, never by the customer reference.
+    let sweeper_lines: Vec<String> = logs
+        .text()
+        .lines()
+        .filter(|l| l.contains("kyc_intake::sweeper"))
+        .map(str::to_owned)
+        .collect();
+    assert!(
+        sweeper_lines.iter().any(|l| l.contains("e-unknown")),
+        "named by its event id"
+    );
+    for line in &sweeper_lines {
+        assert!(!line.contains("hb-"), "a customer reference logged: {line}");
+    }
 }

@@ -59,6 +59,9 @@ pub struct Reconcile {
     pub path: &'static str,
     /// Statuses the provider calls final: reconciling to one closes the journey.
     pub final_statuses: &'static [&'static str],
+    /// Every status the provider documents for the API, when it publishes a closed list: an
+    /// answer with any other is not believed. `None`: open strings (any status word).
+    pub statuses: Option<&'static [&'static str]>,
 }
 
 impl JourneyRules {

@@ -35,6 +35,13 @@ pub static SOURCE: SourceSpec = SourceSpec {
         reconcile: Some(Reconcile {
             path: "/verification/digilocker",
             final_statuses: &["AUTHENTICATED", "EXPIRED", "CONSENT_DENIED"],
+            statuses: Some(&[
+                "PENDING",
+                "AUTHENTICATED",
+                "EXPIRED",
+                "CONSENT_DENIED",
+                "FAILURE",
+            ]),
         }),
     },
 };

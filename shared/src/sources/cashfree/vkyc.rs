@@ -40,6 +40,8 @@ pub static SOURCE: SourceSpec = SourceSpec {
                 "AUDITOR_APPROVED",
                 "AUDITOR_REJECTED",
             ],
+            // Not all published: open strings.
+            statuses: None,
         }),
     },
 };
