@@ -19,17 +19,25 @@
 use crate::completeness::{self, StallAfter};
 use crate::config::{self, err, positive, ConfigError, Env, DEFAULT_TTL_SECONDS};
 use crate::event::KycEvent;
+use crate::metrics::{self, MetricsSink};
 use crate::ports::{Claim, IdempotencyStore, PortError};
+use crate::senders::Senders;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_idempotency::batch::{process_batch, RecordResult};
 use lambda_idempotency::{log_fault, Attempt, Completion, Failure, Idempotency, Run};
 use sha2::{Digest, Sha256};
 use std::future::Future;
+use std::sync::Arc;
 
 /// The worker's function and binary name.
 pub const WORKER_NAME: &str = "journey-worker";
 /// Prefix of the worker's idempotency keys: `journey-worker#<event id>`.
 pub const KEY_PREFIX: &str = "journey-worker#";
+/// How far ahead of the worker's clock an event's time may be; later times are taken as the
+/// worker's clock (the intake's rule, applied again to every type).
+pub const MAX_FUTURE_SKEW_MS: i64 = 5 * 60 * 1000;
+/// The longest `expect_within_s` a `kyc.journey.started` may set (30 days); longer is this.
+pub const MAX_EXPECT_WITHIN_SECS: u64 = 30 * 86_400;
 
 /// The variables the worker reads.
 pub mod var {
@@ -37,6 +45,7 @@ pub mod var {
     pub const ALL: &[&str] = &[
         JOURNEY_TABLE,
         crate::completeness::STALL_AFTER_VARIABLE,
+        crate::senders::VARIABLE,
         crate::config::var::IDEMPOTENCY_TABLE,
         crate::config::var::IDEMPOTENCY_TTL_SECONDS,
     ];
@@ -88,6 +97,8 @@ pub struct WorkerConfig {
     pub ttl_secs: u64,
     /// When an open journey is due (`JOURNEY_STALL_AFTER`).
     pub stall_after: StallAfter,
+    /// Who may send what (`JOURNEY_SENDERS`); `None`: every sender's records are applied.
+    pub senders: Option<Senders>,
 }
 
 impl WorkerConfig {
@@ -106,6 +117,7 @@ impl WorkerConfig {
                 DEFAULT_TTL_SECONDS,
             )?,
             stall_after: StallAfter::from_env(env)?,
+            senders: Senders::from_env(env)?,
         })
     }
 }
@@ -168,14 +180,22 @@ impl JourneyUpdate {
                 .ok()
                 .map(|t| t.timestamp_millis())
         };
-        let received_ms = parse(&event.data.received_at).unwrap_or(now.timestamp_millis());
-        let time_ms = parse(&event.time).unwrap_or(received_ms);
+        // No time may be later than the worker's clock allows: a far-future time would win over
+        // every later real event and keep the journey from ever being due.
+        let latest = now.timestamp_millis().saturating_add(MAX_FUTURE_SKEW_MS);
+        let received_ms = parse(&event.data.received_at)
+            .unwrap_or(now.timestamp_millis())
+            .min(latest);
+        let time_ms = parse(&event.time).unwrap_or(received_ms).min(latest);
         let limit_ms = |secs: u64| i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX / 2);
         let source = completeness::source(&event.source);
         let stall_ms = limit_ms(stall_after.secs(&event.source));
         let (kind, time_ms, sweep) = match event.event_type.as_str() {
             completeness::STARTED => {
-                let within = event.data.expect_within_s.map_or(stall_ms, limit_ms);
+                let within = event
+                    .data
+                    .expect_within_s
+                    .map_or(stall_ms, |s| limit_ms(s.min(MAX_EXPECT_WITHIN_SECS)));
                 (
                     UpdateKind::Started,
                     0,
@@ -188,7 +208,7 @@ impl JourneyUpdate {
                     .fetched_at
                     .clone()
                     .unwrap_or_else(|| event.data.received_at.clone());
-                let fetched_ms = parse(&fetched_at).unwrap_or(received_ms);
+                let fetched_ms = parse(&fetched_at).unwrap_or(received_ms).min(latest);
                 let is_final = source
                     .and_then(|s| s.journey.reconcile)
                     .zip(event.data.provider_status.as_deref())
@@ -223,7 +243,12 @@ impl JourneyUpdate {
             pk: format!("{}#{subject}", event.source),
             event_type: event.event_type.clone(),
             event_id: event.id.clone(),
-            time: event.time.clone(),
+            time: match parse(&event.time) {
+                Some(t) if t > latest => chrono::DateTime::from_timestamp_millis(latest)
+                    .unwrap_or(now)
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                _ => event.time.clone(),
+            },
             time_ms,
             provider_status: event.data.provider_status.clone(),
             provider_sub_status: event.data.provider_sub_status.clone(),
@@ -268,6 +293,8 @@ pub enum RecordOutcome {
     Unrecognized,
     /// Not a `KycEvent`.
     Poison,
+    /// From a sender that may not send it (`JOURNEY_SENDERS`): acknowledged, not applied.
+    RefusedSender,
     /// Another delivery of the same event is applying it now: retry later.
     InProgress,
     /// DynamoDB failed (or the time ran out).
@@ -283,6 +310,7 @@ impl RecordOutcome {
             Self::Duplicate => "duplicate",
             Self::Unrecognized => "unrecognized",
             Self::Poison => "poison",
+            Self::RefusedSender => "refused_sender",
             Self::InProgress => "in_progress",
             Self::Fault => "fault",
         }
@@ -292,7 +320,7 @@ impl RecordOutcome {
     pub fn succeeded(self) -> bool {
         matches!(
             self,
-            Self::Applied(_) | Self::Duplicate | Self::Unrecognized
+            Self::Applied(_) | Self::Duplicate | Self::Unrecognized | Self::RefusedSender
         )
     }
 }
@@ -302,6 +330,8 @@ pub struct JourneyWorker<S, J> {
     idempotency: Idempotency<S>,
     journeys: J,
     stall_after: StallAfter,
+    senders: Option<Senders>,
+    metrics: Arc<dyn MetricsSink>,
 }
 
 impl<S: IdempotencyStore, J: JourneyStore> JourneyWorker<S, J> {
@@ -311,7 +341,25 @@ impl<S: IdempotencyStore, J: JourneyStore> JourneyWorker<S, J> {
             idempotency: Idempotency::new(store, ttl_secs),
             journeys,
             stall_after: StallAfter::defaults(),
+            senders: None,
+            metrics: Arc::new(metrics::Stdout),
         }
+    }
+
+    /// Apply only what each record's sender may send (`JOURNEY_SENDERS`).
+    pub fn with_senders(mut self, senders: Option<Senders>) -> Self {
+        if senders.is_none() {
+            tracing::info!(
+                "JOURNEY_SENDERS is not set: records are applied whoever sent them (local use)"
+            );
+        }
+        self.senders = senders;
+        self
+    }
+
+    pub fn with_metrics(mut self, metrics: Arc<dyn MetricsSink>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// When an open journey is due (`JOURNEY_STALL_AFTER`).
@@ -355,6 +403,27 @@ impl<S: IdempotencyStore, J: JourneyStore> JourneyWorker<S, J> {
                 return RecordOutcome::Poison;
             }
         };
+        if let Some(senders) = &self.senders {
+            let sender = record.attributes.get("SenderId").map(String::as_str);
+            let replay = record
+                .message_attributes
+                .contains_key(crate::archive::REPLAY_ATTRIBUTE);
+            if let Err(why) = senders.check(sender, &event, replay) {
+                // The message id, the sender and the type: never the payload or the subject.
+                tracing::warn!(
+                    message_id,
+                    sender = sender.unwrap_or("-"),
+                    event_type = event.event_type.as_str(),
+                    outcome = RecordOutcome::RefusedSender.label(),
+                    reason = %why,
+                    "a record its sender may not send: acknowledged, not applied"
+                );
+                self.metrics.emit(&metrics::refused_sender(
+                    chrono::Utc::now().timestamp_millis(),
+                ));
+                return RecordOutcome::RefusedSender;
+            }
+        }
         let outcome = self.apply(&event, body, deadline_ms).await;
         let line = |level| {
             let label = outcome.label();

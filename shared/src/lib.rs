@@ -23,6 +23,7 @@ pub mod ports;
 pub mod registry;
 pub mod secret;
 pub mod secrets_manager;
+pub mod senders;
 pub mod sources;
 pub mod startup;
 pub mod sweeper;

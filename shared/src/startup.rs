@@ -137,6 +137,7 @@ pub fn aws_journey_worker(sdk: &aws_config::SdkConfig, config: &WorkerConfig) ->
     let journeys = DynamoJourneys::new(client, config.journey_table.clone(), claims.clone());
     JourneyWorker::new(claims, journeys, config.ttl_secs)
         .with_stall_after(config.stall_after.clone())
+        .with_senders(config.senders.clone())
 }
 
 /// The sweeper on AWS: the journey table's due index, Cashfree's status API when configured, the
@@ -181,4 +182,61 @@ pub async fn journey_sweeper(
         SqsSink::new(aws_sdk_sqs::Client::new(sdk), config.queue_url),
     );
     Ok((sweeper, refresh))
+}
+
+/// A source's authentication as its function reads it today, for checking archived deliveries
+/// again (replay): the function's secret variables from `env`, or from Secrets Manager where
+/// `<X>_SECRET_ID` names one (read once). Also the names of those variables, for a refusal to
+/// name when none is set.
+pub async fn source_auth(
+    source: &'static crate::sources::SourceSpec,
+    env: &dyn config::Env,
+    sdk: &aws_config::SdkConfig,
+) -> Result<(Box<dyn crate::auth::Authenticate>, &'static [&'static str]), ConfigError> {
+    let Some(function) = crate::registry::FUNCTIONS
+        .iter()
+        .find(|f| f.sources.iter().any(|s| s.name == source.name))
+    else {
+        return Err(config::err(
+            "--source",
+            format!("no function serves {}", source.name),
+        ));
+    };
+    // Only the authentication is built: the tables and the queue are not needed, the TTL is
+    // (a scheme's replay window is held to it).
+    let common = |env: &dyn config::Env| -> Result<Common, ConfigError> {
+        Ok(Common {
+            table: String::new(),
+            queue_url: String::new(),
+            archive_bucket: None,
+            settings: crate::pipeline::Settings {
+                ttl_secs: config::positive(
+                    env,
+                    config::var::IDEMPOTENCY_TTL_SECONDS,
+                    config::DEFAULT_TTL_SECONDS,
+                )?,
+                max_body_bytes: config::DEFAULT_MAX_BODY_BYTES,
+            },
+        })
+    };
+    let wants_secrets_manager = function
+        .secret_variables
+        .iter()
+        .any(|v| env.get(&secrets_manager::id_variable(v)).is_some());
+    let auth = if wants_secrets_manager {
+        let client = aws_sdk_secretsmanager::Client::new(sdk);
+        let validate: secrets_manager::Validate = Box::new(|_| Ok(()));
+        let managed =
+            ManagedSecrets::load(env, function.secret_variables, &[], validate, client).await?;
+        match managed {
+            Some(m) => {
+                let env = m.env(env);
+                (source.auth)(&env, &common(&env)?)?
+            }
+            None => (source.auth)(env, &common(env)?)?,
+        }
+    } else {
+        (source.auth)(env, &common(env)?)?
+    };
+    Ok((auth, function.secret_variables))
 }

@@ -396,3 +396,107 @@ async fn an_event_stamped_in_the_far_future_does_not_pin_its_journey() {
     );
     assert_eq!(j["time"], next);
 }
+
+/// The id moto gives every message's sender (real SQS gives the sending role's id).
+const MOTO_SENDER: &str = "AIDAIT2UOQQY3AUEKVGXU";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_from_a_sender_outside_its_sources_is_acknowledged_and_not_applied() {
+    let logs = kyc_intake_tests::captured_logs();
+    let stack = Stack::new(true).await;
+    let deployed = stack.deploy(&[]).await;
+    let sdk = local_sdk_config(endpoint()).await;
+    // The sender of every message here may send HyperVerge's events only (as the HyperVerge
+    // function's role may): a Cashfree decision from it is not applied.
+    let senders =
+        kyc_intake::senders::Senders::parse(&format!("{MOTO_SENDER}=hyperverge/*")).expect("valid");
+    let (table, worker) = stack.journey_worker_with_senders(&sdk, Some(senders)).await;
+    webhook(
+        &deployed,
+        &vkyc(
+            "snd-1",
+            "VKYC_AUDITOR_REVIEW_COMPLETED",
+            "AUDITOR_APPROVED",
+            "2025-05-22T04:00:00Z",
+        ),
+    )
+    .await;
+    let source = EventSource::new(&sdk, &stack.queue_url)
+        .await
+        .expect("source");
+    let polls = drain(&source, &worker).await;
+    assert_eq!(polls.len(), 1);
+    assert!(
+        polls[0].failed.is_empty(),
+        "acknowledged, so not delivered again (or dead-lettered)"
+    );
+    assert!(
+        stack.journey(&table, "cashfree/vkyc#snd-1").await.is_none(),
+        "not applied"
+    );
+    let refused: Vec<String> = logs
+        .text()
+        .lines()
+        .filter(|l| l.contains("refused_sender"))
+        .map(str::to_owned)
+        .collect();
+    assert!(
+        refused.iter().any(|l| l.contains(MOTO_SENDER)
+            && l.contains("kyc.vkyc.auditor_review_completed")
+            && !l.contains("snd-1")),
+        "logged with the sender and the type, not the subject: {refused:?}"
+    );
+
+    // The same record from a sender that may send Cashfree's events is applied.
+    let senders =
+        kyc_intake::senders::Senders::parse(&format!("{MOTO_SENDER}=cashfree/*")).expect("valid");
+    let (table, worker) = stack.journey_worker_with_senders(&sdk, Some(senders)).await;
+    webhook(
+        &deployed,
+        &vkyc(
+            "snd-2",
+            "VKYC_AUDITOR_REVIEW_COMPLETED",
+            "AUDITOR_APPROVED",
+            "2025-05-22T04:00:00Z",
+        ),
+    )
+    .await;
+    drain(&source, &worker).await;
+    assert!(stack.journey(&table, "cashfree/vkyc#snd-2").await.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journey_started_in_2099_does_not_pin_its_journey() {
+    let stack = Stack::new(true).await;
+    let sdk = local_sdk_config(endpoint()).await;
+    let (table, worker) = stack.journey_worker(&sdk).await;
+    // A start stamped far ahead, with the longest wait anyone could ask for.
+    let mut started: serde_json::Value = serde_json::from_str(
+        &kyc_intake::completeness::started(
+            kyc_intake::registry::source("hyperverge/digilocker").expect("source"),
+            "far-1",
+            Some(u64::MAX / 1000),
+            chrono::Utc::now(),
+        )
+        .expect("event")
+        .body,
+    )
+    .expect("json");
+    started["time"] = "2099-01-01T00:00:00.000Z".into();
+    started["data"]["received_at"] = "2099-01-01T00:00:00.000Z".into();
+    enqueue(&stack, &[started.to_string()]).await;
+    let source = EventSource::new(&sdk, &stack.queue_url)
+        .await
+        .expect("source");
+    drain(&source, &worker).await;
+    let j = stack
+        .journey(&table, "hyperverge/digilocker#far-1")
+        .await
+        .expect("journey");
+    let due_at: i64 = j["due_at"].parse().expect("due_at");
+    let latest = chrono::Utc::now() + chrono::Duration::days(30) + chrono::Duration::minutes(10);
+    assert!(
+        due_at <= latest.timestamp_millis(),
+        "due within 30 days and the clock's 5 minutes, not in 2099: {j:?}"
+    );
+}

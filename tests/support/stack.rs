@@ -60,6 +60,15 @@ impl Stack {
     /// A journey table of this stack's own, and the journey worker on it (its claims in this
     /// stack's idempotency table), on the SDK settings `sdk` (the local server's, or a dead one).
     pub async fn journey_worker(&self, sdk: &SdkConfig) -> (String, AwsJourneyWorker) {
+        self.journey_worker_with_senders(sdk, None).await
+    }
+
+    /// `journey_worker`, checking each record's sender against `senders` (`JOURNEY_SENDERS`).
+    pub async fn journey_worker_with_senders(
+        &self,
+        sdk: &SdkConfig,
+        senders: Option<kyc_intake::senders::Senders>,
+    ) -> (String, AwsJourneyWorker) {
         let table = format!("{}-journeys", self.table);
         resources::ensure_journey_table(&self.sdk, &table)
             .await
@@ -69,6 +78,7 @@ impl Stack {
             idempotency_table: self.table.clone(),
             ttl_secs: 3_600,
             stall_after: kyc_intake::completeness::StallAfter::defaults(),
+            senders,
         };
         (table.clone(), startup::aws_journey_worker(sdk, &config))
     }
