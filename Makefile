@@ -112,7 +112,7 @@ local-env: build
 
 .PHONY: kycctl
 kycctl: build
-	@env $(LOCAL_ENV) target/debug/kycctl $(ARGS)
+	@providers=$$(env $(LOCAL_ENV) $(KYC_LOCAL) env) && env $(LOCAL_ENV) $$providers target/debug/kycctl $(ARGS)
 
 .PHONY: lint
 lint: $(TOOLS_STAMP)

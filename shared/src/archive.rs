@@ -11,7 +11,7 @@
 //! normalized event exactly as it was sent to the queue. `replay` turns an archived delivery into
 //! an event again with this build's code (see `kycctl replay`).
 
-use crate::auth::AuthScheme;
+use crate::auth::{AuthError, AuthScheme, Reverified};
 use crate::event::KycEvent;
 use crate::normalize::{normalize, Normalized};
 use crate::pipeline::Inbound;
@@ -198,6 +198,190 @@ pub fn replay(
         event,
         message,
     })
+}
+
+/// How far past the reader's clock a `received_at` may be (clocks differ a little).
+const MAX_FUTURE_SKEW: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+
+/// Replay's verdict on one archived delivery: whether it may be sent again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Consistent, and the provider's signature holds again.
+    Verified,
+    /// Consistent; its scheme's proof (a token) is never archived, so it cannot be checked again.
+    Consistent,
+    /// Not sent: why.
+    Refused(String),
+}
+
+impl Verdict {
+    pub fn sendable(&self) -> bool {
+        !matches!(self, Self::Refused(_))
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Verified => f.write_str("verified"),
+            Self::Consistent => f.write_str("consistent (token: not re-verifiable)"),
+            Self::Refused(why) => write!(f, "refused: {why}"),
+        }
+    }
+}
+
+/// What replay checks an archived object against.
+pub struct Check<'a> {
+    /// The object's key.
+    pub key: &'a str,
+    /// How many versions the key has (a delivery is written once: more is tampering).
+    pub versions: usize,
+    /// The source replay reads (`--source`).
+    pub source: &'a SourceSpec,
+    /// The source's authentication as its function reads it today (its secrets).
+    pub auth: &'a dyn crate::auth::Authenticate,
+    /// The variables that hold the source's secrets, to name when none is readable.
+    pub secret_variables: &'a [&'static str],
+    pub now: DateTime<Utc>,
+}
+
+/// Check an archived delivery before it is sent again: the key's source and day, the object's
+/// `source`, `received_at` and `event_id`, the event it was sent as, and the event id recomputed
+/// from the raw body must agree; `received_at` is not in the future; the key has one version; the
+/// provider's signature holds where the archive keeps what it signed. Anyone who can write to the
+/// bucket could have written the object, so nothing in it is taken on trust.
+pub fn verify(delivery: &ArchivedDelivery, check: &Check<'_>) -> Verdict {
+    match consistent(delivery, check) {
+        Ok(()) => reverify(delivery, check),
+        Err(why) => Verdict::Refused(why),
+    }
+}
+
+fn consistent(d: &ArchivedDelivery, check: &Check<'_>) -> Result<(), String> {
+    if check.versions != 1 {
+        return Err(format!(
+            "tampered: the key has {} versions (a delivery is written once)",
+            check.versions
+        ));
+    }
+    let (key_source, key_day, key_id) =
+        parse_key(check.key).ok_or_else(|| format!("`{}` is not an archive key", check.key))?;
+    let source = check.source.name;
+    if key_source != source || d.source != source {
+        return Err(format!(
+            "the key's source ({key_source}), the object's ({}) and the replayed source ({source}) differ",
+            d.source
+        ));
+    }
+    if key_id != d.event_id {
+        return Err("the key's event id is not the object's".to_owned());
+    }
+    let received_at = d.received_at()?;
+    if received_at > check.now + MAX_FUTURE_SKEW {
+        return Err(format!("received_at {} is in the future", d.received_at));
+    }
+    if day_prefix(source, received_at) != key_day {
+        return Err(format!(
+            "received_at {} is not the key's day",
+            d.received_at
+        ));
+    }
+    let sent: KycEvent = serde_json::from_str(d.event.get())
+        .map_err(|_| "the archived event is not an event".to_owned())?;
+    let sent_at = DateTime::parse_from_rfc3339(&sent.data.received_at).ok();
+    if sent.id != d.event_id
+        || sent.source != source
+        || sent.data.auth_scheme != d.auth_scheme
+        || sent_at.map(|t| t.with_timezone(&Utc)) != Some(received_at)
+    {
+        return Err(
+            "the archived event's id, source, scheme or receipt time is not the object's"
+                .to_owned(),
+        );
+    }
+    if !check.source.matches(&d.request.path) {
+        return Err(format!("the path is not {source}'s route"));
+    }
+    let body = d.body()?;
+    let again = normalize(check.source, &body, received_at, d.auth_scheme)
+        .map_err(|e| format!("the body cannot be normalized again: {e}"))?;
+    // An event unrecognized when it arrived was identified by its whole body: that id stands
+    // too (a later mapping may recognize it, which is what replay is for).
+    let parsed = serde_json::from_slice(&body).ok();
+    let as_unrecognized = crate::normalize::unrecognized_id(source, &body, parsed.as_ref());
+    if again.id != d.event_id && as_unrecognized != d.event_id {
+        return Err("the event id recomputed from the body is not the archived one".to_owned());
+    }
+    Ok(())
+}
+
+fn reverify(d: &ArchivedDelivery, check: &Check<'_>) -> Verdict {
+    let Ok(body) = d.body() else {
+        return Verdict::Refused("body_base64 is not Base64".to_owned());
+    };
+    let mut headers = http::HeaderMap::new();
+    for (name, value) in &d.request.headers {
+        match (
+            http::HeaderName::from_bytes(name.as_bytes()),
+            http::HeaderValue::from_str(value),
+        ) {
+            (Ok(n), Ok(v)) => {
+                headers.append(n, v);
+            }
+            _ => return Verdict::Refused("a header is not a valid header".to_owned()),
+        }
+    }
+    let source_ip = d
+        .request
+        .source_ip
+        .as_deref()
+        .and_then(|ip| ip.parse().ok());
+    let req = Inbound {
+        source_ip,
+        ..Inbound::post(&d.request.path, &headers, &body)
+    };
+    let received_at = match d.received_at() {
+        Ok(t) => t,
+        Err(e) => return Verdict::Refused(e),
+    };
+    match check.auth.reverify(&req, received_at) {
+        Reverified::Verified(scheme) if scheme == d.auth_scheme => Verdict::Verified,
+        Reverified::NotReverifiable(scheme) if scheme == d.auth_scheme => Verdict::Consistent,
+        Reverified::Verified(scheme) | Reverified::NotReverifiable(scheme) => {
+            Verdict::Refused(format!(
+                "{} authenticates as {}, the object says {}",
+                check.source.name,
+                scheme.as_str(),
+                d.auth_scheme.as_str()
+            ))
+        }
+        Reverified::Failed(AuthError::NotConfigured) => Verdict::Refused(format!(
+            "no secret to check the signature with: set {}",
+            check
+                .secret_variables
+                .iter()
+                .map(|v| format!("{v} (or {v}_SECRET_ID)"))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        )),
+        Reverified::Failed(e) => {
+            Verdict::Refused(format!("the signature does not hold ({})", e.code()))
+        }
+    }
+}
+
+/// A key's source, day prefix and event id: `deliveries/<source>/<YYYY>/<MM>/<DD>/<id>.json`.
+fn parse_key(key: &str) -> Option<(&str, &str, &str)> {
+    let rest = key.strip_prefix(PREFIX)?.strip_prefix('/')?;
+    let stem = rest.strip_suffix(".json")?;
+    let (day_path, id) = stem.rsplit_once('/')?;
+    let mut parts = day_path.rsplitn(4, '/');
+    let (dd, mm, yyyy, source) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    if !(digits(dd, 2) && digits(mm, 2) && digits(yyyy, 4)) || id.is_empty() || source.is_empty() {
+        return None;
+    }
+    Some((source, &key[..key.len() - id.len() - ".json".len()], id))
 }
 
 /// An archive in memory, for unit tests: it can be told to fail.

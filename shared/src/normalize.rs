@@ -86,7 +86,7 @@ pub fn event_id(source: &str, identity: &[Value]) -> String {
 
 /// Identity of an unrecognized body: its canonical JSON (keys sorted, no whitespace, top-level
 /// `signature` removed, as it is a delivery detail) when it is JSON, its raw bytes otherwise.
-fn unrecognized_id(source: &str, body: &[u8], parsed: Option<&Value>) -> String {
+pub fn unrecognized_id(source: &str, body: &[u8], parsed: Option<&Value>) -> String {
     let mut h = Sha256::new();
     h.update(source.as_bytes());
     match parsed {

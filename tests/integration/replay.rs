@@ -83,7 +83,13 @@ async fn journeys(stack: &Stack, table: &str) -> BTreeMap<String, BTreeMap<Strin
 
 /// `kycctl replay` (or any kycctl command) against this stack; its exit code and output.
 fn kycctl(stack: &Stack, args: &[&str]) -> (i32, String) {
-    let out = std::process::Command::new(workspace_binary("kycctl"))
+    kycctl_without(stack, args, &[])
+}
+
+/// `kycctl`, with the variables `removed` left out of its environment.
+fn kycctl_without(stack: &Stack, args: &[&str], removed: &[&str]) -> (i32, String) {
+    let mut command = std::process::Command::new(workspace_binary("kycctl"));
+    command
         .args(args)
         .current_dir(workspace())
         .env("AWS_ENDPOINT_URL", endpoint())
@@ -92,9 +98,13 @@ fn kycctl(stack: &Stack, args: &[&str]) -> (i32, String) {
         .env("AWS_SECRET_ACCESS_KEY", "local")
         .env("ARCHIVE_BUCKET", &stack.bucket)
         .env("EVENTS_QUEUE_URL", &stack.queue_url)
-        .env_remove("AWS_PROFILE")
-        .output()
-        .expect("run kycctl");
+        // Replay checks Cashfree's signatures again with the secrets the function has.
+        .env("CASHFREE_CLIENT_SECRETS", CASHFREE_SECRET)
+        .env_remove("AWS_PROFILE");
+    for variable in removed {
+        command.env_remove(variable);
+    }
+    let out = command.output().expect("run kycctl");
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -151,7 +161,7 @@ async fn replay_restores_lost_events_and_replaying_again_or_what_was_applied_cha
 
     let (code, out) = replay(&stack, &[]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("read 3, sent 3, failed 0"), "{out}");
+    assert!(out.contains("read 3, sent 3, refused 0, failed 0"), "{out}");
     let replayed = stack.messages().await;
     assert_eq!(replayed.len(), 3);
     for m in &replayed {
@@ -272,12 +282,12 @@ async fn an_event_unrecognized_when_it_arrived_is_applied_as_the_type_the_mappin
         out.contains("kyc.vkyc.unrecognized -> kyc.vkyc.call_completed"),
         "{out}"
     );
-    assert!(out.contains("read 1, sent 0, failed 0"), "{out}");
+    assert!(out.contains("read 1, sent 0, refused 0, failed 0"), "{out}");
     assert!(stack.messages().await.is_empty(), "a dry run sends nothing");
 
     let (code, out) = replay(&stack, &["--type", "kyc.vkyc.call_completed"]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("read 1, sent 1, failed 0"), "{out}");
+    assert!(out.contains("read 1, sent 1, refused 0, failed 0"), "{out}");
     stack.apply_queue(&worker).await;
     let after = journeys(&stack, &table).await;
     let j = &after["cashfree/vkyc#rp-new"];
@@ -328,4 +338,218 @@ async fn kycctl_lists_and_shows_the_archived_deliveries() {
     assert_eq!(code, 1, "not there: {out}");
     let (code, out) = kycctl(&stack, &["archive", "list", "--source", "nobody/kyc"]);
     assert_eq!(code, 2, "no such source: {out}");
+}
+
+/// Put `object` at `key` in the stack's archive, as anyone with `s3:PutObject` could (no
+/// If-None-Match: moto evaluates no bucket policy, the template's drift test proves S3 would
+/// refuse this).
+async fn plant(stack: &Stack, key: &str, object: &Value) {
+    S3Archive::client(&stack.sdk)
+        .put_object()
+        .bucket(&stack.bucket)
+        .key(key)
+        .body(object.to_string().into_bytes().into())
+        .send()
+        .await
+        .expect("PutObject");
+}
+
+/// An archived delivery of `body` to cashfree/vkyc at `received_at` with `headers`, as the
+/// intake would have written it, and its key.
+fn forged(
+    body: &str,
+    received_at: chrono::DateTime<chrono::Utc>,
+    headers: &[(&str, &str)],
+) -> (String, Value) {
+    use kyc_intake::auth::AuthScheme;
+    let event = kyc_intake::normalize::normalize(
+        &vkyc::SOURCE,
+        body.as_bytes(),
+        received_at,
+        AuthScheme::CashfreeHeaderHmac,
+    )
+    .expect("normalize");
+    let key = kyc_intake::archive::key("cashfree/vkyc", received_at, &event.id);
+    let headers: serde_json::Map<String, Value> = headers
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), Value::from(*v)))
+        .collect();
+    let object = serde_json::json!({
+        "event_id": event.id,
+        "source": "cashfree/vkyc",
+        "received_at": received_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "auth_scheme": "cashfree_header_hmac",
+        "request": {
+            "path": VKYC,
+            "source_ip": "52.66.25.127",
+            "headers": headers,
+            "body_base64": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, body),
+        },
+        "event": serde_json::from_str::<Value>(&event.body).expect("event"),
+    });
+    (key, object)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_sends_only_what_it_verifies_and_refuses_forged_planted_overwritten_and_inconsistent_objects(
+) {
+    let stack = Stack::new(true).await;
+    let f = stack.cashfree(&[]).await;
+    // Two genuine deliveries.
+    let genuine = &webhooks()[..2];
+    for body in genuine {
+        deliver(&f, body).await;
+    }
+    let genuine_keys: Vec<String> = stack.archived().await.into_keys().collect();
+    assert_eq!(genuine_keys.len(), 2);
+    let now = chrono::Utc::now();
+    let approved = |v: &str| {
+        vkyc_body(
+            v,
+            "VKYC_AUDITOR_REVIEW_COMPLETED",
+            "AUDITOR_APPROVED",
+            "2025-05-22T04:30:00Z",
+        )
+    };
+
+    // Forged: a decision nobody signed, and one with a signature made without the secret.
+    let (unsigned_key, unsigned) = forged(&approved("rp-victim"), now, &[]);
+    plant(&stack, &unsigned_key, &unsigned).await;
+    let wrong = kyc_intake::sources::cashfree::signature::sign(
+        b"not-the-client-secret-at-all",
+        &now.timestamp_millis().to_string(),
+        approved("rp-victim-2").as_bytes(),
+    );
+    let ts = now.timestamp_millis().to_string();
+    let (badsig_key, badsig) = forged(
+        &approved("rp-victim-2"),
+        now,
+        &[
+            ("x-webhook-signature", &wrong),
+            ("x-webhook-timestamp", &ts),
+        ],
+    );
+    plant(&stack, &badsig_key, &badsig).await;
+
+    // Planted: the key a future webhook's event will have, holding another body.
+    let future_body = vkyc_body(
+        "rp-future",
+        "VKYC_USER_CALL_QUEUED",
+        "USER_QUEUED",
+        "2025-05-22T05:00:00Z",
+    );
+    let (future_key, _) = forged(&future_body, now, &[]);
+    let (_, mut planted) = forged(&approved("rp-future"), now, &[]);
+    let future_id = future_key
+        .rsplit('/')
+        .next()
+        .and_then(|n| n.strip_suffix(".json"))
+        .expect("id")
+        .to_owned();
+    planted["event_id"] = future_id.clone().into();
+    planted["event"]["id"] = future_id.into();
+    plant(&stack, &future_key, &planted).await;
+
+    // Overwritten: a second version of a genuine key.
+    let mut second: Value = stack.archived().await[&genuine_keys[0]].clone();
+    second["request"]["source_ip"] = "203.0.113.9".into();
+    plant(&stack, &genuine_keys[0], &second).await;
+
+    // Inconsistent: another source's object under a Cashfree key, received in 2099.
+    let (odd_key, mut odd) = forged(&approved("rp-odd"), now, &[]);
+    odd["source"] = "hyperverge/results".into();
+    plant(&stack, &odd_key, &odd).await;
+    let (late_key, mut late) = forged(&approved("rp-late"), now, &[]);
+    late["received_at"] = "2099-01-01T00:00:00.000Z".into();
+    plant(&stack, &late_key, &late).await;
+
+    let (code, out) = replay(&stack, &["--dry-run"]);
+    assert_ne!(code, 0, "refusals are not a clean run: {out}");
+    let line = |key: &str| {
+        let id = key
+            .rsplit('/')
+            .next()
+            .and_then(|n| n.strip_suffix(".json"))
+            .expect("id");
+        out.lines()
+            .find(|l| l.starts_with(id))
+            .unwrap_or_else(|| panic!("{id} not listed: {out}"))
+            .to_owned()
+    };
+    assert!(
+        line(&unsigned_key).contains("refused: the signature does not hold (missing_signature)"),
+        "{out}"
+    );
+    assert!(
+        line(&badsig_key).contains("refused: the signature does not hold (invalid_signature)"),
+        "{out}"
+    );
+    assert!(
+        line(&future_key)
+            .contains("refused: the event id recomputed from the body is not the archived one"),
+        "{out}"
+    );
+    assert!(
+        line(&genuine_keys[0]).contains("refused: tampered: the key has 2 versions"),
+        "{out}"
+    );
+    assert!(
+        line(&odd_key).contains(
+            "refused: the key's source (cashfree/vkyc), the object's (hyperverge/results)"
+        ),
+        "{out}"
+    );
+    assert!(
+        line(&late_key)
+            .contains("refused: received_at 2099-01-01T00:00:00.000Z is not the key's day")
+            || line(&late_key).contains("is in the future"),
+        "{out}"
+    );
+    assert!(
+        line(&genuine_keys[1]).contains("verified  dry run"),
+        "{out}"
+    );
+    assert!(out.contains("read 7, sent 0, refused 6, failed 0"), "{out}");
+
+    // Sent for real: only the genuine, untouched delivery reaches the queue.
+    let _ = stack.messages().await;
+    let (code, out) = replay(&stack, &[]);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("read 7, sent 1, refused 6, failed 0"), "{out}");
+    let sent = stack.messages().await;
+    assert_eq!(sent.len(), 1);
+    let event: Value = serde_json::from_str(&sent[0].body).expect("event");
+    assert!(genuine_keys[1].ends_with(&format!("/{}.json", event["id"].as_str().unwrap_or("-"))));
+
+    // archive show says the verdict too.
+    let id = unsigned_key
+        .rsplit('/')
+        .next()
+        .and_then(|n| n.strip_suffix(".json"))
+        .expect("id");
+    let (_, out) = kycctl(
+        &stack,
+        &["archive", "show", id, "--source", "cashfree/vkyc"],
+    );
+    assert!(
+        out.contains("verdict: refused: the signature does not hold"),
+        "{out}"
+    );
+    // Without the secret nothing signed can be checked: refused, naming the variable.
+    let genuine_id = genuine_keys[1]
+        .rsplit('/')
+        .next()
+        .and_then(|n| n.strip_suffix(".json"))
+        .expect("id");
+    let (_, text) = kycctl_without(
+        &stack,
+        &["archive", "show", genuine_id],
+        &["CASHFREE_CLIENT_SECRETS"],
+    );
+    assert!(
+        text.contains(
+            "verdict: refused: no secret to check the signature with: set CASHFREE_CLIENT_SECRETS"
+        ),
+        "{text}"
+    );
 }

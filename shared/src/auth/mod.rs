@@ -86,6 +86,27 @@ pub trait Authenticate: Send + Sync {
     fn secret_headers(&self) -> Vec<http::HeaderName> {
         Vec::new()
     }
+
+    /// Check an archived delivery again for a replay: `req` as it was kept (no query string, no
+    /// secret header), `received_at` when it arrived. A scheme that proves the request with
+    /// something the archive keeps (a signature over the body) verifies it again; the freshness
+    /// window does not apply (the delivery was fresh when it arrived), the future bound does, at
+    /// `received_at`. A scheme whose proof is never kept (a token) cannot.
+    fn reverify(&self, req: &Inbound<'_>, received_at: DateTime<Utc>) -> Reverified {
+        let _ = (req, received_at);
+        Reverified::Failed(AuthError::NotConfigured)
+    }
+}
+
+/// What checking an archived delivery again found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reverified {
+    /// The signature holds: the scheme that verified it.
+    Verified(AuthScheme),
+    /// The scheme's proof is a token, never archived: it cannot be checked again. The scheme.
+    NotReverifiable(AuthScheme),
+    /// The proof fails (or there is nothing to check it with: `NotConfigured`).
+    Failed(AuthError),
 }
 
 /// Fail closed: a source without credentials refuses every request.

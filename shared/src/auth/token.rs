@@ -1,7 +1,7 @@
 //! A static token in a header (HyperVerge Results subscriptions send fixed `headers`), optionally
 //! with a source-IP allowlist.
 
-use super::{ip::IpAllowlist, single_header, AuthError, AuthScheme, Authenticate};
+use super::{ip::IpAllowlist, single_header, AuthError, AuthScheme, Authenticate, Reverified};
 use crate::secret::SecretList;
 use crate::Inbound;
 use chrono::{DateTime, Utc};
@@ -32,6 +32,11 @@ impl HeaderToken {
 }
 
 impl Authenticate for HeaderToken {
+    /// The token is never archived: a replay cannot check it again.
+    fn reverify(&self, _: &Inbound<'_>, _: DateTime<Utc>) -> Reverified {
+        Reverified::NotReverifiable(self.scheme)
+    }
+
     fn secret_headers(&self) -> Vec<http::HeaderName> {
         vec![self.header.clone()]
     }

@@ -12,11 +12,13 @@ use crate::hyperverge::Failure;
 use crate::Report;
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use clap::{Args, Subcommand};
-use kyc_intake::archive::{self, ArchivedDelivery};
+use kyc_intake::archive::{self, ArchivedDelivery, Verdict};
 use kyc_intake::aws::{S3Archive, SqsSink};
+use kyc_intake::config::ProcessEnv;
 use kyc_intake::ports::EventSink;
 use kyc_intake::registry;
 use kyc_intake::sources::SourceSpec;
+use kyc_intake::startup;
 use serde_json::json;
 
 #[derive(Args)]
@@ -182,7 +184,9 @@ impl Reader {
         }
     }
 
-    async fn read(&self, key: &str) -> Result<ArchivedDelivery, Failure> {
+    /// The object at `key`: `Err` (outer) when S3 cannot be read, `Ok(Err(why))` when the object
+    /// is not an archived delivery.
+    async fn read(&self, key: &str) -> Result<Result<ArchivedDelivery, String>, Failure> {
         let out = self
             .s3
             .get_object()
@@ -203,21 +207,56 @@ impl Reader {
             .await
             .map_err(|e| Failure::failed(format!("reading s3://{}/{key}: {e}", self.bucket)))?
             .into_bytes();
-        serde_json::from_slice(&bytes).map_err(|e| {
-            Failure::failed(format!(
-                "s3://{}/{key} is not an archived delivery: {e}",
-                self.bucket
-            ))
-        })
+        Ok(serde_json::from_slice(&bytes).map_err(|e| format!("not an archived delivery ({e})")))
     }
 
-    /// The deliveries of `source` received within the range, oldest first.
+    /// How many versions (and delete markers) `key` has: a delivery is written once.
+    async fn versions(&self, key: &str) -> Result<usize, Failure> {
+        let mut count = 0;
+        let (mut key_marker, mut version_marker) = (None, None);
+        loop {
+            let out = self
+                .s3
+                .list_object_versions()
+                .bucket(&self.bucket)
+                .prefix(key)
+                .set_key_marker(key_marker)
+                .set_version_id_marker(version_marker)
+                .send()
+                .await
+                .map_err(|e| {
+                    Failure::failed(format!(
+                        "listing the versions of s3://{}/{key}: {}",
+                        self.bucket,
+                        sdk_error(e)
+                    ))
+                })?;
+            count += out
+                .versions()
+                .iter()
+                .filter(|v| v.key() == Some(key))
+                .count();
+            count += out
+                .delete_markers()
+                .iter()
+                .filter(|m| m.key() == Some(key))
+                .count();
+            if out.is_truncated() != Some(true) {
+                return Ok(count);
+            }
+            key_marker = out.next_key_marker().map(str::to_owned);
+            version_marker = out.next_version_id_marker().map(str::to_owned);
+        }
+    }
+
+    /// The deliveries of `source` received within the range, oldest first, with their keys;
+    /// and the objects that are not deliveries at all (key, why).
     async fn deliveries(
         &self,
         source: &str,
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
-    ) -> Result<Vec<ArchivedDelivery>, Failure> {
+    ) -> Result<(Vec<Entry>, Vec<(String, String)>), Failure> {
         let keys = match (from, to) {
             (Some(from), Some(to)) => {
                 if to < from {
@@ -234,16 +273,85 @@ impl Reader {
             _ => self.keys(&format!("{}/{source}/", archive::PREFIX)).await?,
         };
         let mut deliveries = Vec::new();
+        let mut unreadable = Vec::new();
         for key in keys {
-            let d = self.read(&key).await?;
-            let at = d.received_at().map_err(Failure::failed)?;
-            if from.is_some_and(|f| at < f) || to.is_some_and(|t| at > t) {
+            let d = match self.read(&key).await? {
+                Ok(d) => d,
+                Err(why) => {
+                    unreadable.push((key, why));
+                    continue;
+                }
+            };
+            let at = match d.received_at() {
+                Ok(at) => at,
+                Err(why) => {
+                    unreadable.push((key, why));
+                    continue;
+                }
+            };
+            // An object whose time is not its key's day is listed whatever its time: replay
+            // refuses it with the reason, rather than a range silently leaving it out.
+            let on_its_day = key.starts_with(&archive::day_prefix(source, at));
+            if on_its_day && (from.is_some_and(|f| at < f) || to.is_some_and(|t| at > t)) {
                 continue;
             }
-            deliveries.push((at, d));
+            deliveries.push((at, Entry { key, delivery: d }));
         }
-        deliveries.sort_by_key(|(at, d)| (*at, d.event_id.clone()));
-        Ok(deliveries.into_iter().map(|(_, d)| d).collect())
+        deliveries
+            .sort_by(|(a, x), (b, y)| (a, &x.delivery.event_id).cmp(&(b, &y.delivery.event_id)));
+        Ok((deliveries.into_iter().map(|(_, e)| e).collect(), unreadable))
+    }
+
+    /// Replay's verdict on one archived delivery.
+    async fn verdict(&self, entry: &Entry, checker: &Checker) -> Result<Verdict, Failure> {
+        let versions = self.versions(&entry.key).await?;
+        Ok(checker.verdict(&entry.key, versions, &entry.delivery))
+    }
+}
+
+/// An archived delivery and its key.
+struct Entry {
+    key: String,
+    delivery: ArchivedDelivery,
+}
+
+/// What replay checks deliveries with: the source's authentication as its function reads it
+/// today, or why it cannot be built (every delivery is then refused with that reason).
+struct Checker {
+    source: &'static SourceSpec,
+    auth: Result<
+        (
+            Box<dyn kyc_intake::auth::Authenticate>,
+            &'static [&'static str],
+        ),
+        String,
+    >,
+}
+
+impl Checker {
+    async fn new(source: &'static SourceSpec) -> Self {
+        let sdk = kyc_intake::aws::load_config().await;
+        let auth = startup::source_auth(source, &ProcessEnv, &sdk)
+            .await
+            .map_err(|e| e.to_string());
+        Self { source, auth }
+    }
+
+    fn verdict(&self, key: &str, versions: usize, delivery: &ArchivedDelivery) -> Verdict {
+        match &self.auth {
+            Err(why) => Verdict::Refused(format!("the source's secrets cannot be read: {why}")),
+            Ok((auth, secret_variables)) => archive::verify(
+                delivery,
+                &archive::Check {
+                    key,
+                    versions,
+                    source: self.source,
+                    auth: auth.as_ref(),
+                    secret_variables,
+                    now: Utc::now(),
+                },
+            ),
+        }
     }
 }
 
@@ -262,10 +370,11 @@ pub async fn archive(args: ArchiveArgs) -> Result<Report, Failure> {
                 .as_deref()
                 .map(|v| instant("--to", v, true))
                 .transpose()?;
-            let deliveries = reader.deliveries(&source, from, to).await?;
-            let lines: Vec<String> = deliveries
+            let (entries, unreadable) = reader.deliveries(&source, from, to).await?;
+            let mut text: Vec<String> = entries
                 .iter()
-                .map(|d| {
+                .map(|e| {
+                    let d = &e.delivery;
                     format!(
                         "{}  {}  {}",
                         d.event_id,
@@ -274,11 +383,19 @@ pub async fn archive(args: ArchiveArgs) -> Result<Report, Failure> {
                     )
                 })
                 .collect();
-            let json = json!({ "deliveries": deliveries.iter().map(|d| json!({
-                "event_id": d.event_id, "received_at": d.received_at, "type": d.event_type(),
-            })).collect::<Vec<_>>() });
-            let mut text = lines;
-            text.push(format!("{} deliveries", deliveries.len()));
+            text.extend(
+                unreadable
+                    .iter()
+                    .map(|(key, why)| format!("{key}  unreadable: {why}")),
+            );
+            let json = json!({
+                "deliveries": entries.iter().map(|e| json!({
+                    "event_id": e.delivery.event_id, "received_at": e.delivery.received_at,
+                    "type": e.delivery.event_type(), "key": e.key,
+                })).collect::<Vec<_>>(),
+                "unreadable": unreadable.iter().map(|(key, why)| json!({"key": key, "why": why})).collect::<Vec<_>>(),
+            });
+            text.push(format!("{} deliveries", entries.len()));
             Ok(Report::ok(text, json))
         }
         ArchiveCommand::Show { event_id, source } => {
@@ -301,12 +418,44 @@ pub async fn archive(args: ArchiveArgs) -> Result<Report, Failure> {
                     reader.bucket
                 )));
             };
-            let delivery = reader.read(&key).await?;
-            let value = serde_json::to_value(&delivery)
+            let delivery = reader
+                .read(&key)
+                .await?
+                .map_err(|why| Failure::failed(format!("s3://{}/{key}: {why}", reader.bucket)))?;
+            // The verdict of the source the key names (the object's own claim is what is checked).
+            let verdict =
+                match key
+                    .strip_prefix(&format!("{}/", archive::PREFIX))
+                    .and_then(|rest| {
+                        registry::sources().find(|s| rest.starts_with(&format!("{}/", s.name)))
+                    }) {
+                    Some(spec) => {
+                        let checker = Checker::new(spec).await;
+                        let entry = Entry {
+                            key: key.clone(),
+                            delivery,
+                        };
+                        let verdict = reader.verdict(&entry, &checker).await?;
+                        (entry.delivery, verdict)
+                    }
+                    None => (
+                        delivery,
+                        Verdict::Refused("the key names no source".to_owned()),
+                    ),
+                };
+            let (delivery, verdict) = verdict;
+            let mut value = serde_json::to_value(&delivery)
                 .map_err(|e| Failure::failed(format!("{key}: {e}")))?;
             let pretty = serde_json::to_string_pretty(&value).unwrap_or_default();
+            if let Some(object) = value.as_object_mut() {
+                object.insert("verdict".into(), verdict.to_string().into());
+            }
             Ok(Report::ok(
-                vec![format!("s3://{}/{key}", reader.bucket), pretty],
+                vec![
+                    format!("s3://{}/{key}", reader.bucket),
+                    format!("verdict: {verdict}"),
+                    pretty,
+                ],
                 value,
             ))
         }
@@ -337,7 +486,7 @@ pub async fn replay(args: ReplayArgs) -> Result<Report, Failure> {
         }
     };
     let reader = Reader::new(bucket(args.bucket)?).await;
-    let deliveries = reader
+    let (entries, unreadable) = reader
         .deliveries(&args.source, Some(from), Some(to))
         .await?;
     let sink = match &queue_url {
@@ -347,12 +496,32 @@ pub async fn replay(args: ReplayArgs) -> Result<Report, Failure> {
         }
         None => None,
     };
+    let checker = Checker::new(spec).await;
     let id = replay_id();
     let mut text = Vec::new();
-    let (mut read, mut sent, mut failed, mut skipped) = (0, 0, 0, 0);
+    let (mut read, mut sent, mut failed, mut refused, mut skipped) = (0, 0, 0, 0, 0);
     let mut items = Vec::new();
-    for delivery in &deliveries {
+    for (key, why) in &unreadable {
         read += 1;
+        refused += 1;
+        text.push(format!("{key}  refused: {why}"));
+        items.push(
+            json!({ "key": key, "verdict": format!("refused: {why}"), "outcome": "refused" }),
+        );
+    }
+    for entry in &entries {
+        read += 1;
+        let delivery = &entry.delivery;
+        let verdict = reader.verdict(entry, &checker).await?;
+        if !verdict.sendable() {
+            refused += 1;
+            text.push(format!("{}  {verdict}", delivery.event_id));
+            items.push(json!({
+                "event_id": delivery.event_id, "key": entry.key,
+                "verdict": verdict.to_string(), "outcome": "refused",
+            }));
+            continue;
+        }
         let replayed = match archive::replay(delivery, spec, &id) {
             Ok(r) => r,
             Err(e) => {
@@ -382,14 +551,18 @@ pub async fn replay(args: ReplayArgs) -> Result<Report, Failure> {
                 }
             },
         };
-        text.push(format!("{}  {then} -> {now}  {outcome}", delivery.event_id));
+        text.push(format!(
+            "{}  {then} -> {now}  {verdict}  {outcome}",
+            delivery.event_id
+        ));
         items.push(json!({
-            "event_id": delivery.event_id, "replayed_id": replayed.event.id,
-            "type_then": replayed.type_then, "type_now": now, "outcome": outcome,
+            "event_id": delivery.event_id, "key": entry.key, "replayed_id": replayed.event.id,
+            "type_then": replayed.type_then, "type_now": now, "verdict": verdict.to_string(),
+            "outcome": outcome,
         }));
     }
     text.push(format!(
-        "replay {id}: read {read}, sent {sent}, failed {failed}{}",
+        "replay {id}: read {read}, sent {sent}, refused {refused}, failed {failed}{}",
         if skipped > 0 {
             format!(", skipped {skipped} of other types")
         } else {
@@ -397,9 +570,10 @@ pub async fn replay(args: ReplayArgs) -> Result<Report, Failure> {
         }
     ));
     Ok(Report {
-        drift: failed > 0,
+        drift: failed > 0 || refused > 0,
         json: json!({ "replay_id": id, "dry_run": args.dry_run, "read": read, "sent": sent,
-                      "failed": failed, "skipped": skipped, "deliveries": items }),
+                      "refused": refused, "failed": failed, "skipped": skipped,
+                      "deliveries": items }),
         text,
     })
 }
