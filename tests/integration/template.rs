@@ -525,6 +525,7 @@ fn the_journey_worker_is_optional_and_reports_batch_item_failures() {
     let own = [
         journey::var::JOURNEY_TABLE,
         kyc_intake::completeness::STALL_AFTER_VARIABLE,
+        kyc_intake::senders::VARIABLE,
     ];
     assert_eq!(
         names(variables(worker)),
@@ -875,4 +876,293 @@ fn the_sweeper_queries_the_due_index_of_open_journeys_and_never_scans() {
     for alarm in ["StalledJourneysAlarm", "JourneySweeperErrorsAlarm"] {
         assert_eq!(resource(&t, alarm)["Type"], "AWS::CloudWatch::Alarm");
     }
+}
+
+/// The logical id of the role SAM makes for the function that builds `binary`.
+fn role_of(t: &Value, binary: &str) -> String {
+    let (id, _) = resources(t)
+        .iter()
+        .find(|(_, r)| r["Metadata"]["BuildProperties"]["Binary"] == binary)
+        .unwrap_or_else(|| panic!("no resource builds {binary}"));
+    format!("{id}Role")
+}
+
+/// A policy document's statements; one under `!If [c, a, b]` counts as both branches.
+fn policy_statements(document: &Value) -> Vec<Value> {
+    list(&document["Statement"])
+        .into_iter()
+        .flat_map(|s| match s.get("Fn::If") {
+            Some(b) => vec![b[1].clone(), b[2].clone()],
+            None => vec![s],
+        })
+        .filter(|s| *s != reference("AWS::NoValue"))
+        .collect()
+}
+
+fn by_sid<'a>(statements: &'a [Value], sid: &str) -> Vec<&'a Value> {
+    statements.iter().filter(|s| s["Sid"] == sid).collect()
+}
+
+#[test]
+fn the_archive_takes_create_only_puts_from_the_webhook_roles_and_nobody_shortens_retention() {
+    let t = template();
+    let policy = &resource(&t, "ArchiveBucketPolicy")["Properties"]["PolicyDocument"];
+    let statements = policy_statements(policy);
+    let objects = sub("${ArchiveBucket.Arn}/*");
+    let create_only = by_sid(&statements, "CreateOnly");
+    assert_eq!(
+        create_only,
+        [&json!({
+            "Sid": "CreateOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+            "Resource": objects, "Condition": {"Null": {"s3:if-none-match": "true"}},
+        })],
+        "S3 refuses any put that could overwrite"
+    );
+    let writers: Vec<Value> = FUNCTIONS
+        .iter()
+        .map(|f| get_att(&role_of(&t, f.name), "Arn"))
+        .collect();
+    assert_eq!(
+        by_sid(&statements, "OnlyWebhooksWrite"),
+        [&json!({
+            "Sid": "OnlyWebhooksWrite", "Effect": "Deny", "Principal": "*",
+            "Action": "s3:PutObject", "Resource": objects,
+            "Condition": {"ArnNotEquals": {"aws:PrincipalArn": writers}},
+        })],
+        "every webhook function's role, and nobody else, writes"
+    );
+    let retention = by_sid(&statements, "RetentionStands");
+    assert_eq!(
+        retention.len(),
+        2,
+        "with and without an archive administrator"
+    );
+    for s in &retention {
+        assert_eq!(s["Effect"], "Deny");
+        assert_eq!(s["Principal"], "*");
+        assert_eq!(
+            s["Action"],
+            json!([
+                "s3:BypassGovernanceRetention",
+                "s3:DeleteObjectVersion",
+                "s3:PutObjectRetention"
+            ])
+        );
+    }
+    assert_eq!(
+        retention[0]["Condition"],
+        json!({"ArnNotEquals": {"aws:PrincipalArn": reference("ArchiveAdminPrincipalArn")}})
+    );
+    assert!(
+        retention[1].get("Condition").is_none(),
+        "no administrator: nobody"
+    );
+    let branches = &list(&policy["Statement"])
+        .into_iter()
+        .find(|s| s.get("Fn::If").is_some())
+        .expect("the retention statement")["Fn::If"];
+    assert_eq!(branches[0], "HasArchiveAdmin");
+    assert_eq!(t["Parameters"]["ArchiveAdminPrincipalArn"]["Default"], "");
+}
+
+#[test]
+fn only_the_operator_role_decrypts_the_archive_and_it_is_an_output() {
+    let t = template();
+    let key_policy = &resource(&t, "ArchiveKey")["Properties"]["KeyPolicy"];
+    let statements = policy_statements(key_policy);
+    for s in &statements {
+        assert_eq!(s["Effect"], "Allow", "{s}");
+        assert_ne!(s["Principal"], "*", "no wildcard principal: {s}");
+        assert_ne!(s["Principal"]["AWS"], "*", "no wildcard principal: {s}");
+        let actions = list(&s["Action"]);
+        for forbidden in [
+            "kms:*",
+            "kms:Encrypt",
+            "kms:ReEncrypt*",
+            "kms:CreateGrant",
+            "kms:Create*",
+        ] {
+            assert!(
+                !actions.contains(&Value::from(forbidden)),
+                "{forbidden}: {s}"
+            );
+        }
+    }
+    let decrypting: Vec<&Value> = statements
+        .iter()
+        .filter(|s| {
+            list(&s["Action"])
+                .iter()
+                .any(|a| a == "kms:Decrypt" || a == "kms:Decrypt*")
+        })
+        .collect();
+    assert_eq!(decrypting.len(), 1);
+    assert_eq!(
+        decrypting[0]["Principal"]["AWS"],
+        get_att("OperatorRole", "Arn")
+    );
+    let data_keys: Vec<&Value> = statements
+        .iter()
+        .filter(|s| list(&s["Action"]).contains(&Value::from("kms:GenerateDataKey")))
+        .collect();
+    assert_eq!(data_keys.len(), 1);
+    assert_eq!(
+        data_keys[0]["Condition"]["StringEquals"]["kms:ViaService"],
+        sub("s3.${AWS::Region}.${AWS::URLSuffix}"),
+        "a data key only through S3"
+    );
+    // No role of the stack but the operator's may decrypt anything.
+    for (id, r) in resources(&t) {
+        if *id == "ArchiveKey" || *id == "OperatorPolicy" {
+            continue;
+        }
+        assert!(!r.to_string().contains("kms:Decrypt"), "{id} may decrypt");
+    }
+    let operator =
+        policy_statements(&resource(&t, "OperatorPolicy")["Properties"]["PolicyDocument"]);
+    assert_eq!(
+        resource(&t, "OperatorPolicy")["Properties"]["Roles"],
+        json!([reference("OperatorRole")])
+    );
+    let granted: BTreeSet<String> = operator
+        .iter()
+        .flat_map(|s| list(&s["Action"]))
+        .filter_map(|a| a.as_str().map(str::to_owned))
+        .collect();
+    for needed in [
+        "s3:ListBucket",
+        "s3:ListBucketVersions",
+        "s3:GetObject",
+        "kms:Decrypt",
+        "secretsmanager:GetSecretValue",
+        "sqs:SendMessage",
+        "dynamodb:Query",
+    ] {
+        assert!(granted.contains(needed), "the operator needs {needed}");
+    }
+    for s in &operator {
+        assert!(
+            !list(&s["Action"])
+                .iter()
+                .any(|a| a.as_str().is_some_and(|a| a.ends_with('*'))),
+            "{s}"
+        );
+        assert!(
+            !list(&s["Action"]).iter().any(|a| a
+                .as_str()
+                .is_some_and(|a| a.contains("Put") || a.contains("Delete"))),
+            "read, send: {s}"
+        );
+    }
+    let trust =
+        &resource(&t, "OperatorRole")["Properties"]["AssumeRolePolicyDocument"]["Statement"][0];
+    assert_eq!(
+        trust["Principal"]["AWS"]["Fn::If"][0],
+        "HasOperatorPrincipal"
+    );
+    assert_eq!(
+        trust["Principal"]["AWS"]["Fn::If"][1],
+        reference("OperatorPrincipalArn")
+    );
+    assert_eq!(
+        t["Outputs"]["OperatorRoleArn"]["Value"],
+        get_att("OperatorRole", "Arn")
+    );
+}
+
+#[test]
+fn the_queue_takes_sends_from_known_roles_and_journey_senders_narrows_each_to_its_own() {
+    use kyc_intake::senders::{Senders, VARIABLE};
+    let t = template();
+    let policy = &resource(&t, "EventsQueuePolicy")["Properties"];
+    assert_eq!(policy["Queues"], json!([reference("EventsQueue")]));
+    let statement = &list(&policy["PolicyDocument"]["Statement"])[0];
+    assert_eq!(statement["Effect"], "Deny");
+    assert_eq!(statement["Principal"], "*");
+    assert_eq!(statement["Action"], "sqs:SendMessage");
+    let allowed = statement["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]["Fn::Split"][1]
+        ["Fn::Join"][1]
+        .to_string();
+    let sweeper_role = role_of(&t, kyc_intake::sweeper::SWEEPER_NAME);
+    for role in FUNCTIONS
+        .iter()
+        .map(|f| role_of(&t, f.name))
+        .chain([sweeper_role.clone(), "OperatorRole".to_owned()])
+    {
+        assert!(
+            allowed.contains(&get_att(&role, "Arn").to_string()),
+            "{role} may send"
+        );
+    }
+    assert!(allowed.contains(&reference("ApplicationPrincipalArns").to_string()));
+
+    // JOURNEY_SENDERS as the worker reads it once the role ids are filled in.
+    let worker = function(&t, journey::WORKER_NAME);
+    let text = variables(worker)[VARIABLE]["Fn::Sub"]
+        .as_str()
+        .expect("a !Sub of the role ids")
+        .replace(".RoleId}", "")
+        .replace("${ApplicationSenders}", "")
+        .replace("${", "");
+    let senders = Senders::parse(&text).expect("the worker reads it");
+    let entries: std::collections::BTreeMap<&str, BTreeSet<&str>> = text
+        .split(';')
+        .filter(|e| !e.is_empty())
+        .map(|e| {
+            let (role, may) = e.split_once('=').expect("role=may");
+            (role, may.split(',').collect())
+        })
+        .collect();
+    for f in FUNCTIONS {
+        let providers: BTreeSet<String> = f
+            .sources
+            .iter()
+            .map(|s| format!("{}/*", s.provider))
+            .collect();
+        let role = role_of(&t, f.name);
+        let got: BTreeSet<String> = entries[role.as_str()]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        assert_eq!(
+            got, providers,
+            "{}: its own providers' sources only",
+            f.name
+        );
+    }
+    assert_eq!(
+        entries[sweeper_role.as_str()],
+        ["kyc.journey.reconciled", "kyc.journey.stalled"]
+            .into_iter()
+            .collect()
+    );
+    assert_eq!(
+        entries["OperatorRole"],
+        ["kyc.journey.started", "replay"].into_iter().collect()
+    );
+    assert_eq!(
+        entries.len(),
+        FUNCTIONS.len() + 2,
+        "nobody else: {senders:?}"
+    );
+    // The alarms on what the worker refuses and on a sweeper that never finishes.
+    let refused = &resource(&t, "RefusedSenderAlarm")["Properties"];
+    assert_eq!(
+        (
+            refused["MetricName"].as_str(),
+            refused["Statistic"].as_str()
+        ),
+        (Some("RefusedSender"), Some("Sum"))
+    );
+    let incomplete = &resource(&t, "SweepIncompleteAlarm")["Properties"];
+    assert_eq!(
+        (
+            incomplete["MetricName"].as_str(),
+            incomplete["Statistic"].as_str(),
+            incomplete["Period"].as_i64()
+        ),
+        (Some("SweepIncomplete"), Some("Minimum"), Some(3600)),
+        "every run of an hour incomplete"
+    );
+    assert_eq!(incomplete["Threshold"], 1);
 }
