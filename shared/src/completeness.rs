@@ -197,6 +197,7 @@ pub fn reconciled(
     status: &str,
     sub_status: Option<&str>,
     answer: &Value,
+    scheme: AuthScheme,
     fetched_at: DateTime<Utc>,
 ) -> Result<Normalized, String> {
     check_subject(subject)?;
@@ -215,7 +216,7 @@ pub fn reconciled(
         RECONCILED,
         id,
         fetched_at,
-        AuthScheme::CashfreeStatusApi,
+        scheme,
         (Some(status.to_owned()), sub_status.map(str::to_owned)),
         (None, Some(rfc3339(fetched_at))),
         answer,
@@ -355,6 +356,7 @@ mod tests {
             "EXPIRED",
             None,
             &json!({"status": "EXPIRED"}),
+            AuthScheme::CashfreeStatusApi,
             now,
         )
         .expect("reconciled");
@@ -364,12 +366,21 @@ mod tests {
             "EXPIRED",
             None,
             &json!({}),
+            AuthScheme::CashfreeStatusApi,
             now + chrono::Duration::minutes(15),
         )
         .expect("reconciled");
         assert_eq!(r1.id, r2.id, "the same state, the same event");
-        let r3 =
-            reconciled(&vkyc::SOURCE, "v-1", "REJECTED", None, &json!({}), now).expect("other");
+        let r3 = reconciled(
+            &vkyc::SOURCE,
+            "v-1",
+            "REJECTED",
+            None,
+            &json!({}),
+            AuthScheme::CashfreeStatusApi,
+            now,
+        )
+        .expect("other");
         assert_ne!(r1.id, r3.id);
         let journey = OpenJourney {
             pk: "cashfree/vkyc#v-1".into(),

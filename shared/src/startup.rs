@@ -8,7 +8,6 @@ use crate::journey::{JourneyWorker, WorkerConfig};
 use crate::pipeline::Pipeline;
 use crate::registry::FunctionSpec;
 use crate::secrets_manager::{self, ManagedSecrets, Refresh};
-use crate::sources::cashfree::status_api::CashfreeStatusApi;
 use crate::sources::Source;
 use crate::sweeper::{Sweeper, SweeperConfig};
 use lambda_idempotency::DynamoDbStore;
@@ -140,26 +139,28 @@ pub fn aws_journey_worker(sdk: &aws_config::SdkConfig, config: &WorkerConfig) ->
         .with_senders(config.senders.clone())
 }
 
-/// The sweeper on AWS: the journey table's due index, Cashfree's status API when configured, the
-/// events queue.
-pub type AwsSweeper = Sweeper<DynamoDueJourneys, CashfreeStatusApi, SqsSink>;
+/// The sweeper on AWS: the journey table's due index, each configured provider's status API,
+/// the events queue.
+pub type AwsSweeper = Sweeper<DynamoDueJourneys, SqsSink>;
 
 /// The journey sweeper as its `main` starts it, from `env` on `sdk`: its configuration read and
-/// validated (the Cashfree API secret from Secrets Manager when `_SECRET_ID` names one), and what
-/// keeps that secret fresh.
+/// validated (the status APIs' secrets from Secrets Manager when `_SECRET_ID` names one), and
+/// what keeps those secrets fresh.
 pub async fn journey_sweeper(
     env: &dyn config::Env,
     sdk: &aws_config::SdkConfig,
 ) -> Result<(AwsSweeper, Option<Arc<dyn Refresh>>), ConfigError> {
-    use crate::sweeper::var as sv;
-    let wants_secrets_manager = sv::SECRETS
+    let secret_variables = crate::sweeper::secret_variables();
+    let wants_secrets_manager = secret_variables
         .iter()
         .any(|v| env.get(&secrets_manager::id_variable(v)).is_some());
     let (config, refresh) = if wants_secrets_manager {
         let client = aws_sdk_secretsmanager::Client::new(sdk);
         let validate: secrets_manager::Validate =
             Box::new(|env| SweeperConfig::from_env(env).map(|_| ()));
-        let managed = ManagedSecrets::load(env, sv::SECRETS, sv::ALL, validate, client).await?;
+        let variables = crate::sweeper::variables();
+        let managed =
+            ManagedSecrets::load(env, &secret_variables, &variables, validate, client).await?;
         match managed {
             Some(m) => {
                 let config = SweeperConfig::from_env(&m.env(env))?;
@@ -170,15 +171,9 @@ pub async fn journey_sweeper(
     } else {
         (SweeperConfig::from_env(env)?, None)
     };
-    let api = config
-        .cashfree
-        .clone()
-        .map(CashfreeStatusApi::new)
-        .transpose()
-        .map_err(|reason| config::err(sv::CASHFREE_API_BASE, reason))?;
     let sweeper = Sweeper::new(
         DynamoDueJourneys::new(aws_sdk_dynamodb::Client::new(sdk), config.journey_table),
-        api,
+        config.apis,
         SqsSink::new(aws_sdk_sqs::Client::new(sdk), config.queue_url),
     );
     Ok((sweeper, refresh))

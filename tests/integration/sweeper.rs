@@ -8,8 +8,8 @@ use bytes::Bytes;
 use http_body_util::Full;
 use kyc_intake::aws::{DynamoDueJourneys, SqsSink};
 use kyc_intake::metrics::Captured;
-use kyc_intake::sources::cashfree::status_api::CashfreeStatusApi;
-use kyc_intake::sweeper::{CashfreeApi, NoApi, SweepReport, Sweeper};
+use kyc_intake::sources::cashfree::status_api::{CashfreeApi, CashfreeStatusApi};
+use kyc_intake::sweeper::{StatusApis, SweepReport, Sweeper};
 use kyc_intake_tests::{
     call, endpoint, local_sdk_config, serve_loopback, workspace, workspace_binary, ApiRequest,
     Stack, DIGILOCKER_TOKEN,
@@ -149,7 +149,7 @@ async fn sweeper(
     stack: &Stack,
     table: &str,
     api_base: Option<&str>,
-) -> Sweeper<DynamoDueJourneys, CashfreeStatusApi, SqsSink> {
+) -> Sweeper<DynamoDueJourneys, SqsSink> {
     let sdk = local_sdk_config(endpoint()).await;
     let api = api_base.map(|base| {
         CashfreeStatusApi::new(CashfreeApi {
@@ -162,9 +162,13 @@ async fn sweeper(
         })
         .expect("client")
     });
+    let apis = match api {
+        Some(api) => StatusApis::none().with("cashfree", Arc::new(api)),
+        None => StatusApis::none(),
+    };
     Sweeper::new(
         DynamoDueJourneys::new(aws_sdk_dynamodb::Client::new(&sdk), table),
-        api,
+        apis,
         SqsSink::new(aws_sdk_sqs::Client::new(&sdk), stack.queue_url.clone()),
     )
 }
@@ -396,9 +400,9 @@ async fn a_journey_started_by_the_application_and_never_called_back_is_reported_
     assert!(closed.contains_key("closed_at") && !closed.contains_key("due_at"));
 
     // HyperVerge: detection only. Ten minutes on, only the silent one is reported.
-    let s: Sweeper<DynamoDueJourneys, NoApi, SqsSink> = Sweeper::new(
+    let s: Sweeper<DynamoDueJourneys, SqsSink> = Sweeper::new(
         DynamoDueJourneys::new(aws_sdk_dynamodb::Client::new(&sdk), table.clone()),
-        None,
+        StatusApis::none(),
         SqsSink::new(aws_sdk_sqs::Client::new(&sdk), stack.queue_url.clone()),
     );
     let report = s

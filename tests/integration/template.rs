@@ -815,15 +815,18 @@ fn the_archive_bucket_is_locked_encrypted_private_tls_only_and_tiered_by_size() 
 fn the_sweeper_queries_the_due_index_of_open_journeys_and_never_scans() {
     use kyc_intake::completeness::STALL_AFTER_VARIABLE;
     use kyc_intake::journey::{DUE_INDEX, DUE_PROJECTION};
-    use kyc_intake::sweeper::var as sv;
     let t = template();
     let sweeper = function(&t, kyc_intake::sweeper::SWEEPER_NAME);
     // Its variables are ones the code reads (the secret only by its _SECRET_ID).
     let vars = names(variables(sweeper));
-    let known: BTreeSet<String> = sv::ALL
+    let known: BTreeSet<String> = kyc_intake::sweeper::variables()
         .iter()
         .map(|v| (*v).to_owned())
-        .chain(sv::SECRETS.iter().map(|v| secrets_manager::id_variable(v)))
+        .chain(
+            kyc_intake::sweeper::secret_variables()
+                .iter()
+                .map(|v| secrets_manager::id_variable(v)),
+        )
         .collect();
     assert!(!vars.is_empty() && vars.is_subset(&known), "{vars:?}");
     assert!(vars.contains(journey::var::JOURNEY_TABLE));

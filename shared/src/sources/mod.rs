@@ -7,6 +7,7 @@
 
 pub mod cashfree;
 pub mod hyperverge;
+pub mod status;
 
 use crate::auth::Authenticate;
 use crate::config::{Common, ConfigError, Env};
@@ -54,14 +55,16 @@ pub struct JourneyRules {
 /// A provider's status API for one source.
 #[derive(Debug, Clone, Copy)]
 pub struct Reconcile {
-    /// The path under the API's base, e.g. `/verification/vkyc`; the subject goes in as the
-    /// `verification_id` query parameter.
+    /// The path under the API's base, e.g. `/verification/vkyc` (the provider's client says where
+    /// the subject goes).
     pub path: &'static str,
     /// Statuses the provider calls final: reconciling to one closes the journey.
     pub final_statuses: &'static [&'static str],
     /// Every status the provider documents for the API, when it publishes a closed list: an
     /// answer with any other is not believed. `None`: open strings (any status word).
     pub statuses: Option<&'static [&'static str]>,
+    /// The provider's status API (its client, its settings, the scheme of what it reconciles).
+    pub api: &'static status::StatusApiSpec,
 }
 
 impl JourneyRules {

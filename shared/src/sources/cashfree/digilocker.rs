@@ -42,6 +42,7 @@ pub static SOURCE: SourceSpec = SourceSpec {
                 "CONSENT_DENIED",
                 "FAILURE",
             ]),
+            api: &super::status_api::STATUS_API,
         }),
     },
 };

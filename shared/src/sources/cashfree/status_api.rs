@@ -4,10 +4,80 @@
 //! means to the sweeper: `sweeper::ApiError`. No redirect is followed (it would carry the client
 //! secret elsewhere), and the secret never reaches a log or an error.
 
+use crate::auth::AuthScheme;
+use crate::config::{ConfigError, Env};
+use crate::secret::SecretList;
+use crate::sources::status::{
+    self, api_base, ApiError, ApiFuture, ProviderState, StatusApi, StatusApiSpec,
+};
 use crate::sources::{as_text, Reconcile};
-use crate::sweeper::{ApiError, CashfreeApi, ProviderState, StatusApi, MAX_ANSWER_BYTES};
 use serde_json::Value;
+use std::sync::Arc;
 use std::time::Duration;
+
+/// The sweeper's variables for Cashfree's status API.
+pub mod var {
+    pub const CASHFREE_API_CLIENT_ID: &str = "CASHFREE_API_CLIENT_ID";
+    pub const CASHFREE_API_CLIENT_SECRET: &str = "CASHFREE_API_CLIENT_SECRET";
+    pub const CASHFREE_API_BASE: &str = "CASHFREE_API_BASE";
+    pub const CASHFREE_API_VERSION: &str = "CASHFREE_API_VERSION";
+}
+
+/// Cashfree's production API.
+pub const DEFAULT_CASHFREE_API_BASE: &str = "https://api.cashfree.com";
+/// The `x-api-version` sent to Cashfree's Secure ID API unless `CASHFREE_API_VERSION` says
+/// otherwise (a dated version string; Cashfree's API reference names the current one).
+pub const DEFAULT_CASHFREE_API_VERSION: &str = "2024-12-01";
+
+/// Cashfree's status API, as both Cashfree sources name it.
+pub static STATUS_API: StatusApiSpec = StatusApiSpec {
+    provider: "cashfree",
+    scheme: AuthScheme::CashfreeStatusApi,
+    variables: &[
+        var::CASHFREE_API_CLIENT_ID,
+        var::CASHFREE_API_CLIENT_SECRET,
+        var::CASHFREE_API_BASE,
+        var::CASHFREE_API_VERSION,
+    ],
+    secret_variables: &[var::CASHFREE_API_CLIENT_SECRET],
+    build,
+};
+
+fn build(env: &dyn Env) -> Result<Option<Arc<dyn StatusApi>>, ConfigError> {
+    let Some((client_id, client_secret)) = status::credentials(
+        env,
+        var::CASHFREE_API_CLIENT_ID,
+        var::CASHFREE_API_CLIENT_SECRET,
+    )?
+    else {
+        return Ok(None);
+    };
+    let base = api_base(
+        var::CASHFREE_API_BASE,
+        &env.get(var::CASHFREE_API_BASE)
+            .unwrap_or_else(|| DEFAULT_CASHFREE_API_BASE.to_owned()),
+    )?;
+    let api = CashfreeStatusApi::new(CashfreeApi {
+        base,
+        client_id,
+        client_secret,
+        api_version: env
+            .get(var::CASHFREE_API_VERSION)
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_else(|| DEFAULT_CASHFREE_API_VERSION.to_owned()),
+    })
+    .map_err(|reason| crate::config::err(var::CASHFREE_API_BASE, reason))?;
+    Ok(Some(Arc::new(api)))
+}
+
+/// How to reach Cashfree's status API.
+#[derive(Debug, Clone)]
+pub struct CashfreeApi {
+    pub base: String,
+    pub client_id: String,
+    pub client_secret: SecretList,
+    pub api_version: String,
+}
 
 pub struct CashfreeStatusApi {
     http: reqwest::Client,
@@ -16,16 +86,13 @@ pub struct CashfreeStatusApi {
 
 impl CashfreeStatusApi {
     pub fn new(config: CashfreeApi) -> Result<Self, String> {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| format!("the HTTPS client: {e}"))?;
-        Ok(Self { http, config })
+        Ok(Self {
+            http: status::client()?,
+            config,
+        })
     }
-}
 
-impl StatusApi for CashfreeStatusApi {
-    async fn status(
+    async fn ask(
         &self,
         reconcile: &Reconcile,
         subject: &str,
@@ -36,63 +103,27 @@ impl StatusApi for CashfreeStatusApi {
         };
         let url = format!("{}{}", self.config.base, reconcile.path);
         let secret_header = String::from_utf8_lossy(secret.expose()).into_owned();
-        let sent = self
+        let request = self
             .http
             .get(&url)
             .query(&[("verification_id", subject)])
             .header("x-client-id", &self.config.client_id)
             .header("x-client-secret", secret_header)
             .header("x-api-version", &self.config.api_version)
-            .header("accept", "application/json")
-            .timeout(timeout)
-            .send()
-            .await;
-        let response = match sent {
-            Ok(r) => r,
-            Err(e) if e.is_timeout() => return Err(ApiError::Timeout),
-            // The error's text without the URL (it carries the subject).
-            Err(e) => return Err(ApiError::Unavailable(e.without_url().to_string())),
-        };
-        let status = response.status();
-        match status.as_u16() {
-            200..=299 => {}
-            401 | 403 => return Err(ApiError::Unauthorized(status.as_u16())),
-            404 => return Err(ApiError::NotFound),
-            429 => return Err(ApiError::Throttled),
-            code => return Err(ApiError::Unavailable(format!("HTTP {code}"))),
-        }
-        if response
-            .content_length()
-            .is_some_and(|n| n > MAX_ANSWER_BYTES as u64)
-        {
-            return Err(ApiError::Invalid(format!(
-                "the answer is over {MAX_ANSWER_BYTES} bytes"
-            )));
-        }
-        let body = match tokio::time::timeout(timeout, read_capped(response)).await {
-            Ok(result) => result?,
-            Err(_) => return Err(ApiError::Timeout),
-        };
+            .header("accept", "application/json");
+        let body = status::fetch(request, timeout).await?;
         checked_answer(&body, reconcile, subject)
     }
 }
 
-/// The body, read up to `MAX_ANSWER_BYTES` (a longer one is `Invalid`, and not read further).
-async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, ApiError> {
-    let mut body = Vec::new();
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                if body.len() + chunk.len() > MAX_ANSWER_BYTES {
-                    return Err(ApiError::Invalid(format!(
-                        "the answer is over {MAX_ANSWER_BYTES} bytes"
-                    )));
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(None) => return Ok(body),
-            Err(e) => return Err(ApiError::Unavailable(e.without_url().to_string())),
-        }
+impl StatusApi for CashfreeStatusApi {
+    fn status<'a>(
+        &'a self,
+        reconcile: &'a Reconcile,
+        subject: &'a str,
+        timeout: Duration,
+    ) -> ApiFuture<'a> {
+        Box::pin(self.ask(reconcile, subject, timeout))
     }
 }
 
@@ -164,11 +195,13 @@ mod tests {
         path: "/verification/vkyc",
         final_statuses: &[],
         statuses: None,
+        api: &STATUS_API,
     };
     const DIGILOCKER: Reconcile = Reconcile {
         path: "/verification/digilocker",
         final_statuses: &[],
         statuses: Some(&["PENDING", "AUTHENTICATED"]),
+        api: &STATUS_API,
     };
 
     #[test]

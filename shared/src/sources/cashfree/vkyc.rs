@@ -42,6 +42,7 @@ pub static SOURCE: SourceSpec = SourceSpec {
             ],
             // Not all published: open strings.
             statuses: None,
+            api: &super::status_api::STATUS_API,
         }),
     },
 };
