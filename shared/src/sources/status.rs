@@ -59,6 +59,9 @@ pub trait StatusApi: Send + Sync {
     ) -> ApiFuture<'a>;
 }
 
+/// Builds a provider's status API from the sweeper's environment.
+pub type BuildStatusApi = fn(&dyn Env) -> Result<Option<Arc<dyn StatusApi>>, ConfigError>;
+
 /// A provider's status API as its folder describes it to the journey sweeper.
 pub struct StatusApiSpec {
     /// The provider whose sources it answers for.
@@ -71,7 +74,7 @@ pub struct StatusApiSpec {
     pub secret_variables: &'static [&'static str],
     /// The API from the sweeper's environment; `Ok(None)` when its credentials are not set (the
     /// provider's journeys are then only reported).
-    pub build: fn(&dyn Env) -> Result<Option<Arc<dyn StatusApi>>, ConfigError>,
+    pub build: BuildStatusApi,
 }
 
 impl std::fmt::Debug for StatusApiSpec {
