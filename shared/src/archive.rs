@@ -308,7 +308,7 @@ fn consistent(d: &ArchivedDelivery, check: &Check<'_>) -> Result<(), String> {
     // An event unrecognized when it arrived was identified by its whole body: that id stands
     // too (a later mapping may recognize it, which is what replay is for).
     let parsed = serde_json::from_slice(&body).ok();
-    let as_unrecognized = crate::normalize::unrecognized_id(source, &body, parsed.as_ref());
+    let as_unrecognized = crate::normalize::unrecognized_id(check.source, &body, parsed.as_ref());
     if again.id != d.event_id && as_unrecognized != d.event_id {
         return Err("the event id recomputed from the body is not the archived one".to_owned());
     }

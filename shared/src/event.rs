@@ -49,18 +49,25 @@ pub enum AuthScheme {
     HypervergeHeaderToken,
     /// The journey sweeper read it from Cashfree's status API (`kyc.journey.reconciled`).
     CashfreeStatusApi,
+    /// Digio: the hex HMAC-SHA256 checksum header over the raw body, with the signed `created_at`
+    /// as the replay bound.
+    DigioChecksum,
+    /// The journey sweeper read it from Digio's KYC status API (`kyc.journey.reconciled`).
+    DigioStatusApi,
     /// The application announced the journey (`kyc.journey.started`) or the sweeper reported it
     /// (`kyc.journey.stalled`): nothing a provider sent.
     Application,
 }
 
 impl AuthScheme {
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 8] = [
         Self::CashfreeHeaderHmac,
         Self::CashfreeLegacyBodyHmac,
         Self::HypervergeIpUrlToken,
         Self::HypervergeHeaderToken,
         Self::CashfreeStatusApi,
+        Self::DigioChecksum,
+        Self::DigioStatusApi,
         Self::Application,
     ];
 
@@ -71,6 +78,8 @@ impl AuthScheme {
             Self::HypervergeIpUrlToken => "hyperverge_ip_url_token",
             Self::HypervergeHeaderToken => "hyperverge_header_token",
             Self::CashfreeStatusApi => "cashfree_status_api",
+            Self::DigioChecksum => "digio_checksum",
+            Self::DigioStatusApi => "digio_status_api",
             Self::Application => "application",
         }
     }

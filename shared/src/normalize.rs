@@ -54,10 +54,18 @@ impl Normalized {
     }
 }
 
-/// Parse a provider time leniently: RFC 3339, or a date-time without zone read in `naive_zone`
+/// Parse a provider time leniently: RFC 3339, epoch milliseconds, or a date-time without zone read in `naive_zone`
 /// (Cashfree sends `2023-07-19 10:46:16`, meant as IST). `None` for anything else.
 pub fn parse_time(raw: &str, naive_zone: FixedOffset) -> Option<DateTime<FixedOffset>> {
     let raw = raw.trim();
+    // Epoch milliseconds (Digio's `created_at`).
+    if (10..=15).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_digit()) {
+        return raw
+            .parse::<i64>()
+            .ok()
+            .and_then(DateTime::from_timestamp_millis)
+            .map(|t| t.fixed_offset());
+    }
     if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
         return Some(t);
     }
@@ -84,9 +92,20 @@ pub fn event_id(source: &str, identity: &[Value]) -> String {
     hex::encode(h.finalize())
 }
 
-/// Identity of an unrecognized body: its canonical JSON (keys sorted, no whitespace, top-level
-/// `signature` removed, as it is a delivery detail) when it is JSON, its raw bytes otherwise.
-pub fn unrecognized_id(source: &str, body: &[u8], parsed: Option<&Value>) -> String {
+/// Identity of an unrecognized body: the provider's notification id when the source has one (the
+/// same id the event has once a mapping recognizes it), else its canonical JSON (keys sorted, no
+/// whitespace, top-level `signature` removed, as it is a delivery detail) when it is JSON, its raw
+/// bytes otherwise.
+pub fn unrecognized_id(source: &SourceSpec, body: &[u8], parsed: Option<&Value>) -> String {
+    let notification = source
+        .notification_id
+        .and_then(|pointer| parsed?.pointer(pointer))
+        .and_then(Value::as_str)
+        .filter(|id| !id.trim().is_empty());
+    if let Some(id) = notification {
+        return event_id(source.name, &[Value::from(id)]);
+    }
+    let source = source.name;
     let mut h = Sha256::new();
     h.update(source.as_bytes());
     match parsed {
@@ -193,6 +212,7 @@ pub fn normalize(
     let received = received_at.to_rfc3339_opts(SecondsFormat::Millis, true);
 
     let mut provider_time_ms = None;
+    let mut data_product = source.product;
     let (id, event_type, subject, time, data_fields) = match recognized {
         Some(r) => {
             let id = event_id(source.name, &r.identity);
@@ -205,12 +225,15 @@ pub fn normalize(
                 .filter(|t| *t <= received_at + MAX_FUTURE_TIME)
                 .map(|t| rfc3339(&t))
                 .unwrap_or_else(|| received.clone());
-            let event_type = format!("kyc.{}.{}", source.product, r.kind);
+            // A kind `<product>.<kind>` is an event of another product of the same journey.
+            let (product, kind) = r.kind.split_once('.').unwrap_or((source.product, r.kind));
+            data_product = product;
+            let event_type = format!("kyc.{product}.{kind}");
             let fields = (Some(r.provider_event), r.status, r.sub_status, r.time);
             (id, event_type, Some(r.subject), time, fields)
         }
         None => {
-            let id = unrecognized_id(source.name, body, parsed.as_ref());
+            let id = unrecognized_id(source, body, parsed.as_ref());
             let event_type = format!("kyc.{}.unrecognized", source.product);
             let event_name = parsed
                 .as_ref()
@@ -238,7 +261,7 @@ pub fn normalize(
         kycreplay: None,
         data: EventData {
             provider: source.provider.into(),
-            product: source.product.into(),
+            product: data_product.into(),
             provider_event,
             provider_status,
             provider_sub_status,

@@ -4,7 +4,7 @@
 //! test. A path that no function serves is an error, never a fallback to some function.
 
 use crate::config::{self, Common, ConfigError, Env};
-use crate::sources::{cashfree, hyperverge, Source, SourceSpec};
+use crate::sources::{cashfree, digio, hyperverge, Source, SourceSpec};
 use std::collections::BTreeMap;
 
 /// One Lambda function.
@@ -50,7 +50,8 @@ impl FunctionSpec {
 }
 
 /// The functions this project ships.
-pub static FUNCTIONS: &[&FunctionSpec] = &[&cashfree::FUNCTION, &hyperverge::FUNCTION];
+pub static FUNCTIONS: &[&FunctionSpec] =
+    &[&cashfree::FUNCTION, &hyperverge::FUNCTION, &digio::FUNCTION];
 
 /// Every source of every function this project ships.
 pub fn sources() -> impl Iterator<Item = &'static SourceSpec> {

@@ -5,6 +5,7 @@
 mod archive;
 mod bench;
 mod cashfree;
+mod digio;
 mod docs;
 mod hard_cases;
 mod journey;

@@ -22,6 +22,7 @@ static ACME_KYC: SourceSpec = SourceSpec {
     route: "/webhooks/acme/kyc",
     naive_zone: UTC,
     event_pointer: "/status",
+    notification_id: None,
     recognize,
     auth,
     journey: JourneyRules {

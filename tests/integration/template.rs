@@ -846,7 +846,19 @@ fn the_sweeper_queries_the_due_index_of_open_journeys_and_never_scans() {
                 actions(&["secretsmanager:GetSecretValue"]),
                 vec![reference("CashfreeApiSecret")]
             ),
-        ]
+            (
+                actions(&["secretsmanager:GetSecretValue"]),
+                vec![reference("DigioApiSecret")]
+            ),
+        ],
+        "each provider's status API secret, its own statement"
+    );
+    assert_eq!(
+        kyc_intake::sweeper::status_apis()
+            .iter()
+            .map(|s| s.provider)
+            .collect::<Vec<_>>(),
+        ["cashfree", "digio"]
     );
     assert!(!t.to_string().contains("dynamodb:Scan"));
     let schedules: Vec<&Value> = sweeper["Properties"]["Events"]
@@ -890,6 +902,15 @@ fn role_of(t: &Value, binary: &str) -> String {
     format!("{id}Role")
 }
 
+/// A value under `!If [Has<Provider>, value, !Ref AWS::NoValue]` (a provider a stack may leave
+/// out) as the value.
+fn if_deployed(v: &Value) -> Value {
+    match v.get("Fn::If") {
+        Some(b) if b[2] == reference("AWS::NoValue") || b[2] == "" => b[1].clone(),
+        _ => v.clone(),
+    }
+}
+
 /// A policy document's statements; one under `!If [c, a, b]` counts as both branches.
 fn policy_statements(document: &Value) -> Vec<Value> {
     list(&document["Statement"])
@@ -925,13 +946,18 @@ fn the_archive_takes_create_only_puts_from_the_webhook_roles_and_nobody_shortens
         .iter()
         .map(|f| get_att(&role_of(&t, f.name), "Arn"))
         .collect();
+    let only_webhooks = by_sid(&statements, "OnlyWebhooksWrite");
+    assert_eq!(only_webhooks.len(), 1);
+    let mut listed = only_webhooks[0].clone();
+    let principals = &mut listed["Condition"]["ArnNotEquals"]["aws:PrincipalArn"];
+    *principals = list(principals).iter().map(if_deployed).collect();
     assert_eq!(
-        by_sid(&statements, "OnlyWebhooksWrite"),
-        [&json!({
+        listed,
+        json!({
             "Sid": "OnlyWebhooksWrite", "Effect": "Deny", "Principal": "*",
             "Action": "s3:PutObject", "Resource": objects,
             "Condition": {"ArnNotEquals": {"aws:PrincipalArn": writers}},
-        })],
+        }),
         "every webhook function's role, and nobody else, writes"
     );
     let retention = by_sid(&statements, "RetentionStands");
@@ -1101,12 +1127,23 @@ fn the_queue_takes_sends_from_known_roles_and_journey_senders_narrows_each_to_it
 
     // JOURNEY_SENDERS as the worker reads it once the role ids are filled in.
     let worker = function(&t, journey::WORKER_NAME);
-    let text = variables(worker)[VARIABLE]["Fn::Sub"]
-        .as_str()
-        .expect("a !Sub of the role ids")
-        .replace(".RoleId}", "")
-        .replace("${ApplicationSenders}", "")
-        .replace("${", "");
+    let join = &variables(worker)[VARIABLE]["Fn::Join"];
+    assert_eq!(join[0], ";");
+    let text = list(&join[1])
+        .iter()
+        .map(if_deployed)
+        .map(|part| {
+            if part == reference("ApplicationSenders") {
+                return String::new();
+            }
+            part["Fn::Sub"]
+                .as_str()
+                .expect("a !Sub of a role id")
+                .replace(".RoleId}", "")
+                .replace("${", "")
+        })
+        .collect::<Vec<_>>()
+        .join(";");
     let senders = Senders::parse(&text).expect("the worker reads it");
     let entries: std::collections::BTreeMap<&str, BTreeSet<&str>> = text
         .split(';')

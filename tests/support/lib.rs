@@ -20,6 +20,7 @@ pub use kyc_local::resources::local_sdk_config;
 pub const CASHFREE_SECRET: &str = "local-cashfree-client-secret";
 pub const RESULTS_TOKEN: &str = "local-results-token";
 pub const DIGILOCKER_TOKEN: &str = "local-digilocker-url-token";
+pub const DIGIO_SECRET: &str = "local-digio-webhook-secret";
 
 /// What no log line may ever hold: the test credentials and the personal data in the samples
 /// (name, date of birth, mobile, reviewer e-mail).
@@ -27,6 +28,8 @@ pub const NEVER_LOGGED: &[&str] = &[
     CASHFREE_SECRET,
     RESULTS_TOKEN,
     DIGILOCKER_TOKEN,
+    DIGIO_SECRET,
+    "asha@example.com",
     "John Doe",
     "02-02-1995",
     "9999999999",

@@ -98,6 +98,34 @@ pub trait Authenticate: Send + Sync {
     }
 }
 
+/// How far in the future a signed time may be (clock skew), for every scheme that signs one.
+pub const MAX_FUTURE_SKEW_MS: i64 = 5 * 60 * 1000;
+
+/// Start-up's rule for a scheme whose replay bound is a signed time at most `tolerance_secs` old
+/// (`var`): a replay is either inside the window, where the idempotency record still catches it,
+/// or outside, where it is refused; so the record must outlive the window, the future skew allowed
+/// and the longest lease a claim can carry.
+pub fn check_replay_window(
+    var: &'static str,
+    tolerance_secs: u64,
+    common: &crate::config::Common,
+) -> Result<(), crate::config::ConfigError> {
+    let skew = u64::try_from(MAX_FUTURE_SKEW_MS / 1000).unwrap_or_default();
+    let lease = lambda_idempotency::MAX_LEASE_SECS;
+    let needed = tolerance_secs.saturating_add(skew).saturating_add(lease);
+    let ttl = common.settings.ttl_secs;
+    if needed >= ttl {
+        return Err(crate::config::err(
+            var,
+            format!(
+                "{tolerance_secs} + {skew} s of future skew + {lease} s of the longest lease must be shorter than {} ({ttl}), or a replay older than the idempotency record would be accepted again",
+                crate::config::var::IDEMPOTENCY_TTL_SECONDS,
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// What checking an archived delivery again found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reverified {

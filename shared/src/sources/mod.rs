@@ -6,6 +6,7 @@
 //! line in `registry` (docs/development.md lists the rest: template, samples, schema).
 
 pub mod cashfree;
+pub mod digio;
 pub mod hyperverge;
 pub mod status;
 
@@ -27,6 +28,9 @@ pub struct SourceSpec {
     pub naive_zone: FixedOffset,
     /// JSON pointer to the provider's event name, reported even for unrecognized payloads.
     pub event_pointer: &'static str,
+    /// JSON pointer to the id the provider gives each notification whatever its event (Digio's
+    /// `WHN…`), when it has one: it identifies an unrecognized payload instead of its whole body.
+    pub notification_id: Option<&'static str>,
     /// The provider's payload → the normalized fields; `None` means unrecognized.
     pub recognize: fn(&Value) -> Option<Recognized>,
     /// How its journeys end, stall and can be reconciled (the journey sweeper).
@@ -122,7 +126,8 @@ impl std::fmt::Debug for Source {
 /// What a source module reads out of a payload it recognizes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Recognized {
-    /// Last part of the event type: `kyc.<product>.<kind>`.
+    /// Last part of the event type: `kyc.<product>.<kind>`; or `<product>.<kind>` for an event of
+    /// another product of the same journey (Digio's DigiLocker step is `digilocker.documents_pulled`).
     pub kind: &'static str,
     pub provider_event: String,
     pub status: Option<String>,

@@ -3,8 +3,10 @@
 //!
 //! | placeholder | becomes |
 //! |---|---|
-//! | `{{now_ms}}` | the current time, epoch ms (for `x-webhook-timestamp`) |
+//! | `{{now_ms}}` | the current time, epoch ms (for `x-webhook-timestamp`, and in a body: Digio's `created_at`) |
 //! | `{{stale_ms}}` | two days ago, epoch ms |
+//! | `{{long_ago_ms}}`, `{{future_ms}}` | (in a body) thirty days ago, an hour ahead, epoch ms |
+//! | `{{digio_checksum}}` | the hex checksum of the body, with the first of `DIGIO_WEBHOOK_SECRETS` |
 //! | `{{cashfree_signature}}` | the header-scheme signature of the timestamp header and the body, with the first of `CASHFREE_CLIENT_SECRETS` |
 //! | `{{cashfree_legacy_signature}}` | (in the body) the legacy signature of the body's `data`, with the same secret |
 //! | `{{<VARIABLE>}}`, e.g. `{{HYPERVERGE_RESULTS_AUTH_TOKENS}}` | (in a header or the query string) the first value of that secret variable |
@@ -19,6 +21,8 @@ use kyc_intake::config;
 use kyc_intake::registry::{self, FUNCTIONS};
 use kyc_intake::sources::cashfree::signature::{sign, sign_legacy, TIMESTAMP_HEADER};
 use kyc_intake::sources::cashfree::var::CLIENT_SECRETS as CASHFREE_SECRETS;
+use kyc_intake::sources::digio::checksum::sign as digio_sign;
+use kyc_intake::sources::digio::var::WEBHOOK_SECRETS as DIGIO_SECRETS;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -143,7 +147,27 @@ pub fn render(template: &str, creds: &Credentials, now_ms: i64) -> Result<String
     let stale_ms = now_ms - 2 * 86_400_000;
 
     // Body first: the header signature covers the final body.
+    let encoded = event.get("isBase64Encoded").and_then(Value::as_bool) == Some(true);
     let body = String::from_utf8_lossy(&body_of(&event)).into_owned();
+    let times = [
+        ("{{now_ms}}", now_ms),
+        ("{{stale_ms}}", stale_ms),
+        ("{{long_ago_ms}}", now_ms - 30 * 86_400_000),
+        ("{{future_ms}}", now_ms + 3_600_000),
+    ];
+    let body = if times.iter().any(|(p, _)| body.contains(p)) {
+        let body = times
+            .iter()
+            .fold(body, |b, (p, ms)| b.replace(p, &ms.to_string()));
+        event["body"] = Value::from(if encoded {
+            BASE64.encode(&body)
+        } else {
+            body.clone()
+        });
+        body
+    } else {
+        body
+    };
     if body.contains("{{cashfree_legacy_signature}}") {
         let parsed: Value = serde_json::from_str(&body)?;
         let data = parsed
@@ -152,7 +176,6 @@ pub fn render(template: &str, creds: &Credentials, now_ms: i64) -> Result<String
         let sig = sign_legacy(creds.get(CASHFREE_SECRETS)?.as_bytes(), data)
             .ok_or("legacy-signed body's `data` is not an object")?;
         let body = body.replace("{{cashfree_legacy_signature}}", &sig);
-        let encoded = event.get("isBase64Encoded").and_then(Value::as_bool) == Some(true);
         event["body"] = Value::from(if encoded { BASE64.encode(&body) } else { body });
     }
     let body = body_of(&event);
@@ -178,6 +201,8 @@ pub fn render(template: &str, creds: &Credentials, now_ms: i64) -> Result<String
                 .as_deref()
                 .ok_or("`{{cashfree_signature}}` needs an x-webhook-timestamp header")?;
             *value = Value::from(sign(creds.get(CASHFREE_SECRETS)?.as_bytes(), ts, &body));
+        } else if value.as_str() == Some("{{digio_checksum}}") {
+            *value = Value::from(digio_sign(creds.get(DIGIO_SECRETS)?.as_bytes(), &body));
         }
     }
     Ok(serde_json::to_string_pretty(&event)?)

@@ -20,6 +20,7 @@ pub static SOURCE: SourceSpec = SourceSpec {
     route: "/webhooks/cashfree/digilocker",
     naive_zone: IST,
     event_pointer: "/event_type",
+    notification_id: None,
     recognize,
     auth: super::auth,
     journey: JourneyRules {

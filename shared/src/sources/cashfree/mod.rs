@@ -11,11 +11,10 @@ pub mod vkyc;
 
 use super::{as_text, lookup, present, text, Recognized};
 use crate::auth::Authenticate;
-use crate::config::{self, err, positive, secrets, Common, ConfigError, Env};
+use crate::config::{err, positive, secrets, Common, ConfigError, Env};
 use crate::registry::FunctionSpec;
-use lambda_idempotency::MAX_LEASE_SECS;
 use serde_json::Value;
-use signature::{CashfreeAuth, Legacy, MAX_FUTURE_SKEW_MS};
+use signature::{CashfreeAuth, Legacy};
 
 /// The variables `cashfree-webhook` reads beyond the common ones.
 pub mod var {
@@ -59,23 +58,7 @@ fn auth(env: &dyn Env, common: &Common) -> Result<Box<dyn Authenticate>, ConfigE
         var::TIMESTAMP_TOLERANCE_SECONDS,
         DEFAULT_TOLERANCE_SECONDS,
     )?;
-    // A replay is either inside the window, where the idempotency record still catches it, or
-    // outside, where it is refused: the record must outlive the window, the future skew allowed
-    // and the longest lease a claim can carry.
-    let skew = u64::try_from(MAX_FUTURE_SKEW_MS / 1000).unwrap_or_default();
-    let needed = tolerance
-        .saturating_add(skew)
-        .saturating_add(MAX_LEASE_SECS);
-    if needed >= common.settings.ttl_secs {
-        return Err(err(
-            var::TIMESTAMP_TOLERANCE_SECONDS,
-            format!(
-                "{tolerance} + {skew} s of future skew + {MAX_LEASE_SECS} s of the longest lease must be shorter than {} ({}), or a replay older than the idempotency record would be accepted again",
-                config::var::IDEMPOTENCY_TTL_SECONDS,
-                common.settings.ttl_secs
-            ),
-        ));
-    }
+    crate::auth::check_replay_window(var::TIMESTAMP_TOLERANCE_SECONDS, tolerance, common)?;
     Ok(Box::new(CashfreeAuth::new(
         secrets(env, var::CLIENT_SECRETS)?,
         tolerance,

@@ -21,8 +21,7 @@ use sha2::Sha256;
 pub const SIGNATURE_HEADER: &str = "x-webhook-signature";
 pub const TIMESTAMP_HEADER: &str = "x-webhook-timestamp";
 
-/// How far in the future a signed timestamp may be (clock skew).
-pub const MAX_FUTURE_SKEW_MS: i64 = 5 * 60 * 1000;
+pub use crate::auth::MAX_FUTURE_SKEW_MS;
 
 type HmacSha256 = Hmac<Sha256>;
 

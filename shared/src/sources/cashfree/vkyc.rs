@@ -25,6 +25,7 @@ pub static SOURCE: SourceSpec = SourceSpec {
     route: "/webhooks/cashfree/vkyc",
     naive_zone: IST,
     event_pointer: "/event_type",
+    notification_id: None,
     recognize,
     auth: super::auth,
     journey: JourneyRules {

@@ -20,6 +20,7 @@ pub static SOURCE: SourceSpec = SourceSpec {
     route: "/webhooks/hyperverge/digilocker",
     naive_zone: UTC,
     event_pointer: "/event/code",
+    notification_id: None,
     recognize,
     auth: super::digilocker_auth,
     // HyperVerge's results API answers only after the webhook went out: detection only.

@@ -29,6 +29,7 @@ pub static SOURCE: SourceSpec = SourceSpec {
     route: "/webhooks/hyperverge/results",
     naive_zone: UTC,
     event_pointer: "/eventType",
+    notification_id: None,
     recognize,
     auth: super::results_auth,
     // HyperVerge's results API answers only after the webhook went out: detection only.

@@ -1,0 +1,189 @@
+//! Digio's KYC status API, for the journey sweeper: `POST {base}/client/kyc/v2/{KID}/response`,
+//! `Authorization: Basic base64(client_id:client_secret)`, body `{}`; the answer is the KYC request
+//! (`id`, `status`, …). Several integrations agree on the method and path, none of Digio's own
+//! pages was available: the base is configurable, and a 404 or 405 is taken as a wrong base or
+//! method (the journey is left, never reported stalled), not as "Digio does not know it". No
+//! redirect is followed, and the secret never reaches a log or an error.
+
+use crate::auth::AuthScheme;
+use crate::config::{ConfigError, Env};
+use crate::secret::SecretList;
+use crate::sources::status::{
+    self, api_base, ApiError, ApiFuture, ProviderState, StatusApi, StatusApiSpec,
+};
+use crate::sources::Reconcile;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The sweeper's variables for Digio's status API.
+pub mod var {
+    pub const DIGIO_API_CLIENT_ID: &str = "DIGIO_API_CLIENT_ID";
+    pub const DIGIO_API_CLIENT_SECRET: &str = "DIGIO_API_CLIENT_SECRET";
+    pub const DIGIO_API_BASE: &str = "DIGIO_API_BASE";
+}
+
+/// Digio's production API (the sandbox is `https://ext.digio.in:444`).
+pub const DEFAULT_DIGIO_API_BASE: &str = "https://api.digio.in";
+
+pub static STATUS_API: StatusApiSpec = StatusApiSpec {
+    provider: "digio",
+    scheme: AuthScheme::DigioStatusApi,
+    variables: &[
+        var::DIGIO_API_CLIENT_ID,
+        var::DIGIO_API_CLIENT_SECRET,
+        var::DIGIO_API_BASE,
+    ],
+    secret_variables: &[var::DIGIO_API_CLIENT_SECRET],
+    build,
+};
+
+fn build(env: &dyn Env) -> Result<Option<Arc<dyn StatusApi>>, ConfigError> {
+    let Some((client_id, client_secret)) =
+        status::credentials(env, var::DIGIO_API_CLIENT_ID, var::DIGIO_API_CLIENT_SECRET)?
+    else {
+        return Ok(None);
+    };
+    let base = api_base(
+        var::DIGIO_API_BASE,
+        &env.get(var::DIGIO_API_BASE)
+            .unwrap_or_else(|| DEFAULT_DIGIO_API_BASE.to_owned()),
+    )?;
+    let http =
+        status::client().map_err(|reason| crate::config::err(var::DIGIO_API_BASE, reason))?;
+    Ok(Some(Arc::new(DigioStatusApi {
+        http,
+        base,
+        client_id,
+        client_secret,
+    })))
+}
+
+pub struct DigioStatusApi {
+    http: reqwest::Client,
+    base: String,
+    client_id: String,
+    client_secret: SecretList,
+}
+
+impl DigioStatusApi {
+    async fn ask(
+        &self,
+        reconcile: &Reconcile,
+        subject: &str,
+        timeout: Duration,
+    ) -> Result<ProviderState, ApiError> {
+        if subject.is_empty()
+            || subject.len() > 64
+            || !subject.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
+            return Err(ApiError::Invalid(
+                "the subject is not a KYC request id".into(),
+            ));
+        }
+        let Some(secret) = self.client_secret.current().first().cloned() else {
+            return Err(ApiError::Unavailable("no client secret configured".into()));
+        };
+        let mut credentials = self.client_id.clone().into_bytes();
+        credentials.push(b':');
+        credentials.extend_from_slice(secret.expose());
+        let url = format!("{}{}", self.base, reconcile.path.replace("{KID}", subject));
+        let request = self
+            .http
+            .post(&url)
+            .header(
+                "authorization",
+                format!("Basic {}", BASE64.encode(credentials)),
+            )
+            .header("content-type", "application/json")
+            .header("accept", "application/json")
+            .body("{}");
+        let body = match status::fetch(request, timeout).await {
+            Err(ApiError::NotFound) => return Err(ApiError::Unavailable(
+                "HTTP 404: check DIGIO_API_BASE (a wrong base or method, not an unknown request)"
+                    .into(),
+            )),
+            other => other?,
+        };
+        checked_answer(&body, subject)
+    }
+}
+
+impl StatusApi for DigioStatusApi {
+    fn status<'a>(
+        &'a self,
+        reconcile: &'a Reconcile,
+        subject: &'a str,
+        timeout: Duration,
+    ) -> ApiFuture<'a> {
+        Box::pin(self.ask(reconcile, subject, timeout))
+    }
+}
+
+/// A status word as Digio writes them: `[a-z][a-z0-9_]{0,63}`.
+pub fn is_status_word(s: &str) -> bool {
+    let mut bytes = s.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_lowercase())
+        && s.len() <= 64
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// The answer, believed only when its `id` is the KYC request asked about and its `status` a
+/// status word. The problem names no value of the answer: it carries personal data.
+pub fn checked_answer(body: &[u8], subject: &str) -> Result<ProviderState, ApiError> {
+    let answer: Value =
+        serde_json::from_slice(body).map_err(|_| ApiError::Invalid("not JSON".into()))?;
+    if !answer.is_object() {
+        return Err(ApiError::Invalid("not a JSON object".into()));
+    }
+    if answer.get("id").and_then(Value::as_str) != Some(subject) {
+        return Err(ApiError::Invalid("its id is not the journey's".into()));
+    }
+    match answer.get("status") {
+        Some(Value::String(s)) if is_status_word(s) => Ok(ProviderState {
+            status: s.clone(),
+            sub_status: None,
+            answer,
+        }),
+        None | Some(Value::Null) => Err(ApiError::Invalid("no status".into())),
+        Some(_) => Err(ApiError::Invalid(
+            "its status is not a lower-case word".into(),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_is_believed_only_about_its_request_with_a_status_word() {
+        let ok = checked_answer(
+            br#"{"id":"KID1","status":"approval_pending","actions":[{"details":{"pan":{}}}]}"#,
+            "KID1",
+        )
+        .expect("believed");
+        assert_eq!(
+            (ok.status.as_str(), ok.sub_status),
+            ("approval_pending", None)
+        );
+        for bad in [
+            &b"<html>"[..],
+            b"[]",
+            br#"{"id":"KID2","status":"approved"}"#,
+            br#"{"status":"approved"}"#,
+            br#"{"id":"KID1"}"#,
+            br#"{"id":"KID1","status":"APPROVED"}"#,
+            br#"{"id":"KID1","status":"approved now"}"#,
+            br#"{"id":"KID1","status":7}"#,
+        ] {
+            assert!(
+                matches!(checked_answer(bad, "KID1"), Err(ApiError::Invalid(_))),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+}
