@@ -322,7 +322,7 @@ impl FakeDigio {
 }
 
 /// One way the fake fails.
-type Failure = dyn Fn(&mut FakeState);
+type Failure<'a> = dyn Fn(&mut FakeState) + 'a;
 
 const CLIENT_ID: &str = "digio-client";
 const CLIENT_SECRET: &str = "digio-api-secret-0123456789";
@@ -377,7 +377,7 @@ async fn a_stalled_digio_journey_is_reconciled_from_its_status_api_and_left_when
     let later = chrono::Utc::now() + chrono::Duration::days(4);
 
     // Every failure leaves the journey due, sends nothing, reports no stall.
-    let failures: Vec<(&str, Box<Failure>)> = vec![
+    let failures: Vec<(&str, Box<Failure<'_>>)> = vec![
         ("401", Box::new(|s| s.status = Some(401))),
         (
             "404 (a wrong base, not an unknown request)",
