@@ -598,7 +598,40 @@ async fn send_is_accepted_by_the_real_handlers_behind_the_local_gateway() {
     .await;
     assert_eq!(code, 1, "a refusal exits 1: {out}");
     assert!(out.contains("HTTP 401"), "{out}");
-    assert_eq!(stack.messages().await.len(), 2);
+    // Digio: `--secret` is its webhook secret for a Digio event.
+    let (code, out) = send(
+        "events/digio/kyc/approved.json",
+        &["--secret", kyc_intake_tests::DIGIO_SECRET],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("\"accepted\""), "{out}");
+    let (code, out) = send(
+        "events/digio/kyc/approved.json",
+        &["--secret", "not-the-digio-secret"],
+    )
+    .await;
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(stack.messages().await.len(), 3);
+}
+
+#[test]
+fn digio_prints_the_dashboard_steps_the_url_and_the_events() {
+    let (code, out) = kycctl(&[
+        "--json",
+        "digio",
+        "--api-url",
+        "https://a1b2c3.execute-api.ap-south-1.amazonaws.com/",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("JSON");
+    assert_eq!(
+        v["digio_webhook_url"],
+        "https://a1b2c3.execute-api.ap-south-1.amazonaws.com/webhooks/digio/kyc"
+    );
+    assert_eq!(v["events"].as_array().map(Vec::len), Some(8));
+    let (code, _) = kycctl(&["digio", "--api-url", "http://insecure.example"]);
+    assert_eq!(code, 2, "HTTPS only");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -52,6 +52,12 @@ enum Command {
         #[arg(long)]
         api_url: String,
     },
+    /// Digio's webhooks are set in its Enterprise dashboard: the steps and the URL to paste.
+    Digio {
+        /// The deployed API's base URL (`https://<api>.execute-api.<region>.amazonaws.com`).
+        #[arg(long)]
+        api_url: String,
+    },
 }
 
 #[derive(Args)]
@@ -145,8 +151,9 @@ pub struct SendArgs {
     /// Where to POST: the API's base URL (the event's path is appended) or the full endpoint URL.
     #[arg(long)]
     url: String,
-    /// The Cashfree client secret to sign with (`-`: standard input). Required for a remote URL;
-    /// to `make run`'s loopback gateway the local secrets are the default.
+    /// The secret to sign with: Cashfree's client secret or Digio's webhook secret, whichever the
+    /// event is for (`-`: standard input). Required for a remote URL; to `make run`'s loopback
+    /// gateway the local secrets are the default.
     #[arg(long, env = "KYCCTL_CASHFREE_SECRET", hide_env_values = true)]
     secret: Option<String>,
     /// The HyperVerge token the event needs: the DigiLocker URL token or the Results header token
@@ -369,6 +376,43 @@ fn cashfree(api_url: &str) -> Result<Report, Failure> {
     Ok(Report::ok(text, json!({ "cashfree_webhook_urls": urls })))
 }
 
+fn digio(api_url: &str) -> Result<Report, Failure> {
+    use kyc_intake::sources::digio;
+    check_url("--api-url", api_url)?;
+    let base = api_url.trim_end_matches('/');
+    let url = format!("{base}{}", digio::kyc::SOURCE.route);
+    let events = [
+        "kyc.request.created",
+        "kyc.request.completed",
+        "kyc.request.review.ready",
+        "kyc.request.approved",
+        "kyc.request.rejected",
+        "kyc.request.expired",
+        "kyc.request.terminated",
+        "documents.pulled.successfully",
+    ];
+    let mut text = vec![
+        "Digio's webhooks are set in its Enterprise dashboard (sandbox and production are separate accounts, each with its own secret):".to_owned(),
+        "  1. Profile → Webhooks: enable webhooks for the KYC service with this URL:".to_owned(),
+        format!("       {url}"),
+        "  2. Set a webhook secret of 16+ characters there, and the same in DigioWebhookSecrets (Secrets Manager by default;".to_owned(),
+        "     during a rotation both values, comma-separated). Digio signs each body with it (x-digio-checksum).".to_owned(),
+        "  3. Enable these events:".to_owned(),
+    ];
+    text.extend(events.iter().map(|e| format!("       {e}")));
+    text.push(
+        "  4. Answer 200 or Digio disables the whole account's webhooks after a day: watch AuthFailureBurstAlarm."
+            .to_owned(),
+    );
+    text.push(format!(
+        "  5. Smoke-test: kycctl send events/digio/kyc/created.json --url {base} --secret -"
+    ));
+    Ok(Report::ok(
+        text,
+        json!({ "digio_webhook_url": url, "events": events }),
+    ))
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -377,6 +421,7 @@ async fn main() -> ExitCode {
         Command::Hyperverge(args) => hyperverge(args, timeout).await,
         Command::Send(args) => send::send(args, timeout).await,
         Command::Cashfree { api_url } => cashfree(&api_url),
+        Command::Digio { api_url } => digio(&api_url),
         Command::Archive(args) => archive::archive(args).await,
         Command::Replay(args) => archive::replay(args).await,
         Command::Journey(args) => journey::journey(args).await,

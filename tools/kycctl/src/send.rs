@@ -1,10 +1,11 @@
 //! `kycctl send`: a sample event from `events/` (or any API Gateway event), its placeholders filled
-//! with a fresh timestamp, the Cashfree signature, and the DigiLocker or Results token, POSTed to
+//! with a fresh timestamp, the Cashfree signature or Digio checksum, and the DigiLocker or Results
+//! token, POSTed to
 //! a deployed endpoint (or `make run`'s). Prints the status and body; exit 1 unless it is 200.
 
 use crate::hyperverge::{check_url, redact, redirect_location, Failure};
 use crate::{Report, SendArgs};
-use kyc_intake::sources::{cashfree, hyperverge};
+use kyc_intake::sources::{cashfree, digio, hyperverge};
 use kyc_samples::{self as events, Credentials};
 use lambda_http::RequestExt;
 use serde_json::{json, Value};
@@ -17,15 +18,15 @@ pub async fn send(args: SendArgs, timeout: Duration) -> Result<Report, Failure> 
     let loopback = matches!(base.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
     if !loopback && args.secret.is_none() && args.token.is_none() {
         return Err(Failure::usage(
-            "--url is not the local gateway: give the deployment's --secret (Cashfree) or --token (HyperVerge), or set KYCCTL_CASHFREE_SECRET / KYCCTL_TOKEN; the local secrets would only be refused",
+            "--url is not the local gateway: give the deployment's --secret (Cashfree, Digio) or --token (HyperVerge), or set KYCCTL_CASHFREE_SECRET / KYCCTL_TOKEN; the local secrets would only be refused",
         ));
     }
     let mut creds = Credentials::from_env();
     if let Some(secret) = args.secret {
-        creds.set(
-            cashfree::var::CLIENT_SECRETS,
-            crate::secret_arg("--secret", secret)?,
-        );
+        // The signing secret of whichever provider the event is for: it signs only its own.
+        let secret = crate::secret_arg("--secret", secret)?;
+        creds.set(cashfree::var::CLIENT_SECRETS, secret.clone());
+        creds.set(digio::var::WEBHOOK_SECRETS, secret);
     }
     if let Some(token) = args.token {
         let token = crate::secret_arg("--token", token)?;
