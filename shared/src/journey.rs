@@ -77,8 +77,11 @@ pub mod attr {
 /// The journey table's sparse index of open journeys by due time: only items with both
 /// `sweep_shard` and `due_at` are in it, so closed journeys cost the sweeper nothing.
 pub const DUE_INDEX: &str = "due";
-/// The one value of `sweep_shard`.
+/// `sweep_shard` of an open journey: the partition of the due index the sweeper reads.
 pub const SWEEP_SHARD_OPEN: &str = "open";
+/// `sweep_shard` of a journey reported stalled (until a new event moves it): a partition of the
+/// same index the sweeper never reads, so stalled journeys can be listed without a scan.
+pub const SWEEP_SHARD_STALLED: &str = "stalled";
 /// The attributes `DUE_INDEX` carries besides its keys and `pk`: what the sweeper reads.
 pub const DUE_PROJECTION: [&str; 6] = [
     attr::TYPE,

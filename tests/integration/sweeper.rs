@@ -304,7 +304,7 @@ async fn a_stalled_vkyc_journey_is_reconciled_when_cashfree_knows_more_and_repor
         .await
         .expect("sw-b");
     assert!(
-        b.contains_key("stalled_at") && !b.contains_key("due_at"),
+        b.contains_key("stalled_at") && b["sweep_shard"] == "stalled",
         "{b:?}"
     );
     assert_eq!(
@@ -316,6 +316,37 @@ async fn a_stalled_vkyc_journey_is_reconciled_when_cashfree_knows_more_and_repor
     let report = s.run(later(), BUDGET).await;
     assert_eq!((report.read, report.stalled, report.reconciled), (0, 0, 0));
     assert!(stack.messages().await.is_empty());
+
+    // What an operator sees: sw-b among the stalled journeys, sw-a closed.
+    let (code, out) = kycctl_journey(&table, &["list", "--stalled"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.starts_with("JOURNEY"), "a header: {out}");
+    assert!(
+        out.contains("cashfree/vkyc#sw-b") && !out.contains("sw-a"),
+        "{out}"
+    );
+    let (code, out) = kycctl_journey(
+        &table,
+        &["--json", "list", "--open", "--source", "cashfree/vkyc"],
+    );
+    assert_eq!(code, 0, "{out}");
+    let open: Value = serde_json::from_str(out.trim()).expect("--json prints JSON");
+    assert_eq!(open["journeys"], json!([]), "neither is open");
+    let (code, out) = kycctl_journey(&table, &["--json", "show", "cashfree/vkyc", "sw-a"]);
+    assert_eq!(code, 0, "{out}");
+    let a: Value = serde_json::from_str(out.trim()).expect("JSON");
+    assert_eq!(
+        (a["state"].as_str(), a["provider_status"].as_str()),
+        (Some("closed"), Some("EXPIRED"))
+    );
+    let (code, out) = kycctl_journey(&table, &["find", "sw-b"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("cashfree/vkyc#sw-b  stalled") && out.contains("stalled   "),
+        "{out}"
+    );
+    let (code, out) = kycctl_journey(&table, &["show", "cashfree/vkyc", "nobody"]);
+    assert_eq!(code, 1, "{out}");
 
     // A new event moves sw-b; if it stalls again, it is reported again.
     let started = vkyc_body(
@@ -757,4 +788,28 @@ async fn hostile_or_broken_answers_never_stop_the_run_reaching_the_journeys_behi
     for line in &sweeper_lines {
         assert!(!line.contains("hb-"), "a customer reference logged: {line}");
     }
+}
+
+/// `kycctl journey ...` against this stack's journey table; its exit code and output.
+fn kycctl_journey(table: &str, args: &[&str]) -> (i32, String) {
+    let (global, rest): (Vec<&str>, Vec<&str>) = args.iter().partition(|a| **a == "--json");
+    let out = std::process::Command::new(workspace_binary("kycctl"))
+        .args(global)
+        .arg("journey")
+        .args(rest)
+        .current_dir(workspace())
+        .env("AWS_ENDPOINT_URL", endpoint())
+        .env("AWS_REGION", "ap-south-1")
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .env("JOURNEY_TABLE", table)
+        .env_remove("AWS_PROFILE")
+        .output()
+        .expect("run kycctl");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
 }

@@ -9,7 +9,7 @@ mod journeys;
 mod s3;
 mod sqs;
 
-pub use journeys::{DynamoDueJourneys, DynamoJourneys};
+pub use journeys::{DynamoDueJourneys, DynamoJourneys, JourneyReader, JourneyView};
 pub use s3::S3Archive;
 pub use sqs::SqsSink;
 

@@ -1,17 +1,22 @@
-//! `kycctl journey start`: announce a journey the providers have not called back about yet
-//! (`kyc.journey.started`), so the journey sweeper reports it if it stalls. An application does
-//! the same with any SQS client (docs/consuming.md shows Python).
+//! `kycctl journey`: `start` announces a journey the providers have not called back about yet
+//! (`kyc.journey.started`), so the journey sweeper reports it if it stalls (an application does
+//! the same with any SQS client: docs/consuming.md shows Python); `show` and `find` read one
+//! customer's journeys, `list` the open or stalled ones, from the journey table (`JOURNEY_TABLE`,
+//! the stack's `JourneyTableName` output) with the usual AWS settings.
 
 use crate::hyperverge::Failure;
 use crate::Report;
 use clap::{Args, Subcommand};
-use kyc_intake::aws::SqsSink;
+use kyc_intake::aws::{JourneyReader, JourneyView, SqsSink};
 use kyc_intake::completeness;
 use kyc_intake::ports::EventSink;
 use serde_json::json;
 
 #[derive(Args)]
 pub struct JourneyArgs {
+    /// The journey table (the stack's `JourneyTableName` output).
+    #[arg(long, env = "JOURNEY_TABLE", global = true)]
+    journey_table: Option<String>,
     #[command(subcommand)]
     command: JourneyCommand,
 }
@@ -34,15 +39,169 @@ enum JourneyCommand {
         #[arg(long, env = "EVENTS_QUEUE_URL")]
         queue_url: Option<String>,
     },
+    /// One journey: its state, where it is (open, stalled, closed) and when.
+    Show {
+        /// e.g. `cashfree/vkyc`.
+        source: String,
+        /// The provider's journey reference.
+        subject: String,
+    },
+    /// A customer's journeys across every source, by their reference.
+    Find { subject: String },
+    /// The open or the stalled journeys, oldest first (a query of the due index, never a scan).
+    List {
+        /// The journeys the sweeper reported stalled (until a new event moves them).
+        #[arg(long, conflicts_with = "open", required_unless_present = "open")]
+        stalled: bool,
+        /// The journeys still open.
+        #[arg(long)]
+        open: bool,
+        /// Only this source's.
+        #[arg(long)]
+        source: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+}
+
+async fn reader(table: Option<String>) -> Result<JourneyReader, Failure> {
+    let table = table.filter(|t| !t.trim().is_empty()).ok_or_else(|| {
+        Failure::usage(
+            "no journey table: give --journey-table or set JOURNEY_TABLE (the stack's JourneyTableName output)",
+        )
+    })?;
+    let sdk = kyc_intake::aws::load_config().await;
+    Ok(JourneyReader::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        table,
+    ))
+}
+
+fn source_name(name: &str) -> Result<&'static str, Failure> {
+    completeness::source(name)
+        .map(|s| s.name)
+        .ok_or_else(|| Failure::usage(format!("--source {name} is not a source")))
+}
+
+fn read_failed(e: kyc_intake::ports::PortError) -> Failure {
+    Failure::failed(format!(
+        "reading the journey table: {e} (check JOURNEY_TABLE, AWS_ENDPOINT_URL and the credentials; locally, is `make run` running?)"
+    ))
+}
+
+/// A journey in a few readable lines.
+fn lines(j: &JourneyView) -> Vec<String> {
+    let or = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".to_owned());
+    let mut out = vec![
+        format!("{}  {}", j.pk, j.state),
+        format!(
+            "  now       {}  ({} / {})",
+            or(&j.event_type),
+            or(&j.provider_status),
+            or(&j.provider_sub_status)
+        ),
+        format!("  time      {}", or(&j.time)),
+        format!("  event     {}", or(&j.event_id)),
+    ];
+    if let Some(count) = j.event_count {
+        out.push(format!("  events    {count}"));
+    }
+    for (label, value) in [
+        ("opened", &j.opened_at),
+        ("due", &j.due_at),
+        ("stalled", &j.stalled_at),
+        ("reconciled", &j.reconciled_at),
+        ("closed", &j.closed_at),
+    ] {
+        if let Some(v) = value {
+            out.push(format!("  {label:<9} {v}"));
+        }
+    }
+    out
+}
+
+/// One line per journey of a list, under a header.
+fn table(journeys: &[JourneyView]) -> Vec<String> {
+    let mut out = vec![format!(
+        "{:<48}  {:<24}  {:<36}  {}",
+        "JOURNEY", "DUE (UTC)", "TYPE", "STATUS"
+    )];
+    out.extend(journeys.iter().map(|j| {
+        format!(
+            "{:<48}  {:<24}  {:<36}  {}",
+            j.pk,
+            j.due_at.as_deref().unwrap_or("-"),
+            j.event_type.as_deref().unwrap_or("-"),
+            j.provider_status.as_deref().unwrap_or("-")
+        )
+    }));
+    out
 }
 
 pub async fn journey(args: JourneyArgs) -> Result<Report, Failure> {
-    let JourneyCommand::Start {
-        source,
-        subject,
-        expect_within,
-        queue_url,
-    } = args.command;
+    let (source, subject, expect_within, queue_url) = match args.command {
+        JourneyCommand::Start {
+            source,
+            subject,
+            expect_within,
+            queue_url,
+        } => (source, subject, expect_within, queue_url),
+        JourneyCommand::Show { source, subject } => {
+            let source = source_name(&source)?;
+            let reader = reader(args.journey_table).await?;
+            return match reader.get(source, &subject).await.map_err(read_failed)? {
+                Some(j) => Ok(Report::ok(lines(&j), json!(j))),
+                None => Err(Failure::failed(format!(
+                    "no journey {source}#{subject} (the worker has applied nothing to it)"
+                ))),
+            };
+        }
+        JourneyCommand::Find { subject } => {
+            let reader = reader(args.journey_table).await?;
+            let mut found = Vec::new();
+            for source in kyc_intake::registry::sources() {
+                if let Some(j) = reader
+                    .get(source.name, &subject)
+                    .await
+                    .map_err(read_failed)?
+                {
+                    found.push(j);
+                }
+            }
+            if found.is_empty() {
+                return Err(Failure::failed(format!(
+                    "no journey of {subject} in any source"
+                )));
+            }
+            let text = found.iter().flat_map(lines).collect();
+            return Ok(Report::ok(text, json!({ "journeys": found })));
+        }
+        JourneyCommand::List {
+            stalled,
+            source,
+            limit,
+            ..
+        } => {
+            let source = source.as_deref().map(source_name).transpose()?;
+            let shard = if stalled {
+                kyc_intake::journey::SWEEP_SHARD_STALLED
+            } else {
+                kyc_intake::journey::SWEEP_SHARD_OPEN
+            };
+            let reader = reader(args.journey_table).await?;
+            let found = reader
+                .list(shard, source, limit)
+                .await
+                .map_err(read_failed)?;
+            let mut text = table(&found);
+            text.push(format!("{} {shard} journeys", found.len()));
+            return Ok(Report::ok(
+                text,
+                json!({ "state": shard, "journeys": found }),
+            ));
+        }
+    };
     let spec = completeness::source(&source)
         .ok_or_else(|| Failure::usage(format!("--source {source} is not a source")))?;
     let queue_url = queue_url.filter(|q| !q.trim().is_empty()).ok_or_else(|| {
