@@ -270,6 +270,20 @@ impl<R: SecretReader> ManagedSecrets<R> {
         for m in &self.managed {
             match self.read_valid(m, until).await {
                 Ok(list) => {
+                    let current = m.list.current();
+                    let changed = current.len() != list.len()
+                        || current
+                            .iter()
+                            .zip(&list)
+                            .any(|(a, b)| a.expose() != b.expose());
+                    if changed {
+                        // Which setting and how many values: never a value.
+                        tracing::info!(
+                            variable = m.var,
+                            values = list.len(),
+                            "a new value read from Secrets Manager is in use"
+                        );
+                    }
                     m.list.replace(list);
                     installed += 1;
                 }

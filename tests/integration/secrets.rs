@@ -152,6 +152,7 @@ async fn cashfree_reading(
 
 #[tokio::test]
 async fn a_value_removed_in_secrets_manager_is_revoked_once_the_cached_one_is_past_its_max_age() {
+    let logs = captured_logs();
     let stack = Stack::new(true).await;
     let id = create_secret("rotating-secret-1, rotating-secret-2").await;
     // Max age zero: every request reads the secret again (the timing is the unit tests' job).
@@ -182,6 +183,20 @@ async fn a_value_removed_in_secrets_manager_is_revoked_once_the_cached_one_is_pa
         ["r-1", "r-2"],
         "nothing queued for the refused request"
     );
+    // The new value's arrival is said once, at INFO, naming the setting and never a value.
+    let installed: Vec<String> = logs
+        .text()
+        .lines()
+        .filter(|l| l.contains("a new value read from Secrets Manager is in use"))
+        .map(str::to_owned)
+        .collect();
+    assert!(
+        installed
+            .iter()
+            .any(|l| l.contains("CASHFREE_CLIENT_SECRETS") && l.contains("\"INFO\"")),
+        "{installed:?}"
+    );
+    assert!(installed.iter().all(|l| !l.contains("rotating-secret")));
 }
 
 #[tokio::test]
