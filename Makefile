@@ -111,7 +111,9 @@ local-env: build
 	@providers=$$(env $(LOCAL_ENV) $(KYC_LOCAL) env) && echo $(LOCAL_ENV) $$providers
 
 .PHONY: kycctl
-kycctl: build
+# The build's own output goes to stderr, so `make -s kycctl ARGS='--json ...' | jq` reads only JSON.
+kycctl:
+	@cargo build -q --workspace >&2
 	@providers=$$(env $(LOCAL_ENV) $(KYC_LOCAL) env) && env $(LOCAL_ENV) $$providers target/debug/kycctl $(ARGS)
 
 .PHONY: lint

@@ -140,6 +140,13 @@ impl ArchivedDelivery {
             .map_err(|e| format!("{}: received_at: {e}", self.event_id))
     }
 
+    /// The journey reference (`subject`) of the event it made when it arrived.
+    pub fn subject(&self) -> Option<String> {
+        serde_json::from_str::<KycEvent>(self.event.get())
+            .ok()
+            .and_then(|e| e.subject)
+    }
+
     /// The event type it had when it arrived.
     pub fn event_type(&self) -> Option<String> {
         serde_json::from_str::<KycEvent>(self.event.get())

@@ -333,7 +333,7 @@ async fn kycctl_lists_and_shows_the_archived_deliveries() {
     assert_eq!(shown["event"]["type"], "kyc.vkyc.call_completed");
     let (code, out) = kycctl(
         &stack,
-        &["archive", "show", "0000", "--source", "cashfree/vkyc"],
+        &["archive", "show", "00000000", "--source", "cashfree/vkyc"],
     );
     assert_eq!(code, 1, "not there: {out}");
     let (code, out) = kycctl(&stack, &["archive", "list", "--source", "nobody/kyc"]);
@@ -552,4 +552,102 @@ async fn replay_sends_only_what_it_verifies_and_refuses_forged_planted_overwritt
         ),
         "{text}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customers_deliveries_are_found_by_subject_shown_by_a_short_id_and_replayed_across_sources(
+) {
+    let stack = Stack::new(true).await;
+    let f = stack.cashfree(&[]).await;
+    let mut ids = Vec::new();
+    for body in webhooks() {
+        ids.push(
+            call(&f, ApiRequest::post(VKYC, body).signed_now().request())
+                .await
+                .id(),
+        );
+    }
+    let hv = stack.hyperverge(&[]).await;
+    let reply = call(
+        &hv,
+        kyc_intake_tests::sample("hyperverge/results/finish_auto_approved.json"),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let yesterday = (chrono::Utc::now() - chrono::Duration::days(1))
+        .format("%Y-%m-%d")
+        .to_string();
+    let list = |extra: &[&str]| {
+        let mut args = vec![
+            "archive",
+            "list",
+            "--source",
+            "cashfree/vkyc",
+            "--from",
+            &yesterday,
+            "--to",
+            &today,
+        ];
+        args.extend_from_slice(extra);
+        kycctl(&stack, &args)
+    };
+    let (code, out) = list(&[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.starts_with("EVENT ID") && out.contains("SUBJECT"),
+        "a header: {out}"
+    );
+    assert!(
+        out.contains("rp-1") && out.contains("rp-2"),
+        "the subjects: {out}"
+    );
+    // One customer's deliveries: rp-1 had two.
+    let (code, out) = list(&["--subject", "rp-1", "--json"]);
+    assert_eq!(code, 0, "{out}");
+    let found: Value = serde_json::from_str(out.trim()).expect("JSON");
+    let subjects: Vec<&str> = found["deliveries"]
+        .as_array()
+        .expect("deliveries")
+        .iter()
+        .filter_map(|d| d["subject"].as_str())
+        .collect();
+    assert_eq!(subjects, ["rp-1", "rp-1"]);
+    // Shown by the first 10 hex digits, the body decoded.
+    let (code, out) = kycctl(&stack, &["archive", "show", &ids[1][..10]]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("body (decoded from body_base64):"), "{out}");
+    assert!(out.contains("\"VKYC_USER_CALL_COMPLETED\""), "{out}");
+    let (code, _) = kycctl(&stack, &["archive", "show", "abc"]);
+    assert_eq!(code, 2, "too short to be unique");
+    // Replay over every source when --source is left out.
+    let (code, out) = kycctl(
+        &stack,
+        &["replay", "--from", &yesterday, "--to", &today, "--dry-run"],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("read 4,"),
+        "three VKYC and one Results delivery: {out}"
+    );
+    assert!(
+        out.contains("consistent (token: not re-verifiable)"),
+        "{out}"
+    );
+    // An empty range says so and fails.
+    let (code, out) = kycctl(
+        &stack,
+        &[
+            "replay",
+            "--source",
+            "digio/kyc",
+            "--from",
+            "2020-01-01",
+            "--to",
+            "2020-01-02",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("nothing archived for digio/kyc"), "{out}");
 }

@@ -32,16 +32,22 @@ pub struct ArchiveArgs {
 
 #[derive(Subcommand)]
 enum ArchiveCommand {
-    /// One line per archived delivery: the event id, when it was received, the type it had.
+    /// One line per archived delivery: the event id, when it was received, the subject, the type
+    /// it had.
     List {
         /// e.g. `cashfree/vkyc`.
         #[arg(long)]
         source: String,
         #[command(flatten)]
         range: Range,
+        /// Only the deliveries about this journey reference (each object is read: the key does
+        /// not carry it).
+        #[arg(long)]
+        subject: Option<String>,
     },
-    /// One archived delivery, as stored.
+    /// One archived delivery, as stored, with replay's verdict and the raw body as text.
     Show {
+        /// The event id, or a unique prefix of it (8 characters or more).
         event_id: String,
         /// Look only under this source (faster).
         #[arg(long)]
@@ -60,9 +66,9 @@ pub struct Range {
 
 #[derive(Args)]
 pub struct ReplayArgs {
-    /// e.g. `cashfree/vkyc`.
+    /// e.g. `cashfree/vkyc`; every source when left out.
     #[arg(long)]
-    source: String,
+    source: Option<String>,
     /// The first day (`YYYY-MM-DD`, UTC) or time (RFC 3339).
     #[arg(long)]
     from: String,
@@ -358,7 +364,11 @@ impl Checker {
 pub async fn archive(args: ArchiveArgs) -> Result<Report, Failure> {
     let reader = Reader::new(bucket(args.bucket)?).await;
     match args.command {
-        ArchiveCommand::List { source, range } => {
+        ArchiveCommand::List {
+            source,
+            range,
+            subject,
+        } => {
             source_spec(&source)?;
             let from = range
                 .from
@@ -370,19 +380,24 @@ pub async fn archive(args: ArchiveArgs) -> Result<Report, Failure> {
                 .as_deref()
                 .map(|v| instant("--to", v, true))
                 .transpose()?;
-            let (entries, unreadable) = reader.deliveries(&source, from, to).await?;
-            let mut text: Vec<String> = entries
-                .iter()
-                .map(|e| {
-                    let d = &e.delivery;
-                    format!(
-                        "{}  {}  {}",
-                        d.event_id,
-                        d.received_at,
-                        d.event_type().unwrap_or_else(|| "-".to_owned())
-                    )
-                })
-                .collect();
+            let (mut entries, unreadable) = reader.deliveries(&source, from, to).await?;
+            if let Some(subject) = &subject {
+                entries.retain(|e| e.delivery.subject().as_deref() == Some(subject.as_str()));
+            }
+            let mut text = vec![format!(
+                "{:<64}  {:<24}  {:<32}  {}",
+                "EVENT ID", "RECEIVED (UTC)", "SUBJECT", "TYPE"
+            )];
+            text.extend(entries.iter().map(|e| {
+                let d = &e.delivery;
+                format!(
+                    "{:<64}  {:<24}  {:<32}  {}",
+                    d.event_id,
+                    d.received_at,
+                    d.subject().unwrap_or_else(|| "-".to_owned()),
+                    d.event_type().unwrap_or_else(|| "-".to_owned())
+                )
+            }));
             text.extend(
                 unreadable
                     .iter()
@@ -391,7 +406,7 @@ pub async fn archive(args: ArchiveArgs) -> Result<Report, Failure> {
             let json = json!({
                 "deliveries": entries.iter().map(|e| json!({
                     "event_id": e.delivery.event_id, "received_at": e.delivery.received_at,
-                    "type": e.delivery.event_type(), "key": e.key,
+                    "subject": e.delivery.subject(), "type": e.delivery.event_type(), "key": e.key,
                 })).collect::<Vec<_>>(),
                 "unreadable": unreadable.iter().map(|(key, why)| json!({"key": key, "why": why})).collect::<Vec<_>>(),
             });
@@ -406,17 +421,35 @@ pub async fn archive(args: ArchiveArgs) -> Result<Report, Failure> {
                 }
                 None => format!("{}/", archive::PREFIX),
             };
-            let wanted = format!("/{event_id}.json");
-            let Some(key) = reader
+            if event_id.len() < 8 || !event_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(Failure::usage(
+                    "the event id, or 8 or more of its first hex digits",
+                ));
+            }
+            let wanted = format!("/{}", event_id.to_ascii_lowercase());
+            let matching: Vec<String> = reader
                 .keys(&prefix)
                 .await?
                 .into_iter()
-                .find(|k| k.ends_with(&wanted))
-            else {
-                return Err(Failure::failed(format!(
-                    "no archived delivery {event_id} under s3://{}/{prefix}",
-                    reader.bucket
-                )));
+                .filter(|k| {
+                    k.rsplit_once('/')
+                        .is_some_and(|(_, name)| format!("/{name}").starts_with(&wanted))
+                })
+                .collect();
+            let key = match matching.as_slice() {
+                [key] => key.clone(),
+                [] => {
+                    return Err(Failure::failed(format!(
+                        "no archived delivery {event_id} under s3://{}/{prefix}",
+                        reader.bucket
+                    )))
+                }
+                more => {
+                    return Err(Failure::usage(format!(
+                        "{event_id} is the start of {} event ids: give more of it",
+                        more.len()
+                    )))
+                }
             };
             let delivery = reader
                 .read(&key)
@@ -450,14 +483,17 @@ pub async fn archive(args: ArchiveArgs) -> Result<Report, Failure> {
             if let Some(object) = value.as_object_mut() {
                 object.insert("verdict".into(), verdict.to_string().into());
             }
-            Ok(Report::ok(
-                vec![
-                    format!("s3://{}/{key}", reader.bucket),
-                    format!("verdict: {verdict}"),
-                    pretty,
-                ],
-                value,
-            ))
+            let mut text = vec![
+                format!("s3://{}/{key}", reader.bucket),
+                format!("verdict: {verdict}"),
+                pretty,
+            ];
+            // The raw body as text, when it is (it is what the provider sent).
+            if let Some(body) = delivery.body().ok().and_then(|b| String::from_utf8(b).ok()) {
+                text.push("body (decoded from body_base64):".to_owned());
+                text.push(body);
+            }
+            Ok(Report::ok(text, value))
         }
     }
 }
@@ -473,7 +509,10 @@ fn replay_id() -> String {
 }
 
 pub async fn replay(args: ReplayArgs) -> Result<Report, Failure> {
-    let spec = source_spec(&args.source)?;
+    let specs: Vec<&'static SourceSpec> = match &args.source {
+        Some(name) => vec![source_spec(name)?],
+        None => registry::sources().collect(),
+    };
     let from = instant("--from", &args.from, false)?;
     let to = instant("--to", &args.to, true)?;
     let queue_url = match (&args.queue_url, args.dry_run) {
@@ -486,9 +525,6 @@ pub async fn replay(args: ReplayArgs) -> Result<Report, Failure> {
         }
     };
     let reader = Reader::new(bucket(args.bucket)?).await;
-    let (entries, unreadable) = reader
-        .deliveries(&args.source, Some(from), Some(to))
-        .await?;
     let sink = match &queue_url {
         Some(url) => {
             let sdk = kyc_intake::aws::load_config().await;
@@ -496,70 +532,82 @@ pub async fn replay(args: ReplayArgs) -> Result<Report, Failure> {
         }
         None => None,
     };
-    let checker = Checker::new(spec).await;
     let id = replay_id();
     let mut text = Vec::new();
     let (mut read, mut sent, mut failed, mut refused, mut skipped) = (0, 0, 0, 0, 0);
     let mut items = Vec::new();
-    for (key, why) in &unreadable {
-        read += 1;
-        refused += 1;
-        text.push(format!("{key}  refused: {why}"));
-        items.push(
-            json!({ "key": key, "verdict": format!("refused: {why}"), "outcome": "refused" }),
-        );
-    }
-    for entry in &entries {
-        read += 1;
-        let delivery = &entry.delivery;
-        let verdict = reader.verdict(entry, &checker).await?;
-        if !verdict.sendable() {
+    for spec in specs.iter().copied() {
+        let (entries, unreadable) = reader.deliveries(spec.name, Some(from), Some(to)).await?;
+        let checker = Checker::new(spec).await;
+        for (key, why) in &unreadable {
+            read += 1;
             refused += 1;
-            text.push(format!("{}  {verdict}", delivery.event_id));
-            items.push(json!({
-                "event_id": delivery.event_id, "key": entry.key,
-                "verdict": verdict.to_string(), "outcome": "refused",
-            }));
-            continue;
+            text.push(format!("{key}  refused: {why}"));
+            items.push(
+                json!({ "key": key, "verdict": format!("refused: {why}"), "outcome": "refused" }),
+            );
         }
-        let replayed = match archive::replay(delivery, spec, &id) {
-            Ok(r) => r,
-            Err(e) => {
-                failed += 1;
-                text.push(format!("{}  cannot be read again: {e}", delivery.event_id));
+        for entry in &entries {
+            read += 1;
+            let delivery = &entry.delivery;
+            let verdict = reader.verdict(entry, &checker).await?;
+            if !verdict.sendable() {
+                refused += 1;
+                text.push(format!("{}  {verdict}", delivery.event_id));
+                items.push(json!({
+                    "event_id": delivery.event_id, "key": entry.key,
+                    "verdict": verdict.to_string(), "outcome": "refused",
+                }));
                 continue;
             }
-        };
-        let then = replayed.type_then.clone().unwrap_or_else(|| "-".to_owned());
-        let now = replayed.event.event_type.clone();
-        if let Some(t) = &args.event_type {
-            if *t != now && *t != then {
-                skipped += 1;
-                continue;
-            }
-        }
-        let outcome = match &sink {
-            None => "dry run".to_owned(),
-            Some(sink) => match sink.send(&replayed.message).await {
-                Ok(_) => {
-                    sent += 1;
-                    "sent".to_owned()
-                }
+            let replayed = match archive::replay(delivery, spec, &id) {
+                Ok(r) => r,
                 Err(e) => {
                     failed += 1;
-                    format!("failed: {e}")
+                    text.push(format!("{}  cannot be read again: {e}", delivery.event_id));
+                    continue;
                 }
-            },
-        };
-        text.push(format!(
-            "{}  {then} -> {now}  {verdict}  {outcome}",
-            delivery.event_id
-        ));
-        items.push(json!({
-            "event_id": delivery.event_id, "key": entry.key, "replayed_id": replayed.event.id,
-            "type_then": replayed.type_then, "type_now": now, "verdict": verdict.to_string(),
-            "outcome": outcome,
-        }));
+            };
+            let then = replayed.type_then.clone().unwrap_or_else(|| "-".to_owned());
+            let now = replayed.event.event_type.clone();
+            if let Some(t) = &args.event_type {
+                if *t != now && *t != then {
+                    skipped += 1;
+                    continue;
+                }
+            }
+            let outcome = match &sink {
+                None => "dry run".to_owned(),
+                Some(sink) => match sink.send(&replayed.message).await {
+                    Ok(_) => {
+                        sent += 1;
+                        "sent".to_owned()
+                    }
+                    Err(e) => {
+                        failed += 1;
+                        format!("failed: {e}")
+                    }
+                },
+            };
+            text.push(format!(
+                "{}  {then} -> {now}  {verdict}  {outcome}",
+                delivery.event_id
+            ));
+            items.push(json!({
+                "event_id": delivery.event_id, "key": entry.key, "replayed_id": replayed.event.id,
+                "type_then": replayed.type_then, "type_now": now, "verdict": verdict.to_string(),
+                "outcome": outcome,
+            }));
+        }
+    }
+    if read == 0 {
+        let sources: Vec<&str> = specs.iter().map(|s| s.name).collect();
+        return Err(Failure::failed(format!(
+            "nothing archived for {} between {} and {}: check the range (UTC days) and --source",
+            sources.join(", "),
+            from.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            to.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )));
     }
     text.push(format!(
         "replay {id}: read {read}, sent {sent}, refused {refused}, failed {failed}{}",
