@@ -100,6 +100,7 @@ fn kycctl_without(stack: &Stack, args: &[&str], removed: &[&str]) -> (i32, Strin
         .env("EVENTS_QUEUE_URL", &stack.queue_url)
         // Replay checks Cashfree's signatures again with the secrets the function has.
         .env("CASHFREE_CLIENT_SECRETS", CASHFREE_SECRET)
+        .env("DIGIO_WEBHOOK_SECRETS", kyc_intake_tests::DIGIO_SECRET)
         .env_remove("AWS_PROFILE");
     for variable in removed {
         command.env_remove(variable);
@@ -574,6 +575,11 @@ async fn a_customers_deliveries_are_found_by_subject_shown_by_a_short_id_and_rep
     )
     .await;
     assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let digio = stack
+        .function(&kyc_intake::sources::digio::FUNCTION, &[])
+        .await;
+    let reply = call(&digio, kyc_intake_tests::sample("digio/kyc/approved.json")).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
     let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
     let yesterday = (chrono::Utc::now() - chrono::Duration::days(1))
         .format("%Y-%m-%d")
@@ -627,8 +633,13 @@ async fn a_customers_deliveries_are_found_by_subject_shown_by_a_short_id_and_rep
     );
     assert_eq!(code, 0, "{out}");
     assert!(
-        out.contains("read 4,"),
-        "three VKYC and one Results delivery: {out}"
+        out.contains("read 5,"),
+        "three VKYC, one Results and one Digio delivery: {out}"
+    );
+    assert_eq!(
+        out.matches("  verified  dry run").count(),
+        4,
+        "Cashfree's and Digio's signatures checked again: {out}"
     );
     assert!(
         out.contains("consistent (token: not re-verifiable)"),
