@@ -33,6 +33,15 @@ use std::sync::Arc;
 pub const WORKER_NAME: &str = "journey-worker";
 /// Prefix of the worker's idempotency keys: `journey-worker#<event id>`.
 pub const KEY_PREFIX: &str = "journey-worker#";
+/// How logs name a journey: the first 16 hex digits of SHA-256 of `<source>#<subject>` (the FIFO
+/// message group of its events). The subject is a provider's reference to a person's KYC, so
+/// logs never carry it; `kycctl journey show` prints the same hash, so a log line can be matched
+/// to a journey by whoever may read the journey table.
+pub fn journey_hash(pk: &str) -> String {
+    let digest = Sha256::digest(pk.as_bytes());
+    hex::encode(&digest[..8])
+}
+
 /// How far ahead of the worker's clock an event's time may be; later times are taken as the
 /// worker's clock (the intake's rule, applied again to every type).
 pub const MAX_FUTURE_SKEW_MS: i64 = 5 * 60 * 1000;
@@ -395,8 +404,13 @@ impl<S: IdempotencyStore, J: JourneyStore> JourneyWorker<S, J> {
         let event = match serde_json::from_str::<KycEvent>(body) {
             Ok(event) => event,
             Err(e) => {
+                // Which journey it holds back (on FIFO, its group), by hash.
+                let journey = lambda_idempotency::batch::fifo_group(record)
+                    .map(journey_hash)
+                    .unwrap_or_else(|| "-".to_owned());
                 tracing::warn!(
                     message_id,
+                    journey = journey.as_str(),
                     outcome = RecordOutcome::Poison.label(),
                     body_bytes = body.len(),
                     error_line = e.line(),

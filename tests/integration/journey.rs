@@ -191,6 +191,7 @@ async fn events(bodies: &[String]) -> Vec<String> {
 
 #[tokio::test]
 async fn a_poison_record_holds_back_only_its_own_group_and_the_rest_is_applied_later() {
+    let logs = kyc_intake_tests::captured_logs();
     let stack = Stack::new(true).await;
     let sdk = local_sdk_config(endpoint()).await;
     let (table, worker) = stack.journey_worker(&sdk).await;
@@ -226,6 +227,18 @@ async fn a_poison_record_holds_back_only_its_own_group_and_the_rest_is_applied_l
         first.failed,
         [first.received[1].clone(), first.received[3].clone()],
         "the poison record and the later record of its group"
+    );
+    let poison: Vec<String> = logs
+        .text()
+        .lines()
+        .filter(|l| l.contains("\"poison\"") && l.contains(&first.received[1]))
+        .map(str::to_owned)
+        .collect();
+    assert!(
+        poison
+            .iter()
+            .any(|l| l.contains(&kyc_intake::journey::journey_hash(a)) && !l.contains("p1")),
+        "the journey it holds back, by hash, never by reference: {poison:?}"
     );
     let p1 = stack
         .journey(&table, a)

@@ -339,6 +339,8 @@ impl DueJourneys for DynamoDueJourneys {
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct JourneyView {
     pub pk: String,
+    /// How logs name it (`journey::journey_hash`).
+    pub hash: String,
     pub source: String,
     pub subject: String,
     /// `open` (on the sweeper's list), `stalled` (reported, until a new event moves it), `closed`.
@@ -396,6 +398,7 @@ impl JourneyView {
                 .and_then(chrono::DateTime::from_timestamp_millis)
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
             due_at_ms,
+            hash: crate::journey::journey_hash(&pk),
             pk,
         })
     }

@@ -94,7 +94,7 @@ fn read_failed(e: kyc_intake::ports::PortError) -> Failure {
 fn lines(j: &JourneyView) -> Vec<String> {
     let or = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".to_owned());
     let mut out = vec![
-        format!("{}  {}", j.pk, j.state),
+        format!("{}  {}  (logs: journey {})", j.pk, j.state, j.hash),
         format!(
             "  now       {}  ({} / {})",
             or(&j.event_type),
