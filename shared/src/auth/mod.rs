@@ -137,6 +137,16 @@ pub enum Reverified {
     Failed(AuthError),
 }
 
+/// A signature scheme's verdict, run again on an archived delivery.
+impl From<Result<AuthScheme, AuthError>> for Reverified {
+    fn from(verdict: Result<AuthScheme, AuthError>) -> Self {
+        match verdict {
+            Ok(scheme) => Self::Verified(scheme),
+            Err(e) => Self::Failed(e),
+        }
+    }
+}
+
 /// Fail closed: a source without credentials refuses every request.
 pub struct NotConfigured;
 

@@ -232,10 +232,7 @@ impl Authenticate for CashfreeAuth {
             tolerance_ms: i64::MAX,
             ..self.clone()
         };
-        match unbounded.verify(req.headers, req.body, received_at) {
-            Ok(scheme) => Reverified::Verified(scheme),
-            Err(e) => Reverified::Failed(e),
-        }
+        unbounded.verify(req.headers, req.body, received_at).into()
     }
 }
 
