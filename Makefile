@@ -44,6 +44,7 @@ LOCAL_ENV := \
   AWS_SECRET_ACCESS_KEY=local \
   IDEMPOTENCY_TABLE=kyc-webhook-idempotency \
   EVENTS_QUEUE_URL=http://127.0.0.1:$(EMULATOR_PORT)/123456789012/kyc-webhook-events.fifo \
+  EVENTS_DLQ_URL=http://127.0.0.1:$(EMULATOR_PORT)/123456789012/kyc-webhook-events-dlq.fifo \
   ARCHIVE_BUCKET=kyc-webhook-archive \
   JOURNEY_TABLE=kyc-journeys \
   RUST_LOG=$${RUST_LOG:-info}

@@ -513,3 +513,86 @@ async fn a_journey_started_in_2099_does_not_pin_its_journey() {
         "due within 30 days and the clock's 5 minutes, not in 2099: {j:?}"
     );
 }
+
+/// `kycctl` against this stack's queues; its exit code and output.
+fn kycctl_queues(stack: &Stack, args: &[&str]) -> (i32, String) {
+    let out = std::process::Command::new(kyc_intake_tests::workspace_binary("kycctl"))
+        .args(args)
+        .current_dir(kyc_intake_tests::workspace())
+        .env("AWS_ENDPOINT_URL", endpoint())
+        .env("AWS_REGION", "ap-south-1")
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .env("EVENTS_QUEUE_URL", &stack.queue_url)
+        .env("EVENTS_DLQ_URL", dead_letter_queue(stack))
+        .env_remove("AWS_PROFILE")
+        .output()
+        .expect("run kycctl");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// The stack's dead-letter queue (the local resources name it after the events queue).
+fn dead_letter_queue(stack: &Stack) -> String {
+    stack.queue_url.replace(".fifo", "-dlq.fifo")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_lettered_message_is_listed_without_being_taken_and_redriven_to_its_journey() {
+    let stack = Stack::new(true).await;
+    let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
+    let group = "cashfree/vkyc#dl-1";
+    sqs.send_message()
+        .queue_url(dead_letter_queue(&stack))
+        .message_body("{\"not\": \"a KycEvent\"}")
+        .message_group_id(group)
+        .message_deduplication_id("poison-1")
+        .message_attributes(
+            "type",
+            aws_sdk_sqs::types::MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value("kyc.vkyc.call_queued")
+                .build()
+                .expect("attribute"),
+        )
+        .send()
+        .await
+        .expect("send");
+    for _ in 0..2 {
+        let (code, out) = kycctl_queues(&stack, &["dlq", "list"]);
+        assert_eq!(code, 0, "{out}");
+        assert!(out.starts_with("MESSAGE ID"), "{out}");
+        assert!(
+            out.contains(&kyc_intake::journey::journey_hash(group))
+                && out.contains("kyc.vkyc.call_queued")
+                && out.contains("1 messages in the dead-letter queue"),
+            "listed, and still there the second time: {out}"
+        );
+        assert!(
+            !out.contains("not\\\": \\\"a KycEvent") && !out.contains("a KycEvent"),
+            "no body unless asked: {out}"
+        );
+    }
+    let (code, out) = kycctl_queues(&stack, &["--json", "dlq", "list", "--body"]);
+    assert_eq!(code, 0, "{out}");
+    let listed: serde_json::Value = serde_json::from_str(out.trim()).expect("JSON");
+    assert_eq!(listed["messages"][0]["body"], "{\"not\": \"a KycEvent\"}");
+
+    let (code, out) = kycctl_queues(&stack, &["dlq", "redrive"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("redrove 1 messages"), "{out}");
+    let (_, out) = kycctl_queues(&stack, &["dlq", "list"]);
+    assert!(out.contains("0 messages in the dead-letter queue"), "{out}");
+    let back = stack.messages().await;
+    assert_eq!(back.len(), 1);
+    assert_eq!(
+        back[0].group_id.as_deref(),
+        Some(group),
+        "its own journey's group"
+    );
+    assert_eq!(back[0].body, "{\"not\": \"a KycEvent\"}");
+}

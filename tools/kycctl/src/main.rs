@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod archive;
+mod dlq;
 mod hyperverge;
 mod journey;
 mod send;
@@ -46,6 +47,8 @@ enum Command {
     Replay(archive::ReplayArgs),
     /// Journeys: `start` announces one the sweeper should watch.
     Journey(journey::JourneyArgs),
+    /// The dead-letter queue: `list` what is there (left in place), `redrive` it to the events queue.
+    Dlq(dlq::DlqArgs),
     /// Cashfree has no configuration API: the dashboard steps and the URLs to paste.
     Cashfree {
         /// The deployed API's base URL (`https://<api>.execute-api.<region>.amazonaws.com`).
@@ -425,6 +428,7 @@ async fn main() -> ExitCode {
         Command::Archive(args) => archive::archive(args).await,
         Command::Replay(args) => archive::replay(args).await,
         Command::Journey(args) => journey::journey(args).await,
+        Command::Dlq(args) => dlq::dlq(args).await,
     };
     match result {
         Ok(report) => {
