@@ -167,8 +167,8 @@ pub struct JourneyUpdate {
     pub event_id: String,
     /// The event's `time`, as sent.
     pub time: String,
-    /// The same instant, epoch ms: what "older" is decided on (0 for a start, so that any
-    /// provider event wins over it).
+    /// The same instant, epoch ms: what "older" is decided on (a start's state loses to any
+    /// provider event, whatever its time).
     pub time_ms: i64,
     pub provider_status: Option<String>,
     pub provider_sub_status: Option<String>,
@@ -210,7 +210,7 @@ impl JourneyUpdate {
                     .map_or(stall_ms, |s| limit_ms(s.min(MAX_EXPECT_WITHIN_SECS)));
                 (
                     UpdateKind::Started,
-                    0,
+                    time_ms,
                     Sweep::Due(received_ms.saturating_add(within)),
                 )
             }

@@ -122,7 +122,11 @@ impl crate::journey::JourneyStore for MemoryJourneys {
         item.state.updated_at.clone_from(&update.updated_at);
         let newest = match update.kind {
             UpdateKind::Started => fresh,
-            _ => item.state.time_ms <= update.time_ms,
+            // A start's state loses to any event, whatever its time.
+            _ => {
+                matches!(item.state.kind, UpdateKind::Started)
+                    || item.state.time_ms <= update.time_ms
+            }
         };
         if !newest {
             return Ok(Applied::Older);

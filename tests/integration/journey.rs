@@ -512,6 +512,18 @@ async fn a_journey_started_in_2099_does_not_pin_its_journey() {
         due_at <= latest.timestamp_millis(),
         "due within 30 days and the clock's 5 minutes, not in 2099: {j:?}"
     );
+    // Its time as stored is the worker's clock (held to it), and time_ms is that instant.
+    let time_ms: i64 = j["time_ms"].parse().expect("time_ms");
+    let time = chrono::DateTime::parse_from_rfc3339(&j["time"]).expect("time");
+    assert_eq!(
+        time.timestamp_millis(),
+        time_ms,
+        "time_ms is the time: {j:?}"
+    );
+    assert!(
+        time_ms > 0
+            && time_ms <= (chrono::Utc::now() + chrono::Duration::minutes(6)).timestamp_millis()
+    );
 }
 
 /// `kycctl` against this stack's queues; its exit code and output.

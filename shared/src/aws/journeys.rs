@@ -75,8 +75,14 @@ impl DynamoJourneys {
                 .condition_expression(match update.kind {
                     // A start is the state only of a journey that has none yet.
                     UpdateKind::Started => "attribute_not_exists(#type)",
-                    _ => "attribute_not_exists(#time_ms) OR #time_ms <= :time_ms",
+                    // A start's state loses to any event, whatever its time.
+                    _ => {
+                        "attribute_not_exists(#time_ms) OR #time_ms <= :time_ms OR #type = :started"
+                    }
                 });
+            if update.kind != UpdateKind::Started {
+                b = b.expression_attribute_values(":started", s(crate::completeness::STARTED));
+            }
             // The journey's place on the sweeper's list.
             b = b
                 .expression_attribute_names("#shard", j::SWEEP_SHARD)
