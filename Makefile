@@ -55,11 +55,12 @@ FUNCTION_CRATES := $(sort $(shell sed -n 's/^name = "\(.*\)"/\1/p' functions/*/C
 
 .PHONY: help
 help:
-	@echo "make run        local AWS-compatible server, the four webhook routes on http://$(GATEWAY), the journey worker (Ctrl-C stops all)"
+	@echo "make run        local AWS-compatible server, the five webhook routes on http://$(GATEWAY), the journey worker (Ctrl-C stops all)"
 	@echo "make test       every test: lint, unit, integration against the local server, property tests"
 	@echo "make invoke EVENT=events/...json   send a sample event to 'make run' (fresh timestamp/signature)"
 	@echo "make receive    print and delete the normalized events on the local queue (with 'make run WORKER=off')"
 	@echo "make journey ID=cashfree/vkyc#test333   a journey's state, as the journey worker keeps it"
+	@echo "make pause / make resume / make purge   the incident drill: pause the worker of 'make run', resume it, purge the local queue"
 	@echo "make kycctl ARGS='archive list --source cashfree/vkyc'   kycctl against 'make run'"
 	@echo "make lint       rustfmt, clippy, cfn-lint, sam validate --lint"
 	@echo "make fuzz       long property/fuzz run (FUZZ_CASES=1000000 by default)"
@@ -106,6 +107,17 @@ receive: build
 journey: build
 	@test -n "$(ID)" || { echo "usage: make journey ID=cashfree/vkyc#<verification_id>"; exit 2; }
 	@env $(LOCAL_ENV) $(KYC_LOCAL) journey '$(ID)'
+
+.PHONY: pause resume purge
+# The incident drill: pause the worker of a running `make run` (events wait on the queue), purge
+# the queue (events lost downstream), resume; `make kycctl ARGS='replay --from DAY --to DAY'`
+# brings every journey back from the archive.
+pause: build
+	@$(KYC_LOCAL) worker pause
+resume: build
+	@$(KYC_LOCAL) worker resume
+purge: build
+	@env $(LOCAL_ENV) $(KYC_LOCAL) purge
 
 .PHONY: local-env
 local-env: build

@@ -7,6 +7,7 @@ mod bench;
 mod cashfree;
 mod digio;
 mod docs;
+mod drill;
 mod hard_cases;
 mod journey;
 mod kycctl;

@@ -92,6 +92,57 @@ enum Command {
         /// `<source>#<subject>`, e.g. `cashfree/vkyc#test333`.
         id: String,
     },
+    /// Pause or resume the journey worker of a running `serve` (events wait on the queue while
+    /// it is paused): the incident drill's "workers down".
+    Worker {
+        #[arg(value_parser = ["pause", "resume"])]
+        action: String,
+    },
+    /// Delete every message on the local events queue (the incident drill's lost events).
+    Purge,
+}
+
+/// Where a running `serve` looks for the worker's pause mark: `KYC_LOCAL_CONTROL_DIR`, else
+/// `target/kyc-local` under the current directory (where `make` runs).
+fn pause_mark() -> std::path::PathBuf {
+    std::env::var_os("KYC_LOCAL_CONTROL_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from("target/kyc-local"))
+        .join("worker.paused")
+}
+
+fn worker_control(action: &str) -> Result<(), BoxError> {
+    let mark = pause_mark();
+    if action == "pause" {
+        if let Some(dir) = mark.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&mark, b"paused\n")?;
+        eprintln!(
+            "kyc-local: journey worker paused (events wait on the queue); `make resume` resumes it"
+        );
+    } else {
+        match std::fs::remove_file(&mark) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
+        eprintln!("kyc-local: journey worker resumed");
+    }
+    Ok(())
+}
+
+async fn purge() -> Result<(), BoxError> {
+    kyc_local::server::ensure_reachable(&endpoint())?;
+    let queue = queue_url()?;
+    aws_sdk_sqs::Client::new(&sdk().await)
+        .purge_queue()
+        .queue_url(&queue)
+        .send()
+        .await
+        .map_err(|e| format!("PurgeQueue: {}", aws_sdk_sqs::error::DisplayErrorContext(e)))?;
+    eprintln!("kyc-local: purged {queue}");
+    Ok(())
 }
 
 /// How often the local journey sweeper runs.
@@ -259,9 +310,21 @@ async fn run_serve(options: &Serve) -> Result<(), BoxError> {
         let worker = startup::aws_journey_worker(&sdk, &config);
         let source = EventSource::new(&sdk, &created).await?;
         eprintln!("kyc-local: journey worker consuming {created} into table {journey_table}");
+        let mark = pause_mark();
+        // A mark left by an earlier run does not pause this one.
+        let _ = std::fs::remove_file(&mark);
         tokio::spawn(async move {
             let timeout_ms = kyc_intake::pipeline::FUNCTION_TIMEOUT_SECS * 1000;
+            let mut paused = false;
             loop {
+                if mark.exists() != paused {
+                    paused = !paused;
+                    tracing::info!(paused, "local journey worker");
+                }
+                if paused {
+                    tokio::time::sleep(WORKER_IDLE).await;
+                    continue;
+                }
                 match source.poll(&worker, 0, timeout_ms).await {
                     Ok(polled) if !polled.received.is_empty() => continue,
                     Ok(_) => {}
@@ -544,6 +607,8 @@ async fn main() {
         }
         Command::Receive => receive().await,
         Command::Journey { id } => show_journey(&id).await,
+        Command::Worker { action } => worker_control(&action),
+        Command::Purge => purge().await,
     };
     if let Err(e) = result {
         eprintln!("kyc-local: {e}");
