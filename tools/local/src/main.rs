@@ -280,6 +280,12 @@ async fn run_serve(options: &Serve) -> Result<(), BoxError> {
         options.worker,
         options.secrets_manager,
     );
+    // EMF documents only with --metrics, from the worker and the sweeper as from the functions.
+    let metrics_sink: Arc<dyn kyc_intake::metrics::MetricsSink> = if options.metrics {
+        Arc::new(kyc_intake::metrics::Stdout)
+    } else {
+        Arc::new(kyc_intake::metrics::Discard)
+    };
     let sdk = sdk().await;
     let table = env_or(config::var::IDEMPOTENCY_TABLE, kyc_local::defaults::TABLE);
     resources::ensure_table(&sdk, &table).await?;
@@ -307,7 +313,7 @@ async fn run_serve(options: &Serve) -> Result<(), BoxError> {
             "JOURNEY_TABLE" => Some(journey_table.clone()),
             other => local_var(other),
         })?;
-        let worker = startup::aws_journey_worker(&sdk, &config);
+        let worker = startup::aws_journey_worker(&sdk, &config).with_metrics(metrics_sink.clone());
         let source = EventSource::new(&sdk, &created).await?;
         eprintln!("kyc-local: journey worker consuming {created} into table {journey_table}");
         let mark = pause_mark();
@@ -343,6 +349,7 @@ async fn run_serve(options: &Serve) -> Result<(), BoxError> {
             other => local_var(other).filter(|v| !v.is_empty()),
         };
         let (sweeper, _) = startup::journey_sweeper(&sweeper_env, &sdk).await?;
+        let sweeper = sweeper.with_metrics(metrics_sink.clone());
         eprintln!(
             "kyc-local: journey sweeper every {} s",
             SWEEP_INTERVAL.as_secs()
@@ -387,13 +394,7 @@ async fn run_serve(options: &Serve) -> Result<(), BoxError> {
     let listener = tokio::net::TcpListener::bind(&listen).await.map_err(|e| {
         format!("cannot listen on {listen} ({e}): another `make run`? stop it, or pick another address (GATEWAY=127.0.0.1:3001)")
     })?;
-    tracing::info!(
-        listen,
-        table,
-        queue = created,
-        ?routes,
-        "serving the functions locally"
-    );
+    // One start-up line (the function logs follow it).
     eprintln!(
         "kyc-local: serving {} on http://{listen} (table {table}, queue {created})",
         routes.join(", ")
