@@ -442,14 +442,35 @@ impl<S: IdempotencyStore, J: JourneyStore> JourneyWorker<S, J> {
             }
         }
         let outcome = self.apply(&event, body, deadline_ms).await;
+        // The journey by hash (`journey_hash`), so an operator finds it without the subject.
+        let journey = event
+            .subject
+            .as_deref()
+            .map(|subject| journey_hash(&format!("{}#{subject}", event.source)))
+            .unwrap_or_else(|| "-".to_owned());
         let line = |level| {
             let label = outcome.label();
             let (event_id, event_type) = (event.id.as_str(), event.event_type.as_str());
+            let journey = journey.as_str();
             match level {
                 tracing::Level::INFO => {
-                    tracing::info!(message_id, event_id, event_type, outcome = label, "record")
+                    tracing::info!(
+                        message_id,
+                        journey,
+                        event_id,
+                        event_type,
+                        outcome = label,
+                        "record"
+                    )
                 }
-                _ => tracing::warn!(message_id, event_id, event_type, outcome = label, "record"),
+                _ => tracing::warn!(
+                    message_id,
+                    journey,
+                    event_id,
+                    event_type,
+                    outcome = label,
+                    "record"
+                ),
             }
         };
         line(if outcome.succeeded() {

@@ -342,8 +342,15 @@ impl<D: DueJourneys, Q: EventSink> Sweeper<D, Q> {
         unusable: &mut BTreeSet<&'static str>,
     ) -> Step {
         let event_id = journey.event_id.as_str();
+        // Logs name the journey by hash, never by the customer reference.
+        let journey_ref = crate::journey::journey_hash(&journey.pk);
+        let journey_ref = journey_ref.as_str();
         let Some((source, subject)) = journey.split() else {
-            tracing::warn!(event_id, "a due journey of no known source: left");
+            tracing::warn!(
+                event_id,
+                journey = journey_ref,
+                "a due journey of no known source: left"
+            );
             return Step::Left(|r| &mut r.invalid);
         };
         let made = match (source.journey.reconcile, self.apis.get(source.provider)) {
@@ -374,6 +381,7 @@ impl<D: DueJourneys, Q: EventSink> Sweeper<D, Q> {
                     Err(ApiError::Invalid(problem)) => {
                         tracing::warn!(
                             source = source.name,
+                            journey = journey_ref,
                             event_id,
                             problem,
                             "status API: the answer is not believed; journey left for the next run"
@@ -386,6 +394,7 @@ impl<D: DueJourneys, Q: EventSink> Sweeper<D, Q> {
                         }
                         tracing::warn!(
                             source = source.name,
+                            journey = journey_ref,
                             event_id,
                             error = %e,
                             "status API: journey left for the next run"

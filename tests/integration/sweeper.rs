@@ -785,6 +785,12 @@ async fn hostile_or_broken_answers_never_stop_the_run_reaching_the_journeys_behi
         sweeper_lines.iter().any(|l| l.contains("e-unknown")),
         "named by its event id"
     );
+    assert!(
+        sweeper_lines
+            .iter()
+            .any(|l| l.contains(&kyc_intake::journey::journey_hash("cashfree/vkyc#hb-big"))),
+        "and by the journey's hash"
+    );
     for line in &sweeper_lines {
         assert!(!line.contains("hb-"), "a customer reference logged: {line}");
     }
