@@ -35,6 +35,26 @@ pub async fn configure(
     configure_with_max_age(function, env, sdk, None).await
 }
 
+/// The settings among `secret_variables` that a `<X>_SECRET_ID` names, read from Secrets
+/// Manager (a client is built only then); `Ok(None)` when none does. `plain` and `validate` are
+/// what a refresh checks a new value with (`ManagedSecrets::load`).
+async fn managed_secrets(
+    env: &dyn config::Env,
+    secret_variables: &[&'static str],
+    plain: &[&str],
+    validate: secrets_manager::Validate,
+    sdk: &aws_config::SdkConfig,
+) -> Result<Option<ManagedSecrets<aws_sdk_secretsmanager::Client>>, ConfigError> {
+    let wanted = secret_variables
+        .iter()
+        .any(|v| env.get(&secrets_manager::id_variable(v)).is_some());
+    if !wanted {
+        return Ok(None);
+    }
+    let client = aws_sdk_secretsmanager::Client::new(sdk);
+    ManagedSecrets::load(env, secret_variables, plain, validate, client).await
+}
+
 /// `configure`, with values from Secrets Manager used for at most `max_age` instead of
 /// `SECRETS_MAX_AGE_SECONDS` when given (tests).
 pub async fn configure_with_max_age(
@@ -43,19 +63,6 @@ pub async fn configure_with_max_age(
     sdk: &aws_config::SdkConfig,
     max_age: Option<std::time::Duration>,
 ) -> Result<FunctionConfig, ConfigError> {
-    let wants_secrets_manager = function
-        .secret_variables
-        .iter()
-        .any(|v| env.get(&secrets_manager::id_variable(v)).is_some());
-    if !wants_secrets_manager {
-        let (common, sources) = function.config(env)?;
-        return Ok(FunctionConfig {
-            common,
-            sources,
-            secrets: None,
-        });
-    }
-    let client = aws_sdk_secretsmanager::Client::new(sdk);
     let plain: Vec<&str> = config::var::COMMON
         .iter()
         .chain(config::var::WEBHOOK)
@@ -63,7 +70,7 @@ pub async fn configure_with_max_age(
         .copied()
         .collect();
     let validate: secrets_manager::Validate = Box::new(move |env| function.config(env).map(|_| ()));
-    let managed = ManagedSecrets::load(env, function.secret_variables, &plain, validate, client)
+    let managed = managed_secrets(env, function.secret_variables, &plain, validate, sdk)
         .await?
         .map(|m| match max_age {
             Some(age) => m.with_max_age(age),
@@ -150,26 +157,22 @@ pub async fn journey_sweeper(
     env: &dyn config::Env,
     sdk: &aws_config::SdkConfig,
 ) -> Result<(AwsSweeper, Option<Arc<dyn Refresh>>), ConfigError> {
-    let secret_variables = crate::sweeper::secret_variables();
-    let wants_secrets_manager = secret_variables
-        .iter()
-        .any(|v| env.get(&secrets_manager::id_variable(v)).is_some());
-    let (config, refresh) = if wants_secrets_manager {
-        let client = aws_sdk_secretsmanager::Client::new(sdk);
-        let validate: secrets_manager::Validate =
-            Box::new(|env| SweeperConfig::from_env(env).map(|_| ()));
-        let variables = crate::sweeper::variables();
-        let managed =
-            ManagedSecrets::load(env, &secret_variables, &variables, validate, client).await?;
-        match managed {
-            Some(m) => {
-                let config = SweeperConfig::from_env(&m.env(env))?;
-                (config, Some(Arc::new(m) as Arc<dyn Refresh>))
-            }
-            None => (SweeperConfig::from_env(env)?, None),
+    let validate: secrets_manager::Validate =
+        Box::new(|env| SweeperConfig::from_env(env).map(|_| ()));
+    let managed = managed_secrets(
+        env,
+        &crate::sweeper::secret_variables(),
+        &crate::sweeper::variables(),
+        validate,
+        sdk,
+    )
+    .await?;
+    let (config, refresh) = match managed {
+        Some(m) => {
+            let config = SweeperConfig::from_env(&m.env(env))?;
+            (config, Some(Arc::new(m) as Arc<dyn Refresh>))
         }
-    } else {
-        (SweeperConfig::from_env(env)?, None)
+        None => (SweeperConfig::from_env(env)?, None),
     };
     let sweeper = Sweeper::new(
         DynamoDueJourneys::new(aws_sdk_dynamodb::Client::new(sdk), config.journey_table),
@@ -214,24 +217,14 @@ pub async fn source_auth(
             },
         })
     };
-    let wants_secrets_manager = function
-        .secret_variables
-        .iter()
-        .any(|v| env.get(&secrets_manager::id_variable(v)).is_some());
-    let auth = if wants_secrets_manager {
-        let client = aws_sdk_secretsmanager::Client::new(sdk);
-        let validate: secrets_manager::Validate = Box::new(|_| Ok(()));
-        let managed =
-            ManagedSecrets::load(env, function.secret_variables, &[], validate, client).await?;
-        match managed {
-            Some(m) => {
-                let env = m.env(env);
-                (source.auth)(&env, &common(&env)?)?
-            }
-            None => (source.auth)(env, &common(env)?)?,
+    // Read once, never refreshed: no validation to run on a new value.
+    let validate: secrets_manager::Validate = Box::new(|_| Ok(()));
+    let auth = match managed_secrets(env, function.secret_variables, &[], validate, sdk).await? {
+        Some(m) => {
+            let env = m.env(env);
+            (source.auth)(&env, &common(&env)?)?
         }
-    } else {
-        (source.auth)(env, &common(env)?)?
+        None => (source.auth)(env, &common(env)?)?,
     };
     Ok((auth, function.secret_variables))
 }
