@@ -259,12 +259,13 @@ pub struct Check<'a> {
 /// bucket could have written the object, so nothing in it is taken on trust.
 pub fn verify(delivery: &ArchivedDelivery, check: &Check<'_>) -> Verdict {
     match consistent(delivery, check) {
-        Ok(()) => reverify(delivery, check),
+        Ok((body, received_at)) => reverify(delivery, &body, received_at, check),
         Err(why) => Verdict::Refused(why),
     }
 }
 
-fn consistent(d: &ArchivedDelivery, check: &Check<'_>) -> Result<(), String> {
+/// The object's checks; the raw body and the receipt time, decoded once, when they hold.
+fn consistent(d: &ArchivedDelivery, check: &Check<'_>) -> Result<(Vec<u8>, DateTime<Utc>), String> {
     if check.versions != 1 {
         return Err(format!(
             "tampered: the key has {} versions (a delivery is written once)",
@@ -319,13 +320,15 @@ fn consistent(d: &ArchivedDelivery, check: &Check<'_>) -> Result<(), String> {
     if again.id != d.event_id && as_unrecognized != d.event_id {
         return Err("the event id recomputed from the body is not the archived one".to_owned());
     }
-    Ok(())
+    Ok((body, received_at))
 }
 
-fn reverify(d: &ArchivedDelivery, check: &Check<'_>) -> Verdict {
-    let Ok(body) = d.body() else {
-        return Verdict::Refused("body_base64 is not Base64".to_owned());
-    };
+fn reverify(
+    d: &ArchivedDelivery,
+    body: &[u8],
+    received_at: DateTime<Utc>,
+    check: &Check<'_>,
+) -> Verdict {
     let mut headers = http::HeaderMap::new();
     for (name, value) in &d.request.headers {
         match (
@@ -345,11 +348,7 @@ fn reverify(d: &ArchivedDelivery, check: &Check<'_>) -> Verdict {
         .and_then(|ip| ip.parse().ok());
     let req = Inbound {
         source_ip,
-        ..Inbound::post(&d.request.path, &headers, &body)
-    };
-    let received_at = match d.received_at() {
-        Ok(t) => t,
-        Err(e) => return Verdict::Refused(e),
+        ..Inbound::post(&d.request.path, &headers, body)
     };
     match check.auth.reverify(&req, received_at) {
         Reverified::Verified(scheme) if scheme == d.auth_scheme => Verdict::Verified,

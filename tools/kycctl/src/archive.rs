@@ -145,6 +145,8 @@ fn bucket(bucket: Option<String>) -> Result<String, Failure> {
 
 /// The archive as the command line reads it.
 struct Reader {
+    /// The AWS settings, loaded once for every client of the command.
+    sdk: aws_config::SdkConfig,
     s3: aws_sdk_s3::Client,
     bucket: String,
 }
@@ -154,6 +156,7 @@ impl Reader {
         let sdk = kyc_intake::aws::load_config().await;
         Self {
             s3: S3Archive::client(&sdk),
+            sdk,
             bucket,
         }
     }
@@ -335,9 +338,8 @@ struct Checker {
 }
 
 impl Checker {
-    async fn new(source: &'static SourceSpec) -> Self {
-        let sdk = kyc_intake::aws::load_config().await;
-        let auth = startup::source_auth(source, &ProcessEnv, &sdk)
+    async fn new(source: &'static SourceSpec, sdk: &aws_config::SdkConfig) -> Self {
+        let auth = startup::source_auth(source, &ProcessEnv, sdk)
             .await
             .map_err(|e| e.to_string());
         Self { source, auth }
@@ -463,7 +465,7 @@ pub async fn archive(args: ArchiveArgs) -> Result<Report, Failure> {
                         registry::sources().find(|s| rest.starts_with(&format!("{}/", s.name)))
                     }) {
                     Some(spec) => {
-                        let checker = Checker::new(spec).await;
+                        let checker = Checker::new(spec, &reader.sdk).await;
                         let entry = Entry {
                             key: key.clone(),
                             delivery,
@@ -525,20 +527,16 @@ pub async fn replay(args: ReplayArgs) -> Result<Report, Failure> {
         }
     };
     let reader = Reader::new(bucket(args.bucket)?).await;
-    let sink = match &queue_url {
-        Some(url) => {
-            let sdk = kyc_intake::aws::load_config().await;
-            Some(SqsSink::new(aws_sdk_sqs::Client::new(&sdk), url.clone()))
-        }
-        None => None,
-    };
+    let sink = queue_url
+        .as_ref()
+        .map(|url| SqsSink::new(aws_sdk_sqs::Client::new(&reader.sdk), url.clone()));
     let id = replay_id();
     let mut text = Vec::new();
     let (mut read, mut sent, mut failed, mut refused, mut skipped) = (0, 0, 0, 0, 0);
     let mut items = Vec::new();
     for spec in specs.iter().copied() {
         let (entries, unreadable) = reader.deliveries(spec.name, Some(from), Some(to)).await?;
-        let checker = Checker::new(spec).await;
+        let checker = Checker::new(spec, &reader.sdk).await;
         for (key, why) in &unreadable {
             read += 1;
             refused += 1;
