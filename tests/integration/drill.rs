@@ -3,19 +3,10 @@
 //! accepted and archived, the queue purged (the events lost downstream), the worker resumed, and
 //! `kycctl replay` over every source brings every journey back.
 
-use kyc_intake_tests::{endpoint, expectations, workspace, workspace_binary, Stack};
+use kyc_intake_tests::{endpoint, expectations, workspace, workspace_binary, Child, Stack};
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn run(binary: &str, args: &[&str], env: &BTreeMap<String, String>) -> (bool, String) {
     let out = Command::new(workspace_binary(binary))

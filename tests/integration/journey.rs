@@ -528,24 +528,12 @@ async fn a_journey_started_in_2099_does_not_pin_its_journey() {
 
 /// `kycctl` against this stack's queues; its exit code and output.
 fn kycctl_queues(stack: &Stack, args: &[&str]) -> (i32, String) {
-    let out = std::process::Command::new(kyc_intake_tests::workspace_binary("kycctl"))
-        .args(args)
-        .current_dir(kyc_intake_tests::workspace())
-        .env("AWS_ENDPOINT_URL", endpoint())
-        .env("AWS_REGION", "ap-south-1")
-        .env("AWS_ACCESS_KEY_ID", "local")
-        .env("AWS_SECRET_ACCESS_KEY", "local")
-        .env("EVENTS_QUEUE_URL", &stack.queue_url)
-        .env("EVENTS_DLQ_URL", dead_letter_queue(stack))
-        .env_remove("AWS_PROFILE")
-        .output()
-        .expect("run kycctl");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), text)
+    let dlq = dead_letter_queue(stack);
+    let env = [
+        ("EVENTS_QUEUE_URL", stack.queue_url.as_str()),
+        ("EVENTS_DLQ_URL", dlq.as_str()),
+    ];
+    kyc_intake_tests::kycctl_local(args, &env, &[])
 }
 
 /// The stack's dead-letter queue (the local resources name it after the events queue).

@@ -8,8 +8,8 @@ use kyc_intake::config::var;
 use kyc_intake::registry::{self, FUNCTIONS};
 use kyc_intake::sources::{cashfree, hyperverge};
 use kyc_intake_tests::{
-    endpoint, expectations, workspace, workspace_binary, Stack, CASHFREE_SECRET, DIGILOCKER_TOKEN,
-    RESULTS_TOKEN,
+    endpoint, expectations, workspace, workspace_binary, Child, Stack, CASHFREE_SECRET,
+    DIGILOCKER_TOKEN, RESULTS_TOKEN,
 };
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
@@ -121,15 +121,6 @@ async fn the_test_stack_runs_on_the_registrys_local_values() {
 }
 
 /// Stops the child on drop, so a failed assertion leaves no server behind.
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// `make run`'s own command with `make local-env`'s common settings (on this test's server and
 /// names) and none of the providers': one sample of every source is accepted through
 /// `kyc-local invoke`, so the registry's local values alone configure every source.

@@ -10,10 +10,7 @@ use kyc_intake::sources::cashfree::signature::{CashfreeAuth, Legacy};
 use kyc_intake::sources::cashfree::vkyc;
 use kyc_intake::sources::{Recognized, Source, SourceSpec};
 use kyc_intake::{Pipeline, Settings};
-use kyc_intake_tests::{
-    call, endpoint, local_sdk_config, workspace, workspace_binary, ApiRequest, Stack,
-    CASHFREE_SECRET,
-};
+use kyc_intake_tests::{call, endpoint, local_sdk_config, ApiRequest, Stack, CASHFREE_SECRET};
 use lambda_idempotency::DynamoDbStore;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -88,30 +85,14 @@ fn kycctl(stack: &Stack, args: &[&str]) -> (i32, String) {
 
 /// `kycctl`, with the variables `removed` left out of its environment.
 fn kycctl_without(stack: &Stack, args: &[&str], removed: &[&str]) -> (i32, String) {
-    let mut command = std::process::Command::new(workspace_binary("kycctl"));
-    command
-        .args(args)
-        .current_dir(workspace())
-        .env("AWS_ENDPOINT_URL", endpoint())
-        .env("AWS_REGION", "ap-south-1")
-        .env("AWS_ACCESS_KEY_ID", "local")
-        .env("AWS_SECRET_ACCESS_KEY", "local")
-        .env("ARCHIVE_BUCKET", &stack.bucket)
-        .env("EVENTS_QUEUE_URL", &stack.queue_url)
-        // Replay checks Cashfree's signatures again with the secrets the function has.
-        .env("CASHFREE_CLIENT_SECRETS", CASHFREE_SECRET)
-        .env("DIGIO_WEBHOOK_SECRETS", kyc_intake_tests::DIGIO_SECRET)
-        .env_remove("AWS_PROFILE");
-    for variable in removed {
-        command.env_remove(variable);
-    }
-    let out = command.output().expect("run kycctl");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), text)
+    let env = [
+        ("ARCHIVE_BUCKET", stack.bucket.as_str()),
+        ("EVENTS_QUEUE_URL", stack.queue_url.as_str()),
+        // Replay checks Cashfree's and Digio's signatures again with the secrets the functions have.
+        ("CASHFREE_CLIENT_SECRETS", CASHFREE_SECRET),
+        ("DIGIO_WEBHOOK_SECRETS", kyc_intake_tests::DIGIO_SECRET),
+    ];
+    kyc_intake_tests::kycctl_local(args, &env, removed)
 }
 
 /// Replay today's (and yesterday's, around midnight UTC) cashfree/vkyc deliveries.

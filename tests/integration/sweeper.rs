@@ -799,23 +799,6 @@ async fn hostile_or_broken_answers_never_stop_the_run_reaching_the_journeys_behi
 /// `kycctl journey ...` against this stack's journey table; its exit code and output.
 fn kycctl_journey(table: &str, args: &[&str]) -> (i32, String) {
     let (global, rest): (Vec<&str>, Vec<&str>) = args.iter().partition(|a| **a == "--json");
-    let out = std::process::Command::new(workspace_binary("kycctl"))
-        .args(global)
-        .arg("journey")
-        .args(rest)
-        .current_dir(workspace())
-        .env("AWS_ENDPOINT_URL", endpoint())
-        .env("AWS_REGION", "ap-south-1")
-        .env("AWS_ACCESS_KEY_ID", "local")
-        .env("AWS_SECRET_ACCESS_KEY", "local")
-        .env("JOURNEY_TABLE", table)
-        .env_remove("AWS_PROFILE")
-        .output()
-        .expect("run kycctl");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), text)
+    let args: Vec<&str> = global.into_iter().chain(["journey"]).chain(rest).collect();
+    kyc_intake_tests::kycctl_local(&args, &[("JOURNEY_TABLE", table)], &[])
 }

@@ -80,3 +80,39 @@ where
     tokio::spawn(kyc_local::http::serve(listener, move |req, _| answer(req)));
     addr
 }
+
+/// `kycctl` with `args` against the local server (its endpoint, region and dummy credentials,
+/// no profile), `env` added and `removed` taken out of its environment; its exit code and its
+/// stdout and stderr together.
+pub fn kycctl_local(args: &[&str], env: &[(&str, &str)], removed: &[&str]) -> (i32, String) {
+    let mut command = std::process::Command::new(workspace_binary("kycctl"));
+    command
+        .args(args)
+        .current_dir(workspace())
+        .env("AWS_ENDPOINT_URL", endpoint())
+        .env("AWS_REGION", "ap-south-1")
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .env_remove("AWS_PROFILE")
+        .envs(env.iter().copied());
+    for variable in removed {
+        command.env_remove(variable);
+    }
+    let out = command.output().expect("run kycctl");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// A child process that is killed (and reaped) when the test lets go of it.
+pub struct Child(pub std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
