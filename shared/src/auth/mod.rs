@@ -98,6 +98,25 @@ pub trait Authenticate: Send + Sync {
     }
 }
 
+/// An HMAC-SHA256 keyed with `secret`, for the schemes that sign with one.
+pub(crate) fn hmac_sha256(secret: &[u8]) -> hmac::Hmac<sha2::Sha256> {
+    // HMAC accepts keys of any length; this cannot fail.
+    <hmac::Hmac<sha2::Sha256> as hmac::KeyInit>::new_from_slice(secret)
+        .unwrap_or_else(|_| unreachable!())
+}
+
+/// Whether `check` holds for any of `secrets`: every one is tried, with no early exit, so timing
+/// does not tell which one matched.
+pub(crate) fn any_secret(
+    secrets: &crate::secret::SecretList,
+    check: impl Fn(&[u8]) -> bool,
+) -> bool {
+    secrets
+        .current()
+        .iter()
+        .fold(false, |found, s| check(s.expose()) | found)
+}
+
 /// How far in the future a signed time may be (clock skew), for every scheme that signs one.
 pub const MAX_FUTURE_SKEW_MS: i64 = 5 * 60 * 1000;
 

@@ -14,21 +14,15 @@ use crate::Inbound;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::Mac;
 use serde_json::Value;
-use sha2::Sha256;
 
 pub const SIGNATURE_HEADER: &str = "x-webhook-signature";
 pub const TIMESTAMP_HEADER: &str = "x-webhook-timestamp";
 
 pub use crate::auth::MAX_FUTURE_SKEW_MS;
 
-type HmacSha256 = Hmac<Sha256>;
-
-fn mac(secret: &[u8]) -> HmacSha256 {
-    // HMAC accepts keys of any length; this cannot fail.
-    <HmacSha256 as KeyInit>::new_from_slice(secret).unwrap_or_else(|_| unreachable!())
-}
+use crate::auth::hmac_sha256 as mac;
 
 /// The header-scheme signature of `body` sent at `timestamp` (as it appears in the header).
 /// Public so that tests, the local tools and users can make valid requests.
@@ -195,12 +189,7 @@ impl CashfreeAuth {
 
     /// Try every secret (no early exit, so timing does not tell which one matched).
     fn any_secret(&self, check: impl Fn(&[u8]) -> bool) -> Result<(), AuthError> {
-        let ok = self
-            .secrets
-            .current()
-            .iter()
-            .fold(false, |found, s| check(s.expose()) | found);
-        if ok {
+        if crate::auth::any_secret(&self.secrets, check) {
             Ok(())
         } else {
             Err(AuthError::InvalidSignature)

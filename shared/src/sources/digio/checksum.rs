@@ -12,19 +12,13 @@ use crate::auth::{single_header, AuthError, AuthScheme, Authenticate, Reverified
 use crate::secret::SecretList;
 use crate::Inbound;
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::Mac;
 use serde_json::Value;
-use sha2::Sha256;
 
 /// The header Digio sends its checksum in.
 pub const DEFAULT_HEADER: &str = "x-digio-checksum";
 
-type HmacSha256 = Hmac<Sha256>;
-
-fn mac(secret: &[u8]) -> HmacSha256 {
-    // HMAC accepts keys of any length; this cannot fail.
-    <HmacSha256 as KeyInit>::new_from_slice(secret).unwrap_or_else(|_| unreachable!())
-}
+use crate::auth::hmac_sha256 as mac;
 
 /// The checksum of `body`, lower-case hex, as Digio sends it. Public so that tests, the samples
 /// and users can make valid requests.
@@ -77,11 +71,10 @@ impl DigioAuth {
             .ok()
             .filter(|b| b.len() == 32)
             .ok_or(AuthError::InvalidSignature)?;
-        // Every secret is tried (no early exit, so timing does not tell which one matched).
-        let matched = self.secrets.current().iter().fold(false, |found, s| {
-            let mut m = mac(s.expose());
+        let matched = crate::auth::any_secret(&self.secrets, |secret| {
+            let mut m = mac(secret);
             m.update(body);
-            m.verify_slice(&presented).is_ok() | found
+            m.verify_slice(&presented).is_ok()
         });
         if !matched {
             return Err(AuthError::InvalidSignature);
