@@ -60,6 +60,7 @@ help:
 	@echo "make invoke EVENT=events/...json   send a sample event to 'make run' (fresh timestamp/signature)"
 	@echo "make receive    print and delete the normalized events on the local queue (with 'make run WORKER=off')"
 	@echo "make journey ID=cashfree/vkyc#test333   a journey's state, as the journey worker keeps it"
+	@echo "make secret VAR=CASHFREE_CLIENT_SECRETS < new.txt   a local rotation (with 'make run SECRETS=secretsmanager')"
 	@echo "make pause / make resume / make purge   the incident drill: pause the worker of 'make run', resume it, purge the local queue"
 	@echo "make kycctl ARGS='archive list --source cashfree/vkyc'   kycctl against 'make run'"
 	@echo "make lint       rustfmt, clippy, cfn-lint, sam validate --lint"
@@ -104,9 +105,18 @@ receive: build
 	@env $(LOCAL_ENV) $(KYC_LOCAL) receive
 
 .PHONY: journey
+# `kycctl journey show` on the local table; ID is `<source>#<subject>`.
 journey: build
 	@test -n "$(ID)" || { echo "usage: make journey ID=cashfree/vkyc#<verification_id>"; exit 2; }
-	@env $(LOCAL_ENV) $(KYC_LOCAL) journey '$(ID)'
+	@id='$(ID)'; test "$${id}" != "$${id%%#*}" || { echo "make journey: ID is <source>#<subject>, e.g. cashfree/vkyc#test333"; exit 2; }; \
+	  env $(LOCAL_ENV) target/debug/kycctl journey show "$${id%%#*}" "$${id#*#}"
+
+.PHONY: secret
+# A local rotation: the new value of a secret setting from standard input, into the local
+# Secrets Manager of `make run SECRETS=secretsmanager`.
+secret: build
+	@test -n "$(VAR)" || { echo "usage: make secret VAR=CASHFREE_CLIENT_SECRETS < new-and-old.txt"; exit 2; }
+	@env $(LOCAL_ENV) $(KYC_LOCAL) secret '$(VAR)'
 
 .PHONY: pause resume purge
 # The incident drill: pause the worker of a running `make run` (events wait on the queue), purge

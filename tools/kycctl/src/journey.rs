@@ -153,7 +153,8 @@ pub async fn journey(args: JourneyArgs) -> Result<Report, Failure> {
             return match reader.get(source, &subject).await.map_err(read_failed)? {
                 Some(j) => Ok(Report::ok(lines(&j), json!(j))),
                 None => Err(Failure::failed(format!(
-                    "no journey {source}#{subject} (the worker has applied nothing to it)"
+                    "no journey {source}#{subject} (the worker has applied nothing to it; \
+                     `kycctl journey find {subject}` looks in every source)"
                 ))),
             };
         }

@@ -87,10 +87,11 @@ enum Command {
     Env,
     /// Print (and delete) the events on the queue.
     Receive,
-    /// Print a journey's state.
-    Journey {
-        /// `<source>#<subject>`, e.g. `cashfree/vkyc#test333`.
-        id: String,
+    /// Put a new value (read from standard input, e.g. `NEW,OLD`) into the local Secrets Manager
+    /// secret of a secret setting, for a `serve --secrets-manager` to read: a local rotation.
+    Secret {
+        /// The setting, e.g. `CASHFREE_CLIENT_SECRETS`.
+        variable: String,
     },
     /// Pause or resume the journey worker of a running `serve` (events wait on the queue while
     /// it is paused): the incident drill's "workers down".
@@ -142,6 +143,55 @@ async fn purge() -> Result<(), BoxError> {
         .await
         .map_err(|e| format!("PurgeQueue: {}", aws_sdk_sqs::error::DisplayErrorContext(e)))?;
     eprintln!("kyc-local: purged {queue}");
+    Ok(())
+}
+
+/// The local Secrets Manager secret `serve --secrets-manager` keeps a secret setting in.
+fn local_secret_id(variable: &str) -> String {
+    format!("kyc-local/{variable}")
+}
+
+/// Put standard input's value into a secret setting's local secret (a local rotation). The value
+/// is never printed; the functions validate it as they do any value they read.
+async fn put_secret(variable: &str) -> Result<(), BoxError> {
+    if !FUNCTIONS
+        .iter()
+        .any(|f| f.secret_variables.contains(&variable))
+    {
+        let known: Vec<&str> = FUNCTIONS
+            .iter()
+            .flat_map(|f| f.secret_variables.iter().copied())
+            .collect();
+        return Err(format!(
+            "{variable} is not a secret setting (one of {})",
+            known.join(", ")
+        )
+        .into());
+    }
+    let mut value = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut value)?;
+    let value = value.trim();
+    if value.is_empty() {
+        return Err("no value on standard input (e.g. `NEW,OLD`)".into());
+    }
+    kyc_local::server::ensure_reachable(&endpoint())?;
+    let id = local_secret_id(variable);
+    aws_sdk_secretsmanager::Client::new(&sdk().await)
+        .put_secret_value()
+        .secret_id(&id)
+        .secret_string(value)
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "{id}: {} (does `make run SECRETS=secretsmanager` run?)",
+                DisplayErrorContext(e)
+            )
+        })?;
+    eprintln!(
+        "kyc-local: {id} holds {} value(s); the functions use it within SECRETS_MAX_AGE_SECONDS",
+        value.split(',').count()
+    );
     Ok(())
 }
 
@@ -413,7 +463,7 @@ async fn secrets_in_secrets_manager(
         let Some(value) = local_var(var) else {
             continue;
         };
-        let name = format!("kyc-local/{var}");
+        let name = local_secret_id(var);
         let exists = client
             .describe_secret()
             .secret_id(&name)
@@ -467,6 +517,14 @@ async fn invoke(file: &str, gateway: Option<String>) -> Result<(), BoxError> {
         "{file}: HTTP {status} {}",
         reply["body"].as_str().unwrap_or_default()
     );
+    if status == 401 {
+        return Err(format!(
+            "{file} was refused (HTTP 401): after a rotation, sign with the new value, e.g. \
+             `CASHFREE_CLIENT_SECRETS=<new> make invoke EVENT={file}` (docs/operations.md, \
+             \"Rotating a secret locally\")"
+        )
+        .into());
+    }
     if status != 200 {
         return Err(format!("{file} was refused (HTTP {status})").into());
     }
@@ -498,55 +556,6 @@ fn render_file(file: &str) -> Result<String, BoxError> {
         &Credentials::from_env(),
         chrono::Utc::now().timestamp_millis(),
     )
-}
-
-async fn show_journey(id: &str) -> Result<(), BoxError> {
-    let table = env_or(
-        journey::var::JOURNEY_TABLE,
-        kyc_local::defaults::JOURNEY_TABLE,
-    );
-    kyc_local::server::ensure_reachable(&endpoint())?;
-    let item = aws_sdk_dynamodb::Client::new(&sdk().await)
-        .get_item()
-        .table_name(&table)
-        .key(
-            journey::attr::PK,
-            aws_sdk_dynamodb::types::AttributeValue::S(id.to_owned()),
-        )
-        .consistent_read(true)
-        .send()
-        .await
-        .map_err(|e| {
-            format!(
-                "GetItem on {table}: {}",
-                aws_sdk_dynamodb::error::DisplayErrorContext(e)
-            )
-        })?;
-    let Some(item) = item.item() else {
-        return Err(format!(
-            "no journey `{id}` in {table} (ids look like cashfree/vkyc#<verification_id>)"
-        )
-        .into());
-    };
-    let mut json = serde_json::Map::new();
-    for (k, v) in item {
-        let value = match v {
-            aws_sdk_dynamodb::types::AttributeValue::S(s) => Value::from(s.as_str()),
-            aws_sdk_dynamodb::types::AttributeValue::N(n) => n
-                .parse::<i64>()
-                .map(Value::from)
-                .unwrap_or_else(|_| Value::from(n.as_str())),
-            other => Value::from(format!("{other:?}")),
-        };
-        json.insert(k.clone(), value);
-    }
-    let mut sorted: Vec<_> = json.into_iter().collect();
-    sorted.sort_by(|a, b| a.0.cmp(&b.0));
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&sorted.into_iter().collect::<serde_json::Map<_, _>>())?
-    );
-    Ok(())
 }
 
 async fn receive() -> Result<(), BoxError> {
@@ -607,7 +616,7 @@ async fn main() {
             Ok(())
         }
         Command::Receive => receive().await,
-        Command::Journey { id } => show_journey(&id).await,
+        Command::Secret { variable } => put_secret(&variable).await,
         Command::Worker { action } => worker_control(&action),
         Command::Purge => purge().await,
     };
