@@ -176,6 +176,8 @@ pub struct JourneyUpdate {
     pub updated_at: String,
     pub kind: UpdateKind,
     pub sweep: Sweep,
+    /// The event as the journey's timeline keeps it.
+    pub entry: crate::timeline::Entry,
 }
 
 impl JourneyUpdate {
@@ -251,20 +253,23 @@ impl JourneyUpdate {
                 (UpdateKind::Event, time_ms, sweep)
             }
         };
+        let time = match parse(&event.time) {
+            Some(t) if t > latest => chrono::DateTime::from_timestamp_millis(latest)
+                .unwrap_or(now)
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            _ => event.time.clone(),
+        };
+        let updated_at = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         Some(Self {
             pk: format!("{}#{subject}", event.source),
             event_type: event.event_type.clone(),
             event_id: event.id.clone(),
-            time: match parse(&event.time) {
-                Some(t) if t > latest => chrono::DateTime::from_timestamp_millis(latest)
-                    .unwrap_or(now)
-                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                _ => event.time.clone(),
-            },
+            entry: crate::timeline::Entry::of(event, &time, &updated_at),
+            time,
             time_ms,
             provider_status: event.data.provider_status.clone(),
             provider_sub_status: event.data.provider_sub_status.clone(),
-            updated_at: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            updated_at,
             kind,
             sweep,
         })

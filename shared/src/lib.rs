@@ -28,6 +28,7 @@ pub mod sources;
 pub mod startup;
 pub mod sweeper;
 pub mod telemetry;
+pub mod timeline;
 
 pub use event::KycEvent;
 pub use pipeline::{Inbound, Outcome, Pipeline, Refusal, Settings};

@@ -596,3 +596,114 @@ async fn a_dead_lettered_message_is_listed_without_being_taken_and_redriven_to_i
     );
     assert_eq!(back[0].body, "{\"not\": \"a KycEvent\"}");
 }
+
+/// The journey's timeline (`history`): every event applied, newest last, with its origin and the
+/// archived delivery of a webhook; the latest `timeline::SHOWN` kept (the list trimmed at
+/// `timeline::CAP`) while `event_count` counts them all; an older event is on it too.
+#[tokio::test]
+async fn the_timeline_keeps_the_latest_events_with_their_origin_and_counts_every_one() {
+    use kyc_intake::timeline::{Origin, CAP, SHOWN};
+    let stack = Stack::new(true).await;
+    let deployed = stack.deploy(&[]).await;
+    let sdk = local_sdk_config(endpoint()).await;
+    let (table, worker) = stack.journey_worker(&sdk).await;
+    let reader = kyc_intake::aws::JourneyReader::new(aws_sdk_dynamodb::Client::new(&sdk), &table);
+    let source = EventSource::new(&sdk, &stack.queue_url)
+        .await
+        .expect("source");
+
+    // A webhook, then an older one: both on the timeline, in the order applied.
+    webhook(
+        &deployed,
+        &vkyc(
+            "t1",
+            "VKYC_USER_CALL_STARTED",
+            "CALL_STARTED",
+            "2025-05-22T04:00:00Z",
+        ),
+    )
+    .await;
+    webhook(&deployed, &queued("t1")).await;
+    drain(&source, &worker).await;
+    let j = reader
+        .get("cashfree/vkyc", "t1")
+        .await
+        .expect("read")
+        .expect("t1");
+    assert_eq!(j.history.len(), 2, "{:?}", j.history);
+    assert_eq!(j.history[0].event_type, "kyc.vkyc.call_started");
+    assert_eq!(j.history[1].event_type, "kyc.vkyc.call_queued");
+    assert_eq!(j.event_type.as_deref(), Some("kyc.vkyc.call_started"));
+    for e in &j.history {
+        assert_eq!(e.origin, Origin::Webhook);
+        let key = e.archive_key.as_deref().expect("a delivery");
+        assert!(
+            key.starts_with("deliveries/cashfree/vkyc/")
+                && key.ends_with(&format!("{}.json", e.event_id)),
+            "{key}"
+        );
+        assert_eq!(e.provider_status.as_deref(), Some("S"));
+    }
+
+    // Past the cap: the latest SHOWN are read, in order; every event is counted.
+    let total = CAP + 7;
+    let bodies: Vec<String> = (0..total)
+        .map(|i| {
+            let t = chrono::DateTime::parse_from_rfc3339("2025-05-22T05:00:00Z").expect("t")
+                + chrono::Duration::seconds(i64::try_from(i).expect("small"));
+            serde_json::json!({
+                "specversion": "1.0", "id": format!("{i:064x}"), "source": "cashfree/vkyc",
+                "type": "kyc.vkyc.call_started", "subject": "t2",
+                "time": t.to_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "datacontenttype": "application/json",
+                "data": {"provider": "cashfree", "product": "vkyc", "provider_event": "E",
+                         "provider_status": "S", "provider_sub_status": format!("N{i}"),
+                         "provider_time": null, "received_at": "2025-05-22T05:00:00Z",
+                         "auth_scheme": "cashfree_header_hmac", "payload": {}}
+            })
+            .to_string()
+        })
+        .collect();
+    enqueue_in_groups(
+        &stack,
+        &bodies
+            .iter()
+            .map(|b| ("cashfree/vkyc#t2", b.clone()))
+            .collect::<Vec<_>>(),
+    )
+    .await;
+    let polls = drain(&source, &worker).await;
+    assert!(polls.iter().all(|p| p.failed.is_empty()), "{polls:?}");
+    let j = reader
+        .get("cashfree/vkyc", "t2")
+        .await
+        .expect("read")
+        .expect("t2");
+    assert_eq!(j.event_count, Some(i64::try_from(total).expect("small")));
+    assert_eq!(j.history.len(), SHOWN);
+    let subs: Vec<String> = j
+        .history
+        .iter()
+        .map(|e| e.provider_sub_status.clone().expect("a sub-status"))
+        .collect();
+    let want: Vec<String> = (total - SHOWN..total).map(|i| format!("N{i}")).collect();
+    assert_eq!(subs, want, "the latest, oldest first");
+    let item = aws_sdk_dynamodb::Client::new(&sdk)
+        .get_item()
+        .table_name(&table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("cashfree/vkyc#t2".to_owned()),
+        )
+        .send()
+        .await
+        .expect("get");
+    let kept = item.item().expect("t2")["history"]
+        .as_l()
+        .expect("a list")
+        .len();
+    assert!(
+        (SHOWN..CAP).contains(&kept),
+        "the stored list stays under its cap: {kept}"
+    );
+}

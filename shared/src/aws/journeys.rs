@@ -17,6 +17,61 @@ fn s(v: &str) -> AttributeValue {
     AttributeValue::S(v.to_owned())
 }
 
+/// A timeline entry as the journey item keeps it (a map in the `history` list).
+fn entry_value(e: &crate::timeline::Entry) -> AttributeValue {
+    let mut m = std::collections::HashMap::from([
+        ("event_id".to_owned(), s(&e.event_id)),
+        ("type".to_owned(), s(&e.event_type)),
+        ("time".to_owned(), s(&e.time)),
+        ("origin".to_owned(), s(e.origin.as_str())),
+        ("applied_at".to_owned(), s(&e.applied_at)),
+    ]);
+    for (k, v) in [
+        ("provider_status", &e.provider_status),
+        ("provider_sub_status", &e.provider_sub_status),
+        ("archive_key", &e.archive_key),
+    ] {
+        if let Some(v) = v {
+            m.insert(k.to_owned(), s(v));
+        }
+    }
+    AttributeValue::L(vec![AttributeValue::M(m)])
+}
+
+/// The timeline entries of a journey item, oldest first (an entry it cannot read is left out).
+fn entries(
+    item: &std::collections::HashMap<String, AttributeValue>,
+) -> Vec<crate::timeline::Entry> {
+    let Some(AttributeValue::L(list)) = item.get(crate::timeline::HISTORY) else {
+        return Vec::new();
+    };
+    list.iter()
+        .filter_map(|v| {
+            let m = v.as_m().ok()?;
+            let text = |k: &str| m.get(k).and_then(|v| v.as_s().ok()).cloned();
+            Some(crate::timeline::Entry {
+                event_id: text("event_id")?,
+                event_type: text("type")?,
+                time: text("time")?,
+                provider_status: text("provider_status"),
+                provider_sub_status: text("provider_sub_status"),
+                origin: crate::timeline::Origin::parse(&text("origin")?)?,
+                archive_key: text("archive_key"),
+                applied_at: text("applied_at")?,
+            })
+        })
+        .collect()
+}
+
+/// How one apply transaction ended.
+enum Transacted {
+    Done,
+    /// The journey's condition failed: a newer event is stored (or, for a start, any state).
+    Stale,
+    /// The timeline reached `timeline::CAP`: trim it and try again.
+    Full,
+}
+
 /// The journey table on DynamoDB. Each apply is one transaction with the completion of the
 /// worker's idempotency claim: the state update when the event is not older than the stored one,
 /// else (second transaction) only the count.
@@ -47,15 +102,31 @@ impl DynamoJourneys {
         newest: bool,
     ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, PortError> {
         use crate::journey::attr as j;
-        let mut set = vec!["#updated_at = :updated_at"];
+        let mut set = vec![
+            "#updated_at = :updated_at",
+            "#history = list_append(if_not_exists(#history, :empty), :entry)",
+        ];
         let mut remove = Vec::new();
+        // The timeline stays under its cap: a full one fails the condition and is trimmed first.
+        let room = "(attribute_not_exists(#history) OR size(#history) < :cap)";
         let mut b = aws_sdk_dynamodb::types::Update::builder()
             .table_name(&self.table)
             .key(j::PK, s(&update.pk))
             .expression_attribute_names("#updated_at", j::UPDATED_AT)
             .expression_attribute_names("#count", j::EVENT_COUNT)
+            .expression_attribute_names("#history", crate::timeline::HISTORY)
             .expression_attribute_values(":updated_at", s(&update.updated_at))
-            .expression_attribute_values(":one", n(1));
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":empty", AttributeValue::L(Vec::new()))
+            .expression_attribute_values(":entry", entry_value(&update.entry))
+            .expression_attribute_values(
+                ":cap",
+                n(i64::try_from(crate::timeline::CAP).unwrap_or(i64::MAX)),
+            )
+            .return_values_on_condition_check_failure(
+                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+            )
+            .condition_expression(room);
         if newest {
             set.extend([
                 "#type = :type",
@@ -72,14 +143,17 @@ impl DynamoJourneys {
                 .expression_attribute_values(":event_id", s(&update.event_id))
                 .expression_attribute_values(":time", s(&update.time))
                 .expression_attribute_values(":time_ms", n(update.time_ms))
-                .condition_expression(match update.kind {
-                    // A start is the state only of a journey that has none yet.
-                    UpdateKind::Started => "attribute_not_exists(#type)",
-                    // A start's state loses to any event, whatever its time.
-                    _ => {
-                        "attribute_not_exists(#time_ms) OR #time_ms <= :time_ms OR #type = :started"
+                .condition_expression(format!(
+                    "{room} AND ({})",
+                    match update.kind {
+                        // A start is the state only of a journey that has none yet.
+                        UpdateKind::Started => "attribute_not_exists(#type)",
+                        // A start's state loses to any event, whatever its time.
+                        _ => {
+                            "attribute_not_exists(#time_ms) OR #time_ms <= :time_ms OR #type = :started"
+                        }
                     }
-                });
+                ));
             if update.kind != UpdateKind::Started {
                 b = b.expression_attribute_values(":started", s(crate::completeness::STARTED));
             }
@@ -151,7 +225,7 @@ impl DynamoJourneys {
         update: &JourneyUpdate,
         claim: &Claim,
         newest: bool,
-    ) -> Result<bool, PortError> {
+    ) -> Result<Transacted, PortError> {
         use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
         let result = self
             .client
@@ -161,7 +235,7 @@ impl DynamoJourneys {
             .send()
             .await;
         let e = match result {
-            Ok(_) => return Ok(true),
+            Ok(_) => return Ok(Transacted::Done),
             Err(e) => e,
         };
         let Some(TransactWriteItemsError::TransactionCanceledException(c)) = e.as_service_error()
@@ -182,9 +256,48 @@ impl DynamoJourneys {
             ));
         }
         if failed(0) {
-            return Ok(false);
+            let full = c
+                .cancellation_reasons()
+                .first()
+                .and_then(|r| r.item())
+                .and_then(|item| item.get(crate::timeline::HISTORY))
+                .and_then(|h| h.as_l().ok())
+                .is_some_and(|h| h.len() >= crate::timeline::CAP);
+            return Ok(if full {
+                Transacted::Full
+            } else {
+                Transacted::Stale
+            });
         }
         Err(fault("DynamoDB TransactWriteItems", e))
+    }
+
+    /// Trim a full timeline back to `timeline::SHOWN` entries (the oldest go). Only a full one:
+    /// a concurrent trim that got there first makes this one a no-op.
+    async fn trim(&self, pk: &str) -> Result<(), PortError> {
+        use crate::timeline::{CAP, HISTORY, SHOWN};
+        let paths: Vec<String> = (0..CAP - SHOWN).map(|i| format!("#history[{i}]")).collect();
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(crate::journey::attr::PK, s(pk))
+            .update_expression(format!("REMOVE {}", paths.join(", ")))
+            .condition_expression("size(#history) >= :cap")
+            .expression_attribute_names("#history", HISTORY)
+            .expression_attribute_values(":cap", n(i64::try_from(CAP).unwrap_or(i64::MAX)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(fault("DynamoDB UpdateItem", e)),
+        }
     }
 }
 
@@ -203,7 +316,13 @@ impl DynamoJourneys {
             aws_sdk_dynamodb::types::Update::builder()
                 .table_name(&self.table)
                 .key(j::PK, s(&update.pk))
-                .update_expression("SET #stalled = :now, #shard = :stalled_shard")
+                .update_expression(
+                    "SET #stalled = :now, #shard = :stalled_shard, \
+                     #history = list_append(if_not_exists(#history, :empty), :entry)",
+                )
+                .expression_attribute_names("#history", crate::timeline::HISTORY)
+                .expression_attribute_values(":empty", AttributeValue::L(Vec::new()))
+                .expression_attribute_values(":entry", entry_value(&update.entry))
                 .condition_expression(
                     "#event_id = :refers AND #shard = :open AND attribute_exists(#due)",
                 )
@@ -243,20 +362,30 @@ impl JourneyStore for DynamoJourneys {
         if let UpdateKind::Stalled { refers_to } = &update.kind {
             return self.acknowledge_stall(update, refers_to, claim).await;
         }
-        if self.transact(update, claim, true).await? {
-            return Ok(Applied::Newest);
+        // A full timeline is trimmed and the apply tried again; twice is plenty (a trim makes
+        // room for `CAP - SHOWN` events), a third time means something else is wrong.
+        for _ in 0..3 {
+            match self.transact(update, claim, true).await? {
+                Transacted::Done => return Ok(Applied::Newest),
+                Transacted::Full => {
+                    self.trim(&update.pk).await?;
+                    continue;
+                }
+                Transacted::Stale => {}
+            }
+            // A newer event is stored: count this one only (and keep it on the timeline). Its
+            // one condition is the timeline's room.
+            match self.transact(update, claim, false).await? {
+                Transacted::Done => return Ok(Applied::Older),
+                Transacted::Full => self.trim(&update.pk).await?,
+                Transacted::Stale => break,
+            }
         }
-        // A newer event is stored: count this one only. The count needs no condition, so this
-        // second transaction fails only if the claim was lost meanwhile.
-        if self.transact(update, claim, false).await? {
-            Ok(Applied::Older)
-        } else {
-            Err(PortError::new(
-                "DynamoDB TransactWriteItems",
-                FaultKind::Unavailable,
-                "an unconditional count was refused",
-            ))
-        }
+        Err(PortError::new(
+            "DynamoDB TransactWriteItems",
+            FaultKind::Unavailable,
+            "the journey refused an update whose only condition is its timeline's room",
+        ))
     }
 }
 
@@ -366,6 +495,9 @@ pub struct JourneyView {
     /// When an open journey is due (or a stalled one was), epoch ms and RFC 3339.
     pub due_at_ms: Option<i64>,
     pub due_at: Option<String>,
+    /// The latest events applied (at most `timeline::SHOWN`), oldest first; empty on a list
+    /// (the index does not carry it) and on items written before the timeline was kept.
+    pub history: Vec<crate::timeline::Entry>,
 }
 
 impl JourneyView {
@@ -404,6 +536,12 @@ impl JourneyView {
                 .and_then(chrono::DateTime::from_timestamp_millis)
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
             due_at_ms,
+            history: {
+                let mut all = entries(item);
+                let extra = all.len().saturating_sub(crate::timeline::SHOWN);
+                all.drain(..extra);
+                all
+            },
             hash: crate::journey::journey_hash(&pk),
             pk,
         })

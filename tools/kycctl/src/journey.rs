@@ -118,6 +118,19 @@ fn lines(j: &JourneyView) -> Vec<String> {
             out.push(format!("  {label:<9} {v}"));
         }
     }
+    if !j.history.is_empty() {
+        out.push(format!("  timeline  (the latest {}, oldest first)", j.history.len()));
+        out.extend(j.history.iter().map(|e| {
+            format!(
+                "    {:<24}  {:<36}  {:<11}  {} / {}",
+                e.time,
+                e.event_type,
+                e.origin.as_str(),
+                e.provider_status.as_deref().unwrap_or("-"),
+                e.provider_sub_status.as_deref().unwrap_or("-")
+            )
+        }));
+    }
     out
 }
 
