@@ -60,8 +60,9 @@ help:
 	@echo "make invoke EVENT=events/...json   send a sample event to 'make run' (fresh timestamp/signature)"
 	@echo "make receive    print and delete the normalized events on the local queue (with 'make run WORKER=off')"
 	@echo "make journey ID=cashfree/vkyc#test333   a journey's state, as the journey worker keeps it"
-	@echo "make secret VAR=CASHFREE_CLIENT_SECRETS < new.txt   a local rotation (with 'make run SECRETS=secretsmanager')"
+	@echo "make secret VAR=<secret setting> < new.txt   a local rotation (with 'make run SECRETS=secretsmanager')"
 	@echo "make pause / make resume / make purge   the incident drill: pause the worker of 'make run', resume it, purge the local queue"
+	@echo "make console    the operator console on 'make run': journeys, timelines, deliveries, replay in a browser"
 	@echo "make kycctl ARGS='archive list --source cashfree/vkyc'   kycctl against 'make run'"
 	@echo "make lint       rustfmt, clippy, cfn-lint, sam validate --lint"
 	@echo "make fuzz       long property/fuzz run (FUZZ_CASES=1000000 by default)"
@@ -115,7 +116,7 @@ journey: build
 # A local rotation: the new value of a secret setting from standard input, into the local
 # Secrets Manager of `make run SECRETS=secretsmanager`.
 secret: build
-	@test -n "$(VAR)" || { echo "usage: make secret VAR=CASHFREE_CLIENT_SECRETS < new-and-old.txt"; exit 2; }
+	@test -n "$(VAR)" || { echo "usage: make secret VAR=<secret setting> < new-and-old.txt (kyc-local secret lists them)"; exit 2; }
 	@env $(LOCAL_ENV) $(KYC_LOCAL) secret '$(VAR)'
 
 .PHONY: pause resume purge
@@ -139,6 +140,32 @@ kycctl:
 	@cargo build -q --workspace >&2
 	@providers=$$(env $(LOCAL_ENV) $(KYC_LOCAL) env) && env $(LOCAL_ENV) $$providers target/debug/kycctl $(ARGS)
 
+.PHONY: browser
+# The console's browser tests drive headless Chromium through chromedriver. Installed with apt
+# where this machine can (as root); elsewhere one line says what to do, and those tests fail
+# rather than skip.
+browser:
+	@command -v chromedriver >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Chromium and chromedriver (apt-get) for the console's browser tests"; \
+	    apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || \
+	      { apt-get update -q >/dev/null && apt-get install -y -q chromium chromium-driver >/dev/null; }; \
+	  else \
+	    echo "make test: the console's browser tests need Chromium and chromedriver on PATH: install them (Debian/Ubuntu: sudo apt-get install chromium chromium-driver; macOS: brew install --cask chromium chromedriver)"; \
+	  fi; }
+
+.PHONY: screenshots
+# The docs' screenshots of the console, made by its browser test.
+screenshots: $(MOTO_STAMP) browser
+	KYC_CONSOLE_SCREENSHOTS=$(abspath docs/images) KYC_MOTO_PYTHON=$(abspath $(PY)) \
+	  cargo test --workspace --test integration -- console::
+
+.PHONY: console
+# The operator console on `make run`'s stack: prints the URL (with its token) and opens it.
+console:
+	@cargo build -q --workspace >&2
+	@providers=$$(env $(LOCAL_ENV) $(KYC_LOCAL) env) && env $(LOCAL_ENV) $$providers target/debug/kycctl console --open $(ARGS)
+
 .PHONY: lint
 lint: $(TOOLS_STAMP)
 	cargo fmt --all -- --check
@@ -147,7 +174,7 @@ lint: $(TOOLS_STAMP)
 	SAM_CLI_TELEMETRY=0 AWS_REGION=$(REGION) $(VENV)/bin/sam validate --lint --template template.yaml
 
 .PHONY: test
-test: $(BENCH_STAMP) lint
+test: $(BENCH_STAMP) lint browser
 	cargo build --workspace --bins
 	KYC_MOTO_PYTHON=$(abspath $(PY)) cargo test --workspace
 

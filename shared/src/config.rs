@@ -45,8 +45,9 @@ pub fn err(var: &'static str, reason: impl Into<String>) -> ConfigError {
     }
 }
 
-/// Where values come from: the process environment, or a closure in tests.
-pub trait Env {
+/// Where values come from: the process environment, or a closure in tests. `Sync`, so a
+/// start-up that reads it can run on any thread (the console serves replays from axum).
+pub trait Env: Sync {
     /// The variable's value; unset and empty are the same.
     fn get(&self, name: &str) -> Option<String>;
 
@@ -69,7 +70,7 @@ impl Env for ProcessEnv {
     }
 }
 
-impl<F: Fn(&str) -> Option<String>> Env for F {
+impl<F: Fn(&str) -> Option<String> + Sync> Env for F {
     fn get(&self, name: &str) -> Option<String> {
         self(name).filter(|v| !v.trim().is_empty())
     }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-fn run(binary: &str, args: &[&str], env: &BTreeMap<String, String>) -> (bool, String) {
+pub(crate) fn run(binary: &str, args: &[&str], env: &BTreeMap<String, String>) -> (bool, String) {
     let out = Command::new(workspace_binary(binary))
         .args(args)
         .current_dir(workspace())
@@ -26,7 +26,7 @@ fn run(binary: &str, args: &[&str], env: &BTreeMap<String, String>) -> (bool, St
     )
 }
 
-fn unique() -> String {
+pub(crate) fn unique() -> String {
     format!(
         "{:x}{}",
         std::process::id(),
@@ -35,7 +35,7 @@ fn unique() -> String {
 }
 
 /// `make run`'s environment on resources of this test's own.
-fn local_env(id: &str, control: &std::path::Path) -> BTreeMap<String, String> {
+pub(crate) fn local_env(id: &str, control: &std::path::Path) -> BTreeMap<String, String> {
     let port = endpoint().rsplit(':').next().expect("a port").to_owned();
     [
         ("AWS_ENDPOINT_URL", endpoint().to_owned()),
@@ -60,7 +60,11 @@ fn local_env(id: &str, control: &std::path::Path) -> BTreeMap<String, String> {
 
 /// `kyc-local serve` on a free port (the functions' log lines to `logs`), once it listens: the
 /// process and the gateway's address.
-async fn serve(env: &BTreeMap<String, String>, extra: &[&str], logs: Stdio) -> (Child, String) {
+pub(crate) async fn serve(
+    env: &BTreeMap<String, String>,
+    extra: &[&str],
+    logs: Stdio,
+) -> (Child, String) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
     let gateway = listener.local_addr().expect("addr").to_string();
     drop(listener);

@@ -5,6 +5,7 @@
 mod archive;
 mod bench;
 mod cashfree;
+mod console;
 mod digio;
 mod docs;
 mod drill;

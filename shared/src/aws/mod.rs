@@ -32,7 +32,17 @@ pub const WORKER_SQS_ACTIONS: &[&str] = &[
 /// Load the AWS configuration once per cold start. `AWS_ENDPOINT_URL` points it at a local
 /// emulator. Timeouts keep a slow dependency from eating the whole invocation.
 pub async fn load_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+    load_config_for(None).await
+}
+
+/// [`load_config`] with a named profile of the shared AWS config files (`kycctl console
+/// --profile`) instead of the environment's.
+pub async fn load_config_for(profile: Option<&str>) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(profile) = profile {
+        loader = loader.profile_name(profile);
+    }
+    loader
         .http_client(https_client())
         .timeout_config(timeouts())
         // Stalled-stream protection watches every body's throughput with its own timer; the

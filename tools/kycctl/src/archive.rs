@@ -9,16 +9,14 @@
 //! nothing.
 
 use crate::hyperverge::Failure;
+use crate::record::{self, Reader};
 use crate::Report;
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use clap::{Args, Subcommand};
-use kyc_intake::archive::{self, ArchivedDelivery, Verdict};
-use kyc_intake::aws::{S3Archive, SqsSink};
-use kyc_intake::config::ProcessEnv;
-use kyc_intake::ports::EventSink;
+use kyc_intake::archive;
+use kyc_intake::aws::SqsSink;
 use kyc_intake::registry;
 use kyc_intake::sources::SourceSpec;
-use kyc_intake::startup;
 use serde_json::json;
 
 #[derive(Args)]
@@ -89,7 +87,7 @@ pub struct ReplayArgs {
     bucket: Option<String>,
 }
 
-fn source_spec(name: &str) -> Result<&'static SourceSpec, Failure> {
+pub(crate) fn source_spec(name: &str) -> Result<&'static SourceSpec, Failure> {
     registry::source(name).ok_or_else(|| {
         let known: Vec<&str> = registry::sources().map(|s| s.name).collect();
         Failure::usage(format!(
@@ -100,7 +98,7 @@ fn source_spec(name: &str) -> Result<&'static SourceSpec, Failure> {
 }
 
 /// One end of a range: a UTC day (its first or last instant) or an RFC 3339 time.
-fn instant(flag: &str, value: &str, end_of_day: bool) -> Result<DateTime<Utc>, Failure> {
+pub(crate) fn instant(flag: &str, value: &str, end_of_day: bool) -> Result<DateTime<Utc>, Failure> {
     if let Ok(day) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
         let time = if end_of_day {
             NaiveTime::from_hms_milli_opt(23, 59, 59, 999)
@@ -120,247 +118,10 @@ fn instant(flag: &str, value: &str, end_of_day: bool) -> Result<DateTime<Utc>, F
 
 /// An SDK error in one line: the service's code and message, or the whole chain for a transport
 /// failure.
-fn sdk_error<E, R>(e: aws_sdk_s3::error::SdkError<E, R>) -> String
-where
-    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    match e.as_service_error() {
-        Some(service) => format!(
-            "{}: {}",
-            service.code().unwrap_or("error"),
-            service.message().unwrap_or_default()
-        ),
-        None => format!(
-            "{e}: cannot reach S3 (check the network, AWS_ENDPOINT_URL and the credentials; locally, is `make run` running?)"
-        ),
-    }
-}
-
 fn bucket(bucket: Option<String>) -> Result<String, Failure> {
     bucket.filter(|b| !b.trim().is_empty()).ok_or_else(|| {
         Failure::usage("no archive bucket: give --bucket or set ARCHIVE_BUCKET (the stack's ArchiveBucketName output)")
     })
-}
-
-/// The archive as the command line reads it.
-struct Reader {
-    /// The AWS settings, loaded once for every client of the command.
-    sdk: aws_config::SdkConfig,
-    s3: aws_sdk_s3::Client,
-    bucket: String,
-}
-
-impl Reader {
-    async fn new(bucket: String) -> Self {
-        let sdk = kyc_intake::aws::load_config().await;
-        Self {
-            s3: S3Archive::client(&sdk),
-            sdk,
-            bucket,
-        }
-    }
-
-    /// Every key under `prefix`.
-    async fn keys(&self, prefix: &str) -> Result<Vec<String>, Failure> {
-        let mut keys = Vec::new();
-        let mut token = None;
-        loop {
-            let out = self
-                .s3
-                .list_objects_v2()
-                .bucket(&self.bucket)
-                .prefix(prefix)
-                .set_continuation_token(token)
-                .send()
-                .await
-                .map_err(|e| {
-                    Failure::failed(format!(
-                        "listing s3://{}/{prefix}: {}",
-                        self.bucket,
-                        sdk_error(e)
-                    ))
-                })?;
-            keys.extend(
-                out.contents()
-                    .iter()
-                    .filter_map(|o| o.key().map(str::to_owned)),
-            );
-            match out.next_continuation_token() {
-                Some(t) => token = Some(t.to_owned()),
-                None => return Ok(keys),
-            }
-        }
-    }
-
-    /// The object at `key`: `Err` (outer) when S3 cannot be read, `Ok(Err(why))` when the object
-    /// is not an archived delivery.
-    async fn read(&self, key: &str) -> Result<Result<ArchivedDelivery, String>, Failure> {
-        let out = self
-            .s3
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| {
-                Failure::failed(format!(
-                    "reading s3://{}/{key}: {}",
-                    self.bucket,
-                    sdk_error(e)
-                ))
-            })?;
-        let bytes = out
-            .body
-            .collect()
-            .await
-            .map_err(|e| Failure::failed(format!("reading s3://{}/{key}: {e}", self.bucket)))?
-            .into_bytes();
-        Ok(serde_json::from_slice(&bytes).map_err(|e| format!("not an archived delivery ({e})")))
-    }
-
-    /// How many versions (and delete markers) `key` has: a delivery is written once.
-    async fn versions(&self, key: &str) -> Result<usize, Failure> {
-        let mut count = 0;
-        let (mut key_marker, mut version_marker) = (None, None);
-        loop {
-            let out = self
-                .s3
-                .list_object_versions()
-                .bucket(&self.bucket)
-                .prefix(key)
-                .set_key_marker(key_marker)
-                .set_version_id_marker(version_marker)
-                .send()
-                .await
-                .map_err(|e| {
-                    Failure::failed(format!(
-                        "listing the versions of s3://{}/{key}: {}",
-                        self.bucket,
-                        sdk_error(e)
-                    ))
-                })?;
-            count += out
-                .versions()
-                .iter()
-                .filter(|v| v.key() == Some(key))
-                .count();
-            count += out
-                .delete_markers()
-                .iter()
-                .filter(|m| m.key() == Some(key))
-                .count();
-            if out.is_truncated() != Some(true) {
-                return Ok(count);
-            }
-            key_marker = out.next_key_marker().map(str::to_owned);
-            version_marker = out.next_version_id_marker().map(str::to_owned);
-        }
-    }
-
-    /// The deliveries of `source` received within the range, oldest first, with their keys;
-    /// and the objects that are not deliveries at all (key, why).
-    async fn deliveries(
-        &self,
-        source: &str,
-        from: Option<DateTime<Utc>>,
-        to: Option<DateTime<Utc>>,
-    ) -> Result<(Vec<Entry>, Vec<(String, String)>), Failure> {
-        let keys = match (from, to) {
-            (Some(from), Some(to)) => {
-                if to < from {
-                    return Err(Failure::usage("--to is before --from"));
-                }
-                let mut keys = Vec::new();
-                let mut day = from;
-                while day.date_naive() <= to.date_naive() {
-                    keys.extend(self.keys(&archive::day_prefix(source, day)).await?);
-                    day += Duration::days(1);
-                }
-                keys
-            }
-            _ => self.keys(&format!("{}/{source}/", archive::PREFIX)).await?,
-        };
-        let mut deliveries = Vec::new();
-        let mut unreadable = Vec::new();
-        for key in keys {
-            let d = match self.read(&key).await? {
-                Ok(d) => d,
-                Err(why) => {
-                    unreadable.push((key, why));
-                    continue;
-                }
-            };
-            let at = match d.received_at() {
-                Ok(at) => at,
-                Err(why) => {
-                    unreadable.push((key, why));
-                    continue;
-                }
-            };
-            // An object whose time is not its key's day is listed whatever its time: replay
-            // refuses it with the reason, rather than a range silently leaving it out.
-            let on_its_day = key.starts_with(&archive::day_prefix(source, at));
-            if on_its_day && (from.is_some_and(|f| at < f) || to.is_some_and(|t| at > t)) {
-                continue;
-            }
-            deliveries.push((at, Entry { key, delivery: d }));
-        }
-        deliveries
-            .sort_by(|(a, x), (b, y)| (a, &x.delivery.event_id).cmp(&(b, &y.delivery.event_id)));
-        Ok((deliveries.into_iter().map(|(_, e)| e).collect(), unreadable))
-    }
-
-    /// Replay's verdict on one archived delivery.
-    async fn verdict(&self, entry: &Entry, checker: &Checker) -> Result<Verdict, Failure> {
-        let versions = self.versions(&entry.key).await?;
-        Ok(checker.verdict(&entry.key, versions, &entry.delivery))
-    }
-}
-
-/// An archived delivery and its key.
-struct Entry {
-    key: String,
-    delivery: ArchivedDelivery,
-}
-
-/// What replay checks deliveries with: the source's authentication as its function reads it
-/// today, or why it cannot be built (every delivery is then refused with that reason).
-struct Checker {
-    source: &'static SourceSpec,
-    auth: Result<
-        (
-            Box<dyn kyc_intake::auth::Authenticate>,
-            &'static [&'static str],
-        ),
-        String,
-    >,
-}
-
-impl Checker {
-    async fn new(source: &'static SourceSpec, sdk: &aws_config::SdkConfig) -> Self {
-        let auth = startup::source_auth(source, &ProcessEnv, sdk)
-            .await
-            .map_err(|e| e.to_string());
-        Self { source, auth }
-    }
-
-    fn verdict(&self, key: &str, versions: usize, delivery: &ArchivedDelivery) -> Verdict {
-        match &self.auth {
-            Err(why) => Verdict::Refused(format!("the source's secrets cannot be read: {why}")),
-            Ok((auth, secret_variables)) => archive::verify(
-                delivery,
-                &archive::Check {
-                    key,
-                    versions,
-                    source: self.source,
-                    auth: auth.as_ref(),
-                    secret_variables,
-                    now: Utc::now(),
-                },
-            ),
-        }
-    }
 }
 
 pub async fn archive(args: ArchiveArgs) -> Result<Report, Failure> {
@@ -453,32 +214,7 @@ pub async fn archive(args: ArchiveArgs) -> Result<Report, Failure> {
                     )))
                 }
             };
-            let delivery = reader
-                .read(&key)
-                .await?
-                .map_err(|why| Failure::failed(format!("s3://{}/{key}: {why}", reader.bucket)))?;
-            // The verdict of the source the key names (the object's own claim is what is checked).
-            let verdict =
-                match key
-                    .strip_prefix(&format!("{}/", archive::PREFIX))
-                    .and_then(|rest| {
-                        registry::sources().find(|s| rest.starts_with(&format!("{}/", s.name)))
-                    }) {
-                    Some(spec) => {
-                        let checker = Checker::new(spec, &reader.sdk).await;
-                        let entry = Entry {
-                            key: key.clone(),
-                            delivery,
-                        };
-                        let verdict = reader.verdict(&entry, &checker).await?;
-                        (entry.delivery, verdict)
-                    }
-                    None => (
-                        delivery,
-                        Verdict::Refused("the key names no source".to_owned()),
-                    ),
-                };
-            let (delivery, verdict) = verdict;
+            let (delivery, verdict) = reader.delivery(&key).await?;
             let mut value = serde_json::to_value(&delivery)
                 .map_err(|e| Failure::failed(format!("{key}: {e}")))?;
             let pretty = serde_json::to_string_pretty(&value).unwrap_or_default();
@@ -498,16 +234,6 @@ pub async fn archive(args: ArchiveArgs) -> Result<Report, Failure> {
             Ok(Report::ok(text, value))
         }
     }
-}
-
-/// A replay id: the time it started and 8 random hex digits.
-fn replay_id() -> String {
-    let owner = kyc_intake::ports::Claim::new_owner();
-    format!(
-        "r{}-{}",
-        Utc::now().format("%Y%m%dT%H%M%SZ"),
-        owner.get(..8).unwrap_or_default()
-    )
 }
 
 pub async fn replay(args: ReplayArgs) -> Result<Report, Failure> {
@@ -530,74 +256,39 @@ pub async fn replay(args: ReplayArgs) -> Result<Report, Failure> {
     let sink = queue_url
         .as_ref()
         .map(|url| SqsSink::new(aws_sdk_sqs::Client::new(&reader.sdk), url.clone()));
-    let id = replay_id();
-    let mut text = Vec::new();
-    let (mut read, mut sent, mut failed, mut refused, mut skipped) = (0, 0, 0, 0, 0);
-    let mut items = Vec::new();
-    for spec in specs.iter().copied() {
-        let (entries, unreadable) = reader.deliveries(spec.name, Some(from), Some(to)).await?;
-        let checker = Checker::new(spec, &reader.sdk).await;
-        for (key, why) in &unreadable {
-            read += 1;
-            refused += 1;
-            text.push(format!("{key}  refused: {why}"));
-            items.push(
-                json!({ "key": key, "verdict": format!("refused: {why}"), "outcome": "refused" }),
-            );
-        }
-        for entry in &entries {
-            read += 1;
-            let delivery = &entry.delivery;
-            let verdict = reader.verdict(entry, &checker).await?;
-            if !verdict.sendable() {
-                refused += 1;
-                text.push(format!("{}  {verdict}", delivery.event_id));
-                items.push(json!({
-                    "event_id": delivery.event_id, "key": entry.key,
-                    "verdict": verdict.to_string(), "outcome": "refused",
-                }));
-                continue;
-            }
-            let replayed = match archive::replay(delivery, spec, &id) {
-                Ok(r) => r,
-                Err(e) => {
-                    failed += 1;
-                    text.push(format!("{}  cannot be read again: {e}", delivery.event_id));
-                    continue;
-                }
-            };
-            let then = replayed.type_then.clone().unwrap_or_else(|| "-".to_owned());
-            let now = replayed.event.event_type.clone();
-            if let Some(t) = &args.event_type {
-                if *t != now && *t != then {
-                    skipped += 1;
-                    continue;
-                }
-            }
-            let outcome = match &sink {
-                None => "dry run".to_owned(),
-                Some(sink) => match sink.send(&replayed.message).await {
-                    Ok(_) => {
-                        sent += 1;
-                        "sent".to_owned()
-                    }
-                    Err(e) => {
-                        failed += 1;
-                        format!("failed: {e}")
-                    }
-                },
-            };
-            text.push(format!(
-                "{}  {then} -> {now}  {verdict}  {outcome}",
-                delivery.event_id
-            ));
-            items.push(json!({
-                "event_id": delivery.event_id, "key": entry.key, "replayed_id": replayed.event.id,
-                "type_then": replayed.type_then, "type_now": now, "verdict": verdict.to_string(),
-                "outcome": outcome,
-            }));
-        }
-    }
+    let run = record::run_replay(
+        &reader,
+        &specs,
+        from,
+        to,
+        args.event_type.as_deref(),
+        sink.as_ref(),
+    )
+    .await?;
+    let mut text: Vec<String> = run
+        .deliveries
+        .iter()
+        .map(|d| match (&d.event_id, &d.type_now) {
+            (None, _) => format!("{}  {}", d.key, d.verdict),
+            (Some(id), None) if d.outcome == "refused" => format!("{id}  {}", d.verdict),
+            (Some(id), None) => format!("{id}  {}", d.outcome),
+            (Some(id), Some(now)) => format!(
+                "{id}  {} -> {now}  {}  {}",
+                d.type_then.as_deref().unwrap_or("-"),
+                d.verdict,
+                d.outcome
+            ),
+        })
+        .collect();
+    let record::ReplayRun {
+        replay_id: ref id,
+        read,
+        sent,
+        refused,
+        failed,
+        skipped,
+        ..
+    } = run;
     if read == 0 {
         let sources: Vec<&str> = specs.iter().map(|s| s.name).collect();
         return Err(Failure::failed(format!(
@@ -617,9 +308,7 @@ pub async fn replay(args: ReplayArgs) -> Result<Report, Failure> {
     ));
     Ok(Report {
         drift: failed > 0 || refused > 0,
-        json: json!({ "replay_id": id, "dry_run": args.dry_run, "read": read, "sent": sent,
-                      "refused": refused, "failed": failed, "skipped": skipped,
-                      "deliveries": items }),
+        json: json!(run),
         text,
     })
 }

@@ -119,7 +119,10 @@ fn lines(j: &JourneyView) -> Vec<String> {
         }
     }
     if !j.history.is_empty() {
-        out.push(format!("  timeline  (the latest {}, oldest first)", j.history.len()));
+        out.push(format!(
+            "  timeline  (the latest {}, oldest first)",
+            j.history.len()
+        ));
         out.extend(j.history.iter().map(|e| {
             format!(
                 "    {:<24}  {:<36}  {:<11}  {} / {}",
@@ -150,6 +153,34 @@ fn table(journeys: &[JourneyView]) -> Vec<String> {
         )
     }));
     out
+}
+
+/// Send `kyc.journey.started` for `source`'s journey `subject` (the command and the console).
+pub(crate) async fn start(
+    sdk: &aws_config::SdkConfig,
+    source: &str,
+    subject: &str,
+    expect_within: Option<u64>,
+    queue_url: Option<String>,
+) -> Result<
+    (
+        &'static kyc_intake::sources::SourceSpec,
+        kyc_intake::normalize::Normalized,
+    ),
+    Failure,
+> {
+    let spec = completeness::source(source)
+        .ok_or_else(|| Failure::usage(format!("--source {source} is not a source")))?;
+    let queue_url = queue_url.filter(|q| !q.trim().is_empty()).ok_or_else(|| {
+        Failure::usage("no events queue: give --queue-url or set EVENTS_QUEUE_URL")
+    })?;
+    let event = completeness::started(spec, subject, expect_within, chrono::Utc::now())
+        .map_err(|e| Failure::usage(format!("--subject: {e}")))?;
+    let sink = SqsSink::new(aws_sdk_sqs::Client::new(sdk), queue_url);
+    sink.send(&event.message())
+        .await
+        .map_err(|e| Failure::failed(format!("sending to the queue: {e}")))?;
+    Ok((spec, event))
 }
 
 pub async fn journey(args: JourneyArgs) -> Result<Report, Failure> {
@@ -216,18 +247,8 @@ pub async fn journey(args: JourneyArgs) -> Result<Report, Failure> {
             ));
         }
     };
-    let spec = completeness::source(&source)
-        .ok_or_else(|| Failure::usage(format!("--source {source} is not a source")))?;
-    let queue_url = queue_url.filter(|q| !q.trim().is_empty()).ok_or_else(|| {
-        Failure::usage("no events queue: give --queue-url or set EVENTS_QUEUE_URL")
-    })?;
-    let event = completeness::started(spec, &subject, expect_within, chrono::Utc::now())
-        .map_err(|e| Failure::usage(format!("--subject: {e}")))?;
     let sdk = kyc_intake::aws::load_config().await;
-    let sink = SqsSink::new(aws_sdk_sqs::Client::new(&sdk), queue_url);
-    sink.send(&event.message())
-        .await
-        .map_err(|e| Failure::failed(format!("sending to the queue: {e}")))?;
+    let (spec, event) = start(&sdk, &source, &subject, expect_within, queue_url).await?;
     Ok(Report::ok(
         vec![format!(
             "started {}#{subject} (event {})",

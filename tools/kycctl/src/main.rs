@@ -6,9 +6,11 @@
 #![forbid(unsafe_code)]
 
 mod archive;
+mod console;
 mod dlq;
 mod hyperverge;
 mod journey;
+mod record;
 mod send;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -49,6 +51,9 @@ enum Command {
     Journey(journey::JourneyArgs),
     /// The dead-letter queue: `list` what is there (left in place), `redrive` it to the events queue.
     Dlq(dlq::DlqArgs),
+    /// The operator console: journeys, timelines, deliveries and replay in a browser, served on
+    /// 127.0.0.1 with your AWS credentials (prints the URL to open, with its token).
+    Console(console::ConsoleArgs),
     /// Cashfree has no configuration API: the dashboard steps and the URLs to paste.
     Cashfree {
         /// The deployed API's base URL (`https://<api>.execute-api.<region>.amazonaws.com`).
@@ -429,6 +434,7 @@ async fn main() -> ExitCode {
         Command::Replay(args) => archive::replay(args).await,
         Command::Journey(args) => journey::journey(args).await,
         Command::Dlq(args) => dlq::dlq(args).await,
+        Command::Console(args) => console::console(args).await,
     };
     match result {
         Ok(report) => {

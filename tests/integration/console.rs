@@ -1,0 +1,426 @@
+//! The operator console (`kycctl console`) in a real browser: headless Chromium driven through
+//! chromedriver (WebDriver, the `fantoccini` client), on `make run`'s kind of stack (`kyc-local
+//! serve`: the intake, the archive, the journey worker and sweeper on the local server).
+//!
+//! A journey sent through the intake shows its timeline, each event linked to its delivery; the
+//! delivery shows replay's verdict and its body only after a click; a stalled journey shows as
+//! stalled; a journey whose messages were purged is brought back by a replay dry-run then
+//! confirmed on the page; a request without the token, for another `Host`, or a POST without the
+//! CSRF token is refused. Screenshots of the journeys page, a journey and a delivery go to
+//! `target/console-screenshots/` (or `KYC_CONSOLE_SCREENSHOTS`: `make screenshots` writes the
+//! docs' copies).
+//!
+//! No browser is a failure, not a skip: `make test` installs Chromium where it can.
+
+use crate::drill::{local_env, run, serve, unique};
+use fantoccini::{ClientBuilder, Locator};
+use kyc_intake_tests::{workspace, workspace_binary, Child, Stack};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const DIGIO_SUBJECT: &str = "KID240514123045123ABCDEFGHJKLMNP";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// chromedriver on the PATH, or a failure that says what to do.
+fn chromedriver() -> std::path::PathBuf {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join("chromedriver"))
+        .find(|p| p.is_file())
+        .expect(
+            "no chromedriver on PATH: the console's browser tests need Chromium and its driver \
+             (`apt-get install chromium chromium-driver`; `make test` installs them where it can)",
+        )
+}
+
+/// Headless Chromium behind a chromedriver of its own.
+async fn browser() -> (Child, fantoccini::Client) {
+    let port = free_port();
+    let driver = Child(
+        Command::new(chromedriver())
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver"),
+    );
+    let up = async {
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), up)
+        .await
+        .expect("chromedriver listens");
+    let mut options = serde_json::json!({
+        "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                 "--window-size=1280,1000"]
+    });
+    if std::path::Path::new("/usr/bin/chromium").is_file() {
+        options["binary"] = "/usr/bin/chromium".into();
+    }
+    let mut caps = serde_json::Map::new();
+    caps.insert("goog:chromeOptions".to_owned(), options);
+    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("a Chromium session");
+    (driver, client)
+}
+
+/// One HTTP/1.1 request by hand (so the `Host` header is exactly what the test says): the
+/// status line and headers of the answer.
+fn raw(addr: &str, request: &str) -> String {
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.write_all(request.as_bytes()).expect("write");
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    answer
+}
+
+/// Wait until `check` says nothing is missing (`None`); else fail with what it last said.
+async fn wait_for<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<String>>,
+{
+    let mut last = String::new();
+    let done = async {
+        loop {
+            match check().await {
+                None => return,
+                Some(missing) => last = missing,
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    };
+    if tokio::time::timeout(Duration::from_secs(120), done)
+        .await
+        .is_err()
+    {
+        panic!("waited too long for {what}: {last}");
+    }
+}
+
+async fn click(client: &fantoccini::Client, at: Locator<'_>, what: &str) {
+    client
+        .find(at)
+        .await
+        .unwrap_or_else(|e| panic!("{what}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("clicking {what}: {e}"));
+}
+
+async fn text_of(client: &fantoccini::Client, at: Locator<'_>, what: &str) -> String {
+    client
+        .find(at)
+        .await
+        .unwrap_or_else(|e| panic!("{what}: {e}"))
+        .text()
+        .await
+        .unwrap_or_else(|e| panic!("the text of {what}: {e}"))
+}
+
+async fn screenshot(client: &fantoccini::Client, name: &str) {
+    let dir = std::env::var_os("KYC_CONSOLE_SCREENSHOTS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target/console-screenshots"));
+    std::fs::create_dir_all(&dir).expect("the screenshots' directory");
+    let png = client.screenshot().await.expect("a screenshot");
+    assert!(png.starts_with(b"\x89PNG"), "a PNG");
+    std::fs::write(dir.join(format!("{name}.png")), png).expect("save the screenshot");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_shows_timelines_deliveries_stalls_and_replays_and_refuses_what_it_must() {
+    let stack = Stack::new(true).await;
+    let id = unique();
+    let control = std::env::temp_dir().join(format!("kyc-console-{id}"));
+    let env = local_env(&id, &control);
+    let table = env["JOURNEY_TABLE"].clone();
+    let (_serving, gateway) = serve(&env, &[], Stdio::null()).await;
+    let invoke = |sample: &str| {
+        let path = workspace()
+            .join("events")
+            .join(sample)
+            .display()
+            .to_string();
+        let (ok, out) = run(
+            "kyc-local",
+            &["invoke", &path, "--gateway", &format!("http://{gateway}")],
+            &env,
+        );
+        assert!(ok, "{sample}: {out}");
+    };
+    // A journey through the intake: two webhooks.
+    invoke("cashfree/vkyc/call_queued.json");
+    invoke("cashfree/vkyc/call_completed.json");
+    // A journey the application started and no provider called back about: stalled.
+    let stalled = format!("stall-{id}");
+    let (ok, out) = run(
+        "kycctl",
+        &[
+            "journey",
+            "start",
+            "--source",
+            "hyperverge/results",
+            "--subject",
+            &stalled,
+            "--expect-within",
+            "1",
+        ],
+        &env,
+    );
+    assert!(ok, "{out}");
+    let sdk = kyc_intake_tests::local_sdk_config(kyc_intake_tests::endpoint()).await;
+    let reader = kyc_intake::aws::JourneyReader::new(aws_sdk_dynamodb::Client::new(&sdk), &table);
+    // (The worker applies these before the drill below pauses it and purges the queue.)
+    wait_for("the journey's two events and the stall report", || async {
+        let vkyc = match reader.get("cashfree/vkyc", "test333").await {
+            Ok(j) => j,
+            Err(e) => return Some(e.to_string()),
+        };
+        let stall = reader
+            .get("hyperverge/results", &stalled)
+            .await
+            .ok()
+            .flatten();
+        let ok = vkyc.as_ref().is_some_and(|j| j.history.len() == 2)
+            && stall.as_ref().is_some_and(|j| j.state == "stalled");
+        (!ok).then(|| format!("{vkyc:?} {stall:?}"))
+    })
+    .await;
+    // A journey whose messages were lost downstream: accepted and archived, then purged.
+    let (ok, out) = run("kyc-local", &["worker", "pause"], &env);
+    assert!(ok, "{out}");
+    invoke("digio/kyc/created.json");
+    let (ok, out) = run("kyc-local", &["purge"], &env);
+    assert!(ok, "{out}");
+    let (ok, out) = run("kyc-local", &["worker", "resume"], &env);
+    assert!(ok, "{out}");
+    assert!(
+        reader
+            .get("digio/kyc", DIGIO_SUBJECT)
+            .await
+            .expect("read")
+            .is_none(),
+        "the purged journey is not there before the replay"
+    );
+
+    // The console, with make console's environment (the local secrets, for replay's check).
+    let mut console_env = env.clone();
+    for (k, v) in kyc_intake::registry::local_env(kyc_intake::registry::FUNCTIONS) {
+        console_env.insert(k.to_owned(), v.to_owned());
+    }
+    // Times show in UTC and the operator's zone: here India's.
+    console_env.insert("TZ".to_owned(), "Asia/Kolkata".to_owned());
+    let mut console = Command::new(workspace_binary("kycctl"))
+        .args(["console", "--port", "0"])
+        .current_dir(workspace())
+        .env_clear()
+        .envs(&console_env)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start kycctl console");
+    let mut first = String::new();
+    BufReader::new(console.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("the console's URL");
+    let _console = Child(console);
+    let url = first.trim().to_owned();
+    let addr = url
+        .strip_prefix("http://")
+        .and_then(|rest| rest.split('/').next())
+        .expect("a loopback URL")
+        .to_owned();
+    assert!(addr.starts_with("127.0.0.1:"), "{url}");
+    let token = url.split("token=").nth(1).expect("a token").to_owned();
+
+    // Refused: no token, another Host (DNS rebinding), a POST without the CSRF token.
+    let answer = raw(
+        &addr,
+        &format!("GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"),
+    );
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(!answer.contains("test333"));
+    let port = addr.rsplit(':').next().expect("port");
+    let answer = raw(
+        &addr,
+        &format!(
+            "GET /?token={token} HTTP/1.1\r\nHost: rebound.example:{port}\r\nConnection: close\r\n\r\n"
+        ),
+    );
+    assert!(answer.starts_with("HTTP/1.1 421"), "{answer}");
+    let cookie = format!("kycctl_console_{port}={token}");
+    let form = "source=hyperverge%2Fresults&subject=forged&expect_within=";
+    let answer = raw(
+        &addr,
+        &format!(
+            "POST /actions/start HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{form}",
+            form.len()
+        ),
+    );
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    assert!(
+        reader
+            .get("hyperverge/results", "forged")
+            .await
+            .expect("read")
+            .is_none(),
+        "a refused POST leaves nothing behind"
+    );
+    // A page, with its headers.
+    let answer = raw(
+        &addr,
+        &format!("GET / HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"),
+    )
+    .to_ascii_lowercase();
+    assert!(answer.starts_with("http/1.1 200"), "{answer}");
+    assert!(answer.contains("content-security-policy: default-src 'self'"));
+    assert!(answer.contains("cache-control: no-store"));
+    assert!(!answer.contains("access-control-allow-origin"));
+
+    let (_driver, client) = browser().await;
+    // The journeys page: the stalled journey is listed as stalled.
+    client.goto(&url).await.expect("open the console");
+    let current = client.current_url().await.expect("url");
+    assert!(
+        !current.as_str().contains("token="),
+        "the token leaves the address bar: {current}"
+    );
+    let badge = client
+        .find(Locator::XPath(&format!(
+            "//section[@id='stalled-list']//tr[td/a[normalize-space(text())='{stalled}']]//span[contains(@class,'badge')]"
+        )))
+        .await
+        .expect("the stalled journey's row");
+    assert_eq!(badge.text().await.expect("text"), "stalled");
+    screenshot(&client, "journeys").await;
+
+    // Find the customer: their one journey, its timeline, each event linked to its delivery.
+    let search = client
+        .find(Locator::Css("input[name=subject]"))
+        .await
+        .expect("the lookup");
+    search.send_keys("test333").await.expect("type");
+    click(&client, Locator::Css("form.lookup button"), "find").await;
+    let steps = client
+        .find_all(Locator::Css("ol.timeline li"))
+        .await
+        .expect("the timeline");
+    assert_eq!(steps.len(), 2, "both events on the timeline");
+    let mut types = Vec::new();
+    for step in &steps {
+        let text = step.text().await.expect("text");
+        assert!(text.contains("webhook"), "{text}");
+        types.push(text);
+    }
+    assert!(types.iter().any(|t| t.contains("kyc.vkyc.call_queued")));
+    assert!(types.iter().any(|t| t.contains("kyc.vkyc.call_completed")));
+    screenshot(&client, "journey").await;
+
+    // Its delivery: the verdict; the body only after the click.
+    click(&client, Locator::Css("ol.timeline li a"), "a delivery link").await;
+    let verdict = client
+        .find(Locator::Css("p.verdict"))
+        .await
+        .expect("the verdict");
+    assert_eq!(
+        verdict.text().await.expect("text"),
+        "Replay's verdict: verified"
+    );
+    let before = client.source().await.expect("source");
+    assert!(
+        !before.contains("raw-body") && !before.contains("\"verification_id\""),
+        "no body before the click"
+    );
+    screenshot(&client, "delivery").await;
+    click(&client, Locator::Id("show-personal-data"), "the click").await;
+    let body = text_of(&client, Locator::Id("raw-body"), "the raw body").await;
+    assert!(body.contains("test333"), "{body}");
+
+    // Replay the purged journey back: a dry run first (nothing sent), then confirm.
+    client
+        .goto(&format!("http://{addr}/actions"))
+        .await
+        .expect("actions");
+    click(
+        &client,
+        Locator::XPath(
+            "//form[@action='/actions/replay']//select[@name='source']/option[@value='digio/kyc']",
+        ),
+        "the source",
+    )
+    .await;
+    click(&client, Locator::Id("dry-run"), "dry run").await;
+    let result = text_of(
+        &client,
+        Locator::Id("replay-result"),
+        "the dry run's result",
+    )
+    .await;
+    assert!(
+        result.contains("dry run") && result.contains("sent 0"),
+        "{result}"
+    );
+    assert!(result.contains("verified"), "{result}");
+    assert!(
+        reader
+            .get("digio/kyc", DIGIO_SUBJECT)
+            .await
+            .expect("read")
+            .is_none(),
+        "a dry run sends nothing"
+    );
+    click(&client, Locator::Id("confirm-replay"), "confirm").await;
+    let result = text_of(&client, Locator::Id("replay-result"), "the replay's result").await;
+    assert!(
+        result.contains("Replay sent") && result.contains("sent 1"),
+        "{result}"
+    );
+    wait_for("the replayed journey", || async {
+        reader
+            .get("digio/kyc", DIGIO_SUBJECT)
+            .await
+            .ok()
+            .flatten()
+            .is_none()
+            .then(|| "not yet".to_owned())
+    })
+    .await;
+    client
+        .goto(&format!(
+            "http://{addr}/journey?source=digio%2Fkyc&subject={DIGIO_SUBJECT}"
+        ))
+        .await
+        .expect("the journey");
+    let step = text_of(&client, Locator::Css("ol.timeline li"), "its timeline").await;
+    assert!(step.contains("replay"), "its origin: {step}");
+
+    // A narrow window still shows the timeline.
+    client.set_window_size(420, 900).await.expect("narrow");
+    assert!(client
+        .find(Locator::Css("ol.timeline li"))
+        .await
+        .expect("the timeline")
+        .is_displayed()
+        .await
+        .expect("displayed"));
+    let _ = client.close().await;
+    let _ = std::fs::remove_dir_all(&control);
+    drop(stack);
+}

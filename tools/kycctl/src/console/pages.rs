@@ -1,0 +1,680 @@
+//! The console's pages: each reads with the same code as the matching command (`journey`,
+//! `archive`, `replay`) and renders a compile-checked template.
+
+use super::Console;
+use crate::hyperverge::Failure;
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::Form;
+use chrono::{DateTime, Utc};
+use kyc_intake::aws::{JourneyView, SqsSink};
+use kyc_intake::journey::{SWEEP_SHARD_OPEN, SWEEP_SHARD_STALLED};
+use kyc_intake::registry;
+use serde::Deserialize;
+use std::sync::Arc;
+
+/// How many journeys of each list a page shows.
+const LIST_LIMIT: usize = 200;
+/// Deliveries per archive page.
+const ARCHIVE_PAGE: i32 = 50;
+
+type Shared = State<Arc<Console>>;
+
+fn html(t: impl Template) -> Response {
+    match t.render() {
+        Ok(body) => Html(body).into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the page could not be drawn: {e}\n"),
+        )
+            .into_response(),
+    }
+}
+
+/// A failed read, as a page that says what failed (never a credential: the SDK's messages name
+/// the call and the error code).
+fn failed(what: &str, f: &Failure) -> Response {
+    let status = if f.usage {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::BAD_GATEWAY
+    };
+    (
+        status,
+        html(ErrorPage {
+            title: what.to_owned(),
+            message: f.message.clone(),
+        }),
+    )
+        .into_response()
+}
+
+/// A time as UTC and in the operator's zone.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct When {
+    utc: String,
+    local: String,
+}
+
+fn when(t: Option<&str>) -> When {
+    let Some(parsed) = t.and_then(|t| DateTime::parse_from_rfc3339(t).ok()) else {
+        return When {
+            utc: t.unwrap_or("-").to_owned(),
+            local: String::new(),
+        };
+    };
+    let utc = parsed.with_timezone(&Utc);
+    let local = utc.with_timezone(&chrono::Local);
+    When {
+        utc: utc.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        local: local.format("%Y-%m-%d %H:%M:%S %:z").to_string(),
+    }
+}
+
+fn query(pairs: &[(&str, &str)]) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+fn journey_link(source: &str, subject: &str) -> String {
+    format!(
+        "/journey?{}",
+        query(&[("source", source), ("subject", subject)])
+    )
+}
+
+fn delivery_link(key: &str) -> String {
+    format!("/delivery?{}", query(&[("key", key)]))
+}
+
+/// A provider status and sub-status, as one text.
+fn status(status: &Option<String>, sub_status: &Option<String>) -> String {
+    [status.as_deref(), sub_status.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" / ")
+}
+
+/// One journey of a list.
+pub(crate) struct Row {
+    link: String,
+    source: String,
+    subject: String,
+    state: &'static str,
+    due: When,
+    event_type: String,
+    status: String,
+}
+
+impl Row {
+    fn of(j: &JourneyView) -> Self {
+        Self {
+            link: journey_link(&j.source, &j.subject),
+            source: j.source.clone(),
+            subject: j.subject.clone(),
+            state: j.state,
+            due: when(j.due_at.as_deref()),
+            event_type: j.event_type.clone().unwrap_or_else(|| "-".to_owned()),
+            status: status(&j.provider_status, &j.provider_sub_status),
+        }
+    }
+}
+
+pub(crate) struct Count {
+    source: &'static str,
+    open: usize,
+    stalled: usize,
+}
+
+#[derive(Template)]
+#[template(path = "journeys.html")]
+struct JourneysPage {
+    counts: Vec<Count>,
+    stalled: Vec<Row>,
+    open: Vec<Row>,
+    limit: usize,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    title: String,
+    message: String,
+}
+
+pub(crate) async fn journeys(State(c): Shared) -> Response {
+    let read = |shard: &'static str| c.journeys.list(shard, None, LIST_LIMIT);
+    let (stalled, open) = match tokio::try_join!(read(SWEEP_SHARD_STALLED), read(SWEEP_SHARD_OPEN))
+    {
+        Ok(both) => both,
+        Err(e) => return failed("Reading the journey table", &Failure::failed(e.to_string())),
+    };
+    let counts = registry::sources()
+        .map(|s| Count {
+            source: s.name,
+            open: open.iter().filter(|j| j.source == s.name).count(),
+            stalled: stalled.iter().filter(|j| j.source == s.name).count(),
+        })
+        .collect();
+    html(JourneysPage {
+        counts,
+        stalled: stalled.iter().map(Row::of).collect(),
+        open: open.iter().map(Row::of).collect(),
+        limit: LIST_LIMIT,
+    })
+}
+
+#[derive(Deserialize)]
+pub(crate) struct FindQuery {
+    subject: String,
+}
+
+#[derive(Template)]
+#[template(path = "find.html")]
+struct FindPage {
+    subject: String,
+    found: Vec<Row>,
+}
+
+pub(crate) async fn find(State(c): Shared, Query(q): Query<FindQuery>) -> Response {
+    let subject = q.subject.trim().to_owned();
+    let mut found = Vec::new();
+    for source in registry::sources() {
+        match c.journeys.get(source.name, &subject).await {
+            Ok(Some(j)) => found.push(j),
+            Ok(None) => {}
+            Err(e) => return failed("Reading the journey table", &Failure::failed(e.to_string())),
+        }
+    }
+    if let [only] = found.as_slice() {
+        return Redirect::to(&journey_link(&only.source, &only.subject)).into_response();
+    }
+    html(FindPage {
+        subject,
+        found: found.iter().map(Row::of).collect(),
+    })
+}
+
+#[derive(Deserialize)]
+pub(crate) struct JourneyQuery {
+    source: String,
+    subject: String,
+}
+
+pub(crate) struct Step {
+    when: When,
+    event_type: String,
+    status: String,
+    origin: &'static str,
+    event_id: String,
+    delivery: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "journey.html")]
+struct JourneyPage {
+    j: JourneyView,
+    time: When,
+    opened: When,
+    due: When,
+    steps: Vec<Step>,
+    archive_link: String,
+}
+
+pub(crate) async fn journey(State(c): Shared, Query(q): Query<JourneyQuery>) -> Response {
+    let Some(spec) = registry::sources().find(|s| s.name == q.source) else {
+        return failed(
+            "No such source",
+            &Failure::usage(format!("{} is not a source", q.source)),
+        );
+    };
+    let j = match c.journeys.get(spec.name, &q.subject).await {
+        Ok(Some(j)) => j,
+        Ok(None) => {
+            return (
+                StatusCode::NOT_FOUND,
+                html(ErrorPage {
+                    title: "No such journey".to_owned(),
+                    message: format!(
+                        "no journey {}#{}: the worker has applied nothing to it",
+                        spec.name, q.subject
+                    ),
+                }),
+            )
+                .into_response()
+        }
+        Err(e) => return failed("Reading the journey table", &Failure::failed(e.to_string())),
+    };
+    // Newest first by the event's time (ties: the later applied first): a timeline reads from
+    // what happened last.
+    let mut history: Vec<_> = j.history.iter().enumerate().collect();
+    history.sort_by_key(|(applied, e)| {
+        (
+            DateTime::parse_from_rfc3339(&e.time)
+                .map(|t| t.timestamp_millis())
+                .unwrap_or(i64::MIN),
+            *applied,
+        )
+    });
+    let steps = history
+        .into_iter()
+        .rev()
+        .map(|(_, e)| e)
+        .map(|e| Step {
+            when: when(Some(&e.time)),
+            event_type: e.event_type.clone(),
+            status: status(&e.provider_status, &e.provider_sub_status),
+            origin: e.origin.as_str(),
+            event_id: e.event_id.clone(),
+            delivery: e.archive_key.as_deref().map(delivery_link),
+        })
+        .collect();
+    let day = j
+        .opened_at
+        .as_deref()
+        .and_then(|t| t.get(..10))
+        .unwrap_or_default()
+        .to_owned();
+    html(JourneyPage {
+        time: when(j.time.as_deref()),
+        opened: when(j.opened_at.as_deref()),
+        due: when(j.due_at.as_deref()),
+        steps,
+        archive_link: format!(
+            "/archive?{}",
+            query(&[("source", spec.name), ("day", &day)])
+        ),
+        j,
+    })
+}
+
+#[derive(Deserialize)]
+pub(crate) struct DeliveryQuery {
+    key: String,
+    /// `1`: show the raw body and the whole event (personal data).
+    #[serde(default)]
+    body: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "delivery.html")]
+struct DeliveryPage {
+    key: String,
+    event_id: String,
+    source: String,
+    received: When,
+    source_ip: String,
+    path: String,
+    headers: Vec<(String, String)>,
+    verdict: String,
+    sendable: bool,
+    summary: Vec<(&'static str, String)>,
+    journey: Option<String>,
+    show: bool,
+    show_link: String,
+    body: String,
+    event: String,
+}
+
+/// Header values the page does not show: what authenticated the delivery (kept in the archive
+/// for replay's check).
+fn shown_header(name: &str, value: &str) -> String {
+    let hidden = ["signature", "checksum", "token", "secret", "auth", "key"]
+        .iter()
+        .any(|w| name.contains(w));
+    if hidden {
+        "(kept for replay's check, not shown)".to_owned()
+    } else {
+        value.to_owned()
+    }
+}
+
+pub(crate) async fn delivery(State(c): Shared, Query(q): Query<DeliveryQuery>) -> Response {
+    if !q
+        .key
+        .starts_with(&format!("{}/", kyc_intake::archive::PREFIX))
+        || q.key.contains("..")
+    {
+        return failed(
+            "Not a delivery",
+            &Failure::usage("the key of an archived delivery starts with deliveries/".to_owned()),
+        );
+    }
+    let (d, verdict) = match c.archive.delivery(&q.key).await {
+        Ok(v) => v,
+        Err(f) => return failed("Reading the archive", &f),
+    };
+    let event: serde_json::Value = serde_json::from_str(d.event.get()).unwrap_or_default();
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "-".to_owned(),
+        other => other.to_string(),
+    };
+    let summary = vec![
+        ("type", text(&event["type"])),
+        ("subject", text(&event["subject"])),
+        ("time", text(&event["time"])),
+        ("provider event", text(&event["data"]["provider_event"])),
+        ("provider status", text(&event["data"]["provider_status"])),
+        ("sub-status", text(&event["data"]["provider_sub_status"])),
+        ("authenticated by", text(&event["data"]["auth_scheme"])),
+    ];
+    let journey = event["subject"]
+        .as_str()
+        .map(|s| journey_link(&d.source, s));
+    let show = q.body.as_deref() == Some("1");
+    let (body, event_pretty) = if show {
+        let raw = d.body().unwrap_or_default();
+        let body = serde_json::from_slice::<serde_json::Value>(&raw)
+            .ok()
+            .and_then(|v| serde_json::to_string_pretty(&v).ok())
+            .unwrap_or_else(|| String::from_utf8_lossy(&raw).into_owned());
+        (
+            body,
+            serde_json::to_string_pretty(&event).unwrap_or_default(),
+        )
+    } else {
+        (String::new(), String::new())
+    };
+    html(DeliveryPage {
+        show_link: format!("/delivery?{}", query(&[("key", &q.key), ("body", "1")])),
+        key: q.key,
+        event_id: d.event_id.clone(),
+        source: d.source.clone(),
+        received: when(Some(&d.received_at)),
+        source_ip: d
+            .request
+            .source_ip
+            .clone()
+            .unwrap_or_else(|| "-".to_owned()),
+        path: d.request.path.clone(),
+        headers: d
+            .request
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), shown_header(k, v)))
+            .collect(),
+        sendable: verdict.sendable(),
+        verdict: verdict.to_string(),
+        summary,
+        journey,
+        show,
+        body,
+        event: event_pretty,
+    })
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ArchiveQuery {
+    source: Option<String>,
+    day: Option<String>,
+    after: Option<String>,
+}
+
+pub(crate) struct ArchiveRow {
+    link: String,
+    event_id: String,
+    received: When,
+    subject: String,
+    event_type: String,
+}
+
+#[derive(Template)]
+#[template(path = "archive.html")]
+struct ArchivePage {
+    sources: Vec<&'static str>,
+    source: String,
+    day: String,
+    rows: Vec<ArchiveRow>,
+    unreadable: Vec<(String, String)>,
+    next: Option<String>,
+}
+
+pub(crate) async fn archive(State(c): Shared, Query(q): Query<ArchiveQuery>) -> Response {
+    let sources: Vec<&'static str> = registry::sources().map(|s| s.name).collect();
+    let source = q
+        .source
+        .filter(|s| sources.contains(&s.as_str()))
+        .unwrap_or_else(|| sources.first().copied().unwrap_or_default().to_owned());
+    let day = q
+        .day
+        .filter(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok())
+        .unwrap_or_else(|| Utc::now().format("%Y-%m-%d").to_string());
+    let at = chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+        .unwrap_or_else(Utc::now);
+    let (page, next) = match c
+        .archive
+        .day_page(&source, at, q.after.as_deref(), ARCHIVE_PAGE)
+        .await
+    {
+        Ok(v) => v,
+        Err(f) => return failed("Reading the archive", &f),
+    };
+    let mut rows = Vec::new();
+    let mut unreadable = Vec::new();
+    for entry in page {
+        match entry {
+            Ok(e) => rows.push(ArchiveRow {
+                link: delivery_link(&e.key),
+                event_id: e.delivery.event_id.clone(),
+                received: when(Some(&e.delivery.received_at)),
+                subject: e.delivery.subject().unwrap_or_else(|| "-".to_owned()),
+                event_type: e.delivery.event_type().unwrap_or_else(|| "-".to_owned()),
+            }),
+            Err(bad) => unreadable.push(bad),
+        }
+    }
+    html(ArchivePage {
+        next: next.map(|after| {
+            format!(
+                "/archive?{}",
+                query(&[("source", &source), ("day", &day), ("after", &after)])
+            )
+        }),
+        sources,
+        source,
+        day,
+        rows,
+        unreadable,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "actions.html")]
+struct ActionsPage {
+    csrf: String,
+    sources: Vec<&'static str>,
+    today: String,
+    notice: Option<String>,
+    replay: Option<ReplayView>,
+}
+
+/// A replay's rows, and the form that confirms a dry run.
+pub(crate) struct ReplayView {
+    dry_run: bool,
+    source: String,
+    from: String,
+    to: String,
+    summary: String,
+    rows: Vec<ReplayRow>,
+}
+
+pub(crate) struct ReplayRow {
+    link: String,
+    event_id: String,
+    type_then: String,
+    type_now: String,
+    changed: bool,
+    verdict: String,
+    sendable: bool,
+    outcome: String,
+}
+
+fn actions_page(c: &Console, notice: Option<String>, replay: Option<ReplayView>) -> Response {
+    html(ActionsPage {
+        csrf: c.csrf.clone(),
+        sources: registry::sources().map(|s| s.name).collect(),
+        today: Utc::now().format("%Y-%m-%d").to_string(),
+        notice,
+        replay,
+    })
+}
+
+pub(crate) async fn actions(State(c): Shared) -> Response {
+    actions_page(&c, None, None)
+}
+
+fn forged() -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        "refused: the form's CSRF token is missing or not this console's\n",
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+pub(crate) struct StartForm {
+    #[serde(default)]
+    csrf: String,
+    source: String,
+    subject: String,
+    #[serde(default)]
+    expect_within: String,
+}
+
+pub(crate) async fn start(State(c): Shared, Form(f): Form<StartForm>) -> Response {
+    if !c.csrf_ok(&f.csrf) {
+        return forged();
+    }
+    let expect_within = match f.expect_within.trim() {
+        "" => None,
+        v => match v.parse::<u64>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                return failed(
+                    "Start a journey",
+                    &Failure::usage("expect within: a number of seconds".to_owned()),
+                )
+            }
+        },
+    };
+    match crate::journey::start(
+        &c.sdk,
+        &f.source,
+        f.subject.trim(),
+        expect_within,
+        c.queue_url.clone(),
+    )
+    .await
+    {
+        Ok((spec, event)) => actions_page(
+            &c,
+            Some(format!(
+                "started {}#{} (event {})",
+                spec.name,
+                f.subject.trim(),
+                event.id
+            )),
+            None,
+        ),
+        Err(f) => failed("Start a journey", &f),
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ReplayForm {
+    #[serde(default)]
+    csrf: String,
+    source: String,
+    from: String,
+    to: String,
+    /// `1`: send; else a dry run.
+    #[serde(default)]
+    confirm: Option<String>,
+}
+
+pub(crate) async fn replay(State(c): Shared, Form(f): Form<ReplayForm>) -> Response {
+    if !c.csrf_ok(&f.csrf) {
+        return forged();
+    }
+    let specs: Vec<_> = if f.source.is_empty() {
+        registry::sources().collect()
+    } else {
+        match crate::archive::source_spec(&f.source) {
+            Ok(s) => vec![s],
+            Err(e) => return failed("Replay", &e),
+        }
+    };
+    let range = crate::archive::instant("from", &f.from, false)
+        .and_then(|from| Ok((from, crate::archive::instant("to", &f.to, true)?)));
+    let (from, to) = match range {
+        Ok(r) => r,
+        Err(e) => return failed("Replay", &e),
+    };
+    let confirm = f.confirm.as_deref() == Some("1");
+    let sink =
+        if confirm {
+            match &c.queue_url {
+                Some(q) => Some(SqsSink::new(aws_sdk_sqs::Client::new(&c.sdk), q.clone())),
+                None => return failed(
+                    "Replay",
+                    &Failure::usage(
+                        "no events queue: start the console with --queue-url or EVENTS_QUEUE_URL"
+                            .to_owned(),
+                    ),
+                ),
+            }
+        } else {
+            None
+        };
+    let run =
+        match crate::record::run_replay(&c.archive, &specs, from, to, None, sink.as_ref()).await {
+            Ok(run) => run,
+            Err(e) => return failed("Replay", &e),
+        };
+    let rows = run
+        .deliveries
+        .iter()
+        .map(|d| ReplayRow {
+            link: delivery_link(&d.key),
+            event_id: d.event_id.clone().unwrap_or_else(|| d.key.clone()),
+            type_then: d.type_then.clone().unwrap_or_else(|| "-".to_owned()),
+            changed: d.type_now.is_some() && d.type_now != d.type_then,
+            type_now: d.type_now.clone().unwrap_or_else(|| "-".to_owned()),
+            sendable: d.outcome != "refused",
+            verdict: d.verdict.clone(),
+            outcome: d.outcome.clone(),
+        })
+        .collect();
+    let summary = format!(
+        "replay {}: read {}, sent {}, refused {}, failed {}",
+        run.replay_id, run.read, run.sent, run.refused, run.failed
+    );
+    actions_page(
+        &c,
+        None,
+        Some(ReplayView {
+            dry_run: !confirm,
+            source: f.source,
+            from: f.from,
+            to: f.to,
+            summary,
+            rows,
+        }),
+    )
+}
+
+pub(crate) async fn stylesheet() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        include_str!("../../assets/console.css"),
+    )
+        .into_response()
+}

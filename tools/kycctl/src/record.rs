@@ -1,0 +1,463 @@
+//! The audit archive as kycctl reads it, for the commands (`archive`, `replay`) and the console
+//! alike: the deliveries of a source and range, one delivery with replay's verdict, and a replay
+//! run (verify, normalize again, send unless a dry run).
+
+use crate::hyperverge::Failure;
+use chrono::{DateTime, Duration, Utc};
+use kyc_intake::archive::{self, ArchivedDelivery, Verdict};
+use kyc_intake::aws::{S3Archive, SqsSink};
+use kyc_intake::config::ProcessEnv;
+use kyc_intake::ports::EventSink;
+use kyc_intake::registry;
+use kyc_intake::sources::SourceSpec;
+use kyc_intake::startup;
+
+fn sdk_error<E, R>(e: aws_sdk_s3::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match e.as_service_error() {
+        Some(service) => format!(
+            "{}: {}",
+            service.code().unwrap_or("error"),
+            service.message().unwrap_or_default()
+        ),
+        None => format!(
+            "{e}: cannot reach S3 (check the network, AWS_ENDPOINT_URL and the credentials; locally, is `make run` running?)"
+        ),
+    }
+}
+
+/// The archive as kycctl reads it (the commands and the console alike).
+pub(crate) struct Reader {
+    /// The AWS settings, loaded once for every client of the command.
+    pub(crate) sdk: aws_config::SdkConfig,
+    s3: aws_sdk_s3::Client,
+    pub(crate) bucket: String,
+}
+
+impl Reader {
+    pub(crate) async fn new(bucket: String) -> Self {
+        Self::with(kyc_intake::aws::load_config().await, bucket)
+    }
+
+    /// A reader on AWS settings already loaded.
+    pub(crate) fn with(sdk: aws_config::SdkConfig, bucket: String) -> Self {
+        Self {
+            s3: S3Archive::client(&sdk),
+            sdk,
+            bucket,
+        }
+    }
+
+    /// Every key under `prefix`.
+    pub(crate) async fn keys(&self, prefix: &str) -> Result<Vec<String>, Failure> {
+        let mut keys = Vec::new();
+        let mut token = None;
+        loop {
+            let out = self
+                .s3
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_continuation_token(token)
+                .send()
+                .await
+                .map_err(|e| {
+                    Failure::failed(format!(
+                        "listing s3://{}/{prefix}: {}",
+                        self.bucket,
+                        sdk_error(e)
+                    ))
+                })?;
+            keys.extend(
+                out.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_owned)),
+            );
+            match out.next_continuation_token() {
+                Some(t) => token = Some(t.to_owned()),
+                None => return Ok(keys),
+            }
+        }
+    }
+
+    /// The object at `key`: `Err` (outer) when S3 cannot be read, `Ok(Err(why))` when the object
+    /// is not an archived delivery.
+    pub(crate) async fn read(
+        &self,
+        key: &str,
+    ) -> Result<Result<ArchivedDelivery, String>, Failure> {
+        let out = self
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| {
+                Failure::failed(format!(
+                    "reading s3://{}/{key}: {}",
+                    self.bucket,
+                    sdk_error(e)
+                ))
+            })?;
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| Failure::failed(format!("reading s3://{}/{key}: {e}", self.bucket)))?
+            .into_bytes();
+        Ok(serde_json::from_slice(&bytes).map_err(|e| format!("not an archived delivery ({e})")))
+    }
+
+    /// How many versions (and delete markers) `key` has: a delivery is written once.
+    async fn versions(&self, key: &str) -> Result<usize, Failure> {
+        let mut count = 0;
+        let (mut key_marker, mut version_marker) = (None, None);
+        loop {
+            let out = self
+                .s3
+                .list_object_versions()
+                .bucket(&self.bucket)
+                .prefix(key)
+                .set_key_marker(key_marker)
+                .set_version_id_marker(version_marker)
+                .send()
+                .await
+                .map_err(|e| {
+                    Failure::failed(format!(
+                        "listing the versions of s3://{}/{key}: {}",
+                        self.bucket,
+                        sdk_error(e)
+                    ))
+                })?;
+            count += out
+                .versions()
+                .iter()
+                .filter(|v| v.key() == Some(key))
+                .count();
+            count += out
+                .delete_markers()
+                .iter()
+                .filter(|m| m.key() == Some(key))
+                .count();
+            if out.is_truncated() != Some(true) {
+                return Ok(count);
+            }
+            key_marker = out.next_key_marker().map(str::to_owned);
+            version_marker = out.next_version_id_marker().map(str::to_owned);
+        }
+    }
+
+    /// The deliveries of `source` received within the range, oldest first, with their keys;
+    /// and the objects that are not deliveries at all (key, why).
+    pub(crate) async fn deliveries(
+        &self,
+        source: &str,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<(Vec<Entry>, Vec<(String, String)>), Failure> {
+        let keys = match (from, to) {
+            (Some(from), Some(to)) => {
+                if to < from {
+                    return Err(Failure::usage("--to is before --from"));
+                }
+                let mut keys = Vec::new();
+                let mut day = from;
+                while day.date_naive() <= to.date_naive() {
+                    keys.extend(self.keys(&archive::day_prefix(source, day)).await?);
+                    day += Duration::days(1);
+                }
+                keys
+            }
+            _ => self.keys(&format!("{}/{source}/", archive::PREFIX)).await?,
+        };
+        let mut deliveries = Vec::new();
+        let mut unreadable = Vec::new();
+        for key in keys {
+            let d = match self.read(&key).await? {
+                Ok(d) => d,
+                Err(why) => {
+                    unreadable.push((key, why));
+                    continue;
+                }
+            };
+            let at = match d.received_at() {
+                Ok(at) => at,
+                Err(why) => {
+                    unreadable.push((key, why));
+                    continue;
+                }
+            };
+            // An object whose time is not its key's day is listed whatever its time: replay
+            // refuses it with the reason, rather than a range silently leaving it out.
+            let on_its_day = key.starts_with(&archive::day_prefix(source, at));
+            if on_its_day && (from.is_some_and(|f| at < f) || to.is_some_and(|t| at > t)) {
+                continue;
+            }
+            deliveries.push((at, Entry { key, delivery: d }));
+        }
+        deliveries
+            .sort_by(|(a, x), (b, y)| (a, &x.delivery.event_id).cmp(&(b, &y.delivery.event_id)));
+        Ok((deliveries.into_iter().map(|(_, e)| e).collect(), unreadable))
+    }
+
+    /// Replay's verdict on one archived delivery.
+    pub(crate) async fn verdict(
+        &self,
+        entry: &Entry,
+        checker: &Checker,
+    ) -> Result<Verdict, Failure> {
+        let versions = self.versions(&entry.key).await?;
+        Ok(checker.verdict(&entry.key, versions, &entry.delivery))
+    }
+}
+
+/// An archived delivery and its key.
+pub(crate) struct Entry {
+    pub(crate) key: String,
+    pub(crate) delivery: ArchivedDelivery,
+}
+
+/// What replay checks deliveries with: the source's authentication as its function reads it
+/// today, or why it cannot be built (every delivery is then refused with that reason).
+pub(crate) struct Checker {
+    source: &'static SourceSpec,
+    auth: Result<
+        (
+            Box<dyn kyc_intake::auth::Authenticate>,
+            &'static [&'static str],
+        ),
+        String,
+    >,
+}
+
+impl Checker {
+    pub(crate) async fn new(source: &'static SourceSpec, sdk: &aws_config::SdkConfig) -> Self {
+        let auth = startup::source_auth(source, &ProcessEnv, sdk)
+            .await
+            .map_err(|e| e.to_string());
+        Self { source, auth }
+    }
+
+    fn verdict(&self, key: &str, versions: usize, delivery: &ArchivedDelivery) -> Verdict {
+        match &self.auth {
+            Err(why) => Verdict::Refused(format!("the source's secrets cannot be read: {why}")),
+            Ok((auth, secret_variables)) => archive::verify(
+                delivery,
+                &archive::Check {
+                    key,
+                    versions,
+                    source: self.source,
+                    auth: auth.as_ref(),
+                    secret_variables,
+                    now: Utc::now(),
+                },
+            ),
+        }
+    }
+}
+
+impl Reader {
+    /// One page of a source's deliveries of one UTC day: up to `limit` keys after `after`, each
+    /// read for its subject and type; and the key to continue after, when there are more.
+    pub(crate) async fn day_page(
+        &self,
+        source: &str,
+        day: DateTime<Utc>,
+        after: Option<&str>,
+        limit: i32,
+    ) -> Result<(Vec<Result<Entry, (String, String)>>, Option<String>), Failure> {
+        let prefix = archive::day_prefix(source, day);
+        let out = self
+            .s3
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(&prefix)
+            .set_start_after(after.map(str::to_owned))
+            .max_keys(limit)
+            .send()
+            .await
+            .map_err(|e| {
+                Failure::failed(format!(
+                    "listing s3://{}/{prefix}: {}",
+                    self.bucket,
+                    sdk_error(e)
+                ))
+            })?;
+        let keys: Vec<String> = out
+            .contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_owned))
+            .collect();
+        let mut page = Vec::new();
+        for key in &keys {
+            page.push(match self.read(key).await? {
+                Ok(delivery) => Ok(Entry {
+                    key: key.clone(),
+                    delivery,
+                }),
+                Err(why) => Err((key.clone(), why)),
+            });
+        }
+        let next = if out.is_truncated() == Some(true) {
+            keys.last().cloned()
+        } else {
+            None
+        };
+        Ok((page, next))
+    }
+
+    /// The delivery at `key` with replay's verdict on it, checked as the source the key names.
+    pub(crate) async fn delivery(&self, key: &str) -> Result<(ArchivedDelivery, Verdict), Failure> {
+        let delivery = self
+            .read(key)
+            .await?
+            .map_err(|why| Failure::failed(format!("s3://{}/{key}: {why}", self.bucket)))?;
+        let spec = key
+            .strip_prefix(&format!("{}/", archive::PREFIX))
+            .and_then(|rest| {
+                registry::sources().find(|s| rest.starts_with(&format!("{}/", s.name)))
+            });
+        let Some(spec) = spec else {
+            return Ok((
+                delivery,
+                Verdict::Refused("the key names no source".to_owned()),
+            ));
+        };
+        let checker = Checker::new(spec, &self.sdk).await;
+        let entry = Entry {
+            key: key.to_owned(),
+            delivery,
+        };
+        let verdict = self.verdict(&entry, &checker).await?;
+        Ok((entry.delivery, verdict))
+    }
+}
+
+/// A replay id: the time it started and 8 random hex digits.
+pub(crate) fn replay_id() -> String {
+    let owner = kyc_intake::ports::Claim::new_owner();
+    format!(
+        "r{}-{}",
+        Utc::now().format("%Y%m%dT%H%M%SZ"),
+        owner.get(..8).unwrap_or_default()
+    )
+}
+
+/// One archived delivery of a replay run: what was decided about it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct Replayed {
+    pub(crate) event_id: Option<String>,
+    pub(crate) key: String,
+    /// The id of the event normalized again (the same as `event_id` unless the code changed).
+    pub(crate) replayed_id: Option<String>,
+    pub(crate) type_then: Option<String>,
+    pub(crate) type_now: Option<String>,
+    pub(crate) verdict: String,
+    /// `dry run`, `sent`, `refused`, `failed: ...`.
+    pub(crate) outcome: String,
+}
+
+/// What a replay run did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub(crate) struct ReplayRun {
+    pub(crate) replay_id: String,
+    pub(crate) dry_run: bool,
+    pub(crate) read: usize,
+    pub(crate) sent: usize,
+    pub(crate) refused: usize,
+    pub(crate) failed: usize,
+    pub(crate) skipped: usize,
+    pub(crate) deliveries: Vec<Replayed>,
+}
+
+/// Replay the deliveries of `specs` received between `from` and `to`: each verified, normalized
+/// again, and sent to `sink` (none: a dry run) when its verdict allows; of `event_type` only when
+/// given (as it is now or as it was).
+pub(crate) async fn run_replay(
+    reader: &Reader,
+    specs: &[&'static SourceSpec],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    event_type: Option<&str>,
+    sink: Option<&SqsSink>,
+) -> Result<ReplayRun, Failure> {
+    let id = replay_id();
+    let mut run = ReplayRun {
+        replay_id: id.clone(),
+        dry_run: sink.is_none(),
+        ..ReplayRun::default()
+    };
+    for spec in specs.iter().copied() {
+        let (entries, unreadable) = reader.deliveries(spec.name, Some(from), Some(to)).await?;
+        let checker = Checker::new(spec, &reader.sdk).await;
+        for (key, why) in &unreadable {
+            run.read += 1;
+            run.refused += 1;
+            run.deliveries.push(Replayed {
+                event_id: None,
+                key: key.clone(),
+                replayed_id: None,
+                type_then: None,
+                type_now: None,
+                verdict: format!("refused: {why}"),
+                outcome: "refused".to_owned(),
+            });
+        }
+        for entry in &entries {
+            run.read += 1;
+            let delivery = &entry.delivery;
+            let verdict = reader.verdict(entry, &checker).await?;
+            let mut item = Replayed {
+                event_id: Some(delivery.event_id.clone()),
+                key: entry.key.clone(),
+                replayed_id: None,
+                type_then: delivery.event_type(),
+                type_now: None,
+                verdict: verdict.to_string(),
+                outcome: "refused".to_owned(),
+            };
+            if !verdict.sendable() {
+                run.refused += 1;
+                run.deliveries.push(item);
+                continue;
+            }
+            let replayed = match archive::replay(delivery, spec, &id) {
+                Ok(r) => r,
+                Err(e) => {
+                    run.failed += 1;
+                    item.outcome = format!("failed: cannot be read again: {e}");
+                    run.deliveries.push(item);
+                    continue;
+                }
+            };
+            item.type_then = replayed.type_then.clone();
+            item.type_now = Some(replayed.event.event_type.clone());
+            item.replayed_id = Some(replayed.event.id.clone());
+            if let Some(t) = event_type {
+                if Some(t) != item.type_now.as_deref() && Some(t) != item.type_then.as_deref() {
+                    run.skipped += 1;
+                    continue;
+                }
+            }
+            item.outcome = match sink {
+                None => "dry run".to_owned(),
+                Some(sink) => match sink.send(&replayed.message).await {
+                    Ok(_) => {
+                        run.sent += 1;
+                        "sent".to_owned()
+                    }
+                    Err(e) => {
+                        run.failed += 1;
+                        format!("failed: {e}")
+                    }
+                },
+            };
+            run.deliveries.push(item);
+        }
+    }
+    Ok(run)
+}
