@@ -153,16 +153,7 @@ async fn the_console_shows_timelines_deliveries_stalls_and_replays_and_refuses_w
     let table = env["JOURNEY_TABLE"].clone();
     let (_serving, gateway) = serve(&env, &[], Stdio::null()).await;
     let invoke = |sample: &str| {
-        let path = workspace()
-            .join("events")
-            .join(sample)
-            .display()
-            .to_string();
-        let (ok, out) = run(
-            "kyc-local",
-            &["invoke", &path, "--gateway", &format!("http://{gateway}")],
-            &env,
-        );
+        let (ok, out) = crate::drill::invoke(&gateway, sample, &env);
         assert!(ok, "{sample}: {out}");
     };
     // A journey through the intake: two webhooks.

@@ -26,6 +26,25 @@ pub(crate) fn run(binary: &str, args: &[&str], env: &BTreeMap<String, String>) -
     )
 }
 
+/// `kyc-local invoke` of a sample under `events/` on the gateway at `gateway`: whether it was
+/// accepted, and what it printed.
+pub(crate) fn invoke(
+    gateway: &str,
+    sample: &str,
+    env: &BTreeMap<String, String>,
+) -> (bool, String) {
+    let path = workspace()
+        .join("events")
+        .join(sample)
+        .display()
+        .to_string();
+    run(
+        "kyc-local",
+        &["invoke", &path, "--gateway", &format!("http://{gateway}")],
+        env,
+    )
+}
+
 pub(crate) fn unique() -> String {
     format!(
         "{:x}{}",
@@ -116,16 +135,7 @@ async fn pause_purge_resume_and_replay_bring_every_journey_back() {
         {
             continue;
         }
-        let path = workspace()
-            .join("events")
-            .join(&sample)
-            .display()
-            .to_string();
-        let (ok, out) = run(
-            "kyc-local",
-            &["invoke", &path, "--gateway", &format!("http://{gateway}")],
-            &env,
-        );
+        let (ok, out) = invoke(&gateway, &sample, &env);
         assert!(ok, "{sample}: {out}");
         journeys.push((
             source,

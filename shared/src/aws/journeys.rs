@@ -579,6 +579,17 @@ impl JourneyReader {
         Ok(out.item().and_then(JourneyView::of))
     }
 
+    /// A customer's journeys across every source, by their reference (one read per source).
+    pub async fn find(&self, subject: &str) -> Result<Vec<JourneyView>, PortError> {
+        let mut found = Vec::new();
+        for source in crate::registry::sources() {
+            if let Some(j) = self.get(source.name, subject).await? {
+                found.push(j);
+            }
+        }
+        Ok(found)
+    }
+
     /// Up to `limit` journeys of one partition of the due index (`open` or `stalled`), oldest
     /// due first, of `source` only when given (a filter: the items of other sources are read
     /// and skipped, so a query costs the partition's items up to the limit either way).

@@ -204,16 +204,7 @@ pub async fn journey(args: JourneyArgs) -> Result<Report, Failure> {
         }
         JourneyCommand::Find { subject } => {
             let reader = reader(args.journey_table).await?;
-            let mut found = Vec::new();
-            for source in kyc_intake::registry::sources() {
-                if let Some(j) = reader
-                    .get(source.name, &subject)
-                    .await
-                    .map_err(read_failed)?
-                {
-                    found.push(j);
-                }
-            }
+            let found = reader.find(&subject).await.map_err(read_failed)?;
             if found.is_empty() {
                 return Err(Failure::failed(format!(
                     "no journey of {subject} in any source"

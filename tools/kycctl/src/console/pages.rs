@@ -182,14 +182,10 @@ struct FindPage {
 
 pub(crate) async fn find(State(c): Shared, Query(q): Query<FindQuery>) -> Response {
     let subject = q.subject.trim().to_owned();
-    let mut found = Vec::new();
-    for source in registry::sources() {
-        match c.journeys.get(source.name, &subject).await {
-            Ok(Some(j)) => found.push(j),
-            Ok(None) => {}
-            Err(e) => return failed("Reading the journey table", &Failure::failed(e.to_string())),
-        }
-    }
+    let found = match c.journeys.find(&subject).await {
+        Ok(found) => found,
+        Err(e) => return failed("Reading the journey table", &Failure::failed(e.to_string())),
+    };
     if let [only] = found.as_slice() {
         return Redirect::to(&journey_link(&only.source, &only.subject)).into_response();
     }
