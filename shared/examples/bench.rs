@@ -4,10 +4,10 @@
 
 use chrono::Utc;
 use http::{HeaderMap, HeaderValue};
-use kyc_intake::auth::AuthScheme;
 use kyc_intake::config;
+use kyc_intake::intake::auth::AuthScheme;
+use kyc_intake::intake::normalize::normalize;
 use kyc_intake::memory::MemorySink;
-use kyc_intake::normalize::normalize;
 use kyc_intake::sources::cashfree::{
     self,
     signature::{sign, SIGNATURE_HEADER, TIMESTAMP_HEADER},

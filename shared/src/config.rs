@@ -3,10 +3,7 @@
 //! reads the settings every function shares and offers the parsers the providers' own settings
 //! use (`sources/<provider>/mod.rs`).
 
-use crate::auth::ip::IpAllowlist;
-use crate::normalize::MAX_BODY_BYTES_LIMIT;
-use crate::pipeline::Settings;
-use crate::secret::SecretList;
+use crate::secrets::secret::SecretList;
 
 /// The variables every function reads. Each provider lists its own in its `FunctionSpec`.
 pub mod var {
@@ -53,9 +50,9 @@ pub trait Env: Sync {
 
     /// A secret setting's list of secrets: the variable's comma-separated value here; the shared,
     /// refreshable list when the value comes from Secrets Manager (`secrets::WithManaged`).
-    /// Every value is checked (`secrets_manager::parse_list`): a bad one is an error naming `var`.
+    /// Every value is checked (`secrets::secret::parse_list`): a bad one is an error naming `var`.
     fn secrets(&self, var: &'static str) -> Result<SecretList, ConfigError> {
-        crate::secrets_manager::parse_list(&self.get(var).unwrap_or_default())
+        crate::secrets::secret::parse_list(&self.get(var).unwrap_or_default())
             .map(SecretList::new)
             .map_err(|reason| err(var, reason))
     }
@@ -76,17 +73,7 @@ impl<F: Fn(&str) -> Option<String> + Sync> Env for F {
     }
 }
 
-/// Configuration every function shares.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Common {
-    pub table: String,
-    pub queue_url: String,
-    /// The audit archive's bucket, when deliveries are archived.
-    pub archive_bucket: Option<String>,
-    pub settings: Settings,
-}
-
-fn required(env: &dyn Env, var: &'static str) -> Result<String, ConfigError> {
+pub fn required(env: &dyn Env, var: &'static str) -> Result<String, ConfigError> {
     env.get(var)
         .map(|v| v.trim().to_owned())
         .ok_or_else(|| err(var, "required but not set"))
@@ -116,66 +103,9 @@ pub fn first_listed(list: &str) -> Option<&str> {
 }
 
 /// A comma-separated list of secrets (rotation), blanks skipped; empty when unset. From Secrets
-/// Manager when `<var>_SECRET_ID` is set (see `secrets_manager`).
+/// Manager when `<var>_SECRET_ID` is set (see `secrets::manager`).
 pub fn secrets(env: &dyn Env, var: &'static str) -> Result<SecretList, ConfigError> {
     env.secrets(var)
-}
-
-/// A comma-separated list of IPs/CIDRs; `None` when unset.
-pub fn allowlist(env: &dyn Env, var: &'static str) -> Result<Option<IpAllowlist>, ConfigError> {
-    env.get(var)
-        .map(|v| IpAllowlist::parse(&v).map_err(|reason| err(var, reason)))
-        .transpose()
-}
-
-pub fn common(env: &dyn Env) -> Result<Common, ConfigError> {
-    let table = required(env, var::IDEMPOTENCY_TABLE)?;
-    let queue_url = required(env, var::EVENTS_QUEUE_URL)?;
-    if !(queue_url.starts_with("https://") || queue_url.starts_with("http://")) {
-        return Err(err(
-            var::EVENTS_QUEUE_URL,
-            "must be an SQS queue URL (https://...)",
-        ));
-    }
-    let ttl_secs = positive(env, var::IDEMPOTENCY_TTL_SECONDS, DEFAULT_TTL_SECONDS)?;
-    let max_body_bytes = positive(env, var::MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES)?;
-    if max_body_bytes > MAX_BODY_BYTES_LIMIT {
-        return Err(err(
-            var::MAX_BODY_BYTES,
-            format!(
-                "{max_body_bytes} is over {MAX_BODY_BYTES_LIMIT}: a body that large could not reach the queue (1 MiB per message, Base64 when needed)"
-            ),
-        ));
-    }
-    let archive_bucket = env
-        .get(var::ARCHIVE_BUCKET)
-        .map(|b| b.trim().to_owned())
-        .map(|b| {
-            let valid = (3..=63).contains(&b.len())
-                && b.bytes().all(|c| {
-                    c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'.'
-                })
-                && !b.starts_with(['-', '.'])
-                && !b.ends_with(['-', '.']);
-            if valid {
-                Ok(b)
-            } else {
-                Err(err(
-                    var::ARCHIVE_BUCKET,
-                    format!("`{b}` is not an S3 bucket name (3-63 of a-z 0-9 . -)"),
-                ))
-            }
-        })
-        .transpose()?;
-    Ok(Common {
-        table,
-        queue_url,
-        archive_bucket,
-        settings: Settings {
-            ttl_secs,
-            max_body_bytes,
-        },
-    })
 }
 
 /// A fake environment for tests: the required settings plus `extra` (which wins).
@@ -201,42 +131,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn defaults() {
-        let c = common(&fake_env(&[])).expect("valid");
-        assert_eq!(c.settings.ttl_secs, 604_800);
-        assert_eq!(c.settings.max_body_bytes, 262_144);
-    }
-
-    #[test]
-    fn bad_values_name_the_variable() {
-        let cases: Vec<(Vec<(&'static str, &'static str)>, &str)> = vec![
-            (
-                vec![("IDEMPOTENCY_TTL_SECONDS", "0")],
-                "IDEMPOTENCY_TTL_SECONDS",
-            ),
-            (
-                vec![("IDEMPOTENCY_TTL_SECONDS", "7d")],
-                "IDEMPOTENCY_TTL_SECONDS",
-            ),
-            (vec![("MAX_BODY_BYTES", "-1")], "MAX_BODY_BYTES"),
-            (vec![("MAX_BODY_BYTES", "783361")], "MAX_BODY_BYTES"),
-            (
-                vec![("EVENTS_QUEUE_URL", "events.fifo")],
-                "EVENTS_QUEUE_URL",
-            ),
-            (vec![("IDEMPOTENCY_TABLE", "")], "IDEMPOTENCY_TABLE"),
-            (vec![("ARCHIVE_BUCKET", "My_Bucket")], "ARCHIVE_BUCKET"),
-        ];
-        for (extra, var) in cases {
-            let e = common(&fake_env(&extra)).expect_err(var);
-            assert_eq!(e.var, var);
-            assert!(e
-                .to_string()
-                .starts_with(&format!("invalid configuration: {var}: ")));
-        }
-    }
-
-    #[test]
     fn a_short_or_json_secret_is_refused_naming_the_variable_never_the_value() {
         for bad in [
             "tiny",
@@ -256,27 +150,10 @@ mod tests {
     }
 
     #[test]
-    fn the_largest_body_that_fits_the_queue_is_accepted() {
-        let c = common(&fake_env(&[("MAX_BODY_BYTES", "783360")])).expect("valid");
-        assert_eq!(c.settings.max_body_bytes, MAX_BODY_BYTES_LIMIT);
-    }
-
-    #[test]
     fn lists_are_split_and_trimmed() {
-        let e = fake_env(&[
-            ("S", " a-secret-of-16-chars, ,b-secret-of-16-chars ,"),
-            ("IPS", "1.2.3.4, 10.0.0.0/8"),
-        ]);
+        let e = fake_env(&[("S", " a-secret-of-16-chars, ,b-secret-of-16-chars ,")]);
         let s = secrets(&e, "S").expect("valid");
         assert!(s.any_matches(b"a-secret-of-16-chars") && s.any_matches(b"b-secret-of-16-chars"));
         assert!(!s.any_matches(b""));
-        assert!(allowlist(&e, "IPS").expect("valid").is_some());
-        assert_eq!(allowlist(&e, "NONE").expect("unset"), None);
-        assert_eq!(
-            allowlist(&fake_env(&[("X", "nope")]), "X")
-                .expect_err("bad")
-                .var,
-            "X"
-        );
     }
 }

@@ -2,11 +2,12 @@
 //! input and its outcome back into a response, an SQS batch into the journey worker; and the
 //! runtime loop that serves them.
 
-use crate::journey::{JourneyStore, JourneyWorker};
-use crate::pipeline::DEFAULT_DEADLINE_MS;
-use crate::pipeline::{Inbound, Outcome, Pipeline, Refusal};
+use crate::intake::inbound::Inbound;
+use crate::intake::pipeline::{Outcome, Pipeline, Refusal, DEFAULT_DEADLINE_MS};
+use crate::journeys::sweeper::{DueJourneys, Sweeper};
+use crate::journeys::worker::{JourneyStore, JourneyWorker};
 use crate::ports::{EventSink, IdempotencyStore};
-use crate::startup::AwsPipeline;
+use crate::secrets::manager::{Refresh, Staleness};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use futures_util::FutureExt;
 use lambda_http::aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayV2httpResponse};
@@ -20,7 +21,11 @@ use std::sync::Arc;
 
 /// Serve API Gateway requests with `pipeline`: one at a time, or as many at once as
 /// `AWS_LAMBDA_MAX_CONCURRENCY` says (Lambda Managed Instances).
-pub async fn serve(pipeline: Arc<AwsPipeline>) -> Result<(), lambda_http::Error> {
+pub async fn serve<S, Q>(pipeline: Arc<Pipeline<S, Q>>) -> Result<(), lambda_http::Error>
+where
+    S: IdempotencyStore + 'static,
+    Q: EventSink + 'static,
+{
     lambda_runtime::run_concurrent(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<LambdaRequest>| {
             let pipeline = Arc::clone(&pipeline);
@@ -171,10 +176,14 @@ pub async fn handle_batch<S: IdempotencyStore, J: JourneyStore>(
 /// Scheduler event or `{}`) starts one run, bounded by the invocation's deadline; the answer is
 /// the run's report. The Cashfree API secret, when from Secrets Manager, is read again once past
 /// its max age.
-pub async fn serve_sweeper(
-    sweeper: crate::startup::AwsSweeper,
-    secrets: Option<Arc<dyn crate::secrets_manager::Refresh>>,
-) -> Result<(), lambda_runtime::Error> {
+pub async fn serve_sweeper<D, Q>(
+    sweeper: Sweeper<D, Q>,
+    secrets: Option<Arc<dyn Refresh>>,
+) -> Result<(), lambda_runtime::Error>
+where
+    D: DueJourneys + 'static,
+    Q: EventSink + 'static,
+{
     let sweeper = Arc::new(sweeper);
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<serde_json::Value>| {
@@ -189,11 +198,7 @@ pub async fn serve_sweeper(
                 if let Some(secrets) = &secrets {
                     let budget = std::time::Duration::from_secs(5);
                     secrets
-                        .refresh(
-                            crate::secrets_manager::Staleness::MaxAge,
-                            budget,
-                            &crate::metrics::Stdout,
-                        )
+                        .refresh(Staleness::MaxAge, budget, &crate::metrics::Stdout)
                         .await;
                 }
                 let left_ms = deadline_ms - chrono::Utc::now().timestamp_millis();

@@ -1,34 +1,40 @@
-//! KYC webhook intake: authenticate HyperVerge and Cashfree Secure ID webhooks, normalize them to
-//! one CloudEvents schema, claim an idempotency key in DynamoDB and forward each event to SQS
-//! exactly once.
+//! KYC webhook intake and journeys: authenticate each provider's webhooks, normalize them to one
+//! CloudEvents schema, claim an idempotency key in DynamoDB, archive the raw delivery in S3 and
+//! forward each event to SQS; keep each journey's state from those events; reconcile or report
+//! the journeys a missing webhook left hanging.
 //!
-//! The domain (authentication, sources, normalization, the pipeline and its ports) knows nothing
-//! of Lambda; `lambda` turns a `lambda_http::Request` into the pipeline's input and back.
+//! A concern is a folder:
+//! - `intake/`: one delivery, from the request to the queue (authentication, normalization, the
+//!   archive, the pipeline and its settings).
+//! - `sources/`: the providers, one folder each, and the registry of the functions that serve
+//!   them.
+//! - `journeys/`: what happens after the queue (the worker, the timeline, the senders it
+//!   believes, completeness and the sweeper).
+//! - `secrets/`: secret values that never print, and their refresh from Secrets Manager.
+//! - `aws/`: the adapters of the ports on the AWS SDK.
+//!
+//! Beside them: `config` (the environment), `event` (the schema), `ports`, `metrics`,
+//! `telemetry`; `startup` builds each function from its environment and `lambda` serves it.
+//! The domain knows nothing of Lambda; no module imports one that imports it back (a test
+//! holds this).
 #![forbid(unsafe_code)]
 
-pub mod archive;
-pub mod auth;
 pub mod aws;
-pub mod completeness;
 pub mod config;
 pub mod event;
-pub mod journey;
+pub mod intake;
+pub mod journeys;
 pub mod lambda;
 #[cfg(any(test, feature = "test-util"))]
 pub mod memory;
 pub mod metrics;
-pub mod normalize;
-pub mod pipeline;
 pub mod ports;
-pub mod registry;
-pub mod secret;
-pub mod secrets_manager;
-pub mod senders;
+pub mod secrets;
 pub mod sources;
 pub mod startup;
-pub mod sweeper;
 pub mod telemetry;
-pub mod timeline;
 
 pub use event::KycEvent;
-pub use pipeline::{Inbound, Outcome, Pipeline, Refusal, Settings};
+pub use intake::inbound::Inbound;
+pub use intake::pipeline::{Outcome, Pipeline, Refusal};
+pub use intake::settings::Settings;

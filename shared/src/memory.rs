@@ -59,7 +59,7 @@ impl EventSink for MemorySink {
 /// number of events applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JourneyItem {
-    pub state: crate::journey::JourneyUpdate,
+    pub state: crate::journeys::worker::JourneyUpdate,
     pub event_count: u64,
     /// On the sweeper's list until then, epoch ms; `None` when closed or reported stalled.
     pub due_at_ms: Option<i64>,
@@ -89,13 +89,13 @@ impl MemoryJourneys {
     }
 }
 
-impl crate::journey::JourneyStore for MemoryJourneys {
+impl crate::journeys::worker::JourneyStore for MemoryJourneys {
     async fn apply(
         &self,
-        update: &crate::journey::JourneyUpdate,
+        update: &crate::journeys::worker::JourneyUpdate,
         claim: &Claim,
-    ) -> Result<crate::journey::Applied, PortError> {
-        use crate::journey::{Applied, Sweep, UpdateKind};
+    ) -> Result<crate::journeys::worker::Applied, PortError> {
+        use crate::journeys::worker::{Applied, Sweep, UpdateKind};
         if self.store.complete(claim, "").await? == Settled::NotOurs {
             return Err(PortError::new(
                 "memory journeys",

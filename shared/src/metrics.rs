@@ -180,20 +180,12 @@ pub fn sweep(source: &'static str, stalled: usize, reconciled: usize, timestamp_
     document(root, directives, timestamp_ms)
 }
 
-/// The EMF document of one sweeper run as a whole: what it left and why, whether it got through
-/// its due journeys (`SweepIncomplete` 0 or 1, every run, so an alarm on its minimum over an hour
-/// fires when every run of that hour was incomplete) and how many journeys it left due.
-pub fn sweep_run(report: &crate::sweeper::SweepReport, timestamp_ms: i64) -> String {
+/// One EMF document of counts without a dimension (a sweeper run as a whole: what it left and
+/// why, whether it got through its due journeys).
+pub fn counts(values: &[(&'static str, usize)], timestamp_ms: i64) -> String {
     let mut root = Map::new();
-    let values = [
-        ("DueJourneys", report.due),
-        ("SweepIncomplete", usize::from(!report.complete)),
-        ("ReconcileUnavailable", report.unavailable),
-        ("ReconcileInvalid", report.invalid),
-        ("SweepSendRefused", report.send_refused),
-    ];
     for (name, value) in values {
-        root.insert(name.into(), value.into());
+        root.insert((*name).into(), (*value).into());
     }
     let directives = vec![directive(
         vec![vec![]],

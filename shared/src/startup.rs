@@ -3,13 +3,14 @@
 //! them.
 
 use crate::aws::{self, DynamoDueJourneys, DynamoJourneys, S3Archive, SqsSink};
-use crate::config::{self, Common, ConfigError};
-use crate::journey::{JourneyWorker, WorkerConfig};
-use crate::pipeline::Pipeline;
-use crate::registry::FunctionSpec;
-use crate::secrets_manager::{self, ManagedSecrets, Refresh};
+use crate::config::{self, ConfigError};
+use crate::intake::pipeline::Pipeline;
+use crate::intake::settings::Common;
+use crate::journeys::sweeper::{Sweeper, SweeperConfig};
+use crate::journeys::worker::{JourneyWorker, WorkerConfig};
+use crate::secrets::manager::{self, ManagedSecrets, Refresh};
+use crate::sources::FunctionSpec;
 use crate::sources::Source;
-use crate::sweeper::{Sweeper, SweeperConfig};
 use lambda_idempotency::DynamoDbStore;
 use std::sync::Arc;
 
@@ -42,12 +43,12 @@ async fn managed_secrets(
     env: &dyn config::Env,
     secret_variables: &[&'static str],
     plain: &[&str],
-    validate: secrets_manager::Validate,
+    validate: manager::Validate,
     sdk: &aws_config::SdkConfig,
 ) -> Result<Option<ManagedSecrets<aws_sdk_secretsmanager::Client>>, ConfigError> {
     let wanted = secret_variables
         .iter()
-        .any(|v| env.get(&secrets_manager::id_variable(v)).is_some());
+        .any(|v| env.get(&manager::id_variable(v)).is_some());
     if !wanted {
         return Ok(None);
     }
@@ -69,7 +70,7 @@ pub async fn configure_with_max_age(
         .chain(function.variables)
         .copied()
         .collect();
-    let validate: secrets_manager::Validate = Box::new(move |env| function.config(env).map(|_| ()));
+    let validate: manager::Validate = Box::new(move |env| function.config(env).map(|_| ()));
     let managed = managed_secrets(env, function.secret_variables, &plain, validate, sdk)
         .await?
         .map(|m| match max_age {
@@ -157,12 +158,11 @@ pub async fn journey_sweeper(
     env: &dyn config::Env,
     sdk: &aws_config::SdkConfig,
 ) -> Result<(AwsSweeper, Option<Arc<dyn Refresh>>), ConfigError> {
-    let validate: secrets_manager::Validate =
-        Box::new(|env| SweeperConfig::from_env(env).map(|_| ()));
+    let validate: manager::Validate = Box::new(|env| SweeperConfig::from_env(env).map(|_| ()));
     let managed = managed_secrets(
         env,
-        &crate::sweeper::secret_variables(),
-        &crate::sweeper::variables(),
+        &crate::journeys::sweeper::secret_variables(),
+        &crate::journeys::sweeper::variables(),
         validate,
         sdk,
     )
@@ -190,8 +190,14 @@ pub async fn source_auth(
     source: &'static crate::sources::SourceSpec,
     env: &dyn config::Env,
     sdk: &aws_config::SdkConfig,
-) -> Result<(Box<dyn crate::auth::Authenticate>, &'static [&'static str]), ConfigError> {
-    let Some(function) = crate::registry::FUNCTIONS
+) -> Result<
+    (
+        Box<dyn crate::intake::auth::Authenticate>,
+        &'static [&'static str],
+    ),
+    ConfigError,
+> {
+    let Some(function) = crate::sources::registry::FUNCTIONS
         .iter()
         .find(|f| f.sources.iter().any(|s| s.name == source.name))
     else {
@@ -207,7 +213,7 @@ pub async fn source_auth(
             table: String::new(),
             queue_url: String::new(),
             archive_bucket: None,
-            settings: crate::pipeline::Settings {
+            settings: crate::intake::settings::Settings {
                 ttl_secs: config::positive(
                     env,
                     config::var::IDEMPOTENCY_TTL_SECONDS,
@@ -218,7 +224,7 @@ pub async fn source_auth(
         })
     };
     // Read once, never refreshed: no validation to run on a new value.
-    let validate: secrets_manager::Validate = Box::new(|_| Ok(()));
+    let validate: manager::Validate = Box::new(|_| Ok(()));
     let auth = match managed_secrets(env, function.secret_variables, &[], validate, sdk).await? {
         Some(m) => {
             let env = m.env(env);

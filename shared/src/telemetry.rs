@@ -161,7 +161,7 @@ mod tests {
     #[test]
     fn other_crates_never_go_below_warn() {
         let f = filter(LevelFilter::TRACE, "cashfree_webhook");
-        assert!(f.would_enable("kyc_intake::pipeline", &Level::TRACE));
+        assert!(f.would_enable("kyc_intake::intake::pipeline", &Level::TRACE));
         assert!(f.would_enable("lambda_idempotency::run", &Level::TRACE));
         assert!(f.would_enable("cashfree_webhook", &Level::TRACE));
         assert!(!f.would_enable("hyperverge_webhook", &Level::INFO));

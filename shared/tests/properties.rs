@@ -4,15 +4,16 @@
 
 use chrono::{TimeZone, Utc};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
-use kyc_intake::auth::AuthScheme;
 use kyc_intake::config;
+use kyc_intake::intake::auth::AuthScheme;
+use kyc_intake::intake::normalize::{self, sqs_accepts};
+use kyc_intake::intake::settings::QUEUE_MAX_MESSAGE_BYTES;
 use kyc_intake::memory::MemorySink;
-use kyc_intake::normalize::{self, sqs_accepts, QUEUE_MAX_MESSAGE_BYTES};
-use kyc_intake::registry::{self, FUNCTIONS};
-use kyc_intake::secret::{Secret, SecretList};
+use kyc_intake::secrets::secret::{Secret, SecretList};
 use kyc_intake::sources::cashfree::signature::{
     sign, CashfreeAuth, Legacy, SIGNATURE_HEADER, TIMESTAMP_HEADER,
 };
+use kyc_intake::sources::registry::{self, FUNCTIONS};
 use kyc_intake::sources::{cashfree, hyperverge, Source};
 use kyc_intake::{Inbound, Outcome, Pipeline, Refusal};
 use lambda_idempotency::MemoryStore;
@@ -209,7 +210,9 @@ fn event_id_is_stable_under_key_order_and_whitespace() {
 #[test]
 fn signature_verification_never_panics_and_never_accepts_a_forgery() {
     let auth = CashfreeAuth::new(
-        SecretList::new(vec![Secret::new(local(cashfree::var::CLIENT_SECRETS))]),
+        SecretList::new(vec![Secret::new(local(
+            cashfree::settings::var::CLIENT_SECRETS,
+        ))]),
         86_400,
         Legacy::On,
     );
@@ -247,7 +250,7 @@ fn signature_verification_never_panics_and_never_accepts_a_forgery() {
         let ts = ts.to_string();
         let mut h = HeaderMap::new();
         h.insert(TIMESTAMP_HEADER, HeaderValue::from_str(&ts).expect("digits"));
-        h.insert(SIGNATURE_HEADER, HeaderValue::from_str(&sign(local(cashfree::var::CLIENT_SECRETS).as_bytes(), &ts, &body)).expect("b64"));
+        h.insert(SIGNATURE_HEADER, HeaderValue::from_str(&sign(local(cashfree::settings::var::CLIENT_SECRETS).as_bytes(), &ts, &body)).expect("b64"));
         prop_assert_eq!(auth.verify(&h, &body, now), Ok(AuthScheme::CashfreeHeaderHmac));
         let mut tampered = body.clone();
         tampered.push(b' ');
@@ -293,11 +296,11 @@ fn the_pipeline_never_panics_and_refusals_write_nothing() {
         "[ -~]{0,24}".prop_map(Some),
         Just(Some(format!(
             "token={}",
-            local(hyperverge::var::DIGILOCKER_URL_TOKENS)
+            local(hyperverge::settings::var::DIGILOCKER_URL_TOKENS)
         ))),
         Just(Some(format!(
             "token={}&token=x",
-            local(hyperverge::var::DIGILOCKER_URL_TOKENS)
+            local(hyperverge::settings::var::DIGILOCKER_URL_TOKENS)
         ))),
     ];
     proptest!(config(), |(path in path, ip in ip, body in prop::collection::vec(any::<u8>(), 0..400), token in prop::option::of("[ -~]{0,8}"), query in query)| {
@@ -329,7 +332,7 @@ fn the_pipeline_never_panics_and_refusals_write_nothing() {
                 // No route can be passed without a secret: the DigiLocker route only from an
                 // allowed IP with the URL token.
                 prop_assert!(path.ends_with("/hyperverge/digilocker") && ip == Some("65.0.82.147"));
-                prop_assert_eq!(query, Some(format!("token={}", local(hyperverge::var::DIGILOCKER_URL_TOKENS))));
+                prop_assert_eq!(query, Some(format!("token={}", local(hyperverge::settings::var::DIGILOCKER_URL_TOKENS))));
             }
             other => prop_assert!(false, "unexpected {:?}", other),
         }

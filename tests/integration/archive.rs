@@ -4,8 +4,8 @@
 //! an unreachable archive answers 503 and leaves no claim, and the retry archives and sends once.
 
 use base64::Engine;
-use kyc_intake::archive::Archive;
 use kyc_intake::aws::S3Archive;
+use kyc_intake::intake::archive::Archive;
 use kyc_intake::metrics::Captured;
 use kyc_intake_tests::{
     call, ApiRequest, Dead, Stack, CASHFREE_SECRET, DIGILOCKER_TOKEN, RESULTS_TOKEN,

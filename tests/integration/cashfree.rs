@@ -75,7 +75,7 @@ async fn new_event_is_forwarded_once_and_recorded_completed() {
     assert_eq!(event.data.payload.get(), BODY, "payload kept byte for byte");
     assert_eq!(
         event.data.auth_scheme,
-        kyc_intake::auth::AuthScheme::CashfreeHeaderHmac
+        kyc_intake::intake::auth::AuthScheme::CashfreeHeaderHmac
     );
     assert_eq!(event.data.payload_encoding, None);
 
@@ -87,7 +87,7 @@ async fn new_event_is_forwarded_once_and_recorded_completed() {
     assert_eq!(s(item, "message_id"), m.message_id);
     assert_eq!(
         s(item, "payload_hash"),
-        kyc_intake::normalize::payload_hash(BODY.as_bytes())
+        kyc_intake::intake::normalize::payload_hash(BODY.as_bytes())
     );
     let ttl = n(item, "expires_at") - before;
     assert!((604_790..=604_810).contains(&ttl), "TTL {ttl}s");

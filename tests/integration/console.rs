@@ -213,7 +213,8 @@ async fn the_console_shows_timelines_deliveries_stalls_and_replays_and_refuses_w
 
     // The console, with make console's environment (the local secrets, for replay's check).
     let mut console_env = env.clone();
-    for (k, v) in kyc_intake::registry::local_env(kyc_intake::registry::FUNCTIONS) {
+    for (k, v) in kyc_intake::sources::registry::local_env(kyc_intake::sources::registry::FUNCTIONS)
+    {
         console_env.insert(k.to_owned(), v.to_owned());
     }
     // Times show in UTC and the operator's zone: here India's.

@@ -6,9 +6,9 @@
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use kyc_intake::aws::{DynamoDueJourneys, SqsSink};
+use kyc_intake::journeys::sweeper::{StatusApis, Sweeper};
 use kyc_intake::sources::digio::{self, checksum};
 use kyc_intake::sources::status::StatusApi;
-use kyc_intake::sweeper::{StatusApis, Sweeper};
 use kyc_intake::KycEvent;
 use kyc_intake_tests::{
     call, endpoint, local_sdk_config, serve_loopback, ApiRequest, Reply, Stack, DIGIO_SECRET,

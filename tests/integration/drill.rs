@@ -142,7 +142,10 @@ async fn pause_purge_resume_and_replay_bring_every_journey_back() {
             want["subject"].as_str().expect("subject").to_owned(),
         ));
     }
-    assert_eq!(journeys.len(), kyc_intake::registry::sources().count());
+    assert_eq!(
+        journeys.len(),
+        kyc_intake::sources::registry::sources().count()
+    );
     // The events are lost downstream.
     let (ok, out) = run("kyc-local", &["purge"], &env);
     assert!(ok, "{out}");
@@ -163,7 +166,8 @@ async fn pause_purge_resume_and_replay_bring_every_journey_back() {
         .format("%Y-%m-%d")
         .to_string();
     let mut replay_env = env.clone();
-    for (k, v) in kyc_intake::registry::local_env(kyc_intake::registry::FUNCTIONS) {
+    for (k, v) in kyc_intake::sources::registry::local_env(kyc_intake::sources::registry::FUNCTIONS)
+    {
         replay_env.insert(k.to_owned(), v.to_owned());
     }
     let (ok, out) = run(
@@ -233,7 +237,7 @@ async fn a_local_rotation_takes_effect_within_the_max_age_and_revokes_the_old_va
                 .to_string()
         })
         .expect("an accepted Cashfree sample");
-    let old = kyc_intake::registry::local_value("CASHFREE_CLIENT_SECRETS")
+    let old = kyc_intake::sources::registry::local_value("CASHFREE_CLIENT_SECRETS")
         .expect("a local value")
         .to_owned();
     let new = "rotated-local-cashfree-secret-1".to_owned();

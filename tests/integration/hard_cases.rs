@@ -3,9 +3,9 @@
 //! re-runs, claims taken over from a late invocation, and AWS calls that would outlast the
 //! invocation.
 
-use kyc_intake::auth::AuthScheme;
 use kyc_intake::aws::SqsSink;
-use kyc_intake::normalize::MAX_BODY_BYTES_LIMIT;
+use kyc_intake::intake::auth::AuthScheme;
+use kyc_intake::intake::settings::MAX_BODY_BYTES_LIMIT;
 use kyc_intake::ports::{
     Claim, ClaimOutcome, EventSink, FaultKind, IdempotencyStore, OutgoingMessage, Settled,
 };

@@ -235,9 +235,9 @@ async fn a_poison_record_holds_back_only_its_own_group_and_the_rest_is_applied_l
         .map(str::to_owned)
         .collect();
     assert!(
-        poison
-            .iter()
-            .any(|l| l.contains(&kyc_intake::journey::journey_hash(a)) && !l.contains("p1")),
+        poison.iter().any(
+            |l| l.contains(&kyc_intake::journeys::worker::journey_hash(a)) && !l.contains("p1")
+        ),
         "the journey it holds back, by hash, never by reference: {poison:?}"
     );
     let p1 = stack
@@ -422,7 +422,8 @@ async fn a_record_from_a_sender_outside_its_sources_is_acknowledged_and_not_appl
     // The sender of every message here may send HyperVerge's events only (as the HyperVerge
     // function's role may): a Cashfree decision from it is not applied.
     let senders =
-        kyc_intake::senders::Senders::parse(&format!("{MOTO_SENDER}=hyperverge/*")).expect("valid");
+        kyc_intake::journeys::senders::Senders::parse(&format!("{MOTO_SENDER}=hyperverge/*"))
+            .expect("valid");
     let (table, worker) = stack.journey_worker_with_senders(&sdk, Some(senders)).await;
     webhook(
         &deployed,
@@ -462,7 +463,8 @@ async fn a_record_from_a_sender_outside_its_sources_is_acknowledged_and_not_appl
 
     // The same record from a sender that may send Cashfree's events is applied.
     let senders =
-        kyc_intake::senders::Senders::parse(&format!("{MOTO_SENDER}=cashfree/*")).expect("valid");
+        kyc_intake::journeys::senders::Senders::parse(&format!("{MOTO_SENDER}=cashfree/*"))
+            .expect("valid");
     let (table, worker) = stack.journey_worker_with_senders(&sdk, Some(senders)).await;
     webhook(
         &deployed,
@@ -485,8 +487,8 @@ async fn a_journey_started_in_2099_does_not_pin_its_journey() {
     let (table, worker) = stack.journey_worker(&sdk).await;
     // A start stamped far ahead, with the longest wait anyone could ask for.
     let mut started: serde_json::Value = serde_json::from_str(
-        &kyc_intake::completeness::started(
-            kyc_intake::registry::source("hyperverge/digilocker").expect("source"),
+        &kyc_intake::journeys::completeness::started(
+            kyc_intake::sources::registry::source("hyperverge/digilocker").expect("source"),
             "far-1",
             Some(u64::MAX / 1000),
             chrono::Utc::now(),
@@ -567,7 +569,7 @@ async fn a_dead_lettered_message_is_listed_without_being_taken_and_redriven_to_i
         assert_eq!(code, 0, "{out}");
         assert!(out.starts_with("MESSAGE ID"), "{out}");
         assert!(
-            out.contains(&kyc_intake::journey::journey_hash(group))
+            out.contains(&kyc_intake::journeys::worker::journey_hash(group))
                 && out.contains("kyc.vkyc.call_queued")
                 && out.contains("1 messages in the dead-letter queue"),
             "listed, and still there the second time: {out}"
@@ -602,7 +604,7 @@ async fn a_dead_lettered_message_is_listed_without_being_taken_and_redriven_to_i
 /// `timeline::CAP`) while `event_count` counts them all; an older event is on it too.
 #[tokio::test]
 async fn the_timeline_keeps_the_latest_events_with_their_origin_and_counts_every_one() {
-    use kyc_intake::timeline::{Origin, CAP, SHOWN};
+    use kyc_intake::journeys::timeline::{Origin, CAP, SHOWN};
     let stack = Stack::new(true).await;
     let deployed = stack.deploy(&[]).await;
     let sdk = local_sdk_config(endpoint()).await;

@@ -562,7 +562,9 @@ async fn send_signs_a_sample_the_receiver_can_verify() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_is_accepted_by_the_real_handlers_behind_the_local_gateway() {
     let stack = Stack::new(true).await;
-    let base = stack.gateway(kyc_intake::registry::FUNCTIONS, &[]).await;
+    let base = stack
+        .gateway(kyc_intake::sources::registry::FUNCTIONS, &[])
+        .await;
 
     let send = |event: &'static str, extra: &'static [&'static str]| {
         let base = base.clone();

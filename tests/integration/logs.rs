@@ -4,7 +4,7 @@
 //! API Gateway event and the AWS SDK each request; neither may reach the log, and no secret,
 //! token, signature, body or personal data may either.
 
-use kyc_intake::registry::{self, FUNCTIONS};
+use kyc_intake::sources::registry::{self, FUNCTIONS};
 use kyc_intake_tests::{
     endpoint, expectations, sample_event, workspace_binary, Stack, NEVER_LOGGED,
 };

@@ -6,9 +6,11 @@
 //! pipeline and the local DynamoDB/SQS server. (A real provider would also name its scheme in
 //! `AuthScheme` and the JSON Schema; this one borrows the header-token scheme.)
 
-use kyc_intake::auth::{token::HeaderToken, AuthScheme, Authenticate};
-use kyc_intake::config::{secrets, Common, ConfigError, Env};
-use kyc_intake::registry::{self, FunctionSpec, FUNCTIONS};
+use kyc_intake::config::{secrets, ConfigError, Env};
+use kyc_intake::intake::auth::{token::HeaderToken, AuthScheme, Authenticate};
+use kyc_intake::intake::settings::Common;
+use kyc_intake::sources::registry::{self, FUNCTIONS};
+use kyc_intake::sources::FunctionSpec;
 use kyc_intake::sources::{lookup, text, JourneyRules, Recognized, SourceSpec, UTC};
 use kyc_intake::KycEvent;
 use kyc_intake_tests::Stack;

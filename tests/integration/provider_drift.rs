@@ -1,11 +1,11 @@
-//! One description per provider: the registry (`kyc_intake::registry`) is the list of functions,
+//! One description per provider: the registry (`kyc_intake::sources::registry`) is the list of functions,
 //! sources, settings and local values; whatever else needs them takes them from it, and what
 //! cannot (the Makefile, the workspace, the samples) is held to it here, so adding a provider
 //! fails a test until every place that must know does.
 
-use kyc_intake::completeness::all_sources;
 use kyc_intake::config::var;
-use kyc_intake::registry::{self, FUNCTIONS};
+use kyc_intake::sources::registry::sources as all_sources;
+use kyc_intake::sources::registry::{self, FUNCTIONS};
 use kyc_intake::sources::{cashfree, hyperverge};
 use kyc_intake_tests::{
     endpoint, expectations, workspace, workspace_binary, Child, Stack, CASHFREE_SECRET,
@@ -107,9 +107,15 @@ fn every_source_has_samples_and_expectations() {
 #[tokio::test]
 async fn the_test_stack_runs_on_the_registrys_local_values() {
     for (var, constant) in [
-        (cashfree::var::CLIENT_SECRETS, CASHFREE_SECRET),
-        (hyperverge::var::RESULTS_AUTH_TOKENS, RESULTS_TOKEN),
-        (hyperverge::var::DIGILOCKER_URL_TOKENS, DIGILOCKER_TOKEN),
+        (cashfree::settings::var::CLIENT_SECRETS, CASHFREE_SECRET),
+        (
+            hyperverge::settings::var::RESULTS_AUTH_TOKENS,
+            RESULTS_TOKEN,
+        ),
+        (
+            hyperverge::settings::var::DIGILOCKER_URL_TOKENS,
+            DIGILOCKER_TOKEN,
+        ),
     ] {
         assert_eq!(registry::local_value(var), Some(constant), "{var}");
     }

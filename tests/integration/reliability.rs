@@ -3,7 +3,7 @@
 //! which every refused request leaves nothing behind and every authenticated one is forwarded once.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use kyc_intake::auth::AuthScheme;
+use kyc_intake::intake::auth::AuthScheme;
 use kyc_intake::KycEvent;
 use kyc_intake_tests::{
     call, n, s, ApiRequest, Reply, Stack, CASHFREE_SECRET, DIGILOCKER_TOKEN, RESULTS_TOKEN,
@@ -24,7 +24,7 @@ fn now_ms() -> i64 {
 
 /// The id the pipeline gives `body` on the VKYC route.
 fn vkyc_id(body: &str) -> String {
-    kyc_intake::normalize::normalize(
+    kyc_intake::intake::normalize::normalize(
         &kyc_intake::sources::cashfree::vkyc::SOURCE,
         body.as_bytes(),
         chrono::Utc::now(),

@@ -5,7 +5,7 @@
 //! gives it; replaying twice, or replaying what the worker already applied, changes no journey.
 
 use kyc_intake::aws::{S3Archive, SqsSink};
-use kyc_intake::secret::{Secret, SecretList};
+use kyc_intake::secrets::secret::{Secret, SecretList};
 use kyc_intake::sources::cashfree::signature::{CashfreeAuth, Legacy};
 use kyc_intake::sources::cashfree::vkyc;
 use kyc_intake::sources::{Recognized, Source, SourceSpec};
@@ -343,15 +343,15 @@ fn forged(
     received_at: chrono::DateTime<chrono::Utc>,
     headers: &[(&str, &str)],
 ) -> (String, Value) {
-    use kyc_intake::auth::AuthScheme;
-    let event = kyc_intake::normalize::normalize(
+    use kyc_intake::intake::auth::AuthScheme;
+    let event = kyc_intake::intake::normalize::normalize(
         &vkyc::SOURCE,
         body.as_bytes(),
         received_at,
         AuthScheme::CashfreeHeaderHmac,
     )
     .expect("normalize");
-    let key = kyc_intake::archive::key("cashfree/vkyc", received_at, &event.id);
+    let key = kyc_intake::intake::archive::key("cashfree/vkyc", received_at, &event.id);
     let headers: serde_json::Map<String, Value> = headers
         .iter()
         .map(|(k, v)| ((*k).to_owned(), Value::from(*v)))

@@ -7,9 +7,9 @@
 use bytes::Bytes;
 use http_body_util::Full;
 use kyc_intake::aws::{DynamoDueJourneys, SqsSink};
+use kyc_intake::journeys::sweeper::{StatusApis, SweepReport, Sweeper};
 use kyc_intake::metrics::Captured;
 use kyc_intake::sources::cashfree::status_api::{CashfreeApi, CashfreeStatusApi};
-use kyc_intake::sweeper::{StatusApis, SweepReport, Sweeper};
 use kyc_intake_tests::{
     call, endpoint, local_sdk_config, serve_loopback, workspace, workspace_binary, ApiRequest,
     Stack, DIGILOCKER_TOKEN,
@@ -155,8 +155,8 @@ async fn sweeper(
         CashfreeStatusApi::new(CashfreeApi {
             base: base.to_owned(),
             client_id: "cf-client".into(),
-            client_secret: kyc_intake::secret::SecretList::new(vec![
-                kyc_intake::secret::Secret::new(CLIENT_SECRET),
+            client_secret: kyc_intake::secrets::secret::SecretList::new(vec![
+                kyc_intake::secrets::secret::Secret::new(CLIENT_SECRET),
             ]),
             api_version: "2024-12-01".into(),
         })
@@ -553,7 +553,7 @@ async fn a_failing_status_api_leaves_the_journey_for_the_next_run() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sweepers_cost_does_not_grow_with_closed_journeys() {
     use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
-    use kyc_intake::journey::attr as j;
+    use kyc_intake::journeys::worker::attr as j;
     let stack = Stack::new(true).await;
     let sdk = local_sdk_config(endpoint()).await;
     let (table, _) = stack.journey_worker(&sdk).await;
@@ -712,7 +712,7 @@ async fn hostile_or_broken_answers_never_stop_the_run_reaching_the_journeys_behi
     // A due item of no known source (a corrupt or foreign item): left, and logged without its key.
     {
         use aws_sdk_dynamodb::types::AttributeValue as A;
-        use kyc_intake::journey::attr as j;
+        use kyc_intake::journeys::worker::attr as j;
         aws_sdk_dynamodb::Client::new(&sdk)
             .put_item()
             .table_name(&table)
@@ -725,6 +725,18 @@ async fn hostile_or_broken_answers_never_stop_the_run_reaching_the_journeys_behi
             .send()
             .await
             .expect("put");
+        // And one that is not a due journey at all (no event id, no type): reported, not read as
+        // an empty journey.
+        aws_sdk_dynamodb::Client::new(&sdk)
+            .put_item()
+            .table_name(&table)
+            .item(j::PK, A::S("cashfree/vkyc#hb-corrupt".into()))
+            .item(j::TIME, A::S("2025-05-22T03:55:00Z".into()))
+            .item(j::SWEEP_SHARD, A::S("open".into()))
+            .item(j::DUE_AT, A::N("2".into()))
+            .send()
+            .await
+            .expect("put");
     }
     let base = fake.start().await;
     for run in 0..2 {
@@ -732,8 +744,8 @@ async fn hostile_or_broken_answers_never_stop_the_run_reaching_the_journeys_behi
         let report = s.run(later(), BUDGET).await;
         assert!(report.complete, "run {run}");
         assert_eq!(
-            report.invalid, 4,
-            "run {run}: too large, another's, not a status word, no known source"
+            report.invalid, 5,
+            "run {run}: too large, another's, not a status word, no known source, corrupt"
         );
         let sent = stack.messages().await;
         if run == 0 {
@@ -778,7 +790,7 @@ async fn hostile_or_broken_answers_never_stop_the_run_reaching_the_journeys_behi
     let sweeper_lines: Vec<String> = logs
         .text()
         .lines()
-        .filter(|l| l.contains("kyc_intake::sweeper"))
+        .filter(|l| l.contains("kyc_intake::journeys::sweeper"))
         .map(str::to_owned)
         .collect();
     assert!(
@@ -786,9 +798,19 @@ async fn hostile_or_broken_answers_never_stop_the_run_reaching_the_journeys_behi
         "named by its event id"
     );
     assert!(
+        logs.text().lines().any(|l| l.contains("not a due journey")
+            && l.contains(&kyc_intake::journeys::worker::journey_hash(
+                "cashfree/vkyc#hb-corrupt"
+            ))
+            && l.contains("event_id")),
+        "the corrupt item is reported by its hash and what it lacks"
+    );
+    assert!(
         sweeper_lines
             .iter()
-            .any(|l| l.contains(&kyc_intake::journey::journey_hash("cashfree/vkyc#hb-big"))),
+            .any(|l| l.contains(&kyc_intake::journeys::worker::journey_hash(
+                "cashfree/vkyc#hb-big"
+            ))),
         "and by the journey's hash"
     );
     for line in &sweeper_lines {

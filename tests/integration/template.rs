@@ -4,12 +4,13 @@
 //! CloudFormation short forms (`!Ref`, `!GetAtt`, `!Sub`, `!If`, ...) turned into the long forms
 //! CloudFormation reads them as, so these tests compare values, never lines or indentation.
 
-use kyc_intake::archive;
 use kyc_intake::aws::{ARCHIVE_ACTIONS, JOURNEY_TABLE_ACTIONS, SQS_ACTIONS, WORKER_SQS_ACTIONS};
 use kyc_intake::config::var;
-use kyc_intake::journey;
-use kyc_intake::registry::{FunctionSpec, FUNCTIONS};
-use kyc_intake::secrets_manager;
+use kyc_intake::intake::archive;
+use kyc_intake::journeys::worker;
+use kyc_intake::secrets::manager;
+use kyc_intake::sources::registry::FUNCTIONS;
+use kyc_intake::sources::FunctionSpec;
 use kyc_intake_tests::workspace;
 use lambda_idempotency::{attr, DYNAMODB_ACTIONS};
 use serde_json::{json, Map, Value};
@@ -200,16 +201,9 @@ fn environment_variables_match_per_function() {
             .variables
             .iter()
             .map(|v| (*v).to_owned())
-            .chain(
-                f.secret_variables
-                    .iter()
-                    .map(|v| secrets_manager::id_variable(v)),
-            )
+            .chain(f.secret_variables.iter().map(|v| manager::id_variable(v)))
             // Whoever may read Secrets Manager is told how long a value may be used.
-            .chain(
-                (!f.secret_variables.is_empty())
-                    .then(|| secrets_manager::MAX_AGE_VARIABLE.to_owned()),
-            )
+            .chain((!f.secret_variables.is_empty()).then(|| manager::MAX_AGE_VARIABLE.to_owned()))
             .chain(var::WEBHOOK.iter().map(|v| (*v).to_owned()))
             .collect();
         assert_eq!(names(variables(webhook(&t, f))), own, "{}", f.name);
@@ -273,7 +267,10 @@ fn binaries_match_the_function_crates() {
     let registered: BTreeSet<String> = FUNCTIONS
         .iter()
         .map(|f| f.name)
-        .chain([journey::WORKER_NAME, kyc_intake::sweeper::SWEEPER_NAME])
+        .chain([
+            worker::WORKER_NAME,
+            kyc_intake::journeys::sweeper::SWEEPER_NAME,
+        ])
         .map(str::to_owned)
         .collect();
     assert_eq!(
@@ -332,9 +329,9 @@ fn table_key_and_ttl_match() {
     );
     let journeys = &resource(&t, "JourneyTable")["Properties"];
     let (pk, shard, due) = (
-        journey::attr::PK,
-        journey::attr::SWEEP_SHARD,
-        journey::attr::DUE_AT,
+        worker::attr::PK,
+        worker::attr::SWEEP_SHARD,
+        worker::attr::DUE_AT,
     );
     assert_eq!(
         pairs(&journeys["AttributeDefinitions"], "AttributeType"),
@@ -365,7 +362,7 @@ fn table_key_and_ttl_match() {
 
 /// The secret a function's `<X>_SECRET_ID` names, with Secrets Manager on.
 fn secret_of(function: &Value, variable: &str) -> Value {
-    let id = &variables(function)[secrets_manager::id_variable(variable)]["Fn::If"];
+    let id = &variables(function)[manager::id_variable(variable)]["Fn::If"];
     assert_eq!(id[0], "UseSecretsManager", "{variable}");
     id[1].clone()
 }
@@ -413,7 +410,7 @@ fn iam_actions_are_exactly_what_the_code_calls() {
         );
     }
     assert_eq!(
-        grants(function(&t, journey::WORKER_NAME)),
+        grants(function(&t, worker::WORKER_NAME)),
         vec![
             (
                 actions(JOURNEY_TABLE_ACTIONS),
@@ -466,8 +463,8 @@ fn each_function_may_write_only_the_idempotency_records_of_its_own_sources() {
         assert_eq!(leading_keys(webhook(&t, f)), want, "{}", f.name);
     }
     assert_eq!(
-        leading_keys(function(&t, journey::WORKER_NAME)),
-        [Value::from(format!("{}*", journey::KEY_PREFIX))]
+        leading_keys(function(&t, worker::WORKER_NAME)),
+        [Value::from(format!("{}*", worker::KEY_PREFIX))]
     );
 }
 
@@ -520,18 +517,18 @@ fn one_alarm_watches_every_sources_authentication_refusals_and_one_the_secret_re
 #[test]
 fn the_journey_worker_is_optional_and_reports_batch_item_failures() {
     let t = template();
-    let worker = function(&t, journey::WORKER_NAME);
+    let worker = function(&t, worker::WORKER_NAME);
     assert_eq!(worker["Condition"], "HasJourneyWorker");
     let own = [
-        journey::var::JOURNEY_TABLE,
-        kyc_intake::completeness::STALL_AFTER_VARIABLE,
-        kyc_intake::senders::VARIABLE,
+        worker::var::JOURNEY_TABLE,
+        kyc_intake::journeys::completeness::STALL_AFTER_VARIABLE,
+        kyc_intake::journeys::senders::VARIABLE,
     ];
     assert_eq!(
         names(variables(worker)),
         own.iter().map(|v| (*v).to_owned()).collect()
     );
-    for v in journey::var::ALL.iter().filter(|v| !own.contains(v)) {
+    for v in worker::var::ALL.iter().filter(|v| !own.contains(v)) {
         assert!(var::COMMON.contains(v), "{v} comes from Globals");
     }
     let mapping = resource(&t, "JourneyWorkerEventSource");
@@ -581,7 +578,7 @@ fn the_function_timeout_allows_the_whole_protocol() {
     let timeout = t["Globals"]["Function"]["Timeout"]
         .as_u64()
         .expect("seconds");
-    assert_eq!(timeout, kyc_intake::pipeline::FUNCTION_TIMEOUT_SECS);
+    assert_eq!(timeout, kyc_intake::intake::pipeline::FUNCTION_TIMEOUT_SECS);
     let three_calls = 3 * kyc_intake::aws::OPERATION_TIMEOUT.as_secs();
     assert!(
         timeout > three_calls,
@@ -591,7 +588,7 @@ fn the_function_timeout_allows_the_whole_protocol() {
 
 #[test]
 fn every_body_up_to_the_largest_max_body_bytes_fits_the_queue() {
-    use kyc_intake::normalize::{MAX_BODY_BYTES_LIMIT, QUEUE_MAX_MESSAGE_BYTES};
+    use kyc_intake::intake::settings::{MAX_BODY_BYTES_LIMIT, QUEUE_MAX_MESSAGE_BYTES};
     let t = template();
     let queues = of_type(&t, "AWS::SQS::Queue");
     assert!(queues.len() >= 2, "the queue and its dead-letter queue");
@@ -813,23 +810,23 @@ fn the_archive_bucket_is_locked_encrypted_private_tls_only_and_tiered_by_size() 
 
 #[test]
 fn the_sweeper_queries_the_due_index_of_open_journeys_and_never_scans() {
-    use kyc_intake::completeness::STALL_AFTER_VARIABLE;
-    use kyc_intake::journey::{DUE_INDEX, DUE_PROJECTION};
+    use kyc_intake::journeys::completeness::STALL_AFTER_VARIABLE;
+    use kyc_intake::journeys::worker::{DUE_INDEX, DUE_PROJECTION};
     let t = template();
-    let sweeper = function(&t, kyc_intake::sweeper::SWEEPER_NAME);
+    let sweeper = function(&t, kyc_intake::journeys::sweeper::SWEEPER_NAME);
     // Its variables are ones the code reads (the secret only by its _SECRET_ID).
     let vars = names(variables(sweeper));
-    let known: BTreeSet<String> = kyc_intake::sweeper::variables()
+    let known: BTreeSet<String> = kyc_intake::journeys::sweeper::variables()
         .iter()
         .map(|v| (*v).to_owned())
         .chain(
-            kyc_intake::sweeper::secret_variables()
+            kyc_intake::journeys::sweeper::secret_variables()
                 .iter()
-                .map(|v| secrets_manager::id_variable(v)),
+                .map(|v| manager::id_variable(v)),
         )
         .collect();
     assert!(!vars.is_empty() && vars.is_subset(&known), "{vars:?}");
-    assert!(vars.contains(journey::var::JOURNEY_TABLE));
+    assert!(vars.contains(worker::var::JOURNEY_TABLE));
     // A query on the index, the queue, its secret: nothing else, and no scan anywhere.
     assert_eq!(
         grants(sweeper),
@@ -854,7 +851,7 @@ fn the_sweeper_queries_the_due_index_of_open_journeys_and_never_scans() {
         "each provider's status API secret, its own statement"
     );
     assert_eq!(
-        kyc_intake::sweeper::status_apis()
+        kyc_intake::journeys::sweeper::status_apis()
             .iter()
             .map(|s| s.provider)
             .collect::<Vec<_>>(),
@@ -881,13 +878,16 @@ fn the_sweeper_queries_the_due_index_of_open_journeys_and_never_scans() {
     );
     // The worker computes due times from the limits; empty by default: every source's own,
     // so a new source needs nothing here.
-    let worker = function(&t, journey::WORKER_NAME);
+    let worker = function(&t, worker::WORKER_NAME);
     assert_eq!(
         variables(worker)[STALL_AFTER_VARIABLE],
         reference("JourneyStallAfter")
     );
     assert_eq!(t["Parameters"]["JourneyStallAfter"]["Default"], "");
-    assert!(kyc_intake::completeness::StallAfter::from_env(&|_: &str| Some(String::new())).is_ok());
+    assert!(
+        kyc_intake::journeys::completeness::StallAfter::from_env(&|_: &str| Some(String::new()))
+            .is_ok()
+    );
     for alarm in ["StalledJourneysAlarm", "JourneySweeperErrorsAlarm"] {
         assert_eq!(resource(&t, alarm)["Type"], "AWS::CloudWatch::Alarm");
     }
@@ -1101,7 +1101,7 @@ fn only_the_operator_role_decrypts_the_archive_and_it_is_an_output() {
 
 #[test]
 fn the_queue_takes_sends_from_known_roles_and_journey_senders_narrows_each_to_its_own() {
-    use kyc_intake::senders::{Senders, VARIABLE};
+    use kyc_intake::journeys::senders::{Senders, VARIABLE};
     let t = template();
     let policy = &resource(&t, "EventsQueuePolicy")["Properties"];
     assert_eq!(policy["Queues"], json!([reference("EventsQueue")]));
@@ -1112,7 +1112,7 @@ fn the_queue_takes_sends_from_known_roles_and_journey_senders_narrows_each_to_it
     let allowed = statement["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]["Fn::Split"][1]
         ["Fn::Join"][1]
         .to_string();
-    let sweeper_role = role_of(&t, kyc_intake::sweeper::SWEEPER_NAME);
+    let sweeper_role = role_of(&t, kyc_intake::journeys::sweeper::SWEEPER_NAME);
     for role in FUNCTIONS
         .iter()
         .map(|f| role_of(&t, f.name))
@@ -1126,7 +1126,7 @@ fn the_queue_takes_sends_from_known_roles_and_journey_senders_narrows_each_to_it
     assert!(allowed.contains(&reference("ApplicationPrincipalArns").to_string()));
 
     // JOURNEY_SENDERS as the worker reads it once the role ids are filled in.
-    let worker = function(&t, journey::WORKER_NAME);
+    let worker = function(&t, worker::WORKER_NAME);
     let join = &variables(worker)[VARIABLE]["Fn::Join"];
     assert_eq!(join[0], ";");
     let text = list(&join[1])

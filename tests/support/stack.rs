@@ -5,8 +5,9 @@ use crate::*;
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::AttributeValue;
 use kyc_intake::aws::{S3Archive, SqsSink};
-use kyc_intake::journey::WorkerConfig;
-use kyc_intake::registry::{self, FunctionSpec, FUNCTIONS};
+use kyc_intake::journeys::worker::WorkerConfig;
+use kyc_intake::sources::registry::{self, FUNCTIONS};
+use kyc_intake::sources::FunctionSpec;
 use kyc_intake::sources::{cashfree, hyperverge};
 use kyc_intake::startup::{self, AwsJourneyWorker, AwsPipeline};
 use kyc_intake::Pipeline;
@@ -67,7 +68,7 @@ impl Stack {
     pub async fn journey_worker_with_senders(
         &self,
         sdk: &SdkConfig,
-        senders: Option<kyc_intake::senders::Senders>,
+        senders: Option<kyc_intake::journeys::senders::Senders>,
     ) -> (String, AwsJourneyWorker) {
         let table = format!("{}-journeys", self.table);
         resources::ensure_journey_table(&self.sdk, &table)
@@ -77,7 +78,7 @@ impl Stack {
             journey_table: table.clone(),
             idempotency_table: self.table.clone(),
             ttl_secs: 3_600,
-            stall_after: kyc_intake::completeness::StallAfter::defaults(),
+            stall_after: kyc_intake::journeys::completeness::StallAfter::defaults(),
             senders,
         };
         (table.clone(), startup::aws_journey_worker(sdk, &config))

@@ -1,5 +1,5 @@
 //! `journey-sweeper`: run on a schedule, it finds open journeys past their due time and
-//! reconciles or reports them. See `kyc_intake::sweeper`.
+//! reconciles or reports them. See `kyc_intake::journeys::sweeper`.
 #![forbid(unsafe_code)]
 #![recursion_limit = "256"]
 

@@ -1,11 +1,11 @@
 //! `journey-worker`: the events queue (SQS event source mapping with `ReportBatchItemFailures`) in,
-//! `JOURNEY_TABLE` out. See `kyc_intake::journey`.
+//! `JOURNEY_TABLE` out. See `kyc_intake::journeys::worker`.
 #![forbid(unsafe_code)]
 // The SDK futures nested in the batch handler are deeper than rustc's default layout limit.
 #![recursion_limit = "256"]
 
 use kyc_intake::config::ProcessEnv;
-use kyc_intake::journey::WorkerConfig;
+use kyc_intake::journeys::worker::WorkerConfig;
 use kyc_intake::{lambda, startup, telemetry};
 use lambda_runtime::{run_concurrent, service_fn, Error};
 use std::sync::Arc;

@@ -1,67 +1,12 @@
 //! `DynamoJourneys`: the journey worker's table.
 
-use crate::completeness::OpenJourney;
-use crate::journey::{
+use super::item::{entry_value, n, s};
+use crate::journeys::worker::{
     Applied, JourneyStore, JourneyUpdate, Sweep, UpdateKind, SWEEP_SHARD_OPEN, SWEEP_SHARD_STALLED,
 };
 use crate::ports::{Claim, FaultKind, PortError};
-use crate::sweeper::{DueJourneys, Page};
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_idempotency::{classify as fault, transaction_item, DynamoDbStore};
-
-fn n(v: i64) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
-
-fn s(v: &str) -> AttributeValue {
-    AttributeValue::S(v.to_owned())
-}
-
-/// A timeline entry as the journey item keeps it (a map in the `history` list).
-fn entry_value(e: &crate::timeline::Entry) -> AttributeValue {
-    let mut m = std::collections::HashMap::from([
-        ("event_id".to_owned(), s(&e.event_id)),
-        ("type".to_owned(), s(&e.event_type)),
-        ("time".to_owned(), s(&e.time)),
-        ("origin".to_owned(), s(e.origin.as_str())),
-        ("applied_at".to_owned(), s(&e.applied_at)),
-    ]);
-    for (k, v) in [
-        ("provider_status", &e.provider_status),
-        ("provider_sub_status", &e.provider_sub_status),
-        ("archive_key", &e.archive_key),
-    ] {
-        if let Some(v) = v {
-            m.insert(k.to_owned(), s(v));
-        }
-    }
-    AttributeValue::L(vec![AttributeValue::M(m)])
-}
-
-/// The timeline entries of a journey item, oldest first (an entry it cannot read is left out).
-fn entries(
-    item: &std::collections::HashMap<String, AttributeValue>,
-) -> Vec<crate::timeline::Entry> {
-    let Some(AttributeValue::L(list)) = item.get(crate::timeline::HISTORY) else {
-        return Vec::new();
-    };
-    list.iter()
-        .filter_map(|v| {
-            let m = v.as_m().ok()?;
-            let text = |k: &str| m.get(k).and_then(|v| v.as_s().ok()).cloned();
-            Some(crate::timeline::Entry {
-                event_id: text("event_id")?,
-                event_type: text("type")?,
-                time: text("time")?,
-                provider_status: text("provider_status"),
-                provider_sub_status: text("provider_sub_status"),
-                origin: crate::timeline::Origin::parse(&text("origin")?)?,
-                archive_key: text("archive_key"),
-                applied_at: text("applied_at")?,
-            })
-        })
-        .collect()
-}
 
 /// How one apply transaction ended.
 enum Transacted {
@@ -101,7 +46,7 @@ impl DynamoJourneys {
         update: &JourneyUpdate,
         newest: bool,
     ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, PortError> {
-        use crate::journey::attr as j;
+        use crate::journeys::worker::attr as j;
         let mut set = vec![
             "#updated_at = :updated_at",
             "#history = list_append(if_not_exists(#history, :empty), :entry)",
@@ -114,14 +59,14 @@ impl DynamoJourneys {
             .key(j::PK, s(&update.pk))
             .expression_attribute_names("#updated_at", j::UPDATED_AT)
             .expression_attribute_names("#count", j::EVENT_COUNT)
-            .expression_attribute_names("#history", crate::timeline::HISTORY)
+            .expression_attribute_names("#history", crate::journeys::timeline::HISTORY)
             .expression_attribute_values(":updated_at", s(&update.updated_at))
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":empty", AttributeValue::L(Vec::new()))
             .expression_attribute_values(":entry", entry_value(&update.entry))
             .expression_attribute_values(
                 ":cap",
-                n(i64::try_from(crate::timeline::CAP).unwrap_or(i64::MAX)),
+                n(i64::try_from(crate::journeys::timeline::CAP).unwrap_or(i64::MAX)),
             )
             .return_values_on_condition_check_failure(
                 aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
@@ -155,7 +100,10 @@ impl DynamoJourneys {
                     }
                 ));
             if update.kind != UpdateKind::Started {
-                b = b.expression_attribute_values(":started", s(crate::completeness::STARTED));
+                b = b.expression_attribute_values(
+                    ":started",
+                    s(crate::journeys::completeness::STARTED),
+                );
             }
             // The journey's place on the sweeper's list.
             b = b
@@ -260,9 +208,9 @@ impl DynamoJourneys {
                 .cancellation_reasons()
                 .first()
                 .and_then(|r| r.item())
-                .and_then(|item| item.get(crate::timeline::HISTORY))
+                .and_then(|item| item.get(crate::journeys::timeline::HISTORY))
                 .and_then(|h| h.as_l().ok())
-                .is_some_and(|h| h.len() >= crate::timeline::CAP);
+                .is_some_and(|h| h.len() >= crate::journeys::timeline::CAP);
             return Ok(if full {
                 Transacted::Full
             } else {
@@ -275,13 +223,13 @@ impl DynamoJourneys {
     /// Trim a full timeline back to `timeline::SHOWN` entries (the oldest go). Only a full one:
     /// a concurrent trim that got there first makes this one a no-op.
     async fn trim(&self, pk: &str) -> Result<(), PortError> {
-        use crate::timeline::{CAP, HISTORY, SHOWN};
+        use crate::journeys::timeline::{CAP, HISTORY, SHOWN};
         let paths: Vec<String> = (0..CAP - SHOWN).map(|i| format!("#history[{i}]")).collect();
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
-            .key(crate::journey::attr::PK, s(pk))
+            .key(crate::journeys::worker::attr::PK, s(pk))
             .update_expression(format!("REMOVE {}", paths.join(", ")))
             .condition_expression("size(#history) >= :cap")
             .expression_attribute_names("#history", HISTORY)
@@ -311,7 +259,7 @@ impl DynamoJourneys {
         refers_to: &str,
         claim: &Claim,
     ) -> Result<Applied, PortError> {
-        use crate::journey::attr as j;
+        use crate::journeys::worker::attr as j;
         let off_the_list = transaction_item(
             aws_sdk_dynamodb::types::Update::builder()
                 .table_name(&self.table)
@@ -320,7 +268,7 @@ impl DynamoJourneys {
                     "SET #stalled = :now, #shard = :stalled_shard, \
                      #history = list_append(if_not_exists(#history, :empty), :entry)",
                 )
-                .expression_attribute_names("#history", crate::timeline::HISTORY)
+                .expression_attribute_names("#history", crate::journeys::timeline::HISTORY)
                 .expression_attribute_values(":empty", AttributeValue::L(Vec::new()))
                 .expression_attribute_values(":entry", entry_value(&update.entry))
                 .condition_expression(
@@ -386,249 +334,5 @@ impl JourneyStore for DynamoJourneys {
             FaultKind::Unavailable,
             "the journey refused an update whose only condition is its timeline's room",
         ))
-    }
-}
-
-/// The journey table's sparse due index, as the sweeper queries it (never a scan).
-#[derive(Debug, Clone)]
-pub struct DynamoDueJourneys {
-    client: aws_sdk_dynamodb::Client,
-    table: String,
-}
-
-/// Due journeys read per query.
-const DUE_PAGE: i32 = 100;
-
-impl DynamoDueJourneys {
-    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
-        Self {
-            client,
-            table: table.into(),
-        }
-    }
-}
-
-impl DueJourneys for DynamoDueJourneys {
-    async fn due(&self, now_ms: i64, after: Option<(String, i64)>) -> Result<Page, PortError> {
-        use crate::journey::{attr as j, DUE_INDEX};
-        let start = after.map(|(pk, due)| {
-            [
-                (j::PK.to_owned(), s(&pk)),
-                (j::SWEEP_SHARD.to_owned(), s(SWEEP_SHARD_OPEN)),
-                (j::DUE_AT.to_owned(), n(due)),
-            ]
-            .into_iter()
-            .collect()
-        });
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(DUE_INDEX)
-            .key_condition_expression("#shard = :open AND #due <= :now")
-            .expression_attribute_names("#shard", j::SWEEP_SHARD)
-            .expression_attribute_names("#due", j::DUE_AT)
-            .expression_attribute_values(":open", s(SWEEP_SHARD_OPEN))
-            .expression_attribute_values(":now", n(now_ms))
-            .set_exclusive_start_key(start)
-            .limit(DUE_PAGE)
-            .send()
-            .await
-            .map_err(|e| fault("DynamoDB Query", e))?;
-        let text = |item: &std::collections::HashMap<String, AttributeValue>, k: &str| {
-            item.get(k).and_then(|v| v.as_s().ok()).cloned()
-        };
-        let journeys: Vec<OpenJourney> = out
-            .items()
-            .iter()
-            .map(|item| OpenJourney {
-                pk: text(item, j::PK).unwrap_or_default(),
-                event_type: text(item, j::TYPE).unwrap_or_default(),
-                event_id: text(item, j::EVENT_ID).unwrap_or_default(),
-                time: text(item, j::TIME).unwrap_or_default(),
-                provider_status: text(item, j::PROVIDER_STATUS),
-                provider_sub_status: text(item, j::PROVIDER_SUB_STATUS),
-                due_at_ms: item
-                    .get(j::DUE_AT)
-                    .and_then(|v| v.as_n().ok())
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or_default(),
-                opened_at: text(item, j::OPENED_AT),
-            })
-            .collect();
-        let next = out.last_evaluated_key().and_then(|k| {
-            let pk = k.get(j::PK)?.as_s().ok()?.clone();
-            let due = k.get(j::DUE_AT)?.as_n().ok()?.parse().ok()?;
-            Some((pk, due))
-        });
-        Ok(Page {
-            journeys,
-            scanned: usize::try_from(out.scanned_count()).unwrap_or_default(),
-            next,
-        })
-    }
-}
-
-/// A journey as operators read it (`kycctl journey`): every attribute the table keeps, times
-/// also as RFC 3339.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct JourneyView {
-    pub pk: String,
-    /// How logs name it (`journey::journey_hash`).
-    pub hash: String,
-    pub source: String,
-    pub subject: String,
-    /// `open` (on the sweeper's list), `stalled` (reported, until a new event moves it), `closed`.
-    pub state: &'static str,
-    #[serde(rename = "type")]
-    pub event_type: Option<String>,
-    pub event_id: Option<String>,
-    pub time: Option<String>,
-    pub provider_status: Option<String>,
-    pub provider_sub_status: Option<String>,
-    /// Absent from a list (the index does not carry it).
-    pub event_count: Option<i64>,
-    pub opened_at: Option<String>,
-    pub closed_at: Option<String>,
-    pub stalled_at: Option<String>,
-    pub reconciled_at: Option<String>,
-    /// When an open journey is due (or a stalled one was), epoch ms and RFC 3339.
-    pub due_at_ms: Option<i64>,
-    pub due_at: Option<String>,
-    /// The latest events applied (at most `timeline::SHOWN`), oldest first; empty on a list
-    /// (the index does not carry it) and on items written before the timeline was kept.
-    pub history: Vec<crate::timeline::Entry>,
-}
-
-impl JourneyView {
-    fn of(item: &std::collections::HashMap<String, AttributeValue>) -> Option<Self> {
-        use crate::journey::attr as j;
-        let text = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
-        let number = |k: &str| {
-            item.get(k)
-                .and_then(|v| v.as_n().ok())
-                .and_then(|v| v.parse::<i64>().ok())
-        };
-        let pk = text(j::PK)?;
-        let (source, subject) = pk.split_once('#')?;
-        let due_at_ms = number(j::DUE_AT);
-        let state = match text(j::SWEEP_SHARD).as_deref() {
-            Some(SWEEP_SHARD_OPEN) => "open",
-            Some(SWEEP_SHARD_STALLED) => "stalled",
-            _ if text(j::CLOSED_AT).is_some() => "closed",
-            _ => "unknown",
-        };
-        Some(Self {
-            source: source.to_owned(),
-            subject: subject.to_owned(),
-            state,
-            event_type: text(j::TYPE),
-            event_id: text(j::EVENT_ID),
-            time: text(j::TIME),
-            provider_status: text(j::PROVIDER_STATUS),
-            provider_sub_status: text(j::PROVIDER_SUB_STATUS),
-            event_count: number(j::EVENT_COUNT),
-            opened_at: text(j::OPENED_AT),
-            closed_at: text(j::CLOSED_AT),
-            stalled_at: text(j::STALLED_AT),
-            reconciled_at: text(j::RECONCILED_AT),
-            due_at: due_at_ms
-                .and_then(chrono::DateTime::from_timestamp_millis)
-                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
-            due_at_ms,
-            history: {
-                let mut all = entries(item);
-                let extra = all.len().saturating_sub(crate::timeline::SHOWN);
-                all.drain(..extra);
-                all
-            },
-            hash: crate::journey::journey_hash(&pk),
-            pk,
-        })
-    }
-}
-
-/// The journey table as operators read it: one journey by key, the open or stalled ones from
-/// the due index (a query of one partition, never a scan).
-#[derive(Debug, Clone)]
-pub struct JourneyReader {
-    client: aws_sdk_dynamodb::Client,
-    table: String,
-}
-
-impl JourneyReader {
-    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
-        Self {
-            client,
-            table: table.into(),
-        }
-    }
-
-    /// The journey `<source>#<subject>`, if the worker has applied anything to it.
-    pub async fn get(&self, source: &str, subject: &str) -> Result<Option<JourneyView>, PortError> {
-        use crate::journey::attr as j;
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(j::PK, s(&format!("{source}#{subject}")))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| fault("DynamoDB GetItem", e))?;
-        Ok(out.item().and_then(JourneyView::of))
-    }
-
-    /// A customer's journeys across every source, by their reference (one read per source).
-    pub async fn find(&self, subject: &str) -> Result<Vec<JourneyView>, PortError> {
-        let mut found = Vec::new();
-        for source in crate::registry::sources() {
-            if let Some(j) = self.get(source.name, subject).await? {
-                found.push(j);
-            }
-        }
-        Ok(found)
-    }
-
-    /// Up to `limit` journeys of one partition of the due index (`open` or `stalled`), oldest
-    /// due first, of `source` only when given (a filter: the items of other sources are read
-    /// and skipped, so a query costs the partition's items up to the limit either way).
-    pub async fn list(
-        &self,
-        shard: &str,
-        source: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<JourneyView>, PortError> {
-        use crate::journey::{attr as j, DUE_INDEX};
-        let mut found = Vec::new();
-        let mut start = None;
-        loop {
-            let mut query = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(DUE_INDEX)
-                .key_condition_expression("#shard = :shard")
-                .expression_attribute_names("#shard", j::SWEEP_SHARD)
-                .expression_attribute_values(":shard", s(shard))
-                .set_exclusive_start_key(start)
-                .limit(DUE_PAGE);
-            if let Some(source) = source {
-                query = query
-                    .filter_expression("begins_with(#pk, :source)")
-                    .expression_attribute_names("#pk", j::PK)
-                    .expression_attribute_values(":source", s(&format!("{source}#")));
-            }
-            let out = query.send().await.map_err(|e| fault("DynamoDB Query", e))?;
-            found.extend(out.items().iter().filter_map(JourneyView::of));
-            if found.len() >= limit {
-                found.truncate(limit);
-                return Ok(found);
-            }
-            match out.last_evaluated_key() {
-                Some(key) => start = Some(key.clone()),
-                None => return Ok(found),
-            }
-        }
     }
 }

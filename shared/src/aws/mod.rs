@@ -5,11 +5,16 @@
 
 use std::time::Duration;
 
+mod due;
+mod item;
 mod journeys;
+mod reader;
 mod s3;
 mod sqs;
 
-pub use journeys::{DynamoDueJourneys, DynamoJourneys, JourneyReader, JourneyView};
+pub use due::DynamoDueJourneys;
+pub use journeys::DynamoJourneys;
+pub use reader::{JourneyReader, JourneyView};
 pub use s3::S3Archive;
 pub use sqs::SqsSink;
 

@@ -3,7 +3,7 @@
 //! nothing is ever overwritten. The bucket's default encryption (SSE-KMS) and Object Lock
 //! retention apply to every object; the SDK adds the checksum S3 requires for a locked bucket.
 
-use crate::archive::Archive;
+use crate::intake::archive::Archive;
 use crate::ports::PortError;
 use aws_sdk_s3::primitives::ByteStream;
 use lambda_idempotency::classify as fault;

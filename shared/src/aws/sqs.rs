@@ -42,8 +42,10 @@ impl EventSink for SqsSink {
             .message_attributes("type", string_attribute(&message.event_type)?)
             .message_attributes("source", string_attribute(&message.source)?);
         if let Some(replay) = &message.replay {
-            request = request
-                .message_attributes(crate::archive::REPLAY_ATTRIBUTE, string_attribute(replay)?);
+            request = request.message_attributes(
+                crate::intake::archive::REPLAY_ATTRIBUTE,
+                string_attribute(replay)?,
+            );
         }
         if self.fifo {
             request = request

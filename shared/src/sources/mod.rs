@@ -8,10 +8,12 @@
 pub mod cashfree;
 pub mod digio;
 pub mod hyperverge;
+pub mod registry;
 pub mod status;
 
-use crate::auth::Authenticate;
-use crate::config::{Common, ConfigError, Env};
+use crate::config::{ConfigError, Env};
+use crate::intake::auth::Authenticate;
+use crate::intake::settings::{self, Common};
 use chrono::FixedOffset;
 use serde_json::Value;
 
@@ -56,7 +58,9 @@ pub struct JourneyRules {
     pub reconcile: Option<Reconcile>,
 }
 
-/// A provider's status API for one source.
+/// What the provider's status API says of one source's journeys. The API itself (its client, its
+/// settings, the scheme of what it reconciles) is the provider's `status_api::STATUS_API`, listed
+/// in `registry::STATUS_APIS`.
 #[derive(Debug, Clone, Copy)]
 pub struct Reconcile {
     /// The path under the API's base, e.g. `/verification/vkyc` (the provider's client says where
@@ -67,8 +71,6 @@ pub struct Reconcile {
     /// Every status the provider documents for the API, when it publishes a closed list: an
     /// answer with any other is not believed. `None`: open strings (any status word).
     pub statuses: Option<&'static [&'static str]>,
-    /// The provider's status API (its client, its settings, the scheme of what it reconciles).
-    pub api: &'static status::StatusApiSpec,
 }
 
 impl JourneyRules {
@@ -92,6 +94,48 @@ impl SourceSpec {
         v.pointer(self.event_pointer)
             .and_then(Value::as_str)
             .map(str::to_owned)
+    }
+}
+
+/// One Lambda function.
+#[derive(Debug)]
+pub struct FunctionSpec {
+    /// The function's binary (`BuildProperties.Binary` in the template), e.g. `cashfree-webhook`.
+    pub name: &'static str,
+    /// The sources it serves, each on its own route.
+    pub sources: &'static [&'static SourceSpec],
+    /// The variables it reads beyond `config::var::COMMON`: the template sets exactly these
+    /// (and `<X>_SECRET_ID` for each of `secret_variables`).
+    pub variables: &'static [&'static str],
+    /// Those of `variables` that hold secrets: each may come from Secrets Manager instead
+    /// (`<X>_SECRET_ID`, see `secrets::manager`).
+    pub secret_variables: &'static [&'static str],
+    /// The values a local stack runs with (`make run`, the samples, the tests): every secret
+    /// variable, and any other the local gateway needs (it sends from 127.0.0.1). Never used by a
+    /// deployment.
+    pub local: &'static [(&'static str, &'static str)],
+}
+
+impl FunctionSpec {
+    /// Read and validate this function's whole configuration.
+    pub fn config(&self, env: &dyn Env) -> Result<(Common, Vec<Source>), ConfigError> {
+        let common = settings::common(env)?;
+        let sources = self
+            .sources
+            .iter()
+            .map(|spec| {
+                Ok(Source {
+                    spec,
+                    auth: (spec.auth)(env, &common)?,
+                })
+            })
+            .collect::<Result<Vec<_>, ConfigError>>()?;
+        Ok((common, sources))
+    }
+
+    /// The source of this function serving `path`.
+    pub fn source_for(&self, path: &str) -> Option<&'static SourceSpec> {
+        self.sources.iter().copied().find(|s| s.matches(path))
     }
 }
 

@@ -3,8 +3,8 @@
 //! and what every provider's client shares: the checked base URL, the capped read of an answer.
 //! Each provider's own client lives in its folder and names itself in its sources' `Reconcile`.
 
-use crate::auth::AuthScheme;
 use crate::config::{err, ConfigError, Env};
+use crate::intake::auth::AuthScheme;
 use crate::sources::Reconcile;
 use serde_json::Value;
 use std::future::Future;
@@ -125,7 +125,7 @@ pub fn credentials(
     env: &dyn Env,
     id_var: &'static str,
     secret_var: &'static str,
-) -> Result<Option<(String, crate::secret::SecretList)>, ConfigError> {
+) -> Result<Option<(String, crate::secrets::secret::SecretList)>, ConfigError> {
     let id = env.get(id_var);
     let secret = crate::config::secrets(env, secret_var)?;
     match (id, secret.is_empty()) {

@@ -102,7 +102,10 @@ pub(crate) async fn start_function(
         .env("AWS_SECRET_ACCESS_KEY", "local")
         .env("IDEMPOTENCY_TABLE", table)
         .env("EVENTS_QUEUE_URL", queue_url)
-        .env(kyc_intake::sources::cashfree::var::CLIENT_SECRETS, SECRET)
+        .env(
+            kyc_intake::sources::cashfree::settings::var::CLIENT_SECRETS,
+            SECRET,
+        )
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     if let Some(c) = concurrency {

@@ -13,9 +13,9 @@ use crate::record::{self, Reader};
 use crate::Report;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use clap::{Args, Subcommand};
-use kyc_intake::archive;
 use kyc_intake::aws::SqsSink;
-use kyc_intake::registry;
+use kyc_intake::intake::archive;
+use kyc_intake::sources::registry;
 use kyc_intake::sources::SourceSpec;
 use serde_json::json;
 

@@ -117,7 +117,7 @@ pub async fn dlq(args: DlqArgs) -> Result<Report, Failure> {
             for m in &messages {
                 let id = m.message_id().unwrap_or("-");
                 let journey = system(m, MessageSystemAttributeName::MessageGroupId)
-                    .map(|g| kyc_intake::journey::journey_hash(&g))
+                    .map(|g| kyc_intake::journeys::worker::journey_hash(&g))
                     .unwrap_or_else(|| "-".to_owned());
                 let receives = system(m, MessageSystemAttributeName::ApproximateReceiveCount)
                     .unwrap_or_else(|| "-".to_owned());

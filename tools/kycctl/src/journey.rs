@@ -8,7 +8,7 @@ use crate::hyperverge::Failure;
 use crate::Report;
 use clap::{Args, Subcommand};
 use kyc_intake::aws::{JourneyReader, JourneyView, SqsSink};
-use kyc_intake::completeness;
+use kyc_intake::journeys::completeness;
 use kyc_intake::ports::EventSink;
 use serde_json::json;
 
@@ -79,7 +79,7 @@ async fn reader(table: Option<String>) -> Result<JourneyReader, Failure> {
 }
 
 fn source_name(name: &str) -> Result<&'static str, Failure> {
-    completeness::source(name)
+    kyc_intake::sources::registry::source(name)
         .map(|s| s.name)
         .ok_or_else(|| Failure::usage(format!("--source {name} is not a source")))
 }
@@ -165,11 +165,11 @@ pub(crate) async fn start(
 ) -> Result<
     (
         &'static kyc_intake::sources::SourceSpec,
-        kyc_intake::normalize::Normalized,
+        kyc_intake::intake::normalize::Normalized,
     ),
     Failure,
 > {
-    let spec = completeness::source(source)
+    let spec = kyc_intake::sources::registry::source(source)
         .ok_or_else(|| Failure::usage(format!("--source {source} is not a source")))?;
     let queue_url = queue_url.filter(|q| !q.trim().is_empty()).ok_or_else(|| {
         Failure::usage("no events queue: give --queue-url or set EVENTS_QUEUE_URL")
@@ -221,9 +221,9 @@ pub async fn journey(args: JourneyArgs) -> Result<Report, Failure> {
         } => {
             let source = source.as_deref().map(source_name).transpose()?;
             let shard = if stalled {
-                kyc_intake::journey::SWEEP_SHARD_STALLED
+                kyc_intake::journeys::worker::SWEEP_SHARD_STALLED
             } else {
-                kyc_intake::journey::SWEEP_SHARD_OPEN
+                kyc_intake::journeys::worker::SWEEP_SHARD_OPEN
             };
             let reader = reader(args.journey_table).await?;
             let found = reader

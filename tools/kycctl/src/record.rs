@@ -4,11 +4,11 @@
 
 use crate::hyperverge::Failure;
 use chrono::{DateTime, Duration, Utc};
-use kyc_intake::archive::{self, ArchivedDelivery, Verdict};
 use kyc_intake::aws::{S3Archive, SqsSink};
 use kyc_intake::config::ProcessEnv;
+use kyc_intake::intake::archive::{self, ArchivedDelivery, Verdict};
 use kyc_intake::ports::EventSink;
-use kyc_intake::registry;
+use kyc_intake::sources::registry;
 use kyc_intake::sources::SourceSpec;
 use kyc_intake::startup;
 
@@ -227,7 +227,7 @@ pub(crate) struct Checker {
     source: &'static SourceSpec,
     auth: Result<
         (
-            Box<dyn kyc_intake::auth::Authenticate>,
+            Box<dyn kyc_intake::intake::auth::Authenticate>,
             &'static [&'static str],
         ),
         String,

@@ -25,13 +25,16 @@ pub async fn send(args: SendArgs, timeout: Duration) -> Result<Report, Failure> 
     if let Some(secret) = args.secret {
         // The signing secret of whichever provider the event is for: it signs only its own.
         let secret = crate::secret_arg("--secret", secret)?;
-        creds.set(cashfree::var::CLIENT_SECRETS, secret.clone());
-        creds.set(digio::var::WEBHOOK_SECRETS, secret);
+        creds.set(cashfree::settings::var::CLIENT_SECRETS, secret.clone());
+        creds.set(digio::settings::var::WEBHOOK_SECRETS, secret);
     }
     if let Some(token) = args.token {
         let token = crate::secret_arg("--token", token)?;
-        creds.set(hyperverge::var::RESULTS_AUTH_TOKENS, token.clone());
-        creds.set(hyperverge::var::DIGILOCKER_URL_TOKENS, token);
+        creds.set(
+            hyperverge::settings::var::RESULTS_AUTH_TOKENS,
+            token.clone(),
+        );
+        creds.set(hyperverge::settings::var::DIGILOCKER_URL_TOKENS, token);
     }
     let now = chrono::Utc::now().timestamp_millis();
     let rendered = events::render(&template, &creds, now)

@@ -14,7 +14,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use kyc_intake::lambda;
-use kyc_intake::registry::{self, FunctionSpec};
+use kyc_intake::sources::{registry, FunctionSpec};
 use kyc_intake::startup::AwsPipeline;
 use lambda_http::{Body, RequestExt};
 use serde_json::{json, Map, Value};
@@ -24,7 +24,7 @@ use std::sync::Arc;
 /// API Gateway's own payload limit (10 MB); the functions apply `MAX_BODY_BYTES` below it.
 const GATEWAY_MAX_BODY: usize = 10 * 1024 * 1024;
 /// The invocation deadline given to the handler: the template's function timeout.
-const INVOCATION_TIMEOUT_MS: u64 = kyc_intake::pipeline::FUNCTION_TIMEOUT_SECS * 1000;
+const INVOCATION_TIMEOUT_MS: u64 = kyc_intake::intake::pipeline::FUNCTION_TIMEOUT_SECS * 1000;
 const INVOKE_PREFIX: &str = "/2015-03-31/functions/";
 
 /// The functions served: each one's description and its pipeline.

@@ -20,8 +20,8 @@ use clap::{Parser, Subcommand};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use kyc_intake::journey::{self, WorkerConfig};
-use kyc_intake::registry::{self, FUNCTIONS};
+use kyc_intake::journeys::worker::{self, WorkerConfig};
+use kyc_intake::sources::registry::{self, FUNCTIONS};
 use kyc_intake::{config, startup, telemetry};
 use kyc_local::event_source::EventSource;
 use kyc_local::gateway::{self, Functions};
@@ -209,7 +209,7 @@ fn local_var(var: &str) -> Option<String> {
     if let Ok(value) = std::env::var(var) {
         return Some(value);
     }
-    if var == kyc_intake::completeness::STALL_AFTER_VARIABLE {
+    if var == kyc_intake::journeys::completeness::STALL_AFTER_VARIABLE {
         let all: Vec<String> = registry::sources()
             .map(|s| format!("{}={LOCAL_STALL_AFTER_SECS}", s.name))
             .collect();
@@ -224,7 +224,7 @@ fn provider_env() -> Vec<String> {
     FUNCTIONS
         .iter()
         .flat_map(|f| f.variables.iter().copied())
-        .chain([kyc_intake::completeness::STALL_AFTER_VARIABLE])
+        .chain([kyc_intake::journeys::completeness::STALL_AFTER_VARIABLE])
         .filter_map(|var| local_var(var).map(|value| format!("{var}={value}")))
         .collect()
 }
@@ -355,7 +355,7 @@ async fn run_serve(options: &Serve) -> Result<(), BoxError> {
 
     if worker {
         let journey_table = env_or(
-            journey::var::JOURNEY_TABLE,
+            worker::var::JOURNEY_TABLE,
             kyc_local::defaults::JOURNEY_TABLE,
         );
         resources::ensure_journey_table(&sdk, &journey_table).await?;
@@ -370,7 +370,7 @@ async fn run_serve(options: &Serve) -> Result<(), BoxError> {
         // A mark left by an earlier run does not pause this one.
         let _ = std::fs::remove_file(&mark);
         tokio::spawn(async move {
-            let timeout_ms = kyc_intake::pipeline::FUNCTION_TIMEOUT_SECS * 1000;
+            let timeout_ms = kyc_intake::intake::pipeline::FUNCTION_TIMEOUT_SECS * 1000;
             let mut paused = false;
             loop {
                 if mark.exists() != paused {
@@ -489,7 +489,7 @@ async fn secrets_in_secrets_manager(
                 .map_err(|e| context(DisplayErrorContext(e).to_string()))?;
         }
         env.insert((*var).to_owned(), String::new());
-        env.insert(kyc_intake::secrets_manager::id_variable(var), name.clone());
+        env.insert(kyc_intake::secrets::manager::id_variable(var), name.clone());
         eprintln!("kyc-local: {var} read from the local Secrets Manager ({name})");
     }
     Ok(env)
@@ -539,11 +539,11 @@ async fn invoke(file: &str, gateway: Option<String>) -> Result<(), BoxError> {
 fn journey_of(event: &Value, path: &str) -> Option<String> {
     let (_, source) = registry::serving(FUNCTIONS, path)?;
     let body = events::body_of(event);
-    let normalized = kyc_intake::normalize::normalize(
+    let normalized = kyc_intake::intake::normalize::normalize(
         source,
         &body,
         chrono::Utc::now(),
-        kyc_intake::auth::AuthScheme::CashfreeHeaderHmac,
+        kyc_intake::intake::auth::AuthScheme::CashfreeHeaderHmac,
     )
     .ok()?;
     Some(format!("{}#{}", source.name, normalized.subject?))

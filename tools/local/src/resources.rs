@@ -112,7 +112,7 @@ pub async fn ensure_table(sdk: &SdkConfig, table: &str) -> Result<(), BoxError> 
 /// with the sparse index of open journeys by due time the sweeper queries, as the template does.
 pub async fn ensure_journey_table(sdk: &SdkConfig, table: &str) -> Result<(), BoxError> {
     use aws_sdk_dynamodb::types::{GlobalSecondaryIndex, Projection, ProjectionType};
-    use kyc_intake::journey::{attr as j, DUE_INDEX};
+    use kyc_intake::journeys::worker::{attr as j, DUE_INDEX};
     let ddb = aws_sdk_dynamodb::Client::new(sdk);
     if ddb.describe_table().table_name(table).send().await.is_ok() {
         return Ok(());
@@ -130,7 +130,7 @@ pub async fn ensure_journey_table(sdk: &SdkConfig, table: &str) -> Result<(), Bo
             .build()
     };
     let mut projection = Projection::builder().projection_type(ProjectionType::Include);
-    for a in kyc_intake::journey::DUE_PROJECTION {
+    for a in kyc_intake::journeys::worker::DUE_PROJECTION {
         projection = projection.non_key_attributes(a);
     }
     ddb.create_table()
@@ -215,7 +215,7 @@ async fn create_queue(
     // As in template.yaml: room for a MAX_BODY_BYTES body inside the CloudEvent envelope.
     let mut req = sqs.create_queue().queue_name(name).attributes(
         QueueAttributeName::MaximumMessageSize,
-        kyc_intake::normalize::QUEUE_MAX_MESSAGE_BYTES.to_string(),
+        kyc_intake::intake::settings::QUEUE_MAX_MESSAGE_BYTES.to_string(),
     );
     if fifo {
         req = req

@@ -18,11 +18,11 @@
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use kyc_intake::config;
-use kyc_intake::registry::{self, FUNCTIONS};
+use kyc_intake::sources::cashfree::settings::var::CLIENT_SECRETS as CASHFREE_SECRETS;
 use kyc_intake::sources::cashfree::signature::{sign, sign_legacy, TIMESTAMP_HEADER};
-use kyc_intake::sources::cashfree::var::CLIENT_SECRETS as CASHFREE_SECRETS;
 use kyc_intake::sources::digio::checksum::sign as digio_sign;
-use kyc_intake::sources::digio::var::WEBHOOK_SECRETS as DIGIO_SECRETS;
+use kyc_intake::sources::digio::settings::var::WEBHOOK_SECRETS as DIGIO_SECRETS;
+use kyc_intake::sources::registry::{self, FUNCTIONS};
 use serde_json::Value;
 use std::collections::BTreeMap;
 

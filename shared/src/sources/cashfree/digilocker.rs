@@ -22,7 +22,7 @@ pub static SOURCE: SourceSpec = SourceSpec {
     event_pointer: "/event_type",
     notification_id: None,
     recognize,
-    auth: super::auth,
+    auth: super::settings::auth,
     journey: JourneyRules {
         // A DigiLocker journey's first webhook is already its last.
         terminal: &[
@@ -43,14 +43,13 @@ pub static SOURCE: SourceSpec = SourceSpec {
                 "CONSENT_DENIED",
                 "FAILURE",
             ]),
-            api: &super::status_api::STATUS_API,
         }),
     },
 };
 
 /// Identity: `data.verification_id`, `event_type`, `data.status`, `event_time`.
 fn recognize(v: &Value) -> Option<Recognized> {
-    super::recognize(v, EVENTS, false)
+    super::payload::recognize(v, EVENTS, false)
 }
 
 #[cfg(test)]

@@ -5,25 +5,14 @@
 //! summarised, with where each fact is used, in docs/providers.md.
 
 pub mod digilocker;
+pub mod payload;
+pub mod settings;
 pub mod signature;
 pub mod status_api;
 pub mod vkyc;
 
-use super::{as_text, lookup, present, text, Recognized};
-use crate::auth::Authenticate;
-use crate::config::{err, positive, secrets, Common, ConfigError, Env};
-use crate::registry::FunctionSpec;
-use serde_json::Value;
-use signature::{CashfreeAuth, Legacy};
-
-/// The variables `cashfree-webhook` reads beyond the common ones.
-pub mod var {
-    pub const CLIENT_SECRETS: &str = "CASHFREE_CLIENT_SECRETS";
-    pub const TIMESTAMP_TOLERANCE_SECONDS: &str = "CASHFREE_TIMESTAMP_TOLERANCE_SECONDS";
-    pub const LEGACY_SIGNATURE: &str = "CASHFREE_LEGACY_SIGNATURE";
-}
-
-pub const DEFAULT_TOLERANCE_SECONDS: u64 = 86_400;
+use crate::sources::FunctionSpec;
+use settings::var;
 
 pub static FUNCTION: FunctionSpec = FunctionSpec {
     name: "cashfree-webhook",
@@ -37,78 +26,14 @@ pub static FUNCTION: FunctionSpec = FunctionSpec {
     local: &[(var::CLIENT_SECRETS, "local-cashfree-client-secret")],
 };
 
-/// `on` or `off` (default).
-fn legacy(env: &dyn Env) -> Result<Legacy, ConfigError> {
-    match env.get(var::LEGACY_SIGNATURE).as_deref().map(str::trim) {
-        None => Ok(Legacy::default()),
-        Some(v) if v.eq_ignore_ascii_case("off") => Ok(Legacy::Off),
-        Some(v) if v.eq_ignore_ascii_case("on") => Ok(Legacy::On),
-        Some(v) => Err(err(
-            var::LEGACY_SIGNATURE,
-            format!("`{v}` is neither `on` nor `off`"),
-        )),
-    }
-}
-
-/// Both sources' authentication: one set of client secrets, one replay window and the legacy
-/// switch.
-fn auth(env: &dyn Env, common: &Common) -> Result<Box<dyn Authenticate>, ConfigError> {
-    let tolerance = positive(
-        env,
-        var::TIMESTAMP_TOLERANCE_SECONDS,
-        DEFAULT_TOLERANCE_SECONDS,
-    )?;
-    crate::auth::check_replay_window(var::TIMESTAMP_TOLERANCE_SECONDS, tolerance, common)?;
-    Ok(Box::new(CashfreeAuth::new(
-        secrets(env, var::CLIENT_SECRETS)?,
-        tolerance,
-        legacy(env)?,
-    )))
-}
-
-/// Cashfree's two Secure ID products share one payload shape:
-/// `{event_type, event_time, version, data: {verification_id, status, sub_status?, ...}}`.
-fn recognize(
-    v: &Value,
-    table: &[(&str, &'static str)],
-    with_sub_status: bool,
-) -> Option<Recognized> {
-    let event = text(v, "/event_type")?;
-    let kind = lookup(table, event)?;
-    let verification_id = text(v, "/data/verification_id")?;
-    let status = present(v, "/data/status")?;
-    let time = present(v, "/event_time")?;
-    let mut identity = vec![
-        Value::from(verification_id),
-        Value::from(event),
-        status.clone(),
-    ];
-    let sub_status = if with_sub_status {
-        let s = present(v, "/data/sub_status")?;
-        identity.push(s.clone());
-        as_text(&s)
-    } else {
-        v.pointer("/data/sub_status").and_then(as_text)
-    };
-    identity.push(time.clone());
-    Some(Recognized {
-        kind,
-        provider_event: event.to_owned(),
-        status: as_text(&status),
-        sub_status,
-        subject: verification_id.to_owned(),
-        time: as_text(&time),
-        identity,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::{AuthError, AuthScheme};
     use crate::config::fake_env;
+    use crate::config::ConfigError;
+    use crate::intake::auth::{AuthError, AuthScheme};
+    use crate::intake::inbound::Inbound;
     use crate::sources::Source;
-    use crate::Inbound;
 
     fn sources(extra: &[(&str, &str)]) -> Result<Vec<Source>, ConfigError> {
         FUNCTION.config(&fake_env(extra)).map(|(_, s)| s)

@@ -8,9 +8,9 @@
 //! nor the time, so whoever holds one signed body can re-send it as another event: it is off unless
 //! enabled (`CASHFREE_LEGACY_SIGNATURE=on`), and then used only when both headers are absent.
 
-use crate::auth::{single_header, AuthError, AuthScheme, Authenticate, Reverified};
-use crate::secret::SecretList;
-use crate::Inbound;
+use crate::intake::auth::{single_header, AuthError, AuthScheme, Authenticate, Reverified};
+use crate::intake::inbound::Inbound;
+use crate::secrets::secret::SecretList;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -20,9 +20,9 @@ use serde_json::Value;
 pub const SIGNATURE_HEADER: &str = "x-webhook-signature";
 pub const TIMESTAMP_HEADER: &str = "x-webhook-timestamp";
 
-pub use crate::auth::MAX_FUTURE_SKEW_MS;
+pub use crate::intake::auth::MAX_FUTURE_SKEW_MS;
 
-use crate::auth::hmac_sha256 as mac;
+use crate::intake::auth::hmac_sha256 as mac;
 
 /// The header-scheme signature of `body` sent at `timestamp` (as it appears in the header).
 /// Public so that tests, the local tools and users can make valid requests.
@@ -189,7 +189,7 @@ impl CashfreeAuth {
 
     /// Try every secret (no early exit, so timing does not tell which one matched).
     fn any_secret(&self, check: impl Fn(&[u8]) -> bool) -> Result<(), AuthError> {
-        if crate::auth::any_secret(&self.secrets, check) {
+        if crate::intake::auth::any_secret(&self.secrets, check) {
             Ok(())
         } else {
             Err(AuthError::InvalidSignature)
@@ -228,7 +228,7 @@ impl Authenticate for CashfreeAuth {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret::Secret;
+    use crate::secrets::secret::Secret;
     use chrono::TimeZone;
 
     const SECRET: &str = "test_client_secret";

@@ -4,9 +4,9 @@
 //! means to the sweeper: `sweeper::ApiError`. No redirect is followed (it would carry the client
 //! secret elsewhere), and the secret never reaches a log or an error.
 
-use crate::auth::AuthScheme;
 use crate::config::{ConfigError, Env};
-use crate::secret::SecretList;
+use crate::intake::auth::AuthScheme;
+use crate::secrets::secret::SecretList;
 use crate::sources::status::{
     self, api_base, ApiError, ApiFuture, ProviderState, StatusApi, StatusApiSpec,
 };
@@ -195,13 +195,11 @@ mod tests {
         path: "/verification/vkyc",
         final_statuses: &[],
         statuses: None,
-        api: &STATUS_API,
     };
     const DIGILOCKER: Reconcile = Reconcile {
         path: "/verification/digilocker",
         final_statuses: &[],
         statuses: Some(&["PENDING", "AUTHENTICATED"]),
-        api: &STATUS_API,
     };
 
     #[test]

@@ -27,7 +27,7 @@ pub static SOURCE: SourceSpec = SourceSpec {
     event_pointer: "/event_type",
     notification_id: None,
     recognize,
-    auth: super::auth,
+    auth: super::settings::auth,
     journey: JourneyRules {
         terminal: &["auditor_review_completed", "link_expired"],
         stall_after_secs: 86_400,
@@ -43,7 +43,6 @@ pub static SOURCE: SourceSpec = SourceSpec {
             ],
             // Not all published: open strings.
             statuses: None,
-            api: &super::status_api::STATUS_API,
         }),
     },
 };
@@ -52,13 +51,13 @@ pub static SOURCE: SourceSpec = SourceSpec {
 /// `VKYC_USER_PRECHECK_FAILED` and `VKYC_USER_CALL_SCHEDULED` repeat with other sub-statuses;
 /// each is a separate event.
 fn recognize(v: &Value) -> Option<Recognized> {
-    super::recognize(v, EVENTS, true)
+    super::payload::recognize(v, EVENTS, true)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::normalize::event_id;
+    use crate::intake::normalize::event_id;
     use serde_json::json;
 
     fn sample(event: &str, sub_status: &str) -> Value {

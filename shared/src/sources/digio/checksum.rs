@@ -6,11 +6,11 @@
 //! signed `created_at` (epoch ms): older than the tolerance, more than 5 minutes ahead, or not a
 //! number is `stale_timestamp`. Optional source-IP allowlist (`DIGIO_ALLOWED_IPS`).
 
-use crate::auth::ip::IpAllowlist;
-use crate::auth::MAX_FUTURE_SKEW_MS;
-use crate::auth::{single_header, AuthError, AuthScheme, Authenticate, Reverified};
-use crate::secret::SecretList;
-use crate::Inbound;
+use crate::intake::auth::ip::IpAllowlist;
+use crate::intake::auth::MAX_FUTURE_SKEW_MS;
+use crate::intake::auth::{single_header, AuthError, AuthScheme, Authenticate, Reverified};
+use crate::intake::inbound::Inbound;
+use crate::secrets::secret::SecretList;
 use chrono::{DateTime, Utc};
 use hmac::Mac;
 use serde_json::Value;
@@ -18,7 +18,7 @@ use serde_json::Value;
 /// The header Digio sends its checksum in.
 pub const DEFAULT_HEADER: &str = "x-digio-checksum";
 
-use crate::auth::hmac_sha256 as mac;
+use crate::intake::auth::hmac_sha256 as mac;
 
 /// The checksum of `body`, lower-case hex, as Digio sends it. Public so that tests, the samples
 /// and users can make valid requests.
@@ -71,7 +71,7 @@ impl DigioAuth {
             .ok()
             .filter(|b| b.len() == 32)
             .ok_or(AuthError::InvalidSignature)?;
-        let matched = crate::auth::any_secret(&self.secrets, |secret| {
+        let matched = crate::intake::auth::any_secret(&self.secrets, |secret| {
             let mut m = mac(secret);
             m.update(body);
             m.verify_slice(&presented).is_ok()
@@ -127,7 +127,7 @@ impl Authenticate for DigioAuth {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret::Secret;
+    use crate::secrets::secret::Secret;
     use chrono::TimeZone;
 
     /// The notes' sample A, byte-exact, and its checksum with `test_webhook_secret`.

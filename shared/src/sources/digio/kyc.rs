@@ -4,7 +4,6 @@
 //! lower-casing and turning `_` into `.`, so `KYC_REQUEST_APPROVED` is `kyc.request.approved`.
 //! What the facts rest on, and how sure each is: docs/providers.md.
 
-use super::status_api::STATUS_API;
 use crate::sources::{as_text, lookup, text, JourneyRules, Recognized, Reconcile, SourceSpec, IST};
 use serde_json::Value;
 
@@ -34,7 +33,7 @@ pub static SOURCE: SourceSpec = SourceSpec {
     event_pointer: "/event",
     notification_id: Some("/id"),
     recognize,
-    auth: super::auth,
+    auth: super::settings::auth,
     journey: JourneyRules {
         terminal: &["approved", "declined", "expired", "cancelled"],
         stall_after_secs: 259_200,
@@ -43,7 +42,6 @@ pub static SOURCE: SourceSpec = SourceSpec {
             final_statuses: &["approved", "rejected", "expired", "terminated"],
             // Digio publishes no closed list: open strings (lower-case words).
             statuses: None,
-            api: &STATUS_API,
         }),
     },
 };

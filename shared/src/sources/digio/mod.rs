@@ -7,28 +7,11 @@
 
 pub mod checksum;
 pub mod kyc;
+pub mod settings;
 pub mod status_api;
 
-use crate::auth::Authenticate;
-use crate::config::{allowlist, err, positive, secrets, Common, ConfigError, Env};
-use crate::registry::FunctionSpec;
-use checksum::DigioAuth;
-
-/// The variables `digio-webhook` reads beyond the common ones.
-pub mod var {
-    pub const WEBHOOK_SECRETS: &str = "DIGIO_WEBHOOK_SECRETS";
-    pub const SIGNATURE_HEADER: &str = "DIGIO_SIGNATURE_HEADER";
-    pub const ALLOWED_IPS: &str = "DIGIO_ALLOWED_IPS";
-    pub const TIMESTAMP_TOLERANCE_SECONDS: &str = "DIGIO_TIMESTAMP_TOLERANCE_SECONDS";
-}
-
-/// Six days: the notification's signed `created_at` may be this old (Digio retries for about a
-/// day before it disables the account's webhooks, and queues what it could not send).
-pub const DEFAULT_TOLERANCE_SECONDS: u64 = 518_400;
-
-/// The addresses Digio's support desk lists (sandbox, production): a single source, so the
-/// allowlist is off unless set.
-pub const PUBLISHED_IPS: &[&str] = &["35.154.20.28", "13.126.198.236"];
+use crate::sources::FunctionSpec;
+use settings::var;
 
 pub static FUNCTION: FunctionSpec = FunctionSpec {
     name: "digio-webhook",
@@ -43,38 +26,15 @@ pub static FUNCTION: FunctionSpec = FunctionSpec {
     local: &[(var::WEBHOOK_SECRETS, "local-digio-webhook-secret")],
 };
 
-fn auth(env: &dyn Env, common: &Common) -> Result<Box<dyn Authenticate>, ConfigError> {
-    let tolerance = positive(
-        env,
-        var::TIMESTAMP_TOLERANCE_SECONDS,
-        DEFAULT_TOLERANCE_SECONDS,
-    )?;
-    crate::auth::check_replay_window(var::TIMESTAMP_TOLERANCE_SECONDS, tolerance, common)?;
-    let header = env
-        .get(var::SIGNATURE_HEADER)
-        .map(|h| h.trim().to_ascii_lowercase())
-        .unwrap_or_else(|| checksum::DEFAULT_HEADER.to_owned());
-    let header = http::HeaderName::from_bytes(header.as_bytes()).map_err(|_| {
-        err(
-            var::SIGNATURE_HEADER,
-            format!("`{header}` is not a header name"),
-        )
-    })?;
-    Ok(Box::new(DigioAuth::new(
-        secrets(env, var::WEBHOOK_SECRETS)?,
-        header,
-        tolerance,
-        allowlist(env, var::ALLOWED_IPS)?,
-    )))
-}
-
 #[cfg(test)]
 mod tests {
+    use super::settings::PUBLISHED_IPS;
     use super::*;
-    use crate::auth::{AuthError, AuthScheme};
     use crate::config::fake_env;
+    use crate::config::ConfigError;
+    use crate::intake::auth::{AuthError, AuthScheme};
+    use crate::intake::inbound::Inbound;
     use crate::sources::Source;
-    use crate::Inbound;
 
     fn sources(extra: &[(&str, &str)]) -> Result<Vec<Source>, ConfigError> {
         FUNCTION.config(&fake_env(extra)).map(|(_, s)| s)

@@ -5,9 +5,9 @@
 //! method (the journey is left, never reported stalled), not as "Digio does not know it". No
 //! redirect is followed, and the secret never reaches a log or an error.
 
-use crate::auth::AuthScheme;
 use crate::config::{ConfigError, Env};
-use crate::secret::SecretList;
+use crate::intake::auth::AuthScheme;
+use crate::secrets::secret::SecretList;
 use crate::sources::status::{
     self, api_base, ApiError, ApiFuture, ProviderState, StatusApi, StatusApiSpec,
 };

@@ -22,7 +22,7 @@ pub static SOURCE: SourceSpec = SourceSpec {
     event_pointer: "/event/code",
     notification_id: None,
     recognize,
-    auth: super::digilocker_auth,
+    auth: super::settings::digilocker_auth,
     // HyperVerge's results API answers only after the webhook went out: detection only.
     journey: JourneyRules {
         terminal: &["consent_granted", "consent_denied", "cancelled"],
@@ -102,8 +102,8 @@ mod tests {
         let b = recognize(&again).expect("again");
         assert_ne!(a.identity, b.identity);
         assert_ne!(
-            crate::normalize::event_id(SOURCE.name, &a.identity),
-            crate::normalize::event_id(SOURCE.name, &b.identity)
+            crate::intake::normalize::event_id(SOURCE.name, &a.identity),
+            crate::intake::normalize::event_id(SOURCE.name, &b.identity)
         );
     }
 

@@ -31,7 +31,7 @@ pub static SOURCE: SourceSpec = SourceSpec {
     event_pointer: "/eventType",
     notification_id: None,
     recognize,
-    auth: super::results_auth,
+    auth: super::settings::results_auth,
     // HyperVerge's results API answers only after the webhook went out: detection only.
     journey: JourneyRules {
         terminal: &["approved", "declined", "cancelled"],

@@ -21,7 +21,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use clap::Args;
 use kyc_intake::aws::JourneyReader;
-use kyc_intake::secret::Secret;
+use kyc_intake::secrets::secret::Secret;
 use std::sync::Arc;
 
 #[derive(Args)]

@@ -10,8 +10,8 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
 use chrono::{DateTime, Utc};
 use kyc_intake::aws::{JourneyView, SqsSink};
-use kyc_intake::journey::{SWEEP_SHARD_OPEN, SWEEP_SHARD_STALLED};
-use kyc_intake::registry;
+use kyc_intake::journeys::worker::{SWEEP_SHARD_OPEN, SWEEP_SHARD_STALLED};
+use kyc_intake::sources::registry;
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -332,7 +332,7 @@ fn shown_header(name: &str, value: &str) -> String {
 pub(crate) async fn delivery(State(c): Shared, Query(q): Query<DeliveryQuery>) -> Response {
     if !q
         .key
-        .starts_with(&format!("{}/", kyc_intake::archive::PREFIX))
+        .starts_with(&format!("{}/", kyc_intake::intake::archive::PREFIX))
         || q.key.contains("..")
     {
         return failed(

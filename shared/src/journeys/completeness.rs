@@ -14,10 +14,11 @@
 //! or overlapping sweeper run, or an application announcing a journey twice, sends nothing the
 //! queue and the worker do not recognize as the same event.
 
-use crate::auth::AuthScheme;
 use crate::config::{err, ConfigError, Env};
 use crate::event::{EventData, KycEvent, DATA_CONTENT_TYPE, SPEC_VERSION};
-use crate::normalize::{event_id, sqs_accepts, Normalized, BASE64_ENCODING};
+use crate::intake::auth::AuthScheme;
+use crate::intake::normalize::{event_id, sqs_accepts, Normalized, BASE64_ENCODING};
+use crate::sources::registry::{self, source};
 use crate::sources::SourceSpec;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
@@ -28,10 +29,12 @@ use std::collections::HashMap;
 pub const STARTED: &str = "kyc.journey.started";
 pub const RECONCILED: &str = "kyc.journey.reconciled";
 pub const STALLED: &str = "kyc.journey.stalled";
+/// The stall limit of an event's source that this build does not know (an intake newer than its
+/// worker): its journey is kept, and due a day after its last event.
+pub const UNKNOWN_SOURCE_STALL_SECS: u64 = 86_400;
+
 /// The variable of the stall limits: `<source>=<seconds>,...`.
 pub const STALL_AFTER_VARIABLE: &str = "JOURNEY_STALL_AFTER";
-
-pub use crate::registry::{source, sources as all_sources};
 
 /// How long an open journey of each source may go without an event: `JOURNEY_STALL_AFTER`
 /// (`<source>=<seconds>,...`) over each source's own default.
@@ -42,7 +45,7 @@ impl StallAfter {
     /// Each source's own limit.
     pub fn defaults() -> Self {
         Self(
-            all_sources()
+            registry::sources()
                 .map(|s| (s.name, s.journey.stall_after_secs))
                 .collect(),
         )
@@ -74,9 +77,13 @@ impl StallAfter {
         Ok(Self(limits))
     }
 
-    /// The limit of `source`, in seconds (a day for a source it does not know).
+    /// The limit of `source`, in seconds; `UNKNOWN_SOURCE_STALL_SECS` for a source this build
+    /// does not know (the worker says so in its log).
     pub fn secs(&self, source: &str) -> u64 {
-        self.0.get(source).copied().unwrap_or(86_400)
+        self.0
+            .get(source)
+            .copied()
+            .unwrap_or(UNKNOWN_SOURCE_STALL_SECS)
     }
 }
 
@@ -299,8 +306,8 @@ mod tests {
     /// docs/completeness.md's table of limits says what each source's `SourceSpec` says.
     #[test]
     fn the_documented_limits_are_the_sources_own() {
-        let doc = include_str!("../../docs/completeness.md");
-        for s in all_sources() {
+        let doc = include_str!("../../../docs/completeness.md");
+        for s in registry::sources() {
             let row = doc
                 .lines()
                 .find(|l| l.starts_with('|') && l.contains(&format!("`{}`", s.name)))

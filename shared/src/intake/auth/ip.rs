@@ -2,6 +2,7 @@
 //! header a client can set.
 
 use super::AuthError;
+use crate::config::{err, ConfigError, Env};
 use ipnet::IpNet;
 use std::net::IpAddr;
 
@@ -45,6 +46,13 @@ impl IpAllowlist {
     }
 }
 
+/// A comma-separated list of IPs/CIDRs; `None` when unset.
+pub fn allowlist(env: &dyn Env, var: &'static str) -> Result<Option<IpAllowlist>, ConfigError> {
+    env.get(var)
+        .map(|v| IpAllowlist::parse(&v).map_err(|reason| err(var, reason)))
+        .transpose()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,5 +80,18 @@ mod tests {
         assert!(err.contains("nope"));
         assert!(IpAllowlist::parse("10.0.0.0/33").is_err());
         assert!(IpAllowlist::parse(" , ").expect("blank").is_empty());
+    }
+
+    #[test]
+    fn an_allowlist_variable_is_split_trimmed_and_named_when_bad() {
+        let e = crate::config::fake_env(&[("IPS", "1.2.3.4, 10.0.0.0/8")]);
+        assert!(allowlist(&e, "IPS").expect("valid").is_some());
+        assert_eq!(allowlist(&e, "NONE").expect("unset"), None);
+        assert_eq!(
+            allowlist(&crate::config::fake_env(&[("X", "nope")]), "X")
+                .expect_err("bad")
+                .var,
+            "X"
+        );
     }
 }

@@ -9,13 +9,13 @@
 //! API that fails (401, 429, 5xx, a timeout, an answer that is not JSON) leaves the journey for
 //! the next run: nothing is invented, nothing lost.
 
-use crate::completeness::{self, OpenJourney};
 use crate::config::{self, err, ConfigError, Env};
-use crate::journey;
+use crate::intake::normalize::Normalized;
+use crate::journeys::completeness::{self, OpenJourney};
+use crate::journeys::worker;
 use crate::metrics::{self, MetricsSink};
-use crate::normalize::Normalized;
 use crate::ports::{EventSink, FaultKind, PortError};
-use crate::registry;
+use crate::sources::registry;
 #[cfg(test)]
 use crate::sources::status::ProviderState;
 use crate::sources::status::{ApiError, StatusApi, StatusApiSpec};
@@ -53,7 +53,7 @@ impl SweeperConfig {
                 .map(|v| v.trim().to_owned())
                 .ok_or_else(|| err(var, "required but not set"))
         };
-        let journey_table = required(journey::var::JOURNEY_TABLE)?;
+        let journey_table = required(worker::var::JOURNEY_TABLE)?;
         let queue_url = required(config::var::EVENTS_QUEUE_URL)?;
         let mut apis = StatusApis::none();
         for spec in status_apis() {
@@ -69,20 +69,14 @@ impl SweeperConfig {
     }
 }
 
-/// Every provider's status API the sources name, once each.
-pub fn status_apis() -> Vec<&'static StatusApiSpec> {
-    let mut specs: Vec<&'static StatusApiSpec> = Vec::new();
-    for spec in registry::sources().filter_map(|s| s.journey.reconcile.map(|r| r.api)) {
-        if !specs.iter().any(|known| known.provider == spec.provider) {
-            specs.push(spec);
-        }
-    }
-    specs
+/// Every provider's status API (`sources::registry::STATUS_APIS`).
+pub fn status_apis() -> &'static [&'static StatusApiSpec] {
+    registry::STATUS_APIS
 }
 
 /// The variables the sweeper reads: its table, the queue, and each status API's.
 pub fn variables() -> Vec<&'static str> {
-    let mut vars = vec![journey::var::JOURNEY_TABLE, config::var::EVENTS_QUEUE_URL];
+    let mut vars = vec![worker::var::JOURNEY_TABLE, config::var::EVENTS_QUEUE_URL];
     vars.extend(
         status_apis()
             .iter()
@@ -134,6 +128,9 @@ pub struct Page {
     pub scanned: usize,
     /// Where the next page starts: the last item's `pk` and `due_at`.
     pub next: Option<(String, i64)>,
+    /// Items of the page that are not a due journey (an attribute missing or of the wrong type):
+    /// logged by the reader, counted with the invalid ones, never given to the sweeper.
+    pub corrupt: usize,
 }
 
 /// The journey table's due index.
@@ -173,6 +170,20 @@ pub struct SweepReport {
     /// The run reached the end of what was due (not stopped by its deadline or a fault);
     /// `SweepIncomplete` otherwise.
     pub complete: bool,
+}
+
+impl SweepReport {
+    /// The run's EMF counts: `SweepIncomplete` is 0 or 1 on every run, so an alarm on its minimum
+    /// over an hour fires when every run of that hour was incomplete.
+    pub fn counts(&self) -> [(&'static str, usize); 5] {
+        [
+            ("DueJourneys", self.due),
+            ("SweepIncomplete", usize::from(!self.complete)),
+            ("ReconcileUnavailable", self.unavailable),
+            ("ReconcileInvalid", self.invalid),
+            ("SweepSendRefused", self.send_refused),
+        ]
+    }
 }
 
 /// The sweeper over its ports.
@@ -237,8 +248,10 @@ impl<D: DueJourneys, Q: EventSink> Sweeper<D, Q> {
                 }
                 Err(_) => break,
             };
-            report.read += page.journeys.len();
+            report.read += page.journeys.len() + page.corrupt;
             report.scanned += page.scanned;
+            report.invalid += page.corrupt;
+            report.left += page.corrupt;
             for (i, journey) in page.journeys.iter().enumerate() {
                 let Some(budget) = end
                     .checked_duration_since(Instant::now())
@@ -305,7 +318,7 @@ impl<D: DueJourneys, Q: EventSink> Sweeper<D, Q> {
             self.metrics
                 .emit(&metrics::sweep(source, stalled, reconciled, at));
         }
-        self.metrics.emit(&metrics::sweep_run(&report, at));
+        self.metrics.emit(&metrics::counts(&report.counts(), at));
         let quiet = report.read == 0 && report.complete;
         macro_rules! line {
             ($level:ident) => {
@@ -343,7 +356,7 @@ impl<D: DueJourneys, Q: EventSink> Sweeper<D, Q> {
     ) -> Step {
         let event_id = journey.event_id.as_str();
         // Logs name the journey by hash, never by the customer reference.
-        let journey_ref = crate::journey::journey_hash(&journey.pk);
+        let journey_ref = crate::journeys::worker::journey_hash(&journey.pk);
         let journey_ref = journey_ref.as_str();
         let Some((source, subject)) = journey.split() else {
             tracing::warn!(
@@ -353,8 +366,12 @@ impl<D: DueJourneys, Q: EventSink> Sweeper<D, Q> {
             );
             return Step::Left(|r| &mut r.invalid);
         };
-        let made = match (source.journey.reconcile, self.apis.get(source.provider)) {
-            (Some(reconcile), Some(api)) => {
+        let api = self
+            .apis
+            .get(source.provider)
+            .zip(registry::status_api(source.provider));
+        let made = match (source.journey.reconcile, api) {
+            (Some(reconcile), Some((api, spec))) => {
                 if unusable.contains(source.provider) {
                     return Step::Left(|r| &mut r.unavailable);
                 }
@@ -372,7 +389,7 @@ impl<D: DueJourneys, Q: EventSink> Sweeper<D, Q> {
                             &state.status,
                             state.sub_status.as_deref(),
                             &state.answer,
-                            reconcile.api.scheme,
+                            spec.scheme,
                             now,
                         )
                     }
@@ -441,6 +458,7 @@ mod tests {
                 scanned: journeys.len(),
                 journeys,
                 next: None,
+                corrupt: 0,
             })
         }
     }

@@ -74,8 +74,9 @@ impl Entry {
             Origin::Replay
         } else {
             match event.event_type.as_str() {
-                crate::completeness::STARTED => Origin::Application,
-                crate::completeness::RECONCILED | crate::completeness::STALLED => Origin::Sweeper,
+                crate::journeys::completeness::STARTED => Origin::Application,
+                crate::journeys::completeness::RECONCILED
+                | crate::journeys::completeness::STALLED => Origin::Sweeper,
                 _ => Origin::Webhook,
             }
         };
@@ -83,7 +84,7 @@ impl Entry {
             Origin::Webhook | Origin::Replay => {
                 chrono::DateTime::parse_from_rfc3339(&event.data.received_at)
                     .ok()
-                    .map(|t| crate::archive::key(&event.source, t.to_utc(), &event.id))
+                    .map(|t| crate::intake::archive::key(&event.source, t.to_utc(), &event.id))
             }
             Origin::Sweeper | Origin::Application => None,
         };
@@ -131,9 +132,9 @@ mod tests {
         assert_eq!(replayed.origin, Origin::Replay);
         assert_eq!(replayed.archive_key, webhook.archive_key);
         for (kind, origin) in [
-            (crate::completeness::STARTED, Origin::Application),
-            (crate::completeness::RECONCILED, Origin::Sweeper),
-            (crate::completeness::STALLED, Origin::Sweeper),
+            (crate::journeys::completeness::STARTED, Origin::Application),
+            (crate::journeys::completeness::RECONCILED, Origin::Sweeper),
+            (crate::journeys::completeness::STALLED, Origin::Sweeper),
         ] {
             let e = Entry::of(&event(kind, None), t, t);
             assert_eq!(e.origin, origin);

@@ -15,10 +15,10 @@
 //! SQS sets a record's `SenderId`: for a role's session it is `<role id>:<session name>`, for a
 //! user the user's id. An entry matches the whole id or its part before the `:`.
 
-use crate::completeness;
 use crate::config::{err, ConfigError, Env};
 use crate::event::KycEvent;
-use crate::registry;
+use crate::journeys::completeness;
+use crate::sources::registry;
 
 /// The variable.
 pub const VARIABLE: &str = "JOURNEY_SENDERS";

@@ -16,12 +16,12 @@
 //! - Every AWS call is bounded by the invocation's remaining time, so an outage yields a batch
 //!   response with the records failed before the deadline, not a timeout.
 
-use crate::completeness::{self, StallAfter};
 use crate::config::{self, err, positive, ConfigError, Env, DEFAULT_TTL_SECONDS};
 use crate::event::KycEvent;
+use crate::journeys::completeness::{self, StallAfter};
+use crate::journeys::senders::Senders;
 use crate::metrics::{self, MetricsSink};
 use crate::ports::{Claim, IdempotencyStore, PortError};
-use crate::senders::Senders;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_idempotency::batch::{process_batch, RecordResult};
 use lambda_idempotency::{log_fault, Attempt, Completion, Failure, Idempotency, Run};
@@ -53,8 +53,8 @@ pub mod var {
     pub const JOURNEY_TABLE: &str = "JOURNEY_TABLE";
     pub const ALL: &[&str] = &[
         JOURNEY_TABLE,
-        crate::completeness::STALL_AFTER_VARIABLE,
-        crate::senders::VARIABLE,
+        crate::journeys::completeness::STALL_AFTER_VARIABLE,
+        crate::journeys::senders::VARIABLE,
         crate::config::var::IDEMPOTENCY_TABLE,
         crate::config::var::IDEMPOTENCY_TTL_SECONDS,
     ];
@@ -177,18 +177,21 @@ pub struct JourneyUpdate {
     pub kind: UpdateKind,
     pub sweep: Sweep,
     /// The event as the journey's timeline keeps it.
-    pub entry: crate::timeline::Entry,
+    pub entry: crate::journeys::timeline::Entry,
 }
 
 impl JourneyUpdate {
-    /// The update for `event`; `None` for an unrecognized event (no subject, no journey).
-    /// `stall_after` gives the limit after which an open journey is due.
+    /// The update for `event`; `Ok(None)` for an unrecognized event (no subject, no journey);
+    /// an error for an event that says less than its type needs (a stall report that names no
+    /// event). `stall_after` gives the limit after which an open journey is due.
     pub fn from_event(
         event: &KycEvent,
         now: chrono::DateTime<chrono::Utc>,
         stall_after: &StallAfter,
-    ) -> Option<Self> {
-        let subject = event.subject.as_deref()?;
+    ) -> Result<Option<Self>, &'static str> {
+        let Some(subject) = event.subject.as_deref() else {
+            return Ok(None);
+        };
         let parse = |t: &str| {
             chrono::DateTime::parse_from_rfc3339(t)
                 .ok()
@@ -202,7 +205,14 @@ impl JourneyUpdate {
             .min(latest);
         let time_ms = parse(&event.time).unwrap_or(received_ms).min(latest);
         let limit_ms = |secs: u64| i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX / 2);
-        let source = completeness::source(&event.source);
+        let source = crate::sources::registry::source(&event.source);
+        if source.is_none() {
+            tracing::warn!(
+                source = event.source.as_str(),
+                stall_after_secs = completeness::UNKNOWN_SOURCE_STALL_SECS,
+                "an event of a source this worker does not know: applied, with the default stall limit"
+            );
+        }
         let stall_ms = limit_ms(stall_after.secs(&event.source));
         let (kind, time_ms, sweep) = match event.event_type.as_str() {
             completeness::STARTED => {
@@ -239,7 +249,8 @@ impl JourneyUpdate {
                     .payload_value()
                     .ok()
                     .and_then(|p| p["last_event_id"].as_str().map(str::to_owned))
-                    .unwrap_or_default();
+                    .filter(|id| !id.is_empty())
+                    .ok_or("a kyc.journey.stalled without payload.last_event_id")?;
                 (UpdateKind::Stalled { refers_to }, time_ms, Sweep::Close)
             }
             event_type => {
@@ -260,11 +271,11 @@ impl JourneyUpdate {
             _ => event.time.clone(),
         };
         let updated_at = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        Some(Self {
+        Ok(Some(Self {
             pk: format!("{}#{subject}", event.source),
             event_type: event.event_type.clone(),
             event_id: event.id.clone(),
-            entry: crate::timeline::Entry::of(event, &time, &updated_at),
+            entry: crate::journeys::timeline::Entry::of(event, &time, &updated_at),
             time,
             time_ms,
             provider_status: event.data.provider_status.clone(),
@@ -272,7 +283,7 @@ impl JourneyUpdate {
             updated_at,
             kind,
             sweep,
-        })
+        }))
     }
 }
 
@@ -429,7 +440,7 @@ impl<S: IdempotencyStore, J: JourneyStore> JourneyWorker<S, J> {
             let sender = record.attributes.get("SenderId").map(String::as_str);
             let replay = record
                 .message_attributes
-                .contains_key(crate::archive::REPLAY_ATTRIBUTE);
+                .contains_key(crate::intake::archive::REPLAY_ATTRIBUTE);
             if let Err(why) = senders.check(sender, &event, replay) {
                 // The message id, the sender and the type: never the payload or the subject.
                 tracing::warn!(
@@ -488,8 +499,18 @@ impl<S: IdempotencyStore, J: JourneyStore> JourneyWorker<S, J> {
 
     async fn apply(&self, event: &KycEvent, body: &str, deadline_ms: i64) -> RecordOutcome {
         let now = chrono::Utc::now();
-        let Some(update) = JourneyUpdate::from_event(event, now, &self.stall_after) else {
-            return RecordOutcome::Unrecognized;
+        let update = match JourneyUpdate::from_event(event, now, &self.stall_after) {
+            Ok(Some(update)) => update,
+            Ok(None) => return RecordOutcome::Unrecognized,
+            Err(problem) => {
+                tracing::warn!(
+                    event_id = event.id.as_str(),
+                    event_type = event.event_type.as_str(),
+                    problem,
+                    "an event the worker cannot apply"
+                );
+                return RecordOutcome::Poison;
+            }
         };
         let key = format!("{KEY_PREFIX}{}", event.id);
         let attempt = Attempt {
@@ -654,6 +675,39 @@ mod tests {
             .await;
         assert_eq!(failures(&r), ["m1"]);
         assert_eq!(w.journeys().items()["cashfree/vkyc#a"].event_count, 2);
+    }
+
+    #[tokio::test]
+    async fn a_stall_report_that_names_no_event_fails_and_changes_nothing() {
+        let w = worker();
+        let opened = event(Some("v9"), "call_queued", "2025-05-22T03:51:14Z", "e1");
+        let stalled = |payload: &str| {
+            event(Some("v9"), "x", "2025-05-22T05:00:00Z", "s1")
+                .replace("kyc.vkyc.x", completeness::STALLED)
+                .replace(r#""payload":{}"#, &format!(r#""payload":{payload}"#))
+        };
+        let r = w
+            .handle(
+                &batch(
+                    &[opened, stalled("{}"), stalled(r#"{"last_event_id":""}"#)],
+                    false,
+                ),
+                deadline(),
+            )
+            .await;
+        assert_eq!(failures(&r), ["m1", "m2"], "{r:?}");
+        let j = &w.journeys().items()["cashfree/vkyc#v9"];
+        assert_eq!(j.state.event_id, "e1", "the journey is as it was");
+        assert_eq!(j.event_count, 1);
+    }
+
+    #[test]
+    fn a_source_this_build_does_not_know_gets_the_documented_stall_limit() {
+        let limits = StallAfter::defaults();
+        assert_eq!(
+            limits.secs("acme/kyc"),
+            completeness::UNKNOWN_SOURCE_STALL_SECS
+        );
     }
 
     #[tokio::test]

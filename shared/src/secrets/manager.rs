@@ -19,7 +19,7 @@
 use crate::config::{err, ConfigError, Env};
 use crate::metrics::{self, MetricsSink};
 use crate::ports::{FaultKind, PortError};
-use crate::secret::{Secret, SecretList};
+use crate::secrets::secret::{parse_list, Secret, SecretList};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -32,9 +32,6 @@ pub const MAX_AGE_VARIABLE: &str = "SECRETS_MAX_AGE_SECONDS";
 pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(300);
 /// How old a cached value must be before a failed authentication reads it again.
 pub const AFTER_FAILED_AUTH: Duration = Duration::from_secs(60);
-/// The shortest secret value accepted: a short token on a public URL can be guessed at the
-/// API's rate.
-pub const MIN_SECRET_CHARS: usize = 16;
 
 /// The variable naming the secret that holds `var`'s value.
 pub fn id_variable(var: &str) -> String {
@@ -73,46 +70,6 @@ impl SecretReader for aws_sdk_secretsmanager::Client {
             )
         })
     }
-}
-
-/// Split a comma-separated list of secrets, blanks skipped, and check each value: at least
-/// `MIN_SECRET_CHARS` characters, no white space, quotes or braces (a key/value JSON secret, as
-/// the console makes by default, split on commas would otherwise install fragments of JSON and
-/// turn every delivery into a 401). The reason never repeats a value. An empty list is valid
-/// here (an unset variable: the source fails closed).
-pub fn parse_list(text: &str) -> Result<Vec<Secret>, String> {
-    let trimmed = text.trim();
-    if trimmed.starts_with('{') || trimmed.starts_with('[') {
-        return Err(
-            "the value is JSON, not a comma-separated list (store the list itself as the plain-text secret, not a key/value pair)"
-                .to_owned(),
-        );
-    }
-    let mut list = Vec::new();
-    for (i, value) in trimmed
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .enumerate()
-    {
-        if value
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || "\"'{}".contains(c))
-        {
-            return Err(format!(
-                "value {} holds white space, a quote or a brace: not a comma-separated list",
-                i + 1
-            ));
-        }
-        if value.chars().count() < MIN_SECRET_CHARS {
-            return Err(format!(
-                "value {} is shorter than {MIN_SECRET_CHARS} characters (e.g. `openssl rand -hex 32`)",
-                i + 1
-            ));
-        }
-        list.push(Secret::new(value));
-    }
-    Ok(list)
 }
 
 /// `parse_list` for a value read from Secrets Manager, where an empty value is an error too.

@@ -9,7 +9,7 @@ pub mod token;
 pub mod url_token;
 
 pub use crate::event::AuthScheme;
-use crate::Inbound;
+use crate::intake::inbound::Inbound;
 use chrono::{DateTime, Utc};
 
 /// Why a request was refused before anything was written anywhere.
@@ -108,7 +108,7 @@ pub(crate) fn hmac_sha256(secret: &[u8]) -> hmac::Hmac<sha2::Sha256> {
 /// Whether `check` holds for any of `secrets`: every one is tried, with no early exit, so timing
 /// does not tell which one matched.
 pub(crate) fn any_secret(
-    secrets: &crate::secret::SecretList,
+    secrets: &crate::secrets::secret::SecretList,
     check: impl Fn(&[u8]) -> bool,
 ) -> bool {
     secrets
@@ -120,6 +120,19 @@ pub(crate) fn any_secret(
 /// How far in the future a signed time may be (clock skew), for every scheme that signs one.
 pub const MAX_FUTURE_SKEW_MS: i64 = 5 * 60 * 1000;
 
+/// A signed-time window from `var` (`default` when unset), held to `check_replay_window` against
+/// the idempotency TTL.
+pub fn replay_window(
+    env: &dyn crate::config::Env,
+    var: &'static str,
+    default: u64,
+    ttl_secs: u64,
+) -> Result<u64, crate::config::ConfigError> {
+    let tolerance = crate::config::positive(env, var, default)?;
+    check_replay_window(var, tolerance, ttl_secs)?;
+    Ok(tolerance)
+}
+
 /// Start-up's rule for a scheme whose replay bound is a signed time at most `tolerance_secs` old
 /// (`var`): a replay is either inside the window, where the idempotency record still catches it,
 /// or outside, where it is refused; so the record must outlive the window, the future skew allowed
@@ -127,12 +140,12 @@ pub const MAX_FUTURE_SKEW_MS: i64 = 5 * 60 * 1000;
 pub fn check_replay_window(
     var: &'static str,
     tolerance_secs: u64,
-    common: &crate::config::Common,
+    ttl_secs: u64,
 ) -> Result<(), crate::config::ConfigError> {
     let skew = u64::try_from(MAX_FUTURE_SKEW_MS / 1000).unwrap_or_default();
     let lease = lambda_idempotency::MAX_LEASE_SECS;
     let needed = tolerance_secs.saturating_add(skew).saturating_add(lease);
-    let ttl = common.settings.ttl_secs;
+    let ttl = ttl_secs;
     if needed >= ttl {
         return Err(crate::config::err(
             var,

@@ -2,18 +2,19 @@
 //! complete. Expected cases (duplicates, refusals) are outcomes, not errors; only DynamoDB and SQS
 //! faults become 503.
 
-use crate::archive::{self, Archive, ArchivedDelivery};
-use crate::auth::AuthError;
+use crate::intake::archive::{self, Archive, ArchivedDelivery};
+use crate::intake::auth::AuthError;
+use crate::intake::inbound::Inbound;
+use crate::intake::normalize::{normalize, payload_hash, Normalized};
+use crate::intake::settings::Settings;
 use crate::metrics::{MetricsSink, RequestMetrics, Stdout, NO_SOURCE};
-use crate::normalize::{normalize, payload_hash, Normalized};
 use crate::ports::{EventSink, FaultKind, IdempotencyStore, OutgoingMessage, PortError};
-use crate::secrets_manager::{Refresh, Staleness};
+use crate::secrets::manager::{Refresh, Staleness};
 use crate::sources::Source;
 use chrono::{DateTime, Utc};
-use http::{HeaderMap, Method, StatusCode};
+use http::{Method, StatusCode};
 use lambda_idempotency::{log_fault, Attempt, Completion, Failure, Idempotency, Run};
 use serde::Serialize;
-use std::net::IpAddr;
 use std::sync::Arc;
 use tracing::Instrument;
 
@@ -25,45 +26,6 @@ pub const DEFAULT_DEADLINE_MS: i64 = FUNCTION_TIMEOUT_SECS as i64 * 1000;
 /// What a secrets refresh leaves of the request's time for the protocol's three calls and the
 /// answer (the idempotency utility keeps 1 s for each step still to come).
 const AFTER_SECRETS_RESERVE_MS: i64 = 3_500;
-/// One HTTP delivery, as the pipeline sees it: raw bytes, headers and the gateway's source IP.
-#[derive(Debug, Clone, Copy)]
-pub struct Inbound<'a> {
-    pub method: &'a Method,
-    /// The raw request path; only its tail is matched.
-    pub path: &'a str,
-    /// The raw (URL-encoded) query string, if any. Never logged: it can carry a token.
-    pub query: Option<&'a str>,
-    pub headers: &'a HeaderMap,
-    pub body: &'a [u8],
-    /// From the API Gateway request context, never from a header.
-    pub source_ip: Option<IpAddr>,
-    /// The invocation's deadline, epoch ms (Lambda context), when known.
-    pub deadline_ms: Option<i64>,
-}
-
-impl<'a> Inbound<'a> {
-    /// A POST to `path` with no query, source IP or deadline: a base for tests and tools to
-    /// fill in with struct-update syntax.
-    pub fn post(path: &'a str, headers: &'a HeaderMap, body: &'a [u8]) -> Self {
-        Self {
-            method: &Method::POST,
-            path,
-            query: None,
-            headers,
-            body,
-            source_ip: None,
-            deadline_ms: None,
-        }
-    }
-}
-
-/// Settings the pipeline itself needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Settings {
-    pub ttl_secs: u64,
-    pub max_body_bytes: usize,
-}
-
 /// Why a request was refused. Nothing is written anywhere for a refused request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
@@ -191,7 +153,7 @@ pub struct Pipeline<S, Q> {
     sink: Q,
     settings: Settings,
     /// Secrets from Secrets Manager: re-read before authenticating once past their max age, and
-    /// after a failed authentication once a minute old (see `secrets_manager`).
+    /// after a failed authentication once a minute old (see `secrets::manager`).
     secrets: Option<Arc<dyn Refresh>>,
     /// The audit archive: each new event's delivery is written there with the send.
     archive: Option<Arc<dyn Archive>>,
@@ -236,7 +198,7 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
     }
 
     /// Keep `secrets` fresh: past their max age before authenticating, and after a failed
-    /// authentication (see `secrets_manager`).
+    /// authentication (see `secrets::manager`).
     pub fn with_secrets(mut self, secrets: Arc<dyn Refresh>) -> Self {
         self.secrets = Some(secrets);
         self
@@ -246,10 +208,6 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
     pub fn with_archive(mut self, archive: Arc<dyn Archive>) -> Self {
         self.archive = Some(archive);
         self
-    }
-
-    pub fn sources(&self) -> &[Source] {
-        &self.sources
     }
 
     pub fn store(&self) -> &S {
@@ -573,11 +531,12 @@ mod tests {
     use super::*;
     use crate::memory::MemorySink;
     use crate::ports::{Claim, ClaimOutcome, IdempotencyStore, Settled};
-    use crate::secret::{Secret, SecretList};
+    use crate::secrets::secret::{Secret, SecretList};
     use crate::sources::cashfree::signature::{
         sign, CashfreeAuth, Legacy, SIGNATURE_HEADER, TIMESTAMP_HEADER,
     };
     use crate::sources::{cashfree::vkyc, Source};
+    use http::HeaderMap;
     use lambda_idempotency::LEASE_MARGIN_MS;
     use lambda_idempotency::{MemoryStore, Record};
     use std::sync::atomic::Ordering;
@@ -655,7 +614,7 @@ mod tests {
             now.timestamp_millis() + 3000 + LEASE_MARGIN_MS
         );
         assert_eq!(record.expires_at_s, now.timestamp() + 7200);
-        let event: crate::KycEvent = serde_json::from_str(&messages[0].body).expect("event");
+        let event: crate::event::KycEvent = serde_json::from_str(&messages[0].body).expect("event");
         assert_eq!(event.subject.as_deref(), Some("v-1"));
         assert_eq!(event.data.payload.get(), BODY);
     }
@@ -846,12 +805,12 @@ mod tests {
         assert_eq!(messages.len(), 4);
         for m in &messages {
             assert_eq!(m.event_type, "kyc.vkyc.unrecognized");
-            let e: crate::KycEvent = serde_json::from_str(&m.body).expect("event");
+            let e: crate::event::KycEvent = serde_json::from_str(&m.body).expect("event");
             assert_eq!(e.subject, None);
         }
-        let e: crate::KycEvent = serde_json::from_str(&messages[0].body).expect("event");
+        let e: crate::event::KycEvent = serde_json::from_str(&messages[0].body).expect("event");
         assert_eq!(e.data.payload.get(), "\"not json\"");
-        let e: crate::KycEvent = serde_json::from_str(&messages[2].body).expect("event");
+        let e: crate::event::KycEvent = serde_json::from_str(&messages[2].body).expect("event");
         assert_eq!(e.data.provider_event.as_deref(), Some("VKYC_SOMETHING_NEW"));
     }
 

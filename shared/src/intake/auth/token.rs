@@ -2,8 +2,8 @@
 //! with a source-IP allowlist.
 
 use super::{ip::IpAllowlist, single_header, AuthError, AuthScheme, Authenticate, Reverified};
-use crate::secret::SecretList;
-use crate::Inbound;
+use crate::intake::inbound::Inbound;
+use crate::secrets::secret::SecretList;
 use chrono::{DateTime, Utc};
 
 #[derive(Debug, Clone)]
@@ -63,7 +63,7 @@ impl Authenticate for HeaderToken {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret::Secret;
+    use crate::secrets::secret::Secret;
     use http::{HeaderMap, HeaderValue};
 
     fn check(auth: &HeaderToken, headers: &HeaderMap, ip: &str) -> Result<(), AuthError> {

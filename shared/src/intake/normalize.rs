@@ -2,6 +2,7 @@
 //! then the parts every source shares (event id, time, unrecognized fallback).
 
 use crate::event::{AuthScheme, EventData, KycEvent, DATA_CONTENT_TYPE, SPEC_VERSION};
+use crate::intake::settings::QUEUE_MAX_MESSAGE_BYTES;
 use crate::ports::attributes_size;
 use crate::sources::{Recognized, SourceSpec};
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -147,20 +148,11 @@ pub fn payload_hash(body: &[u8]) -> String {
     hex::encode(Sha256::digest(body))
 }
 
-/// The largest message the events queue accepts (`MaximumMessageSize` in the template and in the
-/// local stack: 1 MiB, SQS's maximum).
-pub const QUEUE_MAX_MESSAGE_BYTES: usize = 1_048_576;
 /// The longest value (in bytes) of an envelope field read from the payload (`subject`,
 /// `provider_event`, statuses, `provider_time`). A payload with a longer one, or one holding a
 /// control character or a character SQS refuses, is not recognized (its bytes are still forwarded
 /// in `payload`), so the envelope around the payload stays small and always valid.
 pub const MAX_FIELD_BYTES: usize = 256;
-/// Room kept in a message for everything but the payload: the envelope with every field at its
-/// longest (each doubled by JSON escaping), and the message attributes. A test checks it.
-pub const ENVELOPE_RESERVE_BYTES: usize = 4_096;
-/// The largest `MAX_BODY_BYTES` for which every body fits the queue, even as Base64.
-pub const MAX_BODY_BYTES_LIMIT: usize = (QUEUE_MAX_MESSAGE_BYTES - ENVELOPE_RESERVE_BYTES) / 4 * 3;
-
 /// True when SQS accepts every character of `text` in a message: #x9, #xA, #xD, #x20–#xD7FF,
 /// #xE000–#xFFFD, #x10000–#x10FFFF (a Rust `str` holds no surrogates).
 pub fn sqs_accepts(text: &str) -> bool {
@@ -271,13 +263,14 @@ pub fn normalize(
             payload_encoding: None,
             expect_within_s: None,
             fetched_at: None,
-            payload: empty_string(),
+            // Set below: the body as received, or as Base64.
+            payload: RawValue::NULL.to_owned(),
         },
     };
     let room = QUEUE_MAX_MESSAGE_BYTES - attributes_size(&event_type, source.name);
     let as_is = match std::str::from_utf8(body) {
         Ok(text) => {
-            event.data.payload = as_received(body, text);
+            event.data.payload = as_received(body, text)?;
             Some(serde_json::to_string(&event)?)
         }
         Err(_) => None,
@@ -285,7 +278,7 @@ pub fn normalize(
     let body = match as_is {
         Some(message) if message.len() <= room && sqs_accepts(&message) => message,
         _ => {
-            event.data.payload = base64_string(body);
+            event.data.payload = base64_string(body)?;
             event.data.payload_encoding = Some(BASE64_ENCODING.to_owned());
             serde_json::to_string(&event)?
         }
@@ -309,24 +302,21 @@ pub const MAX_FUTURE_TIME: chrono::Duration = chrono::Duration::minutes(5);
 pub const BASE64_ENCODING: &str = "base64";
 
 /// A UTF-8 body as the event's `payload`: the JSON itself, else the text as a JSON string.
-fn as_received(body: &[u8], text: &str) -> Box<RawValue> {
+fn as_received(body: &[u8], text: &str) -> Result<Box<RawValue>, serde_json::Error> {
     if let Ok(raw) = serde_json::from_slice::<&RawValue>(body) {
-        return raw.to_owned();
+        return Ok(raw.to_owned());
     }
-    serde_json::value::to_raw_value(text).unwrap_or_else(|_| empty_string())
+    serde_json::value::to_raw_value(text)
 }
 
-fn base64_string(body: &[u8]) -> Box<RawValue> {
-    serde_json::value::to_raw_value(&BASE64.encode(body)).unwrap_or_else(|_| empty_string())
-}
-
-fn empty_string() -> Box<RawValue> {
-    RawValue::from_string("\"\"".to_owned()).unwrap_or_else(|_| unreachable!())
+fn base64_string(body: &[u8]) -> Result<Box<RawValue>, serde_json::Error> {
+    serde_json::value::to_raw_value(&BASE64.encode(body))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::intake::settings::{ENVELOPE_RESERVE_BYTES, MAX_BODY_BYTES_LIMIT};
 
     fn ist() -> FixedOffset {
         FixedOffset::east_opt(5 * 3600 + 1800).expect("offset")

@@ -4,8 +4,8 @@
 //! the URL we registered, not one another customer registered.
 
 use super::{ip::IpAllowlist, AuthError, AuthScheme, Authenticate, Reverified};
-use crate::secret::SecretList;
-use crate::Inbound;
+use crate::intake::inbound::Inbound;
+use crate::secrets::secret::SecretList;
 use chrono::{DateTime, Utc};
 
 /// The query parameter that carries the token.
@@ -69,7 +69,7 @@ impl Authenticate for IpAndUrlToken {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret::Secret;
+    use crate::secrets::secret::Secret;
     use http::HeaderMap;
 
     fn auth(tokens: &[&str]) -> IpAndUrlToken {

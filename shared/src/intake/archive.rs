@@ -11,10 +11,10 @@
 //! normalized event exactly as it was sent to the queue. `replay` turns an archived delivery into
 //! an event again with this build's code (see `kycctl replay`).
 
-use crate::auth::{AuthError, AuthScheme, Reverified};
 use crate::event::KycEvent;
-use crate::normalize::{normalize, Normalized};
-use crate::pipeline::Inbound;
+use crate::intake::auth::{AuthError, AuthScheme, Reverified};
+use crate::intake::inbound::Inbound;
+use crate::intake::normalize::{normalize, Normalized};
 use crate::ports::{FaultKind, OutgoingMessage, PortError};
 use crate::sources::SourceSpec;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -246,7 +246,7 @@ pub struct Check<'a> {
     /// The source replay reads (`--source`).
     pub source: &'a SourceSpec,
     /// The source's authentication as its function reads it today (its secrets).
-    pub auth: &'a dyn crate::auth::Authenticate,
+    pub auth: &'a dyn crate::intake::auth::Authenticate,
     /// The variables that hold the source's secrets, to name when none is readable.
     pub secret_variables: &'a [&'static str],
     pub now: DateTime<Utc>,
@@ -316,7 +316,8 @@ fn consistent(d: &ArchivedDelivery, check: &Check<'_>) -> Result<(Vec<u8>, DateT
     // An event unrecognized when it arrived was identified by its whole body: that id stands
     // too (a later mapping may recognize it, which is what replay is for).
     let parsed = serde_json::from_slice(&body).ok();
-    let as_unrecognized = crate::normalize::unrecognized_id(check.source, &body, parsed.as_ref());
+    let as_unrecognized =
+        crate::intake::normalize::unrecognized_id(check.source, &body, parsed.as_ref());
     if again.id != d.event_id && as_unrecognized != d.event_id {
         return Err("the event id recomputed from the body is not the archived one".to_owned());
     }

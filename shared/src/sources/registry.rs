@@ -3,55 +3,27 @@
 //! functions' `main`, the local gateway and tools, the tests, the bench and the template drift
 //! test. A path that no function serves is an error, never a fallback to some function.
 
-use crate::config::{self, Common, ConfigError, Env};
-use crate::sources::{cashfree, digio, hyperverge, Source, SourceSpec};
+use crate::config;
+use crate::sources::status::StatusApiSpec;
+use crate::sources::{cashfree, digio, hyperverge, FunctionSpec, SourceSpec};
 use std::collections::BTreeMap;
-
-/// One Lambda function.
-#[derive(Debug)]
-pub struct FunctionSpec {
-    /// The function's binary (`BuildProperties.Binary` in the template), e.g. `cashfree-webhook`.
-    pub name: &'static str,
-    /// The sources it serves, each on its own route.
-    pub sources: &'static [&'static SourceSpec],
-    /// The variables it reads beyond `config::var::COMMON`: the template sets exactly these
-    /// (and `<X>_SECRET_ID` for each of `secret_variables`).
-    pub variables: &'static [&'static str],
-    /// Those of `variables` that hold secrets: each may come from Secrets Manager instead
-    /// (`<X>_SECRET_ID`, see `secrets_manager`).
-    pub secret_variables: &'static [&'static str],
-    /// The values a local stack runs with (`make run`, the samples, the tests): every secret
-    /// variable, and any other the local gateway needs (it sends from 127.0.0.1). Never used by a
-    /// deployment.
-    pub local: &'static [(&'static str, &'static str)],
-}
-
-impl FunctionSpec {
-    /// Read and validate this function's whole configuration.
-    pub fn config(&self, env: &dyn Env) -> Result<(Common, Vec<Source>), ConfigError> {
-        let common = config::common(env)?;
-        let sources = self
-            .sources
-            .iter()
-            .map(|spec| {
-                Ok(Source {
-                    spec,
-                    auth: (spec.auth)(env, &common)?,
-                })
-            })
-            .collect::<Result<Vec<_>, ConfigError>>()?;
-        Ok((common, sources))
-    }
-
-    /// The source of this function serving `path`.
-    pub fn source_for(&self, path: &str) -> Option<&'static SourceSpec> {
-        self.sources.iter().copied().find(|s| s.matches(path))
-    }
-}
 
 /// The functions this project ships.
 pub static FUNCTIONS: &[&FunctionSpec] =
     &[&cashfree::FUNCTION, &hyperverge::FUNCTION, &digio::FUNCTION];
+
+/// Every provider's status API, which the journey sweeper reconciles from. Listed apart from the
+/// sources (which name only the API's path and statuses), so a webhook function, which never asks
+/// one, does not link its HTTPS client.
+pub static STATUS_APIS: &[&StatusApiSpec] = &[
+    &cashfree::status_api::STATUS_API,
+    &digio::status_api::STATUS_API,
+];
+
+/// The status API of `provider`'s sources, if it has one.
+pub fn status_api(provider: &str) -> Option<&'static StatusApiSpec> {
+    STATUS_APIS.iter().copied().find(|s| s.provider == provider)
+}
 
 /// Every source of every function this project ships.
 pub fn sources() -> impl Iterator<Item = &'static SourceSpec> {
@@ -104,8 +76,8 @@ pub fn serving<'a>(
 #[cfg(any(test, feature = "test-util"))]
 pub fn configure_all(
     functions: &[&FunctionSpec],
-    env: &dyn Env,
-) -> Result<Vec<Source>, ConfigError> {
+    env: &dyn config::Env,
+) -> Result<Vec<crate::sources::Source>, config::ConfigError> {
     let mut all = Vec::new();
     for f in functions {
         all.extend(f.config(env)?.1);
@@ -168,7 +140,7 @@ mod tests {
     #[test]
     fn the_schema_lists_exactly_the_registrys_sources_providers_and_products() {
         let schema: serde_json::Value =
-            serde_json::from_str(include_str!("../../schema/kyc-event.schema.json"))
+            serde_json::from_str(include_str!("../../../schema/kyc-event.schema.json"))
                 .expect("schema is JSON");
         let listed = |v: &serde_json::Value| -> BTreeSet<String> {
             v.as_array()

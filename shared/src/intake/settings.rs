@@ -1,0 +1,131 @@
+//! The settings every webhook function shares (table, queue, archive bucket, the pipeline's own),
+//! read and validated once at start-up.
+
+use crate::config::{
+    err, positive, required, var, ConfigError, Env, DEFAULT_MAX_BODY_BYTES, DEFAULT_TTL_SECONDS,
+};
+
+/// The largest message the events queue accepts (`MaximumMessageSize` in the template and in the
+/// local stack: 1 MiB, SQS's maximum).
+pub const QUEUE_MAX_MESSAGE_BYTES: usize = 1_048_576;
+/// Room kept in a message for everything but the payload: the envelope with every field at its
+/// longest (each doubled by JSON escaping), and the message attributes. A test checks it.
+pub const ENVELOPE_RESERVE_BYTES: usize = 4_096;
+/// The largest `MAX_BODY_BYTES` for which every body fits the queue, even as Base64.
+pub const MAX_BODY_BYTES_LIMIT: usize = (QUEUE_MAX_MESSAGE_BYTES - ENVELOPE_RESERVE_BYTES) / 4 * 3;
+
+/// Settings the pipeline itself needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub ttl_secs: u64,
+    pub max_body_bytes: usize,
+}
+
+/// Configuration every function shares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Common {
+    pub table: String,
+    pub queue_url: String,
+    /// The audit archive's bucket, when deliveries are archived.
+    pub archive_bucket: Option<String>,
+    pub settings: Settings,
+}
+
+/// Read and check the settings every webhook function shares.
+pub fn common(env: &dyn Env) -> Result<Common, ConfigError> {
+    let table = required(env, var::IDEMPOTENCY_TABLE)?;
+    let queue_url = required(env, var::EVENTS_QUEUE_URL)?;
+    if !(queue_url.starts_with("https://") || queue_url.starts_with("http://")) {
+        return Err(err(
+            var::EVENTS_QUEUE_URL,
+            "must be an SQS queue URL (https://...)",
+        ));
+    }
+    let ttl_secs = positive(env, var::IDEMPOTENCY_TTL_SECONDS, DEFAULT_TTL_SECONDS)?;
+    let max_body_bytes = positive(env, var::MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES)?;
+    if max_body_bytes > MAX_BODY_BYTES_LIMIT {
+        return Err(err(
+            var::MAX_BODY_BYTES,
+            format!(
+                "{max_body_bytes} is over {MAX_BODY_BYTES_LIMIT}: a body that large could not reach the queue (1 MiB per message, Base64 when needed)"
+            ),
+        ));
+    }
+    let archive_bucket = env
+        .get(var::ARCHIVE_BUCKET)
+        .map(|b| b.trim().to_owned())
+        .map(|b| {
+            let valid = (3..=63).contains(&b.len())
+                && b.bytes().all(|c| {
+                    c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'.'
+                })
+                && !b.starts_with(['-', '.'])
+                && !b.ends_with(['-', '.']);
+            if valid {
+                Ok(b)
+            } else {
+                Err(err(
+                    var::ARCHIVE_BUCKET,
+                    format!("`{b}` is not an S3 bucket name (3-63 of a-z 0-9 . -)"),
+                ))
+            }
+        })
+        .transpose()?;
+    Ok(Common {
+        table,
+        queue_url,
+        archive_bucket,
+        settings: Settings {
+            ttl_secs,
+            max_body_bytes,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::fake_env;
+
+    #[test]
+    fn defaults() {
+        let c = common(&fake_env(&[])).expect("valid");
+        assert_eq!(c.settings.ttl_secs, 604_800);
+        assert_eq!(c.settings.max_body_bytes, 262_144);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let cases: Vec<(Vec<(&'static str, &'static str)>, &str)> = vec![
+            (
+                vec![("IDEMPOTENCY_TTL_SECONDS", "0")],
+                "IDEMPOTENCY_TTL_SECONDS",
+            ),
+            (
+                vec![("IDEMPOTENCY_TTL_SECONDS", "7d")],
+                "IDEMPOTENCY_TTL_SECONDS",
+            ),
+            (vec![("MAX_BODY_BYTES", "-1")], "MAX_BODY_BYTES"),
+            (vec![("MAX_BODY_BYTES", "783361")], "MAX_BODY_BYTES"),
+            (
+                vec![("EVENTS_QUEUE_URL", "events.fifo")],
+                "EVENTS_QUEUE_URL",
+            ),
+            (vec![("IDEMPOTENCY_TABLE", "")], "IDEMPOTENCY_TABLE"),
+            (vec![("ARCHIVE_BUCKET", "My_Bucket")], "ARCHIVE_BUCKET"),
+        ];
+        for (extra, var) in cases {
+            let e = common(&fake_env(&extra)).expect_err(var);
+            assert_eq!(e.var, var);
+            assert!(e
+                .to_string()
+                .starts_with(&format!("invalid configuration: {var}: ")));
+        }
+    }
+
+    #[test]
+    fn the_largest_body_that_fits_the_queue_is_accepted() {
+        let c = common(&fake_env(&[("MAX_BODY_BYTES", "783360")])).expect("valid");
+        assert_eq!(c.settings.max_body_bytes, MAX_BODY_BYTES_LIMIT);
+    }
+}

@@ -1,0 +1,10 @@
+//! After the queue: the worker that keeps each journey's state (`worker`) and its timeline
+//! (`timeline`), the senders it believes (`senders`), the events a journey starts, ends and
+//! stalls with (`completeness`), and the sweeper that reconciles or reports the journeys a
+//! missing webhook left hanging (`sweeper`).
+
+pub mod completeness;
+pub mod senders;
+pub mod sweeper;
+pub mod timeline;
+pub mod worker;
