@@ -172,6 +172,9 @@ lint: $(TOOLS_STAMP)
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(VENV)/bin/cfn-lint template.yaml
 	SAM_CLI_TELEMETRY=0 AWS_REGION=$(REGION) $(VENV)/bin/sam validate --lint --template template.yaml
+	@# The idempotency crate as crates.io would take it: no missing metadata, no warning.
+	set -o pipefail; cargo package -p lambda-idempotency --no-verify --allow-dirty 2>&1 | tee target/package.log
+	! grep -q '^warning' target/package.log
 
 .PHONY: test
 test: $(BENCH_STAMP) lint browser
@@ -195,7 +198,9 @@ ARCHIVE ?= off
 
 .PHONY: bench
 bench: $(BENCH_STAMP)
-	cargo build --release -p cashfree-webhook -p kyc-bench
+	cargo build --release -p cashfree-webhook -p hyperverge-webhook -p kyc-bench
+	@echo "== the webhook bootstraps, stripped (release profile), in bytes"
+	@stat -c '%n %s' target/release/cashfree-webhook target/release/hyperverge-webhook
 ifneq ($(BASELINE),)
 	rm -rf target/baseline-src && mkdir -p target/baseline-src
 	set -o pipefail; git archive '$(BASELINE)' | tar -x -C target/baseline-src

@@ -7,7 +7,7 @@
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_idempotency::batch::{process_batch, RecordResult};
 use lambda_idempotency::{
-    Attempt, Completion, DynamoDbStore, Failure, Fault, Idempotency, IdempotencyStore, Run,
+    fingerprint, Attempt, Completion, DynamoDbStore, Fault, Idempotency, IdempotencyStore, Run,
 };
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
@@ -33,12 +33,7 @@ async fn record<S: IdempotencyStore>(
         "my-worker#{}",
         message.message_id.as_deref().unwrap_or_default()
     );
-    let attempt = Attempt {
-        key: &key,
-        fingerprint: format!("{}", body.len()),
-        now_ms,
-        deadline_ms,
-    };
+    let attempt = Attempt::new(&key, fingerprint(body.as_bytes()), now_ms, deadline_ms);
     let outcome = idempotency
         .run(&attempt, |_claim| async {
             apply(body).await?;
@@ -48,9 +43,7 @@ async fn record<S: IdempotencyStore>(
     match outcome {
         Ok(Run::Ran(()) | Run::AlreadyDone { .. }) => RecordResult::Processed,
         // Another delivery is applying it right now, or something failed: deliver it again.
-        Ok(Run::InProgress) | Err(Failure::Store(_) | Failure::Operation(_)) => {
-            RecordResult::Failed
-        }
+        Ok(_) | Err(_) => RecordResult::Failed,
     }
 }
 

@@ -9,7 +9,7 @@
 //! | `lease_expires_at` | N, epoch ms: when an `IN_PROGRESS` claim may be taken over |
 //! | `expires_at` | N, epoch seconds: the TTL |
 //! | `payload_hash` | the attempt's fingerprint |
-//! | `message_id` | what the operation kept, once `COMPLETED` |
+//! | `kept` | what the operation kept, once `COMPLETED` (returned to every later attempt) |
 //!
 //! The IAM actions it needs are `DYNAMODB_ACTIONS` on the table; scope them to your keys with a
 //! `dynamodb:LeadingKeys` condition.
@@ -27,13 +27,13 @@ pub mod attr {
     pub const LEASE_EXPIRES_AT: &str = "lease_expires_at";
     pub const EXPIRES_AT: &str = "expires_at";
     pub const PAYLOAD_HASH: &str = "payload_hash";
-    pub const MESSAGE_ID: &str = "message_id";
+    /// What the operation kept (`Completion::Keep`), once `COMPLETED`.
+    pub const KEPT: &str = "kept";
     /// The claiming attempt's random id: completes and releases are conditioned on it.
     pub const OWNER: &str = "owner";
 }
 
-/// The DynamoDB item actions `DynamoDbStore` calls: the functions' IAM policy grants exactly these.
-/// The IAM actions `DynamoDbStore` calls.
+/// The DynamoDB item actions `DynamoDbStore` calls: grant exactly these, on the table.
 pub const DYNAMODB_ACTIONS: &[&str] = &[
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
@@ -83,8 +83,8 @@ where
     }
 }
 
-/// Marks a claim `COMPLETED`, keeping `:mid` (the message id, or what an operation keeps).
-const COMPLETE: &str = "SET #status = :completed, #mid = :mid";
+/// Marks a claim `COMPLETED`, keeping `:kept`.
+const COMPLETE: &str = "SET #status = :completed, #kept = :kept";
 /// The record is still the claim this attempt made.
 const STILL_OURS: &str = "#status = :in_progress AND #owner = :owner";
 
@@ -99,7 +99,7 @@ fn completing(
     let names = [
         ("#status", attr::STATUS),
         ("#owner", attr::OWNER),
-        ("#mid", attr::MESSAGE_ID),
+        ("#kept", attr::KEPT),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -108,7 +108,7 @@ fn completing(
         (":completed", s(COMPLETED)),
         (":in_progress", s(IN_PROGRESS)),
         (":owner", s(&claim.owner)),
-        (":mid", s(kept)),
+        (":kept", s(kept)),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -116,7 +116,6 @@ fn completing(
     (names, values)
 }
 
-/// An update as an item of a `TransactWriteItems` call.
 /// An `Update` as an item of a `TransactWriteItems`: how an operation writes its own effect and
 /// the completion (`DynamoDbStore::completion`) in one transaction.
 pub fn transaction_item(
@@ -196,6 +195,7 @@ impl IdempotencyStore for DynamoDbStore {
         Ok(match text(attr::STATUS) {
             Some(COMPLETED) => ClaimOutcome::Completed {
                 payload_hash: text(attr::PAYLOAD_HASH).map(str::to_owned),
+                kept: text(attr::KEPT).map(str::to_owned),
             },
             // Our own claim: an SDK retry of a put that had already succeeded.
             Some(IN_PROGRESS) if text(attr::OWNER) == Some(claim.owner.as_str()) => {
@@ -207,8 +207,8 @@ impl IdempotencyStore for DynamoDbStore {
         })
     }
 
-    async fn complete(&self, claim: &Claim, message_id: &str) -> Result<Settled, Fault> {
-        let (names, values) = completing(claim, message_id);
+    async fn complete(&self, claim: &Claim, kept: &str) -> Result<Settled, Fault> {
+        let (names, values) = completing(claim, kept);
         let result = self
             .client
             .update_item()

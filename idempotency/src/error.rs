@@ -3,6 +3,7 @@
 
 /// What kind of fault a call met: an operator acts differently on each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FaultKind {
     /// The service asked us to slow down.
     Throttled,
@@ -34,7 +35,7 @@ impl FaultKind {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{operation} failed ({}): {detail}", .kind.as_str())]
 pub struct Fault {
-    /// e.g. `DynamoDB PutItem`, `SQS SendMessage`.
+    /// e.g. `DynamoDB PutItem`.
     pub operation: &'static str,
     pub kind: FaultKind,
     pub detail: String,
@@ -71,21 +72,27 @@ const THROTTLING_CODES: &[&str] = &[
     "TooManyRequestsException",
     "KMS.ThrottlingException",
 ];
-/// Error codes by which a service refuses the request itself: retrying cannot help.
-const REFUSAL_CODES: &[&str] = &[
-    "InvalidMessageContents",
-    "InvalidParameterValue",
-    "MessageTooLong",
-    "InvalidAttributeValue",
-    "InvalidAttributeName",
-    "ValidationException",
-];
+/// Error codes by which DynamoDB refuses the request itself: retrying cannot help.
+pub const DYNAMODB_REFUSAL_CODES: &[&str] = &["ValidationException", "SerializationException"];
 
-/// Turn an SDK error into a port fault of the right kind, with the SDK's whole error chain as
-/// detail (the SDK never puts request bodies into its errors).
-/// The `Fault` of an AWS SDK error (any service): timeouts, throttling codes and codes that no
-/// retry can fix are told apart from outages; the detail is the SDK's whole error chain.
+/// The `Fault` of a DynamoDB SDK error: `classify_with` and DynamoDB's refusal codes.
 pub fn classify<E, R>(operation: &'static str, e: SdkError<E, R>) -> Fault
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    classify_with(operation, e, DYNAMODB_REFUSAL_CODES)
+}
+
+/// The `Fault` of any AWS SDK error: timeouts and throttling (codes every AWS service shares) are
+/// told apart from outages, and `refusal_codes` (the service's own codes for a request no retry
+/// can fix) are `Rejected`; the detail is the SDK's whole error chain (the SDK never puts request
+/// bodies into its errors).
+pub fn classify_with<E, R>(
+    operation: &'static str,
+    e: SdkError<E, R>,
+    refusal_codes: &[&str],
+) -> Fault
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
@@ -95,7 +102,7 @@ where
         SdkError::DispatchFailure(d) if d.is_timeout() => FaultKind::Timeout,
         _ => match e.code() {
             Some(c) if THROTTLING_CODES.contains(&c) => FaultKind::Throttled,
-            Some(c) if REFUSAL_CODES.contains(&c) => FaultKind::Rejected,
+            Some(c) if refusal_codes.contains(&c) => FaultKind::Rejected,
             _ => FaultKind::Unavailable,
         },
     };

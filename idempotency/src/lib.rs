@@ -5,8 +5,8 @@
 //! per key in a DynamoDB table and runs your operation under it:
 //!
 //! 1. claim the key with a conditional put of an `IN_PROGRESS` record carrying a random owner and
-//!    a lease (the invocation's deadline plus [`LEASE_MARGIN_MS`]);
-//! 2. a record already `COMPLETED` ⇒ [`Run::AlreadyDone`]; a live claim of another attempt ⇒
+//!    a lease (the invocation's deadline plus [`Config::lease_margin`]);
+//! 2. a record already `COMPLETED` ⇒ [`Run::AlreadyDone`] with what it kept; a live claim of another attempt ⇒
 //!    [`Run::InProgress`]; a claim carrying our own owner is our own earlier put (an SDK retry)
 //!    and counts as ours;
 //! 3. run the operation;
@@ -21,21 +21,20 @@
 //! protocol ends before Lambda would stop the function.
 //!
 //! The persistence layer is a port, [`IdempotencyStore`]: [`DynamoDbStore`] in production,
-//! [`MemoryStore`] in unit tests. [`batch::process_batch`] turns an SQS batch into a partial batch
+//! `MemoryStore` (feature `test-util`) in unit tests. [`batch::process_batch`] turns an SQS batch into a partial batch
 //! response and keeps each FIFO message group in order.
 //!
 //! ```no_run
-//! use lambda_idempotency::{Attempt, Completion, DynamoDbStore, Failure, Fault, Idempotency, Run};
+//! use lambda_idempotency::{fingerprint, Attempt, Completion, Config, DynamoDbStore, Fault};
+//! use lambda_idempotency::{Failure, Idempotency, Run};
+//! use std::time::Duration;
 //!
-//! # async fn example(client: aws_sdk_dynamodb::Client) {
-//! let idempotency = Idempotency::new(DynamoDbStore::new(client, "my-idempotency-table"), 86_400);
+//! # async fn example(client: aws_sdk_dynamodb::Client, request: &[u8]) {
+//! let config = Config::new(Duration::from_secs(86_400)).rejecting_payload_mismatch(true);
+//! let idempotency = Idempotency::with_config(DynamoDbStore::new(client, "my-table"), config);
 //! let now_ms = 1_764_000_000_000; // the invocation's clock, epoch ms
-//! let attempt = Attempt {
-//!     key: "payments#order-42",
-//!     fingerprint: "sha256-of-the-request".into(),
-//!     now_ms,
-//!     deadline_ms: now_ms + 10_000, // the Lambda context's deadline
-//! };
+//! let deadline_ms = now_ms + 10_000; // the Lambda context's deadline
+//! let attempt = Attempt::new("payments#order-42", fingerprint(request), now_ms, deadline_ms);
 //! let outcome = idempotency
 //!     .run(&attempt, |_claim| async {
 //!         // Charge the card, send the e-mail, ... once.
@@ -44,10 +43,11 @@
 //!     .await;
 //! match outcome {
 //!     Ok(Run::Ran(value)) => println!("done now: {value}"),
-//!     Ok(Run::AlreadyDone { .. }) => println!("done earlier"),
-//!     Ok(Run::InProgress) => println!("another attempt is on it: retry later"),
+//!     Ok(Run::AlreadyDone { kept, .. }) => println!("done earlier: {kept:?}"),
+//!     Ok(_) => println!("another attempt is on it: retry later"),
 //!     Err(Failure::Store(e)) => println!("the store failed, nothing ran: {e}"),
-//!     Err(Failure::Operation(e)) => println!("the operation failed, the key is free again: {e}"),
+//!     Err(Failure::PayloadMismatch) => println!("the key was used for another request"),
+//!     Err(e) => println!("the operation failed or timed out, the key is free again: {e}"),
 //! }
 //! # }
 //! ```
@@ -58,6 +58,7 @@
 pub mod batch;
 mod dynamodb;
 mod error;
+#[cfg(any(test, feature = "test-util"))]
 mod memory;
 mod run;
 mod store;
@@ -65,10 +66,11 @@ mod store;
 pub use dynamodb::{
     attr, transaction_item, DynamoDbStore, COMPLETED, DYNAMODB_ACTIONS, IN_PROGRESS,
 };
-pub use error::{classify, Fault, FaultKind};
+pub use error::{classify, classify_with, Fault, FaultKind, DYNAMODB_REFUSAL_CODES};
+#[cfg(any(test, feature = "test-util"))]
 pub use memory::{MemoryStore, Record};
 pub use run::{
-    log_fault, Attempt, Completion, Failure, Idempotency, Run, LEASE_MARGIN_MS, MAX_INVOCATION_MS,
-    MAX_LEASE_SECS,
+    fingerprint, log_fault, Attempt, Completion, Config, Failure, Idempotency, Run,
+    LEASE_MARGIN_MS, MAX_INVOCATION_MS, MAX_LEASE_SECS,
 };
 pub use store::{Claim, ClaimOutcome, IdempotencyStore, Settled};

@@ -1,5 +1,7 @@
-//! `MemoryStore`: the idempotency records in memory, following DynamoDB's conditions, for unit
-//! tests of code that uses `Idempotency`. It can be told to fail or hang.
+//! `MemoryStore`: the idempotency records in memory, following DynamoDB's conditions and its
+//! expiry rule (a record is gone once its `expires_at` second is before the claimant's second),
+//! for unit tests of code that uses `Idempotency`. It can be told to fail or hang. Behind the
+//! `test-util` feature.
 
 use crate::{Claim, ClaimOutcome, Fault, FaultKind, IdempotencyStore, Settled};
 use std::collections::HashMap;
@@ -9,25 +11,41 @@ use std::sync::Mutex;
 /// One record, as DynamoDB would hold it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
+    /// `IN_PROGRESS` or `COMPLETED`.
     pub status: &'static str,
     pub lease_expires_at_ms: i64,
     pub expires_at_s: i64,
     pub payload_hash: String,
     pub owner: String,
-    pub message_id: Option<String>,
+    /// What the operation kept, once `COMPLETED`.
+    pub kept: Option<String>,
 }
 
+/// The records in memory.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     records: Mutex<HashMap<String, Record>>,
-    /// When set, every call fails (the store is down).
-    pub fail: AtomicBool,
-    /// When set, claims never answer (the store hangs).
-    pub hang: AtomicBool,
-    pub calls: AtomicUsize,
+    fail: AtomicBool,
+    hang: AtomicBool,
+    calls: AtomicUsize,
 }
 
 impl MemoryStore {
+    /// From now on every call fails (`true`: the store is down) or works again (`false`).
+    pub fn set_failing(&self, failing: bool) {
+        self.fail.store(failing, Ordering::SeqCst);
+    }
+
+    /// From now on claims never answer (`true`: the store hangs) or answer again (`false`).
+    pub fn set_hanging(&self, hanging: bool) {
+        self.hang.store(hanging, Ordering::SeqCst);
+    }
+
+    /// The calls made so far, failed ones included.
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
     pub fn records(&self) -> HashMap<String, Record> {
         self.lock().clone()
     }
@@ -62,7 +80,8 @@ impl IdempotencyStore for MemoryStore {
         }
         let mut records = self.lock();
         if let Some(old) = records.get(&claim.key) {
-            let expired = old.expires_at_s * 1000 < claim.now_ms;
+            // DynamoDB's rule (`expires_at < now` in seconds), to the second.
+            let expired = old.expires_at_s < claim.now_ms.div_euclid(1000);
             let lease_over = old.status == "IN_PROGRESS" && old.lease_expires_at_ms < claim.now_ms;
             let ours = old.status == "IN_PROGRESS" && old.owner == claim.owner;
             if ours {
@@ -72,6 +91,7 @@ impl IdempotencyStore for MemoryStore {
                 return Ok(if old.status == "COMPLETED" {
                     ClaimOutcome::Completed {
                         payload_hash: Some(old.payload_hash.clone()),
+                        kept: old.kept.clone(),
                     }
                 } else {
                     ClaimOutcome::InProgress
@@ -86,19 +106,19 @@ impl IdempotencyStore for MemoryStore {
                 expires_at_s: claim.expires_at_s,
                 payload_hash: claim.payload_hash.clone(),
                 owner: claim.owner.clone(),
-                message_id: None,
+                kept: None,
             },
         );
         Ok(ClaimOutcome::Claimed)
     }
 
-    async fn complete(&self, claim: &Claim, message_id: &str) -> Result<Settled, Fault> {
+    async fn complete(&self, claim: &Claim, kept: &str) -> Result<Settled, Fault> {
         self.enter()?;
         let mut records = self.lock();
         match records.get_mut(&claim.key) {
             Some(r) if is_ours(r, claim) => {
                 r.status = "COMPLETED";
-                r.message_id = Some(message_id.to_owned());
+                r.kept = Some(kept.to_owned());
                 Ok(Settled::Done)
             }
             _ => Ok(Settled::NotOurs),
@@ -119,4 +139,35 @@ impl IdempotencyStore for MemoryStore {
 
 fn is_ours(r: &Record, claim: &Claim) -> bool {
     r.status == "IN_PROGRESS" && r.owner == claim.owner
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn completed(expires_at_s: i64) -> Record {
+        Record {
+            status: "COMPLETED",
+            lease_expires_at_ms: 0,
+            expires_at_s,
+            payload_hash: "h".into(),
+            owner: "earlier".into(),
+            kept: Some("m-1".into()),
+        }
+    }
+
+    // DynamoDB's condition is `expires_at < :now_s` with `:now_s` the claimant's whole second: a
+    // record is still there during its `expires_at` second and gone from the next one.
+    #[tokio::test]
+    async fn a_record_expires_after_its_second_as_in_dynamodb() {
+        let store = MemoryStore::default();
+        store.insert("k", completed(100));
+        let at = |now_ms: i64| Claim::new("k", "new", now_ms + 1_000, 200, "h", now_ms);
+        assert!(matches!(
+            store.claim(&at(100_999)).await,
+            Ok(ClaimOutcome::Completed { .. })
+        ));
+        assert_eq!(store.claim(&at(101_000)).await, Ok(ClaimOutcome::Claimed));
+        assert_eq!(store.records()["k"].owner, "new");
+    }
 }

@@ -5,27 +5,82 @@ use std::future::Future;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// How long after the invocation's deadline a claim stays protected: covers clock skew between
-/// Lambda hosts and the time DynamoDB takes to see the claim.
+/// How long after the invocation's deadline a claim stays protected by default: covers clock
+/// skew between Lambda hosts and the time DynamoDB takes to see the claim.
 pub const LEASE_MARGIN_MS: i64 = 10_000;
 /// Lambda's longest possible timeout (15 minutes): no invocation's deadline is further away, so
-/// no lease is longer than this plus `LEASE_MARGIN_MS`.
+/// no lease is longer than this plus the lease margin.
 pub const MAX_INVOCATION_MS: i64 = 900_000;
-/// The longest lease a claim can carry, in seconds.
+/// The longest lease a claim can carry with the default margin, in seconds.
 pub const MAX_LEASE_SECS: u64 = ((MAX_INVOCATION_MS + LEASE_MARGIN_MS) / 1000) as u64;
-/// Kept back at the end of the invocation to build and return the answer.
-const ANSWER_RESERVE_MS: i64 = 300;
-/// Kept back for each protocol step that must still follow the current one (after the claim:
-/// the operation and the complete or release; after the operation: the complete or release).
-const STEP_RESERVE: Duration = Duration::from_millis(1_000);
+
+/// How `Idempotency` runs: how long records are remembered, how long a claim outlives its
+/// invocation, how the invocation's time is shared out, and what a reused key with another
+/// request is. `Config::new(ttl)` and the `with_*` methods; the fields are public to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Config {
+    /// How long after its claim a record is remembered (the table's TTL attribute).
+    pub ttl: Duration,
+    /// How long after the invocation's deadline a claim stays protected.
+    pub lease_margin: Duration,
+    /// Kept back at the end of the invocation to build and return the answer.
+    pub answer_reserve: Duration,
+    /// Kept back for each protocol step that must still follow the current one (after the claim:
+    /// the operation and the complete or release; after the operation: the complete or release).
+    pub step_reserve: Duration,
+    /// A completed key met again with another fingerprint is `Failure::PayloadMismatch` instead of
+    /// `Run::AlreadyDone { same_request: false, .. }` (Powertools' payload validation).
+    pub reject_payload_mismatch: bool,
+}
+
+impl Config {
+    /// Records remembered for `ttl`; a 10 s lease margin, 300 ms for the answer, 1 s per step.
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            lease_margin: Duration::from_millis(LEASE_MARGIN_MS.unsigned_abs()),
+            answer_reserve: Duration::from_millis(300),
+            step_reserve: Duration::from_millis(1_000),
+            reject_payload_mismatch: false,
+        }
+    }
+
+    pub fn with_lease_margin(mut self, margin: Duration) -> Self {
+        self.lease_margin = margin;
+        self
+    }
+
+    pub fn with_answer_reserve(mut self, reserve: Duration) -> Self {
+        self.answer_reserve = reserve;
+        self
+    }
+
+    pub fn with_step_reserve(mut self, reserve: Duration) -> Self {
+        self.step_reserve = reserve;
+        self
+    }
+
+    pub fn rejecting_payload_mismatch(mut self, reject: bool) -> Self {
+        self.reject_payload_mismatch = reject;
+        self
+    }
+}
+
+/// The SHA-256 of a request's bytes, hex: a fingerprint for `Attempt::new`.
+pub fn fingerprint(request: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(request))
+}
 
 /// One attempt to run an operation under a key.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Attempt<'a> {
     /// The idempotency key, e.g. `orders#42`.
     pub key: &'a str,
-    /// A hash of the request: stored with the record, so a later attempt under the same key with
-    /// another request can be told apart (`Run::AlreadyDone { same_request: false }`).
+    /// A hash of the request (`fingerprint`): stored with the record, so a later attempt under
+    /// the same key with another request can be told apart.
     pub fingerprint: String,
     /// The attempt's clock, epoch ms.
     pub now_ms: i64,
@@ -33,69 +88,99 @@ pub struct Attempt<'a> {
     pub deadline_ms: i64,
 }
 
+impl<'a> Attempt<'a> {
+    pub fn new(
+        key: &'a str,
+        fingerprint: impl Into<String>,
+        now_ms: i64,
+        deadline_ms: i64,
+    ) -> Self {
+        Self {
+            key,
+            fingerprint: fingerprint.into(),
+            now_ms,
+            deadline_ms,
+        }
+    }
+}
+
 /// What an attempt found or did.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Run<T> {
     /// This attempt ran the operation; here is its value.
     Ran(T),
-    /// An earlier attempt completed the operation. `same_request` is false when that attempt's
-    /// fingerprint differs from this one's.
-    AlreadyDone { same_request: bool },
+    /// An earlier attempt completed the operation: `kept` is what it kept
+    /// (`Completion::Keep`; `None` for `Completion::Done` without one). `same_request` is false
+    /// when that attempt's fingerprint differs from this one's.
+    AlreadyDone {
+        same_request: bool,
+        kept: Option<String>,
+    },
     /// Another attempt holds a live claim on the key: try again later.
     InProgress,
 }
 
 /// How the record of a successful operation becomes `COMPLETED`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Completion {
-    /// The utility marks it, keeping this short text (e.g. the queue's message id).
+    /// The utility marks it, keeping this short text (e.g. the queue's message id, a receipt):
+    /// every later attempt gets it back in `Run::AlreadyDone`.
     Keep(String),
     /// The operation already did, atomically with its own write (a DynamoDB transaction with
     /// [`crate::DynamoDbStore::completion`]), so no crash can leave the effect without the mark.
     Done,
 }
 
-/// Why an attempt failed. Either way, nothing is left claimed by this attempt (best effort).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why an attempt failed. Whatever the reason, nothing is left claimed by this attempt (best
+/// effort: a release that fails leaves the claim to its lease).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Failure<E> {
-    /// Claiming the key failed: the operation did not run.
+    /// Claiming the key failed (or ran out of time): the operation did not run.
+    #[error("the idempotency claim failed: {0}")]
     Store(Fault),
-    /// The operation failed or ran out of time: the claim was released so a retry runs it.
+    /// The operation failed: the claim was released so a retry runs it.
+    #[error("the operation failed: {0}")]
     Operation(E),
+    /// The operation did not finish in the time the invocation had left for it: it was
+    /// stopped and the claim released.
+    #[error("the operation did not finish in the invocation's time")]
+    TimedOut,
+    /// The key was completed for another request (`Config::rejecting_payload_mismatch`).
+    #[error("the key was completed for another request")]
+    PayloadMismatch,
 }
 
 /// The time the invocation has left, shared out over the protocol's steps.
 #[derive(Debug, Clone, Copy)]
 struct Budget {
     end: Instant,
+    step_reserve: Duration,
 }
 
 impl Budget {
-    fn new(now_ms: i64, deadline_ms: i64) -> Self {
+    fn new(now_ms: i64, deadline_ms: i64, config: &Config) -> Self {
+        let reserve = i64::try_from(config.answer_reserve.as_millis()).unwrap_or(i64::MAX);
         let left = deadline_ms
-            .saturating_sub(now_ms + ANSWER_RESERVE_MS)
+            .saturating_sub(now_ms.saturating_add(reserve))
             .max(0);
         let left = Duration::from_millis(u64::try_from(left).unwrap_or_default());
         Self {
             end: Instant::now() + left,
+            step_reserve: config.step_reserve,
         }
     }
 
-    /// Run a call that still has `steps_after` steps to follow; when it would eat into their
-    /// share, stop it and report a timeout.
-    async fn run<T, E: From<Fault>>(
-        self,
-        steps_after: u32,
-        operation: &'static str,
-        call: impl Future<Output = Result<T, E>>,
-    ) -> Result<T, E> {
+    /// Run a call that still has `steps_after` steps to follow; `None` when it would eat into
+    /// their share (it is stopped).
+    async fn run<T>(self, steps_after: u32, call: impl Future<Output = T>) -> Option<T> {
         let until = self
             .end
-            .checked_sub(STEP_RESERVE * steps_after)
+            .checked_sub(self.step_reserve * steps_after)
             .unwrap_or_else(Instant::now);
-        tokio::time::timeout_at(until, call)
-            .await
-            .unwrap_or_else(|_| Err(Fault::out_of_time(operation).into()))
+        tokio::time::timeout_at(until, call).await.ok()
     }
 }
 
@@ -103,17 +188,25 @@ impl Budget {
 #[derive(Debug)]
 pub struct Idempotency<S> {
     store: S,
-    ttl_secs: u64,
+    config: Config,
 }
 
 impl<S: IdempotencyStore> Idempotency<S> {
-    /// Records are remembered `ttl_secs` after their claim.
+    /// Records are remembered `ttl_secs` after their claim; everything else as `Config::new`.
     pub fn new(store: S, ttl_secs: u64) -> Self {
-        Self { store, ttl_secs }
+        Self::with_config(store, Config::new(Duration::from_secs(ttl_secs)))
+    }
+
+    pub fn with_config(store: S, config: Config) -> Self {
+        Self { store, config }
     }
 
     pub fn store(&self) -> &S {
         &self.store
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
     }
 
     /// Run `operation` unless an attempt under the same key has completed it or is running it.
@@ -127,76 +220,83 @@ impl<S: IdempotencyStore> Idempotency<S> {
     where
         F: FnOnce(&Claim) -> Fut,
         Fut: Future<Output = Result<(T, Completion), E>>,
-        E: From<Fault> + std::fmt::Display,
     {
         let deadline_ms = attempt
             .deadline_ms
             .min(attempt.now_ms.saturating_add(MAX_INVOCATION_MS));
-        let ttl = i64::try_from(self.ttl_secs).unwrap_or(i64::MAX / 2000);
+        let ttl = i64::try_from(self.config.ttl.as_secs()).unwrap_or(i64::MAX / 2000);
+        let margin = i64::try_from(self.config.lease_margin.as_millis()).unwrap_or(i64::MAX / 2);
         let claim = Claim {
             key: attempt.key.to_owned(),
             owner: Claim::new_owner(),
-            lease_expires_at_ms: deadline_ms + LEASE_MARGIN_MS,
+            lease_expires_at_ms: deadline_ms.saturating_add(margin),
             expires_at_s: attempt.now_ms.div_euclid(1000).saturating_add(ttl),
             payload_hash: attempt.fingerprint.clone(),
             now_ms: attempt.now_ms,
         };
-        let budget = Budget::new(attempt.now_ms, deadline_ms);
+        let budget = Budget::new(attempt.now_ms, deadline_ms, &self.config);
 
-        match budget
-            .run(2, "idempotency claim", self.store.claim(&claim))
+        let claimed = budget
+            .run(2, self.store.claim(&claim))
             .await
-        {
+            .unwrap_or_else(|| Err(Fault::out_of_time("idempotency claim")));
+        match claimed {
             Ok(ClaimOutcome::Claimed) => {}
-            Ok(ClaimOutcome::Completed { payload_hash }) => {
+            Ok(ClaimOutcome::Completed { payload_hash, kept }) => {
                 let same_request = payload_hash.is_none_or(|h| h == claim.payload_hash);
-                return Ok(Run::AlreadyDone { same_request });
+                if !same_request && self.config.reject_payload_mismatch {
+                    return Err(Failure::PayloadMismatch);
+                }
+                return Ok(Run::AlreadyDone { same_request, kept });
             }
-            Ok(ClaimOutcome::InProgress) => return Ok(Run::InProgress),
+            Ok(_) => return Ok(Run::InProgress),
             Err(e) => return Err(Failure::Store(e)),
         }
 
-        let (value, completion) = match budget.run(1, "operation", operation(&claim)).await {
-            Ok(done) => done,
-            Err(e) => {
-                match budget
-                    .run(0, "idempotency release", self.store.release(&claim))
-                    .await
-                {
-                    Ok(Settled::Done) => {}
-                    Ok(Settled::NotOurs) => tracing::warn!(
-                        "the claim was taken over by another attempt before it could be released"
-                    ),
-                    Err(e) => {
-                        log_fault(&e, "releasing the claim failed; it expires with its lease")
-                    }
-                }
-                return Err(Failure::Operation(e));
+        let failed = match budget.run(1, operation(&claim)).await {
+            Some(Ok((value, completion))) => {
+                self.complete(&claim, &budget, completion).await;
+                return Ok(Run::Ran(value));
             }
+            Some(Err(e)) => Failure::Operation(e),
+            None => Failure::TimedOut,
         };
-        let Completion::Keep(kept) = completion else {
-            return Ok(Run::Ran(value));
-        };
-        match budget
-            .run(
-                0,
-                "idempotency complete",
-                self.store.complete(&claim, &kept),
-            )
+        let released = budget
+            .run(0, self.store.release(&claim))
             .await
-        {
-            Ok(Settled::Done) => {}
-            // The operation's effect stands either way. Another attempt took the claim over after
-            // our lease ran out: it runs the operation too.
+            .unwrap_or_else(|| Err(Fault::out_of_time("idempotency release")));
+        match released {
+            Ok(Settled::NotOurs) => tracing::warn!(
+                "the claim was taken over by another attempt before it could be released"
+            ),
+            Ok(_) => {}
+            Err(e) => log_fault(&e, "releasing the claim failed; it expires with its lease"),
+        }
+        Err(failed)
+    }
+
+    /// Mark the claim completed after the operation's success (unless it did so itself). The
+    /// operation's effect stands whatever happens here.
+    async fn complete(&self, claim: &Claim, budget: &Budget, completion: Completion) {
+        let Completion::Keep(kept) = completion else {
+            return;
+        };
+        let completed = budget
+            .run(0, self.store.complete(claim, &kept))
+            .await
+            .unwrap_or_else(|| Err(Fault::out_of_time("idempotency complete")));
+        match completed {
+            // Another attempt took the claim over after our lease ran out: it runs the operation
+            // too.
             Ok(Settled::NotOurs) => tracing::warn!(
                 kept,
                 "done, but the claim had been taken over by another attempt: left as it is"
             ),
+            Ok(_) => {}
             // The record stays IN_PROGRESS until its lease ends; a later attempt then runs the
             // operation again.
             Err(e) => log_fault(&e, "done, but marking the claim completed failed"),
         }
-        Ok(Run::Ran(value))
     }
 }
 
@@ -218,12 +318,7 @@ mod tests {
     use std::sync::Arc;
 
     fn attempt(key: &str, now_ms: i64) -> Attempt<'_> {
-        Attempt {
-            key,
-            fingerprint: "f".into(),
-            now_ms,
-            deadline_ms: now_ms + 3_000,
-        }
+        Attempt::new(key, "f", now_ms, now_ms + 3_000)
     }
 
     fn now() -> i64 {
@@ -260,20 +355,24 @@ mod tests {
         );
         assert_eq!(
             idem.run(&attempt("k", t), counted(&runs, false)).await,
-            Ok(Run::AlreadyDone { same_request: true })
+            Ok(Run::AlreadyDone {
+                same_request: true,
+                kept: Some("result-1".into())
+            })
         );
         let mut other = attempt("k", t);
         other.fingerprint = "g".into();
         assert_eq!(
             idem.run(&other, counted(&runs, false)).await,
             Ok(Run::AlreadyDone {
-                same_request: false
+                same_request: false,
+                kept: Some("result-1".into())
             })
         );
         assert_eq!(runs.load(Ordering::SeqCst), 1);
         let record = &idem.store().records()["k"];
         assert_eq!(
-            (record.status, record.message_id.as_deref()),
+            (record.status, record.kept.as_deref()),
             ("COMPLETED", Some("result-1"))
         );
         assert_eq!(record.expires_at_s, t / 1000 + 60);
@@ -308,7 +407,7 @@ mod tests {
                 expires_at_s: t / 1000 + 60,
                 payload_hash: "f".into(),
                 owner: "a crashed attempt".into(),
-                message_id: None,
+                kept: None,
             },
         );
         assert_eq!(
@@ -325,7 +424,7 @@ mod tests {
     #[tokio::test]
     async fn a_store_fault_runs_nothing() {
         let idem = Idempotency::new(MemoryStore::default(), 60);
-        idem.store().fail.store(true, Ordering::SeqCst);
+        idem.store().set_failing(true);
         let runs = Arc::new(AtomicUsize::new(0));
         assert!(matches!(
             idem.run(&attempt("k", now()), counted(&runs, false)).await,
@@ -344,13 +443,62 @@ mod tests {
                 std::future::pending::<Result<((), Completion), Fault>>()
             })
             .await;
-        assert!(
-            matches!(out, Err(Failure::Operation(ref e)) if e.kind == crate::FaultKind::Timeout)
-        );
+        assert!(matches!(out, Err(Failure::TimedOut)));
         assert!(
             started.elapsed() < Duration::from_millis(3_000),
             "inside the deadline"
         );
         assert!(idem.store().records().is_empty(), "released");
+    }
+
+    #[tokio::test]
+    async fn a_mismatched_request_is_refused_when_configured() {
+        let config = Config::new(Duration::from_secs(60)).rejecting_payload_mismatch(true);
+        let idem = Idempotency::with_config(MemoryStore::default(), config);
+        let runs = Arc::new(AtomicUsize::new(0));
+        let t = now();
+        let first = Attempt::new("k", fingerprint(b"{\"amount\":1}"), t, t + 3_000);
+        assert_eq!(
+            idem.run(&first, counted(&runs, false)).await,
+            Ok(Run::Ran(1))
+        );
+        let same = Attempt::new("k", fingerprint(b"{\"amount\":1}"), t, t + 3_000);
+        assert!(matches!(
+            idem.run(&same, counted(&runs, false)).await,
+            Ok(Run::AlreadyDone {
+                same_request: true,
+                ..
+            })
+        ));
+        let other = Attempt::new("k", fingerprint(b"{\"amount\":2}"), t, t + 3_000);
+        assert_eq!(
+            idem.run(&other, counted(&runs, false)).await,
+            Err(Failure::PayloadMismatch)
+        );
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_fingerprint_is_the_requests_sha256() {
+        assert_eq!(
+            fingerprint(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[tokio::test]
+    async fn done_by_the_operation_keeps_nothing_to_return() {
+        let idem = Idempotency::new(MemoryStore::default(), 60);
+        let t = now();
+        let out = idem
+            .run(&attempt("k", t), |claim: &Claim| {
+                let key = claim.key.clone();
+                std::future::ready(Ok::<_, Fault>((key, Completion::Done)))
+            })
+            .await;
+        assert_eq!(out, Ok(Run::Ran("k".to_owned())));
+        // Nothing marked it: the store's record is still the claim (an operation that says Done
+        // wrote the mark itself in real use).
+        assert_eq!(idem.store().records()["k"].status, "IN_PROGRESS");
     }
 }

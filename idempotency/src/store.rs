@@ -4,8 +4,9 @@
 use crate::Fault;
 use std::future::Future;
 
-/// An `IN_PROGRESS` claim on an idempotency key.
+/// An `IN_PROGRESS` claim on an idempotency key, as `Idempotency` makes it for a store.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Claim {
     /// The idempotency key, e.g. `orders#42`.
     pub key: String,
@@ -17,12 +18,33 @@ pub struct Claim {
     pub lease_expires_at_ms: i64,
     /// Epoch seconds: the record's TTL.
     pub expires_at_s: i64,
+    /// The attempt's fingerprint of its request (`Attempt::fingerprint`).
     pub payload_hash: String,
     /// The claimant's clock, epoch ms: decides whether an existing record has expired.
     pub now_ms: i64,
 }
 
 impl Claim {
+    /// A claim as `Idempotency::run` makes one: for testing a store, or for driving a store
+    /// without the state machine.
+    pub fn new(
+        key: impl Into<String>,
+        owner: impl Into<String>,
+        lease_expires_at_ms: i64,
+        expires_at_s: i64,
+        payload_hash: impl Into<String>,
+        now_ms: i64,
+    ) -> Self {
+        Self {
+            key: key.into(),
+            owner: owner.into(),
+            lease_expires_at_ms,
+            expires_at_s,
+            payload_hash: payload_hash.into(),
+            now_ms,
+        }
+    }
+
     /// A fresh random owner id (128 bits, hex).
     pub fn new_owner() -> String {
         let mut bytes = [0u8; 16];
@@ -44,18 +66,23 @@ impl Claim {
 
 /// What a claim found.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ClaimOutcome {
     /// The key is ours: go on and run the operation.
     Claimed,
     /// Already done. `payload_hash` is the fingerprint stored with it, to spot a key reused for
-    /// another request.
-    Completed { payload_hash: Option<String> },
+    /// another request; `kept` what the operation kept (`Completion::Keep`).
+    Completed {
+        payload_hash: Option<String>,
+        kept: Option<String>,
+    },
     /// Another attempt holds a live claim.
     InProgress,
 }
 
 /// What a conditional complete or release found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Settled {
     /// The record was still our claim and is now updated (or deleted).
     Done,
@@ -71,9 +98,9 @@ impl<T: IdempotencyStore> IdempotencyStore for std::sync::Arc<T> {
     fn complete(
         &self,
         claim: &Claim,
-        message_id: &str,
+        kept: &str,
     ) -> impl Future<Output = Result<Settled, Fault>> + Send {
-        (**self).complete(claim, message_id)
+        (**self).complete(claim, kept)
     }
     fn release(&self, claim: &Claim) -> impl Future<Output = Result<Settled, Fault>> + Send {
         (**self).release(claim)
@@ -85,12 +112,12 @@ pub trait IdempotencyStore: Send + Sync {
     /// has passed, or it is `IN_PROGRESS` with an expired lease. A record carrying this claim's
     /// owner is our own earlier attempt and counts as claimed.
     fn claim(&self, claim: &Claim) -> impl Future<Output = Result<ClaimOutcome, Fault>> + Send;
-    /// Mark the claim `COMPLETED`, keeping `message_id` (what the operation asked to keep, e.g. a
-    /// queue's message id), only while it is still ours.
+    /// Mark the claim `COMPLETED`, keeping `kept` (what the operation asked to keep, e.g. a
+    /// queue's message id or a receipt), only while it is still ours.
     fn complete(
         &self,
         claim: &Claim,
-        message_id: &str,
+        kept: &str,
     ) -> impl Future<Output = Result<Settled, Fault>> + Send;
     /// Delete our own `IN_PROGRESS` claim (after a failed operation), so a retry is not held off.
     fn release(&self, claim: &Claim) -> impl Future<Output = Result<Settled, Fault>> + Send;

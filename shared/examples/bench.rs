@@ -5,7 +5,6 @@
 use chrono::Utc;
 use http::{HeaderMap, HeaderValue};
 use kyc_intake::config;
-use kyc_intake::intake::auth::AuthScheme;
 use kyc_intake::intake::normalize::normalize;
 use kyc_intake::memory::MemorySink;
 use kyc_intake::sources::cashfree::{
@@ -79,7 +78,7 @@ fn main() {
             vkyc.spec,
             b.as_bytes(),
             now,
-            AuthScheme::CashfreeHeaderHmac,
+            kyc_intake::sources::cashfree::HEADER_HMAC,
         ))
         .expect("normalized");
     }

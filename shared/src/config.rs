@@ -73,6 +73,8 @@ impl<F: Fn(&str) -> Option<String> + Sync> Env for F {
     }
 }
 
+/// A variable that must be set (an empty or blank value counts as unset), trimmed: the one rule
+/// for every function's required settings.
 pub fn required(env: &dyn Env, var: &'static str) -> Result<String, ConfigError> {
     env.get(var)
         .map(|v| v.trim().to_owned())

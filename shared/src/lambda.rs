@@ -3,7 +3,7 @@
 //! runtime loop that serves them.
 
 use crate::intake::inbound::Inbound;
-use crate::intake::pipeline::{Outcome, Pipeline, Refusal, DEFAULT_DEADLINE_MS};
+use crate::intake::pipeline::{invocation_deadline_ms, Outcome, Pipeline, Refusal};
 use crate::journeys::sweeper::{DueJourneys, Sweeper};
 use crate::journeys::worker::{JourneyStore, JourneyWorker};
 use crate::ports::{EventSink, IdempotencyStore};
@@ -164,11 +164,10 @@ pub async fn handle_batch<S: IdempotencyStore, J: JourneyStore>(
     worker: &JourneyWorker<S, J>,
     event: lambda_runtime::LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, Infallible> {
-    let now = chrono::Utc::now().timestamp_millis();
-    let deadline_ms = i64::try_from(event.context.deadline)
-        .ok()
-        .filter(|d| *d > now)
-        .unwrap_or(now + DEFAULT_DEADLINE_MS);
+    let deadline_ms = invocation_deadline_ms(
+        i64::try_from(event.context.deadline).ok(),
+        chrono::Utc::now().timestamp_millis(),
+    );
     Ok(worker.handle(&event.payload, deadline_ms).await)
 }
 
@@ -191,10 +190,10 @@ where
             let secrets = secrets.clone();
             async move {
                 let now = chrono::Utc::now();
-                let deadline_ms = i64::try_from(event.context.deadline)
-                    .ok()
-                    .filter(|d| *d > now.timestamp_millis())
-                    .unwrap_or(now.timestamp_millis() + DEFAULT_DEADLINE_MS);
+                let deadline_ms = invocation_deadline_ms(
+                    i64::try_from(event.context.deadline).ok(),
+                    now.timestamp_millis(),
+                );
                 if let Some(secrets) = &secrets {
                     let budget = std::time::Duration::from_secs(5);
                     secrets

@@ -101,7 +101,7 @@ pub async fn config_from_env(
 pub async fn webhook_pipeline(
     function: &'static FunctionSpec,
 ) -> Result<Arc<AwsPipeline>, ConfigError> {
-    let sdk = aws::load_config().await;
+    let sdk = aws::lambda_config();
     let config = config_from_env(function, &sdk).await?;
     Ok(Arc::new(pipeline_with(&sdk, config)))
 }

@@ -5,7 +5,6 @@
 use chrono::{TimeZone, Utc};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use kyc_intake::config;
-use kyc_intake::intake::auth::AuthScheme;
 use kyc_intake::intake::normalize::{self, sqs_accepts};
 use kyc_intake::intake::settings::QUEUE_MAX_MESSAGE_BYTES;
 use kyc_intake::memory::MemorySink;
@@ -26,8 +25,13 @@ fn local(var: &str) -> &'static str {
 }
 
 fn normalize(source: &Source, body: &[u8], now: chrono::DateTime<Utc>) -> normalize::Normalized {
-    normalize::normalize(source.spec, body, now, AuthScheme::CashfreeHeaderHmac)
-        .expect("normalize never fails to serialize")
+    normalize::normalize(
+        source.spec,
+        body,
+        now,
+        kyc_intake::sources::cashfree::HEADER_HMAC,
+    )
+    .expect("normalize never fails to serialize")
 }
 
 fn cases() -> u32 {
@@ -251,7 +255,7 @@ fn signature_verification_never_panics_and_never_accepts_a_forgery() {
         let mut h = HeaderMap::new();
         h.insert(TIMESTAMP_HEADER, HeaderValue::from_str(&ts).expect("digits"));
         h.insert(SIGNATURE_HEADER, HeaderValue::from_str(&sign(local(cashfree::settings::var::CLIENT_SECRETS).as_bytes(), &ts, &body)).expect("b64"));
-        prop_assert_eq!(auth.verify(&h, &body, now), Ok(AuthScheme::CashfreeHeaderHmac));
+        prop_assert_eq!(auth.verify(&h, &body, now), Ok(kyc_intake::sources::cashfree::HEADER_HMAC));
         let mut tampered = body.clone();
         tampered.push(b' ');
         prop_assert!(auth.verify(&h, &tampered, now).is_err());

@@ -75,7 +75,7 @@ async fn new_event_is_forwarded_once_and_recorded_completed() {
     assert_eq!(event.data.payload.get(), BODY, "payload kept byte for byte");
     assert_eq!(
         event.data.auth_scheme,
-        kyc_intake::intake::auth::AuthScheme::CashfreeHeaderHmac
+        kyc_intake::sources::cashfree::HEADER_HMAC
     );
     assert_eq!(event.data.payload_encoding, None);
 
@@ -84,10 +84,10 @@ async fn new_event_is_forwarded_once_and_recorded_completed() {
     let item = &items[0];
     assert_eq!(s(item, "pk"), format!("cashfree/vkyc#{id}"));
     assert_eq!(s(item, "status"), "COMPLETED");
-    assert_eq!(s(item, "message_id"), m.message_id);
+    assert_eq!(s(item, "kept"), m.message_id);
     assert_eq!(
         s(item, "payload_hash"),
-        kyc_intake::intake::normalize::payload_hash(BODY.as_bytes())
+        lambda_idempotency::fingerprint(BODY.as_bytes())
     );
     let ttl = n(item, "expires_at") - before;
     assert!((604_790..=604_810).contains(&ttl), "TTL {ttl}s");
@@ -98,8 +98,8 @@ async fn new_event_is_forwarded_once_and_recorded_completed() {
         names,
         [
             "expires_at",
+            "kept",
             "lease_expires_at",
-            "message_id",
             "owner",
             "payload_hash",
             "pk",

@@ -4,7 +4,6 @@
 //! invocation.
 
 use kyc_intake::aws::SqsSink;
-use kyc_intake::intake::auth::AuthScheme;
 use kyc_intake::intake::settings::MAX_BODY_BYTES_LIMIT;
 use kyc_intake::ports::{
     Claim, ClaimOutcome, EventSink, FaultKind, IdempotencyStore, OutgoingMessage, Settled,
@@ -121,20 +120,23 @@ async fn a_digilocker_rerun_on_the_same_ref_id_is_a_new_event() {
     assert_eq!(messages.len(), 2);
     for m in &messages {
         let event: KycEvent = serde_json::from_str(&m.body).expect("event");
-        assert_eq!(event.data.auth_scheme, AuthScheme::HypervergeIpUrlToken);
+        assert_eq!(
+            event.data.auth_scheme,
+            kyc_intake::sources::hyperverge::IP_URL_TOKEN
+        );
         assert_eq!(event.subject.as_deref(), Some("ref-rerun"));
     }
 }
 
 fn claim(owner: &str, now_ms: i64) -> Claim {
-    Claim {
-        key: "cashfree/vkyc#late".into(),
-        owner: owner.into(),
-        lease_expires_at_ms: now_ms + 1_000,
-        expires_at_s: now_ms / 1000 + 3_600,
-        payload_hash: "h".into(),
+    Claim::new(
+        "cashfree/vkyc#late",
+        owner,
+        now_ms + 1_000,
+        now_ms / 1000 + 3_600,
+        "h",
         now_ms,
-    }
+    )
 }
 
 #[tokio::test]
@@ -179,7 +181,7 @@ async fn a_late_invocation_never_overwrites_a_claim_another_delivery_took_over()
         (
             s(&items[0], "status"),
             s(&items[0], "owner"),
-            s(&items[0], "message_id")
+            s(&items[0], "kept")
         ),
         ("IN_PROGRESS".into(), "provider-retry".into(), String::new())
     );
@@ -189,7 +191,7 @@ async fn a_late_invocation_never_overwrites_a_claim_another_delivery_took_over()
     );
     let items = stack.items().await;
     assert_eq!(
-        (s(&items[0], "status"), s(&items[0], "message_id")),
+        (s(&items[0], "status"), s(&items[0], "kept")),
         ("COMPLETED".into(), "m-retry".into())
     );
     // A completed record is no one's claim any more: no release deletes it.

@@ -3,8 +3,9 @@
 //! `sources/<provider>/mod.rs` describes a real one (a `SourceSpec`, a `FunctionSpec` with its
 //! settings) and added to the list of functions; nothing in the pipeline, the gateway or the
 //! library changes. It then runs end to end through the local gateway over HTTP, the real
-//! pipeline and the local DynamoDB/SQS server. (A real provider would also name its scheme in
-//! `AuthScheme` and the JSON Schema; this one borrows the header-token scheme.)
+//! pipeline and the local DynamoDB/SQS server. It names its own scheme, as a real provider does in
+//! its folder; a real one also adds that name to the JSON Schema's list, which a unit test of the
+//! registry demands.
 
 use kyc_intake::config::{secrets, ConfigError, Env};
 use kyc_intake::intake::auth::{token::HeaderToken, AuthScheme, Authenticate};
@@ -60,11 +61,15 @@ static ACME: FunctionSpec = FunctionSpec {
     variables: &["ACME_TOKENS"],
     secret_variables: &["ACME_TOKENS"],
     local: &[("ACME_TOKENS", "acme-local-token-0123")],
+    schemes: &[HEADER_TOKEN],
 };
+
+/// Its `x-acme-token` header, checked against `ACME_TOKENS`.
+const HEADER_TOKEN: AuthScheme = AuthScheme::named("acme_header_token");
 
 fn auth(env: &dyn Env, _: &Common) -> Result<Box<dyn Authenticate>, ConfigError> {
     Ok(Box::new(HeaderToken::new(
-        AuthScheme::HypervergeHeaderToken,
+        HEADER_TOKEN,
         http::HeaderName::from_static("x-acme-token"),
         secrets(env, "ACME_TOKENS")?,
         None,
@@ -133,6 +138,7 @@ async fn a_new_provider_added_to_the_function_list_is_served_end_to_end() {
         ("acme/kyc", "kyc.kyc.approved", Some("app-5"))
     );
     assert_eq!(messages[0].group_id.as_deref(), Some("acme/kyc#app-5"));
+    assert_eq!(event.data.auth_scheme, HEADER_TOKEN);
 
     // The shipped functions still serve their routes, and a path nobody serves is a clear 404,
     // never a fallback to some function.

@@ -3,7 +3,6 @@
 //! which every refused request leaves nothing behind and every authenticated one is forwarded once.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use kyc_intake::intake::auth::AuthScheme;
 use kyc_intake::KycEvent;
 use kyc_intake_tests::{
     call, n, s, ApiRequest, Reply, Stack, CASHFREE_SECRET, DIGILOCKER_TOKEN, RESULTS_TOKEN,
@@ -28,7 +27,7 @@ fn vkyc_id(body: &str) -> String {
         &kyc_intake::sources::cashfree::vkyc::SOURCE,
         body.as_bytes(),
         chrono::Utc::now(),
-        AuthScheme::CashfreeHeaderHmac,
+        kyc_intake::sources::cashfree::HEADER_HMAC,
     )
     .expect("normalized")
     .id
@@ -126,7 +125,7 @@ async fn a_claim_left_by_a_crashed_invocation_holds_until_its_lease_ends() {
     assert_eq!(stack.messages().await.len(), 1);
     let items = stack.items().await;
     assert_eq!(s(&items[0], "status"), "COMPLETED");
-    assert!(!s(&items[0], "message_id").is_empty());
+    assert!(!s(&items[0], "kept").is_empty());
     let reply = call(&f, ApiRequest::post(VKYC, BODY).signed_now().request()).await;
     assert_eq!(reply.body["status"], "duplicate");
 }
@@ -149,17 +148,14 @@ async fn an_expired_record_not_yet_deleted_is_treated_as_absent() {
                 AttributeValue::N((now_ms() / 1000 - 10).to_string()),
             ),
             ("payload_hash".to_owned(), AttributeValue::S("old".into())),
-            (
-                "message_id".to_owned(),
-                AttributeValue::S("old-message".into()),
-            ),
+            ("kept".to_owned(), AttributeValue::S("old-message".into())),
         ]))
         .await;
     let reply = call(&f, ApiRequest::post(VKYC, BODY).signed_now().request()).await;
     assert_eq!(reply.body["status"], "accepted");
     assert_eq!(stack.messages().await.len(), 1);
     let item = &stack.items().await[0];
-    assert_ne!(s(item, "message_id"), "old-message");
+    assert_ne!(s(item, "kept"), "old-message");
     assert!(n(item, "expires_at") > now_ms() / 1000);
 }
 

@@ -343,12 +343,11 @@ fn forged(
     received_at: chrono::DateTime<chrono::Utc>,
     headers: &[(&str, &str)],
 ) -> (String, Value) {
-    use kyc_intake::intake::auth::AuthScheme;
     let event = kyc_intake::intake::normalize::normalize(
         &vkyc::SOURCE,
         body.as_bytes(),
         received_at,
-        AuthScheme::CashfreeHeaderHmac,
+        kyc_intake::sources::cashfree::HEADER_HMAC,
     )
     .expect("normalize");
     let key = kyc_intake::intake::archive::key("cashfree/vkyc", received_at, &event.id);

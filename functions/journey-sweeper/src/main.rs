@@ -10,7 +10,7 @@ use lambda_runtime::Error;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init(env!("CARGO_CRATE_NAME"));
-    let sdk = kyc_intake::aws::load_config().await;
+    let sdk = kyc_intake::aws::lambda_config();
     // Bad configuration: one log line naming the variable, then exit (Lambda reports an init
     // failure).
     let Ok((sweeper, secrets)) = startup::journey_sweeper(&ProcessEnv, &sdk)

@@ -20,7 +20,7 @@ async fn main() -> Result<(), Error> {
         std::process::exit(2)
     };
     let worker = Arc::new(startup::aws_journey_worker(
-        &kyc_intake::aws::load_config().await,
+        &kyc_intake::aws::lambda_config(),
         &config,
     ));
     // Sequential unless AWS_LAMBDA_MAX_CONCURRENCY says otherwise (Lambda Managed Instances).

@@ -1,12 +1,12 @@
 //! `DynamoDueJourneys`: the sweeper's reading of the journey table's due index.
 
+use super::fault::fault;
 use super::item::{n, s};
 use crate::journeys::completeness::OpenJourney;
 use crate::journeys::sweeper::{DueJourneys, Page};
 use crate::journeys::worker::{journey_hash, SWEEP_SHARD_OPEN};
 use crate::ports::PortError;
 use aws_sdk_dynamodb::types::AttributeValue;
-use lambda_idempotency::classify as fault;
 use std::collections::HashMap;
 
 /// A due-index item as the sweeper reads it, or the attributes it lacks (or holds as another

@@ -1,12 +1,13 @@
 //! `DynamoJourneys`: the journey worker's table.
 
+use super::fault::fault;
 use super::item::{entry_value, n, s};
 use crate::journeys::worker::{
     Applied, JourneyStore, JourneyUpdate, Sweep, UpdateKind, SWEEP_SHARD_OPEN, SWEEP_SHARD_STALLED,
 };
 use crate::ports::{Claim, FaultKind, PortError};
 use aws_sdk_dynamodb::types::AttributeValue;
-use lambda_idempotency::{classify as fault, transaction_item, DynamoDbStore};
+use lambda_idempotency::{transaction_item, DynamoDbStore};
 
 /// How one apply transaction ended.
 enum Transacted {
@@ -296,7 +297,7 @@ impl DynamoJourneys {
         // The journey moved since (or was taken off already): only complete the claim.
         match lambda_idempotency::IdempotencyStore::complete(&self.claims, claim, "").await? {
             lambda_idempotency::Settled::Done => Ok(Applied::Acknowledged),
-            lambda_idempotency::Settled::NotOurs => Err(PortError::new(
+            _ => Err(PortError::new(
                 "DynamoDB UpdateItem",
                 FaultKind::Conflict,
                 "the idempotency claim is no longer ours: nothing applied",

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 mod due;
+mod fault;
 mod item;
 mod journeys;
 mod reader;
@@ -13,6 +14,7 @@ mod s3;
 mod sqs;
 
 pub use due::DynamoDueJourneys;
+pub use fault::fault;
 pub use journeys::DynamoJourneys;
 pub use reader::{JourneyReader, JourneyView};
 pub use s3::S3Archive;
@@ -58,6 +60,40 @@ pub async fn load_config_for(profile: Option<&str>) -> aws_config::SdkConfig {
         )
         .load()
         .await
+}
+
+/// The AWS configuration of a function on Lambda, from what Lambda puts in its environment: the
+/// region (`AWS_REGION`), the execution role's credentials (`AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), and `AWS_ENDPOINT_URL` when set (a local
+/// server). Unlike [`load_config`] it reads no profile, instance metadata or web identity token,
+/// so a function's bootstrap links none of their clients (STS among them). The tools, which run
+/// on an operator's machine, use [`load_config`].
+pub fn lambda_config() -> aws_config::SdkConfig {
+    use aws_config::environment::EnvironmentVariableCredentialsProvider;
+    use aws_sdk_dynamodb::config::{Region, SharedCredentialsProvider};
+    let var = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let region = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION"));
+    let mut config = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(region.map(Region::new))
+        .credentials_provider(SharedCredentialsProvider::new(
+            EnvironmentVariableCredentialsProvider::new(),
+        ))
+        .http_client(https_client())
+        .timeout_config(timeouts())
+        .retry_config(aws_config::retry::RetryConfig::standard())
+        .stalled_stream_protection(
+            aws_config::stalled_stream_protection::StalledStreamProtectionConfig::disabled(),
+        );
+    if let Some(url) = var("AWS_ENDPOINT_URL") {
+        config = config.endpoint_url(url);
+    }
+    config.build()
 }
 
 /// The HTTPS client every SDK client shares: rustls with ring's cryptography, the platform's root

@@ -1,11 +1,11 @@
 //! `JourneyReader`: an operator's reading of the journey table (`kycctl`, the console).
 
 use super::due::DUE_PAGE;
+use super::fault::fault;
 use super::item::{entries, s};
 use crate::journeys::worker::{SWEEP_SHARD_OPEN, SWEEP_SHARD_STALLED};
 use crate::ports::PortError;
 use aws_sdk_dynamodb::types::AttributeValue;
-use lambda_idempotency::classify as fault;
 
 /// A journey as operators read it (`kycctl journey`): every attribute the table keeps, times
 /// also as RFC 3339.

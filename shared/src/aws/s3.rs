@@ -3,10 +3,10 @@
 //! nothing is ever overwritten. The bucket's default encryption (SSE-KMS) and Object Lock
 //! retention apply to every object; the SDK adds the checksum S3 requires for a locked bucket.
 
+use super::fault::fault;
 use crate::intake::archive::Archive;
 use crate::ports::PortError;
 use aws_sdk_s3::primitives::ByteStream;
-use lambda_idempotency::classify as fault;
 use std::future::Future;
 use std::pin::Pin;
 

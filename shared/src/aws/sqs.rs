@@ -1,8 +1,8 @@
 //! `SqsSink`: the events queue. A `.fifo` queue gets the message group and deduplication ids.
 
+use super::fault::fault;
 use crate::ports::{EventSink, FaultKind, OutgoingMessage, PortError, ATTRIBUTE_DATA_TYPE};
 use aws_sdk_sqs::types::MessageAttributeValue;
-use lambda_idempotency::classify as fault;
 
 #[derive(Debug, Clone)]
 pub struct SqsSink {

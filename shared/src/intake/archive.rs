@@ -187,7 +187,7 @@ pub fn replay(
 ) -> Result<Replayed, String> {
     let body = delivery.body()?;
     let received_at = delivery.received_at()?;
-    let event = normalize(source, &body, received_at, delivery.auth_scheme)
+    let event = normalize(source, &body, received_at, delivery.auth_scheme.clone())
         .map_err(|e| format!("{}: {e}", delivery.event_id))?;
     let mut marked: KycEvent = serde_json::from_str(&event.body)
         .map_err(|e| format!("{}: the event: {e}", delivery.event_id))?;
@@ -311,7 +311,7 @@ fn consistent(d: &ArchivedDelivery, check: &Check<'_>) -> Result<(Vec<u8>, DateT
         return Err(format!("the path is not {source}'s route"));
     }
     let body = d.body()?;
-    let again = normalize(check.source, &body, received_at, d.auth_scheme)
+    let again = normalize(check.source, &body, received_at, d.auth_scheme.clone())
         .map_err(|e| format!("the body cannot be normalized again: {e}"))?;
     // An event unrecognized when it arrived was identified by its whole body: that id stands
     // too (a later mapping may recognize it, which is what replay is for).

@@ -143,11 +143,6 @@ fn canonical(v: Value) -> Value {
     }
 }
 
-/// Hex SHA-256 of the raw body (stored with the claim to spot an id collision).
-pub fn payload_hash(body: &[u8]) -> String {
-    hex::encode(Sha256::digest(body))
-}
-
 /// The longest value (in bytes) of an envelope field read from the payload (`subject`,
 /// `provider_event`, statuses, `provider_time`). A payload with a longer one, or one holding a
 /// control character or a character SQS refuses, is not recognized (its bytes are still forwarded
@@ -352,8 +347,13 @@ mod tests {
     }
 
     fn event_of(body: &[u8]) -> KycEvent {
-        let n = normalize(vkyc(), body, Utc::now(), AuthScheme::CashfreeHeaderHmac)
-            .expect("normalized");
+        let n = normalize(
+            vkyc(),
+            body,
+            Utc::now(),
+            crate::sources::cashfree::HEADER_HMAC,
+        )
+        .expect("normalized");
         assert!(sqs_accepts(&n.body), "the message is valid for SQS");
         assert!(n.body.len() + attributes_size(&n.event_type, n.source) <= QUEUE_MAX_MESSAGE_BYTES);
         serde_json::from_str(&n.body).expect("a KycEvent")
@@ -370,7 +370,7 @@ mod tests {
         let e = event_of(br#"{"b":1, "a":[1.50,2]}"#);
         assert_eq!(e.data.payload.get(), r#"{"b":1, "a":[1.50,2]}"#);
         assert_eq!(e.data.payload_encoding, None);
-        assert_eq!(e.data.auth_scheme, AuthScheme::CashfreeHeaderHmac);
+        assert_eq!(e.data.auth_scheme, crate::sources::cashfree::HEADER_HMAC);
         let e = event_of(b"plain text");
         assert_eq!(e.data.payload.get(), "\"plain text\"");
         assert_eq!(e.data.payload_encoding, None);
@@ -392,7 +392,7 @@ mod tests {
                 vkyc(),
                 body(t).as_bytes(),
                 received,
-                AuthScheme::CashfreeHeaderHmac,
+                crate::sources::cashfree::HEADER_HMAC,
             )
             .expect("normalized");
             serde_json::from_str(&n.body).expect("a KycEvent")
@@ -454,7 +454,7 @@ mod tests {
             vkyc(),
             body.as_bytes(),
             Utc::now(),
-            AuthScheme::CashfreeLegacyBodyHmac,
+            crate::sources::cashfree::LEGACY_BODY_HMAC,
         )
         .expect("normalized");
         let e: KycEvent = serde_json::from_str(&n.body).expect("event");

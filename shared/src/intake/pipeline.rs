@@ -5,7 +5,7 @@
 use crate::intake::archive::{self, Archive, ArchivedDelivery};
 use crate::intake::auth::AuthError;
 use crate::intake::inbound::Inbound;
-use crate::intake::normalize::{normalize, payload_hash, Normalized};
+use crate::intake::normalize::{normalize, Normalized};
 use crate::intake::settings::Settings;
 use crate::metrics::{MetricsSink, RequestMetrics, Stdout, NO_SOURCE};
 use crate::ports::{EventSink, FaultKind, IdempotencyStore, OutgoingMessage, PortError};
@@ -13,7 +13,7 @@ use crate::secrets::manager::{Refresh, Staleness};
 use crate::sources::Source;
 use chrono::{DateTime, Utc};
 use http::{Method, StatusCode};
-use lambda_idempotency::{log_fault, Attempt, Completion, Failure, Idempotency, Run};
+use lambda_idempotency::{fingerprint, log_fault, Attempt, Completion, Failure, Idempotency, Run};
 use serde::Serialize;
 use std::sync::Arc;
 use tracing::Instrument;
@@ -339,7 +339,7 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
         if req.body.len() > self.settings.max_body_bytes {
             return Outcome::Refused(Refusal::PayloadTooLarge);
         }
-        let deadline_ms = deadline_ms(req, now);
+        let deadline_ms = invocation_deadline_ms(req.deadline_ms, now.timestamp_millis());
         self.refresh_secrets(Staleness::MaxAge, now, deadline_ms)
             .await;
         let scheme = match source.auth.authenticate(req, now) {
@@ -360,7 +360,7 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
         // A refresh may have taken a while: the protocol's budget starts from here.
         let now = now + chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
 
-        let event = match normalize(source.spec, req.body, now, scheme) {
+        let event = match normalize(source.spec, req.body, now, scheme.clone()) {
             Ok(event) => event,
             Err(e) => {
                 tracing::error!(error = %e, "not forwarded: the event could not be made");
@@ -372,12 +372,7 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
         tracing::Span::current().record("event_id", event.id.as_str());
         let now_ms = now.timestamp_millis();
         let key = format!("{}#{}", source.spec.name, event.id);
-        let attempt = Attempt {
-            key: &key,
-            fingerprint: payload_hash(req.body),
-            now_ms,
-            deadline_ms,
-        };
+        let attempt = Attempt::new(&key, fingerprint(req.body), now_ms, deadline_ms);
         // The archive's record is built before the claim: a record that cannot be built fails
         // the request (503) with nothing claimed or sent.
         let archived = match &self.archive {
@@ -451,7 +446,7 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
                 report.archived = archived.is_some();
                 Outcome::Accepted { id }
             }
-            Ok(Run::AlreadyDone { same_request }) => {
+            Ok(Run::AlreadyDone { same_request, .. }) => {
                 if !same_request {
                     tracing::warn!(
                         event_type = event.event_type,
@@ -460,7 +455,8 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
                 }
                 Outcome::Duplicate { id }
             }
-            Ok(Run::InProgress) => Outcome::InProgress { id },
+            // Run::InProgress: another delivery holds the claim.
+            Ok(_) => Outcome::InProgress { id },
             Err(Failure::Store(e)) => {
                 log_fault(&e, "idempotency claim failed");
                 Outcome::Unavailable
@@ -474,38 +470,32 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
                 log_fault(&e, "archive write failed; the claim was released");
                 Outcome::Unavailable
             }
-            Err(Failure::Operation(ForwardError::Budget(e))) => {
-                log_fault(
-                    &e,
-                    "send and archive did not finish in time; the claim was released",
-                );
+            Err(Failure::TimedOut) => {
+                tracing::error!("send and archive did not finish in time; the claim was released");
+                Outcome::Unavailable
+            }
+            // A payload mismatch is not configured: a repeat with another body is a duplicate.
+            Err(other) => {
+                tracing::error!(error = %other, "forwarding failed");
                 Outcome::Unavailable
             }
         }
     }
 }
 
-/// Why forwarding a new event failed: the queue, the archive, or the time the invocation had.
+/// Why forwarding a new event failed: the queue or the archive.
 #[derive(Debug, thiserror::Error)]
 enum ForwardError {
     #[error("{0}")]
     Send(PortError),
     #[error("{0}")]
     Archive(PortError),
-    #[error("{0}")]
-    Budget(PortError),
 }
 
-impl From<PortError> for ForwardError {
-    fn from(e: PortError) -> Self {
-        Self::Budget(e)
-    }
-}
-
-/// The invocation's deadline, epoch ms: the Lambda context's, else `DEFAULT_DEADLINE_MS` ahead.
-fn deadline_ms(req: &Inbound<'_>, now: DateTime<Utc>) -> i64 {
-    let now_ms = now.timestamp_millis();
-    req.deadline_ms
+/// An invocation's deadline, epoch ms: the Lambda context's when it has one still ahead, else
+/// `DEFAULT_DEADLINE_MS` from now (local use, tests). The one rule for every function.
+pub fn invocation_deadline_ms(context_deadline_ms: Option<i64>, now_ms: i64) -> i64 {
+    context_deadline_ms
         .filter(|d| *d > now_ms)
         .unwrap_or(now_ms + DEFAULT_DEADLINE_MS)
 }
@@ -608,7 +598,7 @@ mod tests {
         let records = p.store().records();
         let record = &records[&format!("cashfree/vkyc#{id}")];
         assert_eq!(record.status, "COMPLETED");
-        assert_eq!(record.message_id.as_deref(), Some("m-1"));
+        assert_eq!(record.kept.as_deref(), Some("m-1"));
         assert_eq!(
             record.lease_expires_at_ms,
             now.timestamp_millis() + 3000 + LEASE_MARGIN_MS
@@ -701,7 +691,7 @@ mod tests {
             assert_eq!(out.body(), format!(r#"{{"error":"{code}"}}"#));
         }
         assert!(p.store().records().is_empty());
-        assert_eq!(p.store().calls.load(Ordering::SeqCst), 0);
+        assert_eq!(p.store().calls(), 0);
         assert!(p.sink().messages().is_empty());
     }
 
@@ -723,7 +713,7 @@ mod tests {
                 expires_at_s: now.timestamp() + 7200,
                 payload_hash: String::new(),
                 owner: "a crashed invocation".into(),
-                message_id: None,
+                kept: None,
             },
         );
         assert_eq!(
@@ -779,7 +769,7 @@ mod tests {
     #[tokio::test]
     async fn store_failure_sends_nothing() {
         let p = pipeline();
-        p.store().fail.store(true, Ordering::SeqCst);
+        p.store().set_failing(true);
         assert_eq!(deliver(&p, BODY, Utc::now()).await, Outcome::Unavailable);
         assert!(p.sink().messages().is_empty());
     }
@@ -815,14 +805,14 @@ mod tests {
     }
 
     fn claim_for(id: &str, owner: &str, now: DateTime<Utc>) -> Claim {
-        Claim {
-            key: format!("cashfree/vkyc#{id}"),
-            owner: owner.into(),
-            lease_expires_at_ms: now.timestamp_millis() + 1000,
-            expires_at_s: now.timestamp() + 7200,
-            payload_hash: "h".into(),
-            now_ms: now.timestamp_millis(),
-        }
+        Claim::new(
+            format!("cashfree/vkyc#{id}"),
+            owner,
+            now.timestamp_millis() + 1000,
+            now.timestamp() + 7200,
+            "h",
+            now.timestamp_millis(),
+        )
     }
 
     #[tokio::test]
@@ -850,10 +840,7 @@ mod tests {
             store.complete(&retry, "m-retry").await.ok(),
             Some(Settled::Done)
         );
-        assert_eq!(
-            store.records()[&late.key].message_id.as_deref(),
-            Some("m-retry")
-        );
+        assert_eq!(store.records()[&late.key].kept.as_deref(), Some("m-retry"));
     }
 
     #[tokio::test]
@@ -874,7 +861,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_hanging_store_is_answered_503_before_the_deadline() {
         let p = pipeline();
-        p.store().hang.store(true, Ordering::SeqCst);
+        p.store().set_hanging(true);
         let now = Utc::now();
         let started = tokio::time::Instant::now();
         assert_eq!(deliver(&p, BODY, now).await, Outcome::Unavailable);

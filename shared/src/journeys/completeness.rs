@@ -189,7 +189,7 @@ pub fn started(
         STARTED,
         started_id(source.name, subject),
         now,
-        AuthScheme::Application,
+        AuthScheme::APPLICATION,
         (None, None),
         (expect_within_s, None),
         &json!({}),
@@ -287,7 +287,7 @@ pub fn stalled(journey: &OpenJourney, now: DateTime<Utc>) -> Result<Normalized, 
         STALLED,
         id,
         now,
-        AuthScheme::Application,
+        AuthScheme::APPLICATION,
         (
             journey.provider_status.clone(),
             journey.provider_sub_status.clone(),
@@ -355,7 +355,7 @@ mod tests {
         let event: KycEvent = serde_json::from_str(&a.body).expect("a KycEvent");
         assert_eq!(event.event_type, STARTED);
         assert_eq!(event.data.expect_within_s, Some(600));
-        assert_eq!(event.data.auth_scheme, AuthScheme::Application);
+        assert_eq!(event.data.auth_scheme, AuthScheme::APPLICATION);
         assert!(started(&vkyc::SOURCE, "", None, now).is_err());
         let r1 = reconciled(
             &vkyc::SOURCE,
@@ -363,7 +363,7 @@ mod tests {
             "EXPIRED",
             None,
             &json!({"status": "EXPIRED"}),
-            AuthScheme::CashfreeStatusApi,
+            crate::sources::cashfree::STATUS_API_SCHEME,
             now,
         )
         .expect("reconciled");
@@ -373,7 +373,7 @@ mod tests {
             "EXPIRED",
             None,
             &json!({}),
-            AuthScheme::CashfreeStatusApi,
+            crate::sources::cashfree::STATUS_API_SCHEME,
             now + chrono::Duration::minutes(15),
         )
         .expect("reconciled");
@@ -384,7 +384,7 @@ mod tests {
             "REJECTED",
             None,
             &json!({}),
-            AuthScheme::CashfreeStatusApi,
+            crate::sources::cashfree::STATUS_API_SCHEME,
             now,
         )
         .expect("other");

@@ -9,7 +9,7 @@
 //! API that fails (401, 429, 5xx, a timeout, an answer that is not JSON) leaves the journey for
 //! the next run: nothing is invented, nothing lost.
 
-use crate::config::{self, err, ConfigError, Env};
+use crate::config::{self, ConfigError, Env};
 use crate::intake::normalize::Normalized;
 use crate::journeys::completeness::{self, OpenJourney};
 use crate::journeys::worker;
@@ -48,13 +48,8 @@ pub struct SweeperConfig {
 
 impl SweeperConfig {
     pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
-        let required = |var: &'static str| {
-            env.get(var)
-                .map(|v| v.trim().to_owned())
-                .ok_or_else(|| err(var, "required but not set"))
-        };
-        let journey_table = required(worker::var::JOURNEY_TABLE)?;
-        let queue_url = required(config::var::EVENTS_QUEUE_URL)?;
+        let journey_table = config::required(env, worker::var::JOURNEY_TABLE)?;
+        let queue_url = config::required(env, config::var::EVENTS_QUEUE_URL)?;
         let mut apis = StatusApis::none();
         for spec in status_apis() {
             if let Some(api) = (spec.build)(env)? {
@@ -389,7 +384,7 @@ impl<D: DueJourneys, Q: EventSink> Sweeper<D, Q> {
                             &state.status,
                             state.sub_status.as_deref(),
                             &state.answer,
-                            spec.scheme,
+                            spec.scheme.clone(),
                             now,
                         )
                     }

@@ -16,7 +16,7 @@
 //! - Every AWS call is bounded by the invocation's remaining time, so an outage yields a batch
 //!   response with the records failed before the deadline, not a timeout.
 
-use crate::config::{self, err, positive, ConfigError, Env, DEFAULT_TTL_SECONDS};
+use crate::config::{self, positive, required, ConfigError, Env, DEFAULT_TTL_SECONDS};
 use crate::event::KycEvent;
 use crate::journeys::completeness::{self, StallAfter};
 use crate::journeys::senders::Senders;
@@ -24,7 +24,7 @@ use crate::metrics::{self, MetricsSink};
 use crate::ports::{Claim, IdempotencyStore, PortError};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_idempotency::batch::{process_batch, RecordResult};
-use lambda_idempotency::{log_fault, Attempt, Completion, Failure, Idempotency, Run};
+use lambda_idempotency::{fingerprint, log_fault, Attempt, Completion, Failure, Idempotency, Run};
 use sha2::{Digest, Sha256};
 use std::future::Future;
 use std::sync::Arc;
@@ -115,14 +115,9 @@ pub struct WorkerConfig {
 
 impl WorkerConfig {
     pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
-        let table = |var: &'static str| {
-            env.get(var)
-                .map(|v| v.trim().to_owned())
-                .ok_or_else(|| err(var, "required but not set"))
-        };
         Ok(Self {
-            journey_table: table(var::JOURNEY_TABLE)?,
-            idempotency_table: table(config::var::IDEMPOTENCY_TABLE)?,
+            journey_table: required(env, var::JOURNEY_TABLE)?,
+            idempotency_table: required(env, config::var::IDEMPOTENCY_TABLE)?,
             ttl_secs: positive(
                 env,
                 config::var::IDEMPOTENCY_TTL_SECONDS,
@@ -513,12 +508,12 @@ impl<S: IdempotencyStore, J: JourneyStore> JourneyWorker<S, J> {
             }
         };
         let key = format!("{KEY_PREFIX}{}", event.id);
-        let attempt = Attempt {
-            key: &key,
-            fingerprint: hex::encode(Sha256::digest(body.as_bytes())),
-            now_ms: now.timestamp_millis(),
+        let attempt = Attempt::new(
+            &key,
+            fingerprint(body.as_bytes()),
+            now.timestamp_millis(),
             deadline_ms,
-        };
+        );
         let apply = |claim: &Claim| {
             let claim = claim.clone();
             let update = &update;
@@ -530,9 +525,20 @@ impl<S: IdempotencyStore, J: JourneyStore> JourneyWorker<S, J> {
         match self.idempotency.run(&attempt, apply).await {
             Ok(Run::Ran(applied)) => RecordOutcome::Applied(applied),
             Ok(Run::AlreadyDone { .. }) => RecordOutcome::Duplicate,
-            Ok(Run::InProgress) => RecordOutcome::InProgress,
+            // Run::InProgress: another delivery holds the claim.
+            Ok(_) => RecordOutcome::InProgress,
             Err(Failure::Store(e) | Failure::Operation(e)) => {
                 log_fault(&e, "applying the event failed");
+                RecordOutcome::Fault
+            }
+            Err(Failure::TimedOut) => {
+                tracing::error!(
+                    "applying the event did not finish in time; the claim was released"
+                );
+                RecordOutcome::Fault
+            }
+            Err(other) => {
+                tracing::error!(error = %other, "applying the event failed");
                 RecordOutcome::Fault
             }
         }
@@ -544,7 +550,6 @@ mod tests {
     use super::*;
     use crate::memory::MemoryJourneys;
     use lambda_idempotency::MemoryStore;
-    use std::sync::atomic::Ordering;
     use std::sync::Arc;
 
     fn event(subject: Option<&str>, kind: &str, time: &str, id: &str) -> String {
@@ -729,7 +734,7 @@ mod tests {
     #[tokio::test]
     async fn a_store_fault_fails_every_record_and_applies_nothing() {
         let w = worker();
-        w.journeys().store().fail.store(true, Ordering::SeqCst);
+        w.journeys().store().set_failing(true);
         let bodies = [
             event(Some("a"), "call_queued", "2025-05-22T03:51:14Z", "e1"),
             event(Some("b"), "call_queued", "2025-05-22T03:51:14Z", "e2"),

@@ -50,18 +50,8 @@ impl SecretReader for aws_sdk_secretsmanager::Client {
             .secret_id(secret_id)
             .send()
             .await
-            .map_err(|e| {
-                let kind = match &e {
-                    aws_sdk_secretsmanager::error::SdkError::TimeoutError(_) => FaultKind::Timeout,
-                    _ => FaultKind::Unavailable,
-                };
-                // The error names the secret and the cause, never a value.
-                PortError::new(
-                    "Secrets Manager GetSecretValue",
-                    kind,
-                    aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string(),
-                )
-            })?;
+            // The error names the secret and the cause, never a value.
+            .map_err(|e| crate::aws::fault("Secrets Manager GetSecretValue", e))?;
         out.secret_string().map(str::to_owned).ok_or_else(|| {
             PortError::new(
                 "Secrets Manager GetSecretValue",

@@ -114,6 +114,8 @@ pub struct FunctionSpec {
     /// variable, and any other the local gateway needs (it sends from 127.0.0.1). Never used by a
     /// deployment.
     pub local: &'static [(&'static str, &'static str)],
+    /// The names its authentication reports (`data.auth_scheme`); the JSON Schema lists them.
+    pub schemes: &'static [crate::event::AuthScheme],
 }
 
 impl FunctionSpec {

@@ -4,6 +4,7 @@
 //! test. A path that no function serves is an error, never a fallback to some function.
 
 use crate::config;
+use crate::event::AuthScheme;
 use crate::sources::status::StatusApiSpec;
 use crate::sources::{cashfree, digio, hyperverge, FunctionSpec, SourceSpec};
 use std::collections::BTreeMap;
@@ -23,6 +24,17 @@ pub static STATUS_APIS: &[&StatusApiSpec] = &[
 /// The status API of `provider`'s sources, if it has one.
 pub fn status_api(provider: &str) -> Option<&'static StatusApiSpec> {
     STATUS_APIS.iter().copied().find(|s| s.provider == provider)
+}
+
+/// Every `data.auth_scheme` an event can carry: each function's, each status API's, and the
+/// application's. The JSON Schema lists exactly these.
+pub fn auth_schemes() -> Vec<AuthScheme> {
+    FUNCTIONS
+        .iter()
+        .flat_map(|f| f.schemes.iter().cloned())
+        .chain(STATUS_APIS.iter().map(|api| api.scheme.clone()))
+        .chain([AuthScheme::APPLICATION])
+        .collect()
 }
 
 /// Every source of every function this project ships.
@@ -89,6 +101,48 @@ pub fn configure_all(
 mod tests {
     use super::*;
     use std::collections::BTreeSet;
+
+    /// The JSON Schema's `auth_scheme` enum is the registry's schemes, each spelled as it goes on
+    /// the wire: a new source's scheme fails this until the schema lists it.
+    #[test]
+    fn the_schema_lists_every_scheme_the_sources_carry() {
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../../../schema/kyc-event.schema.json"))
+                .expect("schema is JSON");
+        let listed: BTreeSet<&str> = schema["properties"]["data"]["properties"]["auth_scheme"]
+            ["enum"]
+            .as_array()
+            .expect("an enum")
+            .iter()
+            .map(|v| v.as_str().expect("a name"))
+            .collect();
+        let schemes = auth_schemes();
+        let carried: BTreeSet<&str> = schemes.iter().map(AuthScheme::as_str).collect();
+        assert_eq!(listed, carried);
+        // Consumers match on these: a published name is never renamed or dropped.
+        for published in [
+            "cashfree_header_hmac",
+            "cashfree_legacy_body_hmac",
+            "hyperverge_ip_url_token",
+            "hyperverge_header_token",
+            "cashfree_status_api",
+            "digio_checksum",
+            "digio_status_api",
+            "application",
+        ] {
+            assert!(carried.contains(published), "{published} still carried");
+        }
+        assert_eq!(carried.len(), schemes.len(), "no name used twice");
+        for s in &schemes {
+            assert_eq!(serde_json::to_value(s).expect("ser"), s.as_str());
+            assert!(
+                s.as_str()
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c == '_'),
+                "{s}: lowercase and underscores"
+            );
+        }
+    }
 
     fn env(k: &str) -> Option<String> {
         match k {

@@ -63,14 +63,14 @@ impl Floor {
         let now_ms = chrono::Utc::now().timestamp_millis();
         // The function's key, owner and hash have these lengths (hex digests, 128-bit owner).
         let key = format!("cashfree/vkyc#{:064x}", i);
-        let claim = Claim {
-            key: key.clone(),
-            owner: Claim::new_owner(),
-            lease_expires_at_ms: now_ms + 30_000,
-            expires_at_s: now_ms / 1000 + 86_400,
-            payload_hash: format!("{:064x}", i),
+        let claim = Claim::new(
+            key.clone(),
+            Claim::new_owner(),
+            now_ms + 30_000,
+            now_ms / 1000 + 86_400,
+            format!("{:064x}", i),
             now_ms,
-        };
+        );
         if self.store.claim(&claim).await? != ClaimOutcome::Claimed {
             return Err(format!("floor: {key} not claimed").into());
         }

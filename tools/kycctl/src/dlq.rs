@@ -40,13 +40,6 @@ enum DlqCommand {
     },
 }
 
-fn required(value: Option<String>, what: &str) -> Result<String, Failure> {
-    value
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| Failure::usage(what.to_owned()))
-}
-
 fn sqs_error<E: std::fmt::Display>(what: &str, e: E) -> Failure {
     Failure::failed(format!(
         "{what}: {e} (check the queue URL, AWS_ENDPOINT_URL and the credentials; locally, is `make run` running?)"
@@ -84,7 +77,7 @@ fn attribute(m: &aws_sdk_sqs::types::Message, name: &str) -> Option<String> {
 }
 
 pub async fn dlq(args: DlqArgs) -> Result<Report, Failure> {
-    let dlq_url = required(
+    let dlq_url = Failure::required(
         args.dlq_url,
         "no dead-letter queue: give --dlq-url or set EVENTS_DLQ_URL (the stack's EventsDeadLetterQueueUrl output)",
     )?;
@@ -150,7 +143,7 @@ pub async fn dlq(args: DlqArgs) -> Result<Report, Failure> {
             Ok(Report::ok(text, json!({ "messages": items })))
         }
         DlqCommand::Redrive { queue_url } => {
-            let queue_url = required(
+            let queue_url = Failure::required(
                 queue_url,
                 "no events queue: give --queue-url or set EVENTS_QUEUE_URL (the stack's EventsQueueUrl output)",
             )?;

@@ -44,6 +44,15 @@ impl Failure {
             usage: false,
         }
     }
+
+    /// A setting that must be given (a flag or its variable): trimmed, blank counts as missing
+    /// (a usage failure saying `what`).
+    pub fn required(value: Option<String>, what: &str) -> Result<String, Self> {
+        value
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| Self::usage(what.to_owned()))
+    }
 }
 
 /// `appId` and `appKey`; the key never prints.

@@ -543,7 +543,7 @@ fn journey_of(event: &Value, path: &str) -> Option<String> {
         source,
         &body,
         chrono::Utc::now(),
-        kyc_intake::intake::auth::AuthScheme::CashfreeHeaderHmac,
+        kyc_intake::sources::cashfree::HEADER_HMAC,
     )
     .ok()?;
     Some(format!("{}#{}", source.name, normalized.subject?))

@@ -159,7 +159,7 @@ pub fn check_replay_window(
 }
 
 /// What checking an archived delivery again found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reverified {
     /// The signature holds: the scheme that verified it.
     Verified(AuthScheme),

@@ -34,7 +34,7 @@ impl HeaderToken {
 impl Authenticate for HeaderToken {
     /// The token is never archived: a replay cannot check it again.
     fn reverify(&self, _: &Inbound<'_>, _: DateTime<Utc>) -> Reverified {
-        Reverified::NotReverifiable(self.scheme)
+        Reverified::NotReverifiable(self.scheme.clone())
     }
 
     fn secret_headers(&self) -> Vec<http::HeaderName> {
@@ -50,7 +50,7 @@ impl Authenticate for HeaderToken {
         }
         match single_header(req.headers, self.header.as_str()) {
             Ok(None) => Err(AuthError::MissingToken),
-            Ok(Some(v)) if self.tokens.any_matches(v.as_bytes()) => Ok(self.scheme),
+            Ok(Some(v)) if self.tokens.any_matches(v.as_bytes()) => Ok(self.scheme.clone()),
             _ => Err(AuthError::InvalidToken),
         }
     }
@@ -63,6 +63,8 @@ impl Authenticate for HeaderToken {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const TEST_SCHEME: AuthScheme = AuthScheme::named("acme_test_scheme");
     use crate::secrets::secret::Secret;
     use http::{HeaderMap, HeaderValue};
 
@@ -72,7 +74,7 @@ mod tests {
             ..Inbound::post("/webhooks/hyperverge/results", headers, b"{}")
         };
         auth.authenticate(&req, Utc::now())
-            .map(|scheme| assert_eq!(scheme, AuthScheme::HypervergeHeaderToken))
+            .map(|scheme| assert_eq!(scheme, TEST_SCHEME))
     }
 
     fn tokens() -> SecretList {
@@ -82,7 +84,7 @@ mod tests {
     #[test]
     fn token_rotation_and_negatives() {
         let auth = HeaderToken::new(
-            AuthScheme::HypervergeHeaderToken,
+            TEST_SCHEME,
             http::HeaderName::from_static("x-webhook-token"),
             tokens(),
             None,
@@ -103,7 +105,7 @@ mod tests {
     fn ip_allowlist_when_configured() {
         let ips = IpAllowlist::parse("3.6.33.64").expect("valid");
         let auth = HeaderToken::new(
-            AuthScheme::HypervergeHeaderToken,
+            TEST_SCHEME,
             http::HeaderName::from_static("x-webhook-token"),
             tokens(),
             Some(ips),
@@ -121,7 +123,7 @@ mod tests {
     #[test]
     fn no_token_fails_closed() {
         let auth = HeaderToken::new(
-            AuthScheme::HypervergeHeaderToken,
+            TEST_SCHEME,
             http::HeaderName::from_static("x-webhook-token"),
             SecretList::default(),
             None,

@@ -45,7 +45,7 @@ fn token_of(query: Option<&str>) -> Result<Option<String>, ()> {
 impl Authenticate for IpAndUrlToken {
     /// The token is never archived: a replay cannot check it again.
     fn reverify(&self, _: &Inbound<'_>, _: DateTime<Utc>) -> Reverified {
-        Reverified::NotReverifiable(self.scheme)
+        Reverified::NotReverifiable(self.scheme.clone())
     }
 
     /// The IP first (403), then the token (401), each in constant time where a secret is involved.
@@ -56,7 +56,7 @@ impl Authenticate for IpAndUrlToken {
         self.allowed_ips.check(req.source_ip)?;
         match token_of(req.query) {
             Ok(None) => Err(AuthError::MissingToken),
-            Ok(Some(t)) if self.tokens.any_matches(t.as_bytes()) => Ok(self.scheme),
+            Ok(Some(t)) if self.tokens.any_matches(t.as_bytes()) => Ok(self.scheme.clone()),
             _ => Err(AuthError::InvalidToken),
         }
     }
@@ -69,12 +69,14 @@ impl Authenticate for IpAndUrlToken {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const TEST_SCHEME: AuthScheme = AuthScheme::named("acme_test_scheme");
     use crate::secrets::secret::Secret;
     use http::HeaderMap;
 
     fn auth(tokens: &[&str]) -> IpAndUrlToken {
         IpAndUrlToken::new(
-            AuthScheme::HypervergeIpUrlToken,
+            TEST_SCHEME,
             IpAllowlist::parse("3.7.90.248").expect("ips"),
             SecretList::new(tokens.iter().map(|t| Secret::new(*t)).collect()),
         )
@@ -93,7 +95,7 @@ mod tests {
     #[test]
     fn ip_then_token_with_rotation() {
         let a = auth(&["tok-old-0123456789", "tok-new-0123456789"]);
-        let ok = Ok(AuthScheme::HypervergeIpUrlToken);
+        let ok = Ok(TEST_SCHEME);
         assert_eq!(
             check(&a, "3.7.90.248", Some("token=tok-new-0123456789")),
             ok

@@ -14,6 +14,9 @@ pub mod vkyc;
 use crate::sources::FunctionSpec;
 use settings::var;
 
+pub use signature::{HEADER_HMAC, LEGACY_BODY_HMAC};
+pub use status_api::STATUS_API_SCHEME;
+
 pub static FUNCTION: FunctionSpec = FunctionSpec {
     name: "cashfree-webhook",
     sources: &[&digilocker::SOURCE, &vkyc::SOURCE],
@@ -24,6 +27,7 @@ pub static FUNCTION: FunctionSpec = FunctionSpec {
     ],
     secret_variables: &[var::CLIENT_SECRETS],
     local: &[(var::CLIENT_SECRETS, "local-cashfree-client-secret")],
+    schemes: &[HEADER_HMAC, LEGACY_BODY_HMAC],
 };
 
 #[cfg(test)]
@@ -31,7 +35,7 @@ mod tests {
     use super::*;
     use crate::config::fake_env;
     use crate::config::ConfigError;
-    use crate::intake::auth::{AuthError, AuthScheme};
+    use crate::intake::auth::AuthError;
     use crate::intake::inbound::Inbound;
     use crate::sources::Source;
 
@@ -104,7 +108,7 @@ mod tests {
         for (value, want) in [
             (None, Err(AuthError::MissingSignature)),
             (Some("off"), Err(AuthError::MissingSignature)),
-            (Some("ON"), Ok(AuthScheme::CashfreeLegacyBodyHmac)),
+            (Some("ON"), Ok(LEGACY_BODY_HMAC)),
         ] {
             let mut extra = vec![("CASHFREE_CLIENT_SECRETS", "test_client_secret")];
             if let Some(v) = value {

@@ -24,6 +24,12 @@ pub use crate::intake::auth::MAX_FUTURE_SKEW_MS;
 
 use crate::intake::auth::hmac_sha256 as mac;
 
+/// `x-webhook-signature` over `x-webhook-timestamp` and the raw body.
+pub const HEADER_HMAC: AuthScheme = AuthScheme::named("cashfree_header_hmac");
+/// The legacy in-body `signature`: it covers only `data`, so the event type and time of such an
+/// event were not signed (accepted only with `CASHFREE_LEGACY_SIGNATURE=on`).
+pub const LEGACY_BODY_HMAC: AuthScheme = AuthScheme::named("cashfree_legacy_body_hmac");
+
 /// The header-scheme signature of `body` sent at `timestamp` (as it appears in the header).
 /// Public so that tests, the local tools and users can make valid requests.
 pub fn sign(secret: &[u8], timestamp: &str, body: &[u8]) -> String {
@@ -133,9 +139,7 @@ impl CashfreeAuth {
             single_header(headers, TIMESTAMP_HEADER).map_err(|()| AuthError::InvalidTimestamp)?;
         match (signature, timestamp) {
             (None, None) => match self.legacy {
-                Legacy::On => self
-                    .verify_legacy(body)
-                    .map(|()| AuthScheme::CashfreeLegacyBodyHmac),
+                Legacy::On => self.verify_legacy(body).map(|()| LEGACY_BODY_HMAC),
                 Legacy::Off => Err(AuthError::MissingSignature),
             },
             (None, Some(_)) => Err(AuthError::MissingSignature),
@@ -149,7 +153,7 @@ impl CashfreeAuth {
                     m.update(body);
                     m.verify_slice(&presented).is_ok()
                 })
-                .map(|()| AuthScheme::CashfreeHeaderHmac)
+                .map(|()| HEADER_HMAC)
             }
         }
     }
@@ -255,8 +259,8 @@ mod tests {
         auth_with(secrets, Legacy::Off)
     }
 
-    const HEADER: Result<AuthScheme, AuthError> = Ok(AuthScheme::CashfreeHeaderHmac);
-    const LEGACY: Result<AuthScheme, AuthError> = Ok(AuthScheme::CashfreeLegacyBodyHmac);
+    const HEADER: Result<AuthScheme, AuthError> = Ok(HEADER_HMAC);
+    const LEGACY: Result<AuthScheme, AuthError> = Ok(LEGACY_BODY_HMAC);
 
     fn headers(pairs: &[(&str, &str)]) -> http::HeaderMap {
         let mut h = http::HeaderMap::new();

@@ -15,6 +15,9 @@ use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The journey sweeper read it from Cashfree's status API (`kyc.journey.reconciled`).
+pub const STATUS_API_SCHEME: AuthScheme = AuthScheme::named("cashfree_status_api");
+
 /// The sweeper's variables for Cashfree's status API.
 pub mod var {
     pub const CASHFREE_API_CLIENT_ID: &str = "CASHFREE_API_CLIENT_ID";
@@ -32,7 +35,7 @@ pub const DEFAULT_CASHFREE_API_VERSION: &str = "2024-12-01";
 /// Cashfree's status API, as both Cashfree sources name it.
 pub static STATUS_API: StatusApiSpec = StatusApiSpec {
     provider: "cashfree",
-    scheme: AuthScheme::CashfreeStatusApi,
+    scheme: STATUS_API_SCHEME,
     variables: &[
         var::CASHFREE_API_CLIENT_ID,
         var::CASHFREE_API_CLIENT_SECRET,

@@ -20,6 +20,10 @@ pub const DEFAULT_HEADER: &str = "x-digio-checksum";
 
 use crate::intake::auth::hmac_sha256 as mac;
 
+/// The hex HMAC-SHA256 checksum header over the raw body, with the signed `created_at` as the
+/// replay bound.
+pub const CHECKSUM: AuthScheme = AuthScheme::named("digio_checksum");
+
 /// The checksum of `body`, lower-case hex, as Digio sends it. Public so that tests, the samples
 /// and users can make valid requests.
 pub fn sign(secret: &[u8], body: &[u8]) -> String {
@@ -80,7 +84,7 @@ impl DigioAuth {
             return Err(AuthError::InvalidSignature);
         }
         self.check_created_at(body, now)?;
-        Ok(AuthScheme::DigioChecksum)
+        Ok(CHECKSUM)
     }
 
     fn check_created_at(&self, body: &[u8], now: DateTime<Utc>) -> Result<(), AuthError> {
@@ -177,7 +181,7 @@ mod tests {
                     SAMPLE_A.as_bytes(),
                     at(AT_MS)
                 ),
-                Ok(AuthScheme::DigioChecksum),
+                Ok(CHECKSUM),
                 "either case, any secret of the list"
             );
         }
@@ -268,7 +272,7 @@ mod tests {
         let req = Inbound::post("/webhooks/digio/kyc", &h, SAMPLE_A.as_bytes());
         assert_eq!(
             a.reverify(&req, at(AT_MS + 400 * 86_400_000)),
-            Reverified::Verified(AuthScheme::DigioChecksum),
+            Reverified::Verified(CHECKSUM),
             "long after, as received"
         );
         let req = Inbound::post("/webhooks/digio/kyc", &h, b"{}");

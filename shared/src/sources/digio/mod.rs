@@ -13,6 +13,9 @@ pub mod status_api;
 use crate::sources::FunctionSpec;
 use settings::var;
 
+pub use checksum::CHECKSUM;
+pub use status_api::STATUS_API_SCHEME;
+
 pub static FUNCTION: FunctionSpec = FunctionSpec {
     name: "digio-webhook",
     sources: &[&kyc::SOURCE],
@@ -24,6 +27,7 @@ pub static FUNCTION: FunctionSpec = FunctionSpec {
     ],
     secret_variables: &[var::WEBHOOK_SECRETS],
     local: &[(var::WEBHOOK_SECRETS, "local-digio-webhook-secret")],
+    schemes: &[CHECKSUM],
 };
 
 #[cfg(test)]
@@ -32,7 +36,7 @@ mod tests {
     use super::*;
     use crate::config::fake_env;
     use crate::config::ConfigError;
-    use crate::intake::auth::{AuthError, AuthScheme};
+    use crate::intake::auth::AuthError;
     use crate::intake::inbound::Inbound;
     use crate::sources::Source;
 
@@ -90,10 +94,7 @@ mod tests {
             (var::SIGNATURE_HEADER, "X-Digio-Signature"),
         ])
         .expect("valid");
-        assert_eq!(
-            s[0].auth.authenticate(&req, now),
-            Ok(AuthScheme::DigioChecksum)
-        );
+        assert_eq!(s[0].auth.authenticate(&req, now), Ok(CHECKSUM));
         let s = sources(&[
             (var::WEBHOOK_SECRETS, secret),
             (var::SIGNATURE_HEADER, "X-Digio-Signature"),

@@ -18,6 +18,9 @@ use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The journey sweeper read it from Digio's KYC status API (`kyc.journey.reconciled`).
+pub const STATUS_API_SCHEME: AuthScheme = AuthScheme::named("digio_status_api");
+
 /// The sweeper's variables for Digio's status API.
 pub mod var {
     pub const DIGIO_API_CLIENT_ID: &str = "DIGIO_API_CLIENT_ID";
@@ -30,7 +33,7 @@ pub const DEFAULT_DIGIO_API_BASE: &str = "https://api.digio.in";
 
 pub static STATUS_API: StatusApiSpec = StatusApiSpec {
     provider: "digio",
-    scheme: AuthScheme::DigioStatusApi,
+    scheme: STATUS_API_SCHEME,
     variables: &[
         var::DIGIO_API_CLIENT_ID,
         var::DIGIO_API_CLIENT_SECRET,

@@ -12,6 +12,8 @@ pub mod settings;
 use crate::sources::FunctionSpec;
 use settings::var;
 
+pub use settings::{HEADER_TOKEN, IP_URL_TOKEN};
+
 pub static FUNCTION: FunctionSpec = FunctionSpec {
     name: "hyperverge-webhook",
     sources: &[&digilocker::SOURCE, &results::SOURCE],
@@ -32,6 +34,7 @@ pub static FUNCTION: FunctionSpec = FunctionSpec {
             "65.0.82.147,3.7.90.248,3.6.33.64,127.0.0.1",
         ),
     ],
+    schemes: &[IP_URL_TOKEN, HEADER_TOKEN],
 };
 
 #[cfg(test)]

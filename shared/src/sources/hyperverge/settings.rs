@@ -7,6 +7,11 @@ use crate::intake::auth::{token::HeaderToken, url_token::IpAndUrlToken, AuthSche
 use crate::intake::settings::Common;
 use crate::secrets::secret::SecretList;
 
+/// DigiLocker: the source IP in the allowlist and the secret `token` of the URL.
+pub const IP_URL_TOKEN: AuthScheme = AuthScheme::named("hyperverge_ip_url_token");
+/// Results: the static token header of the subscription.
+pub const HEADER_TOKEN: AuthScheme = AuthScheme::named("hyperverge_header_token");
+
 /// The variables `hyperverge-webhook` reads beyond the common ones.
 pub mod var {
     pub const DIGILOCKER_URL_TOKENS: &str = "HYPERVERGE_DIGILOCKER_URL_TOKENS";
@@ -57,7 +62,7 @@ pub fn digilocker_auth(
             .map_err(|reason| err(var::ALLOWED_IPS, reason))?,
     };
     Ok(Box::new(IpAndUrlToken::new(
-        AuthScheme::HypervergeIpUrlToken,
+        IP_URL_TOKEN,
         digilocker_ips,
         url_tokens(env)?,
     )))
@@ -75,7 +80,7 @@ pub fn results_auth(env: &dyn Env, _common: &Common) -> Result<Box<dyn Authentic
         )
     })?;
     Ok(Box::new(HeaderToken::new(
-        AuthScheme::HypervergeHeaderToken,
+        HEADER_TOKEN,
         header,
         secrets(env, var::RESULTS_AUTH_TOKENS)?,
         allowlist(env, var::RESULTS_ALLOWED_IPS)?,

@@ -78,13 +78,6 @@ fn random_token() -> Result<String, Failure> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-fn required(value: Option<String>, what: &str) -> Result<String, Failure> {
-    value
-        .filter(|v| !v.trim().is_empty())
-        .map(|v| v.trim().to_owned())
-        .ok_or_else(|| Failure::usage(what.to_owned()))
-}
-
 /// The router, on a console listening at `port` (what the tests serve too).
 pub(crate) fn router(console: Arc<Console>) -> Router {
     Router::new()
@@ -226,11 +219,11 @@ pub(crate) async fn console_on(
 }
 
 pub async fn console(args: ConsoleArgs) -> Result<Report, Failure> {
-    let table = required(
+    let table = Failure::required(
         args.journey_table,
         "no journey table: give --journey-table or set JOURNEY_TABLE (the stack's JourneyTableName output)",
     )?;
-    let bucket = required(
+    let bucket = Failure::required(
         args.bucket,
         "no archive bucket: give --bucket or set ARCHIVE_BUCKET (the stack's ArchiveBucketName output)",
     )?;
