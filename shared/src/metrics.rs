@@ -77,121 +77,130 @@ struct Metadata {
     cloudwatch_metrics: Vec<Directive>,
 }
 
-fn directive(
-    dimensions: Vec<Vec<&'static str>>,
-    metrics: Vec<(&'static str, &'static str)>,
-) -> Directive {
-    Directive {
-        namespace: NAMESPACE,
-        dimensions,
-        metrics: metrics
-            .into_iter()
-            .map(|(name, unit)| Metric { name, unit })
-            .collect(),
+/// An EMF document being built: each metric's name is written once, for both its directive and
+/// its value.
+struct Emf {
+    root: Map<String, Value>,
+    directives: Vec<Directive>,
+}
+
+/// A metric of a directive: its name, its unit and its value.
+type Measure = (&'static str, &'static str, Value);
+
+impl Emf {
+    fn new() -> Self {
+        Self {
+            root: Map::new(),
+            directives: Vec::new(),
+        }
+    }
+
+    /// A dimension's (or any property's) value.
+    fn set(&mut self, name: &'static str, value: impl Into<Value>) -> &mut Self {
+        self.root.insert(name.into(), value.into());
+        self
+    }
+
+    /// One directive over `dimensions` with these metrics, and their values.
+    fn metrics(&mut self, dimensions: Vec<Vec<&'static str>>, measures: Vec<Measure>) -> &mut Self {
+        let mut metrics = Vec::with_capacity(measures.len());
+        for (name, unit, value) in measures {
+            self.root.insert(name.into(), value);
+            metrics.push(Metric { name, unit });
+        }
+        self.directives.push(Directive {
+            namespace: NAMESPACE,
+            dimensions,
+            metrics,
+        });
+        self
+    }
+
+    /// One count of `name` over `dimensions`.
+    fn count(&mut self, dimensions: Vec<Vec<&'static str>>, name: &'static str) -> &mut Self {
+        self.metrics(dimensions, vec![(name, "Count", 1.into())])
+    }
+
+    fn document(self, timestamp_ms: i64) -> String {
+        document(self.root, self.directives, timestamp_ms)
     }
 }
 
 impl RequestMetrics<'_> {
     /// The EMF document, one line of JSON.
     pub fn to_emf(&self) -> String {
-        let mut directives = vec![directive(
-            vec![vec!["Source", "Outcome"], vec!["Outcome"]],
-            vec![("Webhooks", "Count")],
-        )];
-        let mut latency = vec![("HandlerLatency", "Milliseconds")];
-        let mut root = Map::new();
-        root.insert("Source".into(), self.source.into());
-        root.insert("Outcome".into(), self.outcome.into());
-        root.insert("Webhooks".into(), 1.into());
+        let mut emf = Emf::new();
+        emf.set("Source", self.source)
+            .set("Outcome", self.outcome)
+            .count(vec![vec!["Source", "Outcome"], vec!["Outcome"]], "Webhooks");
         // Microsecond precision: enough, and the value prints short.
-        root.insert(
-            "HandlerLatency".into(),
+        let mut latency: Vec<Measure> = vec![(
+            "HandlerLatency",
+            "Milliseconds",
             ((self.latency_ms * 1e3).round() / 1e3).into(),
-        );
+        )];
         if let Some(delay) = self.provider_delay_ms {
-            latency.push(("ProviderDelay", "Milliseconds"));
-            root.insert("ProviderDelay".into(), delay.round().into());
+            latency.push(("ProviderDelay", "Milliseconds", delay.round().into()));
         }
-        directives.push(directive(vec![vec!["Source"]], latency));
+        emf.metrics(vec![vec!["Source"]], latency);
         if let Some(event_type) = self.forwarded {
-            directives.push(directive(
-                vec![vec!["Source", "Type"]],
-                vec![("Forwarded", "Count")],
-            ));
-            root.insert("Type".into(), event_type.into());
-            root.insert("Forwarded".into(), 1.into());
+            emf.set("Type", event_type)
+                .count(vec![vec!["Source", "Type"]], "Forwarded");
         }
         if self.archived {
-            directives.push(directive(vec![vec!["Source"]], vec![("Archived", "Count")]));
-            root.insert("Archived".into(), 1.into());
+            emf.count(vec![vec!["Source"]], "Archived");
         }
         if self.auth_refused {
-            directives.push(directive(
-                vec![vec!["Source"]],
-                vec![("AuthRefused", "Count")],
-            ));
-            root.insert("AuthRefused".into(), 1.into());
+            emf.count(vec![vec!["Source"]], "AuthRefused");
         }
         if self.forward_rejected {
-            directives.push(directive(
-                vec![vec!["Source"], vec![]],
-                vec![("ForwardRejected", "Count")],
-            ));
-            root.insert("ForwardRejected".into(), 1.into());
+            emf.count(vec![vec!["Source"], vec![]], "ForwardRejected");
         }
-        document(root, directives, self.timestamp_ms)
+        emf.document(self.timestamp_ms)
     }
 }
 
 /// The EMF document counting one `SecretRefreshFailed` for `variable` (a variable's name, never
 /// its value).
 pub fn secret_refresh_failed(variable: &'static str, timestamp_ms: i64) -> String {
-    let mut root = Map::new();
-    root.insert("Variable".into(), variable.into());
-    root.insert("SecretRefreshFailed".into(), 1.into());
-    let directives = vec![directive(
-        vec![vec!["Variable"], vec![]],
-        vec![("SecretRefreshFailed", "Count")],
-    )];
-    document(root, directives, timestamp_ms)
+    let mut emf = Emf::new();
+    emf.set("Variable", variable)
+        .count(vec![vec!["Variable"], vec![]], "SecretRefreshFailed");
+    emf.document(timestamp_ms)
 }
 
 /// The EMF document counting one record the journey worker refused for its sender.
 pub fn refused_sender(timestamp_ms: i64) -> String {
-    let mut root = Map::new();
-    root.insert("RefusedSender".into(), 1.into());
-    let directives = vec![directive(vec![vec![]], vec![("RefusedSender", "Count")])];
-    document(root, directives, timestamp_ms)
+    let mut emf = Emf::new();
+    emf.count(vec![vec![]], "RefusedSender");
+    emf.document(timestamp_ms)
 }
 
 /// The EMF document of one sweeper run's counts for `source`.
 pub fn sweep(source: &'static str, stalled: usize, reconciled: usize, timestamp_ms: i64) -> String {
-    let mut root = Map::new();
-    root.insert("Source".into(), source.into());
-    root.insert("StalledJourneys".into(), stalled.into());
-    root.insert("ReconciledJourneys".into(), reconciled.into());
-    let directives = vec![directive(
+    let mut emf = Emf::new();
+    emf.set("Source", source).metrics(
         vec![vec!["Source"], vec![]],
         vec![
-            ("StalledJourneys", "Count"),
-            ("ReconciledJourneys", "Count"),
+            ("StalledJourneys", "Count", stalled.into()),
+            ("ReconciledJourneys", "Count", reconciled.into()),
         ],
-    )];
-    document(root, directives, timestamp_ms)
+    );
+    emf.document(timestamp_ms)
 }
 
 /// One EMF document of counts without a dimension (a sweeper run as a whole: what it left and
 /// why, whether it got through its due journeys).
 pub fn counts(values: &[(&'static str, usize)], timestamp_ms: i64) -> String {
-    let mut root = Map::new();
-    for (name, value) in values {
-        root.insert((*name).into(), (*value).into());
-    }
-    let directives = vec![directive(
+    let mut emf = Emf::new();
+    emf.metrics(
         vec![vec![]],
-        values.iter().map(|(name, _)| (*name, "Count")).collect(),
-    )];
-    document(root, directives, timestamp_ms)
+        values
+            .iter()
+            .map(|(name, value)| (*name, "Count", (*value).into()))
+            .collect(),
+    );
+    emf.document(timestamp_ms)
 }
 
 /// One EMF document: the values, the directives, and a `level` that Lambda's log-level filter
