@@ -710,7 +710,7 @@ mod tests {
     fn a_source_this_build_does_not_know_gets_the_documented_stall_limit() {
         let limits = StallAfter::defaults();
         assert_eq!(
-            limits.secs("acme/kyc"),
+            limits.secs("not-a-provider/kyc"),
             completeness::UNKNOWN_SOURCE_STALL_SECS
         );
     }
