@@ -134,6 +134,33 @@ async fn text_of(client: &fantoccini::Client, at: Locator<'_>, what: &str) -> St
         .unwrap_or_else(|e| panic!("the text of {what}: {e}"))
 }
 
+/// The text of the element at `at` once it satisfies `ready`: after a click that loads a page,
+/// the old page's element may still be found, or go stale while it is read.
+async fn text_when(
+    client: &fantoccini::Client,
+    at: Locator<'_>,
+    what: &str,
+    ready: impl Fn(&str) -> bool,
+) -> String {
+    let mut last = String::new();
+    let found = async {
+        loop {
+            match client.find(at).await {
+                Ok(element) => match element.text().await {
+                    Ok(text) if ready(&text) => return text,
+                    Ok(text) => last = text,
+                    Err(e) => last = e.to_string(),
+                },
+                Err(e) => last = e.to_string(),
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(120), found)
+        .await
+        .unwrap_or_else(|_| panic!("waited too long for {what}: {last}"))
+}
+
 async fn screenshot(client: &fantoccini::Client, name: &str) {
     let dir = std::env::var_os("KYC_CONSOLE_SCREENSHOTS")
         .map(std::path::PathBuf::from)
@@ -327,14 +354,11 @@ async fn the_console_shows_timelines_deliveries_stalls_and_replays_and_refuses_w
 
     // Its delivery: the verdict; the body only after the click.
     click(&client, Locator::Css("ol.timeline li a"), "a delivery link").await;
-    let verdict = client
-        .find(Locator::Css("p.verdict"))
-        .await
-        .expect("the verdict");
-    assert_eq!(
-        verdict.text().await.expect("text"),
-        "Replay's verdict: verified"
-    );
+    let verdict = text_when(&client, Locator::Css("p.verdict"), "the verdict", |t| {
+        t.starts_with("Replay's verdict")
+    })
+    .await;
+    assert_eq!(verdict, "Replay's verdict: verified");
     let before = client.source().await.expect("source");
     assert!(
         !before.contains("raw-body") && !before.contains("\"verification_id\""),
@@ -342,8 +366,11 @@ async fn the_console_shows_timelines_deliveries_stalls_and_replays_and_refuses_w
     );
     screenshot(&client, "delivery").await;
     click(&client, Locator::Id("show-personal-data"), "the click").await;
-    let body = text_of(&client, Locator::Id("raw-body"), "the raw body").await;
-    assert!(body.contains("test333"), "{body}");
+    let body = text_when(&client, Locator::Id("raw-body"), "the raw body", |t| {
+        t.contains("test333")
+    })
+    .await;
+    assert!(body.contains("\"verification_id\""), "{body}");
 
     // Replay the purged journey back: a dry run first (nothing sent), then confirm.
     client
@@ -359,10 +386,11 @@ async fn the_console_shows_timelines_deliveries_stalls_and_replays_and_refuses_w
     )
     .await;
     click(&client, Locator::Id("dry-run"), "dry run").await;
-    let result = text_of(
+    let result = text_when(
         &client,
         Locator::Id("replay-result"),
         "the dry run's result",
+        |t| t.contains("dry run"),
     )
     .await;
     assert!(
@@ -379,7 +407,13 @@ async fn the_console_shows_timelines_deliveries_stalls_and_replays_and_refuses_w
         "a dry run sends nothing"
     );
     click(&client, Locator::Id("confirm-replay"), "confirm").await;
-    let result = text_of(&client, Locator::Id("replay-result"), "the replay's result").await;
+    let result = text_when(
+        &client,
+        Locator::Id("replay-result"),
+        "the replay's result",
+        |t| t.contains("Replay sent"),
+    )
+    .await;
     assert!(
         result.contains("Replay sent") && result.contains("sent 1"),
         "{result}"

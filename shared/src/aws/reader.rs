@@ -72,7 +72,7 @@ impl JourneyView {
             reconciled_at: text(j::RECONCILED_AT),
             due_at: due_at_ms
                 .and_then(chrono::DateTime::from_timestamp_millis)
-                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+                .map(crate::event::timestamp),
             due_at_ms,
             history: {
                 let mut all = entries(item);

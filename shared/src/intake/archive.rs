@@ -19,7 +19,7 @@ use crate::ports::{FaultKind, OutgoingMessage, PortError};
 use crate::sources::SourceSpec;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use chrono::{DateTime, Datelike, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use std::collections::BTreeMap;
@@ -108,7 +108,7 @@ impl ArchivedDelivery {
         Ok(Self {
             event_id: event.id.clone(),
             source: event.source.to_owned(),
-            received_at: received_at.to_rfc3339_opts(SecondsFormat::Millis, true),
+            received_at: crate::event::timestamp(received_at),
             auth_scheme,
             request: ArchivedRequest {
                 path: req.path.split('?').next().unwrap_or_default().to_owned(),

@@ -196,7 +196,7 @@ pub fn normalize(
         .as_ref()
         .and_then(source.recognize)
         .filter(envelope_fits);
-    let received = received_at.to_rfc3339_opts(SecondsFormat::Millis, true);
+    let received = crate::event::timestamp(received_at);
 
     let mut provider_time_ms = None;
     let mut data_product = source.product;

@@ -15,14 +15,14 @@
 //! queue and the worker do not recognize as the same event.
 
 use crate::config::{err, ConfigError, Env};
-use crate::event::{EventData, KycEvent, DATA_CONTENT_TYPE, SPEC_VERSION};
+use crate::event::{timestamp, EventData, KycEvent, DATA_CONTENT_TYPE, SPEC_VERSION};
 use crate::intake::auth::AuthScheme;
 use crate::intake::normalize::{event_id, sqs_accepts, Normalized, BASE64_ENCODING};
 use crate::sources::registry::{self, source};
 use crate::sources::SourceSpec;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{json, value::RawValue, Value};
 use std::collections::HashMap;
 
@@ -87,10 +87,6 @@ impl StallAfter {
     }
 }
 
-fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
 /// An event about a journey that no provider sent.
 #[allow(clippy::too_many_arguments)]
 fn project_event(
@@ -125,7 +121,7 @@ fn project_event(
         source: source.name.into(),
         event_type: event_type.into(),
         subject: Some(subject.to_owned()),
-        time: rfc3339(time),
+        time: timestamp(time),
         datacontenttype: DATA_CONTENT_TYPE.into(),
         kycreplay: None,
         data: EventData {
@@ -135,7 +131,7 @@ fn project_event(
             provider_status: statuses.0,
             provider_sub_status: statuses.1,
             provider_time: None,
-            received_at: rfc3339(time),
+            received_at: timestamp(time),
             auth_scheme,
             payload_encoding,
             expect_within_s: extra.0,
@@ -225,7 +221,7 @@ pub fn reconciled(
         fetched_at,
         scheme,
         (Some(status.to_owned()), sub_status.map(str::to_owned)),
-        (None, Some(rfc3339(fetched_at))),
+        (None, Some(timestamp(fetched_at))),
         answer,
     )
 }
@@ -279,7 +275,7 @@ pub fn stalled(journey: &OpenJourney, now: DateTime<Utc>) -> Result<Normalized, 
         "last_event_time": journey.time,
         "opened_at": journey.opened_at,
         "open_for_s": open_for_s,
-        "due_at": DateTime::from_timestamp_millis(journey.due_at_ms).map(rfc3339),
+        "due_at": DateTime::from_timestamp_millis(journey.due_at_ms).map(timestamp),
     });
     project_event(
         source,

@@ -260,12 +260,12 @@ impl JourneyUpdate {
             }
         };
         let time = match parse(&event.time) {
-            Some(t) if t > latest => chrono::DateTime::from_timestamp_millis(latest)
-                .unwrap_or(now)
-                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            Some(t) if t > latest => crate::event::timestamp(
+                chrono::DateTime::from_timestamp_millis(latest).unwrap_or(now),
+            ),
             _ => event.time.clone(),
         };
-        let updated_at = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let updated_at = crate::event::timestamp(now);
         Ok(Some(Self {
             pk: format!("{}#{subject}", event.source),
             event_type: event.event_type.clone(),
