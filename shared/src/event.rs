@@ -108,6 +108,28 @@ pub struct EventData {
 }
 
 impl KycEvent {
+    /// The CloudEvents envelope around `data`: spec version 1.0, JSON content, not a replay.
+    pub fn new(
+        id: String,
+        source: &str,
+        event_type: String,
+        subject: Option<String>,
+        time: String,
+        data: EventData,
+    ) -> Self {
+        Self {
+            specversion: SPEC_VERSION.into(),
+            id,
+            source: source.into(),
+            event_type,
+            subject,
+            time,
+            datacontenttype: DATA_CONTENT_TYPE.into(),
+            kycreplay: None,
+            data,
+        }
+    }
+
     /// The payload as a JSON value (for workers that want to inspect it).
     pub fn payload_value(&self) -> serde_json::Result<serde_json::Value> {
         serde_json::from_str(self.data.payload.get())

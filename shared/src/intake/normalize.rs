@@ -1,7 +1,7 @@
 //! From an authenticated body to the normalized event: recognition by the source's module,
 //! then the parts every source shares (event id, time, unrecognized fallback).
 
-use crate::event::{AuthScheme, EventData, KycEvent, DATA_CONTENT_TYPE, SPEC_VERSION};
+use crate::event::{AuthScheme, EventData, KycEvent};
 use crate::intake::settings::QUEUE_MAX_MESSAGE_BYTES;
 use crate::ports::attributes_size;
 use crate::sources::{Recognized, SourceSpec};
@@ -237,16 +237,13 @@ pub fn normalize(
     };
     let (provider_event, provider_status, provider_sub_status, provider_time) = data_fields;
 
-    let mut event = KycEvent {
-        specversion: SPEC_VERSION.into(),
-        id: id.clone(),
-        source: source.name.into(),
-        event_type: event_type.clone(),
-        subject: subject.clone(),
+    let mut event = KycEvent::new(
+        id.clone(),
+        source.name,
+        event_type.clone(),
+        subject.clone(),
         time,
-        datacontenttype: DATA_CONTENT_TYPE.into(),
-        kycreplay: None,
-        data: EventData {
+        EventData {
             provider: source.provider.into(),
             product: data_product.into(),
             provider_event,
@@ -261,7 +258,7 @@ pub fn normalize(
             // Set below: the body as received, or as Base64.
             payload: RawValue::NULL.to_owned(),
         },
-    };
+    );
     let room = QUEUE_MAX_MESSAGE_BYTES - attributes_size(&event_type, source.name);
     let as_is = match std::str::from_utf8(body) {
         Ok(text) => {

@@ -15,7 +15,7 @@
 //! queue and the worker do not recognize as the same event.
 
 use crate::config::{err, ConfigError, Env};
-use crate::event::{timestamp, EventData, KycEvent, DATA_CONTENT_TYPE, SPEC_VERSION};
+use crate::event::{timestamp, EventData, KycEvent};
 use crate::intake::auth::AuthScheme;
 use crate::intake::normalize::{event_id, sqs_accepts, Normalized, BASE64_ENCODING};
 use crate::sources::registry::{self, source};
@@ -115,16 +115,13 @@ fn project_event(
             Some(BASE64_ENCODING.to_owned()),
         )
     };
-    let event = KycEvent {
-        specversion: SPEC_VERSION.into(),
-        id: id.clone(),
-        source: source.name.into(),
-        event_type: event_type.into(),
-        subject: Some(subject.to_owned()),
-        time: timestamp(time),
-        datacontenttype: DATA_CONTENT_TYPE.into(),
-        kycreplay: None,
-        data: EventData {
+    let event = KycEvent::new(
+        id.clone(),
+        source.name,
+        event_type.into(),
+        Some(subject.to_owned()),
+        timestamp(time),
+        EventData {
             provider: source.provider.into(),
             product: source.product.into(),
             provider_event: None,
@@ -138,7 +135,7 @@ fn project_event(
             fetched_at: extra.1,
             payload,
         },
-    };
+    );
     let body = serde_json::to_string(&event).map_err(|e| e.to_string())?;
     Ok(Normalized {
         id,
