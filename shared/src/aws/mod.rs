@@ -64,12 +64,16 @@ pub async fn load_config_for(profile: Option<&str>) -> aws_config::SdkConfig {
 
 /// The AWS configuration of a function on Lambda, from what Lambda puts in its environment: the
 /// region (`AWS_REGION`), the execution role's credentials (`AWS_ACCESS_KEY_ID`,
-/// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), and `AWS_ENDPOINT_URL` when set (a local
-/// server). Unlike [`load_config`] it reads no profile, instance metadata or web identity token,
-/// so a function's bootstrap links none of their clients (STS among them). The tools, which run
-/// on an operator's machine, use [`load_config`].
+/// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, or, where Lambda serves them from a local
+/// endpoint instead, `AWS_CONTAINER_CREDENTIALS_FULL_URI` with its authorization token), and
+/// `AWS_ENDPOINT_URL` when set (a local server). Unlike [`load_config`] it reads no profile,
+/// instance metadata or web identity token, so a function's bootstrap links none of their clients
+/// (STS among them). The tools, which run on an operator's machine, use [`load_config`].
 pub fn lambda_config() -> aws_config::SdkConfig {
+    use aws_config::ecs::EcsCredentialsProvider;
     use aws_config::environment::EnvironmentVariableCredentialsProvider;
+    use aws_config::meta::credentials::CredentialsProviderChain;
+    use aws_config::provider_config::ProviderConfig;
     use aws_sdk_dynamodb::config::{Region, SharedCredentialsProvider};
     let var = |name: &str| {
         std::env::var(name)
@@ -77,13 +81,19 @@ pub fn lambda_config() -> aws_config::SdkConfig {
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty())
     };
+    let container = EcsCredentialsProvider::builder()
+        .configure(&ProviderConfig::without_region().with_http_client(https_client()))
+        .build();
+    let credentials = CredentialsProviderChain::first_try(
+        "Environment",
+        EnvironmentVariableCredentialsProvider::new(),
+    )
+    .or_else("Container", container);
     let region = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION"));
     let mut config = aws_config::SdkConfig::builder()
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(region.map(Region::new))
-        .credentials_provider(SharedCredentialsProvider::new(
-            EnvironmentVariableCredentialsProvider::new(),
-        ))
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
         .http_client(https_client())
         .timeout_config(timeouts())
         .retry_config(aws_config::retry::RetryConfig::standard())
