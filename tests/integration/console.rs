@@ -337,6 +337,15 @@ async fn the_console_shows_timelines_deliveries_stalls_and_replays_and_refuses_w
         .expect("the lookup");
     search.send_keys("test333").await.expect("type");
     click(&client, Locator::Css("form.lookup button"), "find").await;
+    // The click loads the journey's page: wait for it, not for the page the click left.
+    wait_for("the journey's timeline", || async {
+        match client.find_all(Locator::Css("ol.timeline li")).await {
+            Ok(steps) if steps.len() == 2 => None,
+            Ok(steps) => Some(format!("{} steps", steps.len())),
+            Err(e) => Some(e.to_string()),
+        }
+    })
+    .await;
     let steps = client
         .find_all(Locator::Css("ol.timeline li"))
         .await

@@ -259,22 +259,7 @@ pub fn normalize(
             payload: RawValue::NULL.to_owned(),
         },
     );
-    let room = QUEUE_MAX_MESSAGE_BYTES - attributes_size(&event_type, source.name);
-    let as_is = match std::str::from_utf8(body) {
-        Ok(text) => {
-            event.data.payload = as_received(body, text)?;
-            Some(serde_json::to_string(&event)?)
-        }
-        Err(_) => None,
-    };
-    let body = match as_is {
-        Some(message) if message.len() <= room && sqs_accepts(&message) => message,
-        _ => {
-            event.data.payload = base64_string(body)?;
-            event.data.payload_encoding = Some(BASE64_ENCODING.to_owned());
-            serde_json::to_string(&event)?
-        }
-    };
+    let body = message_with_payload(&mut event, body)?;
     Ok(Normalized {
         id,
         event_type,
@@ -292,6 +277,30 @@ pub const MAX_FUTURE_TIME: chrono::Duration = chrono::Duration::minutes(5);
 
 /// `payload_encoding` of a Base64 payload.
 pub const BASE64_ENCODING: &str = "base64";
+
+/// The message body of `event` carrying `raw` as its `payload`: as received (the JSON itself, a
+/// text as a JSON string) when `raw` is UTF-8 and the message then fits the queue beside its
+/// attributes and SQS accepts every character of it, else as Base64 (`payload_encoding`). The one
+/// rule for every event this library sends, a webhook's or the sweeper's.
+pub fn message_with_payload(event: &mut KycEvent, raw: &[u8]) -> Result<String, serde_json::Error> {
+    let room = QUEUE_MAX_MESSAGE_BYTES - attributes_size(&event.event_type, &event.source);
+    let as_is = match std::str::from_utf8(raw) {
+        Ok(text) => {
+            event.data.payload = as_received(raw, text)?;
+            event.data.payload_encoding = None;
+            Some(serde_json::to_string(&*event)?)
+        }
+        Err(_) => None,
+    };
+    match as_is {
+        Some(message) if message.len() <= room && sqs_accepts(&message) => Ok(message),
+        _ => {
+            event.data.payload = base64_string(raw)?;
+            event.data.payload_encoding = Some(BASE64_ENCODING.to_owned());
+            serde_json::to_string(&*event)
+        }
+    }
+}
 
 /// A UTF-8 body as the event's `payload`: the JSON itself, else the text as a JSON string.
 fn as_received(body: &[u8], text: &str) -> Result<Box<RawValue>, serde_json::Error> {

@@ -17,11 +17,9 @@
 use crate::config::{err, ConfigError, Env};
 use crate::event::{timestamp, EventData, KycEvent};
 use crate::intake::auth::AuthScheme;
-use crate::intake::normalize::{event_id, sqs_accepts, Normalized, BASE64_ENCODING};
+use crate::intake::normalize::{event_id, message_with_payload, Normalized};
 use crate::sources::registry::{self, source};
 use crate::sources::SourceSpec;
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde_json::{json, value::RawValue, Value};
 use std::collections::HashMap;
@@ -100,22 +98,7 @@ fn project_event(
     extra: (Option<u64>, Option<String>),
     payload: &Value,
 ) -> Result<Normalized, String> {
-    // The intake's rule: the payload as JSON when SQS accepts every character of it, else as
-    // Base64 (a status API may echo back a user's text with any character in it).
-    let text = payload.to_string();
-    let (payload, payload_encoding) = if sqs_accepts(&text) {
-        (
-            RawValue::from_string(text).map_err(|e| e.to_string())?,
-            None,
-        )
-    } else {
-        let encoded = serde_json::to_string(&BASE64.encode(text)).map_err(|e| e.to_string())?;
-        (
-            RawValue::from_string(encoded).map_err(|e| e.to_string())?,
-            Some(BASE64_ENCODING.to_owned()),
-        )
-    };
-    let event = KycEvent::new(
+    let mut event = KycEvent::new(
         id.clone(),
         source.name,
         event_type.into(),
@@ -130,13 +113,16 @@ fn project_event(
             provider_time: None,
             received_at: timestamp(time),
             auth_scheme,
-            payload_encoding,
+            // Set by the intake's rule: as JSON, or as Base64 when SQS would refuse it (a status API
+            // may echo back a user's text with any character in it).
+            payload_encoding: None,
             expect_within_s: extra.0,
             fetched_at: extra.1,
-            payload,
+            payload: RawValue::NULL.to_owned(),
         },
     );
-    let body = serde_json::to_string(&event).map_err(|e| e.to_string())?;
+    let body = message_with_payload(&mut event, payload.to_string().as_bytes())
+        .map_err(|e| e.to_string())?;
     Ok(Normalized {
         id,
         event_type: event_type.to_owned(),
