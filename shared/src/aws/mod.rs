@@ -81,8 +81,11 @@ pub fn lambda_config() -> aws_config::SdkConfig {
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty())
     };
+    // One client for the credentials endpoint and every SDK call: the platform's certificates are
+    // read once per cold start.
+    let http = https_client();
     let container = EcsCredentialsProvider::builder()
-        .configure(&ProviderConfig::without_region().with_http_client(https_client()))
+        .configure(&ProviderConfig::without_region().with_http_client(http.clone()))
         .build();
     let credentials = CredentialsProviderChain::first_try(
         "Environment",
@@ -94,7 +97,7 @@ pub fn lambda_config() -> aws_config::SdkConfig {
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(region.map(Region::new))
         .credentials_provider(SharedCredentialsProvider::new(credentials))
-        .http_client(https_client())
+        .http_client(http)
         .timeout_config(timeouts())
         .retry_config(aws_config::retry::RetryConfig::standard())
         .stalled_stream_protection(
