@@ -171,7 +171,7 @@ lint: $(TOOLS_STAMP)
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(VENV)/bin/cfn-lint template.yaml
-	SAM_CLI_TELEMETRY=0 AWS_REGION=$(REGION) $(VENV)/bin/sam validate --lint --template template.yaml
+	SAM_CLI_TELEMETRY=0 AWS_REGION=$(REGION) $(VENV)/bin/sam validate --lint --language-extensions --template template.yaml
 	@# The idempotency crate as crates.io would take it: no missing metadata, no warning.
 	set -o pipefail; cargo package -p lambda-idempotency --no-verify --allow-dirty 2>&1 | tee target/package.log
 	! grep -q '^warning' target/package.log

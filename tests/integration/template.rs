@@ -16,11 +16,64 @@ use lambda_idempotency::{attr, DYNAMODB_ACTIONS};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
 
-/// `template.yaml`, as CloudFormation reads it, as JSON.
+/// `template.yaml`, as CloudFormation reads it, as JSON, its `Fn::ForEach` loops expanded.
 fn template() -> Value {
     let text = std::fs::read_to_string(workspace().join("template.yaml")).expect("template.yaml");
     let yaml: yaml_serde::Value = yaml_serde::from_str(&text).expect("template.yaml is YAML");
-    long_form(yaml)
+    expand_loops(long_form(yaml))
+}
+
+/// What `AWS::LanguageExtensions` makes of `Fn::ForEach::<Loop>: [Id, [values], fragment]`: the
+/// fragment once per value, `${Id}` and `&{Id}` replaced in every key and string and `{"Ref": "Id"}`
+/// by the value, merged into the object that held the loop.
+fn expand_loops(v: Value) -> Value {
+    match v {
+        Value::Object(map) => {
+            let mut out = Map::new();
+            for (key, value) in map {
+                if !key.starts_with("Fn::ForEach::") {
+                    assert!(
+                        out.insert(key.clone(), expand_loops(value)).is_none(),
+                        "{key} twice"
+                    );
+                    continue;
+                }
+                let [id, values, fragment] =
+                    <[Value; 3]>::try_from(value.as_array().cloned().unwrap_or_default())
+                        .unwrap_or_else(|_| panic!("{key}: [Identifier, Collection, Fragment]"));
+                let id = id.as_str().expect("the loop's identifier");
+                for item in values.as_array().expect("a literal collection") {
+                    let item = item.as_str().expect("a collection of strings");
+                    assert!(item.chars().all(|c| c.is_ascii_alphanumeric()), "{item}");
+                    let expanded = expand_loops(substitute(fragment.clone(), id, item));
+                    for (key, value) in expanded.as_object().expect("a fragment of keys").clone() {
+                        assert!(out.insert(key.clone(), value).is_none(), "{key} twice");
+                    }
+                }
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => items.into_iter().map(expand_loops).collect(),
+        other => other,
+    }
+}
+
+fn substitute(v: Value, id: &str, item: &str) -> Value {
+    let text = |s: &str| {
+        s.replace(&format!("${{{id}}}"), item)
+            .replace(&format!("&{{{id}}}"), item)
+    };
+    match v {
+        Value::String(s) => Value::String(text(&s)),
+        Value::Object(map) if map.len() == 1 && map.get("Ref") == Some(&json!(id)) => json!(item),
+        Value::Object(map) => map
+            .into_iter()
+            .map(|(k, v)| (text(&k), substitute(v, id, item)))
+            .collect::<Map<_, _>>()
+            .into(),
+        Value::Array(items) => items.into_iter().map(|v| substitute(v, id, item)).collect(),
+        other => other,
+    }
 }
 
 /// A YAML value in CloudFormation's long form: `!Ref X` is `{"Ref": "X"}`, `!GetAtt A.B` is
@@ -518,7 +571,7 @@ fn one_alarm_watches_every_sources_authentication_refusals_and_one_the_secret_re
 fn the_journey_worker_is_optional_and_reports_batch_item_failures() {
     let t = template();
     let worker = function(&t, worker::WORKER_NAME);
-    assert_eq!(worker["Condition"], "HasJourneyWorker");
+    assert_eq!(worker["Condition"], "JourneyWorkerDeployed");
     let own = [
         worker::var::JOURNEY_TABLE,
         kyc_intake::journeys::completeness::STALL_AFTER_VARIABLE,
@@ -532,7 +585,7 @@ fn the_journey_worker_is_optional_and_reports_batch_item_failures() {
         assert!(var::COMMON.contains(v), "{v} comes from Globals");
     }
     let mapping = resource(&t, "JourneyWorkerEventSource");
-    assert_eq!(mapping["Condition"], "HasJourneyWorker");
+    assert_eq!(mapping["Condition"], "JourneyWorkerDeployed");
     assert_eq!(
         mapping["Properties"]["FunctionResponseTypes"],
         json!(["ReportBatchItemFailures"])
@@ -1205,4 +1258,98 @@ fn the_queue_takes_sends_from_known_roles_and_journey_senders_narrows_each_to_it
         "every run of an hour incomplete"
     );
     assert_eq!(incomplete["Threshold"], 1);
+}
+
+#[test]
+fn every_function_has_a_log_group_and_its_alarms_deployed_with_it() {
+    let t = template();
+    let functions = of_type(&t, "AWS::Serverless::Function");
+    // The webhook functions, the worker and the sweeper.
+    assert_eq!(functions.len(), FUNCTIONS.len() + 2);
+    for (id, function) in functions {
+        let name = id.strip_suffix("Function").expect("<Name>Function");
+        let condition = json!(format!("{name}Deployed"));
+        assert_eq!(function["Condition"], condition, "{id}");
+        assert!(
+            t["Conditions"].get(format!("{name}Deployed")).is_some(),
+            "{id}"
+        );
+        let logs = resource(&t, &format!("{name}LogGroup"));
+        assert_eq!(logs["Type"], "AWS::Logs::LogGroup");
+        assert_eq!(logs["Condition"], condition, "{id}");
+        assert_eq!(
+            logs["Properties"]["LogGroupName"],
+            sub(&format!("/aws/lambda/${{{id}}}"))
+        );
+        for metric in ["Errors", "Throttles"] {
+            let alarm = resource(&t, &format!("{name}{metric}Alarm"));
+            assert_eq!(alarm["Type"], "AWS::CloudWatch::Alarm");
+            assert_eq!(alarm["Condition"], condition, "{id}");
+            let p = &alarm["Properties"];
+            assert_eq!(p["Namespace"], "AWS/Lambda");
+            assert_eq!(p["MetricName"], metric);
+            assert_eq!(
+                p["Dimensions"],
+                json!([{ "Name": "FunctionName", "Value": sub(&format!("${{{id}}}")) }])
+            );
+            assert_eq!(
+                p["AlarmDescription"],
+                json!({ "Fn::FindInMap": ["Functions", name, metric] })
+            );
+            let description = &t["Mappings"]["Functions"][name][metric];
+            assert!(
+                description.as_str().is_some_and(|d| !d.is_empty()),
+                "{id} {metric}"
+            );
+        }
+    }
+}
+
+#[test]
+fn sam_cli_expands_the_loops_and_the_deploy_allows_the_transforms() {
+    let t = template();
+    assert_eq!(
+        t["Transform"],
+        json!(["AWS::LanguageExtensions", "AWS::Serverless-2016-10-31"]),
+        "AWS::LanguageExtensions before the SAM transform"
+    );
+    let text = std::fs::read_to_string(workspace().join("samconfig.toml")).expect("samconfig");
+    let config: toml::Table = text.parse().expect("samconfig.toml is TOML");
+    // Without it `sam build` and `sam package` read a loop as a resource and stop.
+    assert_eq!(
+        config["default"]["global"]["parameters"]["language_extensions"],
+        toml::Value::Boolean(true)
+    );
+    let capabilities = config["default"]["deploy"]["parameters"]["capabilities"]
+        .as_str()
+        .expect("deploy capabilities");
+    let capabilities: BTreeSet<&str> = capabilities.split_whitespace().collect();
+    assert_eq!(
+        capabilities,
+        BTreeSet::from(["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
+    );
+}
+
+#[test]
+fn the_operations_guide_explains_every_alarm_the_template_declares() {
+    let t = template();
+    let declared: BTreeSet<String> = of_type(&t, "AWS::CloudWatch::Alarm")
+        .into_iter()
+        .map(|(id, _)| id.clone())
+        .collect();
+    let guide =
+        std::fs::read_to_string(workspace().join("docs/operations.md")).expect("operations.md");
+    let section = guide
+        .split("## Alarms: what each means and what to do")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("the alarms section");
+    let explained: BTreeSet<String> = section
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `"))
+        .filter_map(|line| line.split(" |").next())
+        .flat_map(|names| names.split(", "))
+        .map(|name| name.trim_matches('`').to_owned())
+        .collect();
+    assert_eq!(explained, declared);
 }
