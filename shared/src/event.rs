@@ -7,6 +7,7 @@ use serde_json::value::RawValue;
 use std::borrow::Cow;
 
 pub const SPEC_VERSION: &str = "1.0";
+pub const DATA_CONTENT_TYPE: &str = "application/json";
 
 /// A time of this system's own clock (a receipt, an update, a due time) as every record writes
 /// it: RFC 3339 in UTC to the millisecond, e.g. `2026-12-03T07:20:00.123Z`. Provider times keep
@@ -14,7 +15,6 @@ pub const SPEC_VERSION: &str = "1.0";
 pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
-pub const DATA_CONTENT_TYPE: &str = "application/json";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct KycEvent {

@@ -45,8 +45,12 @@ fn expand_loops(v: Value) -> Value {
                 for item in values.as_array().expect("a literal collection") {
                     let item = item.as_str().expect("a collection of strings");
                     assert!(item.chars().all(|c| c.is_ascii_alphanumeric()), "{item}");
-                    let expanded = expand_loops(substitute(fragment.clone(), id, item));
-                    for (key, value) in expanded.as_object().expect("a fragment of keys").clone() {
+                    let Value::Object(expanded) =
+                        expand_loops(substitute(fragment.clone(), id, item))
+                    else {
+                        panic!("{key}: a fragment of keys")
+                    };
+                    for (key, value) in expanded {
                         assert!(out.insert(key.clone(), value).is_none(), "{key} twice");
                     }
                 }
