@@ -147,6 +147,24 @@ impl KycEvent {
     }
 }
 
+/// FIFO `MessageGroupId` of an event, on the events queue and the journey stream alike:
+/// `<source>#<subject>` keeps one journey's events in order. Unrecognized events have no subject
+/// and get their own group, so they never hold up a journey. A value over 128 characters or with
+/// characters SQS refuses is replaced by its SHA-256.
+pub fn message_group(source: &str, subject: Option<&str>, id: &str) -> String {
+    use sha2::Digest;
+    let raw = match subject {
+        Some(s) => format!("{source}#{s}"),
+        None => format!("{source}#{id}"),
+    };
+    let valid = raw.len() <= 128 && raw.bytes().all(|b| b.is_ascii_graphic());
+    if valid {
+        raw
+    } else {
+        hex::encode(sha2::Sha256::digest(raw.as_bytes()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::AuthScheme;

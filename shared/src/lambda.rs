@@ -4,6 +4,7 @@
 
 use crate::intake::inbound::Inbound;
 use crate::intake::pipeline::{invocation_deadline_ms, Outcome, Pipeline, Refusal};
+use crate::journeys::stream::JourneyStream;
 use crate::journeys::sweeper::{DueJourneys, Sweeper};
 use crate::journeys::worker::{JourneyStore, JourneyWorker};
 use crate::ports::{EventSink, IdempotencyStore};
@@ -160,8 +161,8 @@ pub fn response(outcome: &Outcome) -> Response<Body> {
 }
 
 /// Serve one SQS batch. Never fails: every record's fate is in the batch response.
-pub async fn handle_batch<S: IdempotencyStore, J: JourneyStore>(
-    worker: &JourneyWorker<S, J>,
+pub async fn handle_batch<S: IdempotencyStore, J: JourneyStore, P: JourneyStream>(
+    worker: &JourneyWorker<S, J, P>,
     event: lambda_runtime::LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, Infallible> {
     let deadline_ms = invocation_deadline_ms(

@@ -1,5 +1,5 @@
-//! In-memory ports for unit tests and property tests: an event sink and a journey store (the
-//! in-memory idempotency store is `lambda_idempotency::MemoryStore`). The real adapters are
+//! In-memory ports for unit tests and property tests: an event sink, a journey store and a journey
+//! stream (the in-memory idempotency store is `lambda_idempotency::MemoryStore`). The real adapters are
 //! tested against a real DynamoDB/SQS-compatible server in `tests/`.
 
 use crate::ports::{
@@ -55,14 +55,73 @@ impl EventSink for MemorySink {
     }
 }
 
+/// In-memory journey stream: what was published, what was deferred, and a switch that makes
+/// every publish fail (the topic unreachable).
+#[derive(Debug, Default)]
+pub struct MemoryStream {
+    published: Mutex<Vec<crate::journeys::stream::StreamMessage>>,
+    deferred: Mutex<Vec<(String, i32)>>,
+    fail: AtomicBool,
+}
+
+impl MemoryStream {
+    pub fn messages(&self) -> Vec<crate::journeys::stream::StreamMessage> {
+        self.published
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Each deferred record's receipt handle and wait, in seconds.
+    pub fn deferred(&self) -> Vec<(String, i32)> {
+        self.deferred
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn set_failing(&self, failing: bool) {
+        self.fail.store(failing, Ordering::SeqCst);
+    }
+}
+
+impl crate::journeys::stream::JourneyStream for MemoryStream {
+    async fn publish(
+        &self,
+        message: &crate::journeys::stream::StreamMessage,
+    ) -> Result<(), PortError> {
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(PortError::new(
+                "memory stream",
+                FaultKind::Unavailable,
+                "unreachable",
+            ));
+        }
+        self.published
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(message.clone());
+        Ok(())
+    }
+
+    async fn defer(&self, receipt_handle: &str, secs: i32) {
+        self.deferred
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((receipt_handle.to_owned(), secs));
+    }
+}
+
 /// A journey item as the in-memory journey store keeps it: the newest event's update, and the
 /// number of events applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JourneyItem {
     pub state: crate::journeys::worker::JourneyUpdate,
     pub event_count: u64,
-    /// On the sweeper's list until then, epoch ms; `None` when closed or reported stalled.
+    /// On the sweeper's list until then, epoch ms; `None` when closed.
     pub due_at_ms: Option<i64>,
+    /// Reported stalled (until an event moves it).
+    pub stalled: bool,
 }
 
 /// In-memory journey table; completes claims on the `MemoryStore` it shares with the worker.
@@ -94,9 +153,34 @@ impl crate::journeys::worker::JourneyStore for MemoryJourneys {
         &self,
         update: &crate::journeys::worker::JourneyUpdate,
         claim: &Claim,
-    ) -> Result<crate::journeys::worker::Applied, PortError> {
-        use crate::journeys::worker::{Applied, Sweep, UpdateKind};
-        if self.store.complete(claim, "").await? == Settled::NotOurs {
+    ) -> Result<
+        (
+            crate::journeys::worker::Applied,
+            crate::journeys::stream::Published,
+        ),
+        PortError,
+    > {
+        use crate::journeys::worker::{Applied, Seen, Sweep};
+        let seen = {
+            let items = self.items.lock().unwrap_or_else(|e| e.into_inner());
+            items.get(&update.pk).map(|item| Seen {
+                event_type: Some(item.state.event_type.clone()),
+                event_id: Some(item.state.event_id.clone()),
+                time_ms: Some(item.state.time_ms),
+                event_count: item.event_count,
+                shard: match (item.stalled, item.due_at_ms) {
+                    (true, _) => Some(crate::journeys::worker::SWEEP_SHARD_STALLED.to_owned()),
+                    (false, Some(_)) => Some(crate::journeys::worker::SWEEP_SHARD_OPEN.to_owned()),
+                    (false, None) => None,
+                },
+                due: item.due_at_ms.is_some(),
+                closed: item.due_at_ms.is_none() && !item.stalled,
+            })
+        };
+        let seen = seen.unwrap_or_default();
+        let (applied, state, count) = seen.decide(update);
+        let published = applied.published(state, count);
+        if self.store.complete(claim, &published.kept()).await? == Settled::NotOurs {
             return Err(PortError::new(
                 "memory journeys",
                 FaultKind::Conflict,
@@ -104,38 +188,35 @@ impl crate::journeys::worker::JourneyStore for MemoryJourneys {
             ));
         }
         let mut items = self.items.lock().unwrap_or_else(|e| e.into_inner());
-        if let UpdateKind::Stalled { refers_to } = &update.kind {
-            if let Some(item) = items.get_mut(&update.pk) {
-                if item.state.event_id == *refers_to {
-                    item.due_at_ms = None;
+        match applied {
+            Applied::Superseded => {}
+            Applied::Acknowledged => {
+                if let Some(item) = items.get_mut(&update.pk) {
+                    item.stalled = true;
                 }
             }
-            return Ok(Applied::Acknowledged);
-        }
-        let fresh = !items.contains_key(&update.pk);
-        let item = items.entry(update.pk.clone()).or_insert(JourneyItem {
-            state: update.clone(),
-            event_count: 0,
-            due_at_ms: None,
-        });
-        item.event_count += 1;
-        item.state.updated_at.clone_from(&update.updated_at);
-        let newest = match update.kind {
-            UpdateKind::Started => fresh,
-            // A start's state loses to any event, whatever its time.
-            _ => {
-                matches!(item.state.kind, UpdateKind::Started)
-                    || item.state.time_ms <= update.time_ms
+            Applied::Older => {
+                if let Some(item) = items.get_mut(&update.pk) {
+                    item.event_count = count;
+                    item.state.updated_at.clone_from(&update.updated_at);
+                }
             }
-        };
-        if !newest {
-            return Ok(Applied::Older);
+            Applied::Newest => {
+                let due_at_ms = match update.sweep {
+                    Sweep::Due(ms) => Some(ms),
+                    Sweep::Close => None,
+                };
+                items.insert(
+                    update.pk.clone(),
+                    JourneyItem {
+                        state: update.clone(),
+                        event_count: count,
+                        due_at_ms,
+                        stalled: false,
+                    },
+                );
+            }
         }
-        item.state = update.clone();
-        item.due_at_ms = match update.sweep {
-            Sweep::Due(ms) => Some(ms),
-            Sweep::Close => None,
-        };
-        Ok(Applied::Newest)
+        Ok((applied, published))
     }
 }

@@ -2,7 +2,7 @@
 //! validated (Secrets Manager included), the AWS clients, the pipeline or the journey worker on
 //! them.
 
-use crate::aws::{self, DynamoDueJourneys, DynamoJourneys, S3Archive, SqsSink};
+use crate::aws::{self, DynamoDueJourneys, DynamoJourneys, S3Archive, SnsStream, SqsSink};
 use crate::config::{self, ConfigError};
 use crate::intake::pipeline::Pipeline;
 use crate::intake::settings::Common;
@@ -15,7 +15,7 @@ use lambda_idempotency::DynamoDbStore;
 use std::sync::Arc;
 
 pub type AwsPipeline = Pipeline<DynamoDbStore, SqsSink>;
-pub type AwsJourneyWorker = JourneyWorker<DynamoDbStore, DynamoJourneys>;
+pub type AwsJourneyWorker = JourneyWorker<DynamoDbStore, DynamoJourneys, Option<SnsStream>>;
 
 /// A function's whole configuration: shared settings, its sources with their credentials, and,
 /// when some secrets come from Secrets Manager, what refreshes them.
@@ -142,9 +142,25 @@ pub fn aws_journey_worker(sdk: &aws_config::SdkConfig, config: &WorkerConfig) ->
     let client = aws_sdk_dynamodb::Client::new(sdk);
     let claims = DynamoDbStore::new(client.clone(), config.idempotency_table.clone());
     let journeys = DynamoJourneys::new(client, config.journey_table.clone(), claims.clone());
+    let stream = match &config.stream_topic_arn {
+        Some(topic) => {
+            let stream = SnsStream::new(aws_sdk_sns::Client::new(sdk), topic);
+            Some(match &config.events_queue_url {
+                Some(queue) => stream.deferring(aws_sdk_sqs::Client::new(sdk), queue),
+                None => stream,
+            })
+        }
+        None => {
+            tracing::info!(
+                "JOURNEY_STREAM_TOPIC_ARN is not set: records are applied, not published"
+            );
+            None
+        }
+    };
     JourneyWorker::new(claims, journeys, config.ttl_secs)
         .with_stall_after(config.stall_after.clone())
         .with_senders(config.senders.clone())
+        .with_stream(stream)
 }
 
 /// The sweeper on AWS: the journey table's due index, each configured provider's status API,

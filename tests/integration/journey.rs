@@ -15,7 +15,7 @@ const VKYC: &str = "/webhooks/cashfree/vkyc";
 const TIMEOUT_MS: u64 = 20_000;
 
 /// A VKYC body for journey `v` at `time`.
-fn vkyc(v: &str, event: &str, sub_status: &str, time: &str) -> String {
+pub(crate) fn vkyc(v: &str, event: &str, sub_status: &str, time: &str) -> String {
     format!(
         r#"{{"event_type":"{event}","event_time":"{time}","version":"v1","data":{{"verification_id":"{v}","status":"S","sub_status":"{sub_status}"}}}}"#
     )
@@ -31,7 +31,7 @@ fn queued(v: &str) -> String {
     )
 }
 
-async fn webhook(deployed: &Deployed, body: &str) {
+pub(crate) async fn webhook(deployed: &Deployed, body: &str) {
     let reply = deployed
         .call(
             ApiRequest::post(VKYC, body)
@@ -44,7 +44,7 @@ async fn webhook(deployed: &Deployed, body: &str) {
 
 /// Poll until the queue gives nothing (failed records come back after the visibility timeout,
 /// so this stops at the first empty poll).
-async fn drain(source: &EventSource, worker: &AwsJourneyWorker) -> Vec<Polled> {
+pub(crate) async fn drain(source: &EventSource, worker: &AwsJourneyWorker) -> Vec<Polled> {
     let mut polls = Vec::new();
     loop {
         let polled = source.poll(worker, 0, TIMEOUT_MS).await.expect("poll");
@@ -162,7 +162,7 @@ async fn enqueue(stack: &Stack, bodies: &[String]) {
 }
 
 /// Send each body to the events queue in its FIFO message group.
-async fn enqueue_in_groups(stack: &Stack, bodies: &[(&str, String)]) {
+pub(crate) async fn enqueue_in_groups(stack: &Stack, bodies: &[(&str, String)]) {
     let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
     for (i, (group, b)) in bodies.iter().enumerate() {
         sqs.send_message()
@@ -178,7 +178,7 @@ async fn enqueue_in_groups(stack: &Stack, bodies: &[(&str, String)]) {
 
 /// The normalized events the intake makes of `bodies` (through a real handler, then read back
 /// off the queue), in order.
-async fn events(bodies: &[String]) -> Vec<String> {
+pub(crate) async fn events(bodies: &[String]) -> Vec<String> {
     let stack = Stack::new(true).await;
     let deployed = stack.deploy(&[]).await;
     let mut out = Vec::new();
@@ -411,7 +411,7 @@ async fn an_event_stamped_in_the_far_future_does_not_pin_its_journey() {
 }
 
 /// The id moto gives every message's sender (real SQS gives the sending role's id).
-const MOTO_SENDER: &str = "AIDAIT2UOQQY3AUEKVGXU";
+pub(crate) const MOTO_SENDER: &str = "AIDAIT2UOQQY3AUEKVGXU";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_record_from_a_sender_outside_its_sources_is_acknowledged_and_not_applied() {

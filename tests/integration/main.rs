@@ -22,6 +22,7 @@ mod reliability;
 mod replay;
 mod samples;
 mod secrets;
+mod stream;
 mod sweeper;
 mod template;
 

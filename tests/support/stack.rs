@@ -70,6 +70,29 @@ impl Stack {
         sdk: &SdkConfig,
         senders: Option<kyc_intake::journeys::senders::Senders>,
     ) -> (String, AwsJourneyWorker) {
+        self.worker(sdk, senders, None).await
+    }
+
+    /// This stack's journey stream (an SNS FIFO topic) and the journey worker publishing to it,
+    /// on the SDK settings `sdk`; the topic's ARN.
+    pub async fn journey_worker_with_stream(
+        &self,
+        sdk: &SdkConfig,
+        senders: Option<kyc_intake::journeys::senders::Senders>,
+    ) -> (String, AwsJourneyWorker, String) {
+        let topic = resources::ensure_topic(&self.sdk, &format!("{}-stream.fifo", self.table))
+            .await
+            .expect("topic");
+        let (table, worker) = self.worker(sdk, senders, Some(topic.clone())).await;
+        (table, worker, topic)
+    }
+
+    async fn worker(
+        &self,
+        sdk: &SdkConfig,
+        senders: Option<kyc_intake::journeys::senders::Senders>,
+        stream_topic_arn: Option<String>,
+    ) -> (String, AwsJourneyWorker) {
         let table = format!("{}-journeys", self.table);
         resources::ensure_journey_table(&self.sdk, &table)
             .await
@@ -80,8 +103,10 @@ impl Stack {
             ttl_secs: 3_600,
             stall_after: kyc_intake::journeys::completeness::StallAfter::defaults(),
             senders,
+            stream_topic_arn,
+            events_queue_url: Some(self.queue_url.clone()),
         };
-        (table.clone(), startup::aws_journey_worker(sdk, &config))
+        (table, startup::aws_journey_worker(sdk, &config))
     }
 
     /// Make the events queue return a received message after `secs` (the local default is 30).

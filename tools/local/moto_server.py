@@ -1,9 +1,13 @@
-"""A DynamoDB/SQS-compatible server (moto) on loopback, for `make run` and the integration tests.
+"""A DynamoDB/SQS/SNS/S3-compatible server (moto) on loopback, for `make run` and the integration
+tests.
 
-Unlike `moto_server`, it serves one request at a time: moto's DynamoDB checks a condition and
-writes the item in two steps with no lock between them, so a threaded server could let two
-concurrent conditional puts both succeed, which DynamoDB itself never does. Serialized, every
-conditional write is atomic, as in DynamoDB.
+Unlike `moto_server`, it handles one request at a time: moto's DynamoDB checks a condition and
+writes the item in two steps with no lock between them, so two concurrent conditional puts could
+both succeed, which DynamoDB itself never does. Serialized (one lock around moto), every
+conditional write is atomic, as in DynamoDB. Connections are still accepted on threads, and an
+SQS long poll (`WaitTimeSeconds` > 0) does not hold the lock while it waits: it is answered by
+short receives under the lock with pauses outside it, so a consumer long-polling a queue never
+stalls the intake, the worker or kycctl.
 
 It also makes moto's SQS as strict as SQS about message contents: SQS refuses a message holding
 a character outside #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF
@@ -14,7 +18,7 @@ PutObject into an Object Lock bucket must carry a checksum. (Create-only writes,
 
 For benchmarks, `--keep-alive` serves the same app with waitress, which keeps connections open
 as AWS does (moto's own server closes every one, so each SDK call would pay a TCP connection),
-still one request at a time unless `--threads` says otherwise; `--latency-ms` adds a sleep to each
+still one request inside moto at a time (`--threads`: connections served at once); `--latency-ms` adds a sleep to each
 request, standing in for the network round trip to AWS (the sleep releases Python's lock, so
 threads overlap it as requests to AWS overlap).
 
@@ -26,11 +30,14 @@ usage: python moto_server.py [--host 127.0.0.1] [--port 4566] [--exit-with-paren
 """
 
 import argparse
+import io
+import json
 import os
 import re
 import sys
 import threading
 import time
+import urllib.parse
 
 from moto.sqs.exceptions import InvalidParameterValue, SQSException
 from moto.sqs.models import SQSBackend
@@ -105,6 +112,87 @@ def strict_s3_object_lock(app):  # type: ignore[no-untyped-def]
     return wrapped
 
 
+MOTO = threading.Lock()
+LONG_POLL_PAUSE_S = 0.05
+
+
+def long_poll(environ):  # type: ignore[no-untyped-def]
+    """An SQS ReceiveMessage that waits (JSON or query protocol): its wait in seconds and the
+    same request body asking not to wait; None for any other request. Reads the body."""
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    if target == "AmazonSQS.ReceiveMessage":
+        body = environ["wsgi.input"].read(length)
+        request = json.loads(body or b"{}")
+        wait = int(request.get("WaitTimeSeconds") or 0)
+        request["WaitTimeSeconds"] = 0
+        return wait, body, json.dumps(request).encode()
+    if target or environ.get("REQUEST_METHOD") != "POST" or "/sqs/aws4_request" not in environ.get(
+        "HTTP_AUTHORIZATION", ""
+    ):
+        return None
+    body = environ["wsgi.input"].read(length)
+    form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+    if form.get("Action") != ["ReceiveMessage"]:
+        return 0, body, body
+    wait = int((form.get("WaitTimeSeconds") or ["0"])[0] or 0)
+    form["WaitTimeSeconds"] = ["0"]
+    return wait, body, urllib.parse.urlencode(form, doseq=True).encode()
+
+
+def received_something(chunks) -> bool:  # type: ignore[no-untyped-def]
+    body = b"".join(chunks)
+    if body.lstrip().startswith(b"{"):
+        try:
+            return bool(json.loads(body).get("Messages"))
+        except ValueError:
+            return True
+    return b"<Message>" in body
+
+
+def serialized(app):  # type: ignore[no-untyped-def]
+    """One request inside moto at a time; a long poll waits outside the lock."""
+
+    def with_body(environ, body: bytes):  # type: ignore[no-untyped-def]
+        copy = dict(environ)
+        copy["wsgi.input"] = io.BytesIO(body)
+        copy["CONTENT_LENGTH"] = str(len(body))
+        return copy
+
+    def call(environ):  # type: ignore[no-untyped-def]
+        answer = {}
+
+        def start_response(status, headers, exc_info=None):  # type: ignore[no-untyped-def]
+            answer["start"] = (status, headers, exc_info)
+            return lambda _data: None
+
+        with MOTO:
+            chunks = list(app(environ, start_response))
+        return answer["start"], chunks
+
+    def wrapped(environ, start_response):  # type: ignore[no-untyped-def]
+        poll = long_poll(environ)
+        if poll is None:
+            (status, headers, exc_info), chunks = call(environ)
+            start_response(status, headers, exc_info)
+            return chunks
+        wait, original, short = poll
+        if wait <= 0:
+            (status, headers, exc_info), chunks = call(with_body(environ, original))
+            start_response(status, headers, exc_info)
+            return chunks
+        deadline = time.monotonic() + wait
+        while True:
+            (status, headers, exc_info), chunks = call(with_body(environ, short))
+            done = not status.startswith("200") or received_something(chunks)
+            if done or time.monotonic() >= deadline:
+                start_response(status, headers, exc_info)
+                return chunks
+            time.sleep(LONG_POLL_PAUSE_S)
+
+    return wrapped
+
+
 def watch_parent(parent: int) -> None:
     while os.getppid() == parent:
         time.sleep(0.5)
@@ -127,7 +215,7 @@ def main() -> None:
     if args.exit_with_parent:
         threading.Thread(target=watch_parent, args=(os.getppid(),), daemon=True).start()
     strict_sqs_messages()
-    app = strict_s3_object_lock(DomainDispatcherApplication(create_backend_app))
+    app = serialized(strict_s3_object_lock(DomainDispatcherApplication(create_backend_app)))
     if args.keep_alive:
         from waitress import serve
 
@@ -140,7 +228,9 @@ def main() -> None:
                 return app(environ, start_response)
 
         print(f"moto (keep-alive) listening on http://{args.host}:{args.port}", flush=True)
-        serve(served, host=args.host, port=args.port, threads=args.threads, _quiet=True)
+        # Threads accept and wait (a long poll, the latency); moto itself serves one at a time.
+        threads = max(args.threads, 4)
+        serve(served, host=args.host, port=args.port, threads=threads, _quiet=True)
         return
     handler = MotoRequestHandler
     if not args.access_log:
@@ -151,7 +241,7 @@ def main() -> None:
 
         handler = QuietHandler
     try:
-        server = make_server(args.host, args.port, app, threaded=False, request_handler=handler)
+        server = make_server(args.host, args.port, app, threaded=True, request_handler=handler)
     except OSError as e:
         sys.exit(f"moto_server: cannot listen on {args.host}:{args.port}: {e.strerror}")
     print(f"moto listening on http://{args.host}:{args.port}", flush=True)

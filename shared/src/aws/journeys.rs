@@ -2,8 +2,10 @@
 
 use super::fault::fault;
 use super::item::{entry_value, n, s};
+use crate::journeys::stream::Published;
 use crate::journeys::worker::{
-    Applied, JourneyStore, JourneyUpdate, Sweep, UpdateKind, SWEEP_SHARD_OPEN, SWEEP_SHARD_STALLED,
+    Applied, JourneyStore, JourneyUpdate, Seen, Sweep, UpdateKind, SWEEP_SHARD_OPEN,
+    SWEEP_SHARD_STALLED,
 };
 use crate::ports::{Claim, FaultKind, PortError};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -12,15 +14,28 @@ use lambda_idempotency::{transaction_item, DynamoDbStore};
 /// How one apply transaction ended.
 enum Transacted {
     Done,
-    /// The journey's condition failed: a newer event is stored (or, for a start, any state).
-    Stale,
-    /// The timeline reached `timeline::CAP`: trim it and try again.
-    Full,
+    /// The journey changed since it was read (another worker wrote it): read it again.
+    Changed,
 }
 
-/// The journey table on DynamoDB. Each apply is one transaction with the completion of the
-/// worker's idempotency claim: the state update when the event is not older than the stored one,
-/// else (second transaction) only the count.
+/// The journey as read before a write, the write conditioned on it not having changed since:
+/// every worker write adds one to `version`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Guard {
+    /// No item yet.
+    Absent,
+    /// An item written before items had a version.
+    Unversioned,
+    Version(i64),
+}
+
+/// How many times an apply reads the journey again after another worker changed it.
+const ATTEMPTS: usize = 8;
+
+/// The journey table on DynamoDB. Each apply reads the journey (a consistent read), decides what
+/// the event does to it (`Seen::decide`), and writes it in one transaction with the completion of
+/// the worker's idempotency claim, which keeps what the journey stream says about the event; the
+/// write holds only if no other worker wrote the journey since the read.
 #[derive(Debug, Clone)]
 pub struct DynamoJourneys {
     client: aws_sdk_dynamodb::Client,
@@ -42,10 +57,74 @@ impl DynamoJourneys {
         }
     }
 
+    /// The journey as it is now: what decides an apply, the write's guard, the timeline's length.
+    async fn seen(&self, pk: &str) -> Result<(Seen, Guard, usize), PortError> {
+        use crate::journeys::worker::attr as j;
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(j::PK, s(pk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| fault("DynamoDB GetItem", e))?;
+        let Some(item) = out.item() else {
+            return Ok((Seen::default(), Guard::Absent, 0));
+        };
+        let text = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
+        let number = |k: &str| {
+            item.get(k)
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse::<i64>().ok())
+        };
+        let seen = Seen {
+            event_type: text(j::TYPE),
+            event_id: text(j::EVENT_ID),
+            time_ms: number(j::TIME_MS),
+            event_count: number(j::EVENT_COUNT)
+                .and_then(|n| u64::try_from(n).ok())
+                .unwrap_or(0),
+            shard: text(j::SWEEP_SHARD),
+            due: item.contains_key(j::DUE_AT),
+            closed: item.contains_key(j::CLOSED_AT),
+        };
+        let guard = number(j::VERSION).map_or(Guard::Unversioned, Guard::Version);
+        let history = item
+            .get(crate::journeys::timeline::HISTORY)
+            .and_then(|h| h.as_l().ok())
+            .map_or(0, Vec::len);
+        Ok((seen, guard, history))
+    }
+
+    /// The condition that the journey is as `guard` saw it, and the version's names and value.
+    fn guarded(
+        b: aws_sdk_dynamodb::types::builders::UpdateBuilder,
+        guard: Guard,
+    ) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
+        use crate::journeys::worker::attr as j;
+        // DynamoDB refuses a name or value the expressions do not use.
+        let b = b
+            .expression_attribute_names("#version", j::VERSION)
+            .expression_attribute_values(":one", n(1));
+        match guard {
+            Guard::Absent => b
+                .condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", j::PK),
+            Guard::Unversioned => b
+                .condition_expression("attribute_exists(#pk) AND attribute_not_exists(#version)")
+                .expression_attribute_names("#pk", j::PK),
+            Guard::Version(v) => b
+                .condition_expression("#version = :version")
+                .expression_attribute_values(":version", n(v)),
+        }
+    }
+
     fn journey_update(
         &self,
         update: &JourneyUpdate,
         newest: bool,
+        guard: Guard,
     ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, PortError> {
         use crate::journeys::worker::attr as j;
         let mut set = vec![
@@ -53,8 +132,6 @@ impl DynamoJourneys {
             "#history = list_append(if_not_exists(#history, :empty), :entry)",
         ];
         let mut remove = Vec::new();
-        // The timeline stays under its cap: a full one fails the condition and is trimmed first.
-        let room = "(attribute_not_exists(#history) OR size(#history) < :cap)";
         let mut b = aws_sdk_dynamodb::types::Update::builder()
             .table_name(&self.table)
             .key(j::PK, s(&update.pk))
@@ -62,17 +139,9 @@ impl DynamoJourneys {
             .expression_attribute_names("#count", j::EVENT_COUNT)
             .expression_attribute_names("#history", crate::journeys::timeline::HISTORY)
             .expression_attribute_values(":updated_at", s(&update.updated_at))
-            .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":empty", AttributeValue::L(Vec::new()))
-            .expression_attribute_values(":entry", entry_value(&update.entry))
-            .expression_attribute_values(
-                ":cap",
-                n(i64::try_from(crate::journeys::timeline::CAP).unwrap_or(i64::MAX)),
-            )
-            .return_values_on_condition_check_failure(
-                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
-            )
-            .condition_expression(room);
+            .expression_attribute_values(":entry", entry_value(&update.entry));
+        b = Self::guarded(b, guard);
         if newest {
             set.extend([
                 "#type = :type",
@@ -88,24 +157,7 @@ impl DynamoJourneys {
                 .expression_attribute_values(":type", s(&update.event_type))
                 .expression_attribute_values(":event_id", s(&update.event_id))
                 .expression_attribute_values(":time", s(&update.time))
-                .expression_attribute_values(":time_ms", n(update.time_ms))
-                .condition_expression(format!(
-                    "{room} AND ({})",
-                    match update.kind {
-                        // A start is the state only of a journey that has none yet.
-                        UpdateKind::Started => "attribute_not_exists(#type)",
-                        // A start's state loses to any event, whatever its time.
-                        _ => {
-                            "attribute_not_exists(#time_ms) OR #time_ms <= :time_ms OR #type = :started"
-                        }
-                    }
-                ));
-            if update.kind != UpdateKind::Started {
-                b = b.expression_attribute_values(
-                    ":started",
-                    s(crate::journeys::completeness::STARTED),
-                );
-            }
+                .expression_attribute_values(":time_ms", n(update.time_ms));
             // The journey's place on the sweeper's list.
             b = b
                 .expression_attribute_names("#shard", j::SWEEP_SHARD)
@@ -160,27 +212,52 @@ impl DynamoJourneys {
                 }
             }
         }
-        let mut expression = format!("SET {} ADD #count :one", set.join(", "));
+        let mut expression = format!("SET {} ADD #count :one, #version :one", set.join(", "));
         if !remove.is_empty() {
             expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
         }
         transaction_item(b.update_expression(expression))
     }
 
-    /// One transaction: the journey write and the claim's completion. `Ok(false)` when the
-    /// journey's condition (not older) failed.
-    async fn transact(
+    /// A stall report that holds: the journey moves from the sweeper's list to the stalled ones
+    /// (the same index, another partition), its timeline gains the report.
+    fn stall_update(
         &self,
         update: &JourneyUpdate,
+        guard: Guard,
+    ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, PortError> {
+        use crate::journeys::worker::attr as j;
+        let b = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.table)
+            .key(j::PK, s(&update.pk))
+            .update_expression(
+                "SET #stalled = :now, #shard = :stalled_shard, \
+                 #history = list_append(if_not_exists(#history, :empty), :entry) \
+                 ADD #version :one",
+            )
+            .expression_attribute_names("#history", crate::journeys::timeline::HISTORY)
+            .expression_attribute_values(":empty", AttributeValue::L(Vec::new()))
+            .expression_attribute_values(":entry", entry_value(&update.entry))
+            .expression_attribute_names("#stalled", j::STALLED_AT)
+            .expression_attribute_names("#shard", j::SWEEP_SHARD)
+            .expression_attribute_values(":now", s(&update.updated_at))
+            .expression_attribute_values(":stalled_shard", s(SWEEP_SHARD_STALLED));
+        transaction_item(Self::guarded(b, guard))
+    }
+
+    /// One transaction: the journey write and the claim's completion keeping `kept`.
+    async fn transact(
+        &self,
+        journey: aws_sdk_dynamodb::types::TransactWriteItem,
         claim: &Claim,
-        newest: bool,
+        kept: &str,
     ) -> Result<Transacted, PortError> {
         use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
         let result = self
             .client
             .transact_write_items()
-            .transact_items(self.journey_update(update, newest)?)
-            .transact_items(self.claims.completion(claim, "")?)
+            .transact_items(journey)
+            .transact_items(self.claims.completion(claim, kept)?)
             .send()
             .await;
         let e = match result {
@@ -198,25 +275,10 @@ impl DynamoJourneys {
                 .is_some_and(|code| code == "ConditionalCheckFailed")
         };
         if failed(1) {
-            return Err(PortError::new(
-                "DynamoDB TransactWriteItems",
-                FaultKind::Conflict,
-                "the idempotency claim is no longer ours: nothing applied",
-            ));
+            return Err(not_ours());
         }
         if failed(0) {
-            let full = c
-                .cancellation_reasons()
-                .first()
-                .and_then(|r| r.item())
-                .and_then(|item| item.get(crate::journeys::timeline::HISTORY))
-                .and_then(|h| h.as_l().ok())
-                .is_some_and(|h| h.len() >= crate::journeys::timeline::CAP);
-            return Ok(if full {
-                Transacted::Full
-            } else {
-                Transacted::Stale
-            });
+            return Ok(Transacted::Changed);
         }
         Err(fault("DynamoDB TransactWriteItems", e))
     }
@@ -250,90 +312,57 @@ impl DynamoJourneys {
     }
 }
 
-impl DynamoJourneys {
-    /// A stall report: move the journey from the sweeper's list to the stalled ones (the same
-    /// index, another partition) if it is still open at the event the report refers to, and
-    /// complete the claim, in one transaction.
-    async fn acknowledge_stall(
-        &self,
-        update: &JourneyUpdate,
-        refers_to: &str,
-        claim: &Claim,
-    ) -> Result<Applied, PortError> {
-        use crate::journeys::worker::attr as j;
-        let off_the_list = transaction_item(
-            aws_sdk_dynamodb::types::Update::builder()
-                .table_name(&self.table)
-                .key(j::PK, s(&update.pk))
-                .update_expression(
-                    "SET #stalled = :now, #shard = :stalled_shard, \
-                     #history = list_append(if_not_exists(#history, :empty), :entry)",
-                )
-                .expression_attribute_names("#history", crate::journeys::timeline::HISTORY)
-                .expression_attribute_values(":empty", AttributeValue::L(Vec::new()))
-                .expression_attribute_values(":entry", entry_value(&update.entry))
-                .condition_expression(
-                    "#event_id = :refers AND #shard = :open AND attribute_exists(#due)",
-                )
-                .expression_attribute_names("#stalled", j::STALLED_AT)
-                .expression_attribute_names("#shard", j::SWEEP_SHARD)
-                .expression_attribute_names("#due", j::DUE_AT)
-                .expression_attribute_names("#event_id", j::EVENT_ID)
-                .expression_attribute_values(":now", s(&update.updated_at))
-                .expression_attribute_values(":refers", s(refers_to))
-                .expression_attribute_values(":stalled_shard", s(SWEEP_SHARD_STALLED))
-                .expression_attribute_values(":open", s(SWEEP_SHARD_OPEN)),
-        )?;
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(off_the_list)
-            .transact_items(self.claims.completion(claim, "")?)
-            .send()
-            .await;
-        if result.is_ok() {
-            return Ok(Applied::Acknowledged);
-        }
-        // The journey moved since (or was taken off already): only complete the claim.
-        match lambda_idempotency::IdempotencyStore::complete(&self.claims, claim, "").await? {
-            lambda_idempotency::Settled::Done => Ok(Applied::Acknowledged),
-            _ => Err(PortError::new(
-                "DynamoDB UpdateItem",
-                FaultKind::Conflict,
-                "the idempotency claim is no longer ours: nothing applied",
-            )),
-        }
-    }
+fn not_ours() -> PortError {
+    PortError::new(
+        "DynamoDB TransactWriteItems",
+        FaultKind::Conflict,
+        "the idempotency claim is no longer ours: nothing applied",
+    )
 }
 
 impl JourneyStore for DynamoJourneys {
-    async fn apply(&self, update: &JourneyUpdate, claim: &Claim) -> Result<Applied, PortError> {
-        if let UpdateKind::Stalled { refers_to } = &update.kind {
-            return self.acknowledge_stall(update, refers_to, claim).await;
-        }
-        // A full timeline is trimmed and the apply tried again; twice is plenty (a trim makes
-        // room for `CAP - SHOWN` events), a third time means something else is wrong.
-        for _ in 0..3 {
-            match self.transact(update, claim, true).await? {
-                Transacted::Done => return Ok(Applied::Newest),
-                Transacted::Full => {
-                    self.trim(&update.pk).await?;
-                    continue;
-                }
-                Transacted::Stale => {}
+    async fn apply(
+        &self,
+        update: &JourneyUpdate,
+        claim: &Claim,
+    ) -> Result<(Applied, Published), PortError> {
+        for _ in 0..ATTEMPTS {
+            let (seen, guard, history) = self.seen(&update.pk).await?;
+            // A full timeline is trimmed first (one extra write per `CAP - SHOWN` events).
+            if history >= crate::journeys::timeline::CAP {
+                self.trim(&update.pk).await?;
+                continue;
             }
-            // A newer event is stored: count this one only (and keep it on the timeline). Its
-            // one condition is the timeline's room.
-            match self.transact(update, claim, false).await? {
-                Transacted::Done => return Ok(Applied::Older),
-                Transacted::Full => self.trim(&update.pk).await?,
-                Transacted::Stale => break,
+            let (applied, state, count) = seen.decide(update);
+            let published = applied.published(state, count);
+            let kept = published.kept();
+            let journey = match applied {
+                Applied::Newest => self.journey_update(update, true, guard)?,
+                Applied::Older => self.journey_update(update, false, guard)?,
+                Applied::Acknowledged => self.stall_update(update, guard)?,
+                // A stall report the journey has moved past changes nothing: only the claim.
+                Applied::Superseded => {
+                    return match lambda_idempotency::IdempotencyStore::complete(
+                        &self.claims,
+                        claim,
+                        &kept,
+                    )
+                    .await?
+                    {
+                        lambda_idempotency::Settled::Done => Ok((applied, published)),
+                        _ => Err(not_ours()),
+                    };
+                }
+            };
+            match self.transact(journey, claim, &kept).await? {
+                Transacted::Done => return Ok((applied, published)),
+                Transacted::Changed => continue,
             }
         }
         Err(PortError::new(
             "DynamoDB TransactWriteItems",
             FaultKind::Unavailable,
-            "the journey refused an update whose only condition is its timeline's room",
+            "the journey changed under every attempt to apply the event",
         ))
     }
 }

@@ -11,6 +11,7 @@ mod item;
 mod journeys;
 mod reader;
 mod s3;
+mod sns;
 mod sqs;
 
 pub use due::DynamoDueJourneys;
@@ -18,23 +19,28 @@ pub use fault::fault;
 pub use journeys::DynamoJourneys;
 pub use reader::{JourneyReader, JourneyView};
 pub use s3::S3Archive;
+pub use sns::SnsStream;
 pub use sqs::SqsSink;
 
-/// The DynamoDB item actions `DynamoJourneys` calls on the journey table (its transactions are
-/// made of `UpdateItem`s, which is what IAM checks) and the worker on the idempotency table.
-pub const JOURNEY_TABLE_ACTIONS: &[&str] = &["dynamodb:UpdateItem"];
+/// The DynamoDB item actions `DynamoJourneys` calls on the journey table: a consistent read of
+/// the journey, then its write in a transaction (made of `UpdateItem`s, which is what IAM checks).
+pub const JOURNEY_TABLE_ACTIONS: &[&str] = &["dynamodb:GetItem", "dynamodb:UpdateItem"];
 /// What the sweeper calls on the journey table's due index (a query: never a scan).
 pub const SWEEPER_TABLE_ACTIONS: &[&str] = &["dynamodb:Query"];
 /// The S3 action `S3Archive` calls, on its own sources' prefixes only.
 pub const ARCHIVE_ACTIONS: &[&str] = &["s3:PutObject"];
 /// The SQS action `SqsSink` calls.
 pub const SQS_ACTIONS: &[&str] = &["sqs:SendMessage"];
-/// What the journey worker's event source mapping needs on the queue it consumes.
+/// What the journey worker's event source mapping needs on the queue it consumes, and the
+/// worker itself to defer a record whose publish failed (`SnsStream`).
 pub const WORKER_SQS_ACTIONS: &[&str] = &[
     "sqs:ReceiveMessage",
     "sqs:DeleteMessage",
     "sqs:GetQueueAttributes",
+    "sqs:ChangeMessageVisibility",
 ];
+/// The SNS action `SnsStream` calls, on the journey stream's topic only.
+pub const STREAM_ACTIONS: &[&str] = &["sns:Publish"];
 
 /// Load the AWS configuration once per cold start. `AWS_ENDPOINT_URL` points it at a local
 /// emulator. Timeouts keep a slow dependency from eating the whole invocation.

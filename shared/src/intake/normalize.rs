@@ -38,20 +38,9 @@ impl Normalized {
         }
     }
 
-    /// FIFO `MessageGroupId`: `<source>#<subject>` keeps one journey's events in order. Unrecognized
-    /// events have no subject and get their own group, so they never hold up a journey. A value
-    /// over 128 characters or with characters SQS refuses is replaced by its SHA-256.
+    /// FIFO `MessageGroupId`: [`crate::event::message_group`].
     pub fn group_id(&self) -> String {
-        let raw = match &self.subject {
-            Some(s) => format!("{}#{s}", self.source),
-            None => format!("{}#{}", self.source, self.id),
-        };
-        let valid = raw.len() <= 128 && raw.bytes().all(|b| b.is_ascii_graphic());
-        if valid {
-            raw
-        } else {
-            hex::encode(Sha256::digest(raw.as_bytes()))
-        }
+        crate::event::message_group(self.source, self.subject.as_deref(), &self.id)
     }
 }
 

@@ -18,15 +18,19 @@
 
 use crate::config::{self, positive, required, ConfigError, Env, DEFAULT_TTL_SECONDS};
 use crate::event::KycEvent;
-use crate::journeys::completeness::{self, StallAfter};
+use crate::journeys::completeness::StallAfter;
 use crate::journeys::senders::Senders;
+use crate::journeys::stream::{self, Effect, JourneyStream, NoStream, Published};
+pub use crate::journeys::update::{
+    Applied, JourneyStore, JourneyUpdate, Seen, Sweep, UpdateKind, MAX_EXPECT_WITHIN_SECS,
+    MAX_FUTURE_SKEW_MS, SWEEP_SHARD_OPEN, SWEEP_SHARD_STALLED,
+};
 use crate::metrics::{self, MetricsSink};
 use crate::ports::{Claim, IdempotencyStore, PortError};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_idempotency::batch::{process_batch, RecordResult};
 use lambda_idempotency::{fingerprint, log_fault, Attempt, Completion, Failure, Idempotency, Run};
 use sha2::{Digest, Sha256};
-use std::future::Future;
 use std::sync::Arc;
 
 /// The worker's function and binary name.
@@ -42,12 +46,6 @@ pub fn journey_hash(pk: &str) -> String {
     hex::encode(&digest[..8])
 }
 
-/// How far ahead of the worker's clock an event's time may be; later times are taken as the
-/// worker's clock (the intake's rule, applied again to every type).
-pub const MAX_FUTURE_SKEW_MS: i64 = 5 * 60 * 1000;
-/// The longest `expect_within_s` a `kyc.journey.started` may set (30 days); longer is this.
-pub const MAX_EXPECT_WITHIN_SECS: u64 = 30 * 86_400;
-
 /// The variables the worker reads.
 pub mod var {
     pub const JOURNEY_TABLE: &str = "JOURNEY_TABLE";
@@ -57,6 +55,8 @@ pub mod var {
         crate::journeys::senders::VARIABLE,
         crate::config::var::IDEMPOTENCY_TABLE,
         crate::config::var::IDEMPOTENCY_TTL_SECONDS,
+        crate::journeys::stream::TOPIC_VARIABLE,
+        crate::journeys::stream::EVENTS_QUEUE_VARIABLE,
     ];
 }
 
@@ -81,16 +81,13 @@ pub mod attr {
     pub const CLOSED_AT: &str = "closed_at";
     pub const STALLED_AT: &str = "stalled_at";
     pub const RECONCILED_AT: &str = "reconciled_at";
+    /// N: one more with every worker write, so a write holds only on the journey it read.
+    pub const VERSION: &str = "version";
 }
 
 /// The journey table's sparse index of open journeys by due time: only items with both
 /// `sweep_shard` and `due_at` are in it, so closed journeys cost the sweeper nothing.
 pub const DUE_INDEX: &str = "due";
-/// `sweep_shard` of an open journey: the partition of the due index the sweeper reads.
-pub const SWEEP_SHARD_OPEN: &str = "open";
-/// `sweep_shard` of a journey reported stalled (until a new event moves it): a partition of the
-/// same index the sweeper never reads, so stalled journeys can be listed without a scan.
-pub const SWEEP_SHARD_STALLED: &str = "stalled";
 /// The attributes `DUE_INDEX` carries besides its keys and `pk`: what the sweeper reads.
 pub const DUE_PROJECTION: [&str; 6] = [
     attr::TYPE,
@@ -111,6 +108,11 @@ pub struct WorkerConfig {
     pub stall_after: StallAfter,
     /// Who may send what (`JOURNEY_SENDERS`); `None`: every sender's records are applied.
     pub senders: Option<Senders>,
+    /// The journey stream's topic (`JOURNEY_STREAM_TOPIC_ARN`); `None`: nothing is published.
+    pub stream_topic_arn: Option<String>,
+    /// The events queue (`EVENTS_QUEUE_URL`), whose records a failing publish defers; `None`:
+    /// they come back after the queue's visibility timeout.
+    pub events_queue_url: Option<String>,
 }
 
 impl WorkerConfig {
@@ -125,185 +127,10 @@ impl WorkerConfig {
             )?,
             stall_after: StallAfter::from_env(env)?,
             senders: Senders::from_env(env)?,
+            stream_topic_arn: env.get(stream::TOPIC_VARIABLE),
+            events_queue_url: env.get(stream::EVENTS_QUEUE_VARIABLE),
         })
     }
-}
-
-/// What a newest-state write does to the journey's place on the sweeper's list (the table's
-/// sparse `due` index).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sweep {
-    /// Open: stalled if nothing moves it before this time, epoch ms.
-    Due(i64),
-    /// Closed by a terminal event or a final status: off the list.
-    Close,
-}
-
-/// How an update is applied.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UpdateKind {
-    /// A provider's event: the state when it is not older than the stored one.
-    Event,
-    /// `kyc.journey.started`: the state only when the journey has none yet.
-    Started,
-    /// `kyc.journey.reconciled`: the provider's status as a newer state.
-    Reconciled { fetched_at: String },
-    /// `kyc.journey.stalled`, reported about the journey's event `refers_to`: off the sweeper's
-    /// list unless the journey has moved since.
-    Stalled { refers_to: String },
-}
-
-/// The change one event makes to its journey.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JourneyUpdate {
-    /// `<source>#<subject>`.
-    pub pk: String,
-    pub event_type: String,
-    pub event_id: String,
-    /// The event's `time`, as sent.
-    pub time: String,
-    /// The same instant, epoch ms: what "older" is decided on (a start's state loses to any
-    /// provider event, whatever its time).
-    pub time_ms: i64,
-    pub provider_status: Option<String>,
-    pub provider_sub_status: Option<String>,
-    /// When the worker applied it, RFC 3339.
-    pub updated_at: String,
-    pub kind: UpdateKind,
-    pub sweep: Sweep,
-    /// The event as the journey's timeline keeps it.
-    pub entry: crate::journeys::timeline::Entry,
-}
-
-impl JourneyUpdate {
-    /// The update for `event`; `Ok(None)` for an unrecognized event (no subject, no journey);
-    /// an error for an event that says less than its type needs (a stall report that names no
-    /// event). `stall_after` gives the limit after which an open journey is due.
-    pub fn from_event(
-        event: &KycEvent,
-        now: chrono::DateTime<chrono::Utc>,
-        stall_after: &StallAfter,
-    ) -> Result<Option<Self>, &'static str> {
-        let Some(subject) = event.subject.as_deref() else {
-            return Ok(None);
-        };
-        let parse = |t: &str| {
-            chrono::DateTime::parse_from_rfc3339(t)
-                .ok()
-                .map(|t| t.timestamp_millis())
-        };
-        // No time may be later than the worker's clock allows: a far-future time would win over
-        // every later real event and keep the journey from ever being due.
-        let latest = now.timestamp_millis().saturating_add(MAX_FUTURE_SKEW_MS);
-        let received_ms = parse(&event.data.received_at)
-            .unwrap_or(now.timestamp_millis())
-            .min(latest);
-        let time_ms = parse(&event.time).unwrap_or(received_ms).min(latest);
-        let limit_ms = |secs: u64| i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX / 2);
-        let source = crate::sources::registry::source(&event.source);
-        if source.is_none() {
-            tracing::warn!(
-                source = event.source.as_str(),
-                stall_after_secs = completeness::UNKNOWN_SOURCE_STALL_SECS,
-                "an event of a source this worker does not know: applied, with the default stall limit"
-            );
-        }
-        let stall_ms = limit_ms(stall_after.secs(&event.source));
-        let (kind, time_ms, sweep) = match event.event_type.as_str() {
-            completeness::STARTED => {
-                let within = event
-                    .data
-                    .expect_within_s
-                    .map_or(stall_ms, |s| limit_ms(s.min(MAX_EXPECT_WITHIN_SECS)));
-                (
-                    UpdateKind::Started,
-                    time_ms,
-                    Sweep::Due(received_ms.saturating_add(within)),
-                )
-            }
-            completeness::RECONCILED => {
-                let fetched_at = event
-                    .data
-                    .fetched_at
-                    .clone()
-                    .unwrap_or_else(|| event.data.received_at.clone());
-                let fetched_ms = parse(&fetched_at).unwrap_or(received_ms).min(latest);
-                let is_final = source
-                    .and_then(|s| s.journey.reconcile)
-                    .zip(event.data.provider_status.as_deref())
-                    .is_some_and(|(r, status)| r.final_statuses.contains(&status));
-                let sweep = if is_final {
-                    Sweep::Close
-                } else {
-                    Sweep::Due(fetched_ms.saturating_add(stall_ms))
-                };
-                (UpdateKind::Reconciled { fetched_at }, fetched_ms, sweep)
-            }
-            completeness::STALLED => {
-                let refers_to = event
-                    .payload_value()
-                    .ok()
-                    .and_then(|p| p["last_event_id"].as_str().map(str::to_owned))
-                    .filter(|id| !id.is_empty())
-                    .ok_or("a kyc.journey.stalled without payload.last_event_id")?;
-                (UpdateKind::Stalled { refers_to }, time_ms, Sweep::Close)
-            }
-            event_type => {
-                let closes =
-                    source.is_some_and(|s| s.journey.closes(&event.data.product, event_type));
-                let sweep = if closes {
-                    Sweep::Close
-                } else {
-                    Sweep::Due(received_ms.saturating_add(stall_ms))
-                };
-                (UpdateKind::Event, time_ms, sweep)
-            }
-        };
-        let time = match parse(&event.time) {
-            Some(t) if t > latest => crate::event::timestamp(
-                chrono::DateTime::from_timestamp_millis(latest).unwrap_or(now),
-            ),
-            _ => event.time.clone(),
-        };
-        let updated_at = crate::event::timestamp(now);
-        Ok(Some(Self {
-            pk: format!("{}#{subject}", event.source),
-            event_type: event.event_type.clone(),
-            event_id: event.id.clone(),
-            entry: crate::journeys::timeline::Entry::of(event, &time, &updated_at),
-            time,
-            time_ms,
-            provider_status: event.data.provider_status.clone(),
-            provider_sub_status: event.data.provider_sub_status.clone(),
-            updated_at,
-            kind,
-            sweep,
-        }))
-    }
-}
-
-/// What applying an event did to its journey.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Applied {
-    /// The event is the journey's newest: its state now.
-    Newest,
-    /// An older event: counted, state unchanged.
-    Older,
-    /// A stall report: the journey is off the sweeper's list (unless it moved meanwhile);
-    /// nothing counted.
-    Acknowledged,
-}
-
-/// The journey table's port.
-pub trait JourneyStore: Send + Sync {
-    /// Count the event in its journey, set the journey's state to it unless a newer event is
-    /// stored, and mark `claim` completed: all in one atomic step. Fails with a `Conflict` fault,
-    /// applying nothing, when `claim` is no longer ours.
-    fn apply(
-        &self,
-        update: &JourneyUpdate,
-        claim: &Claim,
-    ) -> impl Future<Output = Result<Applied, PortError>> + Send;
 }
 
 /// How one record ended, for its log line.
@@ -322,6 +149,8 @@ pub enum RecordOutcome {
     InProgress,
     /// DynamoDB failed (or the time ran out).
     Fault,
+    /// Applied, but the journey stream did not take it: redelivered, and published then.
+    Unpublished,
 }
 
 impl RecordOutcome {
@@ -330,12 +159,14 @@ impl RecordOutcome {
             Self::Applied(Applied::Newest) => "applied",
             Self::Applied(Applied::Older) => "applied_older",
             Self::Applied(Applied::Acknowledged) => "acknowledged",
+            Self::Applied(Applied::Superseded) => "superseded",
             Self::Duplicate => "duplicate",
             Self::Unrecognized => "unrecognized",
             Self::Poison => "poison",
             Self::RefusedSender => "refused_sender",
             Self::InProgress => "in_progress",
             Self::Fault => "fault",
+            Self::Unpublished => "unpublished",
         }
     }
 
@@ -348,24 +179,40 @@ impl RecordOutcome {
     }
 }
 
-/// The worker: the idempotency utility and the journey table.
-pub struct JourneyWorker<S, J> {
+/// The worker: the idempotency utility, the journey table and the journey stream.
+pub struct JourneyWorker<S, J, P = NoStream> {
     idempotency: Idempotency<S>,
     journeys: J,
+    stream: P,
     stall_after: StallAfter,
     senders: Option<Senders>,
     metrics: Arc<dyn MetricsSink>,
 }
 
 impl<S: IdempotencyStore, J: JourneyStore> JourneyWorker<S, J> {
-    /// A worker with each source's default stall limit.
+    /// A worker with each source's default stall limit, publishing nothing.
     pub fn new(store: S, journeys: J, ttl_secs: u64) -> Self {
         Self {
             idempotency: Idempotency::new(store, ttl_secs),
             journeys,
+            stream: NoStream,
             stall_after: StallAfter::defaults(),
             senders: None,
             metrics: Arc::new(metrics::Stdout),
+        }
+    }
+}
+
+impl<S: IdempotencyStore, J: JourneyStore, P: JourneyStream> JourneyWorker<S, J, P> {
+    /// Publish every accepted record to `stream` (`JOURNEY_STREAM_TOPIC_ARN`) instead.
+    pub fn with_stream<Q: JourneyStream>(self, stream: Q) -> JourneyWorker<S, J, Q> {
+        JourneyWorker {
+            idempotency: self.idempotency,
+            journeys: self.journeys,
+            stream,
+            stall_after: self.stall_after,
+            senders: self.senders,
+            metrics: self.metrics,
         }
     }
 
@@ -393,6 +240,10 @@ impl<S: IdempotencyStore, J: JourneyStore> JourneyWorker<S, J> {
 
     pub fn journeys(&self) -> &J {
         &self.journeys
+    }
+
+    pub fn stream(&self) -> &P {
+        &self.stream
     }
 
     /// Handle one SQS batch; the response names every record to be redelivered (on FIFO, a
@@ -452,7 +303,12 @@ impl<S: IdempotencyStore, J: JourneyStore> JourneyWorker<S, J> {
                 return RecordOutcome::RefusedSender;
             }
         }
-        let outcome = self.apply(&event, body, deadline_ms).await;
+        let (mut outcome, published) = self.apply(&event, body, deadline_ms).await;
+        if let Some(published) = published {
+            if !self.publish(record, body, &event, &published).await {
+                outcome = RecordOutcome::Unpublished;
+            }
+        }
         // The journey by hash (`journey_hash`), so an operator finds it without the subject.
         let journey = event
             .subject
@@ -492,11 +348,62 @@ impl<S: IdempotencyStore, J: JourneyStore> JourneyWorker<S, J> {
         outcome
     }
 
-    async fn apply(&self, event: &KycEvent, body: &str, deadline_ms: i64) -> RecordOutcome {
+    /// Publish what `published` says about `event` (the record's `body`) to the journey stream;
+    /// false (the record deferred, to be delivered again) when the stream did not take it.
+    async fn publish(
+        &self,
+        record: &SqsMessage,
+        body: &str,
+        event: &KycEvent,
+        published: &Published,
+    ) -> bool {
+        let group = crate::event::message_group(&event.source, event.subject.as_deref(), &event.id);
+        let archive_key = crate::journeys::timeline::Entry::of(event, &event.time, "").archive_key;
+        let message = match stream::message(body, event, group, published, archive_key.as_deref()) {
+            Ok(message) => message,
+            Err(e) => {
+                tracing::error!(error = %e, "a record the worker parsed is not a JSON object");
+                return false;
+            }
+        };
+        match self.stream.publish(&message).await {
+            Ok(()) => true,
+            Err(e) => {
+                log_fault(&e, "publishing to the journey stream failed");
+                let receives = record
+                    .attributes
+                    .get("ApproximateReceiveCount")
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(1);
+                if let Some(receipt) = record.receipt_handle.as_deref() {
+                    self.stream
+                        .defer(receipt, stream::backoff_secs(receives))
+                        .await;
+                }
+                false
+            }
+        }
+    }
+
+    /// Apply `event`; the outcome, and what the journey stream is to say about it (`None`:
+    /// nothing to publish).
+    async fn apply(
+        &self,
+        event: &KycEvent,
+        body: &str,
+        deadline_ms: i64,
+    ) -> (RecordOutcome, Option<Published>) {
         let now = chrono::Utc::now();
         let update = match JourneyUpdate::from_event(event, now, &self.stall_after) {
             Ok(Some(update)) => update,
-            Ok(None) => return RecordOutcome::Unrecognized,
+            Ok(None) => {
+                let unrecognized = Published {
+                    effect: Effect::Unrecognized,
+                    state: None,
+                    count: None,
+                };
+                return (RecordOutcome::Unrecognized, Some(unrecognized));
+            }
             Err(problem) => {
                 tracing::warn!(
                     event_id = event.id.as_str(),
@@ -504,7 +411,7 @@ impl<S: IdempotencyStore, J: JourneyStore> JourneyWorker<S, J> {
                     problem,
                     "an event the worker cannot apply"
                 );
-                return RecordOutcome::Poison;
+                return (RecordOutcome::Poison, None);
             }
         };
         let key = format!("{KEY_PREFIX}{}", event.id);
@@ -522,9 +429,15 @@ impl<S: IdempotencyStore, J: JourneyStore> JourneyWorker<S, J> {
                 Ok::<_, PortError>((applied, Completion::Done))
             }
         };
-        match self.idempotency.run(&attempt, apply).await {
-            Ok(Run::Ran(applied)) => RecordOutcome::Applied(applied),
-            Ok(Run::AlreadyDone { .. }) => RecordOutcome::Duplicate,
+        let outcome = match self.idempotency.run(&attempt, apply).await {
+            Ok(Run::Ran((applied, published))) => {
+                return (RecordOutcome::Applied(applied), Some(published))
+            }
+            Ok(Run::AlreadyDone { kept, .. }) => {
+                // A claim that kept nothing was applied before the stream existed.
+                let again = kept.as_deref().and_then(Published::repeat_of);
+                return (RecordOutcome::Duplicate, again);
+            }
             // Run::InProgress: another delivery holds the claim.
             Ok(_) => RecordOutcome::InProgress,
             Err(Failure::Store(e) | Failure::Operation(e)) => {
@@ -541,14 +454,16 @@ impl<S: IdempotencyStore, J: JourneyStore> JourneyWorker<S, J> {
                 tracing::error!(error = %other, "applying the event failed");
                 RecordOutcome::Fault
             }
-        }
+        };
+        (outcome, None)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::MemoryJourneys;
+    use crate::journeys::completeness;
+    use crate::memory::{MemoryJourneys, MemoryStream};
     use lambda_idempotency::MemoryStore;
     use std::sync::Arc;
 
@@ -742,5 +657,87 @@ mod tests {
         let r = w.handle(&batch(&bodies, false), deadline()).await;
         assert_eq!(failures(&r), ["m0", "m1"]);
         assert!(w.journeys().items().is_empty());
+    }
+
+    #[tokio::test]
+    async fn each_accepted_record_is_published_and_a_redelivery_again_from_what_was_kept() {
+        let store = Arc::new(MemoryStore::default());
+        let w = JourneyWorker::new(store.clone(), MemoryJourneys::new(store), 3600)
+            .with_stream(MemoryStream::default());
+        let bodies = [
+            event(Some("v1"), "call_queued", "2025-05-22T03:51:14Z", "e1"),
+            event(
+                Some("v1"),
+                "auditor_review_completed",
+                "2025-05-22T04:00:00Z",
+                "e2",
+            ),
+            event(Some("v1"), "call_started", "2025-05-22T03:55:00Z", "e3"),
+            event(None, "unrecognized", "2025-05-22T03:51:14Z", "u1"),
+            "not json".to_owned(),
+        ];
+        let r = w.handle(&batch(&bodies, false), deadline()).await;
+        assert_eq!(failures(&r), ["m4"], "the poison record only");
+        let said = |m: &stream::StreamMessage| {
+            let v: serde_json::Value = serde_json::from_str(&m.body).expect("JSON");
+            (
+                v["id"].as_str().unwrap_or_default().to_owned(),
+                v[stream::EFFECT_EXTENSION]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                v[stream::STATE_EXTENSION].as_str().map(str::to_owned),
+                v[stream::COUNT_EXTENSION].as_u64(),
+            )
+        };
+        let published: Vec<_> = w.stream().messages().iter().map(said).collect();
+        let s = |x: &str| x.to_owned();
+        assert_eq!(
+            published,
+            [
+                (s("e1"), s("applied"), Some(s("open")), Some(1)),
+                (s("e2"), s("applied"), Some(s("closed")), Some(2)),
+                (s("e3"), s("older"), Some(s("closed")), Some(3)),
+                (s("u1"), s("unrecognized"), None, None),
+            ]
+        );
+        // A redelivery (the publish had failed, say) publishes the same again, as a repeat.
+        let r = w.handle(&batch(&bodies[1..2], false), deadline()).await;
+        assert!(failures(&r).is_empty());
+        assert_eq!(
+            said(&w.stream().messages()[4]),
+            (s("e2"), s("repeat"), Some(s("closed")), Some(2))
+        );
+        assert_eq!(w.journeys().items()["cashfree/vkyc#v1"].event_count, 3);
+    }
+
+    #[tokio::test]
+    async fn a_record_the_stream_does_not_take_fails_and_is_deferred() {
+        let store = Arc::new(MemoryStore::default());
+        let w = JourneyWorker::new(store.clone(), MemoryJourneys::new(store), 3600)
+            .with_stream(MemoryStream::default());
+        w.stream().set_failing(true);
+        let mut b = batch(
+            &[event(
+                Some("v1"),
+                "call_queued",
+                "2025-05-22T03:51:14Z",
+                "e1",
+            )],
+            true,
+        );
+        b.records[0].receipt_handle = Some("r1".to_owned());
+        b.records[0]
+            .attributes
+            .insert("ApproximateReceiveCount".to_owned(), "2".to_owned());
+        let r = w.handle(&b, deadline()).await;
+        assert_eq!(failures(&r), ["m0"]);
+        assert_eq!(w.stream().deferred(), [("r1".to_owned(), 60)]);
+        assert_eq!(w.journeys().items()["cashfree/vkyc#v1"].event_count, 1);
+        w.stream().set_failing(false);
+        let r = w.handle(&b, deadline()).await;
+        assert!(failures(&r).is_empty());
+        assert_eq!(w.stream().messages().len(), 1);
+        assert_eq!(w.journeys().items()["cashfree/vkyc#v1"].event_count, 1);
     }
 }

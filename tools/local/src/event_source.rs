@@ -7,6 +7,7 @@ use crate::resources::BoxError;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage, SqsMessageAttribute};
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use kyc_intake::journeys::stream::JourneyStream;
 use kyc_intake::journeys::worker::JourneyStore;
 use kyc_intake::journeys::worker::JourneyWorker;
 use kyc_intake::lambda;
@@ -132,9 +133,9 @@ impl EventSource {
 
     /// One poll: receive a batch, run it through the worker's Lambda handler (the event goes
     /// through its JSON form, as Lambda delivers it), delete what succeeded.
-    pub async fn poll<S: IdempotencyStore, J: JourneyStore>(
+    pub async fn poll<S: IdempotencyStore, J: JourneyStore, P: JourneyStream>(
         &self,
-        worker: &JourneyWorker<S, J>,
+        worker: &JourneyWorker<S, J, P>,
         wait_secs: i32,
         timeout_ms: u64,
     ) -> Result<Polled, BoxError> {

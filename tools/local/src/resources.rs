@@ -1,6 +1,7 @@
-//! The idempotency table, the events queue and the archive bucket, created on a local emulator
-//! the way the SAM template creates them in AWS (key `pk`, TTL on `expires_at`; FIFO queue with a
-//! dead-letter queue; versioning and Object Lock with a default retention).
+//! The idempotency table, the events queue, the archive bucket and the journey stream, created on
+//! a local emulator the way the SAM template creates them in AWS (key `pk`, TTL on `expires_at`;
+//! FIFO queue with a dead-letter queue; versioning and Object Lock with a default retention; an
+//! SNS FIFO topic with FIFO queues subscribed, raw delivery).
 
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
@@ -192,16 +193,7 @@ pub async fn ensure_queue(sdk: &SdkConfig, name: &str) -> Result<String, BoxErro
         format!("{name}-dlq")
     };
     let dlq_url = create_queue(&sqs, &dlq_name, fifo, None).await?;
-    let dlq_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&dlq_url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .map_err(|e| ctx("GetQueueAttributes", e))?
-        .attributes()
-        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-        .ok_or("the dead-letter queue has no ARN")?;
+    let dlq_arn = queue_arn(&sqs, &dlq_url).await?;
     let redrive = format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"5"}}"#);
     create_queue(&sqs, name, fifo, Some(redrive)).await
 }
@@ -213,9 +205,20 @@ async fn create_queue(
     redrive: Option<String>,
 ) -> Result<String, BoxError> {
     // As in template.yaml: room for a MAX_BODY_BYTES body inside the CloudEvent envelope.
+    let max = kyc_intake::intake::settings::QUEUE_MAX_MESSAGE_BYTES;
+    create_queue_sized(sqs, name, fifo, redrive, max).await
+}
+
+async fn create_queue_sized(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+    fifo: bool,
+    redrive: Option<String>,
+    max_bytes: usize,
+) -> Result<String, BoxError> {
     let mut req = sqs.create_queue().queue_name(name).attributes(
         QueueAttributeName::MaximumMessageSize,
-        kyc_intake::intake::settings::QUEUE_MAX_MESSAGE_BYTES.to_string(),
+        max_bytes.to_string(),
     );
     if fifo {
         req = req
@@ -229,6 +232,77 @@ async fn create_queue(
     out.queue_url()
         .map(str::to_owned)
         .ok_or_else(|| "CreateQueue returned no URL".into())
+}
+
+/// Create the journey stream's topic (SNS FIFO, deduplication by the worker's ids, throughput
+/// per message group, as the template does) if it does not exist; its ARN.
+pub async fn ensure_topic(sdk: &SdkConfig, name: &str) -> Result<String, BoxError> {
+    let sns = aws_sdk_sns::Client::new(sdk);
+    let out = sns
+        .create_topic()
+        .name(name)
+        .attributes("FifoTopic", "true")
+        .attributes("ContentBasedDeduplication", "false")
+        .attributes("FifoThroughputScope", "MessageGroup")
+        .send()
+        .await
+        .map_err(|e| ctx("CreateTopic", e))?;
+    out.topic_arn()
+        .map(str::to_owned)
+        .ok_or_else(|| "CreateTopic returned no ARN".into())
+}
+
+/// A consumer's queue on the journey stream, as the template's `ApplicationQueue`: FIFO with a
+/// dead-letter queue, SNS's message size, subscribed to `topic_arn` with raw message delivery,
+/// and filtered to `types` unless that is empty. Its URL.
+pub async fn subscribe_queue(
+    sdk: &SdkConfig,
+    topic_arn: &str,
+    name: &str,
+    types: &[&str],
+) -> Result<String, BoxError> {
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let max = kyc_intake::journeys::stream::MAX_MESSAGE_BYTES;
+    let dlq_url = create_queue_sized(
+        &sqs,
+        &format!("{}-dlq.fifo", name.trim_end_matches(".fifo")),
+        true,
+        None,
+        max,
+    )
+    .await?;
+    let redrive = format!(
+        r#"{{"deadLetterTargetArn":"{}","maxReceiveCount":"5"}}"#,
+        queue_arn(&sqs, &dlq_url).await?
+    );
+    let url = create_queue_sized(&sqs, name, true, Some(redrive), max).await?;
+    let mut subscribe = aws_sdk_sns::Client::new(sdk)
+        .subscribe()
+        .topic_arn(topic_arn)
+        .protocol("sqs")
+        .endpoint(queue_arn(&sqs, &url).await?)
+        .attributes("RawMessageDelivery", "true")
+        .return_subscription_arn(true);
+    if !types.is_empty() {
+        subscribe = subscribe.attributes(
+            "FilterPolicy",
+            serde_json::json!({ "type": types }).to_string(),
+        );
+    }
+    subscribe.send().await.map_err(|e| ctx("Subscribe", e))?;
+    Ok(url)
+}
+
+async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String, BoxError> {
+    sqs.get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .map_err(|e| ctx("GetQueueAttributes", e))?
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .ok_or_else(|| format!("queue {url} has no ARN").into())
 }
 
 /// One message read from the queue.
