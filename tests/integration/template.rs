@@ -4,7 +4,9 @@
 //! CloudFormation short forms (`!Ref`, `!GetAtt`, `!Sub`, `!If`, ...) turned into the long forms
 //! CloudFormation reads them as, so these tests compare values, never lines or indentation.
 
-use kyc_intake::aws::{ARCHIVE_ACTIONS, JOURNEY_TABLE_ACTIONS, SQS_ACTIONS, WORKER_SQS_ACTIONS};
+use kyc_intake::aws::{
+    ARCHIVE_ACTIONS, JOURNEY_TABLE_ACTIONS, SQS_ACTIONS, STREAM_ACTIONS, WORKER_SQS_ACTIONS,
+};
 use kyc_intake::config::var;
 use kyc_intake::intake::archive;
 use kyc_intake::journeys::worker;
@@ -481,8 +483,12 @@ fn iam_actions_are_exactly_what_the_code_calls() {
                 actions(WORKER_SQS_ACTIONS),
                 vec![get_att("EventsQueue", "Arn")]
             ),
+            (
+                actions(STREAM_ACTIONS),
+                vec![reference("JourneyStreamTopic")]
+            ),
         ],
-        "journey-worker: its table, its claims, the queue it consumes"
+        "journey-worker: its table, its claims, the queue it consumes, the stream it publishes"
     );
     // No wildcard resource in any role; a KMS key policy's `*` means the key itself.
     for (id, r) in resources(&t) {
@@ -580,7 +586,12 @@ fn the_journey_worker_is_optional_and_reports_batch_item_failures() {
         worker::var::JOURNEY_TABLE,
         kyc_intake::journeys::completeness::STALL_AFTER_VARIABLE,
         kyc_intake::journeys::senders::VARIABLE,
+        kyc_intake::journeys::stream::TOPIC_VARIABLE,
     ];
+    assert_eq!(
+        variables(worker)[kyc_intake::journeys::stream::TOPIC_VARIABLE],
+        reference("JourneyStreamTopic")
+    );
     assert_eq!(
         names(variables(worker)),
         own.iter().map(|v| (*v).to_owned()).collect()
@@ -647,8 +658,13 @@ fn the_function_timeout_allows_the_whole_protocol() {
 fn every_body_up_to_the_largest_max_body_bytes_fits_the_queue() {
     use kyc_intake::intake::settings::{MAX_BODY_BYTES_LIMIT, QUEUE_MAX_MESSAGE_BYTES};
     let t = template();
-    let queues = of_type(&t, "AWS::SQS::Queue");
-    assert!(queues.len() >= 2, "the queue and its dead-letter queue");
+    // The events queue and its dead-letter queue; the stream's queues take what SNS sends (the
+    // stream's own limit, held by the journey stream's test).
+    let queues: Vec<_> = of_type(&t, "AWS::SQS::Queue")
+        .into_iter()
+        .filter(|(id, _)| !id.starts_with("Application"))
+        .collect();
+    assert_eq!(queues.len(), 2, "the queue and its dead-letter queue");
     for (id, q) in queues {
         assert_eq!(
             q["Properties"]["MaximumMessageSize"], QUEUE_MAX_MESSAGE_BYTES,
@@ -1356,4 +1372,111 @@ fn the_operations_guide_explains_every_alarm_the_template_declares() {
         .map(|name| name.trim_matches('`').to_owned())
         .collect();
     assert_eq!(explained, declared);
+}
+
+#[test]
+fn the_journey_stream_fans_out_to_an_application_queue_only_the_topic_sends_to() {
+    let t = template();
+    let topic = resource(&t, "JourneyStreamTopic");
+    assert_eq!(topic["Type"], "AWS::SNS::Topic");
+    assert_eq!(topic["Condition"], "JourneyWorkerDeployed");
+    let p = &topic["Properties"];
+    assert_eq!(p["FifoTopic"], true);
+    assert_eq!(
+        p["ContentBasedDeduplication"], false,
+        "the event id is the deduplication id"
+    );
+    assert_eq!(p["FifoThroughputScope"], "MessageGroup");
+    assert!(p["KmsMasterKeyId"].is_string(), "encrypted at rest");
+    assert!(
+        p["TopicName"].to_string().contains(".fifo"),
+        "a FIFO topic's name ends in .fifo"
+    );
+
+    let queue = &resource(&t, "ApplicationQueue")["Properties"];
+    assert_eq!(queue["FifoQueue"], true);
+    assert_eq!(queue["SqsManagedSseEnabled"], true);
+    assert_eq!(
+        queue["MaximumMessageSize"],
+        json!(kyc_intake::journeys::stream::MAX_MESSAGE_BYTES),
+        "the topic's largest message"
+    );
+    assert_eq!(
+        queue["RedrivePolicy"]["deadLetterTargetArn"],
+        get_att("ApplicationDeadLetterQueue", "Arn")
+    );
+    let dlq = &resource(&t, "ApplicationDeadLetterQueue")["Properties"];
+    assert_eq!(dlq["FifoQueue"], true);
+    assert_eq!(dlq["MaximumMessageSize"], queue["MaximumMessageSize"]);
+    let alarm = &resource(&t, "ApplicationDeadLetterQueueAlarm")["Properties"];
+    assert_eq!(
+        alarm["Dimensions"][0]["Value"],
+        get_att("ApplicationDeadLetterQueue", "QueueName")
+    );
+
+    let subscription = &resource(&t, "ApplicationSubscription")["Properties"];
+    assert_eq!(subscription["TopicArn"], reference("JourneyStreamTopic"));
+    assert_eq!(subscription["Protocol"], "sqs");
+    assert_eq!(subscription["Endpoint"], get_att("ApplicationQueue", "Arn"));
+    assert_eq!(
+        subscription["RawMessageDelivery"], true,
+        "the event itself, no envelope"
+    );
+    assert_eq!(subscription["FilterPolicyScope"], "MessageAttributes");
+    assert_eq!(
+        subscription["FilterPolicy"],
+        json!({ "Fn::If": [
+            "HasApplicationEventTypes",
+            { "type": { "Fn::Split": [",", reference("ApplicationEventTypes")] } },
+            reference("AWS::NoValue"),
+        ] }),
+        "filtered on the `type` attribute the worker sets, when ApplicationEventTypes says"
+    );
+
+    // Only the topic sends to the application queue.
+    let policy = &resource(&t, "ApplicationQueuePolicy")["Properties"];
+    assert_eq!(policy["Queues"], json!([reference("ApplicationQueue")]));
+    let statements = policy_statements(&policy["PolicyDocument"]);
+    let allow = by_sid(&statements, "TheJourneyStreamSends");
+    assert_eq!(allow.len(), 1);
+    assert_eq!(
+        allow[0]["Principal"],
+        json!({ "Service": "sns.amazonaws.com" })
+    );
+    assert_eq!(allow[0]["Action"], "sqs:SendMessage");
+    assert_eq!(
+        allow[0]["Condition"]["ArnEquals"]["aws:SourceArn"],
+        reference("JourneyStreamTopic")
+    );
+    let deny = by_sid(&statements, "OnlyTheJourneyStreamSends");
+    assert_eq!(deny.len(), 1);
+    assert_eq!(deny[0]["Effect"], "Deny");
+    assert_eq!(deny[0]["Principal"], "*");
+    assert_eq!(
+        deny[0]["Condition"]["ArnNotEquals"]["aws:SourceArn"],
+        reference("JourneyStreamTopic")
+    );
+
+    // Deployed with the worker, and said in the outputs.
+    for id in [
+        "ApplicationQueue",
+        "ApplicationDeadLetterQueue",
+        "ApplicationQueuePolicy",
+        "ApplicationSubscription",
+        "ApplicationDeadLetterQueueAlarm",
+    ] {
+        assert_eq!(
+            resource(&t, id)["Condition"],
+            "JourneyWorkerDeployed",
+            "{id}"
+        );
+    }
+    assert_eq!(
+        t["Outputs"]["ApplicationQueueUrl"]["Value"],
+        reference("ApplicationQueue")
+    );
+    assert_eq!(
+        t["Outputs"]["JourneyStreamTopicArn"]["Value"],
+        reference("JourneyStreamTopic")
+    );
 }

@@ -22,8 +22,6 @@ use std::future::Future;
 pub const MAX_MESSAGE_BYTES: usize = 262_144;
 /// The variable naming the topic.
 pub const TOPIC_VARIABLE: &str = "JOURNEY_STREAM_TOPIC_ARN";
-/// The variable naming the events queue, whose records a failing publish defers.
-pub const EVENTS_QUEUE_VARIABLE: &str = "EVENTS_QUEUE_URL";
 /// The stream message's extension attributes.
 pub const STATE_EXTENSION: &str = "kycjourneystate";
 pub const EFFECT_EXTENSION: &str = "kycjourneyeffect";

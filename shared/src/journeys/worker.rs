@@ -56,7 +56,7 @@ pub mod var {
         crate::config::var::IDEMPOTENCY_TABLE,
         crate::config::var::IDEMPOTENCY_TTL_SECONDS,
         crate::journeys::stream::TOPIC_VARIABLE,
-        crate::journeys::stream::EVENTS_QUEUE_VARIABLE,
+        crate::config::var::EVENTS_QUEUE_URL,
     ];
 }
 
@@ -128,7 +128,7 @@ impl WorkerConfig {
             stall_after: StallAfter::from_env(env)?,
             senders: Senders::from_env(env)?,
             stream_topic_arn: env.get(stream::TOPIC_VARIABLE),
-            events_queue_url: env.get(stream::EVENTS_QUEUE_VARIABLE),
+            events_queue_url: env.get(config::var::EVENTS_QUEUE_URL),
         })
     }
 }
