@@ -40,6 +40,7 @@ SECRETS       ?= environment
 LOCAL_ENV := \
   AWS_ENDPOINT_URL=http://127.0.0.1:$(EMULATOR_PORT) \
   AWS_REGION=$(REGION) \
+  AWS_DEFAULT_REGION=$(REGION) \
   AWS_ACCESS_KEY_ID=local \
   AWS_SECRET_ACCESS_KEY=local \
   IDEMPOTENCY_TABLE=kyc-webhook-idempotency \
@@ -47,6 +48,8 @@ LOCAL_ENV := \
   EVENTS_DLQ_URL=http://127.0.0.1:$(EMULATOR_PORT)/123456789012/kyc-webhook-events-dlq.fifo \
   ARCHIVE_BUCKET=kyc-webhook-archive \
   JOURNEY_TABLE=kyc-journeys \
+  JOURNEY_STREAM_TOPIC_ARN=arn:aws:sns:$(REGION):123456789012:kyc-journey-stream.fifo \
+  APPLICATION_QUEUE_URL=http://127.0.0.1:$(EMULATOR_PORT)/123456789012/kyc-application.fifo \
   RUST_LOG=$${RUST_LOG:-info}
 
 KYC_LOCAL := target/debug/kyc-local
@@ -58,6 +61,8 @@ help:
 	@echo "make run        local AWS-compatible server, the five webhook routes on http://$(GATEWAY), the journey worker (Ctrl-C stops all)"
 	@echo "make test       every test: lint, unit, integration against the local server, property tests"
 	@echo "make invoke EVENT=events/...json   send a sample event to 'make run' (fresh timestamp/signature)"
+	@echo "make consume    the README's consumer: every event the journey stream gives the local application queue"
+	@echo "make load       with 'make run': 600 events x 3 deliveries, each accepted event once on the application queue, latency p50/p99"
 	@echo "make receive    print and delete the normalized events on the local queue (with 'make run WORKER=off')"
 	@echo "make journey ID=cashfree/vkyc#test333   a journey's state, as the journey worker keeps it"
 	@echo "make secret VAR=<secret setting> < new.txt   a local rotation (with 'make run SECRETS=secretsmanager')"
@@ -104,6 +109,16 @@ invoke: build
 .PHONY: receive
 receive: build
 	@env $(LOCAL_ENV) $(KYC_LOCAL) receive
+
+.PHONY: consume
+# The README's consumer (docs/consumer.py) on the local application queue, as written.
+consume: $(MOTO_STAMP)
+	@env $(LOCAL_ENV) $(PY) docs/consumer.py
+
+.PHONY: load
+# A load on a running `make run`: 600 events x 3 deliveries, measured at the application queue.
+load: build
+	@env $(LOCAL_ENV) $(KYC_LOCAL) load --events $${EVENTS:-600} --deliveries $${DELIVERIES:-3} $${RATE:+--rate $$RATE}
 
 .PHONY: journey
 # `kycctl journey show` on the local table; ID is `<source>#<subject>`.

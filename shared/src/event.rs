@@ -39,6 +39,15 @@ pub struct KycEvent {
     /// from the audit archive. Absent on events from a webhook.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kycreplay: Option<String>,
+    /// CloudEvents extension attributes of the journey stream (`journeys::stream`): the
+    /// journey's state after this event, what the event did to it, and the events applied so
+    /// far. Absent on the events queue (and state and count on an unrecognized event).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kycjourneystate: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kycjourneyeffect: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kycjourneycount: Option<u64>,
     pub data: EventData,
 }
 
@@ -103,8 +112,21 @@ pub struct EventData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fetched_at: Option<String>,
     /// The provider's JSON exactly as received, the raw body as a string when it is not JSON, or
-    /// its Base64 (see `payload_encoding`).
+    /// its Base64 (see `payload_encoding`). `null` when the message withholds it all
+    /// (`withheld: [""]`).
+    #[serde(default = "withheld_payload")]
     pub payload: Box<RawValue>,
+    /// The JSON pointers of the payload fields this message leaves out; `[""]`: all of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withheld: Option<Vec<String>>,
+    /// The S3 key of the archived delivery this event came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive_key: Option<String>,
+}
+
+/// The payload of a message that withholds it all.
+fn withheld_payload() -> Box<RawValue> {
+    RawValue::NULL.to_owned()
 }
 
 impl KycEvent {
@@ -126,6 +148,9 @@ impl KycEvent {
             time,
             datacontenttype: DATA_CONTENT_TYPE.into(),
             kycreplay: None,
+            kycjourneystate: None,
+            kycjourneyeffect: None,
+            kycjourneycount: None,
             data,
         }
     }

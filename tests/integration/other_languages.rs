@@ -14,12 +14,10 @@ fn python() -> PathBuf {
 }
 
 /// Run the validator over `events` (written as one JSON array); its exit status and output.
-fn validate(events: &[String]) -> (bool, String) {
-    let file = std::env::temp_dir().join(format!(
-        "kyc-events-{}-{}.json",
-        std::process::id(),
-        events.len()
-    ));
+pub(crate) fn validate(events: &[String]) -> (bool, String) {
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let file = std::env::temp_dir().join(format!("kyc-events-{}-{run}.json", std::process::id()));
     std::fs::write(&file, format!("[{}]", events.join(","))).expect("write events");
     let out = Command::new(python())
         .arg(workspace().join("tests/python/validate_events.py"))

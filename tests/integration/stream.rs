@@ -11,6 +11,27 @@ use kyc_local::resources::{self, Received};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 
+/// Journey `journey`'s user queued: a webhook through the intake, then the worker (publishing).
+async fn queued_through_the_worker(
+    stack: &Stack,
+    deployed: &kyc_intake_tests::Deployed,
+    worker: &kyc_intake::startup::AwsJourneyWorker,
+    journey: &str,
+) {
+    let body = vkyc(
+        journey,
+        "VKYC_USER_CALL_QUEUED",
+        "USER_QUEUED",
+        "2025-05-22T03:55:00Z",
+    );
+    webhook(deployed, &body).await;
+    let sdk = local_sdk_config(endpoint()).await;
+    let source = EventSource::new(&sdk, &stack.queue_url)
+        .await
+        .expect("source");
+    drain(&source, worker).await;
+}
+
 /// A queue subscribed to the stack's stream topic (filtered to `types` unless empty).
 async fn subscriber(stack: &Stack, topic: &str, name: &str, types: &[&str]) -> String {
     let name = format!("{}-{name}.fifo", stack.table);
@@ -246,6 +267,10 @@ async fn every_subscribed_queue_gets_every_accepted_event_once_in_journey_order(
             ("closed", "applied", 5),
         ]
     );
+    // As a consumer in another language reads them: the schema, the CloudEvents SDK.
+    let bodies: Vec<String> = all.iter().map(|(m, _)| m.body.clone()).collect();
+    let (valid, why) = crate::other_languages::validate(&bodies);
+    assert!(valid, "{why}");
     let c = &expected["cashfree/vkyc#s-c"];
     assert_eq!(said[c[2].as_str()], ("closed", "applied", 3));
     let journey = stack
@@ -419,20 +444,7 @@ async fn a_long_poll_on_the_application_queue_delays_no_webhook_and_no_kycctl_co
         })
     };
     // While the consumer waits: a webhook, the worker, and a kycctl command.
-    webhook(
-        &deployed,
-        &vkyc(
-            "lp-1",
-            "VKYC_USER_CALL_QUEUED",
-            "USER_QUEUED",
-            "2025-05-22T03:55:00Z",
-        ),
-    )
-    .await;
-    let source = EventSource::new(&sdk, &stack.queue_url)
-        .await
-        .expect("source");
-    drain(&source, &worker).await;
+    queued_through_the_worker(&stack, &deployed, &worker, "lp-1").await;
     let (code, out) = tokio::task::spawn_blocking({
         let env = [
             ("EVENTS_QUEUE_URL", stack.queue_url.clone()),
@@ -455,5 +467,53 @@ async fn a_long_poll_on_the_application_queue_delays_no_webhook_and_no_kycctl_co
     assert!(
         served < std::time::Duration::from_secs(10),
         "the webhook, the worker and kycctl waited for the long poll: {served:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readmes_consumer_runs_as_written_on_the_application_queue() {
+    let consumer = std::fs::read_to_string(kyc_intake_tests::workspace().join("docs/consumer.py"))
+        .expect("docs/consumer.py");
+    let readme = std::fs::read_to_string(kyc_intake_tests::workspace().join("README.md"))
+        .expect("README.md");
+    assert!(
+        readme.contains(&format!("```python\n{consumer}```")),
+        "the README shows docs/consumer.py as it is"
+    );
+    let stack = Stack::new(true).await;
+    let deployed = stack.deploy(&[]).await;
+    let sdk = local_sdk_config(endpoint()).await;
+    let (_, worker, topic) = stack.journey_worker_with_stream(&sdk, None).await;
+    let app = subscriber(&stack, &topic, "app", &[]).await;
+    // As `make consume` runs it: the local stack's variables, nothing else.
+    let mut child = std::process::Command::new(kyc_intake_tests::moto_python())
+        .arg(kyc_intake_tests::workspace().join("docs/consumer.py"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_ENDPOINT_URL", endpoint())
+        .env("AWS_DEFAULT_REGION", kyc_local::defaults::REGION)
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .env("APPLICATION_QUEUE_URL", &app)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run docs/consumer.py");
+    let stdout = child.stdout.take().expect("stdout");
+    let printed = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find(|line| line.contains("rc-1"))
+    });
+    queued_through_the_worker(&stack, &deployed, &worker, "rc-1").await;
+    let line = tokio::time::timeout(std::time::Duration::from_secs(60), printed).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        line.expect("the consumer printed within a minute")
+            .expect("reader"),
+        Some("kyc.vkyc.call_queued rc-1 open".to_owned())
     );
 }

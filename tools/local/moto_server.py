@@ -112,7 +112,29 @@ def strict_s3_object_lock(app):  # type: ignore[no-untyped-def]
     return wrapped
 
 
-MOTO = threading.Lock()
+class FairLock:
+    """A lock taken in the order it was asked for (a ticket lock): under load no request waits
+    behind later ones, as Python's own lock would let happen."""
+
+    def __init__(self) -> None:
+        self._turns = threading.Condition()
+        self._next = 0
+        self._serving = 0
+
+    def __enter__(self) -> None:
+        with self._turns:
+            ticket = self._next
+            self._next += 1
+            while ticket != self._serving:
+                self._turns.wait()
+
+    def __exit__(self, *_exc) -> None:  # type: ignore[no-untyped-def]
+        with self._turns:
+            self._serving += 1
+            self._turns.notify_all()
+
+
+MOTO = FairLock()
 LONG_POLL_PAUSE_S = 0.05
 
 

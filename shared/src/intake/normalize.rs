@@ -246,6 +246,8 @@ pub fn normalize(
             fetched_at: None,
             // Set below: the body as received, or as Base64.
             payload: RawValue::NULL.to_owned(),
+            withheld: None,
+            archive_key: None,
         },
     );
     let body = message_with_payload(&mut event, body)?;

@@ -119,6 +119,8 @@ fn project_event(
             expect_within_s: extra.0,
             fetched_at: extra.1,
             payload: RawValue::NULL.to_owned(),
+            withheld: None,
+            archive_key: None,
         },
     );
     let body = message_with_payload(&mut event, payload.to_string().as_bytes())

@@ -394,6 +394,13 @@ mod tests {
         assert_eq!(v["data"]["archive_key"], key);
         assert_eq!(v["data"]["provider_event"], "E", "the rest of data is kept");
         assert_eq!(v[STATE_EXTENSION], "closed");
+        // A Rust consumer reads it too: no payload, all of it withheld, the extensions typed.
+        let back: KycEvent = serde_json::from_str(&m.body).expect("KycEvent");
+        assert_eq!(back.data.withheld, Some(vec![String::new()]));
+        assert_eq!(back.data.payload.get(), "null");
+        assert_eq!(back.data.archive_key.as_deref(), Some(key));
+        assert_eq!(back.kycjourneystate.as_deref(), Some("closed"));
+        assert_eq!(back.kycjourneycount, Some(3));
     }
 
     #[test]

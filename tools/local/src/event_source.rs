@@ -111,24 +111,40 @@ impl EventSource {
         r
     }
 
-    /// Delete the records of `batch` that are not in `failed`, as the event source mapping does.
+    /// Delete the records of `batch` that are not in `failed`, in one batch request, as the
+    /// event source mapping does.
     pub async fn settle(&self, batch: &SqsEvent, failed: &[String]) -> Result<(), BoxError> {
-        for r in &batch.records {
-            let id = r.message_id.as_deref().unwrap_or_default();
-            if failed.iter().any(|f| f == id) {
-                continue;
-            }
-            if let Some(handle) = &r.receipt_handle {
-                self.sqs
-                    .delete_message()
-                    .queue_url(&self.queue_url)
-                    .receipt_handle(handle)
-                    .send()
-                    .await
-                    .map_err(|e| format!("DeleteMessage: {}", DisplayErrorContext(e)))?;
-            }
+        let entries: Vec<aws_sdk_sqs::types::DeleteMessageBatchRequestEntry> = batch
+            .records
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| {
+                let id = r.message_id.as_deref().unwrap_or_default();
+                !failed.iter().any(|f| f == id)
+            })
+            .filter_map(|(i, r)| {
+                aws_sdk_sqs::types::DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(r.receipt_handle.as_deref()?)
+                    .build()
+                    .ok()
+            })
+            .collect();
+        if entries.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        let out = self
+            .sqs
+            .delete_message_batch()
+            .queue_url(&self.queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| format!("DeleteMessageBatch: {}", DisplayErrorContext(e)))?;
+        match out.failed().first() {
+            Some(f) => Err(format!("DeleteMessageBatch: {}", f.code()).into()),
+            None => Ok(()),
+        }
     }
 
     /// One poll: receive a batch, run it through the worker's Lambda handler (the event goes

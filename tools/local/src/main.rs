@@ -2,12 +2,14 @@
 //!
 //! ```text
 //! kyc-local serve   [--listen 127.0.0.1:3000] [--no-worker] [--secrets-manager]
-//!                   create the tables and the queue, serve the webhook functions, and run the
-//!                   journey worker on the queue as an SQS event source mapping would
+//!                   create the tables, the queue and the journey stream, serve the webhook
+//!                   functions, and run the journey worker on the queue as an SQS event source
+//!                   mapping would
 //! kyc-local invoke  EVENT [--gateway URL]       send a sample event (fresh timestamp/signature)
 //! kyc-local render  EVENT                       print a sample event with placeholders filled
 //! kyc-local env                                 the functions' local settings (`make local-env`)
 //! kyc-local receive                             print (and delete) the events on the queue
+//! kyc-local load    [--events 600 --deliveries 3] a load on `serve`, measured at the application queue
 //! kyc-local journey ID                          print a journey's state (`<source>#<subject>`)
 //! ```
 //! Configuration is the functions' own environment (see the README); `AWS_ENDPOINT_URL` points at
@@ -101,6 +103,22 @@ enum Command {
     },
     /// Delete every message on the local events queue (the incident drill's lost events).
     Purge,
+    /// A load on a running `serve`: distinct events, each delivered several times, measured
+    /// from each webhook's 200 to its receipt on the application queue (`make load`).
+    Load {
+        #[arg(long, default_value_t = 600)]
+        events: usize,
+        #[arg(long, default_value_t = 3)]
+        deliveries: usize,
+        /// Events in flight at once.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        /// New events a second (default: as fast as the gateway answers).
+        #[arg(long)]
+        rate: Option<f64>,
+        #[arg(long)]
+        gateway: Option<String>,
+    },
 }
 
 /// Where a running `serve` looks for the worker's pause mark: `KYC_LOCAL_CONTROL_DIR`, else
@@ -198,8 +216,8 @@ async fn put_secret(variable: &str) -> Result<(), BoxError> {
 /// How often the local journey sweeper runs.
 const SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(15);
 
-/// How long the local worker waits on an empty queue before polling again. It does not long-poll:
-/// the local server handles one request at a time, so a long poll would hold every webhook up.
+/// How long the local worker waits on an empty queue before polling again (short polls and a
+/// short wait: an event reaches the journey table, and the stream, within a fraction of a second).
 const WORKER_IDLE: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// A setting as the local functions read it: the process environment, else the registry's local
@@ -279,7 +297,7 @@ async fn serve(options: Serve) -> Result<(), BoxError> {
             server_options.access_log = options.access_log;
             let server = kyc_local::server::LocalServer::start(&server_options)?;
             eprintln!(
-                "kyc-local: local DynamoDB/SQS/Secrets Manager server on {} (in memory)",
+                "kyc-local: local DynamoDB/SQS/SNS/S3/Secrets Manager server on {} (in memory)",
                 server.endpoint
             );
             Some(server)
@@ -363,6 +381,9 @@ async fn run_serve(options: &Serve) -> Result<(), BoxError> {
             "JOURNEY_TABLE" => Some(journey_table.clone()),
             other => local_var(other),
         })?;
+        if let Some(topic) = &config.stream_topic_arn {
+            journey_stream(&sdk, topic).await?;
+        }
         let worker = startup::aws_journey_worker(&sdk, &config).with_metrics(metrics_sink.clone());
         let source = EventSource::new(&sdk, &created).await?;
         eprintln!("kyc-local: journey worker consuming {created} into table {journey_table}");
@@ -450,6 +471,45 @@ async fn run_serve(options: &Serve) -> Result<(), BoxError> {
         routes.join(", ")
     );
     gateway::serve(listener, Arc::new(functions)).await
+}
+
+/// The local application queue's URL (`make run` sets it; not a function's setting).
+const APPLICATION_QUEUE_VARIABLE: &str = "APPLICATION_QUEUE_URL";
+
+/// The journey stream as the template makes it: the topic `topic` names and, when
+/// `APPLICATION_QUEUE_URL` is set, that queue subscribed to it (raw delivery; filtered to the
+/// comma-separated `APPLICATION_EVENT_TYPES` when set), for the README's consumer to read.
+async fn journey_stream(sdk: &aws_config::SdkConfig, topic: &str) -> Result<(), BoxError> {
+    let name = topic.rsplit(':').next().unwrap_or_default();
+    let created = resources::ensure_topic(sdk, name).await?;
+    if created != topic {
+        return Err(format!(
+            "JOURNEY_STREAM_TOPIC_ARN is {topic} but the local server named the topic {created}"
+        )
+        .into());
+    }
+    let Ok(wanted) = std::env::var(APPLICATION_QUEUE_VARIABLE) else {
+        eprintln!("kyc-local: journey stream {topic} (no application queue: {APPLICATION_QUEUE_VARIABLE} is not set)");
+        return Ok(());
+    };
+    let types = std::env::var("APPLICATION_EVENT_TYPES").unwrap_or_default();
+    let types: Vec<&str> = types
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .collect();
+    let name = wanted.rsplit('/').next().unwrap_or_default();
+    let url = resources::subscribe_queue(sdk, topic, name, &types).await?;
+    if url != wanted {
+        return Err(format!(
+            "{APPLICATION_QUEUE_VARIABLE} is {wanted} but the local server named the queue {url}"
+        )
+        .into());
+    }
+    eprintln!(
+        "kyc-local: journey stream {topic} -> application queue {url} (make consume reads it)"
+    );
+    Ok(())
 }
 
 /// Put each secret setting's value into the local Secrets Manager as `kyc-local/<VARIABLE>`, and
@@ -582,6 +642,36 @@ async fn receive() -> Result<(), BoxError> {
     Ok(())
 }
 
+async fn load(
+    events: usize,
+    deliveries: usize,
+    concurrency: usize,
+    rate: Option<f64>,
+    gateway: Option<String>,
+) -> Result<(), BoxError> {
+    kyc_local::server::ensure_reachable(&endpoint())?;
+    let gateway = gateway.unwrap_or_else(|| format!("http://{}", kyc_local::defaults::GATEWAY));
+    let queue = std::env::var(APPLICATION_QUEUE_VARIABLE)
+        .map_err(|_| format!("{APPLICATION_QUEUE_VARIABLE} is not set"))?;
+    let report = kyc_local::load::run(
+        &gateway,
+        &sdk().await,
+        &queue,
+        events,
+        deliveries,
+        concurrency,
+        rate,
+    )
+    .await?;
+    println!("{report}");
+    if report.missing > 0 || report.received_again > 0 || report.refused > 0 {
+        return Err(
+            "the application queue did not receive each accepted event exactly once".into(),
+        );
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
@@ -619,6 +709,13 @@ async fn main() {
         Command::Secret { variable } => put_secret(&variable).await,
         Command::Worker { action } => worker_control(&action),
         Command::Purge => purge().await,
+        Command::Load {
+            events,
+            deliveries,
+            concurrency,
+            rate,
+            gateway,
+        } => load(events, deliveries, concurrency, rate, gateway).await,
     };
     if let Err(e) = result {
         eprintln!("kyc-local: {e}");
