@@ -214,7 +214,7 @@ mod tests {
         let schema: Value =
             serde_json::from_str(include_str!("../../schema/kyc-event.schema.json"))
                 .expect("schema is JSON");
-        let event = r#"{"specversion":"1.0","id":"0000000000000000000000000000000000000000000000000000000000000000","source":"cashfree/vkyc","type":"kyc.vkyc.call_completed","subject":"v","time":"2025-05-22T03:51:14Z","datacontenttype":"application/json","kycreplay":"r1","data":{"provider":"cashfree","product":"vkyc","provider_event":"E","provider_status":"S","provider_sub_status":null,"provider_time":null,"received_at":"2025-05-22T03:51:14Z","auth_scheme":"cashfree_header_hmac","payload_encoding":"base64","expect_within_s":60,"fetched_at":"2025-05-22T03:51:14Z","payload":"AA=="}}"#;
+        let event = r#"{"specversion":"1.0","id":"0000000000000000000000000000000000000000000000000000000000000000","source":"cashfree/vkyc","type":"kyc.vkyc.call_completed","subject":"v","time":"2025-05-22T03:51:14Z","datacontenttype":"application/json","kycreplay":"r1","kycjourneystate":"open","kycjourneyeffect":"applied","kycjourneycount":1,"data":{"provider":"cashfree","product":"vkyc","provider_event":"E","provider_status":"S","provider_sub_status":null,"provider_time":null,"received_at":"2025-05-22T03:51:14Z","auth_scheme":"cashfree_header_hmac","payload_encoding":"base64","expect_within_s":60,"fetched_at":"2025-05-22T03:51:14Z","payload":"AA==","withheld":["/data"],"archive_key":"cashfree/vkyc/2025/05/22/0.json"}}"#;
         // Every optional field set, so every field the schema names is compared.
         let parsed: super::KycEvent = serde_json::from_str(event).expect("deserializes");
         let round: Value = serde_json::to_value(&parsed).expect("serializes");
