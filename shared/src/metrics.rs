@@ -176,6 +176,13 @@ pub fn refused_sender(timestamp_ms: i64) -> String {
     emf.document(timestamp_ms)
 }
 
+/// The EMF document counting one record the journey worker refused as out of bounds.
+pub fn refused_invalid(timestamp_ms: i64) -> String {
+    let mut emf = Emf::new();
+    emf.count(vec![vec![]], "RefusedInvalid");
+    emf.document(timestamp_ms)
+}
+
 /// The EMF document of one sweeper run's counts for `source`.
 pub fn sweep(source: &'static str, stalled: usize, reconciled: usize, timestamp_ms: i64) -> String {
     let mut emf = Emf::new();

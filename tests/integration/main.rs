@@ -4,6 +4,7 @@
 
 mod archive;
 mod bench;
+mod bounds;
 mod cashfree;
 mod console;
 mod digio;

@@ -1259,14 +1259,20 @@ fn the_queue_takes_sends_from_known_roles_and_journey_senders_narrows_each_to_it
         "nobody else: {senders:?}"
     );
     // The alarms on what the worker refuses and on a sweeper that never finishes.
-    let refused = &resource(&t, "RefusedSenderAlarm")["Properties"];
-    assert_eq!(
-        (
-            refused["MetricName"].as_str(),
-            refused["Statistic"].as_str()
-        ),
-        (Some("RefusedSender"), Some("Sum"))
-    );
+    for (alarm, metric) in [
+        ("RefusedSenderAlarm", "RefusedSender"),
+        ("RefusedInvalidAlarm", "RefusedInvalid"),
+    ] {
+        let refused = &resource(&t, alarm)["Properties"];
+        assert_eq!(
+            (
+                refused["MetricName"].as_str(),
+                refused["Statistic"].as_str()
+            ),
+            (Some(metric), Some("Sum")),
+            "{alarm}"
+        );
+    }
     let incomplete = &resource(&t, "SweepIncompleteAlarm")["Properties"];
     assert_eq!(
         (

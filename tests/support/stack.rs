@@ -123,18 +123,27 @@ impl Stack {
             .expect("SetQueueAttributes");
     }
 
-    /// A journey item, as attribute name → text (numbers as their digits).
-    pub async fn journey(&self, table: &str, pk: &str) -> Option<HashMap<String, String>> {
-        let out = self
-            .ddb
+    /// A journey item as DynamoDB holds it (a consistent read).
+    pub async fn journey_item(
+        &self,
+        table: &str,
+        pk: &str,
+    ) -> Option<HashMap<String, AttributeValue>> {
+        self.ddb
             .get_item()
             .table_name(table)
             .key("pk", AttributeValue::S(pk.to_owned()))
             .consistent_read(true)
             .send()
             .await
-            .expect("GetItem");
-        out.item().map(|item| {
+            .expect("GetItem")
+            .item()
+            .cloned()
+    }
+
+    /// A journey item, as attribute name → text (numbers as their digits).
+    pub async fn journey(&self, table: &str, pk: &str) -> Option<HashMap<String, String>> {
+        self.journey_item(table, pk).await.map(|item| {
             item.iter()
                 .map(|(k, v)| {
                     let text = v.as_s().or_else(|_| v.as_n()).cloned().unwrap_or_default();

@@ -12,6 +12,31 @@ pub(super) fn s(v: &str) -> AttributeValue {
     AttributeValue::S(v.to_owned())
 }
 
+/// What DynamoDB counts of a value toward an item's size, at most: a string's UTF-8 bytes, a
+/// number's digits, a list's or map's 3 bytes plus 1 per element (and each map key's bytes).
+pub(super) fn value_bytes(v: &AttributeValue) -> usize {
+    match v {
+        AttributeValue::S(s) | AttributeValue::N(s) => s.len(),
+        AttributeValue::L(items) => 3 + items.iter().map(|v| 1 + value_bytes(v)).sum::<usize>(),
+        AttributeValue::M(map) => {
+            3 + map
+                .iter()
+                .map(|(k, v)| 1 + k.len() + value_bytes(v))
+                .sum::<usize>()
+        }
+        AttributeValue::B(b) => b.as_ref().len(),
+        AttributeValue::Ss(items) | AttributeValue::Ns(items) => {
+            items.iter().map(String::len).sum()
+        }
+        _ => 1,
+    }
+}
+
+/// An item's size as DynamoDB counts it, at most: each attribute's name and value.
+pub(super) fn item_bytes(item: &HashMap<String, AttributeValue>) -> usize {
+    item.iter().map(|(k, v)| k.len() + value_bytes(v)).sum()
+}
+
 /// A timeline entry as the journey item keeps it (a map in the `history` list).
 pub(super) fn entry_value(e: &Entry) -> AttributeValue {
     let mut m = HashMap::from([

@@ -1,7 +1,7 @@
 //! `DynamoJourneys`: the journey worker's table.
 
 use super::fault::fault;
-use super::item::{entry_value, n, s};
+use super::item::{entry_value, item_bytes, n, s, value_bytes};
 use crate::journeys::stream::Published;
 use crate::journeys::worker::{
     Applied, JourneyStore, JourneyUpdate, Seen, Sweep, UpdateKind, SWEEP_SHARD_OPEN,
@@ -27,6 +27,40 @@ enum Guard {
     /// An item written before items had a version.
     Unversioned,
     Version(i64),
+}
+
+/// A journey item's size as read: each timeline entry's (oldest first) and the rest's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Sizes {
+    entries: Vec<usize>,
+    rest: usize,
+}
+
+impl Sizes {
+    /// How many of the oldest entries to trim before appending one of `entry` bytes: back to
+    /// `SHOWN` entries once there are `CAP`, and back under `TRIMMED_ITEM_BYTES` once the item
+    /// would pass `MAX_ITEM_BYTES` (whatever is left of the rest and the entry: the fields a
+    /// writer stores are bounded, `journeys::bounds`). `None`: no trim needed.
+    fn to_trim(&self, entry: usize) -> Option<usize> {
+        use crate::journeys::bounds::{MAX_ITEM_BYTES, TRIMMED_ITEM_BYTES};
+        use crate::journeys::timeline::{CAP, SHOWN};
+        let len = self.entries.len();
+        let total = self.rest + self.entries.iter().sum::<usize>() + entry;
+        let by_count = if len >= CAP { len - SHOWN } else { 0 };
+        let mut by_size = 0;
+        if total > MAX_ITEM_BYTES {
+            let mut left = total;
+            for e in &self.entries {
+                if left <= TRIMMED_ITEM_BYTES {
+                    break;
+                }
+                left -= e;
+                by_size += 1;
+            }
+        }
+        let count = by_count.max(by_size);
+        (count > 0).then_some(count)
+    }
 }
 
 /// How many times an apply reads the journey again after another worker changed it.
@@ -57,8 +91,9 @@ impl DynamoJourneys {
         }
     }
 
-    /// The journey as it is now: what decides an apply, the write's guard, the timeline's length.
-    async fn seen(&self, pk: &str) -> Result<(Seen, Guard, usize), PortError> {
+    /// The journey as it is now: what decides an apply, the write's guard, and its timeline's
+    /// entries' sizes (oldest first) and the rest of the item's size.
+    async fn seen(&self, pk: &str) -> Result<(Seen, Guard, Sizes), PortError> {
         use crate::journeys::worker::attr as j;
         let out = self
             .client
@@ -70,7 +105,7 @@ impl DynamoJourneys {
             .await
             .map_err(|e| fault("DynamoDB GetItem", e))?;
         let Some(item) = out.item() else {
-            return Ok((Seen::default(), Guard::Absent, 0));
+            return Ok((Seen::default(), Guard::Absent, Sizes::default()));
         };
         let text = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
         let number = |k: &str| {
@@ -90,11 +125,16 @@ impl DynamoJourneys {
             closed: item.contains_key(j::CLOSED_AT),
         };
         let guard = number(j::VERSION).map_or(Guard::Unversioned, Guard::Version);
-        let history = item
+        let entries: Vec<usize> = item
             .get(crate::journeys::timeline::HISTORY)
             .and_then(|h| h.as_l().ok())
-            .map_or(0, Vec::len);
-        Ok((seen, guard, history))
+            .map(|h| h.iter().map(|e| 1 + value_bytes(e)).collect())
+            .unwrap_or_default();
+        let sizes = Sizes {
+            rest: item_bytes(item) - entries.iter().sum::<usize>(),
+            entries,
+        };
+        Ok((seen, guard, sizes))
     }
 
     /// The condition that the journey is as `guard` saw it, and the version's names and value.
@@ -283,20 +323,21 @@ impl DynamoJourneys {
         Err(fault("DynamoDB TransactWriteItems", e))
     }
 
-    /// Trim a full timeline back to `timeline::SHOWN` entries (the oldest go). Only a full one:
-    /// a concurrent trim that got there first makes this one a no-op.
-    async fn trim(&self, pk: &str) -> Result<(), PortError> {
-        use crate::journeys::timeline::{CAP, HISTORY, SHOWN};
-        let paths: Vec<String> = (0..CAP - SHOWN).map(|i| format!("#history[{i}]")).collect();
+    /// Trim the oldest `count` entries off the timeline, if it still has `len` of them (a
+    /// concurrent write or trim that got there first makes this one a no-op: the apply reads
+    /// again).
+    async fn trim(&self, pk: &str, count: usize, len: usize) -> Result<(), PortError> {
+        use crate::journeys::timeline::HISTORY;
+        let paths: Vec<String> = (0..count).map(|i| format!("#history[{i}]")).collect();
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .key(crate::journeys::worker::attr::PK, s(pk))
             .update_expression(format!("REMOVE {}", paths.join(", ")))
-            .condition_expression("size(#history) >= :cap")
+            .condition_expression("size(#history) = :len")
             .expression_attribute_names("#history", HISTORY)
-            .expression_attribute_values(":cap", n(i64::try_from(CAP).unwrap_or(i64::MAX)))
+            .expression_attribute_values(":len", n(i64::try_from(len).unwrap_or(i64::MAX)))
             .send()
             .await;
         match result {
@@ -327,10 +368,12 @@ impl JourneyStore for DynamoJourneys {
         claim: &Claim,
     ) -> Result<(Applied, Published), PortError> {
         for _ in 0..ATTEMPTS {
-            let (seen, guard, history) = self.seen(&update.pk).await?;
-            // A full timeline is trimmed first (one extra write per `CAP - SHOWN` events).
-            if history >= crate::journeys::timeline::CAP {
-                self.trim(&update.pk).await?;
+            let (seen, guard, sizes) = self.seen(&update.pk).await?;
+            // A full timeline is trimmed first (one extra write per `CAP - SHOWN` events), and
+            // one that would take the item over its bound too.
+            let entry = value_bytes(&entry_value(&update.entry));
+            if let Some(count) = sizes.to_trim(entry) {
+                self.trim(&update.pk, count, sizes.entries.len()).await?;
                 continue;
             }
             let (applied, state, count) = seen.decide(update);
@@ -364,5 +407,44 @@ impl JourneyStore for DynamoJourneys {
             FaultKind::Unavailable,
             "the journey changed under every attempt to apply the event",
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Sizes;
+    use crate::journeys::bounds::{MAX_ITEM_BYTES, TRIMMED_ITEM_BYTES};
+    use crate::journeys::timeline::{CAP, SHOWN};
+
+    #[test]
+    fn a_timeline_is_trimmed_by_count_and_by_size() {
+        let small = Sizes {
+            entries: vec![100; CAP - 1],
+            rest: 500,
+        };
+        assert_eq!(small.to_trim(100), None);
+        let full = Sizes {
+            entries: vec![100; CAP],
+            rest: 500,
+        };
+        assert_eq!(full.to_trim(100), Some(CAP - SHOWN));
+        // Thirty-one 2 KiB entries are over the bound: the oldest go until it is back under.
+        let heavy = Sizes {
+            entries: vec![2048; 31],
+            rest: 2048,
+        };
+        let count = heavy.to_trim(2048).expect("a trim");
+        let left = 2048 + 2048 * (31 - count) + 2048;
+        assert!(left <= TRIMMED_ITEM_BYTES, "{left}");
+        assert!(left + 2048 > TRIMMED_ITEM_BYTES, "no more than needed");
+        assert!(
+            Sizes {
+                entries: vec![2048; 20],
+                rest: 2048
+            }
+            .to_trim(2048)
+            .is_none(),
+            "under {MAX_ITEM_BYTES}: none"
+        );
     }
 }

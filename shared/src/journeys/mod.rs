@@ -4,6 +4,7 @@
 //! stalls with (`completeness`), and the sweeper that reconciles or reports the journeys a
 //! missing webhook left hanging (`sweeper`).
 
+pub mod bounds;
 pub mod completeness;
 pub mod senders;
 pub mod stream;

@@ -18,6 +18,7 @@
 
 use crate::config::{self, positive, required, ConfigError, Env, DEFAULT_TTL_SECONDS};
 use crate::event::KycEvent;
+use crate::journeys::bounds;
 use crate::journeys::completeness::StallAfter;
 use crate::journeys::senders::Senders;
 use crate::journeys::stream::{self, Effect, JourneyStream, NoStream, Published};
@@ -44,6 +45,13 @@ pub const KEY_PREFIX: &str = "journey-worker#";
 pub fn journey_hash(pk: &str) -> String {
     let digest = Sha256::digest(pk.as_bytes());
     hex::encode(&digest[..8])
+}
+
+/// The journey of a record's FIFO message group, by hash (`-` on a standard queue).
+fn group_hash(record: &SqsMessage) -> String {
+    lambda_idempotency::batch::fifo_group(record)
+        .map(journey_hash)
+        .unwrap_or_else(|| "-".to_owned())
 }
 
 /// The variables the worker reads.
@@ -145,6 +153,8 @@ pub enum RecordOutcome {
     Poison,
     /// From a sender that may not send it (`JOURNEY_SENDERS`): acknowledged, not applied.
     RefusedSender,
+    /// A stored field out of bounds (`journeys::bounds`): acknowledged, not applied.
+    RefusedInvalid,
     /// Another delivery of the same event is applying it now: retry later.
     InProgress,
     /// DynamoDB failed (or the time ran out).
@@ -164,6 +174,7 @@ impl RecordOutcome {
             Self::Unrecognized => "unrecognized",
             Self::Poison => "poison",
             Self::RefusedSender => "refused_sender",
+            Self::RefusedInvalid => "refused_invalid",
             Self::InProgress => "in_progress",
             Self::Fault => "fault",
             Self::Unpublished => "unpublished",
@@ -174,7 +185,11 @@ impl RecordOutcome {
     pub fn succeeded(self) -> bool {
         matches!(
             self,
-            Self::Applied(_) | Self::Duplicate | Self::Unrecognized | Self::RefusedSender
+            Self::Applied(_)
+                | Self::Duplicate
+                | Self::Unrecognized
+                | Self::RefusedSender
+                | Self::RefusedInvalid
         )
     }
 }
@@ -267,12 +282,9 @@ impl<S: IdempotencyStore, J: JourneyStore, P: JourneyStream> JourneyWorker<S, J,
             Ok(event) => event,
             Err(e) => {
                 // Which journey it holds back (on FIFO, its group), by hash.
-                let journey = lambda_idempotency::batch::fifo_group(record)
-                    .map(journey_hash)
-                    .unwrap_or_else(|| "-".to_owned());
                 tracing::warn!(
                     message_id,
-                    journey = journey.as_str(),
+                    journey = group_hash(record).as_str(),
                     outcome = RecordOutcome::Poison.label(),
                     body_bytes = body.len(),
                     error_line = e.line(),
@@ -292,7 +304,8 @@ impl<S: IdempotencyStore, J: JourneyStore, P: JourneyStream> JourneyWorker<S, J,
                 tracing::warn!(
                     message_id,
                     sender = sender.unwrap_or("-"),
-                    event_type = event.event_type.as_str(),
+                    // Bounded: a refused record's type can be anything.
+                    event_type = bounds::truncated(&event.event_type),
                     outcome = RecordOutcome::RefusedSender.label(),
                     reason = %why,
                     "a record its sender may not send: acknowledged, not applied"
@@ -302,6 +315,21 @@ impl<S: IdempotencyStore, J: JourneyStore, P: JourneyStream> JourneyWorker<S, J,
                 ));
                 return RecordOutcome::RefusedSender;
             }
+        }
+        if let Err(why) = bounds::check(&event) {
+            // By journey hash and field: never a value (it may be what wedges a journey).
+            tracing::warn!(
+                message_id,
+                journey = group_hash(record).as_str(),
+                field = why.field,
+                outcome = RecordOutcome::RefusedInvalid.label(),
+                reason = %why,
+                "a record out of the journey table's bounds: acknowledged, not applied"
+            );
+            self.metrics.emit(&metrics::refused_invalid(
+                chrono::Utc::now().timestamp_millis(),
+            ));
+            return RecordOutcome::RefusedInvalid;
         }
         let (mut outcome, published) = self.apply(&event, body, deadline_ms).await;
         if let Some(published) = published {
