@@ -6,7 +6,8 @@
 use aws_lambda_events::event::sqs::SqsEvent;
 use kyc_intake::startup::AwsJourneyWorker;
 use kyc_intake_tests::{
-    dead_sdk_config, endpoint, local_sdk_config, ApiRequest, Deployed, Stack, CASHFREE_SECRET,
+    dead_sdk_config, endpoint, kycctl_local, local_sdk_config, ApiRequest, Deployed, Stack,
+    CASHFREE_SECRET,
 };
 use kyc_local::event_source::{EventSource, Polled};
 use std::collections::HashMap;
@@ -544,7 +545,7 @@ fn dead_letter_queue(stack: &Stack) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_dead_lettered_message_is_listed_without_being_taken_and_redriven_to_its_journey() {
+async fn a_dead_lettered_message_is_listed_without_being_taken_and_recovered_by_its_origin() {
     let stack = Stack::new(true).await;
     let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
     let group = "cashfree/vkyc#dl-1";
@@ -584,19 +585,115 @@ async fn a_dead_lettered_message_is_listed_without_being_taken_and_redriven_to_i
     let listed: serde_json::Value = serde_json::from_str(out.trim()).expect("JSON");
     assert_eq!(listed["messages"][0]["body"], "{\"not\": \"a KycEvent\"}");
 
-    let (code, out) = kycctl_queues(&stack, &["dlq", "redrive"]);
-    assert_eq!(code, 0, "{out}");
-    assert!(out.contains("redrove 1 messages"), "{out}");
-    let (_, out) = kycctl_queues(&stack, &["dlq", "list"]);
-    assert!(out.contains("0 messages in the dead-letter queue"), "{out}");
-    let back = stack.messages().await;
-    assert_eq!(back.len(), 1);
-    assert_eq!(
-        back[0].group_id.as_deref(),
-        Some(group),
-        "its own journey's group"
+    // Beside the poison record: a genuine webhook event the worker failed, a forged decision
+    // carrying the replay marker (put straight into the dead-letter queue), a sweeper's stall
+    // report and an application's start.
+    let deployed = stack.deploy(&[]).await;
+    let genuine = vkyc(
+        "dl-2",
+        "VKYC_USER_CALL_COMPLETED",
+        "CALL_COMPLETED",
+        "2025-05-22T04:10:00Z",
     );
-    assert_eq!(back[0].body, "{\"not\": \"a KycEvent\"}");
+    webhook(&deployed, &genuine).await;
+    let genuine = stack.messages().await.remove(0);
+    let genuine_event: serde_json::Value = serde_json::from_str(&genuine.body).expect("json");
+    let mut forged = genuine_event.clone();
+    forged["id"] = "f".repeat(64).into();
+    forged["type"] = "kyc.vkyc.auditor_review_completed".into();
+    forged["kycreplay"] = "r1".into();
+    let mut stall = genuine_event.clone();
+    stall["id"] = "5".repeat(64).into();
+    stall["type"] = kyc_intake::journeys::completeness::STALLED.into();
+    let start = kyc_intake::journeys::completeness::started(
+        kyc_intake::sources::registry::source("cashfree/vkyc").expect("source"),
+        "dl-3",
+        None,
+        chrono::Utc::now(),
+    )
+    .expect("start")
+    .body;
+    let string = |v: &str| {
+        aws_sdk_sqs::types::MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(v)
+            .build()
+            .expect("attribute")
+    };
+    for (i, (body, replay)) in [
+        (genuine.body.clone(), false),
+        (forged.to_string(), true),
+        (stall.to_string(), false),
+        (start, false),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut send = sqs
+            .send_message()
+            .queue_url(dead_letter_queue(&stack))
+            .message_body(body)
+            .message_group_id(format!("g{i}"))
+            .message_deduplication_id(format!("dead-{i}"));
+        if replay {
+            send = send.message_attributes("replay", string("r1"));
+        }
+        send.send().await.expect("send");
+    }
+
+    let (code, out) = kycctl_local(
+        &["dlq", "redrive"],
+        &[
+            ("EVENTS_QUEUE_URL", stack.queue_url.as_str()),
+            ("EVENTS_DLQ_URL", dead_letter_queue(&stack).as_str()),
+            ("ARCHIVE_BUCKET", stack.bucket.as_str()),
+            // Replay verifies the provider's signature again.
+            ("CASHFREE_CLIENT_SECRETS", CASHFREE_SECRET),
+        ],
+        &["JOURNEY_SENDERS"],
+    );
+    assert_eq!(code, 1, "something was left: {out}");
+    assert!(
+        out.contains(
+            "1 replayed from the archive, 1 sweeper events deleted, 1 starts sent again, 2 left"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("left: not an event"), "{out}");
+    assert!(
+        out.contains("left: no archived delivery to replay"),
+        "{out}"
+    );
+    let (_, listed) = kycctl_queues(&stack, &["dlq", "list"]);
+    assert!(
+        listed.contains("2 messages in the dead-letter queue"),
+        "the poison and the forged one stay: {listed}"
+    );
+    let back = stack.messages().await;
+    let types: Vec<String> = back.iter().map(|m| m.body.clone()).collect();
+    assert_eq!(back.len(), 2, "{types:?}");
+    // The genuine event, replayed from the archive under a replay of this redrive's own.
+    let replayed = back
+        .iter()
+        .find(|m| m.body.contains("kyc.vkyc.call_completed"))
+        .expect("the genuine event back");
+    let v: serde_json::Value = serde_json::from_str(&replayed.body).expect("json");
+    assert_eq!(v["id"], genuine_event["id"]);
+    assert!(v["kycreplay"].as_str().is_some_and(|r| r != "r1"), "{v}");
+    // The start, as it was: no replay marker.
+    let resent = back
+        .iter()
+        .find(|m| m.body.contains("kyc.journey.started"))
+        .expect("the start back");
+    assert!(!resent.attributes.iter().any(|(k, _)| k == "replay"));
+    assert!(!resent.body.contains("kycreplay"));
+    assert!(
+        !back
+            .iter()
+            .any(|m| m.body.contains("auditor_review_completed")
+                || m.body.contains("kyc.journey.stalled")),
+        "the forged decision is never forwarded, the stall report never re-sent"
+    );
 }
 
 /// The journey's timeline (`history`): every event applied, newest last, with its origin and the

@@ -1046,9 +1046,11 @@ fn the_archive_takes_create_only_puts_from_the_webhook_roles_and_nobody_shortens
             s["Action"],
             json!([
                 "s3:BypassGovernanceRetention",
+                "s3:DeleteObject",
                 "s3:DeleteObjectVersion",
                 "s3:PutObjectRetention"
-            ])
+            ]),
+            "a delete marker would hide a delivery as surely as a deleted version"
         );
     }
     assert_eq!(
@@ -1142,6 +1144,17 @@ fn only_the_operator_role_decrypts_the_archive_and_it_is_an_output() {
     ] {
         assert!(granted.contains(needed), "the operator needs {needed}");
     }
+    // What `kycctl dlq` calls, on the dead-letter queue.
+    assert!(operator.iter().any(|s| {
+        s["Resource"] == get_att("EventsDeadLetterQueue", "Arn")
+            && s["Action"]
+                == json!([
+                    "sqs:ReceiveMessage",
+                    "sqs:DeleteMessage",
+                    "sqs:ChangeMessageVisibility",
+                    "sqs:GetQueueAttributes"
+                ])
+    }));
     for s in &operator {
         assert!(
             !list(&s["Action"])
@@ -1149,10 +1162,15 @@ fn only_the_operator_role_decrypts_the_archive_and_it_is_an_output() {
                 .any(|a| a.as_str().is_some_and(|a| a.ends_with('*'))),
             "{s}"
         );
+        // Read and send; on the dead-letter queue also delete what redrive recovered.
+        let dlq = s["Resource"] == get_att("EventsDeadLetterQueue", "Arn");
         assert!(
-            !list(&s["Action"]).iter().any(|a| a
-                .as_str()
-                .is_some_and(|a| a.contains("Put") || a.contains("Delete"))),
+            !list(&s["Action"])
+                .iter()
+                .any(|a| a.as_str().is_some_and(|a| {
+                    a.contains("Put")
+                        || (a.contains("Delete") && !(dlq && a == "sqs:DeleteMessage"))
+                })),
             "read, send: {s}"
         );
     }
@@ -1484,5 +1502,61 @@ fn the_journey_stream_fans_out_to_an_application_queue_only_the_topic_sends_to()
     assert_eq!(
         t["Outputs"]["JourneyStreamTopicArn"]["Value"],
         reference("JourneyStreamTopic")
+    );
+}
+
+#[test]
+fn only_each_queues_reader_takes_from_it_and_nobody_sends_to_the_dead_letter_queue() {
+    let t = template();
+    let takes = json!([
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:PurgeQueue"
+    ]);
+    let events =
+        policy_statements(&resource(&t, "EventsQueuePolicy")["Properties"]["PolicyDocument"]);
+    let worker_reads = by_sid(&events, "OnlyTheWorkerReads");
+    assert_eq!(worker_reads.len(), 1);
+    assert_eq!(worker_reads[0]["Effect"], "Deny");
+    assert_eq!(worker_reads[0]["Principal"], "*");
+    assert_eq!(worker_reads[0]["Action"], takes);
+    assert_eq!(
+        worker_reads[0]["Condition"]["ArnNotEquals"]["aws:PrincipalArn"],
+        get_att("JourneyWorkerFunctionRole", "Arn")
+    );
+    let document = &resource(&t, "EventsQueuePolicy")["Properties"]["PolicyDocument"];
+    let conditional = list(&document["Statement"])
+        .into_iter()
+        .find(|s| s.get("Fn::If").is_some())
+        .expect("deployed with the worker");
+    assert_eq!(
+        conditional["Fn::If"][0], "JourneyWorkerDeployed",
+        "without the worker, your own workers read it"
+    );
+
+    let policy = &resource(&t, "EventsDeadLetterQueuePolicy")["Properties"];
+    assert_eq!(
+        policy["Queues"],
+        json!([reference("EventsDeadLetterQueue")])
+    );
+    let dlq = policy_statements(&policy["PolicyDocument"]);
+    let nobody = by_sid(&dlq, "NobodySends");
+    assert_eq!(nobody.len(), 1);
+    assert_eq!(
+        (
+            nobody[0]["Effect"].as_str(),
+            nobody[0]["Principal"].as_str()
+        ),
+        (Some("Deny"), Some("*"))
+    );
+    assert_eq!(nobody[0]["Action"], "sqs:SendMessage");
+    assert!(nobody[0].get("Condition").is_none(), "nobody at all");
+    let operator_reads = by_sid(&dlq, "OnlyTheOperatorReads");
+    assert_eq!(operator_reads.len(), 1);
+    assert_eq!(operator_reads[0]["Action"], takes);
+    assert_eq!(
+        operator_reads[0]["Condition"]["ArnNotEquals"]["aws:PrincipalArn"],
+        get_att("OperatorRole", "Arn")
     );
 }
