@@ -284,7 +284,46 @@ async fn the_console_shows_timelines_deliveries_stalls_and_replays_and_refuses_w
         ),
     );
     assert!(answer.starts_with("HTTP/1.1 421"), "{answer}");
-    let cookie = format!("kycctl_console_{port}={token}");
+    // The launch token is not a session.
+    let answer = raw(
+        &addr,
+        &format!(
+            "GET / HTTP/1.1\r\nHost: {addr}\r\nCookie: kycctl_console_{port}={token}\r\nConnection: close\r\n\r\n"
+        ),
+    );
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+
+    let (_driver, client) = browser().await;
+    // The journeys page: the launch exchanged for a session, the stalled journey listed as stalled.
+    client.goto(&url).await.expect("open the console");
+    client
+        .wait()
+        .for_element(Locator::Id("stalled-list"))
+        .await
+        .expect("the journeys page");
+    let current = client.current_url().await.expect("url");
+    assert!(
+        !current.as_str().contains("token="),
+        "the token leaves the address bar: {current}"
+    );
+    // The launch URL works once: a second use (a history, a process list) is refused.
+    let answer = raw(
+        &addr,
+        &format!("GET /?token={token} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"),
+    );
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(answer.contains("works once"), "{answer}");
+    let session = client
+        .get_named_cookie(&format!("kycctl_console_{port}"))
+        .await
+        .expect("the session cookie");
+    assert_ne!(
+        session.value(),
+        token,
+        "a session of its own, not the launch token"
+    );
+    assert_eq!(session.http_only(), Some(true));
+    let cookie = format!("kycctl_console_{port}={}", session.value());
     let form = "source=hyperverge%2Fresults&subject=forged&expect_within=";
     let answer = raw(
         &addr,
@@ -313,14 +352,6 @@ async fn the_console_shows_timelines_deliveries_stalls_and_replays_and_refuses_w
     assert!(answer.contains("cache-control: no-store"));
     assert!(!answer.contains("access-control-allow-origin"));
 
-    let (_driver, client) = browser().await;
-    // The journeys page: the stalled journey is listed as stalled.
-    client.goto(&url).await.expect("open the console");
-    let current = client.current_url().await.expect("url");
-    assert!(
-        !current.as_str().contains("token="),
-        "the token leaves the address bar: {current}"
-    );
     let badge = client
         .find(Locator::XPath(&format!(
             "//section[@id='stalled-list']//tr[td/a[normalize-space(text())='{stalled}']]//span[contains(@class,'badge')]"

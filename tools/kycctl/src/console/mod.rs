@@ -1,8 +1,10 @@
 //! `kycctl console`: the journeys, their timelines, the archived deliveries and replay in a
 //! browser, served from the operator's machine with the operator's own AWS credentials.
 //!
-//! Safe by construction: it listens on 127.0.0.1 only; every request carries the token made at
-//! launch (the printed URL's `?token=`, then an HttpOnly SameSite=Strict cookie); a request whose
+//! Safe by construction: it listens on 127.0.0.1 only; the launch token (the printed URL's
+//! `?token=`) works once and is exchanged for a session value of its own, which every later
+//! request carries (an HttpOnly SameSite=Strict cookie); `--open` hands the browser a file only
+//! the operator can read, never the URL on a command line; a request whose
 //! `Host` is not the loopback address it serves is refused (DNS rebinding); every POST carries a
 //! CSRF token of its own; every answer has a strict Content-Security-Policy, `no-store`, no CORS
 //! header. Pages are server-rendered from compile-checked templates; the one stylesheet is in
@@ -22,7 +24,7 @@ use axum::Router;
 use clap::Args;
 use kyc_intake::aws::JourneyReader;
 use kyc_intake::secrets::secret::Secret;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 #[derive(Args)]
 pub struct ConsoleArgs {
@@ -53,8 +55,10 @@ pub(crate) struct Console {
     pub(crate) journeys: JourneyReader,
     pub(crate) archive: Reader,
     pub(crate) queue_url: Option<String>,
-    /// The launch token every request must carry.
-    token: Secret,
+    /// The launch token, until it is exchanged (once) for the session.
+    launch: Mutex<Option<Secret>>,
+    /// The session the launch was exchanged for: the cookie every later request carries.
+    session: Mutex<Option<Secret>>,
     /// The token every POST must carry in its form (`csrf`).
     pub(crate) csrf: String,
     csrf_secret: Secret,
@@ -147,44 +151,88 @@ async fn guard(State(console): State<Arc<Console>>, req: Request, next: Next) ->
             "refused: this console answers only requests addressed to its loopback address\n",
         );
     }
-    if cookie(&req, &console.cookie).is_some_and(|t| console.token.matches(t.as_bytes())) {
-        let mut r = next.run(req).await;
-        harden(&mut r);
-        return r;
+    let session = console
+        .session
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    if let (Some(session), Some(presented)) = (session, cookie(&req, &console.cookie)) {
+        if session.matches(presented.as_bytes()) {
+            let mut r = next.run(req).await;
+            harden(&mut r);
+            return r;
+        }
     }
     let query = req.uri().query().unwrap_or_default();
     let presented = form_urlencoded::parse(query.as_bytes())
         .find(|(k, _)| k == "token")
         .map(|(_, v)| v.into_owned());
-    if presented.is_some_and(|t| console.token.matches(t.as_bytes())) && req.method() == "GET" {
-        let rest: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
-            .filter(|(k, _)| k != "token")
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        let mut to = req.uri().path().to_owned();
-        if !rest.is_empty() {
-            to.push('?');
-            to.push_str(
-                &form_urlencoded::Serializer::new(String::new())
-                    .extend_pairs(rest)
-                    .finish(),
-            );
+    let Some(presented) = presented.filter(|_| req.method() == "GET") else {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "refused: open the URL `kycctl console` printed (it carries the console's token)\n",
+        );
+    };
+    // The launch token works once: it is exchanged for a session of its own, so the URL (in a
+    // history, a log, a process list) is worth nothing after.
+    let launched = {
+        let mut launch = console.launch.lock().unwrap_or_else(|e| e.into_inner());
+        match launch.as_ref() {
+            Some(token) if token.matches(presented.as_bytes()) => launch.take().is_some(),
+            _ => false,
         }
-        let mut r = (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response();
-        if let Ok(v) = HeaderValue::from_str(&format!(
-            "{}={}; HttpOnly; SameSite=Strict; Path=/",
-            console.cookie,
-            String::from_utf8_lossy(console.token.expose())
-        )) {
-            r.headers_mut().insert(header::SET_COOKIE, v);
-        }
-        harden(&mut r);
-        return r;
+    };
+    if !launched {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "refused: this launch URL is not (or no longer) valid: it works once; run `kycctl console` again for a new one\n",
+        );
     }
-    refuse(
-        StatusCode::UNAUTHORIZED,
-        "refused: open the URL `kycctl console` printed (it carries the console's token)\n",
+    let Ok(session) = random_token() else {
+        return refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "refused: no randomness for a session\n",
+        );
+    };
+    *console.session.lock().unwrap_or_else(|e| e.into_inner()) = Some(Secret::new(session.clone()));
+    let rest: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .filter(|(k, _)| k != "token")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let mut to = req.uri().path().to_owned();
+    if !rest.is_empty() {
+        to.push('?');
+        to.push_str(
+            &form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(rest)
+                .finish(),
+        );
+    }
+    // A page that moves on by itself rather than a redirect: the move is then the console's own
+    // (same-site) navigation, which carries the SameSite=Strict cookie even when the launch came
+    // from elsewhere (the launcher file `--open` opens).
+    let page = askama::Template::render(&Launch { to: &to }).unwrap_or_default();
+    let mut r = (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        page,
     )
+        .into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{}={session}; HttpOnly; SameSite=Strict; Path=/",
+        console.cookie
+    )) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    harden(&mut r);
+    r
+}
+
+/// The page a launch answers with: on to `to` at once.
+#[derive(askama::Template)]
+#[template(path = "launch.html")]
+struct Launch<'a> {
+    to: &'a str,
 }
 
 /// Build the console on a bound listener: its state and the URL to open.
@@ -206,7 +254,8 @@ pub(crate) async fn console_on(
         archive: Reader::with(sdk.clone(), bucket),
         sdk,
         queue_url,
-        token: Secret::new(token.clone()),
+        launch: Mutex::new(Some(Secret::new(token.clone()))),
+        session: Mutex::new(None),
         csrf_secret: Secret::new(csrf.clone()),
         csrf,
         hosts: [format!("127.0.0.1:{port}"), format!("localhost:{port}")],
@@ -216,6 +265,45 @@ pub(crate) async fn console_on(
         Arc::new(console),
         format!("http://127.0.0.1:{port}/?token={token}"),
     ))
+}
+
+/// Open the console in the desktop's browser without putting the launch URL on a command line
+/// (where any local user's process list shows it): the browser is given a file only its owner can
+/// read, which moves on to the URL. The opener is waited for, so it never lingers as a zombie.
+fn open(url: &str) -> Result<(), Failure> {
+    use std::io::Write;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let failed = |e: std::io::Error| Failure::failed(format!("the console's launcher file: {e}"));
+    let dir = std::env::temp_dir().join(format!("kycctl-console-{}", &random_token()?[..16]));
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&dir)
+        .map_err(failed)?;
+    let file = dir.join("open.html");
+    let page = askama::Template::render(&Launch { to: url })
+        .map_err(|e| Failure::failed(format!("the console's launcher file: {e}")))?;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&file)
+        .and_then(|mut f| f.write_all(page.as_bytes()))
+        .map_err(failed)?;
+    let opened = ["xdg-open", "open"].iter().find_map(|opener| {
+        std::process::Command::new(opener)
+            .arg(&file)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok()
+    });
+    match opened {
+        Some(mut child) => {
+            std::thread::spawn(move || child.wait());
+        }
+        None => eprintln!("kycctl console: no xdg-open or open here: open the URL yourself"),
+    }
+    Ok(())
 }
 
 pub async fn console(args: ConsoleArgs) -> Result<Report, Failure> {
@@ -237,17 +325,7 @@ pub async fn console(args: ConsoleArgs) -> Result<Report, Failure> {
     println!("{url}");
     eprintln!("kycctl console: open the URL above (Ctrl-C stops it); it answers on 127.0.0.1 only");
     if args.open {
-        let opened = ["xdg-open", "open"].iter().any(|opener| {
-            std::process::Command::new(opener)
-                .arg(&url)
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .is_ok()
-        });
-        if !opened {
-            eprintln!("kycctl console: no xdg-open or open here: open the URL yourself");
-        }
+        open(&url)?;
     }
     axum::serve(listener, router(console))
         .await
