@@ -446,6 +446,8 @@ async fn the_console_shows_timelines_deliveries_stalls_and_replays_and_refuses_w
             .is_none(),
         "a dry run sends nothing"
     );
+    // Archived after the dry run: the confirm sends what the dry run showed, not this.
+    invoke("digio/kyc/esign_unrecognized.json");
     click(&client, Locator::Id("confirm-replay"), "confirm").await;
     let result = text_when(
         &client,
@@ -455,9 +457,38 @@ async fn the_console_shows_timelines_deliveries_stalls_and_replays_and_refuses_w
     )
     .await;
     assert!(
-        result.contains("Replay sent") && result.contains("sent 1"),
-        "{result}"
+        result.contains("Replay sent") && result.contains("read 1, sent 1"),
+        "exactly the dry run's delivery, nothing archived since: {result}"
     );
+    // A range over 31 days, and a confirm whose deliveries the console did not seal, are refused.
+    let csrf = client
+        .find(Locator::Css("input[name=csrf]"))
+        .await
+        .expect("a form")
+        .attr("value")
+        .await
+        .expect("attr")
+        .expect("the CSRF token");
+    let post = |form: String| {
+        raw(
+            &addr,
+            &format!(
+                "POST /actions/replay HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{form}",
+                form.len()
+            ),
+        )
+    };
+    let answer = post(format!(
+        "csrf={csrf}&source=digio%2Fkyc&from=2025-01-01&to=2025-03-01"
+    ));
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("at most 31 days"), "{answer}");
+    let today = chrono::Utc::now().format("%Y-%m-%d");
+    let answer = post(format!(
+        "csrf={csrf}&source=digio%2Fkyc&from={today}&to={today}&confirm=1&keys=deliveries%2Fdigio%2Fkyc%2Fforged.json&seal=00"
+    ));
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("dry run"), "{answer}");
     wait_for("the replayed journey", || async {
         reader
             .get("digio/kyc", DIGIO_SUBJECT)

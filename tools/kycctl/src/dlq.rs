@@ -20,7 +20,6 @@ use kyc_intake::intake::archive;
 use kyc_intake::journeys::senders::Senders;
 use kyc_intake::journeys::{completeness, timeline};
 use kyc_intake::ports::{EventSink, OutgoingMessage};
-use kyc_intake::sources::registry;
 use kyc_intake::KycEvent;
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -365,12 +364,8 @@ impl Redrive<'_> {
         if !verdict.sendable() {
             return Err(format!("its archived delivery is not replayed: {verdict}"));
         }
-        let source = key
-            .strip_prefix(&format!("{}/", archive::PREFIX))
-            .and_then(|rest| {
-                registry::sources().find(|s| rest.starts_with(&format!("{}/", s.name)))
-            })
-            .ok_or("the archived delivery's key names no source")?;
+        let source =
+            crate::record::source_of(key).ok_or("the archived delivery's key names no source")?;
         let replayed = archive::replay(&delivery, source, &self.replay_id)?;
         self.sink
             .send(&replayed.message)

@@ -151,15 +151,15 @@ impl Reader {
         }
     }
 
-    /// The deliveries of `source` received within the range, oldest first, with their keys;
-    /// and the objects that are not deliveries at all (key, why).
-    pub(crate) async fn deliveries(
+    /// The keys of `source`'s deliveries on the days of the range (every day without one), listed
+    /// only: nothing is read.
+    pub(crate) async fn keys_in_range(
         &self,
         source: &str,
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
-    ) -> Result<(Vec<Entry>, Vec<(String, String)>), Failure> {
-        let keys = match (from, to) {
+    ) -> Result<Vec<String>, Failure> {
+        match (from, to) {
             (Some(from), Some(to)) => {
                 if to < from {
                     return Err(Failure::usage("--to is before --from"));
@@ -170,10 +170,21 @@ impl Reader {
                     keys.extend(self.keys(&archive::day_prefix(source, day)).await?);
                     day += Duration::days(1);
                 }
-                keys
+                Ok(keys)
             }
-            _ => self.keys(&format!("{}/{source}/", archive::PREFIX)).await?,
-        };
+            _ => self.keys(&format!("{}/{source}/", archive::PREFIX)).await,
+        }
+    }
+
+    /// The deliveries of `source` received within the range, oldest first, with their keys;
+    /// and the objects that are not deliveries at all (key, why).
+    pub(crate) async fn deliveries(
+        &self,
+        source: &str,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<(Vec<Entry>, Vec<(String, String)>), Failure> {
+        let keys = self.keys_in_range(source, from, to).await?;
         let mut deliveries = Vec::new();
         let mut unreadable = Vec::new();
         for key in keys {
@@ -316,12 +327,7 @@ impl Reader {
             .read(key)
             .await?
             .map_err(|why| Failure::failed(format!("s3://{}/{key}: {why}", self.bucket)))?;
-        let spec = key
-            .strip_prefix(&format!("{}/", archive::PREFIX))
-            .and_then(|rest| {
-                registry::sources().find(|s| rest.starts_with(&format!("{}/", s.name)))
-            });
-        let Some(spec) = spec else {
+        let Some(spec) = source_of(key) else {
             return Ok((
                 delivery,
                 Verdict::Refused("the key names no source".to_owned()),
@@ -335,6 +341,12 @@ impl Reader {
         let verdict = self.verdict(&entry, &checker).await?;
         Ok((entry.delivery, verdict))
     }
+}
+
+/// The source an archive key names (`deliveries/<source>/...`).
+pub(crate) fn source_of(key: &str) -> Option<&'static SourceSpec> {
+    let rest = key.strip_prefix(&format!("{}/", archive::PREFIX))?;
+    registry::sources().find(|s| rest.starts_with(&format!("{}/", s.name)))
 }
 
 /// A replay id: the time it started and 8 random hex digits.
@@ -374,6 +386,100 @@ pub(crate) struct ReplayRun {
     pub(crate) deliveries: Vec<Replayed>,
 }
 
+impl ReplayRun {
+    /// One delivery of this run, with replay's `verdict` on it: sent to `sink` (none: a dry run)
+    /// when the verdict allows, of `event_type` only when given (as it is now or as it was).
+    async fn decide(
+        &mut self,
+        key: &str,
+        delivery: &ArchivedDelivery,
+        spec: &SourceSpec,
+        verdict: &Verdict,
+        event_type: Option<&str>,
+        sink: Option<&SqsSink>,
+    ) {
+        let mut item = Replayed {
+            event_id: Some(delivery.event_id.clone()),
+            key: key.to_owned(),
+            replayed_id: None,
+            type_then: delivery.event_type(),
+            type_now: None,
+            verdict: verdict.to_string(),
+            outcome: "refused".to_owned(),
+        };
+        if !verdict.sendable() {
+            self.refused += 1;
+            self.deliveries.push(item);
+            return;
+        }
+        let replayed = match archive::replay(delivery, spec, &self.replay_id) {
+            Ok(r) => r,
+            Err(e) => {
+                self.failed += 1;
+                item.outcome = format!("failed: cannot be read again: {e}");
+                self.deliveries.push(item);
+                return;
+            }
+        };
+        item.type_then = replayed.type_then.clone();
+        item.type_now = Some(replayed.event.event_type.clone());
+        item.replayed_id = Some(replayed.event.id.clone());
+        if let Some(t) = event_type {
+            if Some(t) != item.type_now.as_deref() && Some(t) != item.type_then.as_deref() {
+                self.skipped += 1;
+                return;
+            }
+        }
+        item.outcome = match sink {
+            None => "dry run".to_owned(),
+            Some(sink) => match sink.send(&replayed.message).await {
+                Ok(_) => {
+                    self.sent += 1;
+                    "sent".to_owned()
+                }
+                Err(e) => {
+                    self.failed += 1;
+                    format!("failed: {e}")
+                }
+            },
+        };
+        self.deliveries.push(item);
+    }
+}
+
+/// Send the archived deliveries at `keys` (what a confirmed dry run showed, and nothing archived
+/// since), each read and verified again.
+pub(crate) async fn replay_keys(
+    reader: &Reader,
+    keys: &[String],
+    sink: &SqsSink,
+) -> Result<ReplayRun, Failure> {
+    let mut run = ReplayRun {
+        replay_id: replay_id(),
+        ..ReplayRun::default()
+    };
+    for key in keys {
+        run.read += 1;
+        let Some(spec) = source_of(key) else {
+            run.refused += 1;
+            run.deliveries.push(Replayed {
+                event_id: None,
+                key: key.clone(),
+                replayed_id: None,
+                type_then: None,
+                type_now: None,
+                verdict: "refused: the key names no source".to_owned(),
+                outcome: "refused".to_owned(),
+            });
+            continue;
+        };
+        let (delivery, verdict) = reader.delivery(key).await?;
+        run.decide(key, &delivery, spec, &verdict, None, Some(sink))
+            .await;
+    }
+    Ok(run)
+}
+
 /// Replay the deliveries of `specs` received between `from` and `to`: each verified, normalized
 /// again, and sent to `sink` (none: a dry run) when its verdict allows; of `event_type` only when
 /// given (as it is now or as it was).
@@ -409,54 +515,16 @@ pub(crate) async fn run_replay(
         }
         for entry in &entries {
             run.read += 1;
-            let delivery = &entry.delivery;
             let verdict = reader.verdict(entry, &checker).await?;
-            let mut item = Replayed {
-                event_id: Some(delivery.event_id.clone()),
-                key: entry.key.clone(),
-                replayed_id: None,
-                type_then: delivery.event_type(),
-                type_now: None,
-                verdict: verdict.to_string(),
-                outcome: "refused".to_owned(),
-            };
-            if !verdict.sendable() {
-                run.refused += 1;
-                run.deliveries.push(item);
-                continue;
-            }
-            let replayed = match archive::replay(delivery, spec, &id) {
-                Ok(r) => r,
-                Err(e) => {
-                    run.failed += 1;
-                    item.outcome = format!("failed: cannot be read again: {e}");
-                    run.deliveries.push(item);
-                    continue;
-                }
-            };
-            item.type_then = replayed.type_then.clone();
-            item.type_now = Some(replayed.event.event_type.clone());
-            item.replayed_id = Some(replayed.event.id.clone());
-            if let Some(t) = event_type {
-                if Some(t) != item.type_now.as_deref() && Some(t) != item.type_then.as_deref() {
-                    run.skipped += 1;
-                    continue;
-                }
-            }
-            item.outcome = match sink {
-                None => "dry run".to_owned(),
-                Some(sink) => match sink.send(&replayed.message).await {
-                    Ok(_) => {
-                        run.sent += 1;
-                        "sent".to_owned()
-                    }
-                    Err(e) => {
-                        run.failed += 1;
-                        format!("failed: {e}")
-                    }
-                },
-            };
-            run.deliveries.push(item);
+            run.decide(
+                &entry.key,
+                &entry.delivery,
+                spec,
+                &verdict,
+                event_type,
+                sink,
+            )
+            .await;
         }
     }
     Ok(run)

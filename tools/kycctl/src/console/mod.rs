@@ -22,8 +22,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use clap::Args;
+use hmac::{Hmac, Mac};
 use kyc_intake::aws::JourneyReader;
 use kyc_intake::secrets::secret::Secret;
+use sha2::Sha256;
 use std::sync::{Arc, Mutex};
 
 #[derive(Args)]
@@ -62,6 +64,8 @@ pub(crate) struct Console {
     /// The token every POST must carry in its form (`csrf`).
     pub(crate) csrf: String,
     csrf_secret: Secret,
+    /// The key of the seal a dry run puts on its deliveries' keys, for the confirm.
+    seal_key: Secret,
     /// The `Host` values it answers: `127.0.0.1:<port>` and `localhost:<port>`.
     hosts: [String; 2],
     cookie: String,
@@ -71,6 +75,23 @@ impl Console {
     /// Whether a form's CSRF token is this console's (constant time).
     pub(crate) fn csrf_ok(&self, presented: &str) -> bool {
         self.csrf_secret.matches(presented.as_bytes())
+    }
+
+    fn mac(&self, text: &str) -> Hmac<Sha256> {
+        let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(self.seal_key.expose())
+            .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
+        mac.update(text.as_bytes());
+        mac
+    }
+
+    /// The console's seal on `text` (HMAC-SHA256 under a key made at launch, hex).
+    pub(crate) fn seal(&self, text: &str) -> String {
+        hex::encode(self.mac(text).finalize().into_bytes())
+    }
+
+    /// Whether `seal` is the console's seal on `text` (constant time).
+    pub(crate) fn sealed(&self, text: &str, seal: &str) -> bool {
+        hex::decode(seal).is_ok_and(|bytes| self.mac(text).verify_slice(&bytes).is_ok())
     }
 }
 
@@ -257,6 +278,7 @@ pub(crate) async fn console_on(
         launch: Mutex::new(Some(Secret::new(token.clone()))),
         session: Mutex::new(None),
         csrf_secret: Secret::new(csrf.clone()),
+        seal_key: Secret::new(random_token()?),
         csrf,
         hosts: [format!("127.0.0.1:{port}"), format!("localhost:{port}")],
         cookie: format!("kycctl_console_{port}"),

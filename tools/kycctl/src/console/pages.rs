@@ -500,6 +500,10 @@ pub(crate) struct ReplayView {
     to: String,
     summary: String,
     rows: Vec<ReplayRow>,
+    /// The dry run's sendable deliveries (space-separated keys), what a confirm sends, and
+    /// the console's seal on them.
+    keys: String,
+    seal: String,
 }
 
 pub(crate) struct ReplayRow {
@@ -594,7 +598,17 @@ pub(crate) struct ReplayForm {
     /// `1`: send; else a dry run.
     #[serde(default)]
     confirm: Option<String>,
+    /// A confirm's: the dry run's keys and the console's seal on them.
+    #[serde(default)]
+    keys: String,
+    #[serde(default)]
+    seal: String,
 }
+
+/// The longest range a console replay covers; `kycctl replay` takes any.
+pub(crate) const MAX_REPLAY_DAYS: i64 = 31;
+/// The most deliveries a console replay reads and sends in one run.
+pub(crate) const MAX_REPLAY_DELIVERIES: usize = 500;
 
 pub(crate) async fn replay(State(c): Shared, Form(f): Form<ReplayForm>) -> Response {
     if !c.csrf_ok(&f.csrf) {
@@ -614,27 +628,71 @@ pub(crate) async fn replay(State(c): Shared, Form(f): Form<ReplayForm>) -> Respo
         Ok(r) => r,
         Err(e) => return failed("Replay", &e),
     };
+    if to - from > chrono::Duration::days(MAX_REPLAY_DAYS) {
+        return failed(
+            "Replay",
+            &Failure::usage(format!(
+                "a replay from the console covers at most {MAX_REPLAY_DAYS} days: narrow the range, or use kycctl replay"
+            )),
+        );
+    }
     let confirm = f.confirm.as_deref() == Some("1");
-    let sink =
-        if confirm {
-            match &c.queue_url {
-                Some(q) => Some(SqsSink::new(aws_sdk_sqs::Client::new(&c.sdk), q.clone())),
-                None => return failed(
-                    "Replay",
-                    &Failure::usage(
-                        "no events queue: start the console with --queue-url or EVENTS_QUEUE_URL"
-                            .to_owned(),
-                    ),
+    let run = if confirm {
+        // Exactly what the dry run showed, as it sealed it: nothing archived since is sent.
+        if !c.sealed(&f.keys, &f.seal) {
+            return failed(
+                "Replay",
+                &Failure::usage(
+                    "this confirm does not carry the dry run's deliveries as the console sealed them: run the dry run again".to_owned(),
                 ),
+            );
+        }
+        let keys: Vec<String> = f.keys.split_whitespace().map(str::to_owned).collect();
+        let Some(queue) = &c.queue_url else {
+            return failed(
+                "Replay",
+                &Failure::usage(
+                    "no events queue: start the console with --queue-url or EVENTS_QUEUE_URL"
+                        .to_owned(),
+                ),
+            );
+        };
+        let sink = SqsSink::new(aws_sdk_sqs::Client::new(&c.sdk), queue.clone());
+        crate::record::replay_keys(&c.archive, &keys, &sink).await
+    } else {
+        let mut listed = 0;
+        for spec in &specs {
+            match c
+                .archive
+                .keys_in_range(spec.name, Some(from), Some(to))
+                .await
+            {
+                Ok(keys) => listed += keys.len(),
+                Err(e) => return failed("Replay", &e),
             }
-        } else {
-            None
-        };
-    let run =
-        match crate::record::run_replay(&c.archive, &specs, from, to, None, sink.as_ref()).await {
-            Ok(run) => run,
-            Err(e) => return failed("Replay", &e),
-        };
+        }
+        if listed > MAX_REPLAY_DELIVERIES {
+            return failed(
+                "Replay",
+                &Failure::usage(format!(
+                    "{listed} deliveries in the range; the console replays at most {MAX_REPLAY_DELIVERIES} at once: narrow the range or the source, or use kycctl replay"
+                )),
+            );
+        }
+        crate::record::run_replay(&c.archive, &specs, from, to, None, None).await
+    };
+    let run = match run {
+        Ok(run) => run,
+        Err(e) => return failed("Replay", &e),
+    };
+    let keys = run
+        .deliveries
+        .iter()
+        .filter(|d| d.outcome == "dry run")
+        .map(|d| d.key.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let seal = c.seal(&keys);
     let rows = run
         .deliveries
         .iter()
@@ -663,6 +721,8 @@ pub(crate) async fn replay(State(c): Shared, Form(f): Form<ReplayForm>) -> Respo
             to: f.to,
             summary,
             rows,
+            keys,
+            seal,
         }),
     )
 }
