@@ -387,6 +387,21 @@ pub(crate) struct ReplayRun {
 }
 
 impl ReplayRun {
+    /// An object that cannot be replayed at all (not a delivery, or no source): refused.
+    fn unreadable(&mut self, key: &str, why: &str) {
+        self.read += 1;
+        self.refused += 1;
+        self.deliveries.push(Replayed {
+            event_id: None,
+            key: key.to_owned(),
+            replayed_id: None,
+            type_then: None,
+            type_now: None,
+            verdict: format!("refused: {why}"),
+            outcome: "refused".to_owned(),
+        });
+    }
+
     /// One delivery of this run, with replay's `verdict` on it: sent to `sink` (none: a dry run)
     /// when the verdict allows, of `event_type` only when given (as it is now or as it was).
     async fn decide(
@@ -459,20 +474,11 @@ pub(crate) async fn replay_keys(
         ..ReplayRun::default()
     };
     for key in keys {
-        run.read += 1;
         let Some(spec) = source_of(key) else {
-            run.refused += 1;
-            run.deliveries.push(Replayed {
-                event_id: None,
-                key: key.clone(),
-                replayed_id: None,
-                type_then: None,
-                type_now: None,
-                verdict: "refused: the key names no source".to_owned(),
-                outcome: "refused".to_owned(),
-            });
+            run.unreadable(key, "the key names no source");
             continue;
         };
+        run.read += 1;
         let (delivery, verdict) = reader.delivery(key).await?;
         run.decide(key, &delivery, spec, &verdict, None, Some(sink))
             .await;
@@ -501,17 +507,7 @@ pub(crate) async fn run_replay(
         let (entries, unreadable) = reader.deliveries(spec.name, Some(from), Some(to)).await?;
         let checker = Checker::new(spec, &reader.sdk).await;
         for (key, why) in &unreadable {
-            run.read += 1;
-            run.refused += 1;
-            run.deliveries.push(Replayed {
-                event_id: None,
-                key: key.clone(),
-                replayed_id: None,
-                type_then: None,
-                type_now: None,
-                verdict: format!("refused: {why}"),
-                outcome: "refused".to_owned(),
-            });
+            run.unreadable(key, why);
         }
         for entry in &entries {
             run.read += 1;
