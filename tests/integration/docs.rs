@@ -172,3 +172,44 @@ fn no_document_or_source_cites_a_file_outside_the_repository_or_narrates_history
         }
     }
 }
+
+/// The rows of the first Markdown table in `text` whose header starts with `header`: each row's
+/// cells, trimmed, without their backticks.
+fn table_rows(text: &str, header: &str) -> Vec<Vec<String>> {
+    let mut lines = text.lines().skip_while(|l| !l.starts_with(header));
+    lines.next().expect("the table's header");
+    lines
+        .skip(1)
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| {
+            l.trim_matches('|')
+                .split(" | ")
+                .map(|c| c.trim().trim_matches('`').to_owned())
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn the_readmes_source_table_lists_every_source_its_route_and_its_function() {
+    use kyc_intake::sources::registry::FUNCTIONS;
+    let readme = std::fs::read_to_string(workspace().join("README.md")).expect("README.md");
+    let documented: BTreeSet<(String, String, String)> =
+        table_rows(&readme, "| source | route (POST)")
+            .into_iter()
+            .map(|cells| {
+                // The route as the reader registers it: its query (a token) is not the route.
+                let route = cells[1].split('?').next().unwrap_or_default().to_owned();
+                (cells[0].clone(), route, cells[3].clone())
+            })
+            .collect();
+    let registered: BTreeSet<(String, String, String)> = FUNCTIONS
+        .iter()
+        .flat_map(|f| {
+            f.sources
+                .iter()
+                .map(|s| (s.name.to_owned(), s.route.to_owned(), f.name.to_owned()))
+        })
+        .collect();
+    assert_eq!(documented, registered);
+}
