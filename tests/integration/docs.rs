@@ -213,3 +213,27 @@ fn the_readmes_source_table_lists_every_source_its_route_and_its_function() {
         .collect();
     assert_eq!(documented, registered);
 }
+
+#[test]
+fn the_design_names_every_auth_scheme_the_schema_lists() {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(workspace().join("schema/kyc-event.schema.json")).expect("schema"),
+    )
+    .expect("JSON");
+    let design = std::fs::read_to_string(workspace().join("docs/design.md")).expect("design.md");
+    let paragraph = design
+        .split("- `data.auth_scheme` says what authenticated the delivery")
+        .nth(1)
+        .and_then(|rest| rest.split("\n- ").next())
+        .expect("the auth_scheme paragraph");
+    for scheme in schema["properties"]["data"]["properties"]["auth_scheme"]["enum"]
+        .as_array()
+        .expect("the schemes")
+    {
+        let scheme = scheme.as_str().expect("a name");
+        assert!(
+            paragraph.contains(&format!("`{scheme}`")),
+            "docs/design.md does not name {scheme}"
+        );
+    }
+}

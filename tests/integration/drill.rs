@@ -104,7 +104,8 @@ pub(crate) async fn serve(
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     };
-    tokio::time::timeout(Duration::from_secs(60), up)
+    // Generous: under the whole suite its start-up calls wait their turn at the one local server.
+    tokio::time::timeout(Duration::from_secs(180), up)
         .await
         .expect("kyc-local serve listens");
     (child, gateway)

@@ -572,7 +572,7 @@ async fn a_dead_lettered_message_is_listed_without_being_taken_and_recovered_by_
         assert!(
             out.contains(&kyc_intake::journeys::worker::journey_hash(group))
                 && out.contains("kyc.vkyc.call_queued")
-                && out.contains("1 messages in the dead-letter queue"),
+                && out.contains("1 message in the dead-letter queue"),
             "listed, and still there the second time: {out}"
         );
         assert!(
@@ -584,6 +584,11 @@ async fn a_dead_lettered_message_is_listed_without_being_taken_and_recovered_by_
     assert_eq!(code, 0, "{out}");
     let listed: serde_json::Value = serde_json::from_str(out.trim()).expect("JSON");
     assert_eq!(listed["messages"][0]["body"], "{\"not\": \"a KycEvent\"}");
+    assert!(
+        listed["messages"][0]["receives"].is_u64(),
+        "a number, not its text: {listed}"
+    );
+    assert_eq!(listed["messages"][0]["type"], "kyc.vkyc.call_queued");
 
     // Beside the poison record: a genuine webhook event the worker failed, a forged decision
     // carrying the replay marker (put straight into the dead-letter queue), a sweeper's stall

@@ -132,16 +132,19 @@ pub async fn dlq(args: DlqArgs) -> Result<Report, Failure> {
                 let journey = system(m, MessageSystemAttributeName::MessageGroupId)
                     .map(|g| kyc_intake::journeys::worker::journey_hash(&g))
                     .unwrap_or_else(|| "-".to_owned());
-                let receives = system(m, MessageSystemAttributeName::ApproximateReceiveCount)
-                    .unwrap_or_else(|| "-".to_owned());
+                let receives: Option<u64> =
+                    system(m, MessageSystemAttributeName::ApproximateReceiveCount)
+                        .and_then(|n| n.parse().ok());
                 let sent = system(m, MessageSystemAttributeName::SentTimestamp)
                     .and_then(|t| t.parse::<i64>().ok())
                     .and_then(chrono::DateTime::from_timestamp_millis)
                     .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
                     .unwrap_or_else(|| "-".to_owned());
-                let event_type = attribute(m, "type").unwrap_or_else(|| "-".to_owned());
+                let event_type = attribute(m, "type");
                 text.push(format!(
-                    "{id:<38}  {journey:<18}  {event_type:<30}  {receives:<8}  {sent}"
+                    "{id:<38}  {journey:<18}  {:<30}  {:<8}  {sent}",
+                    event_type.as_deref().unwrap_or("-"),
+                    receives.map_or_else(|| "-".to_owned(), |n| n.to_string()),
                 ));
                 if body {
                     text.push(format!("  {}", m.body().unwrap_or_default()));
@@ -157,8 +160,8 @@ pub async fn dlq(args: DlqArgs) -> Result<Report, Failure> {
                 items.push(item);
             }
             text.push(format!(
-                "{} messages in the dead-letter queue",
-                messages.len()
+                "{} in the dead-letter queue",
+                crate::counted(messages.len(), "message", "messages")
             ));
             Ok(Report::ok(text, json!({ "messages": items })))
         }

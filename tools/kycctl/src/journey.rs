@@ -231,7 +231,11 @@ pub async fn journey(args: JourneyArgs) -> Result<Report, Failure> {
                 .await
                 .map_err(read_failed)?;
             let mut text = table(&found);
-            text.push(format!("{} {shard} journeys", found.len()));
+            text.push(crate::counted(
+                found.len(),
+                &format!("{shard} journey"),
+                &format!("{shard} journeys"),
+            ));
             return Ok(Report::ok(
                 text,
                 json!({ "state": shard, "journeys": found }),

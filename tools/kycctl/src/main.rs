@@ -461,3 +461,8 @@ async fn main() -> ExitCode {
         }
     }
 }
+
+/// `n` and the noun, singular for one: "1 message", "2 messages".
+pub(crate) fn counted(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
