@@ -22,3 +22,39 @@ pub mod defaults {
     pub const GATEWAY: &str = "127.0.0.1:3000";
     pub const EMULATOR_PORT: u16 = 4566;
 }
+
+/// What `make invoke` says when a sample signed with the local value is refused (401): sign with
+/// the new value of the setting the serving function authenticates with.
+pub fn rotation_hint(function: &kyc_intake::sources::FunctionSpec, file: &str) -> String {
+    let settings = function.secret_variables.join(" or ");
+    let example = function
+        .secret_variables
+        .first()
+        .copied()
+        .unwrap_or("<SETTING>");
+    format!(
+        "{file} was refused (HTTP 401): after a rotation, sign with the new value of {settings}, \
+         e.g. `{example}=<new> make invoke EVENT={file}` (docs/operations.md, \
+         \"Rotating a secret locally\")"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use kyc_intake::sources::registry::FUNCTIONS;
+
+    #[test]
+    fn the_rotation_hint_names_the_serving_functions_own_settings() {
+        for f in FUNCTIONS {
+            let hint = super::rotation_hint(f, "events/x.json");
+            for var in f.secret_variables {
+                assert!(hint.contains(var), "{}: {hint}", f.name);
+            }
+            for other in FUNCTIONS.iter().filter(|o| o.name != f.name) {
+                for var in other.secret_variables {
+                    assert!(!hint.contains(var), "{} names {var}: {hint}", f.name);
+                }
+            }
+        }
+    }
+}

@@ -560,9 +560,9 @@ async fn invoke(file: &str, gateway: Option<String>) -> Result<(), BoxError> {
     let rendered = render_file(file)?;
     let event: Value = serde_json::from_str(&rendered)?;
     let path = events::path_of(&event);
-    let (function, _) = registry::serving(FUNCTIONS, path)
+    let (spec, _) = registry::serving(FUNCTIONS, path)
         .ok_or_else(|| format!("{file}: no function serves {path}"))?;
-    let function = function.name;
+    let function = spec.name;
     let uri = format!("{gateway}/2015-03-31/functions/{function}/invocations");
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let req = hyper::Request::post(&uri).body(Full::new(Bytes::from(rendered)))?;
@@ -578,12 +578,7 @@ async fn invoke(file: &str, gateway: Option<String>) -> Result<(), BoxError> {
         reply["body"].as_str().unwrap_or_default()
     );
     if status == 401 {
-        return Err(format!(
-            "{file} was refused (HTTP 401): after a rotation, sign with the new value, e.g. \
-             `CASHFREE_CLIENT_SECRETS=<new> make invoke EVENT={file}` (docs/operations.md, \
-             \"Rotating a secret locally\")"
-        )
-        .into());
+        return Err(kyc_local::rotation_hint(spec, file).into());
     }
     if status != 200 {
         return Err(format!("{file} was refused (HTTP {status})").into());
