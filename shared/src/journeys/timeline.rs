@@ -50,6 +50,35 @@ impl Origin {
     }
 }
 
+impl Origin {
+    /// Where `event` came from: a replay marker, else its type says.
+    pub fn of(event: &KycEvent) -> Self {
+        if event.kycreplay.is_some() {
+            return Self::Replay;
+        }
+        match event.event_type.as_str() {
+            crate::journeys::completeness::STARTED => Self::Application,
+            crate::journeys::completeness::RECONCILED | crate::journeys::completeness::STALLED => {
+                Self::Sweeper
+            }
+            _ => Self::Webhook,
+        }
+    }
+}
+
+/// The archived delivery `event` came from: a webhook's (or a replay of one) has one, keyed by
+/// its source, receipt day and id; the sweeper's and the application's events have none.
+pub fn archive_key(event: &KycEvent) -> Option<String> {
+    match Origin::of(event) {
+        Origin::Webhook | Origin::Replay => {
+            chrono::DateTime::parse_from_rfc3339(&event.data.received_at)
+                .ok()
+                .map(|t| crate::intake::archive::key(&event.source, t.to_utc(), &event.id))
+        }
+        Origin::Sweeper | Origin::Application => None,
+    }
+}
+
 /// One applied event, as the timeline keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
@@ -70,24 +99,8 @@ pub struct Entry {
 impl Entry {
     /// The entry of `event`, applied at `applied_at`, its time as the worker holds it (`time`).
     pub fn of(event: &KycEvent, time: &str, applied_at: &str) -> Self {
-        let origin = if event.kycreplay.is_some() {
-            Origin::Replay
-        } else {
-            match event.event_type.as_str() {
-                crate::journeys::completeness::STARTED => Origin::Application,
-                crate::journeys::completeness::RECONCILED
-                | crate::journeys::completeness::STALLED => Origin::Sweeper,
-                _ => Origin::Webhook,
-            }
-        };
-        let archive_key = match origin {
-            Origin::Webhook | Origin::Replay => {
-                chrono::DateTime::parse_from_rfc3339(&event.data.received_at)
-                    .ok()
-                    .map(|t| crate::intake::archive::key(&event.source, t.to_utc(), &event.id))
-            }
-            Origin::Sweeper | Origin::Application => None,
-        };
+        let origin = Origin::of(event);
+        let archive_key = archive_key(event);
         Self {
             event_id: event.id.clone(),
             event_type: event.event_type.clone(),

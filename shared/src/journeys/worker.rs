@@ -386,7 +386,7 @@ impl<S: IdempotencyStore, J: JourneyStore, P: JourneyStream> JourneyWorker<S, J,
         published: &Published,
     ) -> bool {
         let group = crate::event::message_group(&event.source, event.subject.as_deref(), &event.id);
-        let archive_key = crate::journeys::timeline::Entry::of(event, &event.time, "").archive_key;
+        let archive_key = crate::journeys::timeline::archive_key(event);
         let message = match stream::message(body, event, group, published, archive_key.as_deref()) {
             Ok(message) => message,
             Err(e) => {

@@ -229,7 +229,7 @@ fn origin(m: &aws_sdk_sqs::types::Message, senders: Option<&Senders>) -> Origin 
             event.kycreplay = None;
             Origin::Start(Box::new(event))
         }
-        _ => match timeline::Entry::of(&event, &event.time, "").archive_key {
+        _ => match timeline::archive_key(&event) {
             Some(key) => Origin::Webhook { key },
             None => Origin::Left("no archived delivery: it did not come from a webhook".to_owned()),
         },

@@ -5,7 +5,7 @@
 //! `accepted` and `duplicate`, whether the queue received each accepted event exactly once, and
 //! the latency from an event's first 200 to its receipt on the application queue.
 
-use crate::resources::BoxError;
+use crate::resources::{ctx, BoxError};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
@@ -247,12 +247,7 @@ async fn consume(
             .wait_time_seconds(1)
             .send()
             .await
-            .map_err(|e| {
-                format!(
-                    "ReceiveMessage: {}",
-                    aws_sdk_sqs::error::DisplayErrorContext(e)
-                )
-            })?;
+            .map_err(|e| ctx("ReceiveMessage", e))?;
         let now = Instant::now();
         for m in out.messages() {
             let id = serde_json::from_str::<Value>(m.body().unwrap_or_default())
@@ -269,12 +264,7 @@ async fn consume(
                     .receipt_handle(handle)
                     .send()
                     .await
-                    .map_err(|e| {
-                        format!(
-                            "DeleteMessage: {}",
-                            aws_sdk_sqs::error::DisplayErrorContext(e)
-                        )
-                    })?;
+                    .map_err(|e| ctx("DeleteMessage", e))?;
             }
         }
         if sending.load(std::sync::atomic::Ordering::SeqCst) {

@@ -14,7 +14,8 @@ use lambda_idempotency::attr;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-fn ctx<E: std::error::Error>(what: &str, e: E) -> BoxError {
+/// An SDK error as one line: what was called, and the error's whole chain.
+pub(crate) fn ctx<E: std::error::Error>(what: &str, e: E) -> BoxError {
     format!("{what}: {}", DisplayErrorContext(e)).into()
 }
 
