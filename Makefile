@@ -47,6 +47,7 @@ LOCAL_ENV := \
   EVENTS_QUEUE_URL=http://127.0.0.1:$(EMULATOR_PORT)/123456789012/kyc-webhook-events.fifo \
   EVENTS_DLQ_URL=http://127.0.0.1:$(EMULATOR_PORT)/123456789012/kyc-webhook-events-dlq.fifo \
   ARCHIVE_BUCKET=kyc-webhook-archive \
+  ARCHIVE_SIGNING_KEY_ID=alias/kyc-archive-signing \
   JOURNEY_TABLE=kyc-journeys \
   JOURNEY_STREAM_TOPIC_ARN=arn:aws:sns:$(REGION):123456789012:kyc-journey-stream.fifo \
   APPLICATION_QUEUE_URL=http://127.0.0.1:$(EMULATOR_PORT)/123456789012/kyc-application.fifo \

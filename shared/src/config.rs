@@ -13,8 +13,11 @@ pub mod var {
     pub const MAX_BODY_BYTES: &str = "MAX_BODY_BYTES";
     /// The audit archive's bucket; unset, nothing is archived. Only the webhook functions read it.
     pub const ARCHIVE_BUCKET: &str = "ARCHIVE_BUCKET";
+    /// The KMS signing key that certifies each environment's archive key (ECC_NIST_P256); needed
+    /// whenever `ARCHIVE_BUCKET` is set. kycctl reads it too, for the public half.
+    pub const ARCHIVE_SIGNING_KEY_ID: &str = "ARCHIVE_SIGNING_KEY_ID";
     /// What every webhook function reads beyond `COMMON`.
-    pub const WEBHOOK: &[&str] = &[ARCHIVE_BUCKET];
+    pub const WEBHOOK: &[&str] = &[ARCHIVE_BUCKET, ARCHIVE_SIGNING_KEY_ID];
 
     pub const COMMON: &[&str] = &[
         IDEMPOTENCY_TABLE,

@@ -2,8 +2,11 @@
 //! validated (Secrets Manager included), the AWS clients, the pipeline or the journey worker on
 //! them.
 
-use crate::aws::{self, DynamoDueJourneys, DynamoJourneys, S3Archive, SnsStream, SqsSink};
+use crate::aws::{
+    self, DynamoDueJourneys, DynamoJourneys, KmsSigner, S3Archive, SnsStream, SqsSink,
+};
 use crate::config::{self, ConfigError};
+use crate::intake::attest::Attestor;
 use crate::intake::pipeline::Pipeline;
 use crate::intake::settings::Common;
 use crate::journeys::sweeper::{Sweeper, SweeperConfig};
@@ -20,6 +23,8 @@ pub type AwsJourneyWorker = JourneyWorker<DynamoDbStore, DynamoJourneys, Option<
 /// A function's whole configuration: shared settings, its sources with their credentials, and,
 /// when some secrets come from Secrets Manager, what refreshes them.
 pub struct FunctionConfig {
+    /// The function's name in the registry (`cashfree-webhook`).
+    pub name: &'static str,
     pub common: Common,
     pub sources: Vec<Source>,
     pub secrets: Option<Arc<dyn Refresh>>,
@@ -82,6 +87,7 @@ pub async fn configure_with_max_age(
         None => function.config(env)?,
     };
     Ok(FunctionConfig {
+        name: function.name,
         common,
         sources,
         secrets: managed.map(|m| Arc::new(m) as Arc<dyn Refresh>),
@@ -103,7 +109,9 @@ pub async fn webhook_pipeline(
 ) -> Result<Arc<AwsPipeline>, ConfigError> {
     let sdk = aws::lambda_config();
     let config = config_from_env(function, &sdk).await?;
-    Ok(Arc::new(pipeline_with(&sdk, config)))
+    let pipeline = pipeline_with(&sdk, config);
+    pipeline.certify_archive_key().await;
+    Ok(Arc::new(pipeline))
 }
 
 /// The one log line for bad configuration: the variable and why, never a value.
@@ -114,6 +122,7 @@ pub fn log_config_error(e: &ConfigError) {
 /// The pipeline on given SDK settings (the AWS clients are built once per cold start).
 pub fn pipeline_with(sdk: &aws_config::SdkConfig, config: FunctionConfig) -> AwsPipeline {
     let FunctionConfig {
+        name,
         common,
         sources,
         secrets,
@@ -128,11 +137,18 @@ pub fn pipeline_with(sdk: &aws_config::SdkConfig, config: FunctionConfig) -> Aws
         Some(s) => pipeline.with_secrets(s),
         None => pipeline,
     };
-    match common.archive_bucket {
-        Some(bucket) => {
-            pipeline.with_archive(Arc::new(S3Archive::new(S3Archive::client(sdk), bucket)))
+    match (common.archive_bucket, common.archive_signing_key) {
+        (Some(bucket), Some(signing_key)) => {
+            let signer = KmsSigner::new(aws_sdk_kms::Client::new(sdk), signing_key);
+            let function = common
+                .lambda_function_name
+                .unwrap_or_else(|| name.to_owned());
+            pipeline.with_archive(
+                Arc::new(S3Archive::new(S3Archive::client(sdk), bucket)),
+                Arc::new(Attestor::new(Arc::new(signer), function)),
+            )
         }
-        None => pipeline,
+        _ => pipeline,
     }
 }
 
@@ -196,57 +212,4 @@ pub async fn journey_sweeper(
         SqsSink::new(aws_sdk_sqs::Client::new(sdk), config.queue_url),
     );
     Ok((sweeper, refresh))
-}
-
-/// A source's authentication as its function reads it today, for checking archived deliveries
-/// again (replay): the function's secret variables from `env`, or from Secrets Manager where
-/// `<X>_SECRET_ID` names one (read once). Also the names of those variables, for a refusal to
-/// name when none is set.
-pub async fn source_auth(
-    source: &'static crate::sources::SourceSpec,
-    env: &dyn config::Env,
-    sdk: &aws_config::SdkConfig,
-) -> Result<
-    (
-        Box<dyn crate::intake::auth::Authenticate>,
-        &'static [&'static str],
-    ),
-    ConfigError,
-> {
-    let Some(function) = crate::sources::registry::FUNCTIONS
-        .iter()
-        .find(|f| f.sources.iter().any(|s| s.name == source.name))
-    else {
-        return Err(config::err(
-            "--source",
-            format!("no function serves {}", source.name),
-        ));
-    };
-    // Only the authentication is built: the tables and the queue are not needed, the TTL is
-    // (a scheme's replay window is held to it).
-    let common = |env: &dyn config::Env| -> Result<Common, ConfigError> {
-        Ok(Common {
-            table: String::new(),
-            queue_url: String::new(),
-            archive_bucket: None,
-            settings: crate::intake::settings::Settings {
-                ttl_secs: config::positive(
-                    env,
-                    config::var::IDEMPOTENCY_TTL_SECONDS,
-                    config::DEFAULT_TTL_SECONDS,
-                )?,
-                max_body_bytes: config::DEFAULT_MAX_BODY_BYTES,
-            },
-        })
-    };
-    // Read once, never refreshed: no validation to run on a new value.
-    let validate: manager::Validate = Box::new(|_| Ok(()));
-    let auth = match managed_secrets(env, function.secret_variables, &[], validate, sdk).await? {
-        Some(m) => {
-            let env = m.env(env);
-            (source.auth)(&env, &common(&env)?)?
-        }
-        None => (source.auth)(env, &common(env)?)?,
-    };
-    Ok((auth, function.secret_variables))
 }

@@ -169,3 +169,84 @@ async fn the_local_archive_is_create_only_as_s3_is() {
         "never overwritten"
     );
 }
+
+/// docs/archive.md shows the auditor's check as docs/verify_object.py is, and the script, given
+/// an object, its key and the KMS public key (nothing else), says who attested a genuine delivery
+/// and fails on one changed in any line.
+#[tokio::test]
+async fn an_auditor_checks_an_object_with_the_kms_public_key_and_nothing_else() {
+    let workspace = kyc_intake_tests::workspace();
+    let script = std::fs::read_to_string(workspace.join("docs/verify_object.py"))
+        .expect("docs/verify_object.py");
+    let doc = std::fs::read_to_string(workspace.join("docs/archive.md")).expect("archive.md");
+    assert!(
+        doc.contains(&format!("```python\n{script}```")),
+        "docs/archive.md shows docs/verify_object.py as it is"
+    );
+
+    let stack = Stack::new(true).await;
+    let f = stack.cashfree(&[]).await;
+    let reply = call(&f, ApiRequest::post(VKYC, BODY).signed_now().request()).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let (key, _) = stack
+        .archived()
+        .await
+        .into_iter()
+        .next()
+        .expect("one object");
+    let bytes = stack.object(&key).await;
+    let public_key = aws_sdk_kms::Client::new(&stack.sdk)
+        .get_public_key()
+        .key_id(kyc_local::resources::LOCAL_SIGNING_KEY)
+        .send()
+        .await
+        .expect("GetPublicKey");
+    let dir = std::env::temp_dir().join(format!("kyc-auditor-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a directory");
+    let der = dir.join("public_key.der");
+    std::fs::write(
+        &der,
+        public_key.public_key().expect("a public key").as_ref(),
+    )
+    .expect("write");
+    let check = |object: &[u8]| {
+        let path = dir.join("object.json");
+        std::fs::write(&path, object).expect("write");
+        let out = std::process::Command::new(kyc_intake_tests::moto_python())
+            .arg(workspace.join("docs/verify_object.py"))
+            .args([
+                key.as_str(),
+                &path.to_string_lossy(),
+                &der.to_string_lossy(),
+            ])
+            .output()
+            .expect("run docs/verify_object.py");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (ok, out) = check(&bytes);
+    assert!(ok, "{out}");
+    assert!(
+        out.starts_with("attested by cashfree-webhook (certified 20"),
+        "{out}"
+    );
+    let text = String::from_utf8(bytes.to_vec()).expect("UTF-8");
+    for (from, to) in [
+        (
+            "\"source_ip\":\"52.66.25.127\"",
+            "\"source_ip\":\"52.66.25.128\"",
+        ),
+        ("arc-1", "arc-2"),
+        (
+            "\"auth_scheme\":\"cashfree_header_hmac\"",
+            "\"auth_scheme\":\"none\"",
+        ),
+    ] {
+        assert!(text.contains(from), "{from}: {text}");
+        let (ok, _) = check(text.replacen(from, to, 1).as_bytes());
+        assert!(!ok, "{from} changed must fail the check");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -652,15 +652,18 @@ async fn a_dead_lettered_message_is_listed_without_being_taken_and_recovered_by_
             ("EVENTS_QUEUE_URL", stack.queue_url.as_str()),
             ("EVENTS_DLQ_URL", dead_letter_queue(&stack).as_str()),
             ("ARCHIVE_BUCKET", stack.bucket.as_str()),
-            // Replay verifies the provider's signature again.
-            ("CASHFREE_CLIENT_SECRETS", CASHFREE_SECRET),
+            // Replay checks the delivery's attestation: no webhook secret.
+            (
+                "ARCHIVE_SIGNING_KEY_ID",
+                kyc_local::resources::LOCAL_SIGNING_KEY,
+            ),
         ],
         &["JOURNEY_SENDERS"],
     );
     assert_eq!(code, 1, "something was left: {out}");
     assert!(
         out.contains(
-            "1 replayed from the archive, 1 sweeper events deleted, 1 starts sent again, 2 left"
+            "1 replayed from the archive, 1 sweeper event deleted, 1 start sent again, 2 left"
         ),
         "{out}"
     );

@@ -5,6 +5,8 @@
 //! gives it; replaying twice, or replaying what the worker already applied, changes no journey.
 
 use kyc_intake::aws::{S3Archive, SqsSink};
+use kyc_intake::intake::archive::ArchivedDelivery;
+use kyc_intake::intake::attest::sha256_hex;
 use kyc_intake::secrets::secret::{Secret, SecretList};
 use kyc_intake::sources::cashfree::signature::{CashfreeAuth, Legacy};
 use kyc_intake::sources::cashfree::vkyc;
@@ -83,16 +85,25 @@ fn kycctl(stack: &Stack, args: &[&str]) -> (i32, String) {
     kycctl_without(stack, args, &[])
 }
 
-/// `kycctl`, with the variables `removed` left out of its environment.
+/// `kycctl`, with the variables `removed` left out of its environment. It never has a webhook
+/// secret: attestations are checked with the archive signing key's public half alone.
 fn kycctl_without(stack: &Stack, args: &[&str], removed: &[&str]) -> (i32, String) {
     let env = [
         ("ARCHIVE_BUCKET", stack.bucket.as_str()),
         ("EVENTS_QUEUE_URL", stack.queue_url.as_str()),
-        // Replay checks Cashfree's and Digio's signatures again with the secrets the functions have.
-        ("CASHFREE_CLIENT_SECRETS", CASHFREE_SECRET),
-        ("DIGIO_WEBHOOK_SECRETS", kyc_intake_tests::DIGIO_SECRET),
+        (
+            "ARCHIVE_SIGNING_KEY_ID",
+            kyc_local::resources::LOCAL_SIGNING_KEY,
+        ),
     ];
-    kyc_intake_tests::kycctl_local(args, &env, removed)
+    let secrets: Vec<String> = kyc_intake::sources::registry::FUNCTIONS
+        .iter()
+        .flat_map(|f| f.secret_variables.iter())
+        .flat_map(|v| [(*v).to_owned(), format!("{v}_SECRET_ID")])
+        .collect();
+    let mut removed: Vec<&str> = removed.to_vec();
+    removed.extend(secrets.iter().map(String::as_str));
+    kyc_intake_tests::kycctl_local(args, &env, &removed)
 }
 
 /// Replay today's (and yesterday's, around midnight UTC) cashfree/vkyc deliveries.
@@ -241,10 +252,13 @@ async fn an_event_unrecognized_when_it_arrived_is_applied_as_the_type_the_mappin
             max_body_bytes: 262_144,
         },
     )
-    .with_archive(Arc::new(S3Archive::new(
-        S3Archive::client(&sdk),
-        stack.bucket.clone(),
-    )));
+    .with_archive(
+        Arc::new(S3Archive::new(
+            S3Archive::client(&sdk),
+            stack.bucket.clone(),
+        )),
+        stack.attestor(kyc_local::resources::LOCAL_SIGNING_KEY),
+    );
     let completed = vkyc_body(
         "rp-new",
         "VKYC_USER_CALL_COMPLETED",
@@ -322,27 +336,23 @@ async fn kycctl_lists_and_shows_the_archived_deliveries() {
     assert_eq!(code, 2, "no such source: {out}");
 }
 
-/// Put `object` at `key` in the stack's archive, as anyone with `s3:PutObject` could (no
+/// Put `bytes` at `key` in the stack's archive, as anyone with `s3:PutObject` could (no
 /// If-None-Match: moto evaluates no bucket policy, the template's drift test proves S3 would
 /// refuse this).
-async fn plant(stack: &Stack, key: &str, object: &Value) {
+async fn plant(stack: &Stack, key: &str, bytes: Vec<u8>) {
     S3Archive::client(&stack.sdk)
         .put_object()
         .bucket(&stack.bucket)
         .key(key)
-        .body(object.to_string().into_bytes().into())
+        .body(bytes.into())
         .send()
         .await
         .expect("PutObject");
 }
 
-/// An archived delivery of `body` to cashfree/vkyc at `received_at` with `headers`, as the
-/// intake would have written it, and its key.
-fn forged(
-    body: &str,
-    received_at: chrono::DateTime<chrono::Utc>,
-    headers: &[(&str, &str)],
-) -> (String, Value) {
+/// An archived delivery of `body` to cashfree/vkyc at `received_at`, as the intake would have
+/// written it (its hashes in clear) but without an attestation, and its key.
+fn forged(body: &str, received_at: chrono::DateTime<chrono::Utc>) -> (String, ArchivedDelivery) {
     let event = kyc_intake::intake::normalize::normalize(
         &vkyc::SOURCE,
         body.as_bytes(),
@@ -351,10 +361,6 @@ fn forged(
     )
     .expect("normalize");
     let key = kyc_intake::intake::archive::key("cashfree/vkyc", received_at, &event.id);
-    let headers: serde_json::Map<String, Value> = headers
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), Value::from(*v)))
-        .collect();
     let object = serde_json::json!({
         "event_id": event.id,
         "source": "cashfree/vkyc",
@@ -363,17 +369,30 @@ fn forged(
         "request": {
             "path": VKYC,
             "source_ip": "52.66.25.127",
-            "headers": headers,
+            "headers": {},
             "body_base64": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, body),
         },
         "event": serde_json::from_str::<Value>(&event.body).expect("event"),
+        "body_sha256": sha256_hex(body.as_bytes()),
+        "event_sha256": sha256_hex(event.body.as_bytes()),
     });
-    (key, object)
+    let delivery = serde_json::from_str(&object.to_string()).expect("a delivery");
+    (key, delivery)
+}
+
+fn bytes(d: &ArchivedDelivery) -> Vec<u8> {
+    d.to_json().expect("JSON")
+}
+
+fn id_of(key: &str) -> &str {
+    key.rsplit('/')
+        .next()
+        .and_then(|n| n.strip_suffix(".json"))
+        .expect("id")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn replay_sends_only_what_it_verifies_and_refuses_forged_planted_overwritten_and_inconsistent_objects(
-) {
+async fn readers_trust_only_what_a_webhook_function_attested_and_refuse_the_rest_with_the_reason() {
     let stack = Stack::new(true).await;
     let f = stack.cashfree(&[]).await;
     // Two genuine deliveries.
@@ -392,82 +411,69 @@ async fn replay_sends_only_what_it_verifies_and_refuses_forged_planted_overwritt
             "2025-05-22T04:30:00Z",
         )
     };
+    let genuine_object: ArchivedDelivery =
+        serde_json::from_str(&stack.archived().await[&genuine_keys[1]].to_string())
+            .expect("a delivery");
+    let attestation = genuine_object.attestation.clone().expect("attested");
 
-    // Forged: a decision nobody signed, and one with a signature made without the secret.
-    let (unsigned_key, unsigned) = forged(&approved("rp-victim"), now, &[]);
-    plant(&stack, &unsigned_key, &unsigned).await;
-    let wrong = kyc_intake::sources::cashfree::signature::sign(
-        b"not-the-client-secret-at-all",
-        &now.timestamp_millis().to_string(),
-        approved("rp-victim-2").as_bytes(),
+    // Forged: a decision nobody attested.
+    let (unattested_key, unattested) = forged(&approved("rp-victim"), now);
+    plant(&stack, &unattested_key, bytes(&unattested)).await;
+    // A genuine attestation copied onto a forged decision.
+    let (copied_key, mut copied) = forged(&approved("rp-victim-2"), now);
+    copied.attestation = Some(attestation.clone());
+    plant(&stack, &copied_key, bytes(&copied)).await;
+    // A genuine object whose body was swapped (its hashes left as they were).
+    let mut swapped = genuine_object.clone();
+    let (swapped_key, decision) = forged(&approved("rp-victim-3"), now);
+    swapped.request.body_base64 = decision.request.body_base64.clone();
+    swapped.event_id = id_of(&swapped_key).to_owned();
+    plant(&stack, &swapped_key, bytes(&swapped)).await;
+    // Attested for real, by an environment certified by another KMS key (another stack's, or one
+    // the attacker made): the certificate does not verify with this stack's key.
+    let other = format!("alias/kyc-other-{}", std::process::id());
+    kyc_local::resources::ensure_signing_key(&stack.sdk, &other)
+        .await
+        .expect("another key");
+    let (foreign_key, mut foreign) = forged(&approved("rp-victim-4"), now);
+    foreign.attestation = Some(
+        stack
+            .attestor(&other)
+            .attest(&foreign.attested(&foreign_key))
+            .await
+            .expect("attested"),
     );
-    let ts = now.timestamp_millis().to_string();
-    let (badsig_key, badsig) = forged(
-        &approved("rp-victim-2"),
-        now,
-        &[
-            ("x-webhook-signature", &wrong),
-            ("x-webhook-timestamp", &ts),
-        ],
-    );
-    plant(&stack, &badsig_key, &badsig).await;
-
-    // Planted: the key a future webhook's event will have, holding another body.
-    let future_body = vkyc_body(
-        "rp-future",
-        "VKYC_USER_CALL_QUEUED",
-        "USER_QUEUED",
-        "2025-05-22T05:00:00Z",
-    );
-    let (future_key, _) = forged(&future_body, now, &[]);
-    let (_, mut planted) = forged(&approved("rp-future"), now, &[]);
-    let future_id = future_key
-        .rsplit('/')
-        .next()
-        .and_then(|n| n.strip_suffix(".json"))
-        .expect("id")
-        .to_owned();
-    planted["event_id"] = future_id.clone().into();
-    planted["event"]["id"] = future_id.into();
-    plant(&stack, &future_key, &planted).await;
-
+    plant(&stack, &foreign_key, bytes(&foreign)).await;
     // Overwritten: a second version of a genuine key.
-    let mut second: Value = stack.archived().await[&genuine_keys[0]].clone();
-    second["request"]["source_ip"] = "203.0.113.9".into();
-    plant(&stack, &genuine_keys[0], &second).await;
-
-    // Inconsistent: another source's object under a Cashfree key, received in 2099.
-    let (odd_key, mut odd) = forged(&approved("rp-odd"), now, &[]);
-    odd["source"] = "hyperverge/results".into();
-    plant(&stack, &odd_key, &odd).await;
-    let (late_key, mut late) = forged(&approved("rp-late"), now, &[]);
-    late["received_at"] = "2099-01-01T00:00:00.000Z".into();
-    plant(&stack, &late_key, &late).await;
+    let mut second: ArchivedDelivery =
+        serde_json::from_str(&stack.archived().await[&genuine_keys[0]].to_string())
+            .expect("a delivery");
+    second.request.source_ip = Some("203.0.113.9".to_owned());
+    plant(&stack, &genuine_keys[0], bytes(&second)).await;
 
     let (code, out) = replay(&stack, &["--dry-run"]);
     assert_ne!(code, 0, "refusals are not a clean run: {out}");
     let line = |key: &str| {
-        let id = key
-            .rsplit('/')
-            .next()
-            .and_then(|n| n.strip_suffix(".json"))
-            .expect("id");
         out.lines()
-            .find(|l| l.starts_with(id))
-            .unwrap_or_else(|| panic!("{id} not listed: {out}"))
+            .find(|l| l.starts_with(id_of(key)))
+            .unwrap_or_else(|| panic!("{key} not listed: {out}"))
             .to_owned()
     };
     assert!(
-        line(&unsigned_key).contains("refused: the signature does not hold (missing_signature)"),
+        line(&unattested_key).contains("refused: no attestation"),
         "{out}"
     );
     assert!(
-        line(&badsig_key).contains("refused: the signature does not hold (invalid_signature)"),
+        line(&copied_key).contains("refused: the attestation's signature does not hold"),
         "{out}"
     );
     assert!(
-        line(&future_key)
-            .contains("refused: the event id recomputed from the body is not the archived one"),
+        line(&swapped_key).contains("refused: the body is not the one attested"),
+        "{out}"
+    );
+    assert!(
+        line(&foreign_key)
+            .contains("refused: the certificate does not verify with the archive signing key"),
         "{out}"
     );
     assert!(
@@ -475,64 +481,107 @@ async fn replay_sends_only_what_it_verifies_and_refuses_forged_planted_overwritt
         "{out}"
     );
     assert!(
-        line(&odd_key).contains(
-            "refused: the key's source (cashfree/vkyc), the object's (hyperverge/results)"
-        ),
+        line(&genuine_keys[1]).contains("attested by cashfree-webhook (certified 20"),
         "{out}"
     );
-    assert!(
-        line(&late_key)
-            .contains("refused: received_at 2099-01-01T00:00:00.000Z is not the key's day")
-            || line(&late_key).contains("is in the future"),
-        "{out}"
-    );
-    assert!(
-        line(&genuine_keys[1]).contains("verified  dry run"),
-        "{out}"
-    );
-    assert!(out.contains("read 7, sent 0, refused 6, failed 0"), "{out}");
+    assert!(out.contains("read 6, sent 0, refused 5, failed 0"), "{out}");
 
     // Sent for real: only the genuine, untouched delivery reaches the queue.
     let _ = stack.messages().await;
     let (code, out) = replay(&stack, &[]);
     assert_ne!(code, 0, "{out}");
-    assert!(out.contains("read 7, sent 1, refused 6, failed 0"), "{out}");
+    assert!(out.contains("read 6, sent 1, refused 5, failed 0"), "{out}");
     let sent = stack.messages().await;
     assert_eq!(sent.len(), 1);
     let event: Value = serde_json::from_str(&sent[0].body).expect("event");
-    assert!(genuine_keys[1].ends_with(&format!("/{}.json", event["id"].as_str().unwrap_or("-"))));
+    assert_eq!(id_of(&genuine_keys[1]), event["id"].as_str().unwrap_or("-"));
 
-    // archive show says the verdict too.
-    let id = unsigned_key
-        .rsplit('/')
-        .next()
-        .and_then(|n| n.strip_suffix(".json"))
-        .expect("id");
+    // archive show says the verdict too; archive verify lists every object, exit 1.
     let (_, out) = kycctl(
         &stack,
-        &["archive", "show", id, "--source", "cashfree/vkyc"],
+        &[
+            "archive",
+            "show",
+            id_of(&unattested_key),
+            "--source",
+            "cashfree/vkyc",
+        ],
     );
+    assert!(out.contains("verdict: refused: no attestation"), "{out}");
+    let (code, out) = kycctl(&stack, &["archive", "verify", "--source", "cashfree/vkyc"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("1 object attested, 5 not"), "{out}");
     assert!(
-        out.contains("verdict: refused: the signature does not hold"),
+        out.contains(&format!(
+            "{}  attested by cashfree-webhook",
+            genuine_keys[1]
+        )),
         "{out}"
     );
-    // Without the secret nothing signed can be checked: refused, naming the variable.
-    let genuine_id = genuine_keys[1]
-        .rsplit('/')
-        .next()
-        .and_then(|n| n.strip_suffix(".json"))
-        .expect("id");
-    let (_, text) = kycctl_without(
+    // Without the key, nothing can be checked: said, not guessed.
+    let (code, out) = kycctl_without(
         &stack,
-        &["archive", "show", genuine_id],
-        &["CASHFREE_CLIENT_SECRETS"],
+        &["archive", "verify", "--source", "cashfree/vkyc"],
+        &["ARCHIVE_SIGNING_KEY_ID"],
     );
+    assert_eq!(code, 1, "{out}");
     assert!(
-        text.contains(
-            "verdict: refused: no secret to check the signature with: set CASHFREE_CLIENT_SECRETS"
-        ),
-        "{text}"
+        out.contains("no archive signing key to check attestations with: give --key or set ARCHIVE_SIGNING_KEY_ID"),
+        "{out}"
     );
+    // With the other key named, this stack's genuine objects are the ones refused.
+    let (code, out) = kycctl(
+        &stack,
+        &[
+            "archive",
+            "verify",
+            "--source",
+            "cashfree/vkyc",
+            "--key",
+            &other,
+        ],
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!(
+            "{}  refused: the certificate does not verify",
+            genuine_keys[1]
+        )),
+        "{out}"
+    );
+}
+
+/// After the provider's secret is rotated (the function holds only the new one), every earlier
+/// delivery still verifies: the attestation, not the provider's signature, is what readers check,
+/// and kycctl holds no webhook secret at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_rotation_changes_no_verdict() {
+    let stack = Stack::new(true).await;
+    let before = stack.cashfree(&[]).await;
+    deliver(&before, &webhooks()[0]).await;
+    let rotated = stack
+        .cashfree(&[("CASHFREE_CLIENT_SECRETS", "a-brand-new-client-secret-0001")])
+        .await;
+    let body = webhooks()[1].clone();
+    let reply = call(
+        &rotated,
+        ApiRequest::post(VKYC, body.as_str())
+            .signed(
+                "a-brand-new-client-secret-0001",
+                chrono::Utc::now().timestamp_millis(),
+            )
+            .request(),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let (code, out) = replay(&stack, &["--dry-run"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        out.matches("attested by cashfree-webhook").count(),
+        2,
+        "{out}"
+    );
+    assert!(out.contains("read 2, sent 0, refused 0, failed 0"), "{out}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -617,13 +666,9 @@ async fn a_customers_deliveries_are_found_by_subject_shown_by_a_short_id_and_rep
         "three VKYC, one Results and one Digio delivery: {out}"
     );
     assert_eq!(
-        out.matches("  verified  dry run").count(),
-        4,
-        "Cashfree's and Digio's signatures checked again: {out}"
-    );
-    assert!(
-        out.contains("consistent (token: not re-verifiable)"),
-        "{out}"
+        out.matches("  attested by ").count(),
+        5,
+        "every source verifies alike, HyperVerge's token-authenticated delivery too: {out}"
     );
     // An empty range says so and fails.
     let (code, out) = kycctl(

@@ -5,7 +5,8 @@
 //! CloudFormation reads them as, so these tests compare values, never lines or indentation.
 
 use kyc_intake::aws::{
-    ARCHIVE_ACTIONS, JOURNEY_TABLE_ACTIONS, SQS_ACTIONS, STREAM_ACTIONS, WORKER_SQS_ACTIONS,
+    ARCHIVE_ACTIONS, JOURNEY_TABLE_ACTIONS, SIGNING_ACTIONS, SQS_ACTIONS, STREAM_ACTIONS,
+    WORKER_SQS_ACTIONS,
 };
 use kyc_intake::config::var;
 use kyc_intake::intake::archive;
@@ -1138,12 +1139,18 @@ fn only_the_operator_role_decrypts_the_archive_and_it_is_an_output() {
         "s3:ListBucketVersions",
         "s3:GetObject",
         "kms:Decrypt",
-        "secretsmanager:GetSecretValue",
+        "kms:GetPublicKey",
         "sqs:SendMessage",
         "dynamodb:Query",
     ] {
         assert!(granted.contains(needed), "the operator needs {needed}");
     }
+    // Attestations are checked with a public key: the operator reads no secret at all (a webhook
+    // secret would let whoever holds the role sign webhooks the API accepts).
+    assert!(
+        !granted.iter().any(|a| a.starts_with("secretsmanager:")),
+        "{granted:?}"
+    );
     // What `kycctl dlq` calls, on the dead-letter queue.
     assert!(operator.iter().any(|s| {
         s["Resource"] == get_att("EventsDeadLetterQueue", "Arn")
@@ -1558,5 +1565,102 @@ fn only_each_queues_reader_takes_from_it_and_nobody_sends_to_the_dead_letter_que
     assert_eq!(
         operator_reads[0]["Condition"]["ArnNotEquals"]["aws:PrincipalArn"],
         get_att("OperatorRole", "Arn")
+    );
+
+    // Only the events queue may name the dead-letter queue as its own: its ARN is built from the
+    // name the events queue is given (GetAtt would be a circular reference).
+    let events_queue = &resource(&t, "EventsQueue")["Properties"];
+    assert_eq!(
+        events_queue["QueueName"],
+        sub("${AWS::StackName}-events.fifo")
+    );
+    assert_eq!(
+        resource(&t, "EventsQueue")["UpdateReplacePolicy"],
+        "Retain",
+        "a renamed queue is kept with its messages"
+    );
+    assert_eq!(
+        resource(&t, "EventsDeadLetterQueue")["Properties"]["RedriveAllowPolicy"],
+        json!({
+            "redrivePermission": "byQueue",
+            "sourceQueueArnList": [sub(
+                "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${AWS::StackName}-events.fifo"
+            )]
+        })
+    );
+    assert_eq!(
+        events_queue["RedrivePolicy"]["deadLetterTargetArn"],
+        get_att("EventsDeadLetterQueue", "Arn")
+    );
+}
+
+#[test]
+fn the_archive_signing_key_signs_for_the_webhook_roles_alone_and_the_operator_checks_with_it() {
+    let t = template();
+    let key = resource(&t, "ArchiveSigningKey");
+    assert_eq!(key["Condition"], "HasArchive");
+    assert_eq!(
+        key["DeletionPolicy"], "Retain",
+        "kept as long as the archive"
+    );
+    assert_eq!(key["Properties"]["KeySpec"], "ECC_NIST_P256");
+    assert_eq!(key["Properties"]["KeyUsage"], "SIGN_VERIFY");
+    let statements = policy_statements(&key["Properties"]["KeyPolicy"]);
+    let uses = ["kms:Sign", "kms:Verify", "kms:GetPublicKey"];
+    let mut signers = Vec::new();
+    let mut checkers = Vec::new();
+    for s in &statements {
+        assert_eq!(s["Effect"], "Allow", "{s}");
+        let actions = list(&s["Action"]);
+        for a in &actions {
+            let a = a.as_str().unwrap_or_default();
+            assert!(
+                !a.contains('*') || a == "kms:List*",
+                "no wildcard action that could sign or read: {s}"
+            );
+        }
+        if actions.iter().any(|a| a == "kms:Sign") {
+            assert_eq!(
+                actions,
+                json!(SIGNING_ACTIONS)
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            );
+            signers.extend(list(&s["Principal"]["AWS"]).iter().map(if_deployed));
+        } else if actions
+            .iter()
+            .any(|a| uses.contains(&a.as_str().unwrap_or_default()))
+        {
+            assert_eq!(s["Action"], json!(["kms:GetPublicKey", "kms:Verify"]));
+            checkers.extend(list(&s["Principal"]["AWS"]));
+        }
+    }
+    let webhook_roles: Vec<Value> = FUNCTIONS
+        .iter()
+        .map(|f| get_att(&role_of(&t, f.name), "Arn"))
+        .collect();
+    assert_eq!(
+        signers, webhook_roles,
+        "kms:Sign for the webhook roles alone"
+    );
+    assert_eq!(checkers, vec![get_att("OperatorRole", "Arn")]);
+    // Nothing else in the stack may sign with any key.
+    for (id, r) in resources(&t) {
+        if id != "ArchiveSigningKey" {
+            assert!(!r.to_string().contains("kms:Sign"), "{id} may sign");
+        }
+    }
+    for f in FUNCTIONS {
+        assert_eq!(
+            variables(webhook(&t, f))[var::ARCHIVE_SIGNING_KEY_ID],
+            json!({"Fn::If": ["HasArchive", get_att("ArchiveSigningKey", "Arn"), ""]}),
+            "{}",
+            f.name
+        );
+    }
+    assert_eq!(
+        t["Outputs"]["ArchiveSigningKeyArn"]["Value"],
+        get_att("ArchiveSigningKey", "Arn")
     );
 }

@@ -49,6 +49,9 @@ impl Stack {
         resources::ensure_bucket(&sdk, &bucket)
             .await
             .expect("bucket");
+        resources::ensure_signing_key(&sdk, resources::LOCAL_SIGNING_KEY)
+            .await
+            .expect("signing key");
         Self {
             bucket,
             ddb: aws_sdk_dynamodb::Client::new(&sdk),
@@ -174,6 +177,7 @@ impl Stack {
                 ("IDEMPOTENCY_TABLE", self.table.as_str()),
                 ("EVENTS_QUEUE_URL", self.queue_url.as_str()),
                 ("ARCHIVE_BUCKET", self.bucket.as_str()),
+                ("ARCHIVE_SIGNING_KEY_ID", resources::LOCAL_SIGNING_KEY),
             ])
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect();
@@ -280,7 +284,39 @@ impl Stack {
             SqsSink::new(aws_sdk_sqs::Client::new(sqs_sdk), common.queue_url),
             common.settings,
         )
-        .with_archive(Arc::new(archive))
+        .with_archive(
+            Arc::new(archive),
+            self.attestor(resources::LOCAL_SIGNING_KEY),
+        )
+    }
+
+    /// What attests archived deliveries as a webhook function does, certified by the local
+    /// server's KMS key `signing_key` (an alias), as `cashfree-webhook`.
+    pub fn attestor(&self, signing_key: &str) -> Arc<kyc_intake::intake::attest::Attestor> {
+        Arc::new(kyc_intake::intake::attest::Attestor::new(
+            Arc::new(kyc_intake::aws::KmsSigner::new(
+                aws_sdk_kms::Client::new(&self.sdk),
+                signing_key,
+            )),
+            "cashfree-webhook",
+        ))
+    }
+
+    /// The archived object at `key`, byte for byte.
+    pub async fn object(&self, key: &str) -> Vec<u8> {
+        S3Archive::client(&self.sdk)
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .expect("GetObject")
+            .body
+            .collect()
+            .await
+            .expect("body")
+            .into_bytes()
+            .to_vec()
     }
 
     /// Every object in the archive bucket: key → its JSON.
@@ -295,18 +331,7 @@ impl Stack {
         let mut out = std::collections::BTreeMap::new();
         for object in listed.contents() {
             let key = object.key().unwrap_or_default().to_owned();
-            let body = s3
-                .get_object()
-                .bucket(&self.bucket)
-                .key(&key)
-                .send()
-                .await
-                .expect("GetObject")
-                .body
-                .collect()
-                .await
-                .expect("body")
-                .into_bytes();
+            let body = self.object(&key).await;
             out.insert(key, serde_json::from_slice(&body).expect("JSON"));
         }
         out

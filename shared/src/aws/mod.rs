@@ -9,6 +9,7 @@ mod due;
 mod fault;
 mod item;
 mod journeys;
+mod kms;
 mod reader;
 mod s3;
 mod sns;
@@ -17,6 +18,7 @@ mod sqs;
 pub use due::DynamoDueJourneys;
 pub use fault::fault;
 pub use journeys::DynamoJourneys;
+pub use kms::{trust, KmsSigner};
 pub use reader::{JourneyReader, JourneyView};
 pub use s3::S3Archive;
 pub use sns::SnsStream;
@@ -29,6 +31,8 @@ pub const JOURNEY_TABLE_ACTIONS: &[&str] = &["dynamodb:GetItem", "dynamodb:Updat
 pub const SWEEPER_TABLE_ACTIONS: &[&str] = &["dynamodb:Query"];
 /// The S3 action `S3Archive` calls, on its own sources' prefixes only.
 pub const ARCHIVE_ACTIONS: &[&str] = &["s3:PutObject"];
+/// The KMS action `KmsSigner` calls, on the archive signing key (granted by the key's policy).
+pub const SIGNING_ACTIONS: &[&str] = &["kms:Sign"];
 /// The SQS action `SqsSink` calls.
 pub const SQS_ACTIONS: &[&str] = &["sqs:SendMessage"];
 /// What the journey worker's event source mapping needs on the queue it consumes, and the

@@ -8,11 +8,14 @@
 //! DigiLocker token travels there), the source IP, the headers minus every one that carries one of
 //! our secrets (the source's token header, `authorization`, `cookie`; Cashfree's signature and
 //! timestamp stay: they are the provider's proof), what authenticated it, when it arrived, and the
-//! normalized event exactly as it was sent to the queue. `replay` turns an archived delivery into
-//! an event again with this build's code (see `kycctl replay`).
+//! normalized event exactly as it was sent to the queue, the hashes of both in clear, and the
+//! function's attestation of it all (`attest`). `verify` is every reader's check of an object;
+//! `replay` turns an archived delivery into an event again with this build's code (see
+//! `kycctl replay`).
 
 use crate::event::KycEvent;
-use crate::intake::auth::{AuthError, AuthScheme, Reverified};
+use crate::intake::attest::{self, Attestation, Attested, Trust};
+use crate::intake::auth::AuthScheme;
 use crate::intake::inbound::Inbound;
 use crate::intake::normalize::{normalize, Normalized};
 use crate::ports::{FaultKind, OutgoingMessage, PortError};
@@ -59,6 +62,15 @@ pub struct ArchivedDelivery {
     pub request: ArchivedRequest,
     /// The normalized event exactly as it was sent to the queue.
     pub event: Box<RawValue>,
+    /// The hex SHA-256 of the raw body, in clear (an attestation verifies without the body).
+    #[serde(default)]
+    pub body_sha256: String,
+    /// The hex SHA-256 of `event`, in clear.
+    #[serde(default)]
+    pub event_sha256: String,
+    /// The function's proof of all the above; absent, the object is not the intake's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attestation: Option<Attestation>,
 }
 
 /// The HTTP request as API Gateway passed it on, minus our secrets.
@@ -116,8 +128,27 @@ impl ArchivedDelivery {
                 headers,
                 body_base64: BASE64.encode(req.body),
             },
+            body_sha256: attest::sha256_hex(req.body),
+            event_sha256: attest::sha256_hex(event.body.as_bytes()),
             event: event_json,
+            attestation: None,
         })
+    }
+
+    /// What an attestation of this object under `key` signs.
+    pub fn attested<'a>(&'a self, key: &'a str) -> Attested<'a> {
+        Attested {
+            key,
+            event_id: &self.event_id,
+            source: &self.source,
+            received_at: &self.received_at,
+            auth_scheme: self.auth_scheme.as_str(),
+            path: &self.request.path,
+            source_ip: self.request.source_ip.as_deref().unwrap_or_default(),
+            headers_sha256: attest::headers_sha256(&self.request.headers),
+            body_sha256: &self.body_sha256,
+            event_sha256: &self.event_sha256,
+        }
     }
 
     /// The object's bytes.
@@ -210,14 +241,13 @@ pub fn replay(
 /// How far past the reader's clock a `received_at` may be (clocks differ a little).
 const MAX_FUTURE_SKEW: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 
-/// Replay's verdict on one archived delivery: whether it may be sent again.
+/// Every reader's verdict on one archived delivery: whether it is what a webhook function
+/// received.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    /// Consistent, and the provider's signature holds again.
-    Verified,
-    /// Consistent; its scheme's proof (a token) is never archived, so it cannot be checked again.
-    Consistent,
-    /// Not sent: why.
+    /// Attested by an environment of `function`, certified at `certified`, and consistent.
+    Attested { function: String, certified: String },
+    /// Not to be trusted (nor sent again): why.
     Refused(String),
 }
 
@@ -230,48 +260,81 @@ impl Verdict {
 impl std::fmt::Display for Verdict {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Verified => f.write_str("verified"),
-            Self::Consistent => f.write_str("consistent (token: not re-verifiable)"),
+            Self::Attested {
+                function,
+                certified,
+            } => write!(f, "attested by {function} (certified {certified})"),
             Self::Refused(why) => write!(f, "refused: {why}"),
         }
     }
 }
 
-/// What replay checks an archived object against.
+/// What a reader checks an archived object against.
 pub struct Check<'a> {
     /// The object's key.
     pub key: &'a str,
     /// How many versions the key has (a delivery is written once: more is tampering).
     pub versions: usize,
-    /// The source replay reads (`--source`).
+    /// The source the key names.
     pub source: &'a SourceSpec,
-    /// The source's authentication as its function reads it today (its secrets).
-    pub auth: &'a dyn crate::intake::auth::Authenticate,
-    /// The variables that hold the source's secrets, to name when none is readable.
-    pub secret_variables: &'a [&'static str],
+    /// The archive signing key's public half.
+    pub trust: &'a Trust,
     pub now: DateTime<Utc>,
 }
 
-/// Check an archived delivery before it is sent again: the key's source and day, the object's
-/// `source`, `received_at` and `event_id`, the event it was sent as, and the event id recomputed
-/// from the raw body must agree; `received_at` is not in the future; the key has one version; the
-/// provider's signature holds where the archive keeps what it signed. Anyone who can write to the
-/// bucket could have written the object, so nothing in it is taken on trust.
+/// Check an archived delivery: the key has one version; its attestation holds (the certificate
+/// with the archive signing key, then the environment key's signature over the object's lines,
+/// the body and event hashed again); and the object agrees with itself (the key's source and
+/// day, `source`, `received_at`, `event_id`, the event it was sent as, the event id recomputed
+/// from the raw body). Anyone who can write to the bucket could have written the object, so
+/// nothing in it is taken on trust; no secret of a provider is needed.
 pub fn verify(delivery: &ArchivedDelivery, check: &Check<'_>) -> Verdict {
-    match consistent(delivery, check) {
-        Ok((body, received_at)) => reverify(delivery, &body, received_at, check),
-        Err(why) => Verdict::Refused(why),
-    }
-}
-
-/// The object's checks; the raw body and the receipt time, decoded once, when they hold.
-fn consistent(d: &ArchivedDelivery, check: &Check<'_>) -> Result<(Vec<u8>, DateTime<Utc>), String> {
     if check.versions != 1 {
-        return Err(format!(
+        return Verdict::Refused(format!(
             "tampered: the key has {} versions (a delivery is written once)",
             check.versions
         ));
     }
+    let checked = delivery.body().and_then(|body| {
+        let cert = attested(delivery, &body, check)?;
+        consistent(delivery, &body, check)?;
+        Ok(cert)
+    });
+    match checked {
+        Ok(cert) => Verdict::Attested {
+            function: cert.function,
+            certified: cert.issued_at,
+        },
+        Err(why) => Verdict::Refused(why),
+    }
+}
+
+/// The attestation's certificate, when the object's attestation holds.
+fn attested(
+    d: &ArchivedDelivery,
+    body: &[u8],
+    check: &Check<'_>,
+) -> Result<attest::Certificate, String> {
+    let Some(attestation) = &d.attestation else {
+        return Err("no attestation (not written by a webhook function)".to_owned());
+    };
+    if attest::sha256_hex(body) != d.body_sha256 {
+        return Err("the body is not the one attested (body_sha256)".to_owned());
+    }
+    if attest::sha256_hex(d.event.get().as_bytes()) != d.event_sha256 {
+        return Err("the event is not the one attested (event_sha256)".to_owned());
+    }
+    let cert = check.trust.check(attestation, &d.attested(check.key))?;
+    let received_at = d.received_at()?;
+    match attest::issued_at(cert) {
+        Some(t) if t <= received_at + MAX_FUTURE_SKEW => Ok(cert.clone()),
+        Some(_) => Err("the certificate was issued after the delivery was received".to_owned()),
+        None => Err("the certificate's time is not RFC 3339".to_owned()),
+    }
+}
+
+/// The object's own agreement.
+fn consistent(d: &ArchivedDelivery, body: &[u8], check: &Check<'_>) -> Result<(), String> {
     let (key_source, key_day, key_id) =
         parse_key(check.key).ok_or_else(|| format!("`{}` is not an archive key", check.key))?;
     let source = check.source.name;
@@ -310,71 +373,17 @@ fn consistent(d: &ArchivedDelivery, check: &Check<'_>) -> Result<(Vec<u8>, DateT
     if !check.source.matches(&d.request.path) {
         return Err(format!("the path is not {source}'s route"));
     }
-    let body = d.body()?;
-    let again = normalize(check.source, &body, received_at, d.auth_scheme.clone())
+    let again = normalize(check.source, body, received_at, d.auth_scheme.clone())
         .map_err(|e| format!("the body cannot be normalized again: {e}"))?;
     // An event unrecognized when it arrived was identified by its whole body: that id stands
     // too (a later mapping may recognize it, which is what replay is for).
-    let parsed = serde_json::from_slice(&body).ok();
+    let parsed = serde_json::from_slice(body).ok();
     let as_unrecognized =
-        crate::intake::normalize::unrecognized_id(check.source, &body, parsed.as_ref());
+        crate::intake::normalize::unrecognized_id(check.source, body, parsed.as_ref());
     if again.id != d.event_id && as_unrecognized != d.event_id {
         return Err("the event id recomputed from the body is not the archived one".to_owned());
     }
-    Ok((body, received_at))
-}
-
-fn reverify(
-    d: &ArchivedDelivery,
-    body: &[u8],
-    received_at: DateTime<Utc>,
-    check: &Check<'_>,
-) -> Verdict {
-    let mut headers = http::HeaderMap::new();
-    for (name, value) in &d.request.headers {
-        match (
-            http::HeaderName::from_bytes(name.as_bytes()),
-            http::HeaderValue::from_str(value),
-        ) {
-            (Ok(n), Ok(v)) => {
-                headers.append(n, v);
-            }
-            _ => return Verdict::Refused("a header is not a valid header".to_owned()),
-        }
-    }
-    let source_ip = d
-        .request
-        .source_ip
-        .as_deref()
-        .and_then(|ip| ip.parse().ok());
-    let req = Inbound {
-        source_ip,
-        ..Inbound::post(&d.request.path, &headers, body)
-    };
-    match check.auth.reverify(&req, received_at) {
-        Reverified::Verified(scheme) if scheme == d.auth_scheme => Verdict::Verified,
-        Reverified::NotReverifiable(scheme) if scheme == d.auth_scheme => Verdict::Consistent,
-        Reverified::Verified(scheme) | Reverified::NotReverifiable(scheme) => {
-            Verdict::Refused(format!(
-                "{} authenticates as {}, the object says {}",
-                check.source.name,
-                scheme.as_str(),
-                d.auth_scheme.as_str()
-            ))
-        }
-        Reverified::Failed(AuthError::NotConfigured) => Verdict::Refused(format!(
-            "no secret to check the signature with: set {}",
-            check
-                .secret_variables
-                .iter()
-                .map(|v| format!("{v} (or {v}_SECRET_ID)"))
-                .collect::<Vec<_>>()
-                .join(" or ")
-        )),
-        Reverified::Failed(e) => {
-            Verdict::Refused(format!("the signature does not hold ({})", e.code()))
-        }
-    }
+    Ok(())
 }
 
 /// A key's source, day prefix and event id: `deliveries/<source>/<YYYY>/<MM>/<DD>/<id>.json`.

@@ -3,6 +3,7 @@
 //! faults become 503.
 
 use crate::intake::archive::{self, Archive, ArchivedDelivery};
+use crate::intake::attest::Attestor;
 use crate::intake::auth::AuthError;
 use crate::intake::inbound::Inbound;
 use crate::intake::normalize::{normalize, Normalized};
@@ -155,8 +156,8 @@ pub struct Pipeline<S, Q> {
     /// Secrets from Secrets Manager: re-read before authenticating once past their max age, and
     /// after a failed authentication once a minute old (see `secrets::manager`).
     secrets: Option<Arc<dyn Refresh>>,
-    /// The audit archive: each new event's delivery is written there with the send.
-    archive: Option<Arc<dyn Archive>>,
+    /// The audit archive: each new event's delivery is written there with the send, attested.
+    archive: Option<(Arc<dyn Archive>, Arc<Attestor>)>,
     metrics: Arc<dyn MetricsSink>,
 }
 
@@ -204,10 +205,25 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
         self
     }
 
-    /// Archive every new event's delivery in `archive` before answering 200 (see `archive`).
-    pub fn with_archive(mut self, archive: Arc<dyn Archive>) -> Self {
-        self.archive = Some(archive);
+    /// Archive every new event's delivery in `archive` before answering 200, attested by
+    /// `attestor` (see `archive`, `attest`).
+    pub fn with_archive(mut self, archive: Arc<dyn Archive>, attestor: Arc<Attestor>) -> Self {
+        self.archive = Some((archive, attestor));
         self
+    }
+
+    /// Certify this environment's archive key now, when deliveries are archived: start-up calls
+    /// it so that the one KMS call is not made while a provider waits. A failure is logged; the
+    /// first delivery to archive tries again.
+    pub async fn certify_archive_key(&self) {
+        if let Some((_, attestor)) = &self.archive {
+            if let Err(e) = attestor.certify().await {
+                log_fault(
+                    &e,
+                    "the archive key could not be certified; the first new event will try again",
+                );
+            }
+        }
     }
 
     pub fn store(&self) -> &S {
@@ -377,14 +393,28 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
         // the request (503) with nothing claimed or sent.
         let archived = match &self.archive {
             None => None,
-            Some(_) => {
-                let record =
-                    ArchivedDelivery::of(req, &source.auth.secret_headers(), scheme, &event, now)
-                        .and_then(|r| r.to_json());
+            Some((_, attestor)) => {
+                let key = archive::key(source.spec.name, now, &event.id);
+                let record = match ArchivedDelivery::of(
+                    req,
+                    &source.auth.secret_headers(),
+                    scheme,
+                    &event,
+                    now,
+                ) {
+                    Ok(mut record) => match attestor.attest(&record.attested(&key)).await {
+                        Ok(attestation) => {
+                            record.attestation = Some(attestation);
+                            record.to_json()
+                        }
+                        Err(e) => Err(e),
+                    },
+                    Err(e) => Err(e),
+                };
                 match record {
-                    Ok(bytes) => Some((archive::key(source.spec.name, now, &event.id), bytes)),
+                    Ok(bytes) => Some((key, bytes)),
                     Err(e) => {
-                        log_fault(&e, "the archive record could not be built");
+                        log_fault(&e, "the archive record could not be built or attested");
                         return Outcome::Unavailable;
                     }
                 }
@@ -428,7 +458,7 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
         let send = |_: &_| async {
             let archive = async {
                 match (&self.archive, &archived) {
-                    (Some(archive), Some((key, bytes))) => archive
+                    (Some((archive, _)), Some((key, bytes))) => archive
                         .put_new(key, bytes.clone())
                         .await
                         .map_err(ForwardError::Archive),
@@ -577,6 +607,90 @@ mod tests {
             ..Inbound::post(ROUTE, &headers, body.as_bytes())
         };
         p.process(&req, now).await
+    }
+
+    /// A signing key that can be told to fail (KMS unreachable).
+    struct FlakySigner {
+        key: crate::intake::attest::MemorySigner,
+        failing: std::sync::atomic::AtomicBool,
+    }
+
+    impl crate::intake::attest::Certify for FlakySigner {
+        fn sign<'a>(
+            &'a self,
+            message: &'a [u8],
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<Vec<u8>, PortError>> + Send + 'a>,
+        > {
+            Box::pin(async move {
+                if self.failing.load(Ordering::SeqCst) {
+                    return Err(PortError::new(
+                        "KMS Sign",
+                        crate::ports::FaultKind::Unavailable,
+                        "unreachable",
+                    ));
+                }
+                self.key.sign(message).await
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn an_archived_delivery_carries_an_attestation_and_no_certificate_means_no_200() {
+        use crate::intake::archive::{self, MemoryArchive, Verdict};
+        let signer = Arc::new(FlakySigner {
+            key: crate::intake::attest::MemorySigner::generate(),
+            failing: true.into(),
+        });
+        let trust = signer.key.trust();
+        let objects = Arc::new(MemoryArchive::default());
+        let p = pipeline().with_archive(
+            objects.clone(),
+            Arc::new(Attestor::new(signer.clone(), "kyc-CashfreeFunction-1")),
+        );
+        let now = Utc::now();
+        // KMS unreachable: the environment's key cannot be certified, nothing is claimed, sent
+        // or archived, and the provider is told to retry.
+        p.certify_archive_key().await;
+        assert_eq!(deliver(&p, BODY, now).await, Outcome::Unavailable);
+        assert!(p.store().records().is_empty());
+        assert!(p.sink().messages().is_empty());
+        assert!(objects.objects.lock().expect("lock").is_empty());
+
+        signer.failing.store(false, Ordering::SeqCst);
+        let Outcome::Accepted { id } = deliver(&p, BODY, now).await else {
+            panic!("accepted once the key is certified")
+        };
+        let objects = objects.objects.lock().expect("lock").clone();
+        let (key, bytes) = objects.iter().next().expect("archived");
+        let delivery: ArchivedDelivery = serde_json::from_slice(bytes).expect("a delivery");
+        assert_eq!(delivery.event_id, id);
+        let check = |d: &ArchivedDelivery| {
+            archive::verify(
+                d,
+                &archive::Check {
+                    key,
+                    versions: 1,
+                    source: &vkyc::SOURCE,
+                    trust: &trust,
+                    now,
+                },
+            )
+        };
+        assert!(
+            matches!(check(&delivery), Verdict::Attested { ref function, .. } if function == "kyc-CashfreeFunction-1"),
+            "{}",
+            check(&delivery)
+        );
+        let mut moved = delivery.clone();
+        moved.request.path = "/prod/webhooks/cashfree/digilocker".to_owned();
+        assert!(!check(&moved).sendable());
+        let mut unsigned = delivery.clone();
+        unsigned.attestation = None;
+        assert_eq!(
+            check(&unsigned).to_string(),
+            "refused: no attestation (not written by a webhook function)"
+        );
     }
 
     #[tokio::test]

@@ -28,6 +28,10 @@ pub struct Common {
     pub queue_url: String,
     /// The audit archive's bucket, when deliveries are archived.
     pub archive_bucket: Option<String>,
+    /// The KMS key that certifies each environment's archive key (set whenever the bucket is).
+    pub archive_signing_key: Option<String>,
+    /// The function's name as Lambda gives it (`AWS_LAMBDA_FUNCTION_NAME`), for the certificate.
+    pub lambda_function_name: Option<String>,
     pub settings: Settings,
 }
 
@@ -71,10 +75,24 @@ pub fn common(env: &dyn Env) -> Result<Common, ConfigError> {
             }
         })
         .transpose()?;
+    let archive_signing_key = env
+        .get(var::ARCHIVE_SIGNING_KEY_ID)
+        .map(|k| k.trim().to_owned());
+    if archive_bucket.is_some() && archive_signing_key.is_none() {
+        return Err(err(
+            var::ARCHIVE_SIGNING_KEY_ID,
+            format!(
+                "must be set with {}: every archived delivery is attested under the archive signing key (the stack's output ArchiveSigningKeyArn)",
+                var::ARCHIVE_BUCKET
+            ),
+        ));
+    }
     Ok(Common {
         table,
         queue_url,
         archive_bucket,
+        archive_signing_key,
+        lambda_function_name: env.get("AWS_LAMBDA_FUNCTION_NAME"),
         settings: Settings {
             ttl_secs,
             max_body_bytes,
@@ -113,6 +131,10 @@ mod tests {
             ),
             (vec![("IDEMPOTENCY_TABLE", "")], "IDEMPOTENCY_TABLE"),
             (vec![("ARCHIVE_BUCKET", "My_Bucket")], "ARCHIVE_BUCKET"),
+            (
+                vec![("ARCHIVE_BUCKET", "archive")],
+                "ARCHIVE_SIGNING_KEY_ID",
+            ),
         ];
         for (extra, var) in cases {
             let e = common(&fake_env(&extra)).expect_err(var);

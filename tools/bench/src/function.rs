@@ -115,7 +115,10 @@ pub(crate) async fn start_function(
         cmd.env("SSL_CERT_FILE", bundle);
     }
     if let Some(bucket) = archive_bucket {
-        cmd.env("ARCHIVE_BUCKET", bucket);
+        cmd.env("ARCHIVE_BUCKET", bucket).env(
+            "ARCHIVE_SIGNING_KEY_ID",
+            kyc_local::resources::LOCAL_SIGNING_KEY,
+        );
     }
     let spawned = Instant::now();
     let child = cmd.spawn()?;

@@ -62,7 +62,9 @@ impl Subject {
         // A subject named `...archive...` also writes the audit archive: what it adds.
         let bucket = name.contains("archive").then(|| format!("{name}-bucket"));
         if let Some(bucket) = &bucket {
-            resources::ensure_bucket(&local_sdk_config(server).await, bucket).await?;
+            let sdk = local_sdk_config(server).await;
+            resources::ensure_bucket(&sdk, bucket).await?;
+            resources::ensure_signing_key(&sdk, resources::LOCAL_SIGNING_KEY).await?;
         }
         let f = start_function(
             bootstrap,

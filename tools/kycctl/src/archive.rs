@@ -1,5 +1,6 @@
-//! `kycctl archive list|show` and `kycctl replay`: the audit archive read back, and its
-//! deliveries normalized again with this build's code and sent to the events queue.
+//! `kycctl archive list|show|verify` and `kycctl replay`: the audit archive read back, each
+//! delivery's attestation checked with the archive signing key's public half (no webhook secret),
+//! and its deliveries normalized again with this build's code and sent to the events queue.
 //!
 //! AWS settings (region, credentials, `AWS_ENDPOINT_URL`) come from the usual SDK environment.
 //! Replay never touches the intake's idempotency records: the replayed events carry the replay id
@@ -24,6 +25,10 @@ pub struct ArchiveArgs {
     /// The archive bucket (the stack's `ArchiveBucketName` output).
     #[arg(long, env = "ARCHIVE_BUCKET", global = true)]
     bucket: Option<String>,
+    /// The archive signing key whose public half checks attestations (the stack's
+    /// `ArchiveSigningKeyArn` output; its ARN, id or alias).
+    #[arg(long, env = "ARCHIVE_SIGNING_KEY_ID", global = true)]
+    key: Option<String>,
     #[command(subcommand)]
     command: ArchiveCommand,
 }
@@ -43,13 +48,22 @@ enum ArchiveCommand {
         #[arg(long)]
         subject: Option<String>,
     },
-    /// One archived delivery, as stored, with replay's verdict and the raw body as text.
+    /// One archived delivery, as stored, with its verdict and the raw body as text.
     Show {
         /// The event id, or a unique prefix of it (8 characters or more).
         event_id: String,
         /// Look only under this source (faster).
         #[arg(long)]
         source: Option<String>,
+    },
+    /// Check each archived delivery's attestation with the archive signing key: one line per
+    /// object, `attested by <function> (certified <time>)` or why not; exit 1 if any is not.
+    Verify {
+        /// e.g. `cashfree/vkyc`; every source when left out.
+        #[arg(long)]
+        source: Option<String>,
+        #[command(flatten)]
+        range: Range,
     },
 }
 
@@ -85,6 +99,9 @@ pub struct ReplayArgs {
     /// The archive bucket (the stack's `ArchiveBucketName` output).
     #[arg(long, env = "ARCHIVE_BUCKET")]
     bucket: Option<String>,
+    /// The archive signing key (the stack's `ArchiveSigningKeyArn` output).
+    #[arg(long, env = "ARCHIVE_SIGNING_KEY_ID")]
+    key: Option<String>,
 }
 
 pub(crate) fn source_spec(name: &str) -> Result<&'static SourceSpec, Failure> {
@@ -124,25 +141,39 @@ fn bucket(bucket: Option<String>) -> Result<String, Failure> {
     })
 }
 
+/// A range's ends, each open when not given.
+type Ends = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+impl Range {
+    /// Its ends as instants.
+    fn instants(&self) -> Result<Ends, Failure> {
+        let from = self
+            .from
+            .as_deref()
+            .map(|v| instant("--from", v, false))
+            .transpose()?;
+        let to = self
+            .to
+            .as_deref()
+            .map(|v| instant("--to", v, true))
+            .transpose()?;
+        Ok((from, to))
+    }
+}
+
 pub async fn archive(args: ArchiveArgs) -> Result<Report, Failure> {
-    let reader = Reader::new(bucket(args.bucket)?).await;
+    let reader = Reader::new(bucket(args.bucket)?)
+        .await
+        .with_signing_key(args.key);
     match args.command {
+        ArchiveCommand::Verify { source, range } => verify(&reader, source, &range).await,
         ArchiveCommand::List {
             source,
             range,
             subject,
         } => {
             source_spec(&source)?;
-            let from = range
-                .from
-                .as_deref()
-                .map(|v| instant("--from", v, false))
-                .transpose()?;
-            let to = range
-                .to
-                .as_deref()
-                .map(|v| instant("--to", v, true))
-                .transpose()?;
+            let (from, to) = range.instants()?;
             let (mut entries, unreadable) = reader.deliveries(&source, from, to).await?;
             if let Some(subject) = &subject {
                 entries.retain(|e| e.delivery.subject().as_deref() == Some(subject.as_str()));
@@ -236,6 +267,52 @@ pub async fn archive(args: ArchiveArgs) -> Result<Report, Failure> {
     }
 }
 
+/// `kycctl archive verify`: every object of the sources and range, attested or why not.
+async fn verify(reader: &Reader, source: Option<String>, range: &Range) -> Result<Report, Failure> {
+    let specs: Vec<&'static SourceSpec> = match &source {
+        Some(name) => vec![source_spec(name)?],
+        None => registry::sources().collect(),
+    };
+    let (from, to) = range.instants()?;
+    if let Err(why) = reader.trust().await {
+        return Err(Failure::failed(why.clone()));
+    }
+    let (mut text, mut objects) = (Vec::new(), Vec::new());
+    let (mut attested, mut refused) = (0, 0);
+    for spec in specs {
+        let (entries, unreadable) = reader.deliveries(spec.name, from, to).await?;
+        for entry in &entries {
+            let verdict = reader.verdict(entry).await?;
+            if verdict.sendable() {
+                attested += 1;
+            } else {
+                refused += 1;
+            }
+            text.push(format!("{}  {verdict}", entry.key));
+            objects.push(
+                json!({"key": entry.key, "event_id": entry.delivery.event_id,
+                "attested": verdict.sendable(), "verdict": verdict.to_string()}),
+            );
+        }
+        for (key, why) in &unreadable {
+            refused += 1;
+            text.push(format!("{key}  refused: {why}"));
+            objects.push(json!({"key": key, "event_id": null, "attested": false,
+                "verdict": format!("refused: {why}")}));
+        }
+    }
+    text.push(format!(
+        "{} attested, {} not",
+        crate::counted(attested, "object", "objects"),
+        refused
+    ));
+    Ok(Report {
+        drift: refused > 0,
+        json: json!({"attested": attested, "refused": refused, "objects": objects}),
+        text,
+    })
+}
+
 pub async fn replay(args: ReplayArgs) -> Result<Report, Failure> {
     let specs: Vec<&'static SourceSpec> = match &args.source {
         Some(name) => vec![source_spec(name)?],
@@ -252,7 +329,9 @@ pub async fn replay(args: ReplayArgs) -> Result<Report, Failure> {
             ))
         }
     };
-    let reader = Reader::new(bucket(args.bucket)?).await;
+    let reader = Reader::new(bucket(args.bucket)?)
+        .await
+        .with_signing_key(args.key);
     let sink = queue_url
         .as_ref()
         .map(|url| SqsSink::new(aws_sdk_sqs::Client::new(&reader.sdk), url.clone()));

@@ -53,6 +53,10 @@ enum DlqCommand {
         /// The audit archive (the stack's `ArchiveBucketName` output).
         #[arg(long, env = "ARCHIVE_BUCKET")]
         bucket: Option<String>,
+        /// The archive signing key, whose public half checks what is replayed (the stack's
+        /// `ArchiveSigningKeyArn` output).
+        #[arg(long, env = "ARCHIVE_SIGNING_KEY_ID")]
+        key: Option<String>,
         /// Who may send what (the journey worker's `JOURNEY_SENDERS`): a message whose original
         /// sender may not send it is left. Unset: every sender is believed (local use).
         #[arg(long, env = "JOURNEY_SENDERS")]
@@ -168,6 +172,7 @@ pub async fn dlq(args: DlqArgs) -> Result<Report, Failure> {
         DlqCommand::Redrive {
             queue_url,
             bucket,
+            key,
             senders,
         } => {
             let queue_url = Failure::required(
@@ -183,7 +188,7 @@ pub async fn dlq(args: DlqArgs) -> Result<Report, Failure> {
             };
             let reader = bucket
                 .filter(|b| !b.trim().is_empty())
-                .map(|bucket| Reader::with(sdk.clone(), bucket));
+                .map(|bucket| Reader::with(sdk.clone(), bucket).with_signing_key(key));
             let redrive = Redrive {
                 sqs: &sqs,
                 dlq_url: &dlq_url,
@@ -316,8 +321,10 @@ impl Redrive<'_> {
                 })?;
         }
         text.push(format!(
-            "redrive {}: {replayed} replayed from the archive, {deleted} sweeper events deleted, {resent} starts sent again, {left} left in the dead-letter queue",
-            self.replay_id
+            "redrive {}: {replayed} replayed from the archive, {} deleted, {} sent again, {left} left in the dead-letter queue",
+            self.replay_id,
+            crate::counted(deleted, "sweeper event", "sweeper events"),
+            crate::counted(resent, "start", "starts"),
         ));
         Ok(Report {
             drift: left > 0,

@@ -5,12 +5,12 @@
 use crate::hyperverge::Failure;
 use chrono::{DateTime, Duration, Utc};
 use kyc_intake::aws::{S3Archive, SqsSink};
-use kyc_intake::config::ProcessEnv;
+use kyc_intake::config::var::ARCHIVE_SIGNING_KEY_ID;
 use kyc_intake::intake::archive::{self, ArchivedDelivery, Verdict};
+use kyc_intake::intake::attest::Trust;
 use kyc_intake::ports::EventSink;
 use kyc_intake::sources::registry;
 use kyc_intake::sources::SourceSpec;
-use kyc_intake::startup;
 
 fn sdk_error<E, R>(e: aws_sdk_s3::error::SdkError<E, R>) -> String
 where
@@ -29,12 +29,16 @@ where
     }
 }
 
-/// The archive as kycctl reads it (the commands and the console alike).
+/// The archive as kycctl reads it (the commands and the console alike), every delivery checked
+/// against the archive signing key's public half (read once, on first use).
 pub(crate) struct Reader {
     /// The AWS settings, loaded once for every client of the command.
     pub(crate) sdk: aws_config::SdkConfig,
     s3: aws_sdk_s3::Client,
     pub(crate) bucket: String,
+    /// The archive signing key (`--key` or `ARCHIVE_SIGNING_KEY_ID`).
+    signing_key: Option<String>,
+    trust: tokio::sync::OnceCell<Result<Trust, String>>,
 }
 
 impl Reader {
@@ -42,13 +46,41 @@ impl Reader {
         Self::with(kyc_intake::aws::load_config().await, bucket)
     }
 
-    /// A reader on AWS settings already loaded.
+    /// A reader on AWS settings already loaded, checking with the key `ARCHIVE_SIGNING_KEY_ID`
+    /// names.
     pub(crate) fn with(sdk: aws_config::SdkConfig, bucket: String) -> Self {
         Self {
             s3: S3Archive::client(&sdk),
             sdk,
             bucket,
+            signing_key: std::env::var(ARCHIVE_SIGNING_KEY_ID)
+                .ok()
+                .map(|k| k.trim().to_owned())
+                .filter(|k| !k.is_empty()),
+            trust: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// Check with `key` instead (`--key`), when given.
+    pub(crate) fn with_signing_key(mut self, key: Option<String>) -> Self {
+        if let Some(key) = key.map(|k| k.trim().to_owned()).filter(|k| !k.is_empty()) {
+            self.signing_key = Some(key);
+        }
+        self
+    }
+
+    /// The archive signing key's public half, or why there is none.
+    pub(crate) async fn trust(&self) -> &Result<Trust, String> {
+        self.trust
+            .get_or_init(|| async {
+                match &self.signing_key {
+                    Some(key) => kyc_intake::aws::trust(&self.sdk, key).await,
+                    None => Err(format!(
+                        "no archive signing key to check attestations with: give --key or set {ARCHIVE_SIGNING_KEY_ID} (the stack's ArchiveSigningKeyArn output)"
+                    )),
+                }
+            })
+            .await
     }
 
     /// Every key under `prefix`.
@@ -215,14 +247,26 @@ impl Reader {
         Ok((deliveries.into_iter().map(|(_, e)| e).collect(), unreadable))
     }
 
-    /// Replay's verdict on one archived delivery.
-    pub(crate) async fn verdict(
-        &self,
-        entry: &Entry,
-        checker: &Checker,
-    ) -> Result<Verdict, Failure> {
+    /// Every reader's verdict on one archived delivery (`archive::verify`), checked as the
+    /// source its key names.
+    pub(crate) async fn verdict(&self, entry: &Entry) -> Result<Verdict, Failure> {
+        let Some(source) = source_of(&entry.key) else {
+            return Ok(Verdict::Refused("the key names no source".to_owned()));
+        };
         let versions = self.versions(&entry.key).await?;
-        Ok(checker.verdict(&entry.key, versions, &entry.delivery))
+        Ok(match self.trust().await {
+            Err(why) => Verdict::Refused(why.clone()),
+            Ok(trust) => archive::verify(
+                &entry.delivery,
+                &archive::Check {
+                    key: &entry.key,
+                    versions,
+                    source,
+                    trust,
+                    now: Utc::now(),
+                },
+            ),
+        })
     }
 }
 
@@ -230,45 +274,6 @@ impl Reader {
 pub(crate) struct Entry {
     pub(crate) key: String,
     pub(crate) delivery: ArchivedDelivery,
-}
-
-/// What replay checks deliveries with: the source's authentication as its function reads it
-/// today, or why it cannot be built (every delivery is then refused with that reason).
-pub(crate) struct Checker {
-    source: &'static SourceSpec,
-    auth: Result<
-        (
-            Box<dyn kyc_intake::intake::auth::Authenticate>,
-            &'static [&'static str],
-        ),
-        String,
-    >,
-}
-
-impl Checker {
-    pub(crate) async fn new(source: &'static SourceSpec, sdk: &aws_config::SdkConfig) -> Self {
-        let auth = startup::source_auth(source, &ProcessEnv, sdk)
-            .await
-            .map_err(|e| e.to_string());
-        Self { source, auth }
-    }
-
-    fn verdict(&self, key: &str, versions: usize, delivery: &ArchivedDelivery) -> Verdict {
-        match &self.auth {
-            Err(why) => Verdict::Refused(format!("the source's secrets cannot be read: {why}")),
-            Ok((auth, secret_variables)) => archive::verify(
-                delivery,
-                &archive::Check {
-                    key,
-                    versions,
-                    source: self.source,
-                    auth: auth.as_ref(),
-                    secret_variables,
-                    now: Utc::now(),
-                },
-            ),
-        }
-    }
 }
 
 impl Reader {
@@ -321,24 +326,17 @@ impl Reader {
         Ok((page, next))
     }
 
-    /// The delivery at `key` with replay's verdict on it, checked as the source the key names.
+    /// The delivery at `key` with every reader's verdict on it.
     pub(crate) async fn delivery(&self, key: &str) -> Result<(ArchivedDelivery, Verdict), Failure> {
         let delivery = self
             .read(key)
             .await?
             .map_err(|why| Failure::failed(format!("s3://{}/{key}: {why}", self.bucket)))?;
-        let Some(spec) = source_of(key) else {
-            return Ok((
-                delivery,
-                Verdict::Refused("the key names no source".to_owned()),
-            ));
-        };
-        let checker = Checker::new(spec, &self.sdk).await;
         let entry = Entry {
             key: key.to_owned(),
             delivery,
         };
-        let verdict = self.verdict(&entry, &checker).await?;
+        let verdict = self.verdict(&entry).await?;
         Ok((entry.delivery, verdict))
     }
 }
@@ -505,13 +503,12 @@ pub(crate) async fn run_replay(
     };
     for spec in specs.iter().copied() {
         let (entries, unreadable) = reader.deliveries(spec.name, Some(from), Some(to)).await?;
-        let checker = Checker::new(spec, &reader.sdk).await;
         for (key, why) in &unreadable {
             run.unreadable(key, why);
         }
         for entry in &entries {
             run.read += 1;
-            let verdict = reader.verdict(entry, &checker).await?;
+            let verdict = reader.verdict(entry).await?;
             run.decide(
                 &entry.key,
                 &entry.delivery,

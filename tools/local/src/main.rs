@@ -362,7 +362,14 @@ async fn run_serve(options: &Serve) -> Result<(), BoxError> {
     let created = resources::ensure_queue(&sdk, name).await?;
     if let Ok(bucket) = std::env::var(config::var::ARCHIVE_BUCKET) {
         resources::ensure_bucket(&sdk, &bucket).await?;
-        eprintln!("kyc-local: archiving new deliveries in bucket {bucket}");
+        let signing_key = env_or(
+            config::var::ARCHIVE_SIGNING_KEY_ID,
+            resources::LOCAL_SIGNING_KEY,
+        );
+        resources::ensure_signing_key(&sdk, &signing_key).await?;
+        eprintln!(
+            "kyc-local: archiving new deliveries in bucket {bucket}, attested under {signing_key}"
+        );
     }
     if created != wanted {
         return Err(format!(

@@ -1,7 +1,7 @@
 //! The idempotency table, the events queue, the archive bucket and the journey stream, created on
 //! a local emulator the way the SAM template creates them in AWS (key `pk`, TTL on `expires_at`;
 //! FIFO queue with a dead-letter queue; versioning and Object Lock with a default retention; an
-//! SNS FIFO topic with FIFO queues subscribed, raw delivery).
+//! SNS FIFO topic with FIFO queues subscribed, raw delivery; the archive signing key in KMS).
 
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
@@ -233,6 +233,52 @@ async fn create_queue_sized(
     out.queue_url()
         .map(str::to_owned)
         .ok_or_else(|| "CreateQueue returned no URL".into())
+}
+
+/// The local archive signing key's alias, as `make run`, the tests and kycctl name it.
+pub const LOCAL_SIGNING_KEY: &str = "alias/kyc-archive-signing";
+
+/// Create the archive signing key (KMS, ECC_NIST_P256, sign and verify, as the template's
+/// `ArchiveSigningKey`) under `alias` if no key has it; its ARN.
+pub async fn ensure_signing_key(sdk: &SdkConfig, alias: &str) -> Result<String, BoxError> {
+    use aws_sdk_kms::types::{KeySpec, KeyUsageType};
+    let kms = aws_sdk_kms::Client::new(sdk);
+    let described = |kms: aws_sdk_kms::Client| async move {
+        kms.describe_key()
+            .key_id(alias)
+            .send()
+            .await
+            .ok()
+            .and_then(|d| {
+                d.key_metadata()
+                    .map(|m| m.arn().unwrap_or(m.key_id()).to_owned())
+            })
+    };
+    if let Some(arn) = described(kms.clone()).await {
+        return Ok(arn);
+    }
+    let created = kms
+        .create_key()
+        .key_spec(KeySpec::EccNistP256)
+        .key_usage(KeyUsageType::SignVerify)
+        .description("Certifies the archive keys of the local webhook functions")
+        .send()
+        .await
+        .map_err(|e| ctx("KMS CreateKey", e))?;
+    let key_id = created
+        .key_metadata()
+        .map(|m| m.key_id().to_owned())
+        .ok_or("KMS CreateKey returned no key")?;
+    // Another process may have named its own key meanwhile: the alias decides.
+    let _ = kms
+        .create_alias()
+        .alias_name(alias)
+        .target_key_id(&key_id)
+        .send()
+        .await;
+    described(kms)
+        .await
+        .ok_or_else(|| format!("KMS: no key has the alias {alias}").into())
 }
 
 /// Create the journey stream's topic (SNS FIFO, deduplication by the worker's ids, throughput

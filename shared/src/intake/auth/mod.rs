@@ -86,16 +86,6 @@ pub trait Authenticate: Send + Sync {
     fn secret_headers(&self) -> Vec<http::HeaderName> {
         Vec::new()
     }
-
-    /// Check an archived delivery again for a replay: `req` as it was kept (no query string, no
-    /// secret header), `received_at` when it arrived. A scheme that proves the request with
-    /// something the archive keeps (a signature over the body) verifies it again; the freshness
-    /// window does not apply (the delivery was fresh when it arrived), the future bound does, at
-    /// `received_at`. A scheme whose proof is never kept (a token) cannot.
-    fn reverify(&self, req: &Inbound<'_>, received_at: DateTime<Utc>) -> Reverified {
-        let _ = (req, received_at);
-        Reverified::Failed(AuthError::NotConfigured)
-    }
 }
 
 /// An HMAC-SHA256 keyed with `secret`, for the schemes that sign with one.
@@ -156,27 +146,6 @@ pub fn check_replay_window(
         ));
     }
     Ok(())
-}
-
-/// What checking an archived delivery again found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reverified {
-    /// The signature holds: the scheme that verified it.
-    Verified(AuthScheme),
-    /// The scheme's proof is a token, never archived: it cannot be checked again. The scheme.
-    NotReverifiable(AuthScheme),
-    /// The proof fails (or there is nothing to check it with: `NotConfigured`).
-    Failed(AuthError),
-}
-
-/// A signature scheme's verdict, run again on an archived delivery.
-impl From<Result<AuthScheme, AuthError>> for Reverified {
-    fn from(verdict: Result<AuthScheme, AuthError>) -> Self {
-        match verdict {
-            Ok(scheme) => Self::Verified(scheme),
-            Err(e) => Self::Failed(e),
-        }
-    }
 }
 
 /// Fail closed: a source without credentials refuses every request.

@@ -1,7 +1,7 @@
 //! A static token in a header (HyperVerge Results subscriptions send fixed `headers`), optionally
 //! with a source-IP allowlist.
 
-use super::{ip::IpAllowlist, single_header, AuthError, AuthScheme, Authenticate, Reverified};
+use super::{ip::IpAllowlist, single_header, AuthError, AuthScheme, Authenticate};
 use crate::intake::inbound::Inbound;
 use crate::secrets::secret::SecretList;
 use chrono::{DateTime, Utc};
@@ -32,11 +32,6 @@ impl HeaderToken {
 }
 
 impl Authenticate for HeaderToken {
-    /// The token is never archived: a replay cannot check it again.
-    fn reverify(&self, _: &Inbound<'_>, _: DateTime<Utc>) -> Reverified {
-        Reverified::NotReverifiable(self.scheme.clone())
-    }
-
     fn secret_headers(&self) -> Vec<http::HeaderName> {
         vec![self.header.clone()]
     }

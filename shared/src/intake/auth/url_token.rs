@@ -3,7 +3,7 @@
 //! DigiLocker): the IP shows the request comes from the provider, the token that it was sent to
 //! the URL we registered, not one another customer registered.
 
-use super::{ip::IpAllowlist, AuthError, AuthScheme, Authenticate, Reverified};
+use super::{ip::IpAllowlist, AuthError, AuthScheme, Authenticate};
 use crate::intake::inbound::Inbound;
 use crate::secrets::secret::SecretList;
 use chrono::{DateTime, Utc};
@@ -43,11 +43,6 @@ fn token_of(query: Option<&str>) -> Result<Option<String>, ()> {
 }
 
 impl Authenticate for IpAndUrlToken {
-    /// The token is never archived: a replay cannot check it again.
-    fn reverify(&self, _: &Inbound<'_>, _: DateTime<Utc>) -> Reverified {
-        Reverified::NotReverifiable(self.scheme.clone())
-    }
-
     /// The IP first (403), then the token (401), each in constant time where a secret is involved.
     fn authenticate(&self, req: &Inbound<'_>, _: DateTime<Utc>) -> Result<AuthScheme, AuthError> {
         if !self.is_configured() {

@@ -8,7 +8,7 @@
 //! nor the time, so whoever holds one signed body can re-send it as another event: it is off unless
 //! enabled (`CASHFREE_LEGACY_SIGNATURE=on`), and then used only when both headers are absent.
 
-use crate::intake::auth::{single_header, AuthError, AuthScheme, Authenticate, Reverified};
+use crate::intake::auth::{single_header, AuthError, AuthScheme, Authenticate};
 use crate::intake::inbound::Inbound;
 use crate::secrets::secret::SecretList;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -215,17 +215,6 @@ impl Authenticate for CashfreeAuth {
 
     fn is_configured(&self) -> bool {
         !self.secrets.is_empty()
-    }
-
-    /// Both schemes are signatures over what the archive keeps (the header scheme's signature and
-    /// timestamp headers, the raw body): checked again with today's secrets, at the time of
-    /// receipt, without the freshness window.
-    fn reverify(&self, req: &Inbound<'_>, received_at: DateTime<Utc>) -> Reverified {
-        let unbounded = Self {
-            tolerance_ms: i64::MAX,
-            ..self.clone()
-        };
-        unbounded.verify(req.headers, req.body, received_at).into()
     }
 }
 

@@ -8,7 +8,7 @@
 
 use crate::intake::auth::ip::IpAllowlist;
 use crate::intake::auth::MAX_FUTURE_SKEW_MS;
-use crate::intake::auth::{single_header, AuthError, AuthScheme, Authenticate, Reverified};
+use crate::intake::auth::{single_header, AuthError, AuthScheme, Authenticate};
 use crate::intake::inbound::Inbound;
 use crate::secrets::secret::SecretList;
 use chrono::{DateTime, Utc};
@@ -114,17 +114,6 @@ impl Authenticate for DigioAuth {
 
     fn is_configured(&self) -> bool {
         !self.secrets.is_empty()
-    }
-
-    /// The checksum covers the raw body the archive keeps: checked again with today's secrets,
-    /// at the time of receipt, without the freshness window (the allowlist may have changed
-    /// since; it is not checked again).
-    fn reverify(&self, req: &Inbound<'_>, received_at: DateTime<Utc>) -> Reverified {
-        let unbounded = Self {
-            tolerance_ms: i64::MAX,
-            ..self.clone()
-        };
-        unbounded.verify(req.headers, req.body, received_at).into()
     }
 }
 
@@ -263,22 +252,5 @@ mod tests {
                 "{body}"
             );
         }
-    }
-
-    #[test]
-    fn an_archived_delivery_is_checked_again_without_the_window() {
-        let a = auth(&[SECRET]);
-        let h = headers(SAMPLE_A_CHECKSUM);
-        let req = Inbound::post("/webhooks/digio/kyc", &h, SAMPLE_A.as_bytes());
-        assert_eq!(
-            a.reverify(&req, at(AT_MS + 400 * 86_400_000)),
-            Reverified::Verified(CHECKSUM),
-            "long after, as received"
-        );
-        let req = Inbound::post("/webhooks/digio/kyc", &h, b"{}");
-        assert_eq!(
-            a.reverify(&req, at(AT_MS)),
-            Reverified::Failed(AuthError::InvalidSignature)
-        );
     }
 }

@@ -43,6 +43,10 @@ pub struct ConsoleArgs {
     /// The archive bucket (the stack's `ArchiveBucketName` output).
     #[arg(long, env = "ARCHIVE_BUCKET")]
     bucket: Option<String>,
+    /// The archive signing key, whose public half checks each delivery's attestation (the
+    /// stack's `ArchiveSigningKeyArn` output).
+    #[arg(long, env = "ARCHIVE_SIGNING_KEY_ID")]
+    key: Option<String>,
     /// The events queue, for the actions (the stack's `EventsQueueUrl` output).
     #[arg(long, env = "EVENTS_QUEUE_URL")]
     queue_url: Option<String>,
@@ -261,7 +265,7 @@ pub(crate) async fn console_on(
     listener: &tokio::net::TcpListener,
     sdk: aws_config::SdkConfig,
     journey_table: String,
-    bucket: String,
+    archive: Reader,
     queue_url: Option<String>,
 ) -> Result<(Arc<Console>, String), Failure> {
     let port = listener
@@ -272,7 +276,7 @@ pub(crate) async fn console_on(
     let csrf = random_token()?;
     let console = Console {
         journeys: JourneyReader::new(aws_sdk_dynamodb::Client::new(&sdk), journey_table),
-        archive: Reader::with(sdk.clone(), bucket),
+        archive,
         sdk,
         queue_url,
         launch: Mutex::new(Some(Secret::new(token.clone()))),
@@ -342,7 +346,8 @@ pub async fn console(args: ConsoleArgs) -> Result<Report, Failure> {
         .await
         .map_err(|e| Failure::failed(format!("listening on 127.0.0.1:{}: {e}", args.port)))?;
     let sdk = kyc_intake::aws::load_config_for(args.profile.as_deref()).await;
-    let (console, url) = console_on(&listener, sdk, table, bucket, queue_url).await?;
+    let archive = Reader::with(sdk.clone(), bucket).with_signing_key(args.key);
+    let (console, url) = console_on(&listener, sdk, table, archive, queue_url).await?;
     // The URL is the one line on stdout, so a script (or `make console`) can read it.
     println!("{url}");
     eprintln!("kycctl console: open the URL above (Ctrl-C stops it); it answers on 127.0.0.1 only");
