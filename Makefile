@@ -48,6 +48,7 @@ LOCAL_ENV := \
   EVENTS_DLQ_URL=http://127.0.0.1:$(EMULATOR_PORT)/123456789012/kyc-webhook-events-dlq.fifo \
   ARCHIVE_BUCKET=kyc-webhook-archive \
   ARCHIVE_SIGNING_KEY_ID=alias/kyc-archive-signing \
+  EVENT_PERSONAL_DATA=withhold \
   JOURNEY_TABLE=kyc-journeys \
   JOURNEY_STREAM_TOPIC_ARN=arn:aws:sns:$(REGION):123456789012:kyc-journey-stream.fifo \
   APPLICATION_QUEUE_URL=http://127.0.0.1:$(EMULATOR_PORT)/123456789012/kyc-application.fifo \

@@ -17,7 +17,10 @@ pub mod var {
     /// whenever `ARCHIVE_BUCKET` is set. kycctl reads it too, for the public half.
     pub const ARCHIVE_SIGNING_KEY_ID: &str = "ARCHIVE_SIGNING_KEY_ID";
     /// What every webhook function reads beyond `COMMON`.
-    pub const WEBHOOK: &[&str] = &[ARCHIVE_BUCKET, ARCHIVE_SIGNING_KEY_ID];
+    pub const WEBHOOK: &[&str] = &[ARCHIVE_BUCKET, ARCHIVE_SIGNING_KEY_ID, EVENT_PERSONAL_DATA];
+    /// `withhold` (default) or `include`: what the events of a webhook function or the sweeper
+    /// carry of the personal data in a payload (`intake::withhold`).
+    pub const EVENT_PERSONAL_DATA: &str = "EVENT_PERSONAL_DATA";
 
     pub const COMMON: &[&str] = &[
         IDEMPOTENCY_TABLE,

@@ -132,7 +132,8 @@ pub fn pipeline_with(sdk: &aws_config::SdkConfig, config: FunctionConfig) -> Aws
         DynamoDbStore::new(aws_sdk_dynamodb::Client::new(sdk), common.table),
         SqsSink::new(aws_sdk_sqs::Client::new(sdk), common.queue_url),
         common.settings,
-    );
+    )
+    .with_personal_data(common.personal_data);
     let pipeline = match secrets {
         Some(s) => pipeline.with_secrets(s),
         None => pipeline,
@@ -210,6 +211,7 @@ pub async fn journey_sweeper(
         DynamoDueJourneys::new(aws_sdk_dynamodb::Client::new(sdk), config.journey_table),
         config.apis,
         SqsSink::new(aws_sdk_sqs::Client::new(sdk), config.queue_url),
-    );
+    )
+    .with_personal_data(config.personal_data);
     Ok((sweeper, refresh))
 }

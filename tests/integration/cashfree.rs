@@ -33,7 +33,7 @@ fn now_ms() -> i64 {
 #[tokio::test]
 async fn new_event_is_forwarded_once_and_recorded_completed() {
     let stack = Stack::new(true).await;
-    let f = stack.cashfree(&[]).await;
+    let f = stack.cashfree(&[("EVENT_PERSONAL_DATA", "include")]).await;
     let before = chrono::Utc::now().timestamp();
     let reply = delivery(&f, 1).await;
     assert_eq!(reply.status, 200, "{:?}", reply.body);
@@ -211,7 +211,7 @@ async fn no_secret_configured_fails_closed() {
 #[tokio::test]
 async fn unrecognized_payload_is_forwarded_with_the_raw_body() {
     let stack = Stack::new(true).await;
-    let f = stack.cashfree(&[]).await;
+    let f = stack.cashfree(&[("EVENT_PERSONAL_DATA", "include")]).await;
     let raw = r#"{"event_type":"VKYC_SOMETHING_NEW","data":{"verification_id":"vk-1"}}"#;
     let reply = call(&f, ApiRequest::post(VKYC, raw).signed_now().request()).await;
     assert_eq!(reply.status, 200);
@@ -301,7 +301,7 @@ async fn stage_prefix_and_base64_body_are_accepted() {
 #[tokio::test]
 async fn a_body_of_max_body_bytes_is_forwarded_and_one_byte_more_is_413() {
     let stack = Stack::new(true).await;
-    let f = stack.cashfree(&[]).await;
+    let f = stack.cashfree(&[("EVENT_PERSONAL_DATA", "include")]).await;
     let prefix = r#"{"event_type":"VKYC_USER_CALL_COMPLETED","event_time":"2025-05-22T03:51:14Z","version":"v1","data":{"verification_id":"vk-big","status":"VIDEO_CALL","sub_status":"CALL_COMPLETED","agent_remarks":""#;
     let suffix = r#""}}"#;
     let pad = "x".repeat(262_144 - prefix.len() - suffix.len());

@@ -106,7 +106,8 @@ async fn a_digio_notification_is_forwarded_once_with_its_type_subject_status_and
         "KYC_REQUEST_REJECTED"
     );
 
-    // An event the intake does not map (eSign) is kept whole, as unrecognized.
+    // An event the intake does not map (eSign) is forwarded as unrecognized; its fields are
+    // unknown, so its payload is left out (the archive keeps it, `archive_key` names it).
     let esign = format!(
         r#"{{"entities":["document"],"payload":{{"document":{{"id":"DID1","agreement_status":"completed"}}}},"created_at":{},"id":"WHN1000000000000003AAAAAAAAAAAAA","event":"doc.signed"}}"#,
         now_ms()
@@ -116,10 +117,11 @@ async fn a_digio_notification_is_forwarded_once_with_its_type_subject_status_and
     let event: Value = serde_json::from_str(&stack.messages().await[0].body).expect("event");
     assert_eq!(event["type"], "kyc.application.unrecognized");
     assert_eq!(event["data"]["provider_event"], "doc.signed");
-    assert_eq!(
-        event["data"]["payload"]["payload"]["document"]["id"],
-        "DID1"
-    );
+    assert_eq!(event["data"]["payload"], Value::Null);
+    assert_eq!(event["data"]["withheld"], serde_json::json!([""]));
+    let key = event["data"]["archive_key"].as_str().expect("archive_key");
+    let archived = &stack.archived().await[key];
+    assert_eq!(archived["event_id"], event["id"], "the delivery it names");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -237,3 +237,40 @@ fn the_design_names_every_auth_scheme_the_schema_lists() {
         );
     }
 }
+
+#[test]
+fn the_personal_data_table_lists_what_each_source_declares() {
+    let consuming =
+        std::fs::read_to_string(workspace().join("docs/consuming.md")).expect("consuming.md");
+    // The pointers of a cell (its outer backticks already trimmed): each piece starting with `/`.
+    let pointers = |cell: &str| -> Vec<String> {
+        cell.split('`')
+            .filter(|c| c.starts_with('/'))
+            .map(str::to_owned)
+            .collect()
+    };
+    let documented: BTreeSet<(String, Vec<String>, Vec<String>)> =
+        table_rows(&consuming, "| source | in its webhook bodies")
+            .into_iter()
+            .map(|cells| {
+                (
+                    cells[0].trim_matches('`').to_owned(),
+                    pointers(&cells[1]),
+                    pointers(&cells[2]),
+                )
+            })
+            .collect();
+    let declared: BTreeSet<(String, Vec<String>, Vec<String>)> =
+        kyc_intake::sources::registry::sources()
+            .map(|s| {
+                let owned = |list: &[&str]| list.iter().map(|p| (*p).to_owned()).collect();
+                let answers = s
+                    .journey
+                    .reconcile
+                    .map(|r| owned(r.personal_data))
+                    .unwrap_or_default();
+                (s.name.to_owned(), owned(s.personal_data), answers)
+            })
+            .collect();
+    assert_eq!(documented, declared);
+}

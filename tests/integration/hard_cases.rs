@@ -46,7 +46,12 @@ async fn the_local_queue_refuses_what_sqs_refuses_and_the_fault_says_so() {
 async fn bodies_sqs_would_refuse_as_is_reach_the_queue_as_base64() {
     let stack = Stack::new(true).await;
     let limit = MAX_BODY_BYTES_LIMIT.to_string();
-    let f = stack.cashfree(&[("MAX_BODY_BYTES", limit.as_str())]).await;
+    let f = stack
+        .cashfree(&[
+            ("MAX_BODY_BYTES", limit.as_str()),
+            ("EVENT_PERSONAL_DATA", "include"),
+        ])
+        .await;
     let with_ffff = BODY.replace("VIDEO_CALL\"", "VIDEO_CALL\",\"note\":\"\u{FFFF}\"");
     let cases: Vec<(&str, Vec<u8>, bool)> = vec![
         ("JSON holding U+FFFF", with_ffff.into_bytes(), true),

@@ -18,6 +18,7 @@ mod managed_instances;
 mod metrics;
 mod new_provider;
 mod other_languages;
+mod personal;
 mod provider_drift;
 mod reliability;
 mod replay;

@@ -35,37 +35,47 @@ pub(crate) fn validate(events: &[String]) -> (bool, String) {
 
 #[tokio::test]
 async fn every_event_the_intake_makes_validates_in_python_and_parses_with_the_cloudevents_sdk() {
-    let stack = Stack::new(true).await;
-    let deployed = stack.deploy(&[]).await;
-    let legacy = stack.deploy(&[("CASHFREE_LEGACY_SIGNATURE", "on")]).await;
     let mut events = Vec::new();
-    for (rel, want) in expectations() {
-        if want["status"] != 200 {
-            continue;
+    // Both ways a function can carry personal data: withheld (the default), and as received.
+    for personal_data in ["withhold", "include"] {
+        let stack = Stack::new(true).await;
+        let mode = ("EVENT_PERSONAL_DATA", personal_data);
+        let deployed = stack.deploy(&[mode]).await;
+        let legacy = stack
+            .deploy(&[mode, ("CASHFREE_LEGACY_SIGNATURE", "on")])
+            .await;
+        for (rel, want) in expectations() {
+            if want["status"] != 200 {
+                continue;
+            }
+            let d = if want.get("env").is_some() {
+                &legacy
+            } else {
+                &deployed
+            };
+            let reply = d.call(sample(&rel)).await;
+            assert_eq!(reply.status, 200, "{rel}");
+            events.extend(stack.messages().await.into_iter().map(|m| m.body));
         }
-        let d = if want.get("env").is_some() {
-            &legacy
-        } else {
-            &deployed
-        };
-        let reply = d.call(sample(&rel)).await;
-        assert_eq!(reply.status, 200, "{rel}");
-        events.extend(stack.messages().await.into_iter().map(|m| m.body));
+        for body in [
+            b"\xff\xfe not UTF-8".to_vec(),
+            "{\"k\":\"\u{FFFF}\"}".into(),
+            b"plain text".to_vec(),
+        ] {
+            let request = ApiRequest::post("/webhooks/cashfree/vkyc", body)
+                .signed(CASHFREE_SECRET, chrono::Utc::now().timestamp_millis());
+            assert_eq!(deployed.call(request.request()).await.status, 200);
+            events.extend(stack.messages().await.into_iter().map(|m| m.body));
+        }
     }
-    for body in [
-        b"\xff\xfe not UTF-8".to_vec(),
-        "{\"k\":\"\u{FFFF}\"}".into(),
-        b"plain text".to_vec(),
-    ] {
-        let request = ApiRequest::post("/webhooks/cashfree/vkyc", body)
-            .signed(CASHFREE_SECRET, chrono::Utc::now().timestamp_millis());
-        assert_eq!(deployed.call(request.request()).await.status, 200);
-        events.extend(stack.messages().await.into_iter().map(|m| m.body));
-    }
-    assert!(events.len() >= 33, "{} events", events.len());
+    assert!(events.len() >= 66, "{} events", events.len());
     assert!(events
         .iter()
         .any(|e| e.contains("\"payload_encoding\":\"base64\"")));
+    assert!(events.iter().any(|e| e.contains("\"withheld\":[\"\"]")));
+    assert!(events
+        .iter()
+        .any(|e| e.contains("\"withheld\":[\"/data/user_details\"]")));
 
     let (ok, output) = validate(&events);
     assert!(ok, "{output}");

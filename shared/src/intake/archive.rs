@@ -17,7 +17,8 @@ use crate::event::KycEvent;
 use crate::intake::attest::{self, Attestation, Attested, Trust};
 use crate::intake::auth::AuthScheme;
 use crate::intake::inbound::Inbound;
-use crate::intake::normalize::{normalize, Normalized};
+use crate::intake::normalize::{normalize, normalize_shaped, Normalized, Shaping};
+use crate::intake::withhold::PersonalData;
 use crate::ports::{FaultKind, OutgoingMessage, PortError};
 use crate::sources::SourceSpec;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -210,7 +211,9 @@ pub struct Replayed {
 }
 
 /// Normalize an archived delivery again with `source` (this build's mapping) and make the
-/// replay's message. The event keeps its receipt time and authentication scheme.
+/// replay's message. The event keeps its receipt time and authentication scheme, withholds
+/// personal data as the function that received it did (its event carried `withheld`, or not),
+/// and names this delivery as its `archive_key`.
 pub fn replay(
     delivery: &ArchivedDelivery,
     source: &SourceSpec,
@@ -218,11 +221,27 @@ pub fn replay(
 ) -> Result<Replayed, String> {
     let body = delivery.body()?;
     let received_at = delivery.received_at()?;
-    let event = normalize(source, &body, received_at, delivery.auth_scheme.clone())
-        .map_err(|e| format!("{}: {e}", delivery.event_id))?;
+    let then: Option<KycEvent> = serde_json::from_str(delivery.event.get()).ok();
+    let personal_data = match then.as_ref().map(|e| e.data.withheld.is_some()) {
+        Some(true) => PersonalData::Withhold,
+        _ => PersonalData::Include,
+    };
+    let shaping = Shaping {
+        personal_data,
+        archive_key: None,
+    };
+    let event = normalize_shaped(
+        source,
+        &body,
+        received_at,
+        delivery.auth_scheme.clone(),
+        shaping,
+    )
+    .map_err(|e| format!("{}: {e}", delivery.event_id))?;
     let mut marked: KycEvent = serde_json::from_str(&event.body)
         .map_err(|e| format!("{}: the event: {e}", delivery.event_id))?;
     marked.kycreplay = Some(replay_id.to_owned());
+    marked.data.archive_key = Some(key(&delivery.source, received_at, &delivery.event_id));
     let body = serde_json::to_string(&marked)
         .map_err(|e| format!("{}: the event: {e}", delivery.event_id))?;
     let message = OutgoingMessage {

@@ -9,3 +9,4 @@ pub mod inbound;
 pub mod normalize;
 pub mod pipeline;
 pub mod settings;
+pub mod withhold;

@@ -3,6 +3,7 @@
 
 use crate::event::{AuthScheme, EventData, KycEvent};
 use crate::intake::settings::QUEUE_MAX_MESSAGE_BYTES;
+use crate::intake::withhold::{self, PersonalData};
 use crate::ports::attributes_size;
 use crate::sources::{Recognized, SourceSpec};
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -170,21 +171,54 @@ fn envelope_fits(r: &Recognized) -> bool {
 #[error("the event could not be serialized: {0}")]
 pub struct NormalizeError(#[from] serde_json::Error);
 
-/// Normalize an authenticated body. What the source does not recognize becomes
-/// `kyc.<product>.unrecognized` with the raw body kept; a body SQS would refuse as is (not
-/// UTF-8, characters outside SQS's set, too large once escaped) travels as Base64. The one error
-/// is a serialization failure, which the types make impossible in practice.
+/// The archive's key of a delivery: its source, its receipt time, its event id.
+pub type ArchiveKeyRule = fn(&str, DateTime<Utc>, &str) -> String;
+
+/// How an event carries its delivery: the function's personal-data setting, and the archive key
+/// rule when the delivery is archived (`data.archive_key`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Shaping {
+    pub personal_data: PersonalData,
+    /// `intake::archive::key` when the function archives.
+    pub archive_key: Option<ArchiveKeyRule>,
+}
+
+impl Shaping {
+    /// The payload as received, no archive: the event as the identity and type rules make it.
+    pub const AS_RECEIVED: Self = Self {
+        personal_data: PersonalData::Include,
+        archive_key: None,
+    };
+}
+
+/// Normalize an authenticated body, its payload as received (`Shaping::AS_RECEIVED`).
 pub fn normalize(
     source: &SourceSpec,
     body: &[u8],
     received_at: DateTime<Utc>,
     auth_scheme: AuthScheme,
 ) -> Result<Normalized, NormalizeError> {
+    normalize_shaped(source, body, received_at, auth_scheme, Shaping::AS_RECEIVED)
+}
+
+/// Normalize an authenticated body. What the source does not recognize becomes
+/// `kyc.<product>.unrecognized` with the raw body kept; a body SQS would refuse as is (not
+/// UTF-8, characters outside SQS's set, too large once escaped) travels as Base64; `shaping`
+/// withholds the source's personal data and names the archived delivery. The one error is a
+/// serialization failure, which the types make impossible in practice.
+pub fn normalize_shaped(
+    source: &SourceSpec,
+    body: &[u8],
+    received_at: DateTime<Utc>,
+    auth_scheme: AuthScheme,
+    shaping: Shaping,
+) -> Result<Normalized, NormalizeError> {
     let parsed: Option<Value> = serde_json::from_slice(body).ok();
     let recognized: Option<Recognized> = parsed
         .as_ref()
         .and_then(source.recognize)
         .filter(envelope_fits);
+    let known = recognized.is_some();
     let received = crate::event::timestamp(received_at);
 
     let mut provider_time_ms = None;
@@ -247,10 +281,14 @@ pub fn normalize(
             // Set below: the body as received, or as Base64.
             payload: RawValue::NULL.to_owned(),
             withheld: None,
-            archive_key: None,
+            archive_key: shaping
+                .archive_key
+                .map(|key| key(source.name, received_at, &id)),
         },
     );
-    let body = message_with_payload(&mut event, body)?;
+    let declared = if known { source.personal_data } else { &[] };
+    let payload = known.then_some(parsed).flatten();
+    let body = shaped_message(&mut event, body, payload, declared, shaping.personal_data)?;
     Ok(Normalized {
         id,
         event_type,
@@ -291,6 +329,42 @@ pub fn message_with_payload(event: &mut KycEvent, raw: &[u8]) -> Result<String, 
             serde_json::to_string(&*event)
         }
     }
+}
+
+/// The message body of `event` carrying `raw` (`parsed`: its JSON, when it is JSON of a recognized
+/// event) with `personal_data`: as received (`message_with_payload`), or with the `declared`
+/// fields removed and listed in `withheld`; a payload whose fields are unknown (not JSON,
+/// unrecognized) or that would travel as Base64 is then left out whole (`withheld: [""]`). The
+/// one rule for every event this library sends, a webhook's or the sweeper's.
+pub fn shaped_message(
+    event: &mut KycEvent,
+    raw: &[u8],
+    parsed: Option<Value>,
+    declared: &[&str],
+    personal_data: PersonalData,
+) -> Result<String, serde_json::Error> {
+    if personal_data == PersonalData::Include {
+        return message_with_payload(event, raw);
+    }
+    if let Some(mut value) = parsed {
+        let removed = withhold::remove(&mut value, declared);
+        let minimized;
+        let payload: &[u8] = if removed.is_empty() {
+            raw
+        } else {
+            minimized = serde_json::to_vec(&value)?;
+            &minimized
+        };
+        event.data.withheld = Some(withhold::listed(removed));
+        let message = message_with_payload(event, payload)?;
+        if event.data.payload_encoding.is_none() {
+            return Ok(message);
+        }
+    }
+    event.data.payload = RawValue::NULL.to_owned();
+    event.data.payload_encoding = None;
+    event.data.withheld = Some(vec![withhold::WHOLE.to_owned()]);
+    serde_json::to_string(&*event)
 }
 
 /// A UTF-8 body as the event's `payload`: the JSON itself, else the text as a JSON string.

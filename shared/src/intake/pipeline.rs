@@ -6,8 +6,9 @@ use crate::intake::archive::{self, Archive, ArchivedDelivery};
 use crate::intake::attest::Attestor;
 use crate::intake::auth::AuthError;
 use crate::intake::inbound::Inbound;
-use crate::intake::normalize::{normalize, Normalized};
+use crate::intake::normalize::{normalize_shaped, Normalized, Shaping};
 use crate::intake::settings::Settings;
+use crate::intake::withhold::PersonalData;
 use crate::metrics::{MetricsSink, RequestMetrics, Stdout, NO_SOURCE};
 use crate::ports::{EventSink, FaultKind, IdempotencyStore, OutgoingMessage, PortError};
 use crate::secrets::manager::{Refresh, Staleness};
@@ -153,6 +154,8 @@ pub struct Pipeline<S, Q> {
     idempotency: Idempotency<S>,
     sink: Q,
     settings: Settings,
+    /// What its events carry of a payload's personal data.
+    personal_data: PersonalData,
     /// Secrets from Secrets Manager: re-read before authenticating once past their max age, and
     /// after a failed authentication once a minute old (see `secrets::manager`).
     secrets: Option<Arc<dyn Refresh>>,
@@ -186,10 +189,17 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
             idempotency: Idempotency::new(store, settings.ttl_secs),
             sink,
             settings,
+            personal_data: PersonalData::default(),
             secrets: None,
             archive: None,
             metrics: Arc::new(Stdout),
         }
+    }
+
+    /// Events carry the declared personal data as `personal_data` says (`withhold` unless told).
+    pub fn with_personal_data(mut self, personal_data: PersonalData) -> Self {
+        self.personal_data = personal_data;
+        self
     }
 
     /// Send the EMF documents elsewhere than stdout (tests).
@@ -376,7 +386,11 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
         // A refresh may have taken a while: the protocol's budget starts from here.
         let now = now + chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
 
-        let event = match normalize(source.spec, req.body, now, scheme.clone()) {
+        let shaping = Shaping {
+            personal_data: self.personal_data,
+            archive_key: self.archive.as_ref().map(|_| archive::key as _),
+        };
+        let event = match normalize_shaped(source.spec, req.body, now, scheme.clone(), shaping) {
             Ok(event) => event,
             Err(e) => {
                 tracing::error!(error = %e, "not forwarded: the event could not be made");
@@ -912,10 +926,21 @@ mod tests {
             let e: crate::event::KycEvent = serde_json::from_str(&m.body).expect("event");
             assert_eq!(e.subject, None);
         }
-        let e: crate::event::KycEvent = serde_json::from_str(&messages[0].body).expect("event");
-        assert_eq!(e.data.payload.get(), "\"not json\"");
+        // Its fields are unknown: by default the payload is left out whole (the archive has it).
+        for m in &messages {
+            let e: crate::event::KycEvent = serde_json::from_str(&m.body).expect("event");
+            assert_eq!(e.data.payload.get(), "null");
+            assert_eq!(e.data.withheld, Some(vec![String::new()]));
+        }
         let e: crate::event::KycEvent = serde_json::from_str(&messages[2].body).expect("event");
         assert_eq!(e.data.provider_event.as_deref(), Some("VKYC_SOMETHING_NEW"));
+        // `include`: as received.
+        let p = pipeline().with_personal_data(PersonalData::Include);
+        deliver(&p, "not json", now).await;
+        let e: crate::event::KycEvent =
+            serde_json::from_str(&p.sink().messages()[0].body).expect("event");
+        assert_eq!(e.data.payload.get(), "\"not json\"");
+        assert_eq!(e.data.withheld, None);
     }
 
     fn claim_for(id: &str, owner: &str, now: DateTime<Utc>) -> Claim {

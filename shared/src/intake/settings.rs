@@ -32,6 +32,8 @@ pub struct Common {
     pub archive_signing_key: Option<String>,
     /// The function's name as Lambda gives it (`AWS_LAMBDA_FUNCTION_NAME`), for the certificate.
     pub lambda_function_name: Option<String>,
+    /// What its events carry of the personal data in a payload (`EVENT_PERSONAL_DATA`).
+    pub personal_data: crate::intake::withhold::PersonalData,
     pub settings: Settings,
 }
 
@@ -93,6 +95,7 @@ pub fn common(env: &dyn Env) -> Result<Common, ConfigError> {
         archive_bucket,
         archive_signing_key,
         lambda_function_name: env.get("AWS_LAMBDA_FUNCTION_NAME"),
+        personal_data: crate::intake::withhold::PersonalData::from_env(env)?,
         settings: Settings {
             ttl_secs,
             max_body_bytes,

@@ -17,7 +17,8 @@
 use crate::config::{err, ConfigError, Env};
 use crate::event::{timestamp, EventData, KycEvent};
 use crate::intake::auth::AuthScheme;
-use crate::intake::normalize::{event_id, message_with_payload, Normalized};
+use crate::intake::normalize::{event_id, shaped_message, Normalized};
+use crate::intake::withhold::PersonalData;
 use crate::sources::registry::{self, source};
 use crate::sources::SourceSpec;
 use chrono::{DateTime, Utc};
@@ -96,7 +97,7 @@ fn project_event(
     auth_scheme: AuthScheme,
     statuses: (Option<String>, Option<String>),
     extra: (Option<u64>, Option<String>),
-    payload: &Value,
+    payload: (&Value, &[&str], PersonalData),
 ) -> Result<Normalized, String> {
     let mut event = KycEvent::new(
         id.clone(),
@@ -123,8 +124,15 @@ fn project_event(
             archive_key: None,
         },
     );
-    let body = message_with_payload(&mut event, payload.to_string().as_bytes())
-        .map_err(|e| e.to_string())?;
+    let (value, declared, personal_data) = payload;
+    let body = shaped_message(
+        &mut event,
+        value.to_string().as_bytes(),
+        Some(value.clone()),
+        declared,
+        personal_data,
+    )
+    .map_err(|e| e.to_string())?;
     Ok(Normalized {
         id,
         event_type: event_type.to_owned(),
@@ -173,18 +181,18 @@ pub fn started(
         AuthScheme::APPLICATION,
         (None, None),
         (expect_within_s, None),
-        &json!({}),
+        (&json!({}), &[], PersonalData::Include),
     )
 }
 
-/// `kyc.journey.reconciled`: the provider's API says the journey is at `status`/`sub_status`
-/// (`answer` is what it answered).
+/// `kyc.journey.reconciled`: the provider's API says the journey is at `status`/`sub_status`;
+/// `answer` is what it answered, its `declared` personal data withheld or not as
+/// `personal_data` says.
 pub fn reconciled(
     source: &'static SourceSpec,
     subject: &str,
-    status: &str,
-    sub_status: Option<&str>,
-    answer: &Value,
+    (status, sub_status): (&str, Option<&str>),
+    (answer, declared, personal_data): (&Value, &[&str], PersonalData),
     scheme: AuthScheme,
     fetched_at: DateTime<Utc>,
 ) -> Result<Normalized, String> {
@@ -207,7 +215,7 @@ pub fn reconciled(
         scheme,
         (Some(status.to_owned()), sub_status.map(str::to_owned)),
         (None, Some(timestamp(fetched_at))),
-        answer,
+        (answer, declared, personal_data),
     )
 }
 
@@ -274,7 +282,7 @@ pub fn stalled(journey: &OpenJourney, now: DateTime<Utc>) -> Result<Normalized, 
             journey.provider_sub_status.clone(),
         ),
         (None, None),
-        &payload,
+        (&payload, &[], PersonalData::Include),
     )
 }
 
@@ -341,9 +349,8 @@ mod tests {
         let r1 = reconciled(
             &vkyc::SOURCE,
             "v-1",
-            "EXPIRED",
-            None,
-            &json!({"status": "EXPIRED"}),
+            ("EXPIRED", None),
+            (&json!({"status": "EXPIRED"}), &[], PersonalData::Include),
             crate::sources::cashfree::STATUS_API_SCHEME,
             now,
         )
@@ -351,9 +358,8 @@ mod tests {
         let r2 = reconciled(
             &vkyc::SOURCE,
             "v-1",
-            "EXPIRED",
-            None,
-            &json!({}),
+            ("EXPIRED", None),
+            (&json!({}), &[], PersonalData::Include),
             crate::sources::cashfree::STATUS_API_SCHEME,
             now + chrono::Duration::minutes(15),
         )
@@ -362,9 +368,8 @@ mod tests {
         let r3 = reconciled(
             &vkyc::SOURCE,
             "v-1",
-            "REJECTED",
-            None,
-            &json!({}),
+            ("REJECTED", None),
+            (&json!({}), &[], PersonalData::Include),
             crate::sources::cashfree::STATUS_API_SCHEME,
             now,
         )

@@ -11,6 +11,7 @@
 
 use crate::config::{self, ConfigError, Env};
 use crate::intake::normalize::Normalized;
+use crate::intake::withhold::PersonalData;
 use crate::journeys::completeness::{self, OpenJourney};
 use crate::journeys::worker;
 use crate::metrics::{self, MetricsSink};
@@ -44,6 +45,8 @@ pub struct SweeperConfig {
     /// Each provider's status API whose credentials are set; the others' journeys are only
     /// reported.
     pub apis: StatusApis,
+    /// What its reconciled events carry of an answer's personal data (`EVENT_PERSONAL_DATA`).
+    pub personal_data: PersonalData,
 }
 
 impl SweeperConfig {
@@ -60,6 +63,7 @@ impl SweeperConfig {
             journey_table,
             queue_url,
             apis,
+            personal_data: PersonalData::from_env(env)?,
         })
     }
 }
@@ -71,7 +75,11 @@ pub fn status_apis() -> &'static [&'static StatusApiSpec] {
 
 /// The variables the sweeper reads: its table, the queue, and each status API's.
 pub fn variables() -> Vec<&'static str> {
-    let mut vars = vec![worker::var::JOURNEY_TABLE, config::var::EVENTS_QUEUE_URL];
+    let mut vars = vec![
+        worker::var::JOURNEY_TABLE,
+        config::var::EVENTS_QUEUE_URL,
+        crate::intake::withhold::VARIABLE,
+    ];
     vars.extend(
         status_apis()
             .iter()
@@ -186,6 +194,7 @@ pub struct Sweeper<D, Q> {
     journeys: D,
     apis: StatusApis,
     sink: Q,
+    personal_data: PersonalData,
     metrics: Arc<dyn MetricsSink>,
 }
 
@@ -203,8 +212,16 @@ impl<D: DueJourneys, Q: EventSink> Sweeper<D, Q> {
             journeys,
             apis,
             sink,
+            personal_data: PersonalData::default(),
             metrics: Arc::new(metrics::Stdout),
         }
+    }
+
+    /// Reconciled events carry the answers' declared personal data as `personal_data` says
+    /// (`withhold` unless told): withheld, it is kept nowhere.
+    pub fn with_personal_data(mut self, personal_data: PersonalData) -> Self {
+        self.personal_data = personal_data;
+        self
     }
 
     pub fn with_metrics(mut self, metrics: Arc<dyn MetricsSink>) -> Self {
@@ -381,9 +398,8 @@ impl<D: DueJourneys, Q: EventSink> Sweeper<D, Q> {
                         completeness::reconciled(
                             source,
                             subject,
-                            &state.status,
-                            state.sub_status.as_deref(),
-                            &state.answer,
+                            (&state.status, state.sub_status.as_deref()),
+                            (&state.answer, reconcile.personal_data, self.personal_data),
                             spec.scheme.clone(),
                             now,
                         )

@@ -35,6 +35,9 @@ pub struct SourceSpec {
     pub notification_id: Option<&'static str>,
     /// The provider's payload → the normalized fields; `None` means unrecognized.
     pub recognize: fn(&Value) -> Option<Recognized>,
+    /// JSON pointers (`*`: any key or index) of the personal data in its webhook bodies, which an
+    /// event withholds unless `EVENT_PERSONAL_DATA=include` (`intake::withhold`).
+    pub personal_data: &'static [&'static str],
     /// How its journeys end, stall and can be reconciled (the journey sweeper).
     pub journey: JourneyRules,
     /// Its authentication, built from the environment (a bad value is an error naming the
@@ -71,6 +74,9 @@ pub struct Reconcile {
     /// Every status the provider documents for the API, when it publishes a closed list: an
     /// answer with any other is not believed. `None`: open strings (any status word).
     pub statuses: Option<&'static [&'static str]>,
+    /// JSON pointers of the personal data in its answers, which a `kyc.journey.reconciled`
+    /// event withholds as a webhook's event does.
+    pub personal_data: &'static [&'static str],
 }
 
 impl JourneyRules {

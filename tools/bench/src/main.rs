@@ -104,11 +104,14 @@ async fn main() -> Result<(), BoxError> {
         names.push(("now+archive", bootstrap.clone()));
     }
     if let Some(b) = args.baseline {
+        if args.archive {
+            names.push(("baseline+archive", b.clone()));
+        }
         names.push(("baseline", b));
     }
     println!("kyc-bench: N = {n}, local server with keep-alive, interleaved in chunks of {CHUNK}");
     for (name, path) in &names {
-        println!("  {name:<9} {}", path.display());
+        println!("  {name:<16} {}", path.display());
     }
     println!();
 

@@ -22,6 +22,9 @@ pub static SOURCE: SourceSpec = SourceSpec {
     event_pointer: "/event_type",
     notification_id: None,
     recognize,
+    // The DigiLocker user's name, date of birth, gender, e-Aadhaar flag and mobile (Cashfree's
+    // success payload and the samples).
+    personal_data: &["/data/user_details"],
     auth: super::settings::auth,
     journey: JourneyRules {
         // A DigiLocker journey's first webhook is already its last.
@@ -43,6 +46,8 @@ pub static SOURCE: SourceSpec = SourceSpec {
                 "CONSENT_DENIED",
                 "FAILURE",
             ]),
+            // The status answer carries the same `user_details` at its top.
+            personal_data: &["/user_details"],
         }),
     },
 };

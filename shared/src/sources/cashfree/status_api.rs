@@ -198,11 +198,13 @@ mod tests {
         path: "/verification/vkyc",
         final_statuses: &[],
         statuses: None,
+        personal_data: &[],
     };
     const DIGILOCKER: Reconcile = Reconcile {
         path: "/verification/digilocker",
         final_statuses: &[],
         statuses: Some(&["PENDING", "AUTHENTICATED"]),
+        personal_data: &[],
     };
 
     #[test]

@@ -27,6 +27,15 @@ pub static SOURCE: SourceSpec = SourceSpec {
     event_pointer: "/event_type",
     notification_id: None,
     recognize,
+    // The video call's recording and the person's session link (each opens the person's video
+    // KYC), and the agent's and auditor's free-text remarks about the person (Cashfree's VKYC
+    // webhook fields and the samples).
+    personal_data: &[
+        "/data/recording_link",
+        "/data/vkyc_link",
+        "/data/agent_remarks",
+        "/data/auditor_remarks",
+    ],
     auth: super::settings::auth,
     journey: JourneyRules {
         terminal: &["auditor_review_completed", "link_expired"],
@@ -43,6 +52,13 @@ pub static SOURCE: SourceSpec = SourceSpec {
             ],
             // Not all published: open strings.
             statuses: None,
+            // The status answer is the webhook's `data` object.
+            personal_data: &[
+                "/recording_link",
+                "/vkyc_link",
+                "/agent_remarks",
+                "/auditor_remarks",
+            ],
         }),
     },
 };

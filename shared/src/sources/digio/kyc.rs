@@ -33,6 +33,15 @@ pub static SOURCE: SourceSpec = SourceSpec {
     event_pointer: "/event",
     notification_id: Some("/id"),
     recognize,
+    // The person's e-mail or mobile and name, the Aadhaar and PAN details of each action, and
+    // the access token of the person's session, in whichever entity the payload carries
+    // (DIGIO-NOTES.md, §2: the REST object's field names).
+    personal_data: &[
+        "/payload/*/customer_identifier",
+        "/payload/*/customer_name",
+        "/payload/*/actions/*/details",
+        "/payload/*/access_token",
+    ],
     auth: super::settings::auth,
     journey: JourneyRules {
         terminal: &["approved", "declined", "expired", "cancelled"],
@@ -42,6 +51,13 @@ pub static SOURCE: SourceSpec = SourceSpec {
             final_statuses: &["approved", "rejected", "expired", "terminated"],
             // Digio publishes no closed list: open strings (lower-case words).
             statuses: None,
+            // The answer is the `kyc_request` object itself.
+            personal_data: &[
+                "/customer_identifier",
+                "/customer_name",
+                "/actions/*/details",
+                "/access_token",
+            ],
         }),
     },
 };

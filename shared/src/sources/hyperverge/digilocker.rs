@@ -22,6 +22,8 @@ pub static SOURCE: SourceSpec = SourceSpec {
     event_pointer: "/event/code",
     notification_id: None,
     recognize,
+    // `{refId, event, timeStamp}`: nothing about the person (the provider's page and samples).
+    personal_data: &[],
     auth: super::settings::digilocker_auth,
     // HyperVerge's results API answers only after the webhook went out: detection only.
     journey: JourneyRules {
