@@ -54,6 +54,17 @@ async fn run_function(
     level: &str,
     events: &[(String, u64)],
 ) -> String {
+    run_function_with(stack, binary, level, events, &[]).await
+}
+
+/// `run_function`, with `extra` in its environment (which wins).
+async fn run_function_with(
+    stack: &Stack,
+    binary: &str,
+    level: &str,
+    events: &[(String, u64)],
+    extra: &[(&str, &str)],
+) -> String {
     let api = RuntimeApi::start().await.expect("runtime API emulator");
     let mut env = stack.env_vars(&[]);
     for (k, v) in [
@@ -68,6 +79,9 @@ async fn run_function(
         ("AWS_SECRET_ACCESS_KEY", "local"),
     ] {
         env.insert(k.to_owned(), v.to_owned());
+    }
+    for (k, v) in extra {
+        env.insert((*k).to_owned(), (*v).to_owned());
     }
     let mut child = Command::new(workspace_binary(binary))
         .env_clear()
@@ -267,4 +281,38 @@ async fn a_request_the_http_types_refuse_is_answered_and_logged_and_the_process_
         1,
         "only the good request was queued"
     );
+}
+
+/// The SDK's standard per-service endpoint variables are honoured: with `AWS_ENDPOINT_URL`
+/// pointing where nothing listens, a bootstrap whose DynamoDB, SQS, S3 and KMS each have their own
+/// variable naming the local server still accepts, archives and queues a webhook.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_services_own_endpoint_variable_is_honoured() {
+    let stack = Stack::new(true).await;
+    let dead = format!(
+        "http://127.0.0.1:{}",
+        kyc_local::server::free_port().expect("a port")
+    );
+    let local = endpoint();
+    let sample = samples_of("cashfree-webhook")
+        .into_iter()
+        .find(|(_, status)| *status == 200)
+        .expect("an accepted sample");
+    let logs = run_function_with(
+        &stack,
+        "cashfree-webhook",
+        "INFO",
+        &[sample],
+        &[
+            ("AWS_ENDPOINT_URL", dead.as_str()),
+            ("AWS_ENDPOINT_URL_DYNAMODB", local),
+            ("AWS_ENDPOINT_URL_SQS", local),
+            ("AWS_ENDPOINT_URL_S3", local),
+            ("AWS_ENDPOINT_URL_KMS", local),
+        ],
+    )
+    .await;
+    assert!(logs.contains("webhook handled"), "{logs}");
+    assert_eq!(stack.messages().await.len(), 1, "{logs}");
+    assert_eq!(stack.archived().await.len(), 1, "{logs}");
 }

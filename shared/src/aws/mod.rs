@@ -116,7 +116,28 @@ pub fn lambda_config() -> aws_config::SdkConfig {
     if let Some(url) = var("AWS_ENDPOINT_URL") {
         config = config.endpoint_url(url);
     }
-    config.build()
+    config.service_config(EnvServiceConfig).build()
+}
+
+/// The SDK's standard per-service settings from the environment alone (no profile): a service's
+/// own variable first (`AWS_ENDPOINT_URL_SQS`, `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_S3`,
+/// ..., the service id in upper case with spaces as `_`), then the shared one
+/// (`AWS_ENDPOINT_URL`), as `aws_config`'s own loader reads them.
+#[derive(Debug)]
+struct EnvServiceConfig;
+
+impl aws_types::service_config::LoadServiceConfig for EnvServiceConfig {
+    fn load_config(&self, key: aws_types::service_config::ServiceConfigKey<'_>) -> Option<String> {
+        let service = key
+            .service_id()
+            .to_ascii_uppercase()
+            .replace([' ', '-'], "_");
+        [format!("{}_{service}", key.env()), key.env().to_owned()]
+            .iter()
+            .find_map(|name| std::env::var(name).ok())
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
 }
 
 /// The HTTPS client every SDK client shares: rustls with ring's cryptography, the platform's root

@@ -25,13 +25,20 @@ impl S3Archive {
     }
 
     /// The S3 client on `sdk`: path-style addressing when the SDK is pointed at another endpoint
-    /// (`AWS_ENDPOINT_URL`: a local server has no per-bucket host names), virtual-hosted on AWS.
+    /// (`AWS_ENDPOINT_URL` or `AWS_ENDPOINT_URL_S3`: a local server has no per-bucket host names), virtual-hosted on AWS.
     pub fn client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
         let config = aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(sdk.endpoint_url().is_some())
+            .force_path_style(endpoint_overridden(sdk))
             .build();
         aws_sdk_s3::Client::from_conf(config)
     }
+}
+
+/// Whether S3 calls go to another endpoint than AWS's (`AWS_ENDPOINT_URL_S3` or
+/// `AWS_ENDPOINT_URL`): a local server, addressed by path.
+fn endpoint_overridden(sdk: &aws_config::SdkConfig) -> bool {
+    sdk.endpoint_url().is_some()
+        || std::env::var("AWS_ENDPOINT_URL_S3").is_ok_and(|v| !v.trim().is_empty())
 }
 
 impl Archive for S3Archive {
