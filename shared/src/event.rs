@@ -39,6 +39,10 @@ pub struct KycEvent {
     /// from the audit archive. Absent on events from a webhook.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kycreplay: Option<String>,
+    /// CloudEvents distributed-tracing extension: the W3C form of the trace of the invocation
+    /// that made the event (`trace::TraceHeader::traceparent`), for consumers outside AWS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
     /// CloudEvents extension attributes of the journey stream (`journeys::stream`): the
     /// journey's state after this event, what the event did to it, and the events applied so
     /// far. Absent on the events queue (and state and count on an unrecognized event).
@@ -148,6 +152,7 @@ impl KycEvent {
             time,
             datacontenttype: DATA_CONTENT_TYPE.into(),
             kycreplay: None,
+            traceparent: None,
             kycjourneystate: None,
             kycjourneyeffect: None,
             kycjourneycount: None,
@@ -214,7 +219,7 @@ mod tests {
         let schema: Value =
             serde_json::from_str(include_str!("../../schema/kyc-event.schema.json"))
                 .expect("schema is JSON");
-        let event = r#"{"specversion":"1.0","id":"0000000000000000000000000000000000000000000000000000000000000000","source":"cashfree/vkyc","type":"kyc.vkyc.call_completed","subject":"v","time":"2025-05-22T03:51:14Z","datacontenttype":"application/json","kycreplay":"r1","kycjourneystate":"open","kycjourneyeffect":"applied","kycjourneycount":1,"data":{"provider":"cashfree","product":"vkyc","provider_event":"E","provider_status":"S","provider_sub_status":null,"provider_time":null,"received_at":"2025-05-22T03:51:14Z","auth_scheme":"cashfree_header_hmac","payload_encoding":"base64","expect_within_s":60,"fetched_at":"2025-05-22T03:51:14Z","payload":"AA==","withheld":["/data"],"archive_key":"cashfree/vkyc/2025/05/22/0.json"}}"#;
+        let event = r#"{"specversion":"1.0","id":"0000000000000000000000000000000000000000000000000000000000000000","source":"cashfree/vkyc","type":"kyc.vkyc.call_completed","subject":"v","time":"2025-05-22T03:51:14Z","datacontenttype":"application/json","kycreplay":"r1","traceparent":"00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01","kycjourneystate":"open","kycjourneyeffect":"applied","kycjourneycount":1,"data":{"provider":"cashfree","product":"vkyc","provider_event":"E","provider_status":"S","provider_sub_status":null,"provider_time":null,"received_at":"2025-05-22T03:51:14Z","auth_scheme":"cashfree_header_hmac","payload_encoding":"base64","expect_within_s":60,"fetched_at":"2025-05-22T03:51:14Z","payload":"AA==","withheld":["/data"],"archive_key":"cashfree/vkyc/2025/05/22/0.json"}}"#;
         // Every optional field set, so every field the schema names is compared.
         let parsed: super::KycEvent = serde_json::from_str(event).expect("deserializes");
         let round: Value = serde_json::to_value(&parsed).expect("serializes");

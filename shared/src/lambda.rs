@@ -19,6 +19,7 @@ use std::convert::Infallible;
 use std::net::IpAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use tracing::Instrument;
 
 /// Serve API Gateway requests with `pipeline`: one at a time, or as many at once as
 /// `AWS_LAMBDA_MAX_CONCURRENCY` says (Lambda Managed Instances).
@@ -139,6 +140,9 @@ pub async fn handle<S: IdempotencyStore, Q: EventSink>(
         body,
         source_ip: source_ip(&req),
         deadline_ms,
+        trace: req
+            .lambda_context_ref()
+            .and_then(|c| c.xray_trace_id.as_deref()),
     };
     let outcome = pipeline.process(&inbound, chrono::Utc::now()).await;
     Ok(response(&outcome))
@@ -204,7 +208,20 @@ where
                 let left_ms = deadline_ms - chrono::Utc::now().timestamp_millis();
                 let budget =
                     std::time::Duration::from_millis(u64::try_from(left_ms).unwrap_or_default());
-                Ok::<_, Infallible>(sweeper.run(chrono::Utc::now(), budget).await)
+                let trace = event
+                    .context
+                    .xray_trace_id
+                    .as_deref()
+                    .and_then(crate::trace::TraceHeader::parse);
+                let span = tracing::info_span!(
+                    "sweep",
+                    trace_id = trace.as_ref().map(|t| t.trace_id().to_owned())
+                );
+                let report = sweeper
+                    .run_traced(chrono::Utc::now(), budget, trace)
+                    .instrument(span)
+                    .await;
+                Ok::<_, Infallible>(report)
             }
         },
     ))

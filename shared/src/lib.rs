@@ -33,6 +33,7 @@ pub mod secrets;
 pub mod sources;
 pub mod startup;
 pub mod telemetry;
+pub mod trace;
 
 pub use event::KycEvent;
 pub use intake::inbound::Inbound;

@@ -24,6 +24,9 @@ pub struct OutgoingMessage {
     pub source: String,
     /// Message attribute `replay`: the replay id, on an event sent again from the archive.
     pub replay: Option<String>,
+    /// The X-Ray trace header of the invocation that made it: SQS's system attribute
+    /// `AWSTraceHeader`, which links the consumer's invocation to that trace.
+    pub trace_header: Option<String>,
 }
 
 /// The data type SQS records for our two message attributes.

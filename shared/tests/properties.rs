@@ -320,6 +320,7 @@ fn the_pipeline_never_panics_and_refusals_write_nothing() {
             body: &body,
             source_ip: ip.and_then(|i| i.parse().ok()),
             deadline_ms: None,
+            trace: None,
         };
         let messages_before = pipeline.sink().messages().len();
         let records_before = pipeline.store().records().len();

@@ -33,6 +33,7 @@ async fn the_local_queue_refuses_what_sqs_refuses_and_the_fault_says_so() {
         event_type: "kyc.vkyc.call_completed".into(),
         source: "cashfree/vkyc".into(),
         replay: None,
+        trace_header: None,
     };
     for body in ["a\u{FFFF}b".to_owned(), "x".repeat(1_048_577)] {
         let e = sink.send(&message(body)).await.expect_err("refused");

@@ -27,6 +27,7 @@ mod secrets;
 mod stream;
 mod sweeper;
 mod template;
+mod trace;
 
 #[test]
 fn every_file_here_is_a_module() {

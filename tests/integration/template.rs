@@ -1664,3 +1664,24 @@ fn the_archive_signing_key_signs_for_the_webhook_roles_alone_and_the_operator_ch
         get_att("ArchiveSigningKey", "Arn")
     );
 }
+
+#[test]
+fn every_function_is_traced_actively() {
+    let t = template();
+    assert_eq!(
+        t["Globals"]["Function"]["Tracing"], "Active",
+        "Lambda samples each invocation and hands it the trace header the events carry on"
+    );
+    for (id, r) in of_type(&t, "AWS::Serverless::Function") {
+        assert!(
+            r["Properties"].get("Tracing").is_none(),
+            "{id} overrides the global tracing"
+        );
+        // SAM attaches AWSXrayWriteOnlyAccess to a function's generated role when tracing is
+        // Active; a role of our own would need it listed.
+        assert!(
+            r["Properties"].get("Role").is_none(),
+            "{id} brings its own role: give it xray:PutTraceSegments and xray:PutTelemetryRecords"
+        );
+    }
+}

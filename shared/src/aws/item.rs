@@ -50,10 +50,14 @@ pub(super) fn entry_value(e: &Entry) -> AttributeValue {
         ("provider_status", &e.provider_status),
         ("provider_sub_status", &e.provider_sub_status),
         ("archive_key", &e.archive_key),
+        ("trace_id", &e.trace_id),
     ] {
         if let Some(v) = v {
             m.insert(k.to_owned(), s(v));
         }
+    }
+    if e.trace_sampled {
+        m.insert("trace_sampled".to_owned(), AttributeValue::Bool(true));
     }
     AttributeValue::L(vec![AttributeValue::M(m)])
 }
@@ -76,6 +80,12 @@ pub(super) fn entries(item: &HashMap<String, AttributeValue>) -> Vec<Entry> {
                 origin: Origin::parse(&text("origin")?)?,
                 archive_key: text("archive_key"),
                 applied_at: text("applied_at")?,
+                trace_id: text("trace_id"),
+                trace_sampled: m
+                    .get("trace_sampled")
+                    .and_then(|v| v.as_bool().ok())
+                    .copied()
+                    .unwrap_or(false),
             })
         })
         .collect()

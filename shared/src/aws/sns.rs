@@ -59,7 +59,15 @@ impl JourneyStream for SnsStream {
                 .message_group_id(&message.group_id)
                 .message_deduplication_id(&message.deduplication_id);
         }
+        let trace = message.trace_header.clone();
         request
+            .customize()
+            .mutate_request(move |http| {
+                if let Some(header) = &trace {
+                    http.headers_mut()
+                        .insert(crate::trace::HTTP_HEADER, header.clone());
+                }
+            })
             .send()
             .await
             .map(|_| ())

@@ -47,6 +47,18 @@ impl EventSink for SqsSink {
                 string_attribute(replay)?,
             );
         }
+        if let Some(header) = &message.trace_header {
+            request = request.message_system_attributes(
+                aws_sdk_sqs::types::MessageSystemAttributeNameForSends::AwsTraceHeader,
+                aws_sdk_sqs::types::MessageSystemAttributeValue::builder()
+                    .data_type(ATTRIBUTE_DATA_TYPE)
+                    .string_value(header)
+                    .build()
+                    .map_err(|e| {
+                        PortError::new("SQS SendMessage", FaultKind::Rejected, e.to_string())
+                    })?,
+            );
+        }
         if self.fifo {
             request = request
                 .message_group_id(&message.group_id)

@@ -21,6 +21,7 @@ use crate::intake::normalize::{normalize, normalize_shaped, Normalized, Shaping}
 use crate::intake::withhold::PersonalData;
 use crate::ports::{FaultKind, OutgoingMessage, PortError};
 use crate::sources::SourceSpec;
+use crate::trace::TraceHeader;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use chrono::{DateTime, Datelike, Utc};
@@ -218,6 +219,7 @@ pub fn replay(
     delivery: &ArchivedDelivery,
     source: &SourceSpec,
     replay_id: &str,
+    trace: Option<&TraceHeader>,
 ) -> Result<Replayed, String> {
     let body = delivery.body()?;
     let received_at = delivery.received_at()?;
@@ -229,6 +231,7 @@ pub fn replay(
     let shaping = Shaping {
         personal_data,
         archive_key: None,
+        trace: trace.cloned(),
     };
     let event = normalize_shaped(
         source,

@@ -17,6 +17,8 @@ pub struct Inbound<'a> {
     pub source_ip: Option<IpAddr>,
     /// The invocation's deadline, epoch ms (Lambda context), when known.
     pub deadline_ms: Option<i64>,
+    /// The invocation's X-Ray trace header (Lambda context), when Lambda gave one.
+    pub trace: Option<&'a str>,
 }
 
 impl<'a> Inbound<'a> {
@@ -31,6 +33,7 @@ impl<'a> Inbound<'a> {
             body,
             source_ip: None,
             deadline_ms: None,
+            trace: None,
         }
     }
 }

@@ -6,6 +6,7 @@ use crate::intake::settings::QUEUE_MAX_MESSAGE_BYTES;
 use crate::intake::withhold::{self, PersonalData};
 use crate::ports::attributes_size;
 use crate::sources::{Recognized, SourceSpec};
+use crate::trace::TraceHeader;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use chrono::{DateTime, FixedOffset, NaiveDateTime, SecondsFormat, Utc};
@@ -23,6 +24,8 @@ pub struct Normalized {
     pub body: String,
     /// The provider's event time, epoch ms, when the payload had one we could read.
     pub provider_time_ms: Option<i64>,
+    /// The X-Ray trace header of the invocation that made it (`trace`).
+    pub trace_header: Option<String>,
 }
 
 impl Normalized {
@@ -36,7 +39,18 @@ impl Normalized {
             event_type: self.event_type.clone(),
             source: self.source.to_owned(),
             replay: None,
+            trace_header: self.trace_header.clone(),
         }
+    }
+
+    /// This event carried on `trace`: its `traceparent` and its message's `AWSTraceHeader` (the
+    /// body written again: for the events made off the webhook path).
+    pub fn traced(mut self, trace: &TraceHeader) -> Result<Self, serde_json::Error> {
+        let mut event: KycEvent = serde_json::from_str(&self.body)?;
+        event.traceparent = Some(trace.traceparent());
+        self.body = serde_json::to_string(&event)?;
+        self.trace_header = Some(trace.header());
+        Ok(self)
     }
 
     /// FIFO `MessageGroupId`: [`crate::event::message_group`].
@@ -176,18 +190,22 @@ pub type ArchiveKeyRule = fn(&str, DateTime<Utc>, &str) -> String;
 
 /// How an event carries its delivery: the function's personal-data setting, and the archive key
 /// rule when the delivery is archived (`data.archive_key`).
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Shaping {
     pub personal_data: PersonalData,
     /// `intake::archive::key` when the function archives.
     pub archive_key: Option<ArchiveKeyRule>,
+    /// The invocation's trace, which the event carries on (`traceparent`, `AWSTraceHeader`).
+    pub trace: Option<TraceHeader>,
 }
 
 impl Shaping {
-    /// The payload as received, no archive: the event as the identity and type rules make it.
+    /// The payload as received, no archive, no trace: the event as the identity and type rules
+    /// make it.
     pub const AS_RECEIVED: Self = Self {
         personal_data: PersonalData::Include,
         archive_key: None,
+        trace: None,
     };
 }
 
@@ -286,6 +304,7 @@ pub fn normalize_shaped(
                 .map(|key| key(source.name, received_at, &id)),
         },
     );
+    event.traceparent = shaping.trace.as_ref().map(TraceHeader::traceparent);
     let declared = if known { source.personal_data } else { &[] };
     let payload = known.then_some(parsed).flatten();
     let body = shaped_message(&mut event, body, payload, declared, shaping.personal_data)?;
@@ -296,6 +315,7 @@ pub fn normalize_shaped(
         subject,
         body,
         provider_time_ms,
+        trace_header: shaping.trace.as_ref().map(TraceHeader::header),
     })
 }
 

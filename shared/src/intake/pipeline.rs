@@ -13,6 +13,7 @@ use crate::metrics::{MetricsSink, RequestMetrics, Stdout, NO_SOURCE};
 use crate::ports::{EventSink, FaultKind, IdempotencyStore, OutgoingMessage, PortError};
 use crate::secrets::manager::{Refresh, Staleness};
 use crate::sources::Source;
+use crate::trace::TraceHeader;
 use chrono::{DateTime, Utc};
 use http::{Method, StatusCode};
 use lambda_idempotency::{fingerprint, log_fault, Attempt, Completion, Failure, Idempotency, Run};
@@ -253,14 +254,16 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
     pub async fn process(&self, req: &Inbound<'_>, now: DateTime<Utc>) -> Outcome {
         let started = std::time::Instant::now();
         let source = self.route(req.path);
+        let trace = req.trace.and_then(TraceHeader::parse);
         let span = tracing::info_span!(
             "webhook",
             source = source.map_or("-", |s| s.spec.name),
+            trace_id = trace.as_ref().map(TraceHeader::trace_id),
             event_id = tracing::field::Empty
         );
         let mut report = Report::default();
         let outcome = self
-            .run(source, req, now, started, &mut report)
+            .run(source, req, trace, now, started, &mut report)
             .instrument(span.clone())
             .await;
         let _enter = span.enter();
@@ -352,6 +355,7 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
         &self,
         source: Option<&Source>,
         req: &Inbound<'_>,
+        trace: Option<TraceHeader>,
         now: DateTime<Utc>,
         started: std::time::Instant,
         report: &mut Report,
@@ -389,6 +393,7 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
         let shaping = Shaping {
             personal_data: self.personal_data,
             archive_key: self.archive.as_ref().map(|_| archive::key as _),
+            trace,
         };
         let event = match normalize_shaped(source.spec, req.body, now, scheme.clone(), shaping) {
             Ok(event) => event,

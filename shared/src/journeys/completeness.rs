@@ -140,6 +140,7 @@ fn project_event(
         subject: Some(subject.to_owned()),
         body,
         provider_time_ms: None,
+        trace_header: None,
     })
 }
 

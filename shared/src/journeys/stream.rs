@@ -145,6 +145,9 @@ pub struct StreamMessage {
     pub source: String,
     /// Message attribute `journey_state`; absent for an unrecognized event.
     pub journey_state: Option<&'static str>,
+    /// The record's X-Ray trace header, set on the publish (`X-Amzn-Trace-Id`: SNS has no trace
+    /// attribute).
+    pub trace_header: Option<String>,
 }
 
 impl StreamMessage {
@@ -244,6 +247,7 @@ pub fn message(
         event_type: event.event_type.clone(),
         source: event.source.clone(),
         journey_state: published.state.map(JourneyState::as_str),
+        trace_header: None,
     };
     if message.size() > MAX_MESSAGE_BYTES {
         for (k, v) in top.iter_mut() {

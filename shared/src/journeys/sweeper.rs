@@ -22,6 +22,7 @@ use crate::sources::status::ProviderState;
 use crate::sources::status::{ApiError, StatusApi, StatusApiSpec};
 #[cfg(test)]
 use crate::sources::Reconcile;
+use crate::trace::TraceHeader;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -233,6 +234,16 @@ impl<D: DueJourneys, Q: EventSink> Sweeper<D, Q> {
     /// invocation's remaining time) is spent. Nothing is reported stalled because the status API
     /// could not be asked, and no one journey can stop the run from reaching the ones behind it.
     pub async fn run(&self, now: DateTime<Utc>, budget: Duration) -> SweepReport {
+        self.run_traced(now, budget, None).await
+    }
+
+    /// `run`, its events carrying the invocation's `trace` (`traceparent`, `AWSTraceHeader`).
+    pub async fn run_traced(
+        &self,
+        now: DateTime<Utc>,
+        budget: Duration,
+        trace: Option<TraceHeader>,
+    ) -> SweepReport {
         let end = Instant::now() + budget;
         let mut report = SweepReport::default();
         let mut per_source: BTreeMap<&'static str, (usize, usize)> = BTreeMap::new();
@@ -273,9 +284,13 @@ impl<D: DueJourneys, Q: EventSink> Sweeper<D, Q> {
                     break 'pages;
                 };
                 let step = self.step(journey, now, budget, &mut unusable).await;
-                let event = match step {
-                    Step::Sent(event) => event,
-                    Step::Left(count) => {
+                let event = match (step, &trace) {
+                    (Step::Sent(event), Some(trace)) => match event.clone().traced(trace) {
+                        Ok(traced) => traced,
+                        Err(_) => event,
+                    },
+                    (Step::Sent(event), None) => event,
+                    (Step::Left(count), _) => {
                         *count(&mut report) += 1;
                         report.left += 1;
                         continue;

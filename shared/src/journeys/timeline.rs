@@ -94,6 +94,13 @@ pub struct Entry {
     pub archive_key: Option<String>,
     /// When the worker applied it (RFC 3339).
     pub applied_at: String,
+    /// The X-Ray trace id of the invocation that sent it (the record's `AWSTraceHeader`), when
+    /// it had one: its log lines carry it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
+    /// Whether that trace was sampled (X-Ray has it to show).
+    #[serde(default)]
+    pub trace_sampled: bool,
 }
 
 impl Entry {
@@ -110,6 +117,8 @@ impl Entry {
             origin,
             archive_key,
             applied_at: applied_at.to_owned(),
+            trace_id: None,
+            trace_sampled: false,
         }
     }
 }

@@ -28,11 +28,13 @@ pub use crate::journeys::update::{
 };
 use crate::metrics::{self, MetricsSink};
 use crate::ports::{Claim, IdempotencyStore, PortError};
+use crate::trace::TraceHeader;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_idempotency::batch::{process_batch, RecordResult};
 use lambda_idempotency::{fingerprint, log_fault, Attempt, Completion, Failure, Idempotency, Run};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
+use tracing::Instrument;
 
 /// The worker's function and binary name.
 pub const WORKER_NAME: &str = "journey-worker";
@@ -274,8 +276,28 @@ impl<S: IdempotencyStore, J: JourneyStore, P: JourneyStream> JourneyWorker<S, J,
         .await
     }
 
-    /// Process one record and log one line about it (never its body).
+    /// Process one record and log one line about it (never its body), every line of it with the
+    /// trace id its sender's invocation gave it (`AWSTraceHeader`).
     async fn record(&self, record: &SqsMessage, deadline_ms: i64) -> RecordOutcome {
+        let trace = record
+            .attributes
+            .get(crate::trace::SQS_ATTRIBUTE)
+            .and_then(|raw| TraceHeader::parse(raw));
+        let span = tracing::info_span!(
+            "record",
+            trace_id = trace.as_ref().map(TraceHeader::trace_id)
+        );
+        self.traced_record(record, trace.as_ref(), deadline_ms)
+            .instrument(span)
+            .await
+    }
+
+    async fn traced_record(
+        &self,
+        record: &SqsMessage,
+        trace: Option<&TraceHeader>,
+        deadline_ms: i64,
+    ) -> RecordOutcome {
         let message_id = record.message_id.as_deref().unwrap_or("-");
         let body = record.body.as_deref().unwrap_or_default();
         let event = match serde_json::from_str::<KycEvent>(body) {
@@ -331,9 +353,9 @@ impl<S: IdempotencyStore, J: JourneyStore, P: JourneyStream> JourneyWorker<S, J,
             ));
             return RecordOutcome::RefusedInvalid;
         }
-        let (mut outcome, published) = self.apply(&event, body, deadline_ms).await;
+        let (mut outcome, published) = self.apply(&event, body, trace, deadline_ms).await;
         if let Some(published) = published {
-            if !self.publish(record, body, &event, &published).await {
+            if !self.publish(record, body, &event, &published, trace).await {
                 outcome = RecordOutcome::Unpublished;
             }
         }
@@ -384,11 +406,15 @@ impl<S: IdempotencyStore, J: JourneyStore, P: JourneyStream> JourneyWorker<S, J,
         body: &str,
         event: &KycEvent,
         published: &Published,
+        trace: Option<&TraceHeader>,
     ) -> bool {
         let group = crate::event::message_group(&event.source, event.subject.as_deref(), &event.id);
         let archive_key = crate::journeys::timeline::archive_key(event);
         let message = match stream::message(body, event, group, published, archive_key.as_deref()) {
-            Ok(message) => message,
+            Ok(message) => stream::StreamMessage {
+                trace_header: trace.map(TraceHeader::header),
+                ..message
+            },
             Err(e) => {
                 tracing::error!(error = %e, "a record the worker parsed is not a JSON object");
                 return false;
@@ -419,10 +445,11 @@ impl<S: IdempotencyStore, J: JourneyStore, P: JourneyStream> JourneyWorker<S, J,
         &self,
         event: &KycEvent,
         body: &str,
+        trace: Option<&TraceHeader>,
         deadline_ms: i64,
     ) -> (RecordOutcome, Option<Published>) {
         let now = chrono::Utc::now();
-        let update = match JourneyUpdate::from_event(event, now, &self.stall_after) {
+        let mut update = match JourneyUpdate::from_event(event, now, &self.stall_after) {
             Ok(Some(update)) => update,
             Ok(None) => {
                 let unrecognized = Published {
@@ -442,6 +469,8 @@ impl<S: IdempotencyStore, J: JourneyStore, P: JourneyStream> JourneyWorker<S, J,
                 return (RecordOutcome::Poison, None);
             }
         };
+        update.entry.trace_id = trace.map(|t| t.trace_id().to_owned());
+        update.entry.trace_sampled = trace.is_some_and(TraceHeader::sampled);
         let key = format!("{KEY_PREFIX}{}", event.id);
         let attempt = Attempt::new(
             &key,

@@ -136,5 +136,6 @@ pub(crate) async fn sent_message(
         event_type: attribute("type"),
         source: attribute("source"),
         replay: None,
+        trace_header: None,
     })
 }

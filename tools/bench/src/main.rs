@@ -142,6 +142,7 @@ async fn main() -> Result<(), BoxError> {
         event_type: "warm-up".into(),
         source: "kyc-bench".into(),
         replay: None,
+        trace_header: None,
     };
     Floor::new(endpoint, "bench-warm-up", placeholder).await?;
     let sizes: Vec<Option<u32>> = if args.memory.is_empty() {

@@ -378,7 +378,8 @@ pub async fn replay(args: ReplayArgs) -> Result<Report, Failure> {
         )));
     }
     text.push(format!(
-        "replay {id}: read {read}, sent {sent}, refused {refused}, failed {failed}{}",
+        "replay {id} (trace {}): read {read}, sent {sent}, refused {refused}, failed {failed}{}",
+        run.trace_id,
         if skipped > 0 {
             format!(", skipped {skipped} of other types")
         } else {

@@ -196,6 +196,7 @@ pub async fn dlq(args: DlqArgs) -> Result<Report, Failure> {
                 reader,
                 senders,
                 replay_id: crate::record::replay_id(),
+                trace: kyc_intake::trace::TraceHeader::new_root(true),
             };
             redrive.run().await
         }
@@ -249,6 +250,8 @@ struct Redrive<'a> {
     reader: Option<Reader>,
     senders: Option<Senders>,
     replay_id: String,
+    /// The trace the replayed events carry (a new one per redrive).
+    trace: kyc_intake::trace::TraceHeader,
 }
 
 impl Redrive<'_> {
@@ -321,8 +324,9 @@ impl Redrive<'_> {
                 })?;
         }
         text.push(format!(
-            "redrive {}: {replayed} replayed from the archive, {} deleted, {} sent again, {left} left in the dead-letter queue",
+            "redrive {} (trace {}): {replayed} replayed from the archive, {} deleted, {} sent again, {left} left in the dead-letter queue",
             self.replay_id,
+            self.trace.trace_id(),
             crate::counted(deleted, "sweeper event", "sweeper events"),
             crate::counted(resent, "start", "starts"),
         ));
@@ -351,6 +355,7 @@ impl Redrive<'_> {
             event_type: event.event_type.clone(),
             source: event.source.clone(),
             replay: None,
+            trace_header: None,
         };
         self.sink
             .send(&message)
@@ -376,7 +381,7 @@ impl Redrive<'_> {
         }
         let source =
             crate::record::source_of(key).ok_or("the archived delivery's key names no source")?;
-        let replayed = archive::replay(&delivery, source, &self.replay_id)?;
+        let replayed = archive::replay(&delivery, source, &self.replay_id, Some(&self.trace))?;
         self.sink
             .send(&replayed.message)
             .await

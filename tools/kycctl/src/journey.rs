@@ -90,6 +90,15 @@ fn read_failed(e: kyc_intake::ports::PortError) -> Failure {
     ))
 }
 
+/// The trace's page in the AWS console of the region kycctl runs against, when X-Ray has it (the
+/// trace was sampled); the trace id alone finds its log lines either way.
+pub(crate) fn trace_link(trace_id: &str, sampled: bool) -> Option<String> {
+    let region = ["AWS_REGION", "AWS_DEFAULT_REGION"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|r| !r.trim().is_empty()))?;
+    sampled.then(|| kyc_intake::trace::TraceHeader::console_url(trace_id, region.trim()))
+}
+
 /// A journey in a few readable lines.
 fn lines(j: &JourneyView) -> Vec<String> {
     let or = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".to_owned());
@@ -123,16 +132,22 @@ fn lines(j: &JourneyView) -> Vec<String> {
             "  timeline  (the latest {}, oldest first)",
             j.history.len()
         ));
-        out.extend(j.history.iter().map(|e| {
-            format!(
+        for e in &j.history {
+            out.push(format!(
                 "    {:<24}  {:<36}  {:<11}  {} / {}",
                 e.time,
                 e.event_type,
                 e.origin.as_str(),
                 e.provider_status.as_deref().unwrap_or("-"),
                 e.provider_sub_status.as_deref().unwrap_or("-")
-            )
-        }));
+            ));
+            if let Some(trace) = &e.trace_id {
+                out.push(match trace_link(trace, e.trace_sampled) {
+                    Some(link) => format!("      trace {trace}  {link}"),
+                    None => format!("      trace {trace}"),
+                });
+            }
+        }
     }
     out
 }

@@ -11,6 +11,7 @@ use kyc_intake::intake::attest::Trust;
 use kyc_intake::ports::EventSink;
 use kyc_intake::sources::registry;
 use kyc_intake::sources::SourceSpec;
+use kyc_intake::trace::TraceHeader;
 
 fn sdk_error<E, R>(e: aws_sdk_s3::error::SdkError<E, R>) -> String
 where
@@ -375,6 +376,11 @@ pub(crate) struct Replayed {
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub(crate) struct ReplayRun {
     pub(crate) replay_id: String,
+    /// The X-Ray trace the run's events carry (a new one per run): the worker's invocations that
+    /// apply them link to it.
+    pub(crate) trace_id: String,
+    #[serde(skip)]
+    trace: Option<TraceHeader>,
     pub(crate) dry_run: bool,
     pub(crate) read: usize,
     pub(crate) sent: usize,
@@ -385,6 +391,17 @@ pub(crate) struct ReplayRun {
 }
 
 impl ReplayRun {
+    /// A run with a new replay id and a new trace.
+    pub(crate) fn new() -> Self {
+        let trace = TraceHeader::new_root(true);
+        Self {
+            replay_id: replay_id(),
+            trace_id: trace.trace_id().to_owned(),
+            trace: Some(trace),
+            ..Self::default()
+        }
+    }
+
     /// An object that cannot be replayed at all (not a delivery, or no source): refused.
     fn unreadable(&mut self, key: &str, why: &str) {
         self.read += 1;
@@ -425,7 +442,7 @@ impl ReplayRun {
             self.deliveries.push(item);
             return;
         }
-        let replayed = match archive::replay(delivery, spec, &self.replay_id) {
+        let replayed = match archive::replay(delivery, spec, &self.replay_id, self.trace.as_ref()) {
             Ok(r) => r,
             Err(e) => {
                 self.failed += 1;
@@ -467,10 +484,7 @@ pub(crate) async fn replay_keys(
     keys: &[String],
     sink: &SqsSink,
 ) -> Result<ReplayRun, Failure> {
-    let mut run = ReplayRun {
-        replay_id: replay_id(),
-        ..ReplayRun::default()
-    };
+    let mut run = ReplayRun::new();
     for key in keys {
         let Some(spec) = source_of(key) else {
             run.unreadable(key, "the key names no source");
@@ -495,11 +509,9 @@ pub(crate) async fn run_replay(
     event_type: Option<&str>,
     sink: Option<&SqsSink>,
 ) -> Result<ReplayRun, Failure> {
-    let id = replay_id();
     let mut run = ReplayRun {
-        replay_id: id.clone(),
         dry_run: sink.is_none(),
-        ..ReplayRun::default()
+        ..ReplayRun::new()
     };
     for spec in specs.iter().copied() {
         let (entries, unreadable) = reader.deliveries(spec.name, Some(from), Some(to)).await?;

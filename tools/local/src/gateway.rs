@@ -135,6 +135,8 @@ async fn invoke(
     );
     context.deadline = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or_default()
         + INVOCATION_TIMEOUT_MS;
+    // A trace header for each invocation, as Lambda with active tracing hands out.
+    context.xray_trace_id = Some(kyc_intake::trace::TraceHeader::new_root(true).header());
     let request = request.with_lambda_context(context);
     match lambda::handle(pipeline, request).await {
         Ok(r) => r,

@@ -360,6 +360,8 @@ pub struct Received {
     pub attributes: Vec<(String, String)>,
     pub group_id: Option<String>,
     pub deduplication_id: Option<String>,
+    /// The system attribute `AWSTraceHeader`: the sender's X-Ray trace header.
+    pub trace_header: Option<String>,
 }
 
 /// Read (and delete) every message currently on the queue.
@@ -403,6 +405,7 @@ pub async fn drain(sdk: &SdkConfig, queue_url: &str) -> Result<Vec<Received>, Bo
                 deduplication_id: sys(
                     aws_sdk_sqs::types::MessageSystemAttributeName::MessageDeduplicationId,
                 ),
+                trace_header: sys(aws_sdk_sqs::types::MessageSystemAttributeName::AwsTraceHeader),
             });
             if let Some(handle) = m.receipt_handle() {
                 sqs.delete_message()

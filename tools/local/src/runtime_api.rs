@@ -189,6 +189,11 @@ async fn next(state: &State) -> Reply {
                     "arn:aws:lambda:ap-south-1:000000000000:function:emulated".to_owned(),
                 ),
                 ("content-type", "application/json".to_owned()),
+                // Each invocation's X-Ray header, as Lambda with active tracing hands it out.
+                (
+                    "lambda-runtime-trace-id",
+                    kyc_intake::trace::TraceHeader::new_root(true).header(),
+                ),
             ];
             for (k, v) in pairs {
                 if let Ok(v) = http::HeaderValue::from_str(&v) {

@@ -208,6 +208,8 @@ pub(crate) struct Step {
     origin: &'static str,
     event_id: String,
     delivery: Option<String>,
+    /// The trace id of the invocation that sent it, and its X-Ray page when sampled.
+    trace: Option<(String, Option<String>)>,
 }
 
 #[derive(Template)]
@@ -267,6 +269,10 @@ pub(crate) async fn journey(State(c): Shared, Query(q): Query<JourneyQuery>) -> 
             origin: e.origin.as_str(),
             event_id: e.event_id.clone(),
             delivery: e.archive_key.as_deref().map(delivery_link),
+            trace: e
+                .trace_id
+                .as_ref()
+                .map(|t| (t.clone(), crate::journey::trace_link(t, e.trace_sampled))),
         })
         .collect();
     let day = j
