@@ -157,8 +157,23 @@ async fn replay_restores_lost_events_and_replaying_again_or_what_was_applied_cha
     assert!(out.contains("read 3, sent 3, refused 0, failed 0"), "{out}");
     let replayed = stack.messages().await;
     assert_eq!(replayed.len(), 3);
+    // The run's own trace, printed: every replayed event carries it.
+    let trace = out
+        .split("(trace ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .expect("the replay's trace id");
     for m in &replayed {
         let event: Value = serde_json::from_str(&m.body).expect("event");
+        let header = m.trace_header.as_deref().expect("AWSTraceHeader");
+        assert!(header.starts_with(&format!("Root={trace};")), "{header}");
+        let digits: String = trace.split('-').skip(1).collect();
+        assert!(
+            event["traceparent"]
+                .as_str()
+                .is_some_and(|t| t.starts_with(&format!("00-{digits}-"))),
+            "{event}"
+        );
         let id = event["kycreplay"].as_str().expect("the replay id");
         assert!(m.attributes.iter().any(|(k, v)| k == "replay" && v == id));
         assert_eq!(
