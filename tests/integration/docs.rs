@@ -274,3 +274,72 @@ fn the_personal_data_table_lists_what_each_source_declares() {
             .collect();
     assert_eq!(documented, declared);
 }
+
+#[test]
+fn the_testing_guide_counts_the_samples_and_kyc_local_documents_its_commands() {
+    let testing = std::fs::read_to_string(workspace().join("docs/testing.md")).expect("testing.md");
+    let samples = kyc_intake_tests::expectations().len();
+    assert!(
+        testing.contains(&format!("| every sample in `events/` | {samples} events |")),
+        "docs/testing.md does not say {samples} events"
+    );
+    let help = std::process::Command::new(kyc_intake_tests::workspace_binary("kyc-local"))
+        .arg("--help")
+        .output()
+        .expect("kyc-local --help");
+    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    let commands: BTreeSet<String> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .filter(|c| c != "help")
+        .collect();
+    let main =
+        std::fs::read_to_string(workspace().join("tools/local/src/main.rs")).expect("main.rs");
+    let documented: BTreeSet<String> = main
+        .lines()
+        .filter_map(|l| l.strip_prefix("//! kyc-local "))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        documented, commands,
+        "kyc-local's module doc and its commands"
+    );
+}
+
+/// `kyc.a.{b,c}` and `kyc.a.b` as the types they name.
+fn expand(list: &str) -> BTreeSet<String> {
+    list.split('`')
+        .skip(1)
+        .step_by(2)
+        .flat_map(|item| match item.split_once('{') {
+            Some((prefix, rest)) => rest
+                .trim_end_matches('}')
+                .split(',')
+                .map(|k| format!("{prefix}{k}"))
+                .collect::<Vec<_>>(),
+            None => vec![item.to_owned()],
+        })
+        .collect()
+}
+
+#[test]
+fn the_design_lists_every_event_type_the_sources_make() {
+    let design = std::fs::read_to_string(workspace().join("docs/design.md")).expect("design.md");
+    let list = design
+        .split("- Types: ")
+        .nth(1)
+        .and_then(|rest| rest.split("\n- ").next())
+        .and_then(|rest| rest.split("\n\n").next())
+        .expect("the Types list");
+    let mut documented = expand(list);
+    // `kyc.<product>.unrecognized` stands for every product's.
+    assert!(documented.remove("kyc.<product>.unrecognized"), "{list}");
+    let made: BTreeSet<String> = kyc_intake::sources::registry::event_types()
+        .into_iter()
+        .filter(|t| !t.ends_with(".unrecognized"))
+        .collect();
+    assert_eq!(documented, made);
+}

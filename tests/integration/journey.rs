@@ -741,6 +741,17 @@ async fn the_timeline_keeps_the_latest_events_with_their_origin_and_counts_every
     assert_eq!(j.history[0].event_type, "kyc.vkyc.call_started");
     assert_eq!(j.history[1].event_type, "kyc.vkyc.call_queued");
     assert_eq!(j.event_type.as_deref(), Some("kyc.vkyc.call_started"));
+    // `kycctl journey show` prints it oldest first by the events' time, as it says.
+    let (code, out) = kyc_intake_tests::kycctl_local(
+        &["journey", "show", "cashfree/vkyc", "t1"],
+        &[("JOURNEY_TABLE", table.as_str())],
+        &[],
+    );
+    assert_eq!(code, 0, "{out}");
+    let queued_at = out.find("kyc.vkyc.call_queued ").expect("queued");
+    let started_at = out.rfind("kyc.vkyc.call_started ").expect("started");
+    assert!(out.contains("oldest first"), "{out}");
+    assert!(queued_at < started_at, "the older event first: {out}");
     for e in &j.history {
         assert_eq!(e.origin, Origin::Webhook);
         let key = e.archive_key.as_deref().expect("a delivery");

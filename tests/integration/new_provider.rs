@@ -27,6 +27,7 @@ static ACME_KYC: SourceSpec = SourceSpec {
     event_pointer: "/status",
     notification_id: None,
     recognize,
+    events: &[("APPROVED", "approved"), ("REJECTED", "rejected")],
     personal_data: &[],
     auth,
     journey: JourneyRules {

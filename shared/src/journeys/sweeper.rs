@@ -1,5 +1,6 @@
 //! The journey sweeper: finds open journeys past their due time (the journey table's sparse
-//! `due` index, never a scan), reconciles Cashfree ones from its status API, and reports the rest
+//! `due` index, never a scan), reconciles those whose provider has a status API configured
+//! (Cashfree's, Digio's: `sources::status`) from it, and reports the rest
 //! as stalled, by sending `kyc.journey.reconciled` / `kyc.journey.stalled` to the events queue.
 //!
 //! A run is bounded by its deadline like every other function: a slow provider API, a DynamoDB or

@@ -35,6 +35,9 @@ pub struct SourceSpec {
     pub notification_id: Option<&'static str>,
     /// The provider's payload → the normalized fields; `None` means unrecognized.
     pub recognize: fn(&Value) -> Option<Recognized>,
+    /// The provider's event names (codes, statuses) `recognize` maps, each to its kind: the type
+    /// `kyc.<product>.<kind>` (or `kyc.<kind>` when the kind names another product).
+    pub events: &'static [(&'static str, &'static str)],
     /// JSON pointers (`*`: any key or index) of the personal data in its webhook bodies, which an
     /// event withholds unless `EVENT_PERSONAL_DATA=include` (`intake::withhold`).
     pub personal_data: &'static [&'static str],

@@ -55,6 +55,22 @@ pub fn local_env(functions: &[&FunctionSpec]) -> BTreeMap<&'static str, &'static
         .collect()
 }
 
+/// Every event type the sources make of what their providers send (`kyc.<product>.<kind>`), and
+/// each product's `unrecognized`.
+pub fn event_types() -> std::collections::BTreeSet<String> {
+    sources()
+        .flat_map(|s| {
+            s.events
+                .iter()
+                .map(|(_, kind)| match kind.split_once('.') {
+                    Some(_) => format!("kyc.{kind}"),
+                    None => format!("kyc.{}.{kind}", s.product),
+                })
+                .chain([format!("kyc.{}.unrecognized", s.product)])
+        })
+        .collect()
+}
+
 /// The local setting of `variable`, as a function reads it (a list stays a list).
 pub fn local(variable: &str) -> Option<&'static str> {
     FUNCTIONS

@@ -132,7 +132,14 @@ fn lines(j: &JourneyView) -> Vec<String> {
             "  timeline  (the latest {}, oldest first)",
             j.history.len()
         ));
-        for e in &j.history {
+        // Oldest first by the events' time; events of one time in the order applied.
+        let mut history: Vec<_> = j.history.iter().collect();
+        history.sort_by_key(|e| {
+            chrono::DateTime::parse_from_rfc3339(&e.time)
+                .map(|t| t.timestamp_millis())
+                .unwrap_or(i64::MIN)
+        });
+        for e in history {
             out.push(format!(
                 "    {:<24}  {:<36}  {:<11}  {} / {}",
                 e.time,

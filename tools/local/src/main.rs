@@ -9,8 +9,10 @@
 //! kyc-local render  EVENT                       print a sample event with placeholders filled
 //! kyc-local env                                 the functions' local settings (`make local-env`)
 //! kyc-local receive                             print (and delete) the events on the queue
+//! kyc-local secret  VARIABLE                    a new value from stdin into the local Secrets Manager
+//! kyc-local worker  pause|resume                pause or resume the journey worker of `serve`
+//! kyc-local purge                               delete every message on the local events queue
 //! kyc-local load    [--events 600 --deliveries 3] a load on `serve`, measured at the application queue
-//! kyc-local journey ID                          print a journey's state (`<source>#<subject>`)
 //! ```
 //! Configuration is the functions' own environment (see the README); `AWS_ENDPOINT_URL` points at
 //! the local server.

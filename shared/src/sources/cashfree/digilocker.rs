@@ -22,6 +22,7 @@ pub static SOURCE: SourceSpec = SourceSpec {
     event_pointer: "/event_type",
     notification_id: None,
     recognize,
+    events: EVENTS,
     // The DigiLocker user's name, date of birth, gender, e-Aadhaar flag and mobile (Cashfree's
     // success payload and the samples).
     personal_data: &["/data/user_details"],

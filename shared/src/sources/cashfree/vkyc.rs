@@ -27,6 +27,7 @@ pub static SOURCE: SourceSpec = SourceSpec {
     event_pointer: "/event_type",
     notification_id: None,
     recognize,
+    events: EVENTS,
     // The video call's recording and the person's session link (each opens the person's video
     // KYC), and the agent's and auditor's free-text remarks about the person (Cashfree's VKYC
     // webhook fields and the samples).

@@ -33,6 +33,7 @@ pub static SOURCE: SourceSpec = SourceSpec {
     event_pointer: "/event",
     notification_id: Some("/id"),
     recognize,
+    events: EVENTS,
     // The person's e-mail or mobile and name, the Aadhaar and PAN details of each action, and
     // the access token of the person's session, in whichever entity the payload carries
     // (DIGIO-NOTES.md, §2: the REST object's field names).

@@ -22,6 +22,7 @@ pub static SOURCE: SourceSpec = SourceSpec {
     event_pointer: "/event/code",
     notification_id: None,
     recognize,
+    events: CODES,
     // `{refId, event, timeStamp}`: nothing about the person (the provider's page and samples).
     personal_data: &[],
     auth: super::settings::digilocker_auth,

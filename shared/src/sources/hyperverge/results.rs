@@ -31,6 +31,7 @@ pub static SOURCE: SourceSpec = SourceSpec {
     event_pointer: "/eventType",
     notification_id: None,
     recognize,
+    events: STATUSES,
     // The reviewer of a manual review (`MANUAL_REVIEW_STATUS_UPDATE`, the provider's page).
     personal_data: &["/reviewerEmail"],
     auth: super::settings::results_auth,
