@@ -325,6 +325,15 @@ async fn a_stalled_vkyc_journey_is_reconciled_when_cashfree_knows_more_and_repor
         out.contains("cashfree/vkyc#sw-b") && !out.contains("sw-a"),
         "{out}"
     );
+    // The JSON list says nothing it does not know: no `null` count or times, no empty timeline.
+    let (code, out) = kycctl_journey(&table, &["--json", "list", "--stalled"]);
+    assert_eq!(code, 0, "{out}");
+    let stalled: Value = serde_json::from_str(out.trim()).expect("JSON");
+    let b = &stalled["journeys"][0];
+    assert_eq!(b["pk"], "cashfree/vkyc#sw-b", "{stalled}");
+    for absent in ["event_count", "stalled_at", "history"] {
+        assert!(b.get(absent).is_none(), "{absent}: {b}");
+    }
     let (code, out) = kycctl_journey(
         &table,
         &["--json", "list", "--open", "--source", "cashfree/vkyc"],

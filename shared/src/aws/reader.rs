@@ -24,17 +24,24 @@ pub struct JourneyView {
     pub time: Option<String>,
     pub provider_status: Option<String>,
     pub provider_sub_status: Option<String>,
-    /// Absent from a list (the index does not carry it).
+    /// Absent from a list (the index does not carry it): left out of the JSON then, never `null`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub event_count: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub opened_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub closed_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub stalled_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reconciled_at: Option<String>,
     /// When an open journey is due (or a stalled one was), epoch ms and RFC 3339.
     pub due_at_ms: Option<i64>,
     pub due_at: Option<String>,
-    /// The latest events applied (at most `timeline::SHOWN`), oldest first; empty on a list
-    /// (the index does not carry it) and on items written before the timeline was kept.
+    /// The latest events applied (at most `timeline::SHOWN`), in the order applied; empty (and
+    /// left out of the JSON) on a list, where the index does not carry it, and on items written
+    /// before the timeline was kept.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<crate::journeys::timeline::Entry>,
 }
 
