@@ -10,6 +10,7 @@
 //! header. Pages are server-rendered from compile-checked templates; the one stylesheet is in
 //! the binary; there is no JavaScript.
 
+mod actions;
 mod pages;
 
 use crate::hyperverge::Failure;
@@ -115,9 +116,9 @@ pub(crate) fn router(console: Arc<Console>) -> Router {
         .route("/journey", get(pages::journey))
         .route("/delivery", get(pages::delivery))
         .route("/archive", get(pages::archive))
-        .route("/actions", get(pages::actions))
-        .route("/actions/start", post(pages::start))
-        .route("/actions/replay", post(pages::replay))
+        .route("/actions", get(actions::actions))
+        .route("/actions/start", post(actions::start))
+        .route("/actions/replay", post(actions::replay))
         .route("/console.css", get(pages::stylesheet))
         .layer(axum::middleware::from_fn_with_state(console.clone(), guard))
         .with_state(console)

@@ -7,9 +7,8 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::Form;
 use chrono::{DateTime, Utc};
-use kyc_intake::aws::{JourneyView, SqsSink};
+use kyc_intake::aws::JourneyView;
 use kyc_intake::journeys::worker::{SWEEP_SHARD_OPEN, SWEEP_SHARD_STALLED};
 use kyc_intake::sources::registry;
 use serde::Deserialize;
@@ -20,9 +19,9 @@ const LIST_LIMIT: usize = 200;
 /// Deliveries per archive page.
 const ARCHIVE_PAGE: i32 = 50;
 
-type Shared = State<Arc<Console>>;
+pub(super) type Shared = State<Arc<Console>>;
 
-fn html(t: impl Template) -> Response {
+pub(super) fn html(t: impl Template) -> Response {
     match t.render() {
         Ok(body) => Html(body).into_response(),
         Err(e) => (
@@ -35,7 +34,7 @@ fn html(t: impl Template) -> Response {
 
 /// A failed read, as a page that says what failed (never a credential: the SDK's messages name
 /// the call and the error code).
-fn failed(what: &str, f: &Failure) -> Response {
+pub(super) fn failed(what: &str, f: &Failure) -> Response {
     let status = if f.usage {
         StatusCode::BAD_REQUEST
     } else {
@@ -86,7 +85,7 @@ fn journey_link(source: &str, subject: &str) -> String {
     )
 }
 
-fn delivery_link(key: &str) -> String {
+pub(super) fn delivery_link(key: &str) -> String {
     format!("/delivery?{}", query(&[("key", key)]))
 }
 
@@ -486,251 +485,6 @@ pub(crate) async fn archive(State(c): Shared, Query(q): Query<ArchiveQuery>) -> 
         rows,
         unreadable,
     })
-}
-
-#[derive(Template)]
-#[template(path = "actions.html")]
-struct ActionsPage {
-    csrf: String,
-    sources: Vec<&'static str>,
-    today: String,
-    notice: Option<String>,
-    replay: Option<ReplayView>,
-}
-
-/// A replay's rows, and the form that confirms a dry run.
-pub(crate) struct ReplayView {
-    dry_run: bool,
-    source: String,
-    from: String,
-    to: String,
-    summary: String,
-    rows: Vec<ReplayRow>,
-    /// The dry run's sendable deliveries (space-separated keys), what a confirm sends, and
-    /// the console's seal on them.
-    keys: String,
-    seal: String,
-}
-
-pub(crate) struct ReplayRow {
-    link: String,
-    event_id: String,
-    type_then: String,
-    type_now: String,
-    changed: bool,
-    verdict: String,
-    sendable: bool,
-    outcome: String,
-}
-
-fn actions_page(c: &Console, notice: Option<String>, replay: Option<ReplayView>) -> Response {
-    html(ActionsPage {
-        csrf: c.csrf.clone(),
-        sources: registry::sources().map(|s| s.name).collect(),
-        today: Utc::now().format("%Y-%m-%d").to_string(),
-        notice,
-        replay,
-    })
-}
-
-pub(crate) async fn actions(State(c): Shared) -> Response {
-    actions_page(&c, None, None)
-}
-
-fn forged() -> Response {
-    (
-        StatusCode::FORBIDDEN,
-        "refused: the form's CSRF token is missing or not this console's\n",
-    )
-        .into_response()
-}
-
-#[derive(Deserialize)]
-pub(crate) struct StartForm {
-    #[serde(default)]
-    csrf: String,
-    source: String,
-    subject: String,
-    #[serde(default)]
-    expect_within: String,
-}
-
-pub(crate) async fn start(State(c): Shared, Form(f): Form<StartForm>) -> Response {
-    if !c.csrf_ok(&f.csrf) {
-        return forged();
-    }
-    let expect_within = match f.expect_within.trim() {
-        "" => None,
-        v => match v.parse::<u64>() {
-            Ok(n) => Some(n),
-            Err(_) => {
-                return failed(
-                    "Start a journey",
-                    &Failure::usage("expect within: a number of seconds".to_owned()),
-                )
-            }
-        },
-    };
-    match crate::journey::start(
-        &c.sdk,
-        &f.source,
-        f.subject.trim(),
-        expect_within,
-        c.queue_url.clone(),
-    )
-    .await
-    {
-        Ok((spec, event)) => actions_page(
-            &c,
-            Some(format!(
-                "started {}#{} (event {})",
-                spec.name,
-                f.subject.trim(),
-                event.id
-            )),
-            None,
-        ),
-        Err(f) => failed("Start a journey", &f),
-    }
-}
-
-#[derive(Deserialize)]
-pub(crate) struct ReplayForm {
-    #[serde(default)]
-    csrf: String,
-    source: String,
-    from: String,
-    to: String,
-    /// `1`: send; else a dry run.
-    #[serde(default)]
-    confirm: Option<String>,
-    /// A confirm's: the dry run's keys and the console's seal on them.
-    #[serde(default)]
-    keys: String,
-    #[serde(default)]
-    seal: String,
-}
-
-/// The longest range a console replay covers; `kycctl replay` takes any.
-pub(crate) const MAX_REPLAY_DAYS: i64 = 31;
-/// The most deliveries a console replay reads and sends in one run.
-pub(crate) const MAX_REPLAY_DELIVERIES: usize = 500;
-
-pub(crate) async fn replay(State(c): Shared, Form(f): Form<ReplayForm>) -> Response {
-    if !c.csrf_ok(&f.csrf) {
-        return forged();
-    }
-    let specs: Vec<_> = if f.source.is_empty() {
-        registry::sources().collect()
-    } else {
-        match crate::archive::source_spec(&f.source) {
-            Ok(s) => vec![s],
-            Err(e) => return failed("Replay", &e),
-        }
-    };
-    let range = crate::archive::instant("from", &f.from, false)
-        .and_then(|from| Ok((from, crate::archive::instant("to", &f.to, true)?)));
-    let (from, to) = match range {
-        Ok(r) => r,
-        Err(e) => return failed("Replay", &e),
-    };
-    if to - from > chrono::Duration::days(MAX_REPLAY_DAYS) {
-        return failed(
-            "Replay",
-            &Failure::usage(format!(
-                "a replay from the console covers at most {MAX_REPLAY_DAYS} days: narrow the range, or use kycctl replay"
-            )),
-        );
-    }
-    let confirm = f.confirm.as_deref() == Some("1");
-    let run = if confirm {
-        // Exactly what the dry run showed, as it sealed it: nothing archived since is sent.
-        if !c.sealed(&f.keys, &f.seal) {
-            return failed(
-                "Replay",
-                &Failure::usage(
-                    "this confirm does not carry the dry run's deliveries as the console sealed them: run the dry run again".to_owned(),
-                ),
-            );
-        }
-        let keys: Vec<String> = f.keys.split_whitespace().map(str::to_owned).collect();
-        let Some(queue) = &c.queue_url else {
-            return failed(
-                "Replay",
-                &Failure::usage(
-                    "no events queue: start the console with --queue-url or EVENTS_QUEUE_URL"
-                        .to_owned(),
-                ),
-            );
-        };
-        let sink = SqsSink::new(aws_sdk_sqs::Client::new(&c.sdk), queue.clone());
-        crate::record::replay_keys(&c.archive, &keys, &sink).await
-    } else {
-        let mut listed = 0;
-        for spec in &specs {
-            match c
-                .archive
-                .keys_in_range(spec.name, Some(from), Some(to))
-                .await
-            {
-                Ok(keys) => listed += keys.len(),
-                Err(e) => return failed("Replay", &e),
-            }
-        }
-        if listed > MAX_REPLAY_DELIVERIES {
-            return failed(
-                "Replay",
-                &Failure::usage(format!(
-                    "{listed} deliveries in the range; the console replays at most {MAX_REPLAY_DELIVERIES} at once: narrow the range or the source, or use kycctl replay"
-                )),
-            );
-        }
-        crate::record::run_replay(&c.archive, &specs, from, to, None, None).await
-    };
-    let run = match run {
-        Ok(run) => run,
-        Err(e) => return failed("Replay", &e),
-    };
-    let keys = run
-        .deliveries
-        .iter()
-        .filter(|d| d.outcome == "dry run")
-        .map(|d| d.key.as_str())
-        .collect::<Vec<_>>()
-        .join(" ");
-    let seal = c.seal(&keys);
-    let rows = run
-        .deliveries
-        .iter()
-        .map(|d| ReplayRow {
-            link: delivery_link(&d.key),
-            event_id: d.event_id.clone().unwrap_or_else(|| d.key.clone()),
-            type_then: d.type_then.clone().unwrap_or_else(|| "-".to_owned()),
-            changed: d.type_now.is_some() && d.type_now != d.type_then,
-            type_now: d.type_now.clone().unwrap_or_else(|| "-".to_owned()),
-            sendable: d.outcome != "refused",
-            verdict: d.verdict.clone(),
-            outcome: d.outcome.clone(),
-        })
-        .collect();
-    let summary = format!(
-        "replay {}: read {}, sent {}, refused {}, failed {}",
-        run.replay_id, run.read, run.sent, run.refused, run.failed
-    );
-    actions_page(
-        &c,
-        None,
-        Some(ReplayView {
-            dry_run: !confirm,
-            source: f.source,
-            from: f.from,
-            to: f.to,
-            summary,
-            rows,
-            keys,
-            seal,
-        }),
-    )
 }
 
 pub(crate) async fn stylesheet() -> Response {
