@@ -110,12 +110,6 @@ pub fn first_listed(list: &str) -> Option<&str> {
     list.split(',').map(str::trim).find(|s| !s.is_empty())
 }
 
-/// A comma-separated list of secrets (rotation), blanks skipped; empty when unset. From Secrets
-/// Manager when `<var>_SECRET_ID` is set (see `secrets::manager`).
-pub fn secrets(env: &dyn Env, var: &'static str) -> Result<SecretList, ConfigError> {
-    env.secrets(var)
-}
-
 /// A fake environment for tests: the required settings plus `extra` (which wins).
 #[cfg(any(test, feature = "test-util"))]
 pub fn fake_env(extra: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
@@ -147,20 +141,20 @@ mod tests {
             r#""a-secret-of-16-chars""#,
             "a-secret-of 16-chars",
         ] {
-            let e = secrets(&fake_env(&[("S", bad)]), "S").expect_err(bad);
+            let e = Env::secrets(&fake_env(&[("S", bad)]), "S").expect_err(bad);
             assert_eq!(e.var, "S");
             for part in bad.split(',') {
                 assert!(!e.to_string().contains(part), "{e}");
             }
         }
-        assert!(secrets(&fake_env(&[]), "S").expect("unset").is_empty());
-        assert!(secrets(&fake_env(&[("S", "sixteen-chars-ok")]), "S").is_ok());
+        assert!(Env::secrets(&fake_env(&[]), "S").expect("unset").is_empty());
+        assert!(Env::secrets(&fake_env(&[("S", "sixteen-chars-ok")]), "S").is_ok());
     }
 
     #[test]
     fn lists_are_split_and_trimmed() {
         let e = fake_env(&[("S", " a-secret-of-16-chars, ,b-secret-of-16-chars ,")]);
-        let s = secrets(&e, "S").expect("valid");
+        let s = Env::secrets(&e, "S").expect("valid");
         assert!(s.any_matches(b"a-secret-of-16-chars") && s.any_matches(b"b-secret-of-16-chars"));
         assert!(!s.any_matches(b""));
     }

@@ -12,6 +12,13 @@ pub const DATA_CONTENT_TYPE: &str = "application/json";
 /// A time of this system's own clock (a receipt, an update, a due time) as every record writes
 /// it: RFC 3339 in UTC to the millisecond, e.g. `2026-12-03T07:20:00.123Z`. Provider times keep
 /// their own offset and precision (`normalize`).
+/// How far ahead of the reader's clock a time from elsewhere may be (clocks differ a little): a
+/// provider's signed time, an event's `time`, an archived `received_at` or certificate. The one
+/// limit every reader holds times to.
+pub const MAX_FUTURE_SKEW: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+/// [`MAX_FUTURE_SKEW`] in milliseconds.
+pub const MAX_FUTURE_SKEW_MS: i64 = MAX_FUTURE_SKEW.num_milliseconds();
+
 pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }

@@ -7,7 +7,7 @@
 //! its folder; a real one also adds that name to the JSON Schema's list, which a unit test of the
 //! registry demands.
 
-use kyc_intake::config::{secrets, ConfigError, Env};
+use kyc_intake::config::{ConfigError, Env};
 use kyc_intake::intake::auth::{token::HeaderToken, AuthScheme, Authenticate};
 use kyc_intake::intake::settings::Common;
 use kyc_intake::sources::registry::{self, FUNCTIONS};
@@ -73,7 +73,7 @@ fn auth(env: &dyn Env, _: &Common) -> Result<Box<dyn Authenticate>, ConfigError>
     Ok(Box::new(HeaderToken::new(
         HEADER_TOKEN,
         http::HeaderName::from_static("x-acme-token"),
-        secrets(env, "ACME_TOKENS")?,
+        env.secrets("ACME_TOKENS")?,
         None,
     )))
 }

@@ -13,7 +13,7 @@
 //! `replay` turns an archived delivery into an event again with this build's code (see
 //! `kycctl replay`).
 
-use crate::event::KycEvent;
+use crate::event::{KycEvent, MAX_FUTURE_SKEW};
 use crate::intake::attest::{self, Attestation, Attested, Trust};
 use crate::intake::auth::AuthScheme;
 use crate::intake::inbound::Inbound;
@@ -259,9 +259,6 @@ pub fn replay(
         message,
     })
 }
-
-/// How far past the reader's clock a `received_at` may be (clocks differ a little).
-const MAX_FUTURE_SKEW: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 
 /// Every reader's verdict on one archived delivery: whether it is what a webhook function
 /// received.

@@ -322,7 +322,7 @@ pub fn normalize_shaped(
 /// How far ahead of its receipt an event's `time` may be. A provider time further ahead (a wrong
 /// clock, or a field nothing signed) would win every later comparison of the journey's state, so
 /// `time` becomes the receipt time; `data.provider_time` keeps the provider's value as sent.
-pub const MAX_FUTURE_TIME: chrono::Duration = chrono::Duration::minutes(5);
+pub const MAX_FUTURE_TIME: chrono::Duration = crate::event::MAX_FUTURE_SKEW;
 
 /// `payload_encoding` of a Base64 payload.
 pub const BASE64_ENCODING: &str = "base64";

@@ -541,11 +541,12 @@ enum ForwardError {
     Archive(PortError),
 }
 
-/// An invocation's deadline, epoch ms: the Lambda context's when it has one still ahead, else
-/// `DEFAULT_DEADLINE_MS` from now (local use, tests). The one rule for every function.
+/// An invocation's deadline, epoch ms: the Lambda context's when it has one (even one already
+/// past: then there is no time left, and nothing is started), else `DEFAULT_DEADLINE_MS` from
+/// now (no context: local use, tests). The one rule for every function.
 pub fn invocation_deadline_ms(context_deadline_ms: Option<i64>, now_ms: i64) -> i64 {
     context_deadline_ms
-        .filter(|d| *d > now_ms)
+        .filter(|d| *d > 0)
         .unwrap_or(now_ms + DEFAULT_DEADLINE_MS)
 }
 
@@ -710,6 +711,18 @@ mod tests {
             check(&unsigned).to_string(),
             "refused: no attestation (not written by a webhook function)"
         );
+    }
+
+    #[test]
+    fn a_deadline_already_past_leaves_no_time_and_none_known_leaves_the_default() {
+        let now = 1_000_000;
+        assert_eq!(invocation_deadline_ms(Some(now + 5_000), now), now + 5_000);
+        assert_eq!(invocation_deadline_ms(Some(now - 1), now), now - 1);
+        assert_eq!(
+            invocation_deadline_ms(Some(0), now),
+            now + DEFAULT_DEADLINE_MS
+        );
+        assert_eq!(invocation_deadline_ms(None, now), now + DEFAULT_DEADLINE_MS);
     }
 
     #[tokio::test]

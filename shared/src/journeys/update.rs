@@ -11,7 +11,7 @@ use std::future::Future;
 
 /// How far ahead of the worker's clock an event's time may be; later times are taken as the
 /// worker's clock (the intake's rule, applied again to every type).
-pub const MAX_FUTURE_SKEW_MS: i64 = 5 * 60 * 1000;
+pub use crate::event::MAX_FUTURE_SKEW_MS;
 /// The longest `expect_within_s` a `kyc.journey.started` may set (30 days); longer is this.
 pub const MAX_EXPECT_WITHIN_SECS: u64 = 30 * 86_400;
 

@@ -127,7 +127,7 @@ pub fn credentials(
     secret_var: &'static str,
 ) -> Result<Option<(String, crate::secrets::secret::SecretList)>, ConfigError> {
     let id = env.get(id_var);
-    let secret = crate::config::secrets(env, secret_var)?;
+    let secret = env.secrets(secret_var)?;
     match (id, secret.is_empty()) {
         (None, true) => Ok(None),
         (Some(_), true) => Err(err(

@@ -108,7 +108,7 @@ pub(crate) fn any_secret(
 }
 
 /// How far in the future a signed time may be (clock skew), for every scheme that signs one.
-pub const MAX_FUTURE_SKEW_MS: i64 = 5 * 60 * 1000;
+pub use crate::event::MAX_FUTURE_SKEW_MS;
 
 /// A signed-time window from `var` (`default` when unset), held to `check_replay_window` against
 /// the idempotency TTL.

@@ -2,7 +2,7 @@
 //! sources share, built from it.
 
 use super::signature::{CashfreeAuth, Legacy};
-use crate::config::{err, secrets, ConfigError, Env};
+use crate::config::{err, ConfigError, Env};
 use crate::intake::auth::{replay_window, Authenticate};
 use crate::intake::settings::Common;
 
@@ -38,7 +38,7 @@ pub fn auth(env: &dyn Env, common: &Common) -> Result<Box<dyn Authenticate>, Con
         common.settings.ttl_secs,
     )?;
     Ok(Box::new(CashfreeAuth::new(
-        secrets(env, var::CLIENT_SECRETS)?,
+        env.secrets(var::CLIENT_SECRETS)?,
         tolerance,
         legacy(env)?,
     )))

@@ -2,7 +2,7 @@
 //! from it.
 
 use super::checksum::{self, DigioAuth};
-use crate::config::{err, secrets, ConfigError, Env};
+use crate::config::{err, ConfigError, Env};
 use crate::intake::auth::ip::allowlist;
 use crate::intake::auth::{replay_window, Authenticate};
 use crate::intake::settings::Common;
@@ -42,7 +42,7 @@ pub fn auth(env: &dyn Env, common: &Common) -> Result<Box<dyn Authenticate>, Con
         )
     })?;
     Ok(Box::new(DigioAuth::new(
-        secrets(env, var::WEBHOOK_SECRETS)?,
+        env.secrets(var::WEBHOOK_SECRETS)?,
         header,
         tolerance,
         allowlist(env, var::ALLOWED_IPS)?,

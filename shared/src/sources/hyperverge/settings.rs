@@ -1,7 +1,7 @@
 //! What `hyperverge-webhook` reads beyond the common settings, and each source's authentication,
 //! built from it.
 
-use crate::config::{err, secrets, ConfigError, Env};
+use crate::config::{err, ConfigError, Env};
 use crate::intake::auth::ip::{allowlist, IpAllowlist};
 use crate::intake::auth::{token::HeaderToken, url_token::IpAndUrlToken, AuthScheme, Authenticate};
 use crate::intake::settings::Common;
@@ -32,7 +32,7 @@ pub const DEFAULT_RESULTS_AUTH_HEADER: &str = "x-webhook-token";
 /// URL is exactly `...?token=<value>`. The message never repeats a value.
 fn url_tokens(env: &dyn Env) -> Result<SecretList, ConfigError> {
     let var = var::DIGILOCKER_URL_TOKENS;
-    let tokens = secrets(env, var)?;
+    let tokens = env.secrets(var)?;
     for (i, t) in tokens.current().iter().enumerate() {
         let t = t.expose();
         let unreserved = t
@@ -82,7 +82,7 @@ pub fn results_auth(env: &dyn Env, _common: &Common) -> Result<Box<dyn Authentic
     Ok(Box::new(HeaderToken::new(
         HEADER_TOKEN,
         header,
-        secrets(env, var::RESULTS_AUTH_TOKENS)?,
+        env.secrets(var::RESULTS_AUTH_TOKENS)?,
         allowlist(env, var::RESULTS_ALLOWED_IPS)?,
     )))
 }
