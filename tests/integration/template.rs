@@ -1685,3 +1685,21 @@ fn every_function_is_traced_actively() {
         );
     }
 }
+
+#[test]
+fn every_webhook_function_may_get_reserved_concurrency() {
+    let t = template();
+    for f in FUNCTIONS {
+        let (id, _) = resources(&t)
+            .iter()
+            .find(|(_, r)| r["Metadata"]["BuildProperties"]["Binary"] == f.name)
+            .expect("a function");
+        let parameter = format!("{}ReservedConcurrency", id.trim_end_matches("Function"));
+        assert_eq!(
+            resource(&t, id)["Properties"]["ReservedConcurrentExecutions"],
+            json!({"Fn::If": [format!("Has{parameter}"), reference(&parameter), reference("AWS::NoValue")]}),
+            "{id}: its throttles alarm says to raise it"
+        );
+        assert_eq!(t["Parameters"][&parameter]["Default"], 0, "{parameter}");
+    }
+}
