@@ -43,14 +43,14 @@ impl Normalized {
         }
     }
 
-    /// This event carried on `trace`: its `traceparent` and its message's `AWSTraceHeader` (the
-    /// body written again: for the events made off the webhook path).
-    pub fn traced(mut self, trace: &TraceHeader) -> Result<Self, serde_json::Error> {
+    /// Carry this event on `trace`: its `traceparent` and its message's `AWSTraceHeader` (the
+    /// body written again: for the events made off the webhook path). Unchanged on an error.
+    pub fn trace(&mut self, trace: &TraceHeader) -> Result<(), serde_json::Error> {
         let mut event: KycEvent = serde_json::from_str(&self.body)?;
         event.traceparent = Some(trace.traceparent());
         self.body = serde_json::to_string(&event)?;
         self.trace_header = Some(trace.header());
-        Ok(self)
+        Ok(())
     }
 
     /// FIFO `MessageGroupId`: [`crate::event::message_group`].

@@ -414,23 +414,18 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
             None => None,
             Some((_, attestor)) => {
                 let key = archive::key(source.spec.name, now, &event.id);
-                let record = match ArchivedDelivery::of(
-                    req,
-                    &source.auth.secret_headers(),
-                    scheme,
-                    &event,
-                    now,
-                ) {
-                    Ok(mut record) => match attestor.attest(&record.attested(&key)).await {
-                        Ok(attestation) => {
-                            record.attestation = Some(attestation);
-                            record.to_json()
-                        }
-                        Err(e) => Err(e),
-                    },
-                    Err(e) => Err(e),
+                let record = async {
+                    let mut record = ArchivedDelivery::of(
+                        req,
+                        &source.auth.secret_headers(),
+                        scheme,
+                        &event,
+                        now,
+                    )?;
+                    record.attestation = Some(attestor.attest(&record.attested(&key)).await?);
+                    record.to_json()
                 };
-                match record {
+                match record.await {
                     Ok(bytes) => Some((key, bytes)),
                     Err(e) => {
                         log_fault(&e, "the archive record could not be built or attested");

@@ -125,10 +125,12 @@ fn project_event(
         },
     );
     let (value, declared, personal_data) = payload;
+    // The parsed answer is needed only to withhold from it.
+    let parsed = (personal_data == PersonalData::Withhold).then(|| value.clone());
     let body = shaped_message(
         &mut event,
         value.to_string().as_bytes(),
-        Some(value.clone()),
+        parsed,
         declared,
         personal_data,
     )

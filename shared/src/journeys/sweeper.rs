@@ -285,18 +285,18 @@ impl<D: DueJourneys, Q: EventSink> Sweeper<D, Q> {
                     break 'pages;
                 };
                 let step = self.step(journey, now, budget, &mut unusable).await;
-                let event = match (step, &trace) {
-                    (Step::Sent(event), Some(trace)) => match event.clone().traced(trace) {
-                        Ok(traced) => traced,
-                        Err(_) => event,
-                    },
-                    (Step::Sent(event), None) => event,
-                    (Step::Left(count), _) => {
+                let mut event = match step {
+                    Step::Sent(event) => event,
+                    Step::Left(count) => {
                         *count(&mut report) += 1;
                         report.left += 1;
                         continue;
                     }
                 };
+                if let Some(trace) = &trace {
+                    // A body that cannot be written again goes untraced, not unsent.
+                    let _ = event.trace(trace);
+                }
                 match self.send(&event).await {
                     Ok(_) => {}
                     Err(e) if e.kind == FaultKind::Rejected => {
