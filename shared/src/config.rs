@@ -16,8 +16,21 @@ pub mod var {
     /// The KMS signing key that certifies each environment's archive key (ECC_NIST_P256); needed
     /// whenever `ARCHIVE_BUCKET` is set. kycctl reads it too, for the public half.
     pub const ARCHIVE_SIGNING_KEY_ID: &str = "ARCHIVE_SIGNING_KEY_ID";
+    /// The archive keys table: each archived delivery's data key, wrapped, by journey (erasure
+    /// by crypto-shredding, `intake::seal`); unset, deliveries are sealed by the bucket's key
+    /// alone. kycctl reads it too, to open deliveries and to erase.
+    pub const ARCHIVE_KEYS_TABLE: &str = "ARCHIVE_KEYS_TABLE";
+    /// The archive's KMS key that each delivery's data key is made under; needed with
+    /// `ARCHIVE_KEYS_TABLE`.
+    pub const ARCHIVE_KMS_KEY_ID: &str = "ARCHIVE_KMS_KEY_ID";
     /// What every webhook function reads beyond `COMMON`.
-    pub const WEBHOOK: &[&str] = &[ARCHIVE_BUCKET, ARCHIVE_SIGNING_KEY_ID, EVENT_PERSONAL_DATA];
+    pub const WEBHOOK: &[&str] = &[
+        ARCHIVE_BUCKET,
+        ARCHIVE_SIGNING_KEY_ID,
+        ARCHIVE_KEYS_TABLE,
+        ARCHIVE_KMS_KEY_ID,
+        EVENT_PERSONAL_DATA,
+    ];
     /// `withhold` (default) or `include`: what the events of a webhook function or the sweeper
     /// carry of the personal data in a payload (`intake::withhold`).
     pub const EVENT_PERSONAL_DATA: &str = "EVENT_PERSONAL_DATA";

@@ -3,7 +3,8 @@
 //! them.
 
 use crate::aws::{
-    self, DynamoDueJourneys, DynamoJourneys, KmsSigner, S3Archive, SnsStream, SqsSink,
+    self, ArchiveKeyTable, DynamoDueJourneys, DynamoJourneys, KmsSigner, S3Archive, SnsStream,
+    SqsSink,
 };
 use crate::config::{self, ConfigError};
 use crate::intake::attest::Attestor;
@@ -144,10 +145,16 @@ pub fn pipeline_with(sdk: &aws_config::SdkConfig, config: FunctionConfig) -> Aws
             let function = common
                 .lambda_function_name
                 .unwrap_or_else(|| name.to_owned());
-            pipeline.with_archive(
+            let pipeline = pipeline.with_archive(
                 Arc::new(S3Archive::new(S3Archive::client(sdk), bucket)),
                 Arc::new(Attestor::new(Arc::new(signer), function)),
-            )
+            );
+            match common.archive_keys {
+                Some((table, kms_key)) => pipeline.with_sealing(Arc::new(
+                    ArchiveKeyTable::new(sdk, table).generating_under(kms_key),
+                )),
+                None => pipeline,
+            }
         }
         _ => pipeline,
     }

@@ -47,6 +47,23 @@ async fn a_new_delivery_is_archived_with_its_proof_and_a_duplicate_is_not_archiv
     assert_eq!(object["auth_scheme"], "cashfree_header_hmac");
     assert_eq!(object["request"]["path"], VKYC);
     assert_eq!(object["request"]["source_ip"], "52.66.25.127");
+    // Sealed: the body and event are under the delivery's own data key, filed under the
+    // journey's hash; the raw bytes hold neither, the clear hashes stay.
+    assert_eq!(object["request"]["body_base64"], "");
+    assert!(object["event"].is_null(), "{object}");
+    assert_eq!(object["sealed"]["alg"], "AES-256-GCM");
+    let journey = object["journey"].as_str().expect("the journey's hash");
+    assert_eq!(
+        journey,
+        kyc_intake::intake::seal::journey("cashfree/vkyc", Some("arc-1"), &id)
+    );
+    let raw = String::from_utf8(stack.object(key).await).expect("UTF-8");
+    for clear in ["arc-1", "USER_QUEUED", "PRE_VIDEO_CALL"] {
+        assert!(!raw.contains(clear), "`{clear}` in clear: {raw}");
+    }
+    assert_eq!(object["body_sha256"].as_str().map(str::len), Some(64));
+    let opened = stack.opened().await;
+    let object = &opened[key];
     assert_eq!(
         decoded(object),
         BODY.as_bytes(),
@@ -185,16 +202,16 @@ async fn an_auditor_checks_an_object_with_the_kms_public_key_and_nothing_else() 
     );
 
     let stack = Stack::new(true).await;
-    let f = stack.cashfree(&[]).await;
-    let reply = call(&f, ApiRequest::post(VKYC, BODY).signed_now().request()).await;
-    assert_eq!(reply.status, 200, "{:?}", reply.body);
-    let (key, _) = stack
-        .archived()
-        .await
-        .into_iter()
-        .next()
-        .expect("one object");
-    let bytes = stack.object(&key).await;
+    // One delivery sealed (an erasable archive), one in clear (`ArchiveErasable=false`).
+    let sealing = stack.cashfree(&[]).await;
+    let clear = stack
+        .cashfree(&[("ARCHIVE_KEYS_TABLE", ""), ("ARCHIVE_KMS_KEY_ID", "")])
+        .await;
+    let clear_body = BODY.replace("arc-1", "arc-3");
+    for (f, body) in [(&sealing, BODY), (&clear, clear_body.as_str())] {
+        let reply = call(f, ApiRequest::post(VKYC, body).signed_now().request()).await;
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+    }
     let public_key = aws_sdk_kms::Client::new(&stack.sdk)
         .get_public_key()
         .key_id(kyc_local::resources::LOCAL_SIGNING_KEY)
@@ -209,16 +226,12 @@ async fn an_auditor_checks_an_object_with_the_kms_public_key_and_nothing_else() 
         public_key.public_key().expect("a public key").as_ref(),
     )
     .expect("write");
-    let check = |object: &[u8]| {
+    let check = |key: &str, object: &[u8]| {
         let path = dir.join("object.json");
         std::fs::write(&path, object).expect("write");
         let out = std::process::Command::new(kyc_intake_tests::moto_python())
             .arg(workspace.join("docs/verify_object.py"))
-            .args([
-                key.as_str(),
-                &path.to_string_lossy(),
-                &der.to_string_lossy(),
-            ])
+            .args([key, &path.to_string_lossy(), &der.to_string_lossy()])
             .output()
             .expect("run docs/verify_object.py");
         (
@@ -226,27 +239,40 @@ async fn an_auditor_checks_an_object_with_the_kms_public_key_and_nothing_else() 
             String::from_utf8_lossy(&out.stdout).into_owned(),
         )
     };
-    let (ok, out) = check(&bytes);
-    assert!(ok, "{out}");
-    assert!(
-        out.starts_with("attested by cashfree-webhook (certified 20"),
-        "{out}"
-    );
-    let text = String::from_utf8(bytes.to_vec()).expect("UTF-8");
-    for (from, to) in [
-        (
-            "\"source_ip\":\"52.66.25.127\"",
-            "\"source_ip\":\"52.66.25.128\"",
-        ),
-        ("arc-1", "arc-2"),
-        (
-            "\"auth_scheme\":\"cashfree_header_hmac\"",
-            "\"auth_scheme\":\"none\"",
-        ),
-    ] {
-        assert!(text.contains(from), "{from}: {text}");
-        let (ok, _) = check(text.replacen(from, to, 1).as_bytes());
-        assert!(!ok, "{from} changed must fail the check");
+    let archived = stack.archived().await;
+    assert_eq!(archived.len(), 2, "{archived:?}");
+    for (key, object) in &archived {
+        let sealed = object.get("sealed").is_some();
+        let bytes = stack.object(key).await;
+        let (ok, out) = check(key, &bytes);
+        assert!(ok, "{out}");
+        assert!(
+            out.starts_with("attested by cashfree-webhook (certified 20"),
+            "{out}"
+        );
+        assert_eq!(out.contains("body and event sealed"), sealed, "{out}");
+        let text = String::from_utf8(bytes.to_vec()).expect("UTF-8");
+        let body_hash = object["body_sha256"].as_str().expect("body_sha256");
+        let mut changes = vec![
+            (
+                "\"source_ip\":\"52.66.25.127\"".to_owned(),
+                "\"source_ip\":\"52.66.25.128\"".to_owned(),
+            ),
+            (
+                "\"auth_scheme\":\"cashfree_header_hmac\"".to_owned(),
+                "\"auth_scheme\":\"none\"".to_owned(),
+            ),
+            // A sealed object is held by its clear hash, which the signature covers.
+            (body_hash.to_owned(), "0".repeat(64)),
+        ];
+        if !sealed {
+            changes.push(("arc-3".to_owned(), "arc-2".to_owned()));
+        }
+        for (from, to) in changes {
+            assert!(text.contains(&from), "{from}: {text}");
+            let (ok, _) = check(key, text.replacen(&from, &to, 1).as_bytes());
+            assert!(!ok, "{key}: {from} changed must fail the check");
+        }
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -391,6 +391,7 @@ async fn the_console_shows_timelines_deliveries_stalls_and_replays_and_refuses_w
 
     // Its delivery: the verdict; the body only after the click.
     click(&client, Locator::Css("ol.timeline li a"), "a delivery link").await;
+    let delivery_url = client.current_url().await.expect("the delivery's URL");
     let verdict = text_when(&client, Locator::Css("p.verdict"), "the verdict", |t| {
         t.starts_with("Verdict")
     })
@@ -518,6 +519,57 @@ async fn the_console_shows_timelines_deliveries_stalls_and_replays_and_refuses_w
         .is_displayed()
         .await
         .expect("displayed"));
+
+    // Erased: the delivery's page says so and shows no body; the journey keeps its statuses
+    // without links to deliveries nobody can read.
+    client.set_window_size(1280, 1000).await.expect("wide");
+    let (ok, out) = run(
+        "kycctl",
+        &[
+            "erase",
+            "--source",
+            "cashfree/vkyc",
+            "--subject",
+            "test333",
+            "--reason",
+            "DPDP erasure request",
+        ],
+        &env,
+    );
+    assert!(ok, "{out}");
+    assert!(out.contains("2 archive links dropped"), "{out}");
+    client
+        .goto(delivery_url.as_str())
+        .await
+        .expect("the erased delivery");
+    let verdict = text_of(&client, Locator::Css("p.verdict"), "the verdict").await;
+    assert!(verdict.starts_with("Verdict: erased 20"), "{verdict}");
+    let erased = text_of(&client, Locator::Id("erased"), "the erasure").await;
+    assert!(erased.starts_with("Erased 20"), "{erased}");
+    let page = client.source().await.expect("source");
+    assert!(!page.contains("show-personal-data") && !page.contains("raw-body"));
+    screenshot(&client, "erased").await;
+    client
+        .goto(&format!(
+            "http://{addr}/journey?source=cashfree%2Fvkyc&subject=test333"
+        ))
+        .await
+        .expect("the erased journey");
+    let steps = client
+        .find_all(Locator::Css("ol.timeline li"))
+        .await
+        .expect("the timeline");
+    assert_eq!(steps.len(), 2, "the statuses stay");
+    assert!(
+        client
+            .find_all(Locator::XPath(
+                "//ol[contains(@class,'timeline')]//a[text()='delivery']"
+            ))
+            .await
+            .expect("links")
+            .is_empty(),
+        "no link to an erased delivery: {out}"
+    );
     let _ = client.close().await;
     let _ = std::fs::remove_dir_all(&control);
     drop(stack);

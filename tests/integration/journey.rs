@@ -652,6 +652,7 @@ async fn a_dead_lettered_message_is_listed_without_being_taken_and_recovered_by_
             ("EVENTS_QUEUE_URL", stack.queue_url.as_str()),
             ("EVENTS_DLQ_URL", dead_letter_queue(&stack).as_str()),
             ("ARCHIVE_BUCKET", stack.bucket.as_str()),
+            ("ARCHIVE_KEYS_TABLE", stack.keys_table.as_str()),
             // Replay checks the delivery's attestation: no webhook secret.
             (
                 "ARCHIVE_SIGNING_KEY_ID",

@@ -10,6 +10,7 @@ mod console;
 mod digio;
 mod docs;
 mod drill;
+mod erasure;
 mod hard_cases;
 mod journey;
 mod kycctl;

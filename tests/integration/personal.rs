@@ -130,7 +130,7 @@ async fn by_default_no_declared_value_reaches_the_queue_and_include_is_the_paylo
         .collect();
     cases.push(("a Digio completion with actions".to_owned(), digio_request));
 
-    let mut left_out = 0;
+    let (mut left_out, mut sealed_values) = (0, 0);
     for (what, rendered) in &cases {
         let event: Value = serde_json::from_str(rendered).expect("event");
         let raw = if event["isBase64Encoded"] == true {
@@ -190,9 +190,22 @@ async fn by_default_no_declared_value_reaches_the_queue_and_include_is_the_paylo
                 "{what}: byte for byte"
             );
         }
-        // Both name the delivery the archive keeps whole.
-        assert!(w_event.data.archive_key.is_some(), "{what}");
+        // Both name the delivery the archive keeps whole, sealed: none of its personal data is
+        // in the object's bytes.
+        let key = w_event.data.archive_key.clone().expect("archive_key");
+        let object = String::from_utf8_lossy(&withholding.object(&key).await).into_owned();
+        if let Ok(body) = serde_json::from_slice::<Value>(&raw) {
+            for quoted in declared_strings(&body, source(&w_event.source).personal_data) {
+                let bare = quoted.trim_matches('"');
+                assert!(
+                    bare.len() < 6 || !object.contains(bare),
+                    "{what}: {quoted} in clear in the archive"
+                );
+                sealed_values += 1;
+            }
+        }
     }
+    assert!(sealed_values >= 15, "{sealed_values} values sealed");
     // The samples' names, dates of birth, mobiles, e-mails, Aadhaar and PAN details, tokens.
     assert!(left_out >= 15, "{left_out} declared values left out");
 }
@@ -220,7 +233,12 @@ async fn an_unknown_payload_is_left_out_whole_and_the_archive_still_has_it() {
         assert_eq!(event.data.payload_encoding, None, "{what}");
         // What a consumer granted the operator's reading does with `archive_key`.
         let key = event.data.archive_key.expect("archive_key");
-        let object: Value = serde_json::from_slice(&stack.object(&key).await).expect("JSON");
+        let raw = stack.object(&key).await;
+        assert!(
+            !String::from_utf8_lossy(&raw).contains("Asha"),
+            "{what}: sealed in the archive"
+        );
+        let object = &stack.opened().await[&key];
         assert_eq!(object["event_id"], event.id.as_str());
         let kept = base64::engine::general_purpose::STANDARD
             .decode(object["request"]["body_base64"].as_str().expect("body"))

@@ -18,16 +18,16 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-const VKYC: &str = "/webhooks/cashfree/vkyc";
+pub(crate) const VKYC: &str = "/webhooks/cashfree/vkyc";
 
-fn vkyc_body(v: &str, event: &str, sub_status: &str, time: &str) -> String {
+pub(crate) fn vkyc_body(v: &str, event: &str, sub_status: &str, time: &str) -> String {
     format!(
         r#"{{"event_type":"{event}","event_time":"{time}","version":"v1","data":{{"verification_id":"{v}","reference_id":1,"status":"IN_PROGRESS","sub_status":"{sub_status}"}}}}"#
     )
 }
 
 /// Two journeys: one queued then completed, one only queued.
-fn webhooks() -> Vec<String> {
+pub(crate) fn webhooks() -> Vec<String> {
     vec![
         vkyc_body(
             "rp-1",
@@ -50,7 +50,7 @@ fn webhooks() -> Vec<String> {
     ]
 }
 
-async fn deliver(pipeline: &kyc_intake::startup::AwsPipeline, body: &str) {
+pub(crate) async fn deliver(pipeline: &kyc_intake::startup::AwsPipeline, body: &str) {
     let reply = call(
         pipeline,
         ApiRequest::post(VKYC, body).signed_now().request(),
@@ -81,15 +81,16 @@ async fn journeys(stack: &Stack, table: &str) -> BTreeMap<String, BTreeMap<Strin
 }
 
 /// `kycctl replay` (or any kycctl command) against this stack; its exit code and output.
-fn kycctl(stack: &Stack, args: &[&str]) -> (i32, String) {
+pub(crate) fn kycctl(stack: &Stack, args: &[&str]) -> (i32, String) {
     kycctl_without(stack, args, &[])
 }
 
 /// `kycctl`, with the variables `removed` left out of its environment. It never has a webhook
 /// secret: attestations are checked with the archive signing key's public half alone.
-fn kycctl_without(stack: &Stack, args: &[&str], removed: &[&str]) -> (i32, String) {
+pub(crate) fn kycctl_without(stack: &Stack, args: &[&str], removed: &[&str]) -> (i32, String) {
     let env = [
         ("ARCHIVE_BUCKET", stack.bucket.as_str()),
+        ("ARCHIVE_KEYS_TABLE", stack.keys_table.as_str()),
         ("EVENTS_QUEUE_URL", stack.queue_url.as_str()),
         (
             "ARCHIVE_SIGNING_KEY_ID",
@@ -107,7 +108,7 @@ fn kycctl_without(stack: &Stack, args: &[&str], removed: &[&str]) -> (i32, Strin
 }
 
 /// Replay today's (and yesterday's, around midnight UTC) cashfree/vkyc deliveries.
-fn replay(stack: &Stack, extra: &[&str]) -> (i32, String) {
+pub(crate) fn replay(stack: &Stack, extra: &[&str]) -> (i32, String) {
     let now = chrono::Utc::now();
     let from = (now - chrono::Duration::days(1))
         .format("%Y-%m-%d")
@@ -427,7 +428,7 @@ async fn readers_trust_only_what_a_webhook_function_attested_and_refuse_the_rest
         )
     };
     let genuine_object: ArchivedDelivery =
-        serde_json::from_str(&stack.archived().await[&genuine_keys[1]].to_string())
+        serde_json::from_str(&stack.opened().await[&genuine_keys[1]].to_string())
             .expect("a delivery");
     let attestation = genuine_object.attestation.clone().expect("attested");
 
@@ -461,7 +462,7 @@ async fn readers_trust_only_what_a_webhook_function_attested_and_refuse_the_rest
     plant(&stack, &foreign_key, bytes(&foreign)).await;
     // Overwritten: a second version of a genuine key.
     let mut second: ArchivedDelivery =
-        serde_json::from_str(&stack.archived().await[&genuine_keys[0]].to_string())
+        serde_json::from_str(&stack.opened().await[&genuine_keys[0]].to_string())
             .expect("a delivery");
     second.request.source_ip = Some("203.0.113.9".to_owned());
     plant(&stack, &genuine_keys[0], bytes(&second)).await;

@@ -5,11 +5,12 @@
 //! CloudFormation reads them as, so these tests compare values, never lines or indentation.
 
 use kyc_intake::aws::{
-    ARCHIVE_ACTIONS, JOURNEY_TABLE_ACTIONS, SIGNING_ACTIONS, SQS_ACTIONS, STREAM_ACTIONS,
-    WORKER_SQS_ACTIONS,
+    keys_attr, ARCHIVE_ACTIONS, ARCHIVE_KEYS_ACTIONS, DATA_KEY_ACTIONS, JOURNEY_ERASURE_ATTRIBUTES,
+    JOURNEY_TABLE_ACTIONS, KEPT_ATTRIBUTES, OPERATOR_KEYS_ACTIONS, SIGNING_ACTIONS, SQS_ACTIONS,
+    STREAM_ACTIONS, WORKER_SQS_ACTIONS,
 };
 use kyc_intake::config::var;
-use kyc_intake::intake::archive;
+use kyc_intake::intake::{archive, seal};
 use kyc_intake::journeys::worker;
 use kyc_intake::secrets::manager;
 use kyc_intake::sources::registry::FUNCTIONS;
@@ -457,15 +458,25 @@ fn iam_actions_are_exactly_what_the_code_calls() {
             (actions(SQS_ACTIONS), vec![get_att("EventsQueue", "Arn")]),
             (actions(ARCHIVE_ACTIONS), archive_prefixes),
             (
-                actions(&["kms:GenerateDataKey"]),
-                vec![get_att("ArchiveKey", "Arn")],
+                actions(ARCHIVE_KEYS_ACTIONS),
+                vec![get_att("ArchiveKeysTable", "Arn")],
             ),
             (actions(&["secretsmanager:GetSecretValue"]), secrets),
         ];
         assert_eq!(
             grants(resource),
             want,
-            "{}: table items, queue, its archive prefixes, its own secrets; no wildcard",
+            "{}: table items, queue, its archive prefixes, key items, its own secrets; no wildcard",
+            f.name
+        );
+        let keeping = statements(resource)
+            .into_iter()
+            .find(|s| s["Resource"] == get_att("ArchiveKeysTable", "Arn"))
+            .expect("the archive keys table");
+        assert_eq!(
+            keeping["Condition"],
+            json!({"ForAllValues:StringEquals": {"dynamodb:Attributes": KEPT_ATTRIBUTES}}),
+            "{}: a key item's attributes and nothing else (never an erasure record's)",
             f.name
         );
     }
@@ -931,7 +942,20 @@ fn the_sweeper_queries_the_due_index_of_open_journeys_and_never_scans() {
             .collect::<Vec<_>>(),
         ["cashfree", "digio"]
     );
-    assert!(!t.to_string().contains("dynamodb:Scan"));
+    // Only `kycctl erase --reapply` scans, and only the archive keys table.
+    for (id, r) in resources(&t) {
+        if r.to_string().contains("dynamodb:Scan") {
+            assert_eq!(id, "OperatorPolicy");
+        }
+    }
+    let operator =
+        policy_statements(&resource(&t, "OperatorPolicy")["Properties"]["PolicyDocument"]);
+    for s in operator
+        .iter()
+        .filter(|s| list(&s["Action"]).contains(&Value::from("dynamodb:Scan")))
+    {
+        assert_eq!(s["Resource"], get_att("ArchiveKeysTable", "Arn"), "{s}");
+    }
     let schedules: Vec<&Value> = sweeper["Properties"]["Events"]
         .as_object()
         .expect("events")
@@ -1101,20 +1125,77 @@ fn only_the_operator_role_decrypts_the_archive_and_it_is_an_output() {
                 .any(|a| a == "kms:Decrypt" || a == "kms:Decrypt*")
         })
         .collect();
-    assert_eq!(decrypting.len(), 1);
     assert_eq!(
-        decrypting[0]["Principal"]["AWS"],
-        get_att("OperatorRole", "Arn")
+        decrypting.len(),
+        2,
+        "through S3, and a sealed delivery's data key"
     );
+    for s in &decrypting {
+        assert_eq!(s["Principal"]["AWS"], get_att("OperatorRole", "Arn"));
+    }
+    let via_s3 =
+        json!({"StringEquals": {"kms:ViaService": sub("s3.${AWS::Region}.${AWS::URLSuffix}")}});
+    let journey_context = json!({
+        "ForAllValues:StringEquals": {"kms:EncryptionContextKeys": [seal::CONTEXT_KEY]},
+        "Null": {format!("kms:EncryptionContext:{}", seal::CONTEXT_KEY): "false"},
+    });
+    assert_eq!(by_sid(&statements, "ReadThroughS3")[0]["Condition"], via_s3);
+    assert_eq!(
+        by_sid(&statements, "OpenDataKeys")[0]["Condition"],
+        journey_context,
+        "the operator opens data keys only with a journey context"
+    );
+    let webhook_roles: Vec<Value> = FUNCTIONS
+        .iter()
+        .map(|f| if_deployed(&get_att(&role_of(&t, f.name), "Arn")))
+        .collect();
     let data_keys: Vec<&Value> = statements
         .iter()
         .filter(|s| list(&s["Action"]).contains(&Value::from("kms:GenerateDataKey")))
         .collect();
-    assert_eq!(data_keys.len(), 1);
+    assert_eq!(data_keys.len(), 2, "for S3, and a delivery's own");
+    for s in &data_keys {
+        assert_eq!(list(&s["Action"]), actions(DATA_KEY_ACTIONS));
+        let principals: Vec<Value> = list(&s["Principal"]["AWS"])
+            .iter()
+            .map(if_deployed)
+            .collect();
+        assert_eq!(
+            principals, webhook_roles,
+            "the webhook functions' roles: {s}"
+        );
+    }
     assert_eq!(
-        data_keys[0]["Condition"]["StringEquals"]["kms:ViaService"],
-        sub("s3.${AWS::Region}.${AWS::URLSuffix}"),
-        "a data key only through S3"
+        by_sid(&statements, "WriteThroughS3")[0]["Condition"],
+        via_s3,
+        "a data key for S3 only through S3"
+    );
+    assert_eq!(
+        by_sid(&statements, "MakeDataKeys")[0]["Condition"],
+        journey_context,
+        "a delivery's data key only with its journey as the context, and nothing else in it"
+    );
+    // Deleting the key would shred every delivery: only the archive's administrator schedules it.
+    let scheduling: Vec<&Value> = statements
+        .iter()
+        .filter(|s| {
+            list(&s["Action"])
+                .iter()
+                .any(|a| a == "kms:ScheduleKeyDeletion" || a == "kms:*")
+        })
+        .collect();
+    assert_eq!(scheduling.len(), 1, "{scheduling:?}");
+    assert_eq!(
+        scheduling[0]["Principal"]["AWS"],
+        reference("ArchiveAdminPrincipalArn")
+    );
+    let branches = &list(&key_policy["Statement"])
+        .into_iter()
+        .find(|s| s["Fn::If"][1]["Sid"] == "ScheduleDeletionAsArchiveAdmin")
+        .expect("a conditional statement")["Fn::If"];
+    assert_eq!(
+        branches[0], "HasArchiveAdmin",
+        "nobody when no administrator is named"
     );
     // No role of the stack but the operator's may decrypt anything.
     for (id, r) in resources(&t) {
@@ -1169,8 +1250,13 @@ fn only_the_operator_role_decrypts_the_archive_and_it_is_an_output() {
                 .any(|a| a.as_str().is_some_and(|a| a.ends_with('*'))),
             "{s}"
         );
-        // Read and send; on the dead-letter queue also delete what redrive recovered.
+        // Read and send; on the dead-letter queue also delete what redrive recovered; on the
+        // archive keys table, erase.
         let dlq = s["Resource"] == get_att("EventsDeadLetterQueue", "Arn");
+        if s["Resource"] == get_att("ArchiveKeysTable", "Arn") {
+            assert_eq!(list(&s["Action"]), actions(OPERATOR_KEYS_ACTIONS));
+            continue;
+        }
         assert!(
             !list(&s["Action"])
                 .iter()
@@ -1702,4 +1788,86 @@ fn every_webhook_function_may_get_reserved_concurrency() {
         );
         assert_eq!(t["Parameters"][&parameter]["Default"], 0, "{parameter}");
     }
+}
+
+#[test]
+fn the_archive_keys_table_is_keyed_by_journey_hash_recoverable_for_a_set_window_and_optional() {
+    let t = template();
+    let table = resource(&t, "ArchiveKeysTable");
+    assert_eq!(table["Condition"], "HasErasableArchive");
+    assert_eq!(table["DeletionPolicy"], "Retain");
+    let p = &table["Properties"];
+    assert_eq!(
+        pairs(&p["AttributeDefinitions"], "AttributeType"),
+        owned(&[(keys_attr::PK, "S"), (keys_attr::SK, "S")])
+    );
+    assert_eq!(
+        pairs(&p["KeySchema"], "KeyType"),
+        owned(&[(keys_attr::PK, "HASH"), (keys_attr::SK, "RANGE")])
+    );
+    assert_eq!(p["BillingMode"], "PAY_PER_REQUEST");
+    assert_eq!(p["SSESpecification"]["SSEEnabled"], true);
+    assert_eq!(p["DeletionProtectionEnabled"], true);
+    assert_eq!(
+        p["PointInTimeRecoverySpecification"],
+        json!({"PointInTimeRecoveryEnabled": true,
+               "RecoveryPeriodInDays": reference("ArchiveKeysRecoveryDays")}),
+        "the window after which an erasure is complete, set explicitly"
+    );
+    assert!(p.get("TimeToLiveSpecification").is_none(), "a key is kept");
+    assert_eq!(
+        p["Tags"],
+        json!([{"Key": "kyc-intake:backup", "Value": "exclude"}])
+    );
+    let days = &t["Parameters"]["ArchiveKeysRecoveryDays"];
+    assert_eq!(
+        (&days["Default"], &days["MinValue"], &days["MaxValue"]),
+        (&json!(35), &json!(1), &json!(35))
+    );
+    // Off: no table, and the functions are told none (SSE-KMS only).
+    assert_eq!(t["Parameters"]["ArchiveErasable"]["Default"], "true");
+    assert_eq!(
+        t["Conditions"]["HasErasableArchive"],
+        json!({"Fn::And": [{"Condition": "HasArchive"},
+                           {"Fn::Equals": [reference("ArchiveErasable"), "true"]}]})
+    );
+    for f in FUNCTIONS {
+        let v = variables(webhook(&t, f));
+        assert_eq!(
+            v[var::ARCHIVE_KEYS_TABLE],
+            json!({"Fn::If": ["HasErasableArchive", reference("ArchiveKeysTable"), ""]}),
+            "{}",
+            f.name
+        );
+        assert_eq!(
+            v[var::ARCHIVE_KMS_KEY_ID],
+            json!({"Fn::If": ["HasErasableArchive", get_att("ArchiveKey", "Arn"), ""]}),
+            "{}",
+            f.name
+        );
+    }
+    // Nobody else reads or writes it: the webhook roles keep key items, the operator erases.
+    for (id, r) in resources(&t) {
+        let named = r.to_string().contains("ArchiveKeysTable");
+        let allowed = ["ArchiveKeysTable", "OperatorPolicy"].contains(&id.as_str())
+            || FUNCTIONS.iter().any(|f| webhook(&t, f) == r);
+        assert!(!named || allowed, "{id} names the archive keys table");
+    }
+    let operator =
+        policy_statements(&resource(&t, "OperatorPolicy")["Properties"]["PolicyDocument"]);
+    let journey_writes: Vec<&Value> = operator
+        .iter()
+        .filter(|s| s["Resource"] == get_att("JourneyTable", "Arn"))
+        .filter(|s| list(&s["Action"]).contains(&Value::from("dynamodb:UpdateItem")))
+        .collect();
+    assert_eq!(journey_writes.len(), 1);
+    assert_eq!(
+        journey_writes[0]["Condition"],
+        json!({"ForAllValues:StringEquals": {"dynamodb:Attributes": JOURNEY_ERASURE_ATTRIBUTES}}),
+        "an erasure drops archive links from the history and writes nothing else"
+    );
+    assert_eq!(
+        t["Outputs"]["ArchiveKeysTableName"]["Value"],
+        reference("ArchiveKeysTable")
+    );
 }

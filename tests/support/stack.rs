@@ -26,6 +26,8 @@ pub struct Stack {
     pub table: String,
     pub queue_url: String,
     pub bucket: String,
+    /// The archive keys table: each delivery's data key (erasure).
+    pub keys_table: String,
     pub ddb: aws_sdk_dynamodb::Client,
 }
 
@@ -52,8 +54,16 @@ impl Stack {
         resources::ensure_signing_key(&sdk, resources::LOCAL_SIGNING_KEY)
             .await
             .expect("signing key");
+        let keys_table = format!("archive-keys-{id}");
+        resources::ensure_keys_table(&sdk, &keys_table)
+            .await
+            .expect("keys table");
+        resources::ensure_archive_key(&sdk, resources::LOCAL_ARCHIVE_KEY)
+            .await
+            .expect("archive key");
         Self {
             bucket,
+            keys_table,
             ddb: aws_sdk_dynamodb::Client::new(&sdk),
             sdk,
             table,
@@ -178,6 +188,8 @@ impl Stack {
                 ("EVENTS_QUEUE_URL", self.queue_url.as_str()),
                 ("ARCHIVE_BUCKET", self.bucket.as_str()),
                 ("ARCHIVE_SIGNING_KEY_ID", resources::LOCAL_SIGNING_KEY),
+                ("ARCHIVE_KEYS_TABLE", self.keys_table.as_str()),
+                ("ARCHIVE_KMS_KEY_ID", resources::LOCAL_ARCHIVE_KEY),
             ])
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect();
@@ -333,6 +345,34 @@ impl Stack {
             let key = object.key().unwrap_or_default().to_owned();
             let body = self.object(&key).await;
             out.insert(key, serde_json::from_slice(&body).expect("JSON"));
+        }
+        out
+    }
+
+    /// Every object in the archive bucket opened as the operator reads it: a sealed one's body
+    /// and event unsealed with its data key from the archive keys table.
+    pub async fn opened(&self) -> std::collections::BTreeMap<String, Value> {
+        let keys = kyc_intake::aws::ArchiveKeyTable::new(&self.sdk, &self.keys_table);
+        let mut out = std::collections::BTreeMap::new();
+        for (key, object) in self.archived().await {
+            let mut delivery: kyc_intake::intake::archive::ArchivedDelivery =
+                serde_json::from_value(object).expect("an archived delivery");
+            let (Some(journey), Some(_)) = (delivery.journey.clone(), &delivery.sealed) else {
+                out.insert(key, serde_json::to_value(&delivery).expect("JSON"));
+                continue;
+            };
+            let found = keys
+                .find(&journey, &delivery.event_id)
+                .await
+                .expect("its data key");
+            let kyc_intake::aws::Found::Keys(candidates) = found else {
+                panic!("{key}: no data key ({found:?})");
+            };
+            assert!(
+                candidates.iter().any(|k| delivery.unseal(&key, k).is_ok()),
+                "{key}: no key opens it"
+            );
+            out.insert(key, serde_json::to_value(&delivery).expect("JSON"));
         }
         out
     }

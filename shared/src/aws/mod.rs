@@ -9,6 +9,7 @@ mod due;
 mod fault;
 mod item;
 mod journeys;
+mod keys;
 mod kms;
 mod reader;
 mod s3;
@@ -18,6 +19,7 @@ mod sqs;
 pub use due::DynamoDueJourneys;
 pub use fault::fault;
 pub use journeys::DynamoJourneys;
+pub use keys::{attr as keys_attr, ArchiveKeyTable, Erasure, Found};
 pub use kms::{trust, KmsSigner};
 pub use reader::{JourneyReader, JourneyView};
 pub use s3::S3Archive;
@@ -33,6 +35,12 @@ pub const SWEEPER_TABLE_ACTIONS: &[&str] = &["dynamodb:Query"];
 pub const ARCHIVE_ACTIONS: &[&str] = &["s3:PutObject"];
 /// The KMS action `KmsSigner` calls, on the archive signing key (granted by the key's policy).
 pub const SIGNING_ACTIONS: &[&str] = &["kms:Sign"];
+/// What a webhook function calls to seal a delivery under its own data key (`ArchiveKeyTable`):
+/// the key kept in the archive keys table, the data key made under the archive key.
+pub use keys::{
+    DATA_KEY_ACTIONS, JOURNEY_ERASURE_ATTRIBUTES, KEEP_ACTIONS as ARCHIVE_KEYS_ACTIONS,
+    KEPT_ATTRIBUTES, OPERATOR_ACTIONS as OPERATOR_KEYS_ACTIONS,
+};
 /// The SQS action `SqsSink` calls.
 pub const SQS_ACTIONS: &[&str] = &["sqs:SendMessage"];
 /// What the journey worker's event source mapping needs on the queue it consumes, and the

@@ -177,3 +177,75 @@ impl JourneyReader {
         }
     }
 }
+
+impl JourneyReader {
+    /// Drop the archive links of `<source>#<subject>`'s timeline (its erased deliveries), keeping
+    /// every status: how many were dropped (none when the journey is unknown). The write is
+    /// conditioned on the timeline it read, and read again when the worker moved it meanwhile.
+    pub async fn drop_archive_links(
+        &self,
+        source: &str,
+        subject: &str,
+    ) -> Result<usize, PortError> {
+        use crate::journeys::timeline::HISTORY;
+        use crate::journeys::worker::attr as j;
+        let pk = format!("{source}#{subject}");
+        for _ in 0..5 {
+            let out = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .key(j::PK, s(&pk))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| fault("DynamoDB GetItem", e))?;
+            let Some(item) = out.item() else {
+                return Ok(0);
+            };
+            let Some(AttributeValue::L(history)) = item.get(HISTORY) else {
+                return Ok(0);
+            };
+            let linked: Vec<usize> = history
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.as_m().is_ok_and(|m| m.contains_key("archive_key")))
+                .map(|(i, _)| i)
+                .collect();
+            if linked.is_empty() {
+                return Ok(0);
+            }
+            let removes: Vec<String> = linked.iter().map(|i| format!("#h[{i}].#a")).collect();
+            let event_id = item.get(j::EVENT_ID).cloned().unwrap_or(s(""));
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key(j::PK, s(&pk))
+                .update_expression(format!("REMOVE {}", removes.join(", ")))
+                .condition_expression("size(#h) = :n AND #e = :e")
+                .expression_attribute_names("#h", HISTORY)
+                .expression_attribute_names("#a", "archive_key")
+                .expression_attribute_names("#e", j::EVENT_ID)
+                .expression_attribute_values(":n", AttributeValue::N(history.len().to_string()))
+                .expression_attribute_values(":e", event_id)
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(linked.len()),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+                {
+                    continue
+                }
+                Err(e) => return Err(fault("DynamoDB UpdateItem", e)),
+            }
+        }
+        Err(PortError::new(
+            "DynamoDB UpdateItem",
+            crate::ports::FaultKind::Unavailable,
+            "the journey kept moving: run the erasure again",
+        ))
+    }
+}

@@ -18,6 +18,7 @@ use crate::intake::attest::{self, Attestation, Attested, Trust};
 use crate::intake::auth::AuthScheme;
 use crate::intake::inbound::Inbound;
 use crate::intake::normalize::{normalize, normalize_shaped, Normalized, Shaping};
+use crate::intake::seal::{self, Sealed};
 use crate::intake::withhold::PersonalData;
 use crate::ports::{FaultKind, OutgoingMessage, PortError};
 use crate::sources::SourceSpec;
@@ -73,6 +74,33 @@ pub struct ArchivedDelivery {
     /// The function's proof of all the above; absent, the object is not the intake's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attestation: Option<Attestation>,
+    /// The journey's hash (`seal::journey`), when the body and event are sealed under a data key
+    /// of the delivery's own: its key items and erasure records are filed under it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journey: Option<String>,
+    /// The raw body and event, sealed (`seal`): `request.body_base64` is empty and `event` is
+    /// `null` in the object until a reader opens it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed: Option<Sealed>,
+    /// When a reader found the journey erased before this delivery was opened (its key gone):
+    /// the erasure's time (RFC 3339). Never stored.
+    #[serde(skip)]
+    pub erased: Option<String>,
+    /// Why a reader could not open the seal (and it is not erased). Never stored.
+    #[serde(skip)]
+    pub unopened: Option<String>,
+}
+
+/// What a seal holds: the two fields an erasure makes unreadable.
+#[derive(Serialize, Deserialize)]
+struct SealedContents {
+    body_base64: String,
+    event: Box<RawValue>,
+}
+
+/// The JSON `null` a sealed object keeps in place of its event.
+fn null_event() -> Box<RawValue> {
+    RawValue::NULL.to_owned()
 }
 
 /// The HTTP request as API Gateway passed it on, minus our secrets.
@@ -134,7 +162,39 @@ impl ArchivedDelivery {
             event_sha256: attest::sha256_hex(event.body.as_bytes()),
             event: event_json,
             attestation: None,
+            journey: None,
+            sealed: None,
+            erased: None,
+            unopened: None,
         })
+    }
+
+    /// Seal the raw body and event under `data_key`, bound to the object key `key`, filed under
+    /// `journey`: what is left in clear is what an attestation is checked with.
+    pub fn seal(&mut self, key: &str, journey: &str, data_key: &[u8; 32]) -> Result<(), PortError> {
+        let contents = SealedContents {
+            body_base64: std::mem::take(&mut self.request.body_base64),
+            event: std::mem::replace(&mut self.event, null_event()),
+        };
+        let plain = serde_json::to_vec(&contents)
+            .map_err(|e| PortError::new("archive seal", FaultKind::Rejected, e.to_string()))?;
+        self.sealed = Some(seal::seal(data_key, key, &plain)?);
+        self.journey = Some(journey.to_owned());
+        Ok(())
+    }
+
+    /// Open the seal with `data_key` (the object at `key`): the body and event back in place.
+    pub fn unseal(&mut self, key: &str, data_key: &[u8; 32]) -> Result<(), String> {
+        let Some(sealed) = &self.sealed else {
+            return Ok(());
+        };
+        let plain = seal::open(data_key, key, sealed)?;
+        let contents: SealedContents = serde_json::from_slice(&plain)
+            .map_err(|e| format!("the seal holds no body and event ({e})"))?;
+        self.request.body_base64 = contents.body_base64;
+        self.event = contents.event;
+        self.sealed = None;
+        Ok(())
     }
 
     /// What an attestation of this object under `key` signs.
@@ -266,12 +326,25 @@ pub fn replay(
 pub enum Verdict {
     /// Attested by an environment of `function`, certified at `certified`, and consistent.
     Attested { function: String, certified: String },
+    /// Attested as above, but its journey was erased at `erased` (RFC 3339): the body and event
+    /// can no longer be read, the attestation still proves what was received and when.
+    Erased {
+        erased: String,
+        function: String,
+        certified: String,
+    },
     /// Not to be trusted (nor sent again): why.
     Refused(String),
 }
 
 impl Verdict {
+    /// Whether it may be sent again (replayed): attested and readable.
     pub fn sendable(&self) -> bool {
+        matches!(self, Self::Attested { .. })
+    }
+
+    /// Whether its attestation holds (readable or erased).
+    pub fn attested(&self) -> bool {
         !matches!(self, Self::Refused(_))
     }
 }
@@ -283,6 +356,15 @@ impl std::fmt::Display for Verdict {
                 function,
                 certified,
             } => write!(f, "attested by {function} (certified {certified})"),
+            Self::Erased {
+                erased,
+                function,
+                certified,
+            } => write!(
+                f,
+                "erased {} (attested by {function}, certified {certified})",
+                erased.get(..10).unwrap_or(erased)
+            ),
             Self::Refused(why) => write!(f, "refused: {why}"),
         }
     }
@@ -314,8 +396,32 @@ pub fn verify(delivery: &ArchivedDelivery, check: &Check<'_>) -> Verdict {
             check.versions
         ));
     }
+    if let Some(erased) = &delivery.erased {
+        // The body and event are gone: their hashes, in clear, are what the attestation holds.
+        return match attested(delivery, None, check).and_then(|cert| {
+            placed(delivery, check)?;
+            Ok(cert)
+        }) {
+            Ok(cert) => Verdict::Erased {
+                erased: erased.clone(),
+                function: cert.function,
+                certified: cert.issued_at,
+            },
+            Err(why) => Verdict::Refused(why),
+        };
+    }
+    if delivery.sealed.is_some() {
+        return Verdict::Refused(format!(
+            "sealed, and its data key could not be read{}",
+            delivery
+                .unopened
+                .as_deref()
+                .map(|why| format!(": {why}"))
+                .unwrap_or_default()
+        ));
+    }
     let checked = delivery.body().and_then(|body| {
-        let cert = attested(delivery, &body, check)?;
+        let cert = attested(delivery, Some(&body), check)?;
         consistent(delivery, &body, check)?;
         Ok(cert)
     });
@@ -328,20 +434,23 @@ pub fn verify(delivery: &ArchivedDelivery, check: &Check<'_>) -> Verdict {
     }
 }
 
-/// The attestation's certificate, when the object's attestation holds.
+/// The attestation's certificate, when the object's attestation holds: the body (when it can
+/// still be read) and the event hashed again, then the signatures.
 fn attested(
     d: &ArchivedDelivery,
-    body: &[u8],
+    body: Option<&[u8]>,
     check: &Check<'_>,
 ) -> Result<attest::Certificate, String> {
     let Some(attestation) = &d.attestation else {
         return Err("no attestation (not written by a webhook function)".to_owned());
     };
-    if attest::sha256_hex(body) != d.body_sha256 {
-        return Err("the body is not the one attested (body_sha256)".to_owned());
-    }
-    if attest::sha256_hex(d.event.get().as_bytes()) != d.event_sha256 {
-        return Err("the event is not the one attested (event_sha256)".to_owned());
+    if let Some(body) = body {
+        if attest::sha256_hex(body) != d.body_sha256 {
+            return Err("the body is not the one attested (body_sha256)".to_owned());
+        }
+        if attest::sha256_hex(d.event.get().as_bytes()) != d.event_sha256 {
+            return Err("the event is not the one attested (event_sha256)".to_owned());
+        }
     }
     let cert = check.trust.check(attestation, &d.attested(check.key))?;
     let received_at = d.received_at()?;
@@ -352,8 +461,8 @@ fn attested(
     }
 }
 
-/// The object's own agreement.
-fn consistent(d: &ArchivedDelivery, body: &[u8], check: &Check<'_>) -> Result<(), String> {
+/// The object's own agreement with its key: source, event id, day of receipt, not in the future.
+fn placed(d: &ArchivedDelivery, check: &Check<'_>) -> Result<(), String> {
     let (key_source, key_day, key_id) =
         parse_key(check.key).ok_or_else(|| format!("`{}` is not an archive key", check.key))?;
     let source = check.source.name;
@@ -376,6 +485,14 @@ fn consistent(d: &ArchivedDelivery, body: &[u8], check: &Check<'_>) -> Result<()
             d.received_at
         ));
     }
+    Ok(())
+}
+
+/// The object's own agreement: with its key (`placed`), and of its event and body with the rest.
+fn consistent(d: &ArchivedDelivery, body: &[u8], check: &Check<'_>) -> Result<(), String> {
+    placed(d, check)?;
+    let source = check.source.name;
+    let received_at = d.received_at()?;
     let sent: KycEvent = serde_json::from_str(d.event.get())
         .map_err(|_| "the archived event is not an event".to_owned())?;
     let sent_at = DateTime::parse_from_rfc3339(&sent.data.received_at).ok();

@@ -8,5 +8,6 @@ pub mod auth;
 pub mod inbound;
 pub mod normalize;
 pub mod pipeline;
+pub mod seal;
 pub mod settings;
 pub mod withhold;

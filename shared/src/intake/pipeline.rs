@@ -7,6 +7,7 @@ use crate::intake::attest::Attestor;
 use crate::intake::auth::AuthError;
 use crate::intake::inbound::Inbound;
 use crate::intake::normalize::{normalize_shaped, Normalized, Shaping};
+use crate::intake::seal::{self, KeyVault};
 use crate::intake::settings::Settings;
 use crate::intake::withhold::PersonalData;
 use crate::metrics::{MetricsSink, RequestMetrics, Stdout, NO_SOURCE};
@@ -162,6 +163,9 @@ pub struct Pipeline<S, Q> {
     secrets: Option<Arc<dyn Refresh>>,
     /// The audit archive: each new event's delivery is written there with the send, attested.
     archive: Option<(Arc<dyn Archive>, Arc<Attestor>)>,
+    /// Each archived delivery's data key (erasure by journey): none, the archive is sealed by
+    /// the bucket's key alone.
+    vault: Option<Arc<dyn KeyVault>>,
     metrics: Arc<dyn MetricsSink>,
 }
 
@@ -193,6 +197,7 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
             personal_data: PersonalData::default(),
             secrets: None,
             archive: None,
+            vault: None,
             metrics: Arc::new(Stdout),
         }
     }
@@ -220,6 +225,13 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
     /// `attestor` (see `archive`, `attest`).
     pub fn with_archive(mut self, archive: Arc<dyn Archive>, attestor: Arc<Attestor>) -> Self {
         self.archive = Some((archive, attestor));
+        self
+    }
+
+    /// Seal each archived delivery's body and event under a data key of its own from `vault`,
+    /// kept there before the object is written (see `seal`).
+    pub fn with_sealing(mut self, vault: Arc<dyn KeyVault>) -> Self {
+        self.vault = Some(vault);
         self
     }
 
@@ -423,10 +435,10 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
                         now,
                     )?;
                     record.attestation = Some(attestor.attest(&record.attested(&key)).await?);
-                    record.to_json()
+                    Ok::<_, PortError>(record)
                 };
                 match record.await {
-                    Ok(bytes) => Some((key, bytes)),
+                    Ok(record) => Some((key, record)),
                     Err(e) => {
                         log_fault(&e, "the archive record could not be built or attested");
                         return Outcome::Unavailable;
@@ -457,11 +469,35 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
         secrets.refresh(why, budget, self.metrics.as_ref()).await
     }
 
+    /// Write one delivery's object at `key`: sealed first when deliveries are, its data key kept
+    /// before the object (an object whose key was never kept could not be read).
+    async fn archive_one(
+        &self,
+        archive: &dyn Archive,
+        key: &str,
+        record: &ArchivedDelivery,
+        event: &Normalized,
+    ) -> Result<(), PortError> {
+        let bytes = match &self.vault {
+            None => record.to_json()?,
+            Some(vault) => {
+                let journey = seal::journey(event.source, event.subject.as_deref(), &event.id);
+                let data_key = vault.generate(&journey).await?;
+                let mut sealed = record.clone();
+                sealed.seal(key, &journey, &data_key.plaintext)?;
+                let bytes = sealed.to_json()?;
+                vault.keep(&journey, &event.id, &data_key.wrapped).await?;
+                bytes
+            }
+        };
+        archive.put_new(key, bytes).await
+    }
+
     /// Send the event to the queue at most once per event id (the protocol of docs/design.md).
     async fn forward(
         &self,
         event: &Normalized,
-        archived: Option<(String, Vec<u8>)>,
+        archived: Option<(String, ArchivedDelivery)>,
         attempt: &Attempt<'_>,
         report: &mut Report,
     ) -> Outcome {
@@ -472,8 +508,8 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
         let send = |_: &_| async {
             let archive = async {
                 match (&self.archive, &archived) {
-                    (Some((archive, _)), Some((key, bytes))) => archive
-                        .put_new(key, bytes.clone())
+                    (Some((archive, _)), Some((key, record))) => self
+                        .archive_one(archive.as_ref(), key, record, event)
                         .await
                         .map_err(ForwardError::Archive),
                     _ => Ok(()),
@@ -706,6 +742,80 @@ mod tests {
             check(&unsigned).to_string(),
             "refused: no attestation (not written by a webhook function)"
         );
+    }
+
+    #[tokio::test]
+    async fn a_sealed_delivery_keeps_its_key_first_and_opens_only_with_it() {
+        use crate::intake::archive::{self, MemoryArchive, Verdict};
+        use crate::intake::seal::MemoryVault;
+        let signer = crate::intake::attest::MemorySigner::generate();
+        let trust = signer.trust();
+        let objects = Arc::new(MemoryArchive::default());
+        let vault = Arc::new(MemoryVault::default());
+        let p = pipeline()
+            .with_archive(
+                objects.clone(),
+                Arc::new(Attestor::new(Arc::new(signer), "kyc-CashfreeFunction-1")),
+            )
+            .with_sealing(vault.clone());
+        let now = Utc::now();
+        // No data key: nothing is claimed for good, sent or archived.
+        vault.fail.store(true, Ordering::SeqCst);
+        assert_eq!(deliver(&p, BODY, now).await, Outcome::Unavailable);
+        assert!(objects.objects.lock().expect("lock").is_empty());
+        assert!(vault.kept.lock().expect("lock").is_empty());
+        vault.fail.store(false, Ordering::SeqCst);
+        let Outcome::Accepted { id } = deliver(&p, BODY, now).await else {
+            panic!("accepted")
+        };
+        let (key, bytes) = objects
+            .objects
+            .lock()
+            .expect("lock")
+            .iter()
+            .next()
+            .map(|(k, b)| (k.clone(), b.clone()))
+            .expect("archived");
+        let text = String::from_utf8_lossy(&bytes);
+        for clear in ["verification_id", "CALL_COMPLETED", "v-1"] {
+            assert!(!text.contains(clear), "{clear} in clear: {text}");
+        }
+        let mut delivery: ArchivedDelivery = serde_json::from_slice(&bytes).expect("a delivery");
+        let journey = delivery.journey.clone().expect("filed under its journey");
+        let kept = vault.kept.lock().expect("lock").clone();
+        let wrapped = kept.get(&(journey, id.clone())).expect("its key kept");
+        let check = |d: &ArchivedDelivery| {
+            archive::verify(
+                d,
+                &archive::Check {
+                    key: &key,
+                    versions: 1,
+                    source: &vkyc::SOURCE,
+                    trust: &trust,
+                    now,
+                },
+            )
+        };
+        assert_eq!(
+            check(&delivery).to_string(),
+            "refused: sealed, and its data key could not be read"
+        );
+        let mut erased = delivery.clone();
+        erased.erased = Some("2026-12-05T10:00:00.000Z".to_owned());
+        assert!(
+            matches!(check(&erased), Verdict::Erased { .. }),
+            "the attestation holds without the body: {}",
+            check(&erased)
+        );
+        assert!(delivery.unseal(&key, &[0u8; 32]).is_err(), "another key");
+        let data_key: [u8; 32] = wrapped[0].clone().try_into().expect("32 bytes");
+        delivery.unseal(&key, &data_key).expect("opens");
+        assert!(
+            matches!(check(&delivery), Verdict::Attested { .. }),
+            "{}",
+            check(&delivery)
+        );
+        assert_eq!(delivery.body().expect("body"), BODY.as_bytes());
     }
 
     #[test]

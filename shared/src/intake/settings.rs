@@ -30,6 +30,9 @@ pub struct Common {
     pub archive_bucket: Option<String>,
     /// The KMS key that certifies each environment's archive key (set whenever the bucket is).
     pub archive_signing_key: Option<String>,
+    /// The archive keys table and the archive's KMS key, when each delivery is sealed under a
+    /// data key of its own (erasable).
+    pub archive_keys: Option<(String, String)>,
     /// The function's name as Lambda gives it (`AWS_LAMBDA_FUNCTION_NAME`), for the certificate.
     pub lambda_function_name: Option<String>,
     /// What its events carry of the personal data in a payload (`EVENT_PERSONAL_DATA`).
@@ -89,11 +92,49 @@ pub fn common(env: &dyn Env) -> Result<Common, ConfigError> {
             ),
         ));
     }
+    let keys_table = env
+        .get(var::ARCHIVE_KEYS_TABLE)
+        .map(|k| k.trim().to_owned());
+    let kms_key = env
+        .get(var::ARCHIVE_KMS_KEY_ID)
+        .map(|k| k.trim().to_owned());
+    let archive_keys = match (keys_table, kms_key) {
+        (None, None) => None,
+        (Some(_), _) | (_, Some(_)) if archive_bucket.is_none() => {
+            return Err(err(
+                var::ARCHIVE_KEYS_TABLE,
+                format!(
+                    "sealing deliveries needs an archive: {} is not set",
+                    var::ARCHIVE_BUCKET
+                ),
+            ))
+        }
+        (Some(table), Some(key)) => Some((table, key)),
+        (Some(_), None) => {
+            return Err(err(
+                var::ARCHIVE_KMS_KEY_ID,
+                format!(
+                    "must be set with {}: each delivery's data key is made under the archive key (the stack's ArchiveKmsKeyArn output)",
+                    var::ARCHIVE_KEYS_TABLE
+                ),
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(err(
+                var::ARCHIVE_KEYS_TABLE,
+                format!(
+                    "must be set with {}: each delivery's data key is kept there (the stack's ArchiveKeysTableName output)",
+                    var::ARCHIVE_KMS_KEY_ID
+                ),
+            ))
+        }
+    };
     Ok(Common {
         table,
         queue_url,
         archive_bucket,
         archive_signing_key,
+        archive_keys,
         lambda_function_name: env.get("AWS_LAMBDA_FUNCTION_NAME"),
         personal_data: crate::intake::withhold::PersonalData::from_env(env)?,
         settings: Settings {
@@ -138,6 +179,23 @@ mod tests {
                 vec![("ARCHIVE_BUCKET", "archive")],
                 "ARCHIVE_SIGNING_KEY_ID",
             ),
+            (
+                vec![
+                    ("ARCHIVE_BUCKET", "archive"),
+                    ("ARCHIVE_SIGNING_KEY_ID", "k"),
+                    ("ARCHIVE_KEYS_TABLE", "keys"),
+                ],
+                "ARCHIVE_KMS_KEY_ID",
+            ),
+            (
+                vec![
+                    ("ARCHIVE_BUCKET", "archive"),
+                    ("ARCHIVE_SIGNING_KEY_ID", "k"),
+                    ("ARCHIVE_KMS_KEY_ID", "alias/a"),
+                ],
+                "ARCHIVE_KEYS_TABLE",
+            ),
+            (vec![("ARCHIVE_KEYS_TABLE", "keys")], "ARCHIVE_KEYS_TABLE"),
         ];
         for (extra, var) in cases {
             let e = common(&fake_env(&extra)).expect_err(var);

@@ -29,6 +29,10 @@ pub struct ArchiveArgs {
     /// `ArchiveSigningKeyArn` output; its ARN, id or alias).
     #[arg(long, env = "ARCHIVE_SIGNING_KEY_ID", global = true)]
     key: Option<String>,
+    /// The archive keys table that opens sealed deliveries (the stack's `ArchiveKeysTableName`
+    /// output; none when the stack has `ArchiveErasable=false`).
+    #[arg(long, env = "ARCHIVE_KEYS_TABLE", global = true)]
+    keys_table: Option<String>,
     #[command(subcommand)]
     command: ArchiveCommand,
 }
@@ -102,6 +106,9 @@ pub struct ReplayArgs {
     /// The archive signing key (the stack's `ArchiveSigningKeyArn` output).
     #[arg(long, env = "ARCHIVE_SIGNING_KEY_ID")]
     key: Option<String>,
+    /// The archive keys table (the stack's `ArchiveKeysTableName` output).
+    #[arg(long, env = "ARCHIVE_KEYS_TABLE")]
+    keys_table: Option<String>,
 }
 
 pub(crate) fn source_spec(name: &str) -> Result<&'static SourceSpec, Failure> {
@@ -164,7 +171,8 @@ impl Range {
 pub async fn archive(args: ArchiveArgs) -> Result<Report, Failure> {
     let reader = Reader::new(bucket(args.bucket)?)
         .await
-        .with_signing_key(args.key);
+        .with_signing_key(args.key)
+        .with_keys_table(args.keys_table);
     match args.command {
         ArchiveCommand::Verify { source, range } => verify(&reader, source, &range).await,
         ArchiveCommand::List {
@@ -251,14 +259,22 @@ pub async fn archive(args: ArchiveArgs) -> Result<Report, Failure> {
             let pretty = serde_json::to_string_pretty(&value).unwrap_or_default();
             if let Some(object) = value.as_object_mut() {
                 object.insert("verdict".into(), verdict.to_string().into());
+                object.insert("erased".into(), delivery.erased.clone().into());
             }
             let mut text = vec![
                 format!("s3://{}/{key}", reader.bucket),
                 format!("verdict: {verdict}"),
                 pretty,
             ];
-            // The raw body as text, when it is (it is what the provider sent).
-            if let Some(body) = delivery.body().ok().and_then(|b| String::from_utf8(b).ok()) {
+            if let Some(at) = &delivery.erased {
+                text.push(format!(
+                    "body and event: erased {at} (the journey's data keys were deleted; the attestation still holds)"
+                ));
+            } else if let Some(why) = &delivery.unopened {
+                text.push(format!("body and event: sealed, and not opened: {why}"));
+            } else if let Some(body) = delivery.body().ok().and_then(|b| String::from_utf8(b).ok())
+            {
+                // The raw body as text, when it is (it is what the provider sent).
                 text.push("body (decoded from body_base64):".to_owned());
                 text.push(body);
             }
@@ -283,7 +299,7 @@ async fn verify(reader: &Reader, source: Option<String>, range: &Range) -> Resul
         let (entries, unreadable) = reader.deliveries(spec.name, from, to).await?;
         for entry in &entries {
             let verdict = reader.verdict(entry).await?;
-            if verdict.sendable() {
+            if verdict.attested() {
                 attested += 1;
             } else {
                 refused += 1;
@@ -291,7 +307,7 @@ async fn verify(reader: &Reader, source: Option<String>, range: &Range) -> Resul
             text.push(format!("{}  {verdict}", entry.key));
             objects.push(
                 json!({"key": entry.key, "event_id": entry.delivery.event_id,
-                "attested": verdict.sendable(), "verdict": verdict.to_string()}),
+                "attested": verdict.attested(), "erased": entry.delivery.erased, "verdict": verdict.to_string()}),
             );
         }
         for (key, why) in &unreadable {
@@ -331,7 +347,8 @@ pub async fn replay(args: ReplayArgs) -> Result<Report, Failure> {
     };
     let reader = Reader::new(bucket(args.bucket)?)
         .await
-        .with_signing_key(args.key);
+        .with_signing_key(args.key)
+        .with_keys_table(args.keys_table);
     let sink = queue_url
         .as_ref()
         .map(|url| SqsSink::new(aws_sdk_sqs::Client::new(&reader.sdk), url.clone()));
@@ -349,7 +366,9 @@ pub async fn replay(args: ReplayArgs) -> Result<Report, Failure> {
         .iter()
         .map(|d| match (&d.event_id, &d.type_now) {
             (None, _) => format!("{}  {}", d.key, d.verdict),
-            (Some(id), None) if d.outcome == "refused" => format!("{id}  {}", d.verdict),
+            (Some(id), None) if d.outcome == "refused" || d.outcome == "erased" => {
+                format!("{id}  {}", d.verdict)
+            }
             (Some(id), None) => format!("{id}  {}", d.outcome),
             (Some(id), Some(now)) => format!(
                 "{id}  {} -> {now}  {}  {}",
@@ -366,6 +385,7 @@ pub async fn replay(args: ReplayArgs) -> Result<Report, Failure> {
         refused,
         failed,
         skipped,
+        erased,
         ..
     } = run;
     if read == 0 {
@@ -378,8 +398,13 @@ pub async fn replay(args: ReplayArgs) -> Result<Report, Failure> {
         )));
     }
     text.push(format!(
-        "replay {id} (trace {}): read {read}, sent {sent}, refused {refused}, failed {failed}{}",
+        "replay {id} (trace {}): read {read}, sent {sent}, refused {refused}, failed {failed}{}{}",
         run.trace_id,
+        if erased > 0 {
+            format!(", skipped {erased} erased")
+        } else {
+            String::new()
+        },
         if skipped > 0 {
             format!(", skipped {skipped} of other types")
         } else {

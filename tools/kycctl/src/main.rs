@@ -8,6 +8,7 @@
 mod archive;
 mod console;
 mod dlq;
+mod erase;
 mod hyperverge;
 mod journey;
 mod record;
@@ -49,6 +50,9 @@ enum Command {
     Replay(archive::ReplayArgs),
     /// Journeys: `start` announces one the sweeper should watch.
     Journey(journey::JourneyArgs),
+    /// Erase one journey's archived deliveries (crypto-shredding: their keys deleted, the objects
+    /// stay locked and attested); `--reapply` after a restore of the keys table.
+    Erase(erase::EraseArgs),
     /// The dead-letter queue: `list` what is there (left in place), `redrive` it to the events queue.
     Dlq(dlq::DlqArgs),
     /// The operator console: journeys, timelines, deliveries and replay in a browser, served on
@@ -434,6 +438,7 @@ async fn main() -> ExitCode {
         Command::Replay(args) => archive::replay(args).await,
         Command::Journey(args) => journey::journey(args).await,
         Command::Dlq(args) => dlq::dlq(args).await,
+        Command::Erase(args) => erase::erase(args).await,
         Command::Console(args) => console::console(args).await,
     };
     match result {

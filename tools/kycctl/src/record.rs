@@ -4,8 +4,9 @@
 
 use crate::hyperverge::Failure;
 use chrono::{DateTime, Duration, Utc};
+use kyc_intake::aws::{ArchiveKeyTable, Found};
 use kyc_intake::aws::{S3Archive, SqsSink};
-use kyc_intake::config::var::ARCHIVE_SIGNING_KEY_ID;
+use kyc_intake::config::var::{ARCHIVE_KEYS_TABLE, ARCHIVE_SIGNING_KEY_ID};
 use kyc_intake::intake::archive::{self, ArchivedDelivery, Verdict};
 use kyc_intake::intake::attest::Trust;
 use kyc_intake::ports::EventSink;
@@ -40,6 +41,17 @@ pub(crate) struct Reader {
     /// The archive signing key (`--key` or `ARCHIVE_SIGNING_KEY_ID`).
     signing_key: Option<String>,
     trust: tokio::sync::OnceCell<Result<Trust, String>>,
+    /// The archive keys table (`--keys-table` or `ARCHIVE_KEYS_TABLE`): each sealed delivery's
+    /// data key, and the erasures.
+    pub(crate) keys: Option<ArchiveKeyTable>,
+}
+
+/// A variable's value, trimmed, when set and not empty.
+pub(crate) fn env_value(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
 }
 
 impl Reader {
@@ -52,14 +64,20 @@ impl Reader {
     pub(crate) fn with(sdk: aws_config::SdkConfig, bucket: String) -> Self {
         Self {
             s3: S3Archive::client(&sdk),
+            keys: env_value(ARCHIVE_KEYS_TABLE).map(|t| ArchiveKeyTable::new(&sdk, t)),
             sdk,
             bucket,
-            signing_key: std::env::var(ARCHIVE_SIGNING_KEY_ID)
-                .ok()
-                .map(|k| k.trim().to_owned())
-                .filter(|k| !k.is_empty()),
+            signing_key: env_value(ARCHIVE_SIGNING_KEY_ID),
             trust: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// Read data keys from `table` instead (`--keys-table`), when given.
+    pub(crate) fn with_keys_table(mut self, table: Option<String>) -> Self {
+        if let Some(table) = table.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()) {
+            self.keys = Some(ArchiveKeyTable::new(&self.sdk, table));
+        }
+        self
     }
 
     /// Check with `key` instead (`--key`), when given.
@@ -142,7 +160,47 @@ impl Reader {
             .await
             .map_err(|e| Failure::failed(format!("reading s3://{}/{key}: {e}", self.bucket)))?
             .into_bytes();
-        Ok(serde_json::from_slice(&bytes).map_err(|e| format!("not an archived delivery ({e})")))
+        let mut delivery: ArchivedDelivery = match serde_json::from_slice(&bytes) {
+            Ok(d) => d,
+            Err(e) => return Ok(Err(format!("not an archived delivery ({e})"))),
+        };
+        if delivery.sealed.is_some() {
+            self.open(key, &mut delivery).await;
+        }
+        Ok(Ok(delivery))
+    }
+
+    /// Open a sealed delivery with its data key; or find it erased; or say why not
+    /// (`unopened`: every reader refuses it then, with the reason).
+    async fn open(&self, key: &str, delivery: &mut ArchivedDelivery) {
+        let Some(journey) = delivery.journey.clone() else {
+            delivery.unopened = Some("it names no journey".to_owned());
+            return;
+        };
+        let Some(keys) = &self.keys else {
+            delivery.unopened = Some(format!(
+                "no archive keys table: give --keys-table or set {ARCHIVE_KEYS_TABLE} (the stack's ArchiveKeysTableName output)"
+            ));
+            return;
+        };
+        match keys.find(&journey, &delivery.event_id).await {
+            Ok(Found::Keys(candidates)) => {
+                let mut why = "no data key".to_owned();
+                for k in &candidates {
+                    match delivery.unseal(key, k) {
+                        Ok(()) => return,
+                        Err(e) => why = e,
+                    }
+                }
+                delivery.unopened = Some(why);
+            }
+            Ok(Found::Erased(e)) => delivery.erased = Some(e.erased_at),
+            Ok(Found::Missing) => delivery.unopened = Some(
+                "its data key is missing and no erasure names it (deleted outside kycctl erase?)"
+                    .to_owned(),
+            ),
+            Err(why) => delivery.unopened = Some(why),
+        }
     }
 
     /// How many versions (and delete markers) `key` has: a delivery is written once.
@@ -387,6 +445,8 @@ pub(crate) struct ReplayRun {
     pub(crate) refused: usize,
     pub(crate) failed: usize,
     pub(crate) skipped: usize,
+    /// Deliveries of erased journeys: attested, unreadable, never sent.
+    pub(crate) erased: usize,
     pub(crate) deliveries: Vec<Replayed>,
 }
 
@@ -437,6 +497,12 @@ impl ReplayRun {
             verdict: verdict.to_string(),
             outcome: "refused".to_owned(),
         };
+        if let Verdict::Erased { .. } = verdict {
+            self.erased += 1;
+            item.outcome = "erased".to_owned();
+            self.deliveries.push(item);
+            return;
+        }
         if !verdict.sendable() {
             self.refused += 1;
             self.deliveries.push(item);

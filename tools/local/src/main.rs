@@ -280,6 +280,17 @@ async fn run_serve(options: &Serve) -> Result<(), BoxError> {
         eprintln!(
             "kyc-local: archiving new deliveries in bucket {bucket}, attested under {signing_key}"
         );
+        if let Ok(keys_table) = std::env::var(config::var::ARCHIVE_KEYS_TABLE) {
+            resources::ensure_keys_table(&sdk, &keys_table).await?;
+            let archive_key = env_or(
+                config::var::ARCHIVE_KMS_KEY_ID,
+                resources::LOCAL_ARCHIVE_KEY,
+            );
+            resources::ensure_archive_key(&sdk, &archive_key).await?;
+            eprintln!(
+                "kyc-local: each delivery sealed under its own data key ({archive_key}), kept in table {keys_table}"
+            );
+        }
     }
     if created != wanted {
         return Err(format!(

@@ -1,7 +1,8 @@
 //! The idempotency table, the events queue, the archive bucket and the journey stream, created on
 //! a local emulator the way the SAM template creates them in AWS (key `pk`, TTL on `expires_at`;
 //! FIFO queue with a dead-letter queue; versioning and Object Lock with a default retention; an
-//! SNS FIFO topic with FIFO queues subscribed, raw delivery; the archive signing key in KMS).
+//! SNS FIFO topic with FIFO queues subscribed, raw delivery; the archive signing key and the
+//! archive key in KMS, and the archive keys table).
 
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
@@ -86,7 +87,7 @@ pub async fn ensure_bucket(sdk: &SdkConfig, bucket: &str) -> Result<(), BoxError
 
 /// Create the idempotency table if it does not exist, with TTL on `expires_at`.
 pub async fn ensure_table(sdk: &SdkConfig, table: &str) -> Result<(), BoxError> {
-    ensure_keyed_table(sdk, table).await?;
+    ensure_keyed_table(sdk, table, attr::PK, None).await?;
     let ddb = aws_sdk_dynamodb::Client::new(sdk);
     ddb.update_time_to_live()
         .table_name(table)
@@ -156,30 +157,38 @@ pub async fn ensure_journey_table(sdk: &SdkConfig, table: &str) -> Result<(), Bo
     Ok(())
 }
 
-/// A pay-per-request table with the string partition key `pk`, if absent.
-async fn ensure_keyed_table(sdk: &SdkConfig, table: &str) -> Result<(), BoxError> {
+/// A pay-per-request table with the string partition key `pk` (and sort key `sk`), if absent.
+async fn ensure_keyed_table(
+    sdk: &SdkConfig,
+    table: &str,
+    pk: &str,
+    sk: Option<&str>,
+) -> Result<(), BoxError> {
     let ddb = aws_sdk_dynamodb::Client::new(sdk);
-    let exists = ddb.describe_table().table_name(table).send().await.is_ok();
-    if !exists {
-        ddb.create_table()
-            .table_name(table)
-            .billing_mode(BillingMode::PayPerRequest)
+    if ddb.describe_table().table_name(table).send().await.is_ok() {
+        return Ok(());
+    }
+    let mut create = ddb
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest);
+    for (name, kind) in [(Some(pk), KeyType::Hash), (sk, KeyType::Range)] {
+        let Some(name) = name else { continue };
+        create = create
             .attribute_definitions(
                 AttributeDefinition::builder()
-                    .attribute_name(attr::PK)
+                    .attribute_name(name)
                     .attribute_type(ScalarAttributeType::S)
                     .build()?,
             )
             .key_schema(
                 KeySchemaElement::builder()
-                    .attribute_name(attr::PK)
-                    .key_type(KeyType::Hash)
+                    .attribute_name(name)
+                    .key_type(kind)
                     .build()?,
-            )
-            .send()
-            .await
-            .map_err(|e| ctx("CreateTable", e))?;
+            );
     }
+    create.send().await.map_err(|e| ctx("CreateTable", e))?;
     Ok(())
 }
 
@@ -237,11 +246,45 @@ async fn create_queue_sized(
 
 /// The local archive signing key's alias, as `make run`, the tests and kycctl name it.
 pub const LOCAL_SIGNING_KEY: &str = "alias/kyc-archive-signing";
+/// The local archive key's alias: each delivery's data key is made under it (the template's
+/// `ArchiveKey`, which also encrypts the bucket).
+pub const LOCAL_ARCHIVE_KEY: &str = "alias/kyc-archive";
 
 /// Create the archive signing key (KMS, ECC_NIST_P256, sign and verify, as the template's
 /// `ArchiveSigningKey`) under `alias` if no key has it; its ARN.
 pub async fn ensure_signing_key(sdk: &SdkConfig, alias: &str) -> Result<String, BoxError> {
     use aws_sdk_kms::types::{KeySpec, KeyUsageType};
+    ensure_key(
+        sdk,
+        alias,
+        KeySpec::EccNistP256,
+        KeyUsageType::SignVerify,
+        "Certifies the archive keys of the local webhook functions",
+    )
+    .await
+}
+
+/// Create the archive key (KMS, symmetric, as the template's `ArchiveKey`) under `alias` if no
+/// key has it; its ARN.
+pub async fn ensure_archive_key(sdk: &SdkConfig, alias: &str) -> Result<String, BoxError> {
+    use aws_sdk_kms::types::{KeySpec, KeyUsageType};
+    ensure_key(
+        sdk,
+        alias,
+        KeySpec::SymmetricDefault,
+        KeyUsageType::EncryptDecrypt,
+        "Makes the data keys of the local archive's deliveries",
+    )
+    .await
+}
+
+async fn ensure_key(
+    sdk: &SdkConfig,
+    alias: &str,
+    spec: aws_sdk_kms::types::KeySpec,
+    usage: aws_sdk_kms::types::KeyUsageType,
+    description: &str,
+) -> Result<String, BoxError> {
     let kms = aws_sdk_kms::Client::new(sdk);
     let described = |kms: aws_sdk_kms::Client| async move {
         kms.describe_key()
@@ -259,9 +302,9 @@ pub async fn ensure_signing_key(sdk: &SdkConfig, alias: &str) -> Result<String, 
     }
     let created = kms
         .create_key()
-        .key_spec(KeySpec::EccNistP256)
-        .key_usage(KeyUsageType::SignVerify)
-        .description("Certifies the archive keys of the local webhook functions")
+        .key_spec(spec)
+        .key_usage(usage)
+        .description(description)
         .send()
         .await
         .map_err(|e| ctx("KMS CreateKey", e))?;
@@ -279,6 +322,13 @@ pub async fn ensure_signing_key(sdk: &SdkConfig, alias: &str) -> Result<String, 
     described(kms)
         .await
         .ok_or_else(|| format!("KMS: no key has the alias {alias}").into())
+}
+
+/// Create the archive keys table if it does not exist: key `pk` (the journey hash) and `sk` (the
+/// event id, or an erasure record's), as the template's `ArchiveKeysTable`.
+pub async fn ensure_keys_table(sdk: &SdkConfig, table: &str) -> Result<(), BoxError> {
+    use kyc_intake::aws::keys_attr as k;
+    ensure_keyed_table(sdk, table, k::PK, Some(k::SK)).await
 }
 
 /// Create the journey stream's topic (SNS FIFO, deduplication by the worker's ids, throughput

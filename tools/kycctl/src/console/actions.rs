@@ -235,14 +235,14 @@ pub(crate) async fn replay(State(c): Shared, Form(f): Form<ReplayForm>) -> Respo
             type_then: d.type_then.clone().unwrap_or_else(|| "-".to_owned()),
             changed: d.type_now.is_some() && d.type_now != d.type_then,
             type_now: d.type_now.clone().unwrap_or_else(|| "-".to_owned()),
-            sendable: d.outcome != "refused",
+            sendable: d.outcome == "dry run" || d.outcome == "sent",
             verdict: d.verdict.clone(),
             outcome: d.outcome.clone(),
         })
         .collect();
     let summary = format!(
-        "replay {}: read {}, sent {}, refused {}, failed {}",
-        run.replay_id, run.read, run.sent, run.refused, run.failed
+        "replay {}: read {}, sent {}, refused {}, failed {}, erased {}",
+        run.replay_id, run.read, run.sent, run.refused, run.failed, run.erased
     );
     actions_page(
         &c,

@@ -313,6 +313,8 @@ struct DeliveryPage {
     headers: Vec<(String, String)>,
     verdict: String,
     sendable: bool,
+    /// When its journey was erased: the body and event can no longer be read.
+    erased: Option<String>,
     summary: Vec<(&'static str, String)>,
     journey: Option<String>,
     show: bool,
@@ -401,6 +403,7 @@ pub(crate) async fn delivery(State(c): Shared, Query(q): Query<DeliveryQuery>) -
             .collect(),
         sendable: verdict.sendable(),
         verdict: verdict.to_string(),
+        erased: d.erased.as_deref().map(|at| when(Some(at)).utc),
         summary,
         journey,
         show,

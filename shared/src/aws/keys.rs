@@ -1,0 +1,394 @@
+//! `ArchiveKeyTable`: each archived delivery's data key (KMS, under the archive key, bound to its
+//! journey by the encryption context) kept wrapped in the archive keys table, and the erasures
+//! that deleted them (see `intake::seal`).
+//!
+//! The table: `pk` the journey hash, `sk` the event id (a key item: `keys`, the wrapped data keys
+//! of that delivery, one per attempt that sealed it) or `#erasure#<time>` (an erasure record:
+//! `erased_at`, `by`, `reason`, `event_ids`). Never a customer reference.
+
+use super::fault::fault;
+use crate::intake::seal::{DataKey, KeyVault, CONTEXT_KEY, ERASURE_PREFIX};
+use crate::ports::{FaultKind, PortError};
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_kms::primitives::Blob;
+use aws_sdk_kms::types::DataKeySpec;
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+
+/// The attribute names of the archive keys table.
+pub mod attr {
+    pub const PK: &str = "pk";
+    pub const SK: &str = "sk";
+    pub const KEYS: &str = "keys";
+    pub const KEPT_AT: &str = "kept_at";
+    pub const ERASED_AT: &str = "erased_at";
+    pub const BY: &str = "by";
+    pub const REASON: &str = "reason";
+    pub const EVENT_IDS: &str = "event_ids";
+}
+
+/// What a webhook function calls on the archive keys table (keep a delivery's wrapped key).
+pub const KEEP_ACTIONS: &[&str] = &["dynamodb:UpdateItem"];
+/// What the operator's commands call on the archive keys table (read a data key, erase, reapply).
+pub const OPERATOR_ACTIONS: &[&str] = &[
+    "dynamodb:GetItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+    "dynamodb:PutItem",
+    "dynamodb:DeleteItem",
+];
+/// The attributes a webhook function writes in a key item (`KEEP_ACTIONS` is held to them).
+pub const KEPT_ATTRIBUTES: &[&str] = &[attr::PK, attr::SK, attr::KEYS, attr::KEPT_AT];
+/// The journey item's attributes an erasure touches (it drops the history's archive links,
+/// conditioned on the history's length and the last event).
+pub const JOURNEY_ERASURE_ATTRIBUTES: &[&str] = &[
+    crate::journeys::worker::attr::PK,
+    crate::journeys::timeline::HISTORY,
+    crate::journeys::worker::attr::EVENT_ID,
+];
+
+/// What it calls on the archive key for a delivery's data key (the key policy binds it to the
+/// `journey` encryption context).
+pub const DATA_KEY_ACTIONS: &[&str] = &["kms:GenerateDataKey"];
+
+/// An erasure record: a journey's keys deleted.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Erasure {
+    pub journey: String,
+    /// RFC 3339.
+    pub erased_at: String,
+    /// The caller's identity (its ARN).
+    pub by: String,
+    pub reason: String,
+    /// The deliveries whose keys it deleted.
+    pub event_ids: Vec<String>,
+}
+
+/// A delivery's data key as a reader finds it.
+#[derive(Debug)]
+pub enum Found {
+    /// The candidate keys (one per attempt that sealed it; the seal opens with one).
+    Keys(Vec<[u8; 32]>),
+    /// Deleted by this erasure.
+    Erased(Erasure),
+    /// Neither a key nor an erasure that names the delivery.
+    Missing,
+}
+
+/// The archive keys table and the archive key, as the webhook functions (`KeyVault`) and the
+/// operator's commands use them.
+#[derive(Debug, Clone)]
+pub struct ArchiveKeyTable {
+    ddb: aws_sdk_dynamodb::Client,
+    kms: aws_sdk_kms::Client,
+    table: String,
+    /// The archive key (`ARCHIVE_KMS_KEY_ID`): needed to make data keys, not to read them.
+    kms_key_id: Option<String>,
+}
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_owned())
+}
+
+fn text(item: &HashMap<String, AttributeValue>, k: &str) -> String {
+    item.get(k)
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+        .unwrap_or_default()
+}
+
+impl ArchiveKeyTable {
+    pub fn new(sdk: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        Self {
+            ddb: aws_sdk_dynamodb::Client::new(sdk),
+            kms: aws_sdk_kms::Client::new(sdk),
+            table: table.into(),
+            kms_key_id: None,
+        }
+    }
+
+    /// Make data keys under `key_id` (a webhook function).
+    pub fn generating_under(mut self, key_id: impl Into<String>) -> Self {
+        self.kms_key_id = Some(key_id.into());
+        self
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// The data key of delivery `event_id` of `journey`, each wrapped key decrypted by KMS with
+    /// the journey's context; or the erasure that deleted it.
+    pub async fn find(&self, journey: &str, event_id: &str) -> Result<Found, String> {
+        let out = self
+            .ddb
+            .get_item()
+            .table_name(&self.table)
+            .key(attr::PK, s(journey))
+            .key(attr::SK, s(event_id))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| format!("reading its data key: {}", fault("DynamoDB GetItem", e)))?;
+        let wrapped: Vec<Vec<u8>> = out
+            .item()
+            .and_then(|i| i.get(attr::KEYS))
+            .and_then(|v| v.as_l().ok())
+            .map(|l| {
+                l.iter()
+                    .filter_map(|v| v.as_b().ok().map(|b| b.as_ref().to_vec()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if wrapped.is_empty() {
+            let erasures = self.erasures(journey).await?;
+            return Ok(
+                match erasures
+                    .into_iter()
+                    .find(|e| e.event_ids.iter().any(|id| id == event_id))
+                {
+                    Some(e) => Found::Erased(e),
+                    None => Found::Missing,
+                },
+            );
+        }
+        let mut keys = Vec::new();
+        for w in wrapped {
+            let out = self
+                .kms
+                .decrypt()
+                .ciphertext_blob(Blob::new(w))
+                .encryption_context(CONTEXT_KEY, journey)
+                .send()
+                .await
+                .map_err(|e| {
+                    format!(
+                        "decrypting its data key (kms:Decrypt): {}",
+                        aws_sdk_kms::error::DisplayErrorContext(&e)
+                    )
+                })?;
+            if let Some(k) = out
+                .plaintext()
+                .and_then(|p| <[u8; 32]>::try_from(p.as_ref()).ok())
+            {
+                keys.push(k);
+            }
+        }
+        Ok(Found::Keys(keys))
+    }
+
+    /// Every item of `journey` (key items and erasure records).
+    async fn items(&self, journey: &str) -> Result<Vec<HashMap<String, AttributeValue>>, String> {
+        self.ddb
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", attr::PK)
+            .expression_attribute_values(":pk", s(journey))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| format!("{}", fault("DynamoDB Query", e)))
+    }
+
+    /// The erasure records of `journey`, oldest first.
+    pub async fn erasures(&self, journey: &str) -> Result<Vec<Erasure>, String> {
+        Ok(self
+            .items(journey)
+            .await?
+            .iter()
+            .filter(|i| text(i, attr::SK).starts_with(ERASURE_PREFIX))
+            .map(|i| erasure_of(journey, i))
+            .collect())
+    }
+
+    /// Erase `journey`: an erasure record naming every delivery whose key is kept, written first
+    /// (a half-done erasure is finished by `reapply`), then those keys deleted. `None` when there
+    /// was nothing to delete and an earlier erasure stands (erasing twice changes nothing).
+    pub async fn erase(
+        &self,
+        journey: &str,
+        by: &str,
+        reason: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<Erasure>, String> {
+        let items = self.items(journey).await?;
+        let event_ids: Vec<String> = items
+            .iter()
+            .map(|i| text(i, attr::SK))
+            .filter(|sk| !sk.is_empty() && !sk.starts_with(ERASURE_PREFIX))
+            .collect();
+        let earlier = items
+            .iter()
+            .any(|i| text(i, attr::SK).starts_with(ERASURE_PREFIX));
+        if event_ids.is_empty() && earlier {
+            return Ok(None);
+        }
+        let erased_at = crate::event::timestamp(now);
+        let mut record = self
+            .ddb
+            .put_item()
+            .table_name(&self.table)
+            .item(attr::PK, s(journey))
+            .item(attr::SK, s(&format!("{ERASURE_PREFIX}{erased_at}")))
+            .item(attr::ERASED_AT, s(&erased_at))
+            .item(attr::BY, s(by))
+            .item(attr::REASON, s(reason));
+        if !event_ids.is_empty() {
+            record = record.item(attr::EVENT_IDS, AttributeValue::Ss(event_ids.clone()));
+        }
+        record.send().await.map_err(|e| {
+            format!(
+                "writing the erasure record: {}",
+                fault("DynamoDB PutItem", e)
+            )
+        })?;
+        for id in &event_ids {
+            self.delete(journey, id).await?;
+        }
+        Ok(Some(Erasure {
+            journey: journey.to_owned(),
+            erased_at,
+            by: by.to_owned(),
+            reason: reason.to_owned(),
+            event_ids,
+        }))
+    }
+
+    /// Delete one key item; whether there was one.
+    async fn delete(&self, journey: &str, event_id: &str) -> Result<bool, String> {
+        let out = self
+            .ddb
+            .delete_item()
+            .table_name(&self.table)
+            .key(attr::PK, s(journey))
+            .key(attr::SK, s(event_id))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| format!("deleting a data key: {}", fault("DynamoDB DeleteItem", e)))?;
+        Ok(out.attributes().is_some())
+    }
+
+    /// Delete again every key an erasure record names (after a restore brought some back): each
+    /// record and how many keys it deleted again.
+    pub async fn reapply(&self) -> Result<Vec<(Erasure, usize)>, String> {
+        let mut done = Vec::new();
+        let records = self
+            .ddb
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("begins_with(#sk, :erasure)")
+            .expression_attribute_names("#sk", attr::SK)
+            .expression_attribute_values(":erasure", s(ERASURE_PREFIX))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| format!("{}", fault("DynamoDB Scan", e)))?;
+        for item in &records {
+            let erasure = erasure_of(&text(item, attr::PK), item);
+            let mut deleted = 0;
+            for id in &erasure.event_ids {
+                if self.delete(&erasure.journey, id).await? {
+                    deleted += 1;
+                }
+            }
+            done.push((erasure, deleted));
+        }
+        Ok(done)
+    }
+}
+
+fn erasure_of(journey: &str, item: &HashMap<String, AttributeValue>) -> Erasure {
+    let mut event_ids = item
+        .get(attr::EVENT_IDS)
+        .and_then(|v| v.as_ss().ok())
+        .cloned()
+        .unwrap_or_default();
+    event_ids.sort();
+    Erasure {
+        journey: journey.to_owned(),
+        erased_at: text(item, attr::ERASED_AT),
+        by: text(item, attr::BY),
+        reason: text(item, attr::REASON),
+        event_ids,
+    }
+}
+
+impl KeyVault for ArchiveKeyTable {
+    fn generate<'a>(
+        &'a self,
+        journey: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<DataKey, PortError>> + Send + 'a>> {
+        Box::pin(async move {
+            let key_id = self.kms_key_id.as_deref().ok_or_else(|| {
+                PortError::new(
+                    "KMS GenerateDataKey",
+                    FaultKind::Rejected,
+                    "no archive key to make data keys under",
+                )
+            })?;
+            let out = self
+                .kms
+                .generate_data_key()
+                .key_id(key_id)
+                .key_spec(DataKeySpec::Aes256)
+                .encryption_context(CONTEXT_KEY, journey)
+                .send()
+                .await
+                .map_err(|e| fault("KMS GenerateDataKey", e))?;
+            let plaintext = out
+                .plaintext()
+                .and_then(|p| <[u8; 32]>::try_from(p.as_ref()).ok())
+                .ok_or_else(|| {
+                    PortError::new(
+                        "KMS GenerateDataKey",
+                        FaultKind::Rejected,
+                        "no 256-bit data key",
+                    )
+                })?;
+            let wrapped = out
+                .ciphertext_blob()
+                .map(|b| b.as_ref().to_vec())
+                .unwrap_or_default();
+            Ok(DataKey { plaintext, wrapped })
+        })
+    }
+
+    fn keep<'a>(
+        &'a self,
+        journey: &'a str,
+        event_id: &'a str,
+        wrapped: &'a [u8],
+    ) -> Pin<Box<dyn Future<Output = Result<(), PortError>> + Send + 'a>> {
+        Box::pin(async move {
+            let one = AttributeValue::L(vec![AttributeValue::B(
+                aws_sdk_dynamodb::primitives::Blob::new(wrapped),
+            )]);
+            self.ddb
+                .update_item()
+                .table_name(&self.table)
+                .key(attr::PK, s(journey))
+                .key(attr::SK, s(event_id))
+                .update_expression(
+                    "SET #keys = list_append(if_not_exists(#keys, :none), :one), #at = :at",
+                )
+                .expression_attribute_names("#keys", attr::KEYS)
+                .expression_attribute_names("#at", attr::KEPT_AT)
+                .expression_attribute_values(":none", AttributeValue::L(Vec::new()))
+                .expression_attribute_values(":one", one)
+                .expression_attribute_values(":at", s(&crate::event::timestamp(chrono::Utc::now())))
+                .send()
+                .await
+                .map_err(|e| fault("DynamoDB UpdateItem", e))?;
+            Ok(())
+        })
+    }
+}

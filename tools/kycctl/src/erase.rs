@@ -1,0 +1,157 @@
+//! `kycctl erase`: crypto-shred one journey's archived deliveries. Their objects stay locked and
+//! attested; their data keys are deleted from the archive keys table and an erasure record (the
+//! journey hash, when, who, why) is written beside them, so every reader reports them `erased`.
+//! The journey item keeps its statuses and drops its archive links. `--reapply` deletes again
+//! every key an erasure record names, after a restore of the table brought some back.
+
+use crate::hyperverge::Failure;
+use crate::Report;
+use clap::Args;
+use kyc_intake::aws::{ArchiveKeyTable, JourneyReader};
+use kyc_intake::config::var::ARCHIVE_KEYS_TABLE;
+use kyc_intake::intake::seal;
+use serde_json::json;
+
+#[derive(Args)]
+pub struct EraseArgs {
+    /// e.g. `cashfree/vkyc`.
+    #[arg(long, required_unless_present = "reapply")]
+    source: Option<String>,
+    /// The provider's journey reference.
+    #[arg(long, required_unless_present = "reapply")]
+    subject: Option<String>,
+    /// Why (a DPDP request, a ruling): kept in the erasure record.
+    #[arg(long, required_unless_present = "reapply")]
+    reason: Option<String>,
+    /// Delete again every key an erasure record names (after a restore of the table).
+    #[arg(long, conflicts_with_all = ["source", "subject", "reason"])]
+    reapply: bool,
+    /// The archive keys table (the stack's `ArchiveKeysTableName` output).
+    #[arg(long, env = "ARCHIVE_KEYS_TABLE")]
+    keys_table: Option<String>,
+    /// The journey table, whose item drops its archive links (the stack's `JourneyTableName`
+    /// output); left alone when not given.
+    #[arg(long, env = "JOURNEY_TABLE")]
+    journey_table: Option<String>,
+}
+
+/// Who is erasing: the caller's identity as AWS sees it.
+async fn caller(sdk: &aws_config::SdkConfig) -> Result<String, Failure> {
+    let out = aws_sdk_sts::Client::new(sdk)
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| {
+            Failure::failed(format!(
+                "who is erasing (sts:GetCallerIdentity): {}",
+                aws_sdk_sts::error::DisplayErrorContext(&e)
+            ))
+        })?;
+    Ok(out.arn().unwrap_or("unknown").to_owned())
+}
+
+pub async fn erase(args: EraseArgs) -> Result<Report, Failure> {
+    let table = given(args.keys_table).ok_or_else(|| {
+            Failure::usage(format!(
+                "erasure is off: no archive keys table (give --keys-table or set {ARCHIVE_KEYS_TABLE} to the stack's ArchiveKeysTableName output). A stack deployed with ArchiveErasable=false seals deliveries with the bucket's key alone, so one journey cannot be erased without the others"
+            ))
+        })?;
+    let sdk = kyc_intake::aws::load_config().await;
+    let keys = ArchiveKeyTable::new(&sdk, table);
+    if args.reapply {
+        let done = keys.reapply().await.map_err(Failure::failed)?;
+        let deleted: usize = done.iter().map(|(_, n)| n).sum();
+        let mut text: Vec<String> = done
+            .iter()
+            .map(|(e, n)| {
+                format!(
+                    "journey {}  erased {}  {} deleted again",
+                    &e.journey[..16.min(e.journey.len())],
+                    e.erased_at,
+                    crate::counted(*n, "key", "keys")
+                )
+            })
+            .collect();
+        text.push(format!(
+            "{} reapplied: {} deleted again",
+            crate::counted(done.len(), "erasure", "erasures"),
+            crate::counted(deleted, "key", "keys")
+        ));
+        let json = json!({
+            "erasures": done.iter().map(|(e, n)| json!({"erasure": e, "deleted_again": n})).collect::<Vec<_>>(),
+            "deleted_again": deleted,
+        });
+        return Ok(Report::ok(text, json));
+    }
+    let (Some(source), Some(subject), Some(reason)) = (args.source, args.subject, args.reason)
+    else {
+        return Err(Failure::usage("--source, --subject and --reason"));
+    };
+    crate::archive::source_spec(&source)?;
+    if reason.trim().is_empty() {
+        return Err(Failure::usage("--reason must say why"));
+    }
+    let journey = seal::journey(&source, Some(&subject), "");
+    let by = caller(&sdk).await?;
+    let erasure = keys
+        .erase(&journey, &by, reason.trim(), chrono::Utc::now())
+        .await
+        .map_err(Failure::failed)?;
+    let links = match given(args.journey_table) {
+        Some(table) => Some(
+            JourneyReader::new(aws_sdk_dynamodb::Client::new(&sdk), table)
+                .drop_archive_links(&source, &subject)
+                .await
+                .map_err(|e| Failure::failed(format!("the journey's archive links: {e}")))?,
+        ),
+        None => None,
+    };
+    let short = &journey[..16];
+    let mut text = match &erasure {
+        Some(e) => vec![format!(
+            "erased journey {short} ({source}): {} deleted at {} by {}",
+            crate::counted(e.event_ids.len(), "delivery's key", "deliveries' keys"),
+            e.erased_at,
+            e.by
+        )],
+        None => {
+            let earlier = keys.erasures(&journey).await.map_err(Failure::failed)?;
+            vec![format!(
+                "journey {short} ({source}) was already erased ({}): nothing archived since, nothing to delete",
+                earlier
+                    .iter()
+                    .map(|e| e.erased_at.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )]
+        }
+    };
+    match links {
+        Some(n) => text.push(format!(
+            "the journey keeps its statuses; {} dropped",
+            crate::counted(n, "archive link", "archive links")
+        )),
+        None => text.push(
+            "the journey item was left alone (give --journey-table or set JOURNEY_TABLE to drop its archive links)"
+                .to_owned(),
+        ),
+    }
+    text.push(
+        "complete once the table's point-in-time recovery window (ArchiveKeysRecoveryDays) has passed; after any restore, run kycctl erase --reapply"
+            .to_owned(),
+    );
+    Ok(Report::ok(
+        text,
+        json!({
+            "journey": journey,
+            "erasure": erasure,
+            "already_erased": erasure.is_none(),
+            "archive_links_dropped": links,
+        }),
+    ))
+}
+
+/// A flag's value (or its variable's), trimmed, when not blank.
+fn given(flag: Option<String>) -> Option<String> {
+    flag.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())
+}
