@@ -212,7 +212,8 @@ BASELINE_BIN := target/baseline/release/cashfree-webhook
 # TLS=on: a TLS front with its own CA between the bootstrap and the local server, as AWS is HTTPS.
 MEMORY ?=
 TLS ?= off
-# ARCHIVE=on: the bootstrap also measured writing the audit archive, side by side.
+# ARCHIVE=on: the bootstrap also measured writing the audit archive, in clear and sealed (an
+# erasable archive: a data key per delivery), side by side.
 ARCHIVE ?= off
 
 .PHONY: bench

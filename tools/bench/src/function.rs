@@ -73,13 +73,20 @@ impl Drop for Function {
     }
 }
 
+/// The audit archive a measured bootstrap writes: its bucket and, when each delivery is sealed
+/// under a data key of its own (an erasable archive), the archive keys table.
+pub(crate) struct Archive {
+    pub(crate) bucket: String,
+    pub(crate) keys_table: Option<String>,
+}
+
 pub(crate) async fn start_function(
     bootstrap: &Path,
     runtime: Runtime<'_>,
     table: &str,
     queue_url: &str,
     concurrency: Option<u32>,
-    archive_bucket: Option<&str>,
+    archive: Option<&Archive>,
 ) -> Result<Function, BoxError> {
     let api = RuntimeApi::start().await?;
     let endpoint = runtime.endpoint;
@@ -114,11 +121,17 @@ pub(crate) async fn start_function(
     if let Some(bundle) = runtime.ca_bundle {
         cmd.env("SSL_CERT_FILE", bundle);
     }
-    if let Some(bucket) = archive_bucket {
-        cmd.env("ARCHIVE_BUCKET", bucket).env(
+    if let Some(archive) = archive {
+        cmd.env("ARCHIVE_BUCKET", &archive.bucket).env(
             "ARCHIVE_SIGNING_KEY_ID",
             kyc_local::resources::LOCAL_SIGNING_KEY,
         );
+        if let Some(table) = &archive.keys_table {
+            cmd.env("ARCHIVE_KEYS_TABLE", table).env(
+                "ARCHIVE_KMS_KEY_ID",
+                kyc_local::resources::LOCAL_ARCHIVE_KEY,
+            );
+        }
     }
     let spawned = Instant::now();
     let child = cmd.spawn()?;

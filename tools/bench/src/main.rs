@@ -68,7 +68,9 @@ struct Args {
     /// the local server, as AWS's endpoints are HTTPS.
     #[arg(long)]
     tls: bool,
-    /// Also measure the bootstrap writing the audit archive (ARCHIVE_BUCKET), side by side.
+    /// Also measure the bootstrap writing the audit archive (ARCHIVE_BUCKET), and writing it
+    /// sealed under a data key per delivery (ARCHIVE_KEYS_TABLE: an erasable archive), side by
+    /// side.
     #[arg(long)]
     archive: bool,
 }
@@ -102,6 +104,7 @@ async fn main() -> Result<(), BoxError> {
     let mut names = vec![("now", bootstrap.clone())];
     if args.archive {
         names.push(("now+archive", bootstrap.clone()));
+        names.push(("now+sealed", bootstrap.clone()));
     }
     if let Some(b) = args.baseline {
         if args.archive {

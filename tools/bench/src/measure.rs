@@ -2,7 +2,9 @@
 //! events in interleaved chunks, then init, latency, CPU, memory, size and cost per million.
 
 use crate::floor::{sent_message, stack, Floor};
-use crate::function::{event, sequential, start_function, status_of, Function, Runtime, TIMEOUT};
+use crate::function::{
+    event, sequential, start_function, status_of, Archive, Function, Runtime, TIMEOUT,
+};
 use crate::process::peak_rss_kib;
 use bytes::Bytes;
 use kyc_local::resources::{self, local_sdk_config, BoxError};
@@ -59,12 +61,20 @@ impl Subject {
             .map_err(|e| format!("{}: {e} (make bench builds it)", bootstrap.display()))?
             .len() as u64;
         let (table, queue_url) = stack(server, name, true).await?;
-        // A subject named `...archive...` also writes the audit archive: what it adds.
-        let bucket = name.contains("archive").then(|| format!("{name}-bucket"));
-        if let Some(bucket) = &bucket {
+        // A subject named `...archive...` also writes the audit archive, and one named
+        // `...sealed...` seals each delivery under a data key of its own: what each adds.
+        let archive = (name.contains("archive") || name.contains("sealed")).then(|| Archive {
+            bucket: format!("{name}-bucket"),
+            keys_table: name.contains("sealed").then(|| format!("{name}-keys")),
+        });
+        if let Some(archive) = &archive {
             let sdk = local_sdk_config(server).await;
-            resources::ensure_bucket(&sdk, bucket).await?;
+            resources::ensure_bucket(&sdk, &archive.bucket).await?;
             resources::ensure_signing_key(&sdk, resources::LOCAL_SIGNING_KEY).await?;
+            if let Some(table) = &archive.keys_table {
+                resources::ensure_keys_table(&sdk, table).await?;
+                resources::ensure_archive_key(&sdk, resources::LOCAL_ARCHIVE_KEY).await?;
+            }
         }
         let f = start_function(
             bootstrap,
@@ -72,7 +82,7 @@ impl Subject {
             &table,
             &queue_url,
             None,
-            bucket.as_deref(),
+            archive.as_ref(),
         )
         .await?;
         let started = Instant::now();
