@@ -1,5 +1,6 @@
 //! The library's shape, held: no module imports one that imports it back (directly or through
-//! others), and no file is over 600 lines before its tests. A module is one file; what it
+//! others), no folder of `src/` imports one that imports it back (each module counted as its
+//! top-level folder or file), and no file is over 600 lines before its tests. A module is one file; what it
 //! imports is every `crate::`, `super::` or `self::` path in it, every path through a child it
 //! declares, and every name of a `use` group, outside its `#[cfg(test)] mod tests`.
 
@@ -281,6 +282,44 @@ fn no_module_imports_one_that_imports_it_back() {
         })
         .collect();
     assert!(report.is_empty(), "import circles: {report:#?}");
+}
+
+/// The graph with every module collapsed to its room: the top-level folder it is in, or its own
+/// file at the top (`intake::auth::ip` is `intake`, `config` is `config`).
+fn rooms(edges: &BTreeMap<Module, BTreeSet<Module>>) -> BTreeMap<Module, BTreeSet<Module>> {
+    let room = |m: &Module| m.iter().take(1).cloned().collect::<Module>();
+    let mut out: BTreeMap<Module, BTreeSet<Module>> = BTreeMap::new();
+    for (from, targets) in edges {
+        let entry = out.entry(room(from)).or_default();
+        entry.extend(
+            targets
+                .iter()
+                .map(room)
+                .filter(|to| *to != room(from) && !to.is_empty()),
+        );
+    }
+    out
+}
+
+#[test]
+fn no_folder_imports_one_that_imports_it_back() {
+    let edges = rooms(&graph(&src()));
+    let report: Vec<String> = circles(&edges)
+        .iter()
+        .map(|c| {
+            let members: BTreeSet<&Module> = c.iter().collect();
+            c.iter()
+                .flat_map(|a| {
+                    edges[a]
+                        .iter()
+                        .filter(|b| members.contains(b))
+                        .map(move |b| format!("{} -> {}", name(a), name(b)))
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .collect();
+    assert!(report.is_empty(), "folder circles: {report:#?}");
 }
 
 #[test]

@@ -7,6 +7,7 @@
 //! `erased_at`, `by`, `reason`, `event_ids`). Never a customer reference.
 
 use super::fault::fault;
+use crate::intake::archive::ArchivedDelivery;
 use crate::intake::seal::{DataKey, KeyVault, CONTEXT_KEY, ERASURE_PREFIX};
 use crate::ports::{FaultKind, PortError};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -176,6 +177,33 @@ impl ArchiveKeyTable {
             }
         }
         Ok(Found::Keys(keys))
+    }
+
+    /// Open the sealed `delivery` (the object at `object_key`) with its data key; or mark it
+    /// erased (`erased`: the erasure's time); or say why it stays sealed (`unopened`).
+    pub async fn open(&self, object_key: &str, delivery: &mut ArchivedDelivery) {
+        let Some(journey) = delivery.journey.clone() else {
+            delivery.unopened = Some("it names no journey".to_owned());
+            return;
+        };
+        match self.find(&journey, &delivery.event_id).await {
+            Ok(Found::Keys(candidates)) => {
+                let mut why = "no data key".to_owned();
+                for k in &candidates {
+                    match delivery.unseal(object_key, k) {
+                        Ok(()) => return,
+                        Err(e) => why = e,
+                    }
+                }
+                delivery.unopened = Some(why);
+            }
+            Ok(Found::Erased(e)) => delivery.erased = Some(e.erased_at),
+            Ok(Found::Missing) => delivery.unopened = Some(
+                "its data key is missing and no erasure names it (deleted outside kycctl erase?)"
+                    .to_owned(),
+            ),
+            Err(why) => delivery.unopened = Some(why),
+        }
     }
 
     /// Every item of `journey` (key items and erasure records).

@@ -13,6 +13,7 @@ mod keys;
 mod kms;
 mod reader;
 mod s3;
+mod secrets;
 mod sns;
 mod sqs;
 

@@ -13,6 +13,7 @@
 //! `replay` turns an archived delivery into an event again with this build's code (see
 //! `kycctl replay`).
 
+use super::source::SourceSpec;
 use crate::event::{KycEvent, MAX_FUTURE_SKEW};
 use crate::intake::attest::{self, Attestation, Attested, Trust};
 use crate::intake::auth::AuthScheme;
@@ -21,7 +22,6 @@ use crate::intake::normalize::{normalize, normalize_shaped, Normalized, Shaping}
 use crate::intake::seal::{self, Sealed};
 use crate::intake::withhold::PersonalData;
 use crate::ports::{FaultKind, OutgoingMessage, PortError};
-use crate::sources::SourceSpec;
 use crate::trace::TraceHeader;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;

@@ -1,11 +1,11 @@
 //! From an authenticated body to the normalized event: recognition by the source's module,
 //! then the parts every source shares (event id, time, unrecognized fallback).
 
+use super::source::{Recognized, SourceSpec};
 use crate::event::{AuthScheme, EventData, KycEvent};
 use crate::intake::settings::QUEUE_MAX_MESSAGE_BYTES;
 use crate::intake::withhold::{self, PersonalData};
 use crate::ports::attributes_size;
-use crate::sources::{Recognized, SourceSpec};
 use crate::trace::TraceHeader;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;

@@ -2,6 +2,7 @@
 //! complete. Expected cases (duplicates, refusals) are outcomes, not errors; only DynamoDB and SQS
 //! faults become 503.
 
+use super::source::Source;
 use crate::intake::archive::{self, Archive, ArchivedDelivery};
 use crate::intake::attest::Attestor;
 use crate::intake::auth::AuthError;
@@ -13,7 +14,6 @@ use crate::intake::withhold::PersonalData;
 use crate::metrics::{MetricsSink, RequestMetrics, Stdout, NO_SOURCE};
 use crate::ports::{EventSink, FaultKind, IdempotencyStore, OutgoingMessage, PortError};
 use crate::secrets::manager::{Refresh, Staleness};
-use crate::sources::Source;
 use crate::trace::TraceHeader;
 use chrono::{DateTime, Utc};
 use http::{Method, StatusCode};

@@ -18,7 +18,7 @@
 
 use crate::config::{err, ConfigError, Env};
 use crate::metrics::{self, MetricsSink};
-use crate::ports::{FaultKind, PortError};
+use crate::ports::PortError;
 use crate::secrets::secret::{parse_list, Secret, SecretList};
 use std::collections::HashMap;
 use std::future::Future;
@@ -41,25 +41,6 @@ pub fn id_variable(var: &str) -> String {
 /// Reads a secret's `SecretString`. Secrets Manager in production; anything in tests.
 pub trait SecretReader: Send + Sync {
     fn read(&self, secret_id: &str) -> impl Future<Output = Result<String, PortError>> + Send;
-}
-
-impl SecretReader for aws_sdk_secretsmanager::Client {
-    async fn read(&self, secret_id: &str) -> Result<String, PortError> {
-        let out = self
-            .get_secret_value()
-            .secret_id(secret_id)
-            .send()
-            .await
-            // The error names the secret and the cause, never a value.
-            .map_err(|e| crate::aws::fault("Secrets Manager GetSecretValue", e))?;
-        out.secret_string().map(str::to_owned).ok_or_else(|| {
-            PortError::new(
-                "Secrets Manager GetSecretValue",
-                FaultKind::Rejected,
-                "the secret has no SecretString (a binary secret)",
-            )
-        })
-    }
 }
 
 /// `parse_list` for a value read from Secrets Manager, where an empty value is an error too.
@@ -337,6 +318,7 @@ mod tests {
     use super::*;
     use crate::config::fake_env;
     use crate::metrics::Captured;
+    use crate::ports::FaultKind;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Mutex;
 

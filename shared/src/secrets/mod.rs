@@ -1,5 +1,6 @@
-//! Secret values that never print and compare in constant time (`secret`), and their refresh
-//! from Secrets Manager (`manager`).
+//! Secret settings' refresh from Secrets Manager (`manager`). The values themselves, which never
+//! print and compare in constant time, are configuration: `config::secret`, also here as
+//! `secrets::secret`.
 
 pub mod manager;
-pub mod secret;
+pub use crate::config::secret;

@@ -4,7 +4,7 @@
 
 use crate::hyperverge::Failure;
 use chrono::{DateTime, Duration, Utc};
-use kyc_intake::aws::{ArchiveKeyTable, Found};
+use kyc_intake::aws::ArchiveKeyTable;
 use kyc_intake::aws::{S3Archive, SqsSink};
 use kyc_intake::config::var::{ARCHIVE_KEYS_TABLE, ARCHIVE_SIGNING_KEY_ID};
 use kyc_intake::intake::archive::{self, ArchivedDelivery, Verdict};
@@ -104,34 +104,27 @@ impl Reader {
 
     /// Every key under `prefix`.
     pub(crate) async fn keys(&self, prefix: &str) -> Result<Vec<String>, Failure> {
-        let mut keys = Vec::new();
-        let mut token = None;
-        loop {
-            let out = self
-                .s3
-                .list_objects_v2()
-                .bucket(&self.bucket)
-                .prefix(prefix)
-                .set_continuation_token(token)
-                .send()
-                .await
-                .map_err(|e| {
-                    Failure::failed(format!(
-                        "listing s3://{}/{prefix}: {}",
-                        self.bucket,
-                        sdk_error(e)
-                    ))
-                })?;
-            keys.extend(
-                out.contents()
-                    .iter()
-                    .filter_map(|o| o.key().map(str::to_owned)),
-            );
-            match out.next_continuation_token() {
-                Some(t) => token = Some(t.to_owned()),
-                None => return Ok(keys),
-            }
-        }
+        let pages = self
+            .s3
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| {
+                Failure::failed(format!(
+                    "listing s3://{}/{prefix}: {}",
+                    self.bucket,
+                    sdk_error(e)
+                ))
+            })?;
+        Ok(pages
+            .iter()
+            .flat_map(|page| page.contents())
+            .filter_map(|o| o.key().map(str::to_owned))
+            .collect())
     }
 
     /// The object at `key`: `Err` (outer) when S3 cannot be read, `Ok(Err(why))` when the object
@@ -173,33 +166,11 @@ impl Reader {
     /// Open a sealed delivery with its data key; or find it erased; or say why not
     /// (`unopened`: every reader refuses it then, with the reason).
     async fn open(&self, key: &str, delivery: &mut ArchivedDelivery) {
-        let Some(journey) = delivery.journey.clone() else {
-            delivery.unopened = Some("it names no journey".to_owned());
-            return;
-        };
-        let Some(keys) = &self.keys else {
-            delivery.unopened = Some(format!(
+        match &self.keys {
+            Some(keys) => keys.open(key, delivery).await,
+            None => delivery.unopened = Some(format!(
                 "no archive keys table: give --keys-table or set {ARCHIVE_KEYS_TABLE} (the stack's ArchiveKeysTableName output)"
-            ));
-            return;
-        };
-        match keys.find(&journey, &delivery.event_id).await {
-            Ok(Found::Keys(candidates)) => {
-                let mut why = "no data key".to_owned();
-                for k in &candidates {
-                    match delivery.unseal(key, k) {
-                        Ok(()) => return,
-                        Err(e) => why = e,
-                    }
-                }
-                delivery.unopened = Some(why);
-            }
-            Ok(Found::Erased(e)) => delivery.erased = Some(e.erased_at),
-            Ok(Found::Missing) => delivery.unopened = Some(
-                "its data key is missing and no erasure names it (deleted outside kycctl erase?)"
-                    .to_owned(),
-            ),
-            Err(why) => delivery.unopened = Some(why),
+            )),
         }
     }
 

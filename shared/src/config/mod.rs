@@ -3,7 +3,9 @@
 //! reads the settings every function shares and offers the parsers the providers' own settings
 //! use (`sources/<provider>/mod.rs`).
 
-use crate::secrets::secret::SecretList;
+pub mod secret;
+
+use secret::SecretList;
 
 /// The variables every function reads. Each provider lists its own in its `FunctionSpec`.
 pub mod var {
@@ -69,9 +71,9 @@ pub trait Env: Sync {
 
     /// A secret setting's list of secrets: the variable's comma-separated value here; the shared,
     /// refreshable list when the value comes from Secrets Manager (`secrets::WithManaged`).
-    /// Every value is checked (`secrets::secret::parse_list`): a bad one is an error naming `var`.
+    /// Every value is checked (`secret::parse_list`): a bad one is an error naming `var`.
     fn secrets(&self, var: &'static str) -> Result<SecretList, ConfigError> {
-        crate::secrets::secret::parse_list(&self.get(var).unwrap_or_default())
+        secret::parse_list(&self.get(var).unwrap_or_default())
             .map(SecretList::new)
             .map_err(|reason| err(var, reason))
     }
