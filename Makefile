@@ -194,6 +194,8 @@ lint: $(TOOLS_STAMP)
 	@# The idempotency crate as crates.io would take it: no missing metadata, no warning.
 	set -o pipefail; cargo package -p lambda-idempotency --no-verify --allow-dirty 2>&1 | tee target/package.log
 	! grep -q '^warning' target/package.log
+	@# Its documentation, every public item documented (deny(missing_docs)) and every link whole.
+	RUSTDOCFLAGS='-D warnings' cargo doc -p lambda-idempotency --all-features --no-deps
 
 .PHONY: test
 test: $(BENCH_STAMP) lint browser

@@ -12,6 +12,7 @@ use std::future::Future;
 
 /// What became of one record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RecordResult {
     /// Done (or nothing to do): delete it.
     Processed,

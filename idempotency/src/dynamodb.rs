@@ -22,10 +22,15 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailur
 
 /// Attribute names of an idempotency record.
 pub mod attr {
+    /// The table's partition key (a string): the idempotency key.
     pub const PK: &str = "pk";
+    /// `IN_PROGRESS` or `COMPLETED`.
     pub const STATUS: &str = "status";
+    /// When an `IN_PROGRESS` claim's lease runs out, epoch ms: another attempt may then take over.
     pub const LEASE_EXPIRES_AT: &str = "lease_expires_at";
+    /// When the record is forgotten, epoch seconds: make it the table's TTL attribute.
     pub const EXPIRES_AT: &str = "expires_at";
+    /// The fingerprint of the request that claimed the key.
     pub const PAYLOAD_HASH: &str = "payload_hash";
     /// What the operation kept (`Completion::Keep`), once `COMPLETED`.
     pub const KEPT: &str = "kept";
@@ -40,7 +45,9 @@ pub const DYNAMODB_ACTIONS: &[&str] = &[
     "dynamodb:DeleteItem",
 ];
 
+/// The status of a claimed key whose operation has not completed.
 pub const IN_PROGRESS: &str = "IN_PROGRESS";
+/// The status of a key whose operation completed.
 pub const COMPLETED: &str = "COMPLETED";
 
 fn n(v: i64) -> AttributeValue {
@@ -51,6 +58,8 @@ fn s(v: &str) -> AttributeValue {
     AttributeValue::S(v.to_owned())
 }
 
+/// The records in a DynamoDB table whose partition key is `pk` (a string), with TTL on
+/// `expires_at`: the production `IdempotencyStore`.
 #[derive(Debug, Clone)]
 pub struct DynamoDbStore {
     client: aws_sdk_dynamodb::Client,
@@ -58,6 +67,7 @@ pub struct DynamoDbStore {
 }
 
 impl DynamoDbStore {
+    /// The store on `table`, through `client`.
     pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
         Self {
             client,

@@ -19,6 +19,7 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
+    /// Its name in logs and metrics: `throttled`, `timeout`, `rejected`, `conflict`, `unavailable`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Throttled => "throttled",
@@ -37,11 +38,14 @@ impl FaultKind {
 pub struct Fault {
     /// e.g. `DynamoDB PutItem`.
     pub operation: &'static str,
+    /// What kind of fault.
     pub kind: FaultKind,
+    /// The source error's text (the SDK's error chain): never a record's payload.
     pub detail: String,
 }
 
 impl Fault {
+    /// A fault of `operation`.
     pub fn new(operation: &'static str, kind: FaultKind, detail: impl Into<String>) -> Self {
         Self {
             operation,

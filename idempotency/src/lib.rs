@@ -54,6 +54,7 @@
 //!
 //! [Powertools for AWS Lambda]: https://docs.powertools.aws.dev/lambda/python/latest/utilities/idempotency/
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 pub mod batch;
 mod dynamodb;

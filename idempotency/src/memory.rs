@@ -13,9 +13,13 @@ use std::sync::Mutex;
 pub struct Record {
     /// `IN_PROGRESS` or `COMPLETED`.
     pub status: &'static str,
+    /// When an `IN_PROGRESS` claim's lease runs out, epoch ms.
     pub lease_expires_at_ms: i64,
+    /// When the record is forgotten (DynamoDB's TTL), epoch seconds.
     pub expires_at_s: i64,
+    /// The fingerprint of the request that claimed the key.
     pub payload_hash: String,
+    /// The claiming attempt's random id.
     pub owner: String,
     /// What the operation kept, once `COMPLETED`.
     pub kept: Option<String>,
@@ -46,10 +50,12 @@ impl MemoryStore {
         self.calls.load(Ordering::SeqCst)
     }
 
+    /// Every record, by key.
     pub fn records(&self) -> HashMap<String, Record> {
         self.lock().clone()
     }
 
+    /// Put `record` under `key`, as if an attempt had left it there.
     pub fn insert(&self, key: &str, record: Record) {
         self.lock().insert(key.to_owned(), record);
     }

@@ -46,21 +46,29 @@ impl Config {
         }
     }
 
+    /// How long a claim outlives the invocation's deadline (default `LEASE_MARGIN_MS`): another
+    /// attempt may take the key over once the lease has run out.
     pub fn with_lease_margin(mut self, margin: Duration) -> Self {
         self.lease_margin = margin;
         self
     }
 
+    /// The time kept back from the deadline for the function's own answer (default 300 ms).
     pub fn with_answer_reserve(mut self, reserve: Duration) -> Self {
         self.answer_reserve = reserve;
         self
     }
 
+    /// The time kept back, while the operation runs, for completing or releasing the record
+    /// afterwards (default 1 s).
     pub fn with_step_reserve(mut self, reserve: Duration) -> Self {
         self.step_reserve = reserve;
         self
     }
 
+    /// Whether an attempt whose fingerprint differs from the completed record's fails with
+    /// `Failure::PayloadMismatch` (`true`) or gets `Run::AlreadyDone { same_request: false, .. }`
+    /// (`false`, the default).
     pub fn rejecting_payload_mismatch(mut self, reject: bool) -> Self {
         self.reject_payload_mismatch = reject;
         self
@@ -89,6 +97,8 @@ pub struct Attempt<'a> {
 }
 
 impl<'a> Attempt<'a> {
+    /// An attempt under `key` of the request whose `fingerprint` is given, at `now_ms`, in an
+    /// invocation that ends at `deadline_ms` (both epoch ms).
     pub fn new(
         key: &'a str,
         fingerprint: impl Into<String>,
@@ -114,7 +124,9 @@ pub enum Run<T> {
     /// (`Completion::Keep`; `None` for `Completion::Done` without one). `same_request` is false
     /// when that attempt's fingerprint differs from this one's.
     AlreadyDone {
+        /// Whether that attempt's fingerprint is this one's.
         same_request: bool,
+        /// What it kept.
         kept: Option<String>,
     },
     /// Another attempt holds a live claim on the key: try again later.
@@ -197,14 +209,17 @@ impl<S: IdempotencyStore> Idempotency<S> {
         Self::with_config(store, Config::new(Duration::from_secs(ttl_secs)))
     }
 
+    /// Runs on `store` with `config`.
     pub fn with_config(store: S, config: Config) -> Self {
         Self { store, config }
     }
 
+    /// The store it runs on.
     pub fn store(&self) -> &S {
         &self.store
     }
 
+    /// Its configuration.
     pub fn config(&self) -> &Config {
         &self.config
     }

@@ -73,7 +73,9 @@ pub enum ClaimOutcome {
     /// Already done. `payload_hash` is the fingerprint stored with it, to spot a key reused for
     /// another request; `kept` what the operation kept (`Completion::Keep`).
     Completed {
+        /// The fingerprint stored with the record, when it has one.
         payload_hash: Option<String>,
+        /// What the operation kept.
         kept: Option<String>,
     },
     /// Another attempt holds a live claim.
@@ -107,6 +109,9 @@ impl<T: IdempotencyStore> IdempotencyStore for std::sync::Arc<T> {
     }
 }
 
+/// Where the records live: claim a key, complete it, release it, each conditioned on the claim
+/// still being this attempt's. `DynamoDbStore` in production; `MemoryStore` (feature
+/// `test-util`) in unit tests.
 pub trait IdempotencyStore: Send + Sync {
     /// Conditionally create the `IN_PROGRESS` record: succeed when there is no record, its TTL
     /// has passed, or it is `IN_PROGRESS` with an expired lease. A record carrying this claim's
