@@ -10,11 +10,14 @@
 //!   them.
 //! - `journeys/`: what happens after the queue (the worker, the timeline, the senders it
 //!   believes, completeness and the sweeper).
-//! - `secrets/`: secret values that never print, and their refresh from Secrets Manager.
+//! - `secrets/`: secret settings' refresh from Secrets Manager.
 //! - `aws/`: the adapters of the ports on the AWS SDK.
 //!
-//! Beside them: `config` (the environment), `event` (the schema), `ports`, `metrics`,
-//! `telemetry`; `startup` builds each function from its environment and `lambda` serves it.
+//! - `runtime/`: running a function: `startup` builds it from its environment, `lambda` serves
+//!   it; one entry per kind of function (`webhook`, `journey_worker`, `journey_sweeper`).
+//!
+//! Beside them: `config` (the environment and secret values), `event` (the schema), `ports`,
+//! `metrics`, `telemetry`, `trace`.
 //! The domain knows nothing of Lambda; no module imports one that imports it back (a test
 //! holds this).
 #![forbid(unsafe_code)]
@@ -24,14 +27,13 @@ pub mod config;
 pub mod event;
 pub mod intake;
 pub mod journeys;
-pub mod lambda;
 #[cfg(any(test, feature = "test-util"))]
 pub mod memory;
 pub mod metrics;
 pub mod ports;
+pub mod runtime;
 pub mod secrets;
 pub mod sources;
-pub mod startup;
 pub mod telemetry;
 pub mod trace;
 

@@ -2,7 +2,7 @@
 //! DynamoDB/SQS-compatible server on loopback. Each test asserts what is left in the table and
 //! on the queue.
 
-use kyc_intake::startup::AwsPipeline;
+use kyc_intake::runtime::startup::AwsPipeline;
 use kyc_intake::KycEvent;
 use kyc_intake_tests::{call, n, s, ApiRequest, Dead, Reply, Stack, CASHFREE_SECRET};
 

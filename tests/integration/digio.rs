@@ -39,7 +39,7 @@ fn checksum(body: &str) -> String {
     checksum::sign(DIGIO_SECRET.as_bytes(), body.as_bytes())
 }
 
-async fn deliver(f: &kyc_intake::startup::AwsPipeline, body: &str) -> Reply {
+async fn deliver(f: &kyc_intake::runtime::startup::AwsPipeline, body: &str) -> Reply {
     call(f, signed(body, &checksum(body)).request()).await
 }
 

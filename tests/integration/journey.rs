@@ -4,7 +4,7 @@
 //! docs/consuming.md.
 
 use aws_lambda_events::event::sqs::SqsEvent;
-use kyc_intake::startup::AwsJourneyWorker;
+use kyc_intake::runtime::startup::AwsJourneyWorker;
 use kyc_intake_tests::{
     dead_sdk_config, endpoint, kycctl_local, local_sdk_config, ApiRequest, Deployed, Stack,
     CASHFREE_SECRET,

@@ -50,7 +50,7 @@ pub(crate) fn webhooks() -> Vec<String> {
     ]
 }
 
-pub(crate) async fn deliver(pipeline: &kyc_intake::startup::AwsPipeline, body: &str) {
+pub(crate) async fn deliver(pipeline: &kyc_intake::runtime::startup::AwsPipeline, body: &str) {
     let reply = call(
         pipeline,
         ApiRequest::post(VKYC, body).signed_now().request(),

@@ -4,8 +4,8 @@
 //! its max age; an invalid new value keeps the cached one and is counted.
 
 use kyc_intake::metrics::Captured;
+use kyc_intake::runtime::startup;
 use kyc_intake::sources::{cashfree, hyperverge};
-use kyc_intake::startup;
 use kyc_intake_tests::{captured_logs, endpoint, local_sdk_config, ApiRequest, Stack};
 use std::sync::Arc;
 use std::time::Duration;

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 async fn queued_through_the_worker(
     stack: &Stack,
     deployed: &kyc_intake_tests::Deployed,
-    worker: &kyc_intake::startup::AwsJourneyWorker,
+    worker: &kyc_intake::runtime::startup::AwsJourneyWorker,
     journey: &str,
 ) {
     let body = vkyc(

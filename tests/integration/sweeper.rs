@@ -631,7 +631,7 @@ async fn the_sweepers_cost_does_not_grow_with_closed_journeys() {
 /// Deliver a queued VKYC webhook for each subject and let the worker open their journeys.
 async fn open_journeys(
     stack: &Stack,
-    worker: &kyc_intake::startup::AwsJourneyWorker,
+    worker: &kyc_intake::runtime::startup::AwsJourneyWorker,
     ids: &[&str],
 ) {
     let f = stack.cashfree(&[]).await;

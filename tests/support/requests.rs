@@ -1,8 +1,8 @@
 //! Requests as API Gateway sends them, the handlers' answers, and the sample events.
 
 use crate::*;
-use kyc_intake::lambda;
-use kyc_intake::startup::AwsPipeline;
+use kyc_intake::runtime::lambda;
+use kyc_intake::runtime::startup::AwsPipeline;
 use serde_json::Value;
 
 /// An HTTP API (payload 2.0) request as API Gateway delivers it to the function.

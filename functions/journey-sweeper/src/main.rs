@@ -1,23 +1,12 @@
 //! `journey-sweeper`: run on a schedule, it finds open journeys past their due time and
 //! reconciles or reports them. See `kyc_intake::journeys::sweeper`.
 #![forbid(unsafe_code)]
+// The SDK futures nested in its handler are deeper than rustc's default layout limit.
 #![recursion_limit = "256"]
 
-use kyc_intake::config::ProcessEnv;
-use kyc_intake::{lambda, startup, telemetry};
-use lambda_runtime::Error;
-
+// One thread: a Lambda environment serves one request at a time (or, on Managed Instances, a
+// few that mostly wait on AWS), and one thread spares the cross-thread wake-ups.
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Error> {
-    telemetry::init(env!("CARGO_CRATE_NAME"));
-    let sdk = kyc_intake::aws::lambda_config();
-    // Bad configuration: one log line naming the variable, then exit (Lambda reports an init
-    // failure).
-    let Ok((sweeper, secrets)) = startup::journey_sweeper(&ProcessEnv, &sdk)
-        .await
-        .inspect_err(startup::log_config_error)
-    else {
-        std::process::exit(2)
-    };
-    lambda::serve_sweeper(sweeper, secrets).await
+async fn main() -> Result<(), kyc_intake::runtime::Error> {
+    kyc_intake::runtime::journey_sweeper(env!("CARGO_CRATE_NAME")).await
 }

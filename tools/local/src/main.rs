@@ -27,8 +27,9 @@ use commands::{
     worker_control,
 };
 use kyc_intake::journeys::worker::{self, WorkerConfig};
+use kyc_intake::runtime::startup;
 use kyc_intake::sources::registry::{self, FUNCTIONS};
-use kyc_intake::{config, startup, telemetry};
+use kyc_intake::{config, telemetry};
 use kyc_local::event_source::EventSource;
 use kyc_local::gateway::{self, Functions};
 use kyc_local::resources::{self, BoxError};
