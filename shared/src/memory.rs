@@ -1,12 +1,16 @@
-//! In-memory ports for unit tests and property tests: an event sink, a journey store and a journey
-//! stream (the in-memory idempotency store is `lambda_idempotency::MemoryStore`). The real adapters are
+//! In-memory ports for unit tests and property tests: an event sink, a journey store, a journey
+//! stream, an archive and a key vault (the in-memory idempotency store is `lambda_idempotency::MemoryStore`). The real adapters are
 //! tested against a real DynamoDB/SQS-compatible server in `tests/`.
 
+use crate::intake::archive::Archive;
+use crate::intake::seal::{DataKey, KeyVault};
 use crate::ports::{
     Claim, EventSink, FaultKind, IdempotencyStore, OutgoingMessage, PortError, Settled,
 };
 use lambda_idempotency::MemoryStore;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
@@ -218,5 +222,87 @@ impl crate::journeys::worker::JourneyStore for MemoryJourneys {
             }
         }
         Ok((applied, published))
+    }
+}
+
+/// An archive in memory, for unit tests: it can be told to fail.
+#[derive(Debug, Default)]
+pub struct MemoryArchive {
+    pub objects: std::sync::Mutex<BTreeMap<String, Vec<u8>>>,
+    pub fail: std::sync::atomic::AtomicBool,
+}
+
+impl Archive for MemoryArchive {
+    fn put_new<'a>(
+        &'a self,
+        key: &'a str,
+        body: Vec<u8>,
+    ) -> Pin<Box<dyn Future<Output = Result<(), PortError>> + Send + 'a>> {
+        Box::pin(async move {
+            if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(PortError::new(
+                    "memory archive",
+                    FaultKind::Unavailable,
+                    "unavailable",
+                ));
+            }
+            self.objects
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(key.to_owned())
+                .or_insert(body);
+            Ok(())
+        })
+    }
+}
+
+/// (journey, event id) → the wrapped keys kept for it, in order.
+pub type KeptKeys = std::collections::BTreeMap<(String, String), Vec<Vec<u8>>>;
+
+/// A key vault in memory, for unit tests: the "wrapped" key is the plaintext itself.
+#[derive(Debug, Default)]
+pub struct MemoryVault {
+    pub kept: std::sync::Mutex<KeptKeys>,
+    pub fail: std::sync::atomic::AtomicBool,
+}
+
+impl KeyVault for MemoryVault {
+    fn generate<'a>(
+        &'a self,
+        _journey: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<DataKey, PortError>> + Send + 'a>> {
+        Box::pin(async move {
+            if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(PortError::new(
+                    "memory vault",
+                    FaultKind::Unavailable,
+                    "unavailable",
+                ));
+            }
+            let mut plaintext = [0u8; 32];
+            getrandom::fill(&mut plaintext)
+                .map_err(|_| PortError::new("memory vault", FaultKind::Rejected, "no random"))?;
+            Ok(DataKey {
+                plaintext,
+                wrapped: plaintext.to_vec(),
+            })
+        })
+    }
+
+    fn keep<'a>(
+        &'a self,
+        journey: &'a str,
+        event_id: &'a str,
+        wrapped: &'a [u8],
+    ) -> Pin<Box<dyn Future<Output = Result<(), PortError>> + Send + 'a>> {
+        Box::pin(async move {
+            self.kept
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry((journey.to_owned(), event_id.to_owned()))
+                .or_default()
+                .push(wrapped.to_vec());
+            Ok(())
+        })
     }
 }

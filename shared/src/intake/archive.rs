@@ -536,39 +536,6 @@ fn parse_key(key: &str) -> Option<(&str, &str, &str)> {
     Some((source, &key[..key.len() - id.len() - ".json".len()], id))
 }
 
-/// An archive in memory, for unit tests: it can be told to fail.
-#[cfg(any(test, feature = "test-util"))]
-#[derive(Debug, Default)]
-pub struct MemoryArchive {
-    pub objects: std::sync::Mutex<BTreeMap<String, Vec<u8>>>,
-    pub fail: std::sync::atomic::AtomicBool,
-}
-
-#[cfg(any(test, feature = "test-util"))]
-impl Archive for MemoryArchive {
-    fn put_new<'a>(
-        &'a self,
-        key: &'a str,
-        body: Vec<u8>,
-    ) -> Pin<Box<dyn Future<Output = Result<(), PortError>> + Send + 'a>> {
-        Box::pin(async move {
-            if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
-                return Err(PortError::new(
-                    "memory archive",
-                    FaultKind::Unavailable,
-                    "unavailable",
-                ));
-            }
-            self.objects
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .entry(key.to_owned())
-                .or_insert(body);
-            Ok(())
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

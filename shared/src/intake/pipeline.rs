@@ -688,7 +688,8 @@ mod tests {
 
     #[tokio::test]
     async fn an_archived_delivery_carries_an_attestation_and_no_certificate_means_no_200() {
-        use crate::intake::archive::{self, MemoryArchive, Verdict};
+        use crate::intake::archive::{self, Verdict};
+        use crate::memory::MemoryArchive;
         let signer = Arc::new(FlakySigner {
             key: crate::intake::attest::MemorySigner::generate(),
             failing: true.into(),
@@ -746,8 +747,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_sealed_delivery_keeps_its_key_first_and_opens_only_with_it() {
-        use crate::intake::archive::{self, MemoryArchive, Verdict};
-        use crate::intake::seal::MemoryVault;
+        use crate::intake::archive::{self, Verdict};
+        use crate::memory::MemoryArchive;
+        use crate::memory::MemoryVault;
         let signer = crate::intake::attest::MemorySigner::generate();
         let trust = signer.trust();
         let objects = Arc::new(MemoryArchive::default());

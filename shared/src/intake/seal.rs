@@ -133,60 +133,6 @@ pub trait KeyVault: Send + Sync {
     ) -> Pin<Box<dyn Future<Output = Result<(), PortError>> + Send + 'a>>;
 }
 
-/// (journey, event id) → the wrapped keys kept for it, in order.
-#[cfg(any(test, feature = "test-util"))]
-pub type KeptKeys = std::collections::BTreeMap<(String, String), Vec<Vec<u8>>>;
-
-/// A key vault in memory, for unit tests: the "wrapped" key is the plaintext itself.
-#[cfg(any(test, feature = "test-util"))]
-#[derive(Debug, Default)]
-pub struct MemoryVault {
-    pub kept: std::sync::Mutex<KeptKeys>,
-    pub fail: std::sync::atomic::AtomicBool,
-}
-
-#[cfg(any(test, feature = "test-util"))]
-impl KeyVault for MemoryVault {
-    fn generate<'a>(
-        &'a self,
-        _journey: &'a str,
-    ) -> Pin<Box<dyn Future<Output = Result<DataKey, PortError>> + Send + 'a>> {
-        Box::pin(async move {
-            if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
-                return Err(PortError::new(
-                    "memory vault",
-                    FaultKind::Unavailable,
-                    "unavailable",
-                ));
-            }
-            let mut plaintext = [0u8; 32];
-            getrandom::fill(&mut plaintext)
-                .map_err(|_| PortError::new("memory vault", FaultKind::Rejected, "no random"))?;
-            Ok(DataKey {
-                plaintext,
-                wrapped: plaintext.to_vec(),
-            })
-        })
-    }
-
-    fn keep<'a>(
-        &'a self,
-        journey: &'a str,
-        event_id: &'a str,
-        wrapped: &'a [u8],
-    ) -> Pin<Box<dyn Future<Output = Result<(), PortError>> + Send + 'a>> {
-        Box::pin(async move {
-            self.kept
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .entry((journey.to_owned(), event_id.to_owned()))
-                .or_default()
-                .push(wrapped.to_vec());
-            Ok(())
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

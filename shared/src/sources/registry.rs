@@ -238,13 +238,34 @@ mod tests {
     /// Every function crate's logs follow the configured level: its `main` names its own crate
     /// to the telemetry, so no list of crates needs a new function added to it.
     #[test]
-    fn every_function_names_its_own_crate_to_the_telemetry() {
+    fn every_main_is_one_runtime_call_naming_its_own_crate() {
         let functions = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions");
         for entry in std::fs::read_dir(functions).expect("functions/") {
             let main = entry.expect("entry").path().join("src/main.rs");
             let text = std::fs::read_to_string(&main).expect("a main.rs");
+            let body = text
+                .split_once("async fn main()")
+                .and_then(|(_, rest)| rest.split_once('{'))
+                .and_then(|(_, rest)| rest.rsplit_once('}'))
+                .map(|(body, _)| body.split_whitespace().collect::<String>())
+                .unwrap_or_default();
             assert!(
-                text.contains(r#"telemetry::init(env!("CARGO_CRATE_NAME"))"#),
+                body.starts_with("kyc_intake::runtime::")
+                    && body.contains(r#"(env!("CARGO_CRATE_NAME")"#)
+                    && body.ends_with(".await")
+                    && body.matches(';').count() == 0,
+                "{}: {body}",
+                main.display()
+            );
+        }
+        // A webhook function's main names its own provider's function.
+        for f in FUNCTIONS {
+            let provider = f.name.trim_end_matches("-webhook");
+            let main = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(format!("../functions/{provider}/src/main.rs"));
+            let text = std::fs::read_to_string(&main).expect("a main.rs");
+            assert!(
+                text.contains(&format!("sources::{provider}::FUNCTION")),
                 "{}",
                 main.display()
             );
