@@ -126,9 +126,11 @@ pub async fn dlq(args: DlqArgs) -> Result<Report, Failure> {
                 }
             }
             messages.truncate(limit);
+            // No receive count: every message here was received maxReceiveCount times by the
+            // worker, and SQS counts each look (this one included) as one more.
             let mut text = vec![format!(
-                "{:<38}  {:<18}  {:<30}  {:<8}  {}",
-                "MESSAGE ID", "JOURNEY", "TYPE", "RECEIVES", "SENT (UTC)"
+                "{:<38}  {:<18}  {:<30}  {}",
+                "MESSAGE ID", "JOURNEY", "TYPE", "SENT (UTC)"
             )];
             let mut items = Vec::new();
             for m in &messages {
@@ -136,9 +138,6 @@ pub async fn dlq(args: DlqArgs) -> Result<Report, Failure> {
                 let journey = system(m, MessageSystemAttributeName::MessageGroupId)
                     .map(|g| kyc_intake::journeys::worker::journey_hash(&g))
                     .unwrap_or_else(|| "-".to_owned());
-                let receives: Option<u64> =
-                    system(m, MessageSystemAttributeName::ApproximateReceiveCount)
-                        .and_then(|n| n.parse().ok());
                 let sent = system(m, MessageSystemAttributeName::SentTimestamp)
                     .and_then(|t| t.parse::<i64>().ok())
                     .and_then(chrono::DateTime::from_timestamp_millis)
@@ -146,16 +145,15 @@ pub async fn dlq(args: DlqArgs) -> Result<Report, Failure> {
                     .unwrap_or_else(|| "-".to_owned());
                 let event_type = attribute(m, "type");
                 text.push(format!(
-                    "{id:<38}  {journey:<18}  {:<30}  {:<8}  {sent}",
+                    "{id:<38}  {journey:<18}  {:<30}  {sent}",
                     event_type.as_deref().unwrap_or("-"),
-                    receives.map_or_else(|| "-".to_owned(), |n| n.to_string()),
                 ));
                 if body {
                     text.push(format!("  {}", m.body().unwrap_or_default()));
                 }
                 let mut item = json!({
                     "message_id": id, "journey": journey, "type": event_type,
-                    "receives": receives, "sent": sent,
+                    "sent": sent,
                     "body_bytes": m.body().map_or(0, str::len),
                 });
                 if body {
