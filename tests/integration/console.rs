@@ -358,6 +358,43 @@ async fn the_console_shows_timelines_deliveries_stalls_and_replays_and_refuses_w
     assert_eq!(badge.text().await.expect("text"), "stalled");
     screenshot(&client, "journeys").await;
 
+    // The stalled journey's page shows when it stalled as every other time: UTC and local.
+    client
+        .goto(&format!(
+            "http://{addr}/journey?source=hyperverge%2Fresults&subject={stalled}"
+        ))
+        .await
+        .expect("the stalled journey");
+    let facts = text_of(&client, Locator::Css("dl.facts"), "its facts").await;
+    let stalled_at = facts
+        .lines()
+        .skip_while(|l| l.trim() != "Stalled")
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        stalled_at.contains(" UTC") && stalled_at.contains("+05:30"),
+        "formatted, not raw RFC 3339: {facts}"
+    );
+
+    // The archive opens on every source of the day: the Cashfree and the Digio deliveries.
+    client
+        .goto(&format!("http://{addr}/archive"))
+        .await
+        .expect("the archive");
+    let table = text_of(&client, Locator::Css("table"), "the day's deliveries").await;
+    assert!(
+        table.contains("cashfree/vkyc") && table.contains("digio/kyc"),
+        "every source: {table}"
+    );
+    let selected = text_of(
+        &client,
+        Locator::Css("select[name=source] option:checked"),
+        "the source",
+    )
+    .await;
+    assert_eq!(selected, "every source");
+
     // Find the customer: their one journey, its timeline, each event linked to its delivery.
     let search = client
         .find(Locator::Css("input[name=subject]"))

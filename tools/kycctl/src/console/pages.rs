@@ -218,6 +218,10 @@ struct JourneyPage {
     time: When,
     opened: When,
     due: When,
+    /// When it was reported stalled, reconciled and closed, as every other time is shown.
+    stalled: Option<When>,
+    reconciled: Option<When>,
+    closed: Option<When>,
     steps: Vec<Step>,
     archive_link: String,
 }
@@ -284,6 +288,9 @@ pub(crate) async fn journey(State(c): Shared, Query(q): Query<JourneyQuery>) -> 
         time: when(j.time.as_deref()),
         opened: when(j.opened_at.as_deref()),
         due: when(j.due_at.as_deref()),
+        stalled: j.stalled_at.as_deref().map(|t| when(Some(t))),
+        reconciled: j.reconciled_at.as_deref().map(|t| when(Some(t))),
+        closed: j.closed_at.as_deref().map(|t| when(Some(t))),
         steps,
         archive_link: format!(
             "/archive?{}",
@@ -423,6 +430,7 @@ pub(crate) struct ArchiveRow {
     link: String,
     event_id: String,
     received: When,
+    source: String,
     subject: String,
     event_type: String,
 }
@@ -440,10 +448,11 @@ struct ArchivePage {
 
 pub(crate) async fn archive(State(c): Shared, Query(q): Query<ArchiveQuery>) -> Response {
     let sources: Vec<&'static str> = registry::sources().map(|s| s.name).collect();
+    // No source (or an unknown one): every source, so the page never opens on an empty one.
     let source = q
         .source
         .filter(|s| sources.contains(&s.as_str()))
-        .unwrap_or_else(|| sources.first().copied().unwrap_or_default().to_owned());
+        .unwrap_or_default();
     let day = q
         .day
         .filter(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok())
@@ -453,14 +462,42 @@ pub(crate) async fn archive(State(c): Shared, Query(q): Query<ArchiveQuery>) -> 
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map(|t| t.and_utc())
         .unwrap_or_else(Utc::now);
-    let (page, next) = match c
-        .archive
-        .day_page(&source, at, q.after.as_deref(), ARCHIVE_PAGE)
-        .await
-    {
-        Ok(v) => v,
-        Err(f) => return failed("Reading the archive", &f),
+    let listed: Vec<&str> = if source.is_empty() {
+        sources.clone()
+    } else {
+        vec![source.as_str()]
     };
+    // A page goes on from the key it was given (`after`): its source first, then the next ones.
+    let start = q
+        .after
+        .as_deref()
+        .and_then(|after| {
+            listed.iter().position(|s| {
+                after.starts_with(&format!("{}/{s}/", kyc_intake::intake::archive::PREFIX))
+            })
+        })
+        .unwrap_or(0);
+    let (mut page, mut next) = (Vec::new(), None);
+    for (i, s) in listed.iter().enumerate().skip(start) {
+        let after = if i == start { q.after.as_deref() } else { None };
+        let room = ARCHIVE_PAGE - page.len() as i32;
+        let (more, rest) = match c.archive.day_page(s, at, after, room).await {
+            Ok(v) => v,
+            Err(f) => return failed("Reading the archive", &f),
+        };
+        page.extend(more);
+        if rest.is_some() {
+            next = rest;
+            break;
+        }
+        if page.len() as i32 >= ARCHIVE_PAGE && i + 1 < listed.len() {
+            next = page.last().map(|e| match e {
+                Ok(e) => e.key.clone(),
+                Err((key, _)) => key.clone(),
+            });
+            break;
+        }
+    }
     let mut rows = Vec::new();
     let mut unreadable = Vec::new();
     for entry in page {
@@ -469,6 +506,7 @@ pub(crate) async fn archive(State(c): Shared, Query(q): Query<ArchiveQuery>) -> 
                 link: delivery_link(&e.key),
                 event_id: e.delivery.event_id.clone(),
                 received: when(Some(&e.delivery.received_at)),
+                source: e.delivery.source.clone(),
                 subject: e.delivery.subject().unwrap_or_else(|| "-".to_owned()),
                 event_type: e.delivery.event_type().unwrap_or_else(|| "-".to_owned()),
             }),
