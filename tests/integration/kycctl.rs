@@ -202,7 +202,7 @@ fn kycctl_input(args: &[&str], env: &[(&str, &str)], input: Option<&str>) -> (i3
         .env_remove("HYPERVERGE_APP_KEY")
         .env_remove("KYCCTL_RESULTS_TOKEN")
         .env_remove("KYCCTL_DIGILOCKER_URL")
-        .env_remove("KYCCTL_CASHFREE_SECRET")
+        .env_remove("KYCCTL_SIGNING_SECRET")
         .env_remove("KYCCTL_TOKEN")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())

@@ -166,7 +166,7 @@ pub struct SendArgs {
     /// The secret to sign with: Cashfree's client secret or Digio's webhook secret, whichever the
     /// event is for (`-`: standard input). Required for a remote URL; to `make run`'s loopback
     /// gateway the local secrets are the default.
-    #[arg(long, env = "KYCCTL_CASHFREE_SECRET", hide_env_values = true)]
+    #[arg(long, env = "KYCCTL_SIGNING_SECRET", hide_env_values = true)]
     secret: Option<String>,
     /// The HyperVerge token the event needs: the DigiLocker URL token or the Results header token
     /// (`-`: standard input). Required for a remote URL, as `--secret` is.

@@ -18,7 +18,7 @@ pub async fn send(args: SendArgs, timeout: Duration) -> Result<Report, Failure> 
     let loopback = matches!(base.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
     if !loopback && args.secret.is_none() && args.token.is_none() {
         return Err(Failure::usage(
-            "--url is not the local gateway: give the deployment's --secret (Cashfree, Digio) or --token (HyperVerge), or set KYCCTL_CASHFREE_SECRET / KYCCTL_TOKEN; the local secrets would only be refused",
+            "--url is not the local gateway: give the deployment's --secret (Cashfree, Digio) or --token (HyperVerge), or set KYCCTL_SIGNING_SECRET / KYCCTL_TOKEN; the local secrets would only be refused",
         ));
     }
     let mut creds = Credentials::from_env();
