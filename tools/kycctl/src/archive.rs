@@ -9,9 +9,9 @@
 //! the journey worker applies each event id once, so replaying what it already applied changes
 //! nothing.
 
-use crate::hyperverge::Failure;
 use crate::record::{self, Reader};
-use crate::Report;
+use crate::report::Failure;
+use crate::report::Report;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use clap::{Args, Subcommand};
 use kyc_intake::aws::SqsSink;
@@ -319,7 +319,7 @@ async fn verify(reader: &Reader, source: Option<String>, range: &Range) -> Resul
     }
     text.push(format!(
         "{} attested, {} not",
-        crate::counted(attested, "object", "objects"),
+        crate::report::counted(attested, "object", "objects"),
         refused
     ));
     Ok(Report {

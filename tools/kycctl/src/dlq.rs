@@ -9,9 +9,9 @@
 //! only once what recovers it is done. Bodies can carry personal data: `list` prints them only
 //! with `--body`.
 
-use crate::hyperverge::Failure;
 use crate::record::Reader;
-use crate::Report;
+use crate::report::Failure;
+use crate::report::Report;
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use aws_sdk_sqs::Client;
 use clap::{Args, Subcommand};
@@ -163,7 +163,7 @@ pub async fn dlq(args: DlqArgs) -> Result<Report, Failure> {
             }
             text.push(format!(
                 "{} in the dead-letter queue",
-                crate::counted(messages.len(), "message", "messages")
+                crate::report::counted(messages.len(), "message", "messages")
             ));
             Ok(Report::ok(text, json!({ "messages": items })))
         }
@@ -325,8 +325,8 @@ impl Redrive<'_> {
             "redrive {} (trace {}): {replayed} replayed from the archive, {} deleted, {} sent again, {left} left in the dead-letter queue",
             self.replay_id,
             self.trace.trace_id(),
-            crate::counted(deleted, "sweeper event", "sweeper events"),
-            crate::counted(resent, "start", "starts"),
+            crate::report::counted(deleted, "sweeper event", "sweeper events"),
+            crate::report::counted(resent, "start", "starts"),
         ));
         Ok(Report {
             drift: left > 0,

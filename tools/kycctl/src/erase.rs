@@ -4,8 +4,8 @@
 //! The journey item keeps its statuses and drops its archive links. `--reapply` deletes again
 //! every key an erasure record names, after a restore of the table brought some back.
 
-use crate::hyperverge::Failure;
-use crate::Report;
+use crate::report::Failure;
+use crate::report::Report;
 use clap::Args;
 use kyc_intake::aws::{ArchiveKeyTable, JourneyReader};
 use kyc_intake::config::var::ARCHIVE_KEYS_TABLE;
@@ -68,14 +68,14 @@ pub async fn erase(args: EraseArgs) -> Result<Report, Failure> {
                     "journey {}  erased {}  {} deleted again",
                     &e.journey[..16.min(e.journey.len())],
                     e.erased_at,
-                    crate::counted(*n, "key", "keys")
+                    crate::report::counted(*n, "key", "keys")
                 )
             })
             .collect();
         text.push(format!(
             "{} reapplied: {} deleted again",
-            crate::counted(done.len(), "erasure", "erasures"),
-            crate::counted(deleted, "key", "keys")
+            crate::report::counted(done.len(), "erasure", "erasures"),
+            crate::report::counted(deleted, "key", "keys")
         ));
         let json = json!({
             "erasures": done.iter().map(|(e, n)| json!({"erasure": e, "deleted_again": n})).collect::<Vec<_>>(),
@@ -110,7 +110,7 @@ pub async fn erase(args: EraseArgs) -> Result<Report, Failure> {
     let mut text = match &erasure {
         Some(e) => vec![format!(
             "erased journey {short} ({source}): {} deleted at {} by {}",
-            crate::counted(e.event_ids.len(), "delivery's key", "deliveries' keys"),
+            crate::report::counted(e.event_ids.len(), "delivery's key", "deliveries' keys"),
             e.erased_at,
             e.by
         )],
@@ -129,7 +129,7 @@ pub async fn erase(args: EraseArgs) -> Result<Report, Failure> {
     match links {
         Some(n) => text.push(format!(
             "the journey keeps its statuses; {} dropped",
-            crate::counted(n, "archive link", "archive links")
+            crate::report::counted(n, "archive link", "archive links")
         )),
         None => text.push(
             "the journey item was left alone (give --journey-table or set JOURNEY_TABLE to drop its archive links)"

@@ -4,8 +4,8 @@
 //! customer's journeys, `list` the open or stalled ones, from the journey table (`JOURNEY_TABLE`,
 //! the stack's `JourneyTableName` output) with the usual AWS settings.
 
-use crate::hyperverge::Failure;
-use crate::Report;
+use crate::report::Failure;
+use crate::report::Report;
 use clap::{Args, Subcommand};
 use kyc_intake::aws::{JourneyReader, JourneyView, SqsSink};
 use kyc_intake::journeys::completeness;
@@ -253,7 +253,7 @@ pub async fn journey(args: JourneyArgs) -> Result<Report, Failure> {
                 .await
                 .map_err(read_failed)?;
             let mut text = table(&found);
-            text.push(crate::counted(
+            text.push(crate::report::counted(
                 found.len(),
                 &format!("{shard} journey"),
                 &format!("{shard} journeys"),

@@ -2,7 +2,7 @@
 //! alike: the deliveries of a source and range, one delivery with replay's verdict, and a replay
 //! run (verify, normalize again, send unless a dry run).
 
-use crate::hyperverge::Failure;
+use crate::report::Failure;
 use chrono::{DateTime, Duration, Utc};
 use kyc_intake::aws::ArchiveKeyTable;
 use kyc_intake::aws::{S3Archive, SqsSink};

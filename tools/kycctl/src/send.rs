@@ -3,13 +3,32 @@
 //! token, POSTed to
 //! a deployed endpoint (or `make run`'s). Prints the status and body; exit 1 unless it is 200.
 
-use crate::hyperverge::{check_url, redact, redirect_location, Failure};
-use crate::{Report, SendArgs};
+use crate::http::{check_url, redact, redirect_location};
+use crate::report::{Failure, Report};
+use clap::Args;
 use kyc_intake::sources::{cashfree, digio, hyperverge};
 use kyc_samples::{self as events, Credentials};
 use lambda_http::RequestExt;
 use serde_json::{json, Value};
 use std::time::Duration;
+
+#[derive(Args)]
+pub struct SendArgs {
+    /// An API Gateway event: a sample from `events/` or a file of your own.
+    pub(crate) event: String,
+    /// Where to POST: the API's base URL (the event's path is appended) or the full endpoint URL.
+    #[arg(long)]
+    pub(crate) url: String,
+    /// The secret to sign with: Cashfree's client secret or Digio's webhook secret, whichever the
+    /// event is for (`-`: standard input). Required for a remote URL; to `make run`'s loopback
+    /// gateway the local secrets are the default.
+    #[arg(long, env = "KYCCTL_SIGNING_SECRET", hide_env_values = true)]
+    pub(crate) secret: Option<String>,
+    /// The HyperVerge token the event needs: the DigiLocker URL token or the Results header token
+    /// (`-`: standard input). Required for a remote URL, as `--secret` is.
+    #[arg(long, env = "KYCCTL_TOKEN", hide_env_values = true)]
+    pub(crate) token: Option<String>,
+}
 
 pub async fn send(args: SendArgs, timeout: Duration) -> Result<Report, Failure> {
     let base = check_url("--url", &args.url)?;
@@ -24,12 +43,12 @@ pub async fn send(args: SendArgs, timeout: Duration) -> Result<Report, Failure> 
     let mut creds = Credentials::from_env();
     if let Some(secret) = args.secret {
         // The signing secret of whichever provider the event is for: it signs only its own.
-        let secret = crate::secret_arg("--secret", secret)?;
+        let secret = crate::report::secret_arg("--secret", secret)?;
         creds.set(cashfree::settings::var::CLIENT_SECRETS, secret.clone());
         creds.set(digio::settings::var::WEBHOOK_SECRETS, secret);
     }
     if let Some(token) = args.token {
-        let token = crate::secret_arg("--token", token)?;
+        let token = crate::report::secret_arg("--token", token)?;
         creds.set(
             hyperverge::settings::var::RESULTS_AUTH_TOKENS,
             token.clone(),

@@ -4,7 +4,7 @@
 
 use super::pages::{delivery_link, failed, html, Shared};
 use super::Console;
-use crate::hyperverge::Failure;
+use crate::report::Failure;
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;

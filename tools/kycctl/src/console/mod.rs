@@ -13,9 +13,9 @@
 mod actions;
 mod pages;
 
-use crate::hyperverge::Failure;
 use crate::record::Reader;
-use crate::Report;
+use crate::report::Failure;
+use crate::report::Report;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;

@@ -2,7 +2,7 @@
 //! `archive`, `replay`) and renders a compile-checked template.
 
 use super::Console;
-use crate::hyperverge::Failure;
+use crate::report::Failure;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};

@@ -1,4 +1,4 @@
-//! HyperVerge's two configuration APIs, as HyperVerge documents them (docs/providers.md):
+//! HyperVerge's two configuration APIs' client, as HyperVerge documents them (docs/providers.md):
 //!
 //! - DigiLocker: `BASE/api/digilocker/webHook`, POST `{"url": ...}` registers, GET reads back.
 //!   Responses carry `statusCode` as a string (`"200"`).
@@ -9,6 +9,8 @@
 //! Both take the headers `appId` and `appKey`. Nothing here ever prints the key or a token: a URL
 //! that carries the DigiLocker token is shown with the token redacted.
 
+use crate::http::{check_url, redirect_location};
+use crate::report::Failure;
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -22,38 +24,6 @@ pub const ALL_EVENTS: [&str; 3] = [
     "MANUAL_REVIEW_STATUS_UPDATE",
     "INTERMEDIATE_TRANSACTION_WEBHOOK",
 ];
-
-/// A failure, with what to do about it. Exit code 1 unless it is a usage problem (2).
-#[derive(Debug)]
-pub struct Failure {
-    pub message: String,
-    pub usage: bool,
-}
-
-impl Failure {
-    pub fn usage(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            usage: true,
-        }
-    }
-
-    pub fn failed(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            usage: false,
-        }
-    }
-
-    /// A setting that must be given (a flag or its variable): trimmed, blank counts as missing
-    /// (a usage failure saying `what`).
-    pub fn required(value: Option<String>, what: &str) -> Result<String, Self> {
-        value
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| Self::usage(what.to_owned()))
-    }
-}
 
 /// `appId` and `appKey`; the key never prints.
 #[derive(Clone)]
@@ -84,38 +54,6 @@ impl Credentials {
             app_id: get("HYPERVERGE_APP_ID", "app id")?,
             app_key: get("HYPERVERGE_APP_KEY", "app key")?,
         })
-    }
-}
-
-/// A URL with any `token` query value replaced by `<redacted>`, for printing.
-pub fn redact(url: &str) -> String {
-    let Some((base, query)) = url.split_once('?') else {
-        return url.to_owned();
-    };
-    let pairs: Vec<String> = form_urlencoded::parse(query.as_bytes())
-        .map(|(k, v)| {
-            if k == "token" {
-                format!("{k}=<redacted>")
-            } else {
-                format!("{k}={v}")
-            }
-        })
-        .collect();
-    format!("{base}?{}", pairs.join("&"))
-}
-
-/// HTTPS, or plain HTTP to loopback (the local stack, a test's fake).
-pub fn check_url(what: &str, url: &str) -> Result<reqwest::Url, Failure> {
-    let parsed = reqwest::Url::parse(url)
-        .map_err(|e| Failure::usage(format!("{what} `{}` is not a URL: {e}", redact(url))))?;
-    let loopback = matches!(parsed.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
-    match parsed.scheme() {
-        "https" => Ok(parsed),
-        "http" if loopback => Ok(parsed),
-        _ => Err(Failure::usage(format!(
-            "{what} `{}` is not HTTPS: HyperVerge and API Gateway take HTTPS only (plain HTTP is allowed to loopback, for local use)",
-            redact(url)
-        ))),
     }
 }
 
@@ -298,17 +236,6 @@ impl Api {
     }
 }
 
-/// Where a redirect answer points (its `Location`, token redacted), or `None` for any other
-/// answer.
-pub fn redirect_location(res: &reqwest::Response) -> Option<String> {
-    res.status().is_redirection().then(|| {
-        res.headers()
-            .get(reqwest::header::LOCATION)
-            .and_then(|l| l.to_str().ok())
-            .map_or_else(|| "(no Location)".to_owned(), redact)
-    })
-}
-
 /// A reqwest error's text without the URL (which may carry a token).
 fn without_url(e: &reqwest::Error) -> String {
     let mut text = e.to_string();
@@ -434,6 +361,7 @@ impl Subscription {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::redact;
 
     fn creds() -> Credentials {
         Credentials {

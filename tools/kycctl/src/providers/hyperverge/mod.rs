@@ -1,0 +1,249 @@
+//! `kycctl hyperverge`: register and check HyperVerge's DigiLocker and Results webhooks through
+//! its configuration APIs (`api`).
+
+pub(crate) mod api;
+
+use crate::http::{check_url, redact};
+use crate::report::{secret_arg, Failure, Report};
+use api::{Api, Credentials, ALL_EVENTS};
+use clap::{Args, Subcommand, ValueEnum};
+use serde_json::json;
+use std::time::Duration;
+
+#[derive(Args)]
+pub(crate) struct HypervergeArgs {
+    /// Replaces the scheme and host of the documented endpoints (tests, proxies); paths stay.
+    #[arg(long, global = true)]
+    config_url: Option<String>,
+    #[command(subcommand)]
+    command: HypervergeCommand,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Region {
+    /// Every region but the USA (review-api.idv.hyperverge.co).
+    Ind,
+    /// review-api-usa.idv.hyperverge.co.
+    Usa,
+}
+
+#[derive(Subcommand)]
+enum HypervergeCommand {
+    /// The DigiLocker webhook registration.
+    Digilocker {
+        #[command(subcommand)]
+        command: DigilockerCommand,
+    },
+    /// The Results webhook subscription.
+    Results {
+        #[arg(long, value_enum, default_value = "ind", global = true)]
+        region: Region,
+        #[command(subcommand)]
+        command: ResultsCommand,
+    },
+    /// Exit 0 when both registrations match, else print every difference and exit 1.
+    Check {
+        /// The DigiLocker URL as it should be registered, `?token=` included (`-`: read it from
+        /// standard input).
+        #[arg(long, env = "KYCCTL_DIGILOCKER_URL", hide_env_values = true)]
+        digilocker_url: String,
+        #[arg(long)]
+        results_url: String,
+        #[arg(long, default_value = "x-webhook-token")]
+        token_header: String,
+        /// Also check the header holds this token (compared, never printed; `-`: standard input).
+        #[arg(long, env = "KYCCTL_RESULTS_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        #[arg(long, value_enum, default_value = "ind")]
+        region: Region,
+        /// Events the subscription should have (default: all three).
+        #[arg(long, value_delimiter = ',')]
+        events: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum DigilockerCommand {
+    /// GET the registered URL.
+    Show,
+    /// POST the URL (HTTPS; it carries `?token=` from HYPERVERGE_DIGILOCKER_URL_TOKENS), then read it back.
+    Register {
+        /// The URL with its token: better from KYCCTL_DIGILOCKER_URL or standard input (`-`)
+        /// than on the command line, where shell history and the process list would keep it.
+        #[arg(long, env = "KYCCTL_DIGILOCKER_URL", hide_env_values = true)]
+        url: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ResultsCommand {
+    /// GET the subscription.
+    Show,
+    /// Read, create if absent, PUT URL, events and token header, read back and compare.
+    Subscribe {
+        #[arg(long)]
+        url: String,
+        /// Default: all three events.
+        #[arg(long, value_delimiter = ',')]
+        events: Vec<String>,
+        #[arg(long, default_value = "x-webhook-token")]
+        token_header: String,
+        /// One of HYPERVERGE_RESULTS_AUTH_TOKENS (never printed; `-`: standard input).
+        #[arg(long, env = "KYCCTL_RESULTS_TOKEN", hide_env_values = true)]
+        token: String,
+    },
+}
+
+fn events_or_all(events: Vec<String>) -> Vec<String> {
+    if events.is_empty() {
+        ALL_EVENTS.iter().map(|e| (*e).to_owned()).collect()
+    } else {
+        events
+    }
+}
+
+pub(crate) async fn hyperverge(args: HypervergeArgs, timeout: Duration) -> Result<Report, Failure> {
+    let creds = Credentials::from_env()?;
+    let api = |usa: bool| Api::new(creds.clone(), args.config_url.as_deref(), usa, timeout);
+    match args.command {
+        HypervergeCommand::Digilocker { command } => {
+            let api = api(false)?;
+            match command {
+                DigilockerCommand::Show => {
+                    let url = api.digilocker_show().await?;
+                    let shown = url.as_deref().map(redact);
+                    Ok(Report::ok(
+                        vec![format!(
+                            "DigiLocker webhook: {}",
+                            shown.as_deref().unwrap_or("(none registered)")
+                        )],
+                        json!({ "digilocker": { "url": shown } }),
+                    ))
+                }
+                DigilockerCommand::Register { url } => {
+                    let url = secret_arg("--url", url)?;
+                    check_url("--url", &url)?;
+                    if !url.contains("token=") {
+                        return Err(Failure::usage(
+                            "--url has no `?token=`: the DigiLocker route refuses requests without one of HYPERVERGE_DIGILOCKER_URL_TOKENS",
+                        ));
+                    }
+                    api.digilocker_register(&url).await?;
+                    let back = api.digilocker_show().await?;
+                    let matches = back.as_deref() == Some(url.as_str());
+                    let mut report = Report::ok(
+                        vec![format!("registered {}", redact(&url))],
+                        json!({ "registered": redact(&url), "read_back_matches": matches }),
+                    );
+                    if !matches {
+                        report.drift = true;
+                        report.text.push(format!(
+                            "but HyperVerge reports {}",
+                            back.as_deref().map_or("(none)".to_owned(), redact)
+                        ));
+                    }
+                    Ok(report)
+                }
+            }
+        }
+        HypervergeCommand::Results { region, command } => {
+            let api = api(matches!(region, Region::Usa))?;
+            match command {
+                ResultsCommand::Show => {
+                    let sub = api.results_show().await?;
+                    let (text, value) = match &sub {
+                        None => ("Results subscription: (none)".to_owned(), json!(null)),
+                        Some(s) => (
+                            format!(
+                                "Results subscription: {} events [{}] headers [{}]",
+                                s.webhook_url.as_deref().unwrap_or("(no URL)"),
+                                s.events.join(", "),
+                                s.headers
+                                    .iter()
+                                    .map(|(k, _)| k.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                            json!({
+                                "webhookUrl": s.webhook_url,
+                                "events": s.events,
+                                "headers": s.headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+                            }),
+                        ),
+                    };
+                    Ok(Report::ok(vec![text], json!({ "results": value })))
+                }
+                ResultsCommand::Subscribe {
+                    url,
+                    events,
+                    token_header,
+                    token,
+                } => {
+                    check_url("--url", &url)?;
+                    let token = secret_arg("--token", token)?;
+                    let events = events_or_all(events);
+                    let mut text = Vec::new();
+                    if api.results_show().await?.is_none() {
+                        api.results_create(&url, &events).await?;
+                        text.push("created the subscription".to_owned());
+                    }
+                    api.results_update(&url, &events, &token_header, &token)
+                        .await?;
+                    text.push(format!(
+                        "set URL {url}, events [{}], header `{token_header}` (token not shown)",
+                        events.join(", ")
+                    ));
+                    let back = api.results_show().await?.ok_or_else(|| {
+                        Failure::failed("HyperVerge reports no subscription after the update")
+                    })?;
+                    let diffs = back.differences(&url, &events, &token_header, Some(&token));
+                    text.extend(diffs.iter().map(|d| format!("after the update: {d}")));
+                    Ok(Report {
+                        drift: !diffs.is_empty(),
+                        json: json!({ "subscribed": diffs.is_empty(), "differences": diffs }),
+                        text,
+                    })
+                }
+            }
+        }
+        HypervergeCommand::Check {
+            digilocker_url,
+            results_url,
+            token_header,
+            token,
+            region,
+            events,
+        } => {
+            let digilocker_url = secret_arg("--digilocker-url", digilocker_url)?;
+            let token = token.map(|t| secret_arg("--token", t)).transpose()?;
+            let events = events_or_all(events);
+            let digilocker = api(false)?.digilocker_show().await?;
+            let results = api(matches!(region, Region::Usa))?.results_show().await?;
+            let mut diffs = Vec::new();
+            if digilocker.as_deref() != Some(digilocker_url.as_str()) {
+                diffs.push(format!(
+                    "DigiLocker: registered {}, expected {}",
+                    digilocker.as_deref().map_or("(none)".to_owned(), redact),
+                    redact(&digilocker_url)
+                ));
+            }
+            match results {
+                None => diffs.push("Results: no subscription".to_owned()),
+                Some(s) => diffs.extend(
+                    s.differences(&results_url, &events, &token_header, token.as_deref())
+                        .into_iter()
+                        .map(|d| format!("Results: {d}")),
+                ),
+            }
+            let mut text = diffs.clone();
+            if diffs.is_empty() {
+                text.push("both registrations match".to_owned());
+            }
+            Ok(Report {
+                drift: !diffs.is_empty(),
+                json: json!({ "match": diffs.is_empty(), "differences": diffs }),
+                text,
+            })
+        }
+    }
+}

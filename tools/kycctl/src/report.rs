@@ -1,0 +1,76 @@
+//! What every command gives back: a `Report` (text lines, or one JSON object, and whether it
+//! found a difference) or a `Failure` (with what to do about it); and the argument readers they
+//! share.
+
+/// A failure, with what to do about it. Exit code 1 unless it is a usage problem (2).
+#[derive(Debug)]
+pub struct Failure {
+    pub message: String,
+    pub usage: bool,
+}
+
+impl Failure {
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            usage: true,
+        }
+    }
+
+    pub fn failed(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            usage: false,
+        }
+    }
+
+    /// A setting that must be given (a flag or its variable): trimmed, blank counts as missing
+    /// (a usage failure saying `what`).
+    pub fn required(value: Option<String>, what: &str) -> Result<String, Self> {
+        value
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| Self::usage(what.to_owned()))
+    }
+}
+
+/// What a command prints: text lines, or one JSON object; and whether it found a difference.
+pub(crate) struct Report {
+    pub(crate) text: Vec<String>,
+    pub(crate) json: serde_json::Value,
+    pub(crate) drift: bool,
+}
+
+impl Report {
+    pub(crate) fn ok(text: Vec<String>, json: serde_json::Value) -> Self {
+        Self {
+            text,
+            json,
+            drift: false,
+        }
+    }
+}
+
+/// A secret argument as given, or, when it is `-`, the first line of standard input: a token or a
+/// URL carrying one need not be on the command line. Empty is a usage error.
+pub fn secret_arg(flag: &str, value: String) -> Result<String, Failure> {
+    let value = if value == "-" {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| Failure::usage(format!("{flag} -: cannot read standard input: {e}")))?;
+        line
+    } else {
+        value
+    };
+    let value = value.trim().to_owned();
+    if value.is_empty() {
+        return Err(Failure::usage(format!("{flag} is empty")));
+    }
+    Ok(value)
+}
+
+/// `n` and the noun, singular for one: "1 message", "2 messages".
+pub(crate) fn counted(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
