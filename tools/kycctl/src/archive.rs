@@ -366,7 +366,12 @@ pub async fn replay(args: ReplayArgs) -> Result<Report, Failure> {
         .iter()
         .map(|d| match (&d.event_id, &d.type_now) {
             (None, _) => format!("{}  {}", d.key, d.verdict),
-            (Some(id), None) if d.outcome == "refused" || d.outcome == "erased" => {
+            (Some(id), None)
+                if matches!(
+                    d.outcome,
+                    record::Outcome::Refused | record::Outcome::Erased
+                ) =>
+            {
                 format!("{id}  {}", d.verdict)
             }
             (Some(id), None) => format!("{id}  {}", d.outcome),

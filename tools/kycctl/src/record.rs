@@ -387,6 +387,45 @@ pub(crate) fn replay_id() -> String {
     )
 }
 
+/// What a replay run did with one archived delivery. Shown (and in JSON) as `dry run`, `sent`,
+/// `refused`, `erased`, `failed: <why>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Verified and normalized again; a dry run sends nothing.
+    DryRun,
+    Sent,
+    /// Its verdict does not allow sending it (the verdict says why).
+    Refused,
+    /// Its journey was erased: attested, unreadable, never sent.
+    Erased,
+    Failed(String),
+}
+
+impl Outcome {
+    /// Whether a confirm may send it: what a dry run would send, or what was sent.
+    pub(crate) fn sendable(&self) -> bool {
+        matches!(self, Self::DryRun | Self::Sent)
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::DryRun => f.write_str("dry run"),
+            Self::Sent => f.write_str("sent"),
+            Self::Refused => f.write_str("refused"),
+            Self::Erased => f.write_str("erased"),
+            Self::Failed(why) => write!(f, "failed: {why}"),
+        }
+    }
+}
+
+impl serde::Serialize for Outcome {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 /// One archived delivery of a replay run: what was decided about it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub(crate) struct Replayed {
@@ -397,8 +436,7 @@ pub(crate) struct Replayed {
     pub(crate) type_then: Option<String>,
     pub(crate) type_now: Option<String>,
     pub(crate) verdict: String,
-    /// `dry run`, `sent`, `refused`, `failed: ...`.
-    pub(crate) outcome: String,
+    pub(crate) outcome: Outcome,
 }
 
 /// What a replay run did.
@@ -444,7 +482,7 @@ impl ReplayRun {
             type_then: None,
             type_now: None,
             verdict: format!("refused: {why}"),
-            outcome: "refused".to_owned(),
+            outcome: Outcome::Refused,
         });
     }
 
@@ -466,11 +504,11 @@ impl ReplayRun {
             type_then: delivery.event_type(),
             type_now: None,
             verdict: verdict.to_string(),
-            outcome: "refused".to_owned(),
+            outcome: Outcome::Refused,
         };
         if let Verdict::Erased { .. } = verdict {
             self.erased += 1;
-            item.outcome = "erased".to_owned();
+            item.outcome = Outcome::Erased;
             self.deliveries.push(item);
             return;
         }
@@ -483,7 +521,7 @@ impl ReplayRun {
             Ok(r) => r,
             Err(e) => {
                 self.failed += 1;
-                item.outcome = format!("failed: cannot be read again: {e}");
+                item.outcome = Outcome::Failed(format!("cannot be read again: {e}"));
                 self.deliveries.push(item);
                 return;
             }
@@ -498,15 +536,15 @@ impl ReplayRun {
             }
         }
         item.outcome = match sink {
-            None => "dry run".to_owned(),
+            None => Outcome::DryRun,
             Some(sink) => match sink.send(&replayed.message).await {
                 Ok(_) => {
                     self.sent += 1;
-                    "sent".to_owned()
+                    Outcome::Sent
                 }
                 Err(e) => {
                     self.failed += 1;
-                    format!("failed: {e}")
+                    Outcome::Failed(e.to_string())
                 }
             },
         };

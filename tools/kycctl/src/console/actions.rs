@@ -221,7 +221,7 @@ pub(crate) async fn replay(State(c): Shared, Form(f): Form<ReplayForm>) -> Respo
     let keys = run
         .deliveries
         .iter()
-        .filter(|d| d.outcome == "dry run")
+        .filter(|d| d.outcome == crate::record::Outcome::DryRun)
         .map(|d| d.key.as_str())
         .collect::<Vec<_>>()
         .join(" ");
@@ -235,9 +235,9 @@ pub(crate) async fn replay(State(c): Shared, Form(f): Form<ReplayForm>) -> Respo
             type_then: d.type_then.clone().unwrap_or_else(|| "-".to_owned()),
             changed: d.type_now.is_some() && d.type_now != d.type_then,
             type_now: d.type_now.clone().unwrap_or_else(|| "-".to_owned()),
-            sendable: d.outcome == "dry run" || d.outcome == "sent",
+            sendable: d.outcome.sendable(),
             verdict: d.verdict.clone(),
-            outcome: d.outcome.clone(),
+            outcome: d.outcome.to_string(),
         })
         .collect();
     let summary = format!(
