@@ -194,6 +194,10 @@ lint: $(TOOLS_STAMP)
 	@# The idempotency crate as crates.io would take it: no missing metadata, no warning.
 	set -o pipefail; cargo package -p lambda-idempotency --no-verify --allow-dirty 2>&1 | tee target/package.log
 	! grep -q '^warning' target/package.log
+	@# Each of its features builds on its own, and with none (the protocol and its port alone).
+	cargo check -q -p lambda-idempotency --no-default-features
+	cargo check -q -p lambda-idempotency --no-default-features --features dynamodb
+	cargo check -q -p lambda-idempotency --no-default-features --features sqs,test-util
 	@# Its documentation, every public item documented (deny(missing_docs)) and every link whole.
 	RUSTDOCFLAGS='-D warnings' cargo doc -p lambda-idempotency --all-features --no-deps
 

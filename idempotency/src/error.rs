@@ -64,8 +64,10 @@ impl Fault {
     }
 }
 
+#[cfg(feature = "dynamodb")]
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
+#[cfg(feature = "dynamodb")]
 /// Error codes by which AWS asks the caller to slow down.
 const THROTTLING_CODES: &[&str] = &[
     "ThrottlingException",
@@ -76,9 +78,11 @@ const THROTTLING_CODES: &[&str] = &[
     "TooManyRequestsException",
     "KMS.ThrottlingException",
 ];
+#[cfg(feature = "dynamodb")]
 /// Error codes by which DynamoDB refuses the request itself: retrying cannot help.
 pub const DYNAMODB_REFUSAL_CODES: &[&str] = &["ValidationException", "SerializationException"];
 
+#[cfg(feature = "dynamodb")]
 /// The `Fault` of a DynamoDB SDK error: `classify_with` and DynamoDB's refusal codes.
 pub fn classify<E, R>(operation: &'static str, e: SdkError<E, R>) -> Fault
 where
@@ -88,6 +92,7 @@ where
     classify_with(operation, e, DYNAMODB_REFUSAL_CODES)
 }
 
+#[cfg(feature = "dynamodb")]
 /// The `Fault` of any AWS SDK error: timeouts and throttling (codes every AWS service shares) are
 /// told apart from outages, and `refusal_codes` (the service's own codes for a request no retry
 /// can fix) are `Rejected`; the detail is the SDK's whole error chain (the SDK never puts request

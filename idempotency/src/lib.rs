@@ -24,6 +24,10 @@
 //! `MemoryStore` (feature `test-util`) in unit tests. [`batch::process_batch`] turns an SQS batch into a partial batch
 //! response and keeps each FIFO message group in order.
 //!
+//! Features: `dynamodb` (default: `DynamoDbStore` and the AWS SDK error classifier) and `sqs`
+//! (default: `batch`, on `aws_lambda_events`); without them the crate is the protocol and its
+//! port alone, for a store of your own. `test-util`: `MemoryStore`.
+//!
 //! ```no_run
 //! use lambda_idempotency::{fingerprint, Attempt, Completion, Config, DynamoDbStore, Fault};
 //! use lambda_idempotency::{Failure, Idempotency, Run};
@@ -56,7 +60,9 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(feature = "sqs")]
 pub mod batch;
+#[cfg(feature = "dynamodb")]
 mod dynamodb;
 mod error;
 #[cfg(any(test, feature = "test-util"))]
@@ -64,10 +70,13 @@ mod memory;
 mod run;
 mod store;
 
+#[cfg(feature = "dynamodb")]
 pub use dynamodb::{
     attr, transaction_item, DynamoDbStore, COMPLETED, DYNAMODB_ACTIONS, IN_PROGRESS,
 };
-pub use error::{classify, classify_with, Fault, FaultKind, DYNAMODB_REFUSAL_CODES};
+#[cfg(feature = "dynamodb")]
+pub use error::{classify, classify_with, DYNAMODB_REFUSAL_CODES};
+pub use error::{Fault, FaultKind};
 #[cfg(any(test, feature = "test-util"))]
 pub use memory::{MemoryStore, Record};
 pub use run::{
