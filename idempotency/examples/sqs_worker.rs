@@ -10,6 +10,7 @@ use lambda_idempotency::{
     fingerprint, Attempt, Completion, DynamoDbStore, Fault, Idempotency, IdempotencyStore, Run,
 };
 use lambda_runtime::{service_fn, Error, LambdaEvent};
+use std::time::SystemTime;
 
 /// One day: a message redelivered within it is recognized.
 const TTL_SECS: u64 = 86_400;
@@ -23,8 +24,7 @@ async fn apply(body: &str) -> Result<(), Fault> {
 async fn record<S: IdempotencyStore>(
     idempotency: &Idempotency<S>,
     message: &SqsMessage,
-    now_ms: i64,
-    deadline_ms: i64,
+    deadline: SystemTime,
 ) -> RecordResult {
     let body = message.body.as_deref().unwrap_or_default();
     // The key: what makes two deliveries the same. Here the message id; an id in the body (an
@@ -33,11 +33,11 @@ async fn record<S: IdempotencyStore>(
         "my-worker#{}",
         message.message_id.as_deref().unwrap_or_default()
     );
-    let attempt = Attempt::new(&key, fingerprint(body.as_bytes()), now_ms, deadline_ms);
+    let attempt = Attempt::before(&key, fingerprint(body.as_bytes()), deadline);
     let outcome = idempotency
         .run(&attempt, |_claim| async {
             apply(body).await?;
-            Ok::<_, Fault>(((), Completion::Keep(String::new())))
+            Ok::<_, Fault>(((), Completion::Mark))
         })
         .await;
     match outcome {
@@ -57,13 +57,9 @@ async fn main() -> Result<(), Error> {
     );
     let idempotency = &idempotency;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)?
-            .as_millis();
-        let now_ms = i64::try_from(now_ms)?;
-        let deadline_ms = i64::try_from(event.context.deadline)?;
+        let deadline = event.context.deadline();
         let response: SqsBatchResponse = process_batch(&event.payload, |message| {
-            record(idempotency, message, now_ms, deadline_ms)
+            record(idempotency, message, deadline)
         })
         .await;
         Ok::<_, Error>(response)

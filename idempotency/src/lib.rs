@@ -36,9 +36,9 @@
 //! # async fn example(client: aws_sdk_dynamodb::Client, request: &[u8]) {
 //! let config = Config::new(Duration::from_secs(86_400)).rejecting_payload_mismatch(true);
 //! let idempotency = Idempotency::with_config(DynamoDbStore::new(client, "my-table"), config);
-//! let now_ms = 1_764_000_000_000; // the invocation's clock, epoch ms
-//! let deadline_ms = now_ms + 10_000; // the Lambda context's deadline
-//! let attempt = Attempt::new("payments#order-42", fingerprint(request), now_ms, deadline_ms);
+//! // Now, in an invocation that ends at the Lambda context's `deadline()`.
+//! let deadline = std::time::SystemTime::now() + Duration::from_secs(10);
+//! let attempt = Attempt::before("payments#order-42", fingerprint(request), deadline);
 //! let outcome = idempotency
 //!     .run(&attempt, |_claim| async {
 //!         // Charge the card, send the e-mail, ... once.

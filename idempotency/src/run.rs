@@ -112,6 +112,25 @@ impl<'a> Attempt<'a> {
             deadline_ms,
         }
     }
+
+    /// An attempt now (the system clock) in an invocation that ends at `deadline`: with
+    /// `lambda_runtime`, `context.deadline()`.
+    pub fn before(
+        key: &'a str,
+        fingerprint: impl Into<String>,
+        deadline: std::time::SystemTime,
+    ) -> Self {
+        let ms = |t: std::time::SystemTime| {
+            t.duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        };
+        Self::new(
+            key,
+            fingerprint,
+            ms(std::time::SystemTime::now()),
+            ms(deadline),
+        )
+    }
 }
 
 /// What an attempt found or did.
@@ -140,6 +159,9 @@ pub enum Completion {
     /// The utility marks it, keeping this short text (e.g. the queue's message id, a receipt):
     /// every later attempt gets it back in `Run::AlreadyDone`.
     Keep(String),
+    /// The utility marks it, keeping nothing (an operation whose result needs no remembering):
+    /// later attempts get `Run::AlreadyDone` with `kept: Some("")`.
+    Mark,
     /// The operation already did, atomically with its own write (a DynamoDB transaction with
     /// [`crate::DynamoDbStore::completion`]), so no crash can leave the effect without the mark.
     Done,
@@ -293,8 +315,10 @@ impl<S: IdempotencyStore> Idempotency<S> {
     /// Mark the claim completed after the operation's success (unless it did so itself). The
     /// operation's effect stands whatever happens here.
     async fn complete(&self, claim: &Claim, budget: &Budget, completion: Completion) {
-        let Completion::Keep(kept) = completion else {
-            return;
+        let kept = match completion {
+            Completion::Keep(kept) => kept,
+            Completion::Mark => String::new(),
+            Completion::Done => return,
         };
         let completed = budget
             .run(0, self.store.complete(claim, &kept))
@@ -391,6 +415,36 @@ mod tests {
             ("COMPLETED", Some("result-1"))
         );
         assert_eq!(record.expires_at_s, t / 1000 + 60);
+    }
+
+    #[tokio::test]
+    async fn a_unit_result_is_marked_completed_and_an_attempt_reads_the_system_clock() {
+        let idem = Idempotency::new(MemoryStore::default(), 60);
+        let deadline = std::time::SystemTime::now() + Duration::from_secs(10);
+        let first = Attempt::before("u", "f", deadline);
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or_default();
+        assert!((wall - first.now_ms).abs() < 1_000, "{}", first.now_ms);
+        assert!((first.deadline_ms - first.now_ms - 10_000).abs() < 1_000);
+        let ran = idem
+            .run(&first, |_| async { Ok::<_, Fault>(((), Completion::Mark)) })
+            .await;
+        assert_eq!(ran, Ok(Run::Ran(())));
+        assert_eq!(idem.store().records()["u"].status, crate::COMPLETED);
+        let again = idem
+            .run(&Attempt::before("u", "f", deadline), |_| async {
+                Ok::<_, Fault>(((), Completion::Mark))
+            })
+            .await;
+        assert_eq!(
+            again,
+            Ok(Run::AlreadyDone {
+                same_request: true,
+                kept: Some(String::new())
+            })
+        );
     }
 
     #[tokio::test]
