@@ -52,17 +52,12 @@ async fn browser() -> (Child, fantoccini::Client) {
             .spawn()
             .expect("start chromedriver"),
     );
-    let up = async {
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(30), up)
-        .await
-        .expect("chromedriver listens");
+    kyc_intake_tests::listening(
+        &format!("127.0.0.1:{port}"),
+        Duration::from_secs(30),
+        "chromedriver",
+    )
+    .await;
     let mut options = serde_json::json!({
         "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
                  "--window-size=1280,1000"]

@@ -108,15 +108,8 @@ pub(crate) async fn serve(
             .spawn()
             .expect("start kyc-local serve"),
     );
-    let up = async {
-        while tokio::net::TcpStream::connect(&gateway).await.is_err() {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    };
     // Generous: under the whole suite its start-up calls wait their turn at the one local server.
-    tokio::time::timeout(Duration::from_secs(180), up)
-        .await
-        .expect("kyc-local serve listens");
+    kyc_intake_tests::listening(&gateway, Duration::from_secs(180), "kyc-local serve").await;
     (child, gateway)
 }
 

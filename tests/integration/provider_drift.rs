@@ -169,14 +169,12 @@ async fn make_runs_environment_serves_one_sample_of_every_source() {
             .spawn()
             .expect("start kyc-local serve"),
     );
-    let up = async {
-        while tokio::net::TcpStream::connect(&gateway).await.is_err() {
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-    };
-    tokio::time::timeout(std::time::Duration::from_secs(60), up)
-        .await
-        .expect("kyc-local serve listens");
+    kyc_intake_tests::listening(
+        &gateway,
+        std::time::Duration::from_secs(60),
+        "kyc-local serve",
+    )
+    .await;
 
     let expectations = expectations();
     for source in all_sources() {

@@ -116,3 +116,16 @@ impl Drop for Child {
         let _ = self.0.wait();
     }
 }
+
+/// Wait until something listens at `address` (`host:port`), for at most `within`; else fail
+/// naming `what`. The one wait for a process the tests start (chromedriver, `kyc-local serve`).
+pub async fn listening(address: &str, within: std::time::Duration, what: &str) {
+    let up = async {
+        while tokio::net::TcpStream::connect(address).await.is_err() {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    };
+    if tokio::time::timeout(within, up).await.is_err() {
+        panic!("{what} did not listen on {address} within {within:?}");
+    }
+}
