@@ -343,3 +343,58 @@ fn the_design_lists_every_event_type_the_sources_make() {
         .collect();
     assert_eq!(documented, made);
 }
+
+/// The number a word in the docs says (`one` to `twelve`, or digits).
+fn number(word: &str) -> Option<usize> {
+    const WORDS: [&str; 12] = [
+        "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+        "twelve",
+    ];
+    let w = word
+        .trim_matches(|c: char| !c.is_alphanumeric())
+        .to_lowercase();
+    WORDS
+        .iter()
+        .position(|n| *n == w)
+        .map(|i| i + 1)
+        .or_else(|| w.parse().ok())
+}
+
+/// Every count of routes and of webhook functions a document states (`the five webhook routes`,
+/// `the three webhook functions`, `five webhook URLs`) is the registry's.
+#[test]
+fn the_docs_count_routes_and_webhook_functions_as_the_registry_does() {
+    use kyc_intake::sources::registry::{sources, FUNCTIONS};
+    let routes = sources().count();
+    let functions = FUNCTIONS.len();
+    let mut checked = 0;
+    for path in documents() {
+        let text = std::fs::read_to_string(&path).expect("a document");
+        let words: Vec<&str> = text.split_whitespace().collect();
+        for (i, pair) in words.windows(3).enumerate() {
+            let Some(n) = number(pair[0]) else { continue };
+            let phrase = format!(
+                "{} {}",
+                pair[1],
+                pair[2].trim_end_matches([',', '.', ';', ')'])
+            );
+            let want = match phrase.as_str() {
+                "webhook routes" | "POST routes" | "webhook URLs" => routes,
+                "routes on" if pair[1] == "routes" => routes,
+                "webhook functions" => functions,
+                _ => continue,
+            };
+            assert_eq!(
+                n,
+                want,
+                "{}: \"{} {} {}\" (word {i})",
+                path.display(),
+                pair[0],
+                pair[1],
+                pair[2]
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 4, "the counts the docs state: {checked}");
+}
