@@ -9,7 +9,7 @@
 //! the journey worker applies each event id once, so replaying what it already applied changes
 //! nothing.
 
-use crate::record::{self, Reader};
+use crate::record::Reader;
 use crate::report::Failure;
 use crate::report::Report;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
@@ -352,7 +352,7 @@ pub async fn replay(args: ReplayArgs) -> Result<Report, Failure> {
     let sink = queue_url
         .as_ref()
         .map(|url| SqsSink::new(aws_sdk_sqs::Client::new(&reader.sdk), url.clone()));
-    let run = record::run_replay(
+    let run = crate::replay::run_replay(
         &reader,
         &specs,
         from,
@@ -369,7 +369,7 @@ pub async fn replay(args: ReplayArgs) -> Result<Report, Failure> {
             (Some(id), None)
                 if matches!(
                     d.outcome,
-                    record::Outcome::Refused | record::Outcome::Erased
+                    crate::replay::Outcome::Refused | crate::replay::Outcome::Erased
                 ) =>
             {
                 format!("{id}  {}", d.verdict)
@@ -383,7 +383,7 @@ pub async fn replay(args: ReplayArgs) -> Result<Report, Failure> {
             ),
         })
         .collect();
-    let record::ReplayRun {
+    let crate::replay::ReplayRun {
         replay_id: ref id,
         read,
         sent,

@@ -193,7 +193,7 @@ pub async fn dlq(args: DlqArgs) -> Result<Report, Failure> {
                 sink: SqsSink::new(sqs.clone(), queue_url),
                 reader,
                 senders,
-                replay_id: crate::record::replay_id(),
+                replay_id: crate::replay::replay_id(),
                 trace: kyc_intake::trace::TraceHeader::new_root(true),
             };
             redrive.run().await

@@ -13,6 +13,7 @@ mod http;
 mod journey;
 mod providers;
 mod record;
+mod replay;
 mod report;
 mod send;
 

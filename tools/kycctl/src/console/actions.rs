@@ -191,7 +191,7 @@ pub(crate) async fn replay(State(c): Shared, Form(f): Form<ReplayForm>) -> Respo
             );
         };
         let sink = SqsSink::new(aws_sdk_sqs::Client::new(&c.sdk), queue.clone());
-        crate::record::replay_keys(&c.archive, &keys, &sink).await
+        crate::replay::replay_keys(&c.archive, &keys, &sink).await
     } else {
         let mut listed = 0;
         for spec in &specs {
@@ -212,7 +212,7 @@ pub(crate) async fn replay(State(c): Shared, Form(f): Form<ReplayForm>) -> Respo
                 )),
             );
         }
-        crate::record::run_replay(&c.archive, &specs, from, to, None, None).await
+        crate::replay::run_replay(&c.archive, &specs, from, to, None, None).await
     };
     let run = match run {
         Ok(run) => run,
@@ -221,7 +221,7 @@ pub(crate) async fn replay(State(c): Shared, Form(f): Form<ReplayForm>) -> Respo
     let keys = run
         .deliveries
         .iter()
-        .filter(|d| d.outcome == crate::record::Outcome::DryRun)
+        .filter(|d| d.outcome == crate::replay::Outcome::DryRun)
         .map(|d| d.key.as_str())
         .collect::<Vec<_>>()
         .join(" ");
