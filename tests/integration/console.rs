@@ -371,6 +371,10 @@ async fn the_console_shows_timelines_deliveries_stalls_and_replays_and_refuses_w
         stalled_at.contains(" UTC") && stalled_at.contains("+05:30"),
         "formatted, not raw RFC 3339: {facts}"
     );
+    assert!(
+        facts.contains("stall reports on the timeline are not counted"),
+        "the count beside a timeline with a stall report says what it counts: {facts}"
+    );
 
     // The archive opens on every source of the day: the Cashfree and the Digio deliveries.
     client

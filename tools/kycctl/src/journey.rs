@@ -114,7 +114,15 @@ fn lines(j: &JourneyView) -> Vec<String> {
         format!("  event     {}", or(&j.event_id)),
     ];
     if let Some(count) = j.event_count {
-        out.push(format!("  events    {count}"));
+        let reports = j
+            .history
+            .iter()
+            .any(|e| e.event_type == kyc_intake::journeys::completeness::STALLED);
+        out.push(if reports {
+            format!("  events    {count} (the sweeper's stall reports are not counted)")
+        } else {
+            format!("  events    {count}")
+        });
     }
     for (label, value) in [
         ("opened", &j.opened_at),

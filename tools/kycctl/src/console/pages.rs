@@ -218,6 +218,8 @@ struct JourneyPage {
     time: When,
     opened: When,
     due: When,
+    /// Whether the timeline holds entries the count leaves out (the sweeper's stall reports).
+    uncounted: bool,
     /// When it was reported stalled, reconciled and closed, as every other time is shown.
     stalled: Option<When>,
     reconciled: Option<When>,
@@ -288,6 +290,10 @@ pub(crate) async fn journey(State(c): Shared, Query(q): Query<JourneyQuery>) -> 
         time: when(j.time.as_deref()),
         opened: when(j.opened_at.as_deref()),
         due: when(j.due_at.as_deref()),
+        uncounted: j
+            .history
+            .iter()
+            .any(|e| e.event_type == kyc_intake::journeys::completeness::STALLED),
         stalled: j.stalled_at.as_deref().map(|t| when(Some(t))),
         reconciled: j.reconciled_at.as_deref().map(|t| when(Some(t))),
         closed: j.closed_at.as_deref().map(|t| when(Some(t))),
