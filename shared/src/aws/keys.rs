@@ -7,6 +7,7 @@
 //! `erased_at`, `by`, `reason`, `event_ids`). Never a customer reference.
 
 use super::fault::fault;
+use super::item::s;
 use crate::intake::archive::ArchivedDelivery;
 use crate::intake::seal::{DataKey, KeyVault, CONTEXT_KEY, ERASURE_PREFIX};
 use crate::ports::{FaultKind, PortError};
@@ -86,10 +87,6 @@ pub struct ArchiveKeyTable {
     table: String,
     /// The archive key (`ARCHIVE_KMS_KEY_ID`): needed to make data keys, not to read them.
     kms_key_id: Option<String>,
-}
-
-fn s(v: &str) -> AttributeValue {
-    AttributeValue::S(v.to_owned())
 }
 
 fn text(item: &HashMap<String, AttributeValue>, k: &str) -> String {

@@ -46,6 +46,13 @@ pub struct JourneyView {
 }
 
 impl JourneyView {
+    /// Whether its timeline holds the sweeper's stall reports, which `event_count` leaves out.
+    pub fn has_stall_reports(&self) -> bool {
+        self.history
+            .iter()
+            .any(|e| e.event_type == crate::journeys::completeness::STALLED)
+    }
+
     fn of(item: &std::collections::HashMap<String, AttributeValue>) -> Option<Self> {
         use crate::journeys::worker::attr as j;
         let text = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();

@@ -31,14 +31,19 @@ pub const CONTEXT_KEY: &str = "journey";
 /// The sort key prefix of an erasure record (event ids never contain `#`).
 pub const ERASURE_PREFIX: &str = "#erasure#";
 
-/// The journey hash of a journey reference (`<source>#<subject>`), or of a delivery that names
-/// none (keyed as its own).
+/// The hash of a journey reference (`<source>#<subject>`), hex: what names a journey without
+/// its customer reference. Logs show its first 16 digits (`journeys::worker::journey_hash`).
+pub fn reference_hash(reference: &str) -> String {
+    hex::encode(Sha256::digest(reference.as_bytes()))
+}
+
+/// The journey hash of a delivery: of its journey reference, or, for a delivery that names no
+/// subject, of `<source>#event:<id>` (a journey of its own).
 pub fn journey(source: &str, subject: Option<&str>, event_id: &str) -> String {
-    let pk = match subject {
+    reference_hash(&match subject {
         Some(subject) => format!("{source}#{subject}"),
         None => format!("{source}#event:{event_id}"),
-    };
-    hex::encode(Sha256::digest(pk.as_bytes()))
+    })
 }
 
 /// The raw body and event of a delivery, sealed (as the object keeps them).

@@ -32,7 +32,6 @@ use crate::trace::TraceHeader;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_idempotency::batch::{process_batch, RecordResult};
 use lambda_idempotency::{fingerprint, log_fault, Attempt, Completion, Failure, Idempotency, Run};
-use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use tracing::Instrument;
 
@@ -45,8 +44,9 @@ pub const KEY_PREFIX: &str = "journey-worker#";
 /// logs never carry it; `kycctl journey show` prints the same hash, so a log line can be matched
 /// to a journey by whoever may read the journey table.
 pub fn journey_hash(pk: &str) -> String {
-    let digest = Sha256::digest(pk.as_bytes());
-    hex::encode(&digest[..8])
+    let mut hash = crate::intake::seal::reference_hash(pk);
+    hash.truncate(16);
+    hash
 }
 
 /// The journey of a record's FIFO message group, by hash (`-` on a standard queue).

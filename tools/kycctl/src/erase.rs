@@ -51,7 +51,7 @@ async fn caller(sdk: &aws_config::SdkConfig) -> Result<String, Failure> {
 }
 
 pub async fn erase(args: EraseArgs) -> Result<Report, Failure> {
-    let table = given(args.keys_table).ok_or_else(|| {
+    let table = crate::report::given(args.keys_table).ok_or_else(|| {
             Failure::usage(format!(
                 "erasure is off: no archive keys table (give --keys-table or set {ARCHIVE_KEYS_TABLE} to the stack's ArchiveKeysTableName output). A stack deployed with ArchiveErasable=false seals deliveries with the bucket's key alone, so one journey cannot be erased without the others"
             ))
@@ -97,7 +97,7 @@ pub async fn erase(args: EraseArgs) -> Result<Report, Failure> {
         .erase(&journey, &by, reason.trim(), chrono::Utc::now())
         .await
         .map_err(Failure::failed)?;
-    let links = match given(args.journey_table) {
+    let links = match crate::report::given(args.journey_table) {
         Some(table) => Some(
             JourneyReader::new(aws_sdk_dynamodb::Client::new(&sdk), table)
                 .drop_archive_links(&source, &subject)
@@ -149,9 +149,4 @@ pub async fn erase(args: EraseArgs) -> Result<Report, Failure> {
             "archive_links_dropped": links,
         }),
     ))
-}
-
-/// A flag's value (or its variable's), trimmed, when not blank.
-fn given(flag: Option<String>) -> Option<String> {
-    flag.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())
 }

@@ -114,11 +114,7 @@ fn lines(j: &JourneyView) -> Vec<String> {
         format!("  event     {}", or(&j.event_id)),
     ];
     if let Some(count) = j.event_count {
-        let reports = j
-            .history
-            .iter()
-            .any(|e| e.event_type == kyc_intake::journeys::completeness::STALLED);
-        out.push(if reports {
+        out.push(if j.has_stall_reports() {
             format!("  events    {count} (the sweeper's stall reports are not counted)")
         } else {
             format!("  events    {count}")

@@ -2,7 +2,7 @@
 //! alike: the deliveries of a source and range, one delivery with replay's verdict. A replay run
 //! is `replay`.
 
-use crate::report::Failure;
+use crate::report::{given, Failure};
 use chrono::{DateTime, Duration, Utc};
 use kyc_intake::aws::ArchiveKeyTable;
 use kyc_intake::aws::S3Archive;
@@ -46,10 +46,7 @@ pub(crate) struct Reader {
 
 /// A variable's value, trimmed, when set and not empty.
 pub(crate) fn env_value(name: &str) -> Option<String> {
-    std::env::var(name)
-        .ok()
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
+    given(std::env::var(name).ok())
 }
 
 impl Reader {
@@ -70,9 +67,22 @@ impl Reader {
         }
     }
 
+    /// What a failed listing of `prefix` says.
+    fn listing_failed<E, R>(&self, prefix: &str, e: aws_sdk_s3::error::SdkError<E, R>) -> Failure
+    where
+        E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        Failure::failed(format!(
+            "listing s3://{}/{prefix}: {}",
+            self.bucket,
+            sdk_error(e)
+        ))
+    }
+
     /// Read data keys from `table` instead (`--keys-table`), when given.
     pub(crate) fn with_keys_table(mut self, table: Option<String>) -> Self {
-        if let Some(table) = table.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()) {
+        if let Some(table) = given(table) {
             self.keys = Some(ArchiveKeyTable::new(&self.sdk, table));
         }
         self
@@ -80,7 +90,7 @@ impl Reader {
 
     /// Check with `key` instead (`--key`), when given.
     pub(crate) fn with_signing_key(mut self, key: Option<String>) -> Self {
-        if let Some(key) = key.map(|k| k.trim().to_owned()).filter(|k| !k.is_empty()) {
+        if let Some(key) = given(key) {
             self.signing_key = Some(key);
         }
         self
@@ -111,13 +121,7 @@ impl Reader {
             .send()
             .try_collect()
             .await
-            .map_err(|e| {
-                Failure::failed(format!(
-                    "listing s3://{}/{prefix}: {}",
-                    self.bucket,
-                    sdk_error(e)
-                ))
-            })?;
+            .map_err(|e| self.listing_failed(prefix, e))?;
         Ok(pages
             .iter()
             .flat_map(|page| page.contents())
@@ -324,13 +328,7 @@ impl Reader {
             .max_keys(limit)
             .send()
             .await
-            .map_err(|e| {
-                Failure::failed(format!(
-                    "listing s3://{}/{prefix}: {}",
-                    self.bucket,
-                    sdk_error(e)
-                ))
-            })?;
+            .map_err(|e| self.listing_failed(&prefix, e))?;
         let keys: Vec<String> = out
             .contents()
             .iter()

@@ -27,10 +27,7 @@ impl Failure {
     /// A setting that must be given (a flag or its variable): trimmed, blank counts as missing
     /// (a usage failure saying `what`).
     pub fn required(value: Option<String>, what: &str) -> Result<String, Self> {
-        value
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| Self::usage(what.to_owned()))
+        given(value).ok_or_else(|| Self::usage(what.to_owned()))
     }
 }
 
@@ -73,4 +70,9 @@ pub fn secret_arg(flag: &str, value: String) -> Result<String, Failure> {
 /// `n` and the noun, singular for one: "1 message", "2 messages".
 pub(crate) fn counted(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// A flag's (or variable's) value, trimmed, when given and not blank.
+pub(crate) fn given(value: Option<String>) -> Option<String> {
+    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }

@@ -290,10 +290,7 @@ pub(crate) async fn journey(State(c): Shared, Query(q): Query<JourneyQuery>) -> 
         time: when(j.time.as_deref()),
         opened: when(j.opened_at.as_deref()),
         due: when(j.due_at.as_deref()),
-        uncounted: j
-            .history
-            .iter()
-            .any(|e| e.event_type == kyc_intake::journeys::completeness::STALLED),
+        uncounted: j.has_stall_reports(),
         stalled: j.stalled_at.as_deref().map(|t| when(Some(t))),
         reconciled: j.reconciled_at.as_deref().map(|t| when(Some(t))),
         closed: j.closed_at.as_deref().map(|t| when(Some(t))),
