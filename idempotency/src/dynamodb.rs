@@ -15,13 +15,14 @@
 //! `dynamodb:LeadingKeys` condition.
 
 use crate::error::classify as fault;
-use crate::{Claim, ClaimOutcome, Fault, FaultKind, IdempotencyStore, Settled};
+use crate::{Claim, ClaimOutcome, Completed, Fault, FaultKind, IdempotencyStore, NotCommitted};
+use crate::{Settled, COMPLETED, IN_PROGRESS};
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 
 /// Attribute names of an idempotency record.
-pub mod attr {
+pub(crate) mod attr {
     /// The table's partition key (a string): the idempotency key.
     pub const PK: &str = "pk";
     /// `IN_PROGRESS` or `COMPLETED`.
@@ -44,11 +45,6 @@ pub const DYNAMODB_ACTIONS: &[&str] = &[
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
 ];
-
-/// The status of a claimed key whose operation has not completed.
-pub const IN_PROGRESS: &str = "IN_PROGRESS";
-/// The status of a key whose operation completed.
-pub const COMPLETED: &str = "COMPLETED";
 
 fn n(v: i64) -> AttributeValue {
     AttributeValue::N(v.to_string())
@@ -126,32 +122,29 @@ fn completing(
     (names, values)
 }
 
-/// An `Update` as an item of a `TransactWriteItems`: how an operation writes its own effect and
-/// the completion (`DynamoDbStore::completion`) in one transaction.
-pub fn transaction_item(
-    update: aws_sdk_dynamodb::types::builders::UpdateBuilder,
-) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, Fault> {
-    let update = update.build().map_err(|e| {
-        Fault::new(
-            "DynamoDB TransactWriteItems",
-            FaultKind::Rejected,
-            e.to_string(),
-        )
-    })?;
-    Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder()
-        .update(update)
-        .build())
-}
-
 impl DynamoDbStore {
-    /// The write that marks `claim` `COMPLETED` (keeping `kept`) on condition that it is still
-    /// ours, as a transaction item: an operation that writes to DynamoDB puts it in the same
-    /// transaction as its own write (`idempotency::Completion::Done`).
-    pub fn completion(
+    /// The table's partition key (a string): create the table with it.
+    pub const PARTITION_KEY: &'static str = attr::PK;
+    /// The attribute holding when a record is forgotten (epoch seconds): make it the table's TTL.
+    pub const TTL_ATTRIBUTE: &'static str = attr::EXPIRES_AT;
+
+    /// Send `transaction` (the operation's own writes, on any tables of this account) with one
+    /// more item that marks `claim` `COMPLETED`, keeping `kept`, on condition that it is still
+    /// ours: the effect and its record commit together or not at all. The proof it returns is
+    /// what the operation gives back in `Completion::Done`. Up to 99 items of your own (DynamoDB
+    /// takes 100 in a transaction).
+    pub async fn complete_with(
         &self,
         claim: &Claim,
         kept: &str,
-    ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, Fault> {
+        transaction: aws_sdk_dynamodb::operation::transact_write_items::builders::TransactWriteItemsFluentBuilder,
+    ) -> Result<Completed, NotCommitted> {
+        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+        const OPERATION: &str = "DynamoDB TransactWriteItems";
+        let own = transaction
+            .get_transact_items()
+            .as_ref()
+            .map_or(0, Vec::len);
         let (names, values) = completing(claim, kept);
         let update = aws_sdk_dynamodb::types::Update::builder()
             .table_name(&self.table)
@@ -159,8 +152,36 @@ impl DynamoDbStore {
             .update_expression(COMPLETE)
             .condition_expression(STILL_OURS)
             .set_expression_attribute_names(Some(names))
-            .set_expression_attribute_values(Some(values));
-        transaction_item(update)
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(|e| {
+                NotCommitted::Store(Fault::new(OPERATION, FaultKind::Rejected, e.to_string()))
+            })?;
+        let item = aws_sdk_dynamodb::types::TransactWriteItem::builder()
+            .update(update)
+            .build();
+        let e = match transaction.transact_items(item).send().await {
+            Ok(_) => return Ok(Completed::of(claim)),
+            Err(e) => e,
+        };
+        let Some(TransactWriteItemsError::TransactionCanceledException(c)) = e.as_service_error()
+        else {
+            return Err(NotCommitted::Store(fault(OPERATION, e)));
+        };
+        let failed: Vec<usize> = c
+            .cancellation_reasons()
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
+            .map(|(i, _)| i)
+            .collect();
+        if failed.contains(&own) {
+            Err(NotCommitted::NotOurs)
+        } else if failed.is_empty() {
+            Err(NotCommitted::Store(fault(OPERATION, e)))
+        } else {
+            Err(NotCommitted::ConditionFailed(failed))
+        }
     }
 }
 

@@ -80,32 +80,18 @@ const THROTTLING_CODES: &[&str] = &[
 ];
 #[cfg(feature = "dynamodb")]
 /// Error codes by which DynamoDB refuses the request itself: retrying cannot help.
-pub const DYNAMODB_REFUSAL_CODES: &[&str] = &["ValidationException", "SerializationException"];
+const DYNAMODB_REFUSAL_CODES: &[&str] = &["ValidationException", "SerializationException"];
 
 #[cfg(feature = "dynamodb")]
-/// The `Fault` of a DynamoDB SDK error: `classify_with` and DynamoDB's refusal codes.
-pub fn classify<E, R>(operation: &'static str, e: SdkError<E, R>) -> Fault
+/// The `Fault` of a DynamoDB SDK error: timeouts and throttling (codes every AWS service shares)
+/// are told apart from outages, DynamoDB's refusals of the request itself are `Rejected`; the
+/// detail is the SDK's whole error chain (the SDK never puts request bodies into its errors).
+pub(crate) fn classify<E, R>(operation: &'static str, e: SdkError<E, R>) -> Fault
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    classify_with(operation, e, DYNAMODB_REFUSAL_CODES)
-}
-
-#[cfg(feature = "dynamodb")]
-/// The `Fault` of any AWS SDK error: timeouts and throttling (codes every AWS service shares) are
-/// told apart from outages, and `refusal_codes` (the service's own codes for a request no retry
-/// can fix) are `Rejected`; the detail is the SDK's whole error chain (the SDK never puts request
-/// bodies into its errors).
-pub fn classify_with<E, R>(
-    operation: &'static str,
-    e: SdkError<E, R>,
-    refusal_codes: &[&str],
-) -> Fault
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
+    let refusal_codes = DYNAMODB_REFUSAL_CODES;
     let kind = match &e {
         SdkError::TimeoutError(_) => FaultKind::Timeout,
         SdkError::DispatchFailure(d) if d.is_timeout() => FaultKind::Timeout,

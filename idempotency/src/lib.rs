@@ -12,8 +12,8 @@
 //! 3. run the operation;
 //! 4. mark the record `COMPLETED` (keeping what the operation returned, e.g. a message id) on
 //!    condition that it is still our claim, or let the operation do it in the same DynamoDB
-//!    transaction as its own write ([`Completion::Done`] with [`DynamoDbStore::completion`]),
-//!    which closes the window between the effect and its record;
+//!    transaction as its own write ([`DynamoDbStore::complete_with`], whose proof the operation
+//!    returns in [`Completion::Done`]), which closes the window between the effect and its record;
 //! 5. if the operation failed, delete our claim (same condition), so a retry may run it at once.
 //!
 //! If the process dies between 1 and 4, the lease runs out and the next attempt takes over. Every
@@ -24,7 +24,7 @@
 //! `MemoryStore` (feature `test-util`) in unit tests. [`batch::process_batch`] turns an SQS batch into a partial batch
 //! response and keeps each FIFO message group in order.
 //!
-//! Features: `dynamodb` (default: `DynamoDbStore` and the AWS SDK error classifier) and `sqs`
+//! Features: `dynamodb` (default: `DynamoDbStore`) and `sqs`
 //! (default: `batch`, on `aws_lambda_events`); without them the crate is the protocol and its
 //! port alone, for a store of your own. `test-util`: `MemoryStore`.
 //!
@@ -71,16 +71,12 @@ mod run;
 mod store;
 
 #[cfg(feature = "dynamodb")]
-pub use dynamodb::{
-    attr, transaction_item, DynamoDbStore, COMPLETED, DYNAMODB_ACTIONS, IN_PROGRESS,
-};
-#[cfg(feature = "dynamodb")]
-pub use error::{classify, classify_with, DYNAMODB_REFUSAL_CODES};
+pub use dynamodb::{DynamoDbStore, DYNAMODB_ACTIONS};
 pub use error::{Fault, FaultKind};
 #[cfg(any(test, feature = "test-util"))]
 pub use memory::{MemoryStore, Record};
 pub use run::{
-    fingerprint, log_fault, Attempt, Completion, Config, Failure, Idempotency, Run,
+    fingerprint, Attempt, Completed, Completion, Config, Failure, Idempotency, NotCommitted, Run,
     LEASE_MARGIN_MS, MAX_INVOCATION_MS, MAX_LEASE_SECS,
 };
-pub use store::{Claim, ClaimOutcome, IdempotencyStore, Settled};
+pub use store::{Claim, ClaimOutcome, IdempotencyStore, Settled, COMPLETED, IN_PROGRESS};

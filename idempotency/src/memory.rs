@@ -3,7 +3,8 @@
 //! for unit tests of code that uses `Idempotency`. It can be told to fail or hang. Behind the
 //! `test-util` feature.
 
-use crate::{Claim, ClaimOutcome, Fault, FaultKind, IdempotencyStore, Settled};
+use crate::{Claim, ClaimOutcome, Completed, Fault, FaultKind, IdempotencyStore, NotCommitted};
+use crate::{Settled, COMPLETED, IN_PROGRESS};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -60,6 +61,20 @@ impl MemoryStore {
         self.lock().insert(key.to_owned(), record);
     }
 
+    /// Mark `claim` completed keeping `kept`, as an operation's own write would
+    /// (`DynamoDbStore::complete_with`): the proof an operation returns in `Completion::Done`.
+    pub async fn complete_with(
+        &self,
+        claim: &Claim,
+        kept: &str,
+    ) -> Result<Completed, NotCommitted> {
+        match self.complete(claim, kept).await {
+            Ok(Settled::Done) => Ok(Completed::of(claim)),
+            Ok(_) => Err(NotCommitted::NotOurs),
+            Err(e) => Err(NotCommitted::Store(e)),
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Record>> {
         self.records.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -88,13 +103,13 @@ impl IdempotencyStore for MemoryStore {
         if let Some(old) = records.get(&claim.key) {
             // DynamoDB's rule (`expires_at < now` in seconds), to the second.
             let expired = old.expires_at_s < claim.now_ms.div_euclid(1000);
-            let lease_over = old.status == "IN_PROGRESS" && old.lease_expires_at_ms < claim.now_ms;
-            let ours = old.status == "IN_PROGRESS" && old.owner == claim.owner;
+            let lease_over = old.status == IN_PROGRESS && old.lease_expires_at_ms < claim.now_ms;
+            let ours = old.status == IN_PROGRESS && old.owner == claim.owner;
             if ours {
                 return Ok(ClaimOutcome::Claimed);
             }
             if !expired && !lease_over {
-                return Ok(if old.status == "COMPLETED" {
+                return Ok(if old.status == COMPLETED {
                     ClaimOutcome::Completed {
                         payload_hash: Some(old.payload_hash.clone()),
                         kept: old.kept.clone(),
@@ -107,7 +122,7 @@ impl IdempotencyStore for MemoryStore {
         records.insert(
             claim.key.clone(),
             Record {
-                status: "IN_PROGRESS",
+                status: IN_PROGRESS,
                 lease_expires_at_ms: claim.lease_expires_at_ms,
                 expires_at_s: claim.expires_at_s,
                 payload_hash: claim.payload_hash.clone(),
@@ -123,7 +138,7 @@ impl IdempotencyStore for MemoryStore {
         let mut records = self.lock();
         match records.get_mut(&claim.key) {
             Some(r) if is_ours(r, claim) => {
-                r.status = "COMPLETED";
+                r.status = COMPLETED;
                 r.kept = Some(kept.to_owned());
                 Ok(Settled::Done)
             }
@@ -144,7 +159,7 @@ impl IdempotencyStore for MemoryStore {
 }
 
 fn is_ours(r: &Record, claim: &Claim) -> bool {
-    r.status == "IN_PROGRESS" && r.owner == claim.owner
+    r.status == IN_PROGRESS && r.owner == claim.owner
 }
 
 #[cfg(test)]
@@ -153,7 +168,7 @@ mod tests {
 
     fn completed(expires_at_s: i64) -> Record {
         Record {
-            status: "COMPLETED",
+            status: COMPLETED,
             lease_expires_at_ms: 0,
             expires_at_s,
             payload_hash: "h".into(),

@@ -162,9 +162,46 @@ pub enum Completion {
     /// The utility marks it, keeping nothing (an operation whose result needs no remembering):
     /// later attempts get `Run::AlreadyDone` with `kept: Some("")`.
     Mark,
-    /// The operation already did, atomically with its own write (a DynamoDB transaction with
-    /// [`crate::DynamoDbStore::completion`]), so no crash can leave the effect without the mark.
-    Done,
+    /// The operation already did, atomically with its own write, so no crash can leave the
+    /// effect without the mark. Only the store's completing write gives the proof
+    /// ([`crate::DynamoDbStore::complete_with`], or `MemoryStore::complete_with` in tests): an
+    /// operation cannot say `Done` without having completed the record.
+    Done(Completed),
+}
+
+/// Proof that a claim's record was marked `COMPLETED`: made only by a store's completing write
+/// (`DynamoDbStore::complete_with`, `MemoryStore::complete_with`), returned in
+/// [`Completion::Done`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completed {
+    owner: String,
+}
+
+impl Completed {
+    /// The proof for `claim`, once the store has marked it completed.
+    #[cfg(any(feature = "dynamodb", feature = "test-util", test))]
+    pub(crate) fn of(claim: &Claim) -> Self {
+        Self {
+            owner: claim.owner.clone(),
+        }
+    }
+}
+
+/// Why a write that completes a claim (with the operation's own items) did not commit: nothing
+/// of it was written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NotCommitted {
+    /// The claim is no longer this attempt's (its lease ran out and another attempt took it over).
+    #[error("the idempotency claim is no longer ours: nothing was written")]
+    NotOurs,
+    /// The conditions of these of the operation's own items failed (their positions, from 0, in
+    /// the order they were added).
+    #[error("the conditions of items {0:?} failed: nothing was written")]
+    ConditionFailed(Vec<usize>),
+    /// The store failed or refused the write.
+    #[error(transparent)]
+    Store(Fault),
 }
 
 /// Why an attempt failed. Whatever the reason, nothing is left claimed by this attempt (best
@@ -318,7 +355,12 @@ impl<S: IdempotencyStore> Idempotency<S> {
         let kept = match completion {
             Completion::Keep(kept) => kept,
             Completion::Mark => String::new(),
-            Completion::Done => return,
+            Completion::Done(completed) if completed.owner == claim.owner => return,
+            // The proof of another claim: this one is still to be marked.
+            Completion::Done(_) => {
+                tracing::error!("the operation completed another claim: marking this one");
+                String::new()
+            }
         };
         let completed = budget
             .run(0, self.store.complete(claim, &kept))
@@ -339,8 +381,8 @@ impl<S: IdempotencyStore> Idempotency<S> {
     }
 }
 
-/// One error line for a port fault: the operation, the kind, the source error.
-pub fn log_fault(e: &Fault, what: &str) {
+/// One error line for a store fault: the operation, the kind, the source error.
+pub(crate) fn log_fault(e: &Fault, what: &str) {
     tracing::error!(
         operation = e.operation,
         fault = e.kind.as_str(),
@@ -556,18 +598,43 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn done_by_the_operation_keeps_nothing_to_return() {
-        let idem = Idempotency::new(MemoryStore::default(), 60);
+    async fn done_is_the_stores_own_completion_and_is_not_marked_again() {
+        let store = Arc::new(MemoryStore::default());
+        let idem = Idempotency::new(store.clone(), 60);
         let t = now();
         let out = idem
             .run(&attempt("k", t), |claim: &Claim| {
-                let key = claim.key.clone();
-                std::future::ready(Ok::<_, Fault>((key, Completion::Done)))
+                let (store, claim) = (store.clone(), claim.clone());
+                async move {
+                    let done = store.complete_with(&claim, "kept by the operation").await?;
+                    Ok::<_, NotCommitted>((claim.key.clone(), Completion::Done(done)))
+                }
             })
             .await;
         assert_eq!(out, Ok(Run::Ran("k".to_owned())));
-        // Nothing marked it: the store's record is still the claim (an operation that says Done
-        // wrote the mark itself in real use).
-        assert_eq!(idem.store().records()["k"].status, "IN_PROGRESS");
+        let record = &store.records()["k"];
+        assert_eq!(
+            (record.status, record.kept.as_deref()),
+            (crate::COMPLETED, Some("kept by the operation"))
+        );
+        // Two store calls: the claim and the operation's completion; the utility added none.
+        assert_eq!(store.calls(), 2);
+    }
+
+    #[tokio::test]
+    async fn the_proof_of_another_claim_does_not_complete_this_one() {
+        let store = Arc::new(MemoryStore::default());
+        let idem = Idempotency::new(store.clone(), 60);
+        let t = now();
+        let other = Claim::new("other", "someone", t + 60_000, t / 1000 + 60, "f", t);
+        assert_eq!(store.claim(&other).await, Ok(ClaimOutcome::Claimed));
+        let proof = store.complete_with(&other, "").await.expect("completed");
+        let out = idem
+            .run(&attempt("k", t), |_| async move {
+                Ok::<_, Fault>(((), Completion::Done(proof)))
+            })
+            .await;
+        assert_eq!(out, Ok(Run::Ran(())));
+        assert_eq!(store.records()["k"].status, crate::COMPLETED);
     }
 }

@@ -4,6 +4,11 @@
 use crate::Fault;
 use std::future::Future;
 
+/// The status of a claimed key whose operation has not completed.
+pub const IN_PROGRESS: &str = "IN_PROGRESS";
+/// The status of a key whose operation completed.
+pub const COMPLETED: &str = "COMPLETED";
+
 /// An `IN_PROGRESS` claim on an idempotency key, as `Idempotency` makes it for a store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

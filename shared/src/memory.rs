@@ -4,9 +4,7 @@
 
 use crate::intake::archive::Archive;
 use crate::intake::seal::{DataKey, KeyVault};
-use crate::ports::{
-    Claim, EventSink, FaultKind, IdempotencyStore, OutgoingMessage, PortError, Settled,
-};
+use crate::ports::{Claim, EventSink, FaultKind, OutgoingMessage, PortError};
 use lambda_idempotency::MemoryStore;
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -161,6 +159,7 @@ impl crate::journeys::worker::JourneyStore for MemoryJourneys {
         (
             crate::journeys::worker::Applied,
             crate::journeys::stream::Published,
+            lambda_idempotency::Completed,
         ),
         PortError,
     > {
@@ -184,13 +183,17 @@ impl crate::journeys::worker::JourneyStore for MemoryJourneys {
         let seen = seen.unwrap_or_default();
         let (applied, state, count) = seen.decide(update);
         let published = applied.published(state, count);
-        if self.store.complete(claim, &published.kept()).await? == Settled::NotOurs {
-            return Err(PortError::new(
-                "memory journeys",
-                FaultKind::Conflict,
-                "the claim is no longer ours",
-            ));
-        }
+        let completed = match self.store.complete_with(claim, &published.kept()).await {
+            Ok(completed) => completed,
+            Err(lambda_idempotency::NotCommitted::Store(e)) => return Err(e),
+            Err(_) => {
+                return Err(PortError::new(
+                    "memory journeys",
+                    FaultKind::Conflict,
+                    "the claim is no longer ours",
+                ))
+            }
+        };
         let mut items = self.items.lock().unwrap_or_else(|e| e.into_inner());
         match applied {
             Applied::Superseded => {}
@@ -221,7 +224,7 @@ impl crate::journeys::worker::JourneyStore for MemoryJourneys {
                 );
             }
         }
-        Ok((applied, published))
+        Ok((applied, published, completed))
     }
 }
 

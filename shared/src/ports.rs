@@ -10,6 +10,16 @@ use std::future::Future;
 pub use lambda_idempotency::Fault as PortError;
 pub use lambda_idempotency::{Claim, ClaimOutcome, FaultKind, IdempotencyStore, Settled};
 
+/// One error line for a port fault: the operation, the kind, the source error (never a payload).
+pub fn log_fault(e: &PortError, what: &str) {
+    tracing::error!(
+        operation = e.operation,
+        fault = e.kind.as_str(),
+        error = %e,
+        "{what}"
+    );
+}
+
 /// A message for the events queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutgoingMessage {

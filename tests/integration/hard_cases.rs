@@ -208,6 +208,80 @@ async fn a_late_invocation_never_overwrites_a_claim_another_delivery_took_over()
     assert_eq!(stack.items().await.len(), 1);
 }
 
+/// The operation's own write and the claim's completion commit together or not at all, and the
+/// proof of `Completion::Done` comes only from that commit.
+#[tokio::test]
+async fn an_operations_write_and_its_completion_commit_together_or_not_at_all() {
+    use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+    use lambda_idempotency::NotCommitted;
+    let stack = Stack::new(true).await;
+    let store = DynamoDbStore::new(stack.ddb.clone(), stack.table.clone());
+    let now = chrono::Utc::now().timestamp_millis();
+    // The operation's effect: an item of its own, created only if absent.
+    let effect = |pk: &str| {
+        let put = Put::builder()
+            .table_name(&stack.table)
+            .item("pk", AttributeValue::S(pk.to_owned()))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .expect("a put");
+        stack
+            .ddb
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put).build())
+    };
+    let first = claim("first", now);
+    assert_eq!(store.claim(&first).await, Ok(ClaimOutcome::Claimed));
+    store
+        .complete_with(&first, "kept-1", effect("effect#1"))
+        .await
+        .expect("committed");
+    let items = stack.items().await;
+    let status = |pk: &str| {
+        items
+            .iter()
+            .find(|i| s(i, "pk") == pk)
+            .map(|i| (s(i, "status"), s(i, "kept")))
+    };
+    assert_eq!(
+        status("cashfree/vkyc#late"),
+        Some(("COMPLETED".into(), "kept-1".into()))
+    );
+    assert_eq!(status("effect#1"), Some((String::new(), String::new())));
+
+    // Completed already: the claim is no longer ours, and the new effect is not written.
+    assert_eq!(
+        store
+            .complete_with(&first, "kept-2", effect("effect#2"))
+            .await,
+        Err(NotCommitted::NotOurs)
+    );
+    // A live claim whose own item's condition fails: neither is written.
+    let second = Claim::new(
+        "other#key",
+        "second",
+        now + 1_000,
+        now / 1000 + 60,
+        "h",
+        now,
+    );
+    assert_eq!(store.claim(&second).await, Ok(ClaimOutcome::Claimed));
+    assert_eq!(
+        store
+            .complete_with(&second, "kept-3", effect("effect#1"))
+            .await,
+        Err(NotCommitted::ConditionFailed(vec![0]))
+    );
+    let items = stack.items().await;
+    let pks: Vec<String> = items.iter().map(|i| s(i, "pk")).collect();
+    assert!(!pks.contains(&"effect#2".to_owned()), "{pks:?}");
+    let other = items
+        .iter()
+        .find(|i| s(i, "pk") == "other#key")
+        .expect("the claim");
+    assert_eq!(s(other, "status"), "IN_PROGRESS");
+}
+
 /// A signed delivery of `BODY` whose invocation ends `ms` from now.
 fn with_deadline_in(ms: u64) -> (lambda_http::Request, std::time::Instant) {
     let mut context = lambda_runtime::Context::default();

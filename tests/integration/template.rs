@@ -16,7 +16,7 @@ use kyc_intake::secrets::manager;
 use kyc_intake::sources::registry::FUNCTIONS;
 use kyc_intake::sources::FunctionSpec;
 use kyc_intake_tests::workspace;
-use lambda_idempotency::{attr, DYNAMODB_ACTIONS};
+use lambda_idempotency::{DynamoDbStore, DYNAMODB_ACTIONS};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
 
@@ -378,15 +378,15 @@ fn table_key_and_ttl_match() {
     let idempotency = &resource(&t, "IdempotencyTable")["Properties"];
     assert_eq!(
         pairs(&idempotency["AttributeDefinitions"], "AttributeType"),
-        owned(&[(attr::PK, "S")])
+        owned(&[(DynamoDbStore::PARTITION_KEY, "S")])
     );
     assert_eq!(
         pairs(&idempotency["KeySchema"], "KeyType"),
-        owned(&[(attr::PK, "HASH")])
+        owned(&[(DynamoDbStore::PARTITION_KEY, "HASH")])
     );
     assert_eq!(
         idempotency["TimeToLiveSpecification"],
-        json!({"AttributeName": attr::EXPIRES_AT, "Enabled": true})
+        json!({"AttributeName": DynamoDbStore::TTL_ATTRIBUTE, "Enabled": true})
     );
     let journeys = &resource(&t, "JourneyTable")["Properties"];
     let (pk, shard, due) = (

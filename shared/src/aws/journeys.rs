@@ -9,13 +9,29 @@ use crate::journeys::worker::{
 };
 use crate::ports::{Claim, FaultKind, PortError};
 use aws_sdk_dynamodb::types::AttributeValue;
-use lambda_idempotency::{transaction_item, DynamoDbStore};
+use lambda_idempotency::{Completed, DynamoDbStore, NotCommitted};
 
 /// How one apply transaction ended.
 enum Transacted {
-    Done,
+    Done(Completed),
     /// The journey changed since it was read (another worker wrote it): read it again.
     Changed,
+}
+
+/// An `Update` as an item of a `TransactWriteItems`.
+fn transaction_item(
+    update: aws_sdk_dynamodb::types::builders::UpdateBuilder,
+) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, PortError> {
+    let update = update.build().map_err(|e| {
+        PortError::new(
+            "DynamoDB TransactWriteItems",
+            FaultKind::Rejected,
+            e.to_string(),
+        )
+    })?;
+    Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder()
+        .update(update)
+        .build())
 }
 
 /// The journey as read before a write, the write conditioned on it not having changed since:
@@ -285,42 +301,29 @@ impl DynamoJourneys {
         transaction_item(Self::guarded(b, guard))
     }
 
-    /// One transaction: the journey write and the claim's completion keeping `kept`.
+    /// One transaction: the journey write (none for a stall report the journey has moved past)
+    /// and the claim's completion keeping `kept`.
     async fn transact(
         &self,
-        journey: aws_sdk_dynamodb::types::TransactWriteItem,
+        journey: Option<aws_sdk_dynamodb::types::TransactWriteItem>,
         claim: &Claim,
         kept: &str,
     ) -> Result<Transacted, PortError> {
-        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-        let result = self
+        let transaction = self
             .client
             .transact_write_items()
-            .transact_items(journey)
-            .transact_items(self.claims.completion(claim, kept)?)
-            .send()
-            .await;
-        let e = match result {
-            Ok(_) => return Ok(Transacted::Done),
-            Err(e) => e,
-        };
-        let Some(TransactWriteItemsError::TransactionCanceledException(c)) = e.as_service_error()
-        else {
-            return Err(fault("DynamoDB TransactWriteItems", e));
-        };
-        let failed = |i: usize| {
-            c.cancellation_reasons()
-                .get(i)
-                .and_then(|r| r.code())
-                .is_some_and(|code| code == "ConditionalCheckFailed")
-        };
-        if failed(1) {
-            return Err(not_ours());
+            .set_transact_items(journey.map(|j| vec![j]));
+        match self.claims.complete_with(claim, kept, transaction).await {
+            Ok(completed) => Ok(Transacted::Done(completed)),
+            Err(NotCommitted::NotOurs) => Err(not_ours()),
+            Err(NotCommitted::ConditionFailed(_)) => Ok(Transacted::Changed),
+            Err(NotCommitted::Store(e)) => Err(e),
+            Err(other) => Err(PortError::new(
+                "DynamoDB TransactWriteItems",
+                FaultKind::Unavailable,
+                other.to_string(),
+            )),
         }
-        if failed(0) {
-            return Ok(Transacted::Changed);
-        }
-        Err(fault("DynamoDB TransactWriteItems", e))
     }
 
     /// Trim the oldest `count` entries off the timeline, if it still has `len` of them (a
@@ -366,7 +369,7 @@ impl JourneyStore for DynamoJourneys {
         &self,
         update: &JourneyUpdate,
         claim: &Claim,
-    ) -> Result<(Applied, Published), PortError> {
+    ) -> Result<(Applied, Published, Completed), PortError> {
         for _ in 0..ATTEMPTS {
             let (seen, guard, sizes) = self.seen(&update.pk).await?;
             // A full timeline is trimmed first (one extra write per `CAP - SHOWN` events), and
@@ -380,25 +383,14 @@ impl JourneyStore for DynamoJourneys {
             let published = applied.published(state, count);
             let kept = published.kept();
             let journey = match applied {
-                Applied::Newest => self.journey_update(update, true, guard)?,
-                Applied::Older => self.journey_update(update, false, guard)?,
-                Applied::Acknowledged => self.stall_update(update, guard)?,
+                Applied::Newest => Some(self.journey_update(update, true, guard)?),
+                Applied::Older => Some(self.journey_update(update, false, guard)?),
+                Applied::Acknowledged => Some(self.stall_update(update, guard)?),
                 // A stall report the journey has moved past changes nothing: only the claim.
-                Applied::Superseded => {
-                    return match lambda_idempotency::IdempotencyStore::complete(
-                        &self.claims,
-                        claim,
-                        &kept,
-                    )
-                    .await?
-                    {
-                        lambda_idempotency::Settled::Done => Ok((applied, published)),
-                        _ => Err(not_ours()),
-                    };
-                }
+                Applied::Superseded => None,
             };
             match self.transact(journey, claim, &kept).await? {
-                Transacted::Done => return Ok((applied, published)),
+                Transacted::Done(completed) => return Ok((applied, published, completed)),
                 Transacted::Changed => continue,
             }
         }

@@ -87,7 +87,7 @@ impl JourneyStream for SnsStream {
             .await;
         if let Err(e) = result {
             // The record comes back after the queue's own visibility timeout instead.
-            lambda_idempotency::log_fault(
+            crate::ports::log_fault(
                 &fault("SQS ChangeMessageVisibility", e),
                 "deferring an unpublished record failed",
             );

@@ -264,7 +264,7 @@ impl<D: DueJourneys, Q: EventSink> Sweeper<D, Q> {
             {
                 Ok(Ok(page)) => page,
                 Ok(Err(e)) => {
-                    lambda_idempotency::log_fault(
+                    crate::ports::log_fault(
                         &e,
                         "reading the due journeys failed; the next run goes on",
                     );
@@ -300,7 +300,7 @@ impl<D: DueJourneys, Q: EventSink> Sweeper<D, Q> {
                 match self.send(&event).await {
                     Ok(_) => {}
                     Err(e) if e.kind == FaultKind::Rejected => {
-                        lambda_idempotency::log_fault(
+                        crate::ports::log_fault(
                             &e,
                             "the queue refused the event for good; the journey is skipped and stays due",
                         );
@@ -314,7 +314,7 @@ impl<D: DueJourneys, Q: EventSink> Sweeper<D, Q> {
                         continue;
                     }
                     Err(e) => {
-                        lambda_idempotency::log_fault(
+                        crate::ports::log_fault(
                             &e,
                             "sending to the queue failed; the next run starts here",
                         );

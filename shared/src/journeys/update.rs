@@ -269,11 +269,12 @@ impl Seen {
 pub trait JourneyStore: Send + Sync {
     /// Count the event in its journey, set the journey's state to it unless a newer event is
     /// stored (`Seen::decide`), and mark `claim` completed keeping what the stream says about it
-    /// (`Published::kept`): all in one atomic step. Fails with a `Conflict` fault, applying
-    /// nothing, when `claim` is no longer ours.
+    /// (`Published::kept`): all in one atomic step, whose proof it returns. Fails with a
+    /// `Conflict` fault, applying nothing, when `claim` is no longer ours.
     fn apply(
         &self,
         update: &JourneyUpdate,
         claim: &Claim,
-    ) -> impl Future<Output = Result<(Applied, Published), PortError>> + Send;
+    ) -> impl Future<Output = Result<(Applied, Published, lambda_idempotency::Completed), PortError>>
+           + Send;
 }

@@ -27,11 +27,12 @@ pub use crate::journeys::update::{
     MAX_FUTURE_SKEW_MS, SWEEP_SHARD_OPEN, SWEEP_SHARD_STALLED,
 };
 use crate::metrics::{self, MetricsSink};
+use crate::ports::log_fault;
 use crate::ports::{Claim, IdempotencyStore, PortError};
 use crate::trace::TraceHeader;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_idempotency::batch::{process_batch, RecordResult};
-use lambda_idempotency::{fingerprint, log_fault, Attempt, Completion, Failure, Idempotency, Run};
+use lambda_idempotency::{fingerprint, Attempt, Completion, Failure, Idempotency, Run};
 use std::sync::Arc;
 use tracing::Instrument;
 
@@ -482,8 +483,8 @@ impl<S: IdempotencyStore, J: JourneyStore, P: JourneyStream> JourneyWorker<S, J,
             let claim = claim.clone();
             let update = &update;
             async move {
-                let applied = self.journeys.apply(update, &claim).await?;
-                Ok::<_, PortError>((applied, Completion::Done))
+                let (applied, published, completed) = self.journeys.apply(update, &claim).await?;
+                Ok::<_, PortError>(((applied, published), Completion::Done(completed)))
             }
         };
         let outcome = match self.idempotency.run(&attempt, apply).await {

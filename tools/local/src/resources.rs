@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::{
     TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
-use lambda_idempotency::attr;
+use lambda_idempotency::DynamoDbStore;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -87,14 +87,14 @@ pub async fn ensure_bucket(sdk: &SdkConfig, bucket: &str) -> Result<(), BoxError
 
 /// Create the idempotency table if it does not exist, with TTL on `expires_at`.
 pub async fn ensure_table(sdk: &SdkConfig, table: &str) -> Result<(), BoxError> {
-    ensure_keyed_table(sdk, table, attr::PK, None).await?;
+    ensure_keyed_table(sdk, table, DynamoDbStore::PARTITION_KEY, None).await?;
     let ddb = aws_sdk_dynamodb::Client::new(sdk);
     ddb.update_time_to_live()
         .table_name(table)
         .time_to_live_specification(
             TimeToLiveSpecification::builder()
                 .enabled(true)
-                .attribute_name(attr::EXPIRES_AT)
+                .attribute_name(DynamoDbStore::TTL_ATTRIBUTE)
                 .build()?,
         )
         .send()
@@ -139,10 +139,13 @@ pub async fn ensure_journey_table(sdk: &SdkConfig, table: &str) -> Result<(), Bo
     ddb.create_table()
         .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attribute(attr::PK, ScalarAttributeType::S)?)
+        .attribute_definitions(attribute(
+            DynamoDbStore::PARTITION_KEY,
+            ScalarAttributeType::S,
+        )?)
         .attribute_definitions(attribute(j::SWEEP_SHARD, ScalarAttributeType::S)?)
         .attribute_definitions(attribute(j::DUE_AT, ScalarAttributeType::N)?)
-        .key_schema(key(attr::PK, KeyType::Hash)?)
+        .key_schema(key(DynamoDbStore::PARTITION_KEY, KeyType::Hash)?)
         .global_secondary_indexes(
             GlobalSecondaryIndex::builder()
                 .index_name(DUE_INDEX)
