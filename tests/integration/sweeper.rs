@@ -562,7 +562,7 @@ async fn a_failing_status_api_leaves_the_journey_for_the_next_run() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sweepers_cost_does_not_grow_with_closed_journeys() {
     use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
-    use kyc_intake::journeys::worker::attr as j;
+    use kyc_intake::aws::journey_table::attr as j;
     let stack = Stack::new(true).await;
     let sdk = local_sdk_config(endpoint()).await;
     let (table, _) = stack.journey_worker(&sdk).await;
@@ -721,7 +721,7 @@ async fn hostile_or_broken_answers_never_stop_the_run_reaching_the_journeys_behi
     // A due item of no known source (a corrupt or foreign item): left, and logged without its key.
     {
         use aws_sdk_dynamodb::types::AttributeValue as A;
-        use kyc_intake::journeys::worker::attr as j;
+        use kyc_intake::aws::journey_table::attr as j;
         aws_sdk_dynamodb::Client::new(&sdk)
             .put_item()
             .table_name(&table)

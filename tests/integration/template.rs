@@ -4,6 +4,7 @@
 //! CloudFormation short forms (`!Ref`, `!GetAtt`, `!Sub`, `!If`, ...) turned into the long forms
 //! CloudFormation reads them as, so these tests compare values, never lines or indentation.
 
+use kyc_intake::aws::journey_table;
 use kyc_intake::aws::{
     keys_attr, ARCHIVE_ACTIONS, ARCHIVE_KEYS_ACTIONS, DATA_KEY_ACTIONS, JOURNEY_ERASURE_ATTRIBUTES,
     JOURNEY_TABLE_ACTIONS, KEPT_ATTRIBUTES, OPERATOR_KEYS_ACTIONS, SIGNING_ACTIONS, SQS_ACTIONS,
@@ -390,9 +391,9 @@ fn table_key_and_ttl_match() {
     );
     let journeys = &resource(&t, "JourneyTable")["Properties"];
     let (pk, shard, due) = (
-        worker::attr::PK,
-        worker::attr::SWEEP_SHARD,
-        worker::attr::DUE_AT,
+        journey_table::attr::PK,
+        journey_table::attr::SWEEP_SHARD,
+        journey_table::attr::DUE_AT,
     );
     assert_eq!(
         pairs(&journeys["AttributeDefinitions"], "AttributeType"),
@@ -895,8 +896,8 @@ fn the_archive_bucket_is_locked_encrypted_private_tls_only_and_tiered_by_size() 
 
 #[test]
 fn the_sweeper_queries_the_due_index_of_open_journeys_and_never_scans() {
+    use kyc_intake::aws::journey_table::{DUE_INDEX, DUE_PROJECTION};
     use kyc_intake::journeys::completeness::STALL_AFTER_VARIABLE;
-    use kyc_intake::journeys::worker::{DUE_INDEX, DUE_PROJECTION};
     let t = template();
     let sweeper = function(&t, kyc_intake::journeys::sweeper::SWEEPER_NAME);
     // Its variables are ones the code reads (the secret only by its _SECRET_ID).

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 /// A due-index item as the sweeper reads it, or the attributes it lacks (or holds as another
 /// type): a corrupt item is reported, never read as a journey `""` due at 0.
 fn open_journey(item: &HashMap<String, AttributeValue>) -> Result<OpenJourney, Vec<&'static str>> {
-    use crate::journeys::worker::attr as j;
+    use crate::aws::journey_table::attr as j;
     let text = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
     let due_at_ms = item
         .get(j::DUE_AT)
@@ -67,7 +67,7 @@ impl DynamoDueJourneys {
 
 impl DueJourneys for DynamoDueJourneys {
     async fn due(&self, now_ms: i64, after: Option<(String, i64)>) -> Result<Page, PortError> {
-        use crate::journeys::worker::{attr as j, DUE_INDEX};
+        use crate::aws::journey_table::{attr as j, DUE_INDEX};
         let start = after.map(|(pk, due)| {
             [
                 (j::PK.to_owned(), s(&pk)),

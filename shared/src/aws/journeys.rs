@@ -110,7 +110,7 @@ impl DynamoJourneys {
     /// The journey as it is now: what decides an apply, the write's guard, and its timeline's
     /// entries' sizes (oldest first) and the rest of the item's size.
     async fn seen(&self, pk: &str) -> Result<(Seen, Guard, Sizes), PortError> {
-        use crate::journeys::worker::attr as j;
+        use crate::aws::journey_table::attr as j;
         let out = self
             .client
             .get_item()
@@ -158,7 +158,7 @@ impl DynamoJourneys {
         b: aws_sdk_dynamodb::types::builders::UpdateBuilder,
         guard: Guard,
     ) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
-        use crate::journeys::worker::attr as j;
+        use crate::aws::journey_table::attr as j;
         // DynamoDB refuses a name or value the expressions do not use.
         let b = b
             .expression_attribute_names("#version", j::VERSION)
@@ -182,7 +182,7 @@ impl DynamoJourneys {
         newest: bool,
         guard: Guard,
     ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, PortError> {
-        use crate::journeys::worker::attr as j;
+        use crate::aws::journey_table::attr as j;
         let mut set = vec![
             "#updated_at = :updated_at",
             "#history = list_append(if_not_exists(#history, :empty), :entry)",
@@ -282,7 +282,7 @@ impl DynamoJourneys {
         update: &JourneyUpdate,
         guard: Guard,
     ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, PortError> {
-        use crate::journeys::worker::attr as j;
+        use crate::aws::journey_table::attr as j;
         let b = aws_sdk_dynamodb::types::Update::builder()
             .table_name(&self.table)
             .key(j::PK, s(&update.pk))
@@ -336,7 +336,7 @@ impl DynamoJourneys {
             .client
             .update_item()
             .table_name(&self.table)
-            .key(crate::journeys::worker::attr::PK, s(pk))
+            .key(crate::aws::journey_table::attr::PK, s(pk))
             .update_expression(format!("REMOVE {}", paths.join(", ")))
             .condition_expression("size(#history) = :len")
             .expression_attribute_names("#history", HISTORY)

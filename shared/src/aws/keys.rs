@@ -45,9 +45,9 @@ pub const KEPT_ATTRIBUTES: &[&str] = &[attr::PK, attr::SK, attr::KEYS, attr::KEP
 /// The journey item's attributes an erasure touches (it drops the history's archive links,
 /// conditioned on the history's length and the last event).
 pub const JOURNEY_ERASURE_ATTRIBUTES: &[&str] = &[
-    crate::journeys::worker::attr::PK,
+    crate::aws::journey_table::attr::PK,
     crate::journeys::timeline::HISTORY,
-    crate::journeys::worker::attr::EVENT_ID,
+    crate::aws::journey_table::attr::EVENT_ID,
 ];
 
 /// What it calls on the archive key for a delivery's data key (the key policy binds it to the

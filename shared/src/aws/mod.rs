@@ -8,6 +8,7 @@ use std::time::Duration;
 mod due;
 mod fault;
 mod item;
+pub mod journey_table;
 mod journeys;
 mod keys;
 mod kms;

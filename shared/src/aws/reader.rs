@@ -54,7 +54,7 @@ impl JourneyView {
     }
 
     fn of(item: &std::collections::HashMap<String, AttributeValue>) -> Option<Self> {
-        use crate::journeys::worker::attr as j;
+        use crate::aws::journey_table::attr as j;
         let text = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
         let number = |k: &str| {
             item.get(k)
@@ -118,7 +118,7 @@ impl JourneyReader {
 
     /// The journey `<source>#<subject>`, if the worker has applied anything to it.
     pub async fn get(&self, source: &str, subject: &str) -> Result<Option<JourneyView>, PortError> {
-        use crate::journeys::worker::attr as j;
+        use crate::aws::journey_table::attr as j;
         let out = self
             .client
             .get_item()
@@ -151,7 +151,7 @@ impl JourneyReader {
         source: Option<&str>,
         limit: usize,
     ) -> Result<Vec<JourneyView>, PortError> {
-        use crate::journeys::worker::{attr as j, DUE_INDEX};
+        use crate::aws::journey_table::{attr as j, DUE_INDEX};
         let mut found = Vec::new();
         let mut start = None;
         loop {
@@ -194,8 +194,8 @@ impl JourneyReader {
         source: &str,
         subject: &str,
     ) -> Result<usize, PortError> {
+        use crate::aws::journey_table::attr as j;
         use crate::journeys::timeline::HISTORY;
-        use crate::journeys::worker::attr as j;
         let pk = format!("{source}#{subject}");
         for _ in 0..5 {
             let out = self

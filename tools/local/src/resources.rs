@@ -115,7 +115,7 @@ pub async fn ensure_table(sdk: &SdkConfig, table: &str) -> Result<(), BoxError> 
 /// with the sparse index of open journeys by due time the sweeper queries, as the template does.
 pub async fn ensure_journey_table(sdk: &SdkConfig, table: &str) -> Result<(), BoxError> {
     use aws_sdk_dynamodb::types::{GlobalSecondaryIndex, Projection, ProjectionType};
-    use kyc_intake::journeys::worker::{attr as j, DUE_INDEX};
+    use kyc_intake::aws::journey_table::{attr as j, DUE_INDEX};
     let ddb = aws_sdk_dynamodb::Client::new(sdk);
     if ddb.describe_table().table_name(table).send().await.is_ok() {
         return Ok(());
@@ -133,7 +133,7 @@ pub async fn ensure_journey_table(sdk: &SdkConfig, table: &str) -> Result<(), Bo
             .build()
     };
     let mut projection = Projection::builder().projection_type(ProjectionType::Include);
-    for a in kyc_intake::journeys::worker::DUE_PROJECTION {
+    for a in kyc_intake::aws::journey_table::DUE_PROJECTION {
         projection = projection.non_key_attributes(a);
     }
     ddb.create_table()
