@@ -9,7 +9,8 @@ use http_body_util::Full;
 use kyc_intake::aws::{DynamoDueJourneys, SqsSink};
 use kyc_intake::journeys::sweeper::{StatusApis, SweepReport, Sweeper};
 use kyc_intake::metrics::Captured;
-use kyc_intake::sources::cashfree::status_api::{CashfreeApi, CashfreeStatusApi};
+use kyc_intake::sources::cashfree::status_api::CashfreeStatusApi;
+use kyc_intake::sources::status::Connection;
 use kyc_intake_tests::{
     call, endpoint, local_sdk_config, serve_loopback, workspace, workspace_binary, ApiRequest,
     Stack, DIGILOCKER_TOKEN,
@@ -152,15 +153,15 @@ async fn sweeper(
 ) -> Sweeper<DynamoDueJourneys, SqsSink> {
     let sdk = local_sdk_config(endpoint()).await;
     let api = api_base.map(|base| {
-        CashfreeStatusApi::new(CashfreeApi {
+        let connection = Connection {
+            http: kyc_intake::sources::status::client().expect("client"),
             base: base.to_owned(),
             client_id: "cf-client".into(),
             client_secret: kyc_intake::secrets::secret::SecretList::new(vec![
                 kyc_intake::secrets::secret::Secret::new(CLIENT_SECRET),
             ]),
-            api_version: "2024-12-01".into(),
-        })
-        .expect("client")
+        };
+        CashfreeStatusApi::new(connection, "2024-12-01")
     });
     let apis = match api {
         Some(api) => StatusApis::none().with("cashfree", Arc::new(api)),

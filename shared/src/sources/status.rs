@@ -5,6 +5,7 @@
 
 use crate::config::{err, ConfigError, Env};
 use crate::intake::auth::AuthScheme;
+use crate::secrets::secret::{Secret, SecretList};
 use crate::sources::Reconcile;
 use serde_json::Value;
 use std::future::Future;
@@ -121,11 +122,11 @@ pub fn api_base(var: &'static str, value: &str) -> Result<String, ConfigError> {
 
 /// A client id and its secret from `id_var` and `secret_var` (or its `_SECRET_ID`): both or
 /// neither (`Ok(None)`: the API is not configured).
-pub fn credentials(
+fn credentials(
     env: &dyn Env,
     id_var: &'static str,
     secret_var: &'static str,
-) -> Result<Option<(String, crate::secrets::secret::SecretList)>, ConfigError> {
+) -> Result<Option<(String, SecretList)>, ConfigError> {
     let id = env.get(id_var);
     let secret = env.secrets(secret_var)?;
     match (id, secret.is_empty()) {
@@ -140,6 +141,68 @@ pub fn credentials(
         )),
         (Some(id), false) => Ok(Some((id.trim().to_owned(), secret))),
     }
+}
+
+/// How to reach a provider's status API: a client that follows no redirect, the checked base URL
+/// and the client's credentials. Each provider's client adds its own request and answer.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub client_id: String,
+    pub client_secret: SecretList,
+}
+
+/// The variables a status API is configured from.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionVars {
+    pub client_id: &'static str,
+    pub client_secret: &'static str,
+    pub base: &'static str,
+    /// The provider's production API, when `base` is unset.
+    pub default_base: &'static str,
+}
+
+impl Connection {
+    /// The connection `vars` describe; `Ok(None)` when neither credential is set (the API is not
+    /// configured).
+    pub fn from_env(env: &dyn Env, vars: ConnectionVars) -> Result<Option<Self>, ConfigError> {
+        let Some((client_id, client_secret)) =
+            credentials(env, vars.client_id, vars.client_secret)?
+        else {
+            return Ok(None);
+        };
+        let base = api_base(
+            vars.base,
+            &env.get(vars.base)
+                .unwrap_or_else(|| vars.default_base.to_owned()),
+        )?;
+        let http = client().map_err(|reason| err(vars.base, reason))?;
+        Ok(Some(Self {
+            http,
+            base,
+            client_id,
+            client_secret,
+        }))
+    }
+
+    /// The newest client secret, as the request sends it.
+    pub fn secret(&self) -> Result<Secret, ApiError> {
+        self.client_secret
+            .current()
+            .first()
+            .cloned()
+            .ok_or_else(|| ApiError::Unavailable("no client secret configured".into()))
+    }
+}
+
+/// A status word as a provider writes them: a letter of `case`, then up to 63 more of its
+/// letters, digits or `_` (Cashfree's are upper case, Digio's lower case).
+pub fn is_status_word(s: &str, case: fn(&u8) -> bool) -> bool {
+    let mut bytes = s.bytes();
+    bytes.next().is_some_and(|b| case(&b))
+        && s.len() <= 64
+        && bytes.all(|b| case(&b) || b.is_ascii_digit() || b == b'_')
 }
 
 /// An HTTPS client that follows no redirect (one would carry the credentials elsewhere).

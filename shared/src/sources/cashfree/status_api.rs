@@ -6,9 +6,8 @@
 
 use crate::config::{ConfigError, Env};
 use crate::intake::auth::AuthScheme;
-use crate::secrets::secret::SecretList;
 use crate::sources::status::{
-    self, api_base, ApiError, ApiFuture, ProviderState, StatusApi, StatusApiSpec,
+    self, ApiError, ApiFuture, Connection, ConnectionVars, ProviderState, StatusApi, StatusApiSpec,
 };
 use crate::sources::{as_text, Reconcile};
 use serde_json::Value;
@@ -47,52 +46,38 @@ pub static STATUS_API: StatusApiSpec = StatusApiSpec {
 };
 
 fn build(env: &dyn Env) -> Result<Option<Arc<dyn StatusApi>>, ConfigError> {
-    let Some((client_id, client_secret)) = status::credentials(
-        env,
-        var::CASHFREE_API_CLIENT_ID,
-        var::CASHFREE_API_CLIENT_SECRET,
-    )?
-    else {
+    let vars = ConnectionVars {
+        client_id: var::CASHFREE_API_CLIENT_ID,
+        client_secret: var::CASHFREE_API_CLIENT_SECRET,
+        base: var::CASHFREE_API_BASE,
+        default_base: DEFAULT_CASHFREE_API_BASE,
+    };
+    let Some(connection) = Connection::from_env(env, vars)? else {
         return Ok(None);
     };
-    let base = api_base(
-        var::CASHFREE_API_BASE,
-        &env.get(var::CASHFREE_API_BASE)
-            .unwrap_or_else(|| DEFAULT_CASHFREE_API_BASE.to_owned()),
-    )?;
-    let api = CashfreeStatusApi::new(CashfreeApi {
-        base,
-        client_id,
-        client_secret,
-        api_version: env
-            .get(var::CASHFREE_API_VERSION)
-            .map(|v| v.trim().to_owned())
-            .unwrap_or_else(|| DEFAULT_CASHFREE_API_VERSION.to_owned()),
-    })
-    .map_err(|reason| crate::config::err(var::CASHFREE_API_BASE, reason))?;
-    Ok(Some(Arc::new(api)))
+    let api_version = env
+        .get(var::CASHFREE_API_VERSION)
+        .map(|v| v.trim().to_owned())
+        .unwrap_or_else(|| DEFAULT_CASHFREE_API_VERSION.to_owned());
+    Ok(Some(Arc::new(CashfreeStatusApi {
+        connection,
+        api_version,
+    })))
 }
 
-/// How to reach Cashfree's status API.
-#[derive(Debug, Clone)]
-pub struct CashfreeApi {
-    pub base: String,
-    pub client_id: String,
-    pub client_secret: SecretList,
-    pub api_version: String,
-}
-
+/// Cashfree's status API client.
 pub struct CashfreeStatusApi {
-    http: reqwest::Client,
-    config: CashfreeApi,
+    connection: Connection,
+    api_version: String,
 }
 
 impl CashfreeStatusApi {
-    pub fn new(config: CashfreeApi) -> Result<Self, String> {
-        Ok(Self {
-            http: status::client()?,
-            config,
-        })
+    /// The client on `connection`, sending `x-api-version: api_version`.
+    pub fn new(connection: Connection, api_version: impl Into<String>) -> Self {
+        Self {
+            connection,
+            api_version: api_version.into(),
+        }
     }
 
     async fn ask(
@@ -101,18 +86,17 @@ impl CashfreeStatusApi {
         subject: &str,
         timeout: Duration,
     ) -> Result<ProviderState, ApiError> {
-        let Some(secret) = self.config.client_secret.current().first().cloned() else {
-            return Err(ApiError::Unavailable("no client secret configured".into()));
-        };
-        let url = format!("{}{}", self.config.base, reconcile.path);
+        let c = &self.connection;
+        let secret = c.secret()?;
+        let url = format!("{}{}", c.base, reconcile.path);
         let secret_header = String::from_utf8_lossy(secret.expose()).into_owned();
-        let request = self
+        let request = c
             .http
             .get(&url)
             .query(&[("verification_id", subject)])
-            .header("x-client-id", &self.config.client_id)
+            .header("x-client-id", &c.client_id)
             .header("x-client-secret", secret_header)
-            .header("x-api-version", &self.config.api_version)
+            .header("x-api-version", &self.api_version)
             .header("accept", "application/json");
         let body = status::fetch(request, timeout).await?;
         checked_answer(&body, reconcile, subject)
@@ -132,10 +116,7 @@ impl StatusApi for CashfreeStatusApi {
 
 /// A status word as Cashfree writes them: `[A-Z][A-Z0-9_]{0,63}`.
 pub fn is_status_word(s: &str) -> bool {
-    let mut bytes = s.bytes();
-    bytes.next().is_some_and(|b| b.is_ascii_uppercase())
-        && s.len() <= 64
-        && bytes.all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+    status::is_status_word(s, u8::is_ascii_uppercase)
 }
 
 /// The answer, believed only when it is about `subject` and its statuses are status words (and,

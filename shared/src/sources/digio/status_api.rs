@@ -7,9 +7,8 @@
 
 use crate::config::{ConfigError, Env};
 use crate::intake::auth::AuthScheme;
-use crate::secrets::secret::SecretList;
 use crate::sources::status::{
-    self, api_base, ApiError, ApiFuture, ProviderState, StatusApi, StatusApiSpec,
+    self, ApiError, ApiFuture, Connection, ConnectionVars, ProviderState, StatusApi, StatusApiSpec,
 };
 use crate::sources::Reconcile;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -44,31 +43,19 @@ pub static STATUS_API: StatusApiSpec = StatusApiSpec {
 };
 
 fn build(env: &dyn Env) -> Result<Option<Arc<dyn StatusApi>>, ConfigError> {
-    let Some((client_id, client_secret)) =
-        status::credentials(env, var::DIGIO_API_CLIENT_ID, var::DIGIO_API_CLIENT_SECRET)?
-    else {
-        return Ok(None);
+    let vars = ConnectionVars {
+        client_id: var::DIGIO_API_CLIENT_ID,
+        client_secret: var::DIGIO_API_CLIENT_SECRET,
+        base: var::DIGIO_API_BASE,
+        default_base: DEFAULT_DIGIO_API_BASE,
     };
-    let base = api_base(
-        var::DIGIO_API_BASE,
-        &env.get(var::DIGIO_API_BASE)
-            .unwrap_or_else(|| DEFAULT_DIGIO_API_BASE.to_owned()),
-    )?;
-    let http =
-        status::client().map_err(|reason| crate::config::err(var::DIGIO_API_BASE, reason))?;
-    Ok(Some(Arc::new(DigioStatusApi {
-        http,
-        base,
-        client_id,
-        client_secret,
-    })))
+    Ok(Connection::from_env(env, vars)?
+        .map(|connection| Arc::new(DigioStatusApi { connection }) as Arc<dyn StatusApi>))
 }
 
+/// Digio's KYC status API client.
 pub struct DigioStatusApi {
-    http: reqwest::Client,
-    base: String,
-    client_id: String,
-    client_secret: SecretList,
+    connection: Connection,
 }
 
 impl DigioStatusApi {
@@ -86,14 +73,13 @@ impl DigioStatusApi {
                 "the subject is not a KYC request id".into(),
             ));
         }
-        let Some(secret) = self.client_secret.current().first().cloned() else {
-            return Err(ApiError::Unavailable("no client secret configured".into()));
-        };
-        let mut credentials = self.client_id.clone().into_bytes();
+        let c = &self.connection;
+        let secret = c.secret()?;
+        let mut credentials = c.client_id.clone().into_bytes();
         credentials.push(b':');
         credentials.extend_from_slice(secret.expose());
-        let url = format!("{}{}", self.base, reconcile.path.replace("{KID}", subject));
-        let request = self
+        let url = format!("{}{}", c.base, reconcile.path.replace("{KID}", subject));
+        let request = c
             .http
             .post(&url)
             .header(
@@ -127,10 +113,7 @@ impl StatusApi for DigioStatusApi {
 
 /// A status word as Digio writes them: `[a-z][a-z0-9_]{0,63}`.
 pub fn is_status_word(s: &str) -> bool {
-    let mut bytes = s.bytes();
-    bytes.next().is_some_and(|b| b.is_ascii_lowercase())
-        && s.len() <= 64
-        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    status::is_status_word(s, u8::is_ascii_lowercase)
 }
 
 /// The answer, believed only when its `id` is the KYC request asked about and its `status` a
