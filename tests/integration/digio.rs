@@ -3,19 +3,15 @@
 //! on loopback, built from the documented shapes (`POST /client/kyc/v2/{KID}/response`, Basic
 //! auth; the KYC request as the answer) and its failures.
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
 use kyc_intake::aws::{DynamoDueJourneys, SqsSink};
 use kyc_intake::journeys::sweeper::{StatusApis, Sweeper};
 use kyc_intake::sources::digio::{self, checksum};
 use kyc_intake::sources::status::StatusApi;
 use kyc_intake::KycEvent;
-use kyc_intake_tests::{
-    call, endpoint, local_sdk_config, serve_loopback, ApiRequest, Reply, Stack, DIGIO_SECRET,
-};
+use kyc_intake_tests::provider_apis::{DigioState, FakeDigio};
+use kyc_intake_tests::{call, endpoint, local_sdk_config, ApiRequest, Reply, Stack, DIGIO_SECRET};
 use serde_json::{json, Value};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 const ROUTE: &str = "/webhooks/digio/kyc";
@@ -238,93 +234,8 @@ async fn every_refused_notification_gets_its_answer_and_leaves_nothing_behind() 
     assert_eq!(stack.archived().await.len(), 1);
 }
 
-/// How the fake status API answers.
-#[derive(Default)]
-struct FakeState {
-    /// KID → the KYC request it answers with.
-    known: HashMap<String, Value>,
-    /// Answer every call with this status.
-    status: Option<u16>,
-    /// Answer with this body as it is.
-    raw: Option<String>,
-    hang: bool,
-    calls: usize,
-    /// (method, path, authorization) of each call.
-    seen: Vec<(String, String, String)>,
-}
-
-#[derive(Clone, Default)]
-struct FakeDigio(Arc<Mutex<FakeState>>);
-
-impl FakeDigio {
-    fn state(&self) -> std::sync::MutexGuard<'_, FakeState> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    async fn start(&self) -> String {
-        let fake = self.clone();
-        let addr = serve_loopback(move |req| {
-            let fake = fake.clone();
-            async move { fake.answer(req).await }
-        })
-        .await;
-        format!("http://{addr}")
-    }
-
-    async fn answer(
-        &self,
-        req: hyper::Request<hyper::body::Incoming>,
-    ) -> hyper::Response<Full<Bytes>> {
-        let reply = |status: u16, body: String| {
-            let mut r = hyper::Response::new(Full::new(Bytes::from(body)));
-            *r.status_mut() = hyper::StatusCode::from_u16(status).expect("status");
-            r
-        };
-        let method = req.method().to_string();
-        let path = req.uri().path().to_owned();
-        let auth = req
-            .headers()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        let body = req
-            .into_body()
-            .collect()
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
-        let (status, raw, hang, known) = {
-            let mut s = self.state();
-            s.calls += 1;
-            s.seen.push((method.clone(), path.clone(), auth.clone()));
-            (s.status, s.raw.clone(), s.hang, s.known.clone())
-        };
-        if hang {
-            tokio::time::sleep(Duration::from_secs(30)).await;
-        }
-        if let Some(code) = status {
-            return reply(code, json!({"code": code, "message": "error"}).to_string());
-        }
-        if let Some(raw) = raw {
-            return reply(200, raw);
-        }
-        let kid = path
-            .strip_prefix("/client/kyc/v2/")
-            .and_then(|p| p.strip_suffix("/response"))
-            .unwrap_or_default();
-        if method != "POST" || body.as_ref() != b"{}" {
-            return reply(405, "{}".into());
-        }
-        match known.get(kid) {
-            Some(request) => reply(200, request.to_string()),
-            None => reply(404, json!({"message": "not found"}).to_string()),
-        }
-    }
-}
-
 /// One way the fake fails.
-type Failure<'a> = dyn Fn(&mut FakeState) + 'a;
+type Failure<'a> = dyn Fn(&mut DigioState) + 'a;
 
 const CLIENT_ID: &str = "digio-client";
 const CLIENT_SECRET: &str = "digio-api-secret-0123456789";
@@ -402,9 +313,9 @@ async fn a_stalled_digio_journey_is_reconciled_from_its_status_api_and_left_when
     for (what, set) in failures {
         {
             let mut state = fake.state();
-            *state = FakeState {
+            *state = DigioState {
                 known: state.known.clone(),
-                ..FakeState::default()
+                ..DigioState::default()
             };
             set(&mut state);
         }
@@ -421,9 +332,9 @@ async fn a_stalled_digio_journey_is_reconciled_from_its_status_api_and_left_when
     }
     // The API answers: reconciled to `approved`, which closes the journey.
     let known = fake.state().known.clone();
-    *fake.state() = FakeState {
+    *fake.state() = DigioState {
         known,
-        ..FakeState::default()
+        ..DigioState::default()
     };
     let report = s.run(later, Duration::from_secs(20)).await;
     assert_eq!((report.reconciled, report.left), (1, 0));

@@ -4,129 +4,22 @@
 //! hang, an answer that is not JSON). Time is not waited for: the sweeper is asked about a moment
 //! past the journeys' due times.
 
-use bytes::Bytes;
-use http_body_util::Full;
 use kyc_intake::aws::{DynamoDueJourneys, SqsSink};
 use kyc_intake::journeys::sweeper::{StatusApis, SweepReport, Sweeper};
 use kyc_intake::metrics::Captured;
 use kyc_intake::sources::cashfree::status_api::CashfreeStatusApi;
 use kyc_intake::sources::status::Connection;
+use kyc_intake_tests::provider_apis::{
+    FakeCashfree, Mode, CASHFREE_API_CLIENT, CASHFREE_API_SECRET,
+};
 use kyc_intake_tests::{
-    call, endpoint, local_sdk_config, serve_loopback, workspace, workspace_binary, ApiRequest,
-    Stack, DIGILOCKER_TOKEN,
+    call, endpoint, local_sdk_config, workspace, workspace_binary, ApiRequest, Stack,
+    DIGILOCKER_TOKEN,
 };
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
-
-const CLIENT_SECRET: &str = "cf-api-secret-0123456789";
-
-/// How the fake answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    Normal,
-    Status(u16),
-    Hang,
-    NotJson,
-}
-
-#[derive(Default)]
-struct FakeState {
-    /// verification_id → (status, sub_status).
-    known: HashMap<String, (String, Option<String>)>,
-    mode: Option<Mode>,
-    /// verification_id → the whole answer's body, as it is (hostile or broken answers).
-    raw: HashMap<String, String>,
-    /// Answer the first call with this status, then as usual.
-    first: Option<u16>,
-    calls: usize,
-    bad_headers: usize,
-}
-
-#[derive(Clone, Default)]
-struct FakeCashfree(Arc<Mutex<FakeState>>);
-
-impl FakeCashfree {
-    fn state(&self) -> std::sync::MutexGuard<'_, FakeState> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    async fn start(&self) -> String {
-        let fake = self.clone();
-        let addr = serve_loopback(move |req| {
-            let fake = fake.clone();
-            async move { fake.answer(req).await }
-        })
-        .await;
-        format!("http://{addr}")
-    }
-
-    async fn answer(
-        &self,
-        req: hyper::Request<hyper::body::Incoming>,
-    ) -> hyper::Response<Full<Bytes>> {
-        let reply = |status: u16, body: String| {
-            let mut r = hyper::Response::new(Full::new(Bytes::from(body)));
-            *r.status_mut() = hyper::StatusCode::from_u16(status).expect("status");
-            r
-        };
-        let mode = {
-            let mut state = self.state();
-            state.calls += 1;
-            let h = |k: &str| {
-                req.headers()
-                    .get(k)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default()
-                    .to_owned()
-            };
-            if h("x-client-id") != "cf-client"
-                || h("x-client-secret") != CLIENT_SECRET
-                || h("x-api-version").is_empty()
-            {
-                state.bad_headers += 1;
-            }
-            if let Some(code) = state.first.take() {
-                return reply(code, json!({"message": "error", "code": code}).to_string());
-            }
-            state.mode.unwrap_or(Mode::Normal)
-        };
-        match mode {
-            Mode::Status(code) => {
-                return reply(code, json!({"message": "error", "code": code}).to_string())
-            }
-            Mode::Hang => {
-                tokio::time::sleep(Duration::from_secs(30)).await;
-                return reply(200, "{}".into());
-            }
-            Mode::NotJson => return reply(200, "<html>maintenance</html>".into()),
-            Mode::Normal => {}
-        }
-        let path = req.uri().path().to_owned();
-        let id = req
-            .uri()
-            .query()
-            .and_then(|q| {
-                form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "verification_id")
-            })
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_default();
-        if path != "/verification/vkyc" && path != "/verification/digilocker" {
-            return reply(404, "{}".into());
-        }
-        if let Some(body) = self.state().raw.get(&id) {
-            return reply(200, body.clone());
-        }
-        match self.state().known.get(&id) {
-            Some((status, sub)) => reply(
-                200,
-                json!({"verification_id": id, "reference_id": 1, "status": status, "sub_status": sub, "recording_link": null}).to_string(),
-            ),
-            None => reply(404, json!({"message": "verification_id not found"}).to_string()),
-        }
-    }
-}
 
 const VKYC: &str = "/webhooks/cashfree/vkyc";
 
@@ -156,9 +49,9 @@ async fn sweeper(
         let connection = Connection {
             http: kyc_intake::sources::status::client().expect("client"),
             base: base.to_owned(),
-            client_id: "cf-client".into(),
+            client_id: CASHFREE_API_CLIENT.into(),
             client_secret: kyc_intake::secrets::secret::SecretList::new(vec![
-                kyc_intake::secrets::secret::Secret::new(CLIENT_SECRET),
+                kyc_intake::secrets::secret::Secret::new(CASHFREE_API_SECRET),
             ]),
         };
         CashfreeStatusApi::new(connection, "2024-12-01")

@@ -1,9 +1,11 @@
 //! Integration-test support: a real AWS-compatible server (moto) on loopback (`server`), a fresh
 //! table, queue and archive bucket per test with the registry's functions deployed on it through
 //! their real handlers and real AWS SDK clients (`stack`), signed requests shaped exactly as API
-//! Gateway sends them and the sample events (`requests`), and the logs the handlers write (`logs`).
+//! Gateway sends them and the sample events (`requests`), the logs the handlers write (`logs`), and
+//! fakes of the providers' status APIs (`provider_apis`).
 
 mod logs;
+pub mod provider_apis;
 mod requests;
 mod server;
 mod stack;
