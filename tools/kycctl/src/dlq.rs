@@ -100,6 +100,93 @@ fn attribute(m: &aws_sdk_sqs::types::Message, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// A message in the dead-letter queue, as `list` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct DeadLetter {
+    pub(crate) message_id: String,
+    /// The hash of its message group (a journey reference is personal data).
+    pub(crate) journey: Option<String>,
+    #[serde(rename = "type")]
+    pub(crate) event_type: Option<String>,
+    /// When it was first sent, RFC 3339 (UTC).
+    pub(crate) sent: Option<String>,
+    pub(crate) body_bytes: usize,
+    /// Only when asked for (it can carry personal data).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) body: Option<String>,
+}
+
+impl DeadLetter {
+    fn of(m: &aws_sdk_sqs::types::Message, with_body: bool) -> Self {
+        Self {
+            message_id: m.message_id().unwrap_or("-").to_owned(),
+            journey: system(m, MessageSystemAttributeName::MessageGroupId)
+                .map(|g| kyc_intake::journeys::worker::journey_hash(&g)),
+            event_type: attribute(m, "type"),
+            sent: system(m, MessageSystemAttributeName::SentTimestamp)
+                .and_then(|t| t.parse::<i64>().ok())
+                .and_then(chrono::DateTime::from_timestamp_millis)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            body_bytes: m.body().map_or(0, str::len),
+            body: with_body.then(|| m.body().unwrap_or_default().to_owned()),
+        }
+    }
+}
+
+/// Up to `limit` messages of the dead-letter queue, left where they are: received with no
+/// visibility timeout, so nothing is taken away; a round that brings nothing new ends the
+/// listing. No receive count: every message here was received maxReceiveCount times by the
+/// worker, and SQS counts each look (this one included) as one more.
+pub(crate) async fn list(
+    sqs: &Client,
+    dlq_url: &str,
+    limit: usize,
+    with_body: bool,
+) -> Result<Vec<DeadLetter>, Failure> {
+    let mut seen = BTreeSet::new();
+    let mut messages = Vec::new();
+    loop {
+        let round = receive(sqs, dlq_url, 0).await?;
+        let before = seen.len();
+        for m in round {
+            if seen.insert(m.message_id().unwrap_or_default().to_owned()) {
+                messages.push(DeadLetter::of(&m, with_body));
+            }
+        }
+        if seen.len() == before || messages.len() >= limit {
+            break;
+        }
+    }
+    messages.truncate(limit);
+    Ok(messages)
+}
+
+/// The CLI's rendering of `list`.
+fn listed(messages: &[DeadLetter]) -> Report {
+    let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".to_owned());
+    let mut text = vec![format!(
+        "{:<38}  {:<18}  {:<30}  {}",
+        "MESSAGE ID", "JOURNEY", "TYPE", "SENT (UTC)"
+    )];
+    for m in messages {
+        text.push(format!(
+            "{:<38}  {:<18}  {:<30}  {}",
+            m.message_id,
+            dash(&m.journey),
+            dash(&m.event_type),
+            dash(&m.sent)
+        ));
+        if let Some(body) = &m.body {
+            text.push(format!("  {body}"));
+        }
+    }
+    text.push(format!(
+        "{} in the dead-letter queue",
+        crate::report::counted(messages.len(), "message", "messages")
+    ));
+    Report::ok(text, json!({ "messages": messages }))
+}
+
 pub async fn dlq(args: DlqArgs) -> Result<Report, Failure> {
     let dlq_url = Failure::required(
         args.dlq_url,
@@ -108,65 +195,7 @@ pub async fn dlq(args: DlqArgs) -> Result<Report, Failure> {
     let sdk = kyc_intake::aws::load_config().await;
     let sqs = Client::new(&sdk);
     match args.command {
-        DlqCommand::List { body, limit } => {
-            let mut seen = BTreeSet::new();
-            let mut messages = Vec::new();
-            // Received with no visibility timeout, so nothing is taken away; a round that brings
-            // nothing new ends the listing.
-            loop {
-                let round = receive(&sqs, &dlq_url, 0).await?;
-                let before = seen.len();
-                for m in round {
-                    if seen.insert(m.message_id().unwrap_or_default().to_owned()) {
-                        messages.push(m);
-                    }
-                }
-                if seen.len() == before || messages.len() >= limit {
-                    break;
-                }
-            }
-            messages.truncate(limit);
-            // No receive count: every message here was received maxReceiveCount times by the
-            // worker, and SQS counts each look (this one included) as one more.
-            let mut text = vec![format!(
-                "{:<38}  {:<18}  {:<30}  {}",
-                "MESSAGE ID", "JOURNEY", "TYPE", "SENT (UTC)"
-            )];
-            let mut items = Vec::new();
-            for m in &messages {
-                let id = m.message_id().unwrap_or("-");
-                let journey = system(m, MessageSystemAttributeName::MessageGroupId)
-                    .map(|g| kyc_intake::journeys::worker::journey_hash(&g))
-                    .unwrap_or_else(|| "-".to_owned());
-                let sent = system(m, MessageSystemAttributeName::SentTimestamp)
-                    .and_then(|t| t.parse::<i64>().ok())
-                    .and_then(chrono::DateTime::from_timestamp_millis)
-                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-                    .unwrap_or_else(|| "-".to_owned());
-                let event_type = attribute(m, "type");
-                text.push(format!(
-                    "{id:<38}  {journey:<18}  {:<30}  {sent}",
-                    event_type.as_deref().unwrap_or("-"),
-                ));
-                if body {
-                    text.push(format!("  {}", m.body().unwrap_or_default()));
-                }
-                let mut item = json!({
-                    "message_id": id, "journey": journey, "type": event_type,
-                    "sent": sent,
-                    "body_bytes": m.body().map_or(0, str::len),
-                });
-                if body {
-                    item["body"] = m.body().unwrap_or_default().into();
-                }
-                items.push(item);
-            }
-            text.push(format!(
-                "{} in the dead-letter queue",
-                crate::report::counted(messages.len(), "message", "messages")
-            ));
-            Ok(Report::ok(text, json!({ "messages": items })))
-        }
+        DlqCommand::List { body, limit } => Ok(listed(&list(&sqs, &dlq_url, limit, body).await?)),
         DlqCommand::Redrive {
             queue_url,
             bucket,
@@ -196,7 +225,7 @@ pub async fn dlq(args: DlqArgs) -> Result<Report, Failure> {
                 replay_id: crate::replay::replay_id(),
                 trace: kyc_intake::trace::TraceHeader::new_root(true),
             };
-            redrive.run().await
+            Ok(redrive.run().await?.report())
         }
     }
 }
@@ -252,11 +281,87 @@ struct Redrive<'a> {
     trace: kyc_intake::trace::TraceHeader,
 }
 
+/// What became of one dead-lettered message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Recovered {
+    /// A webhook's event, replayed from its archived delivery at this key.
+    Replayed(String),
+    /// The sweeper's event, deleted: its journey is still due, the next sweep does it again.
+    Deleted,
+    /// A `kyc.journey.started`, sent again.
+    Resent,
+    /// Left in the dead-letter queue, and why.
+    Left(String),
+}
+
+impl Recovered {
+    /// What the CLI says of it.
+    fn outcome(&self) -> String {
+        match self {
+            Self::Replayed(key) => format!("replayed from the archive ({key})"),
+            Self::Deleted => {
+                "deleted: a sweeper event (its journey is still due: the next sweep does it again)"
+                    .to_owned()
+            }
+            Self::Resent => "sent again: a kyc.journey.started".to_owned(),
+            Self::Left(why) => format!("left: {why}"),
+        }
+    }
+}
+
+/// One redrive's result: each message and what became of it.
+#[derive(Debug, Clone)]
+pub(crate) struct RedriveRun {
+    pub(crate) replay_id: String,
+    pub(crate) trace_id: String,
+    pub(crate) messages: Vec<(String, Recovered)>,
+}
+
+impl RedriveRun {
+    fn count(&self, which: fn(&Recovered) -> bool) -> usize {
+        self.messages.iter().filter(|(_, r)| which(r)).count()
+    }
+
+    /// The CLI's rendering: a line per message and the counts; a message left is a difference.
+    fn report(&self) -> Report {
+        let replayed = self.count(|r| matches!(r, Recovered::Replayed(_)));
+        let deleted = self.count(|r| *r == Recovered::Deleted);
+        let resent = self.count(|r| *r == Recovered::Resent);
+        let left = self.count(|r| matches!(r, Recovered::Left(_)));
+        let mut text: Vec<String> = self
+            .messages
+            .iter()
+            .map(|(id, r)| format!("{id}  {}", r.outcome()))
+            .collect();
+        let items: Vec<serde_json::Value> = self
+            .messages
+            .iter()
+            .map(|(id, r)| match r {
+                Recovered::Left(why) => json!({"message_id": id, "outcome": "left", "reason": why}),
+                _ => json!({"message_id": id, "outcome": r.outcome()}),
+            })
+            .collect();
+        text.push(format!(
+            "redrive {} (trace {}): {replayed} replayed from the archive, {} deleted, {} sent again, {left} left in the dead-letter queue",
+            self.replay_id,
+            self.trace_id,
+            crate::report::counted(deleted, "sweeper event", "sweeper events"),
+            crate::report::counted(resent, "start", "starts"),
+        ));
+        Report {
+            drift: left > 0,
+            json: json!({
+                "replay_id": self.replay_id, "replayed": replayed, "deleted": deleted,
+                "resent": resent, "left": left, "messages": items,
+            }),
+            text,
+        }
+    }
+}
+
 impl Redrive<'_> {
-    async fn run(&self) -> Result<Report, Failure> {
-        let mut text = Vec::new();
-        let mut items = Vec::new();
-        let (mut replayed, mut deleted, mut resent, mut left) = (0, 0, 0, 0);
+    async fn run(&self) -> Result<RedriveRun, Failure> {
+        let mut messages = Vec::new();
         // Each message is held (a minute) while it is recovered and deleted only once it is; one
         // left stays held until the run ends, so the run sees each once, then is let go.
         let mut held = Vec::new();
@@ -268,26 +373,19 @@ impl Redrive<'_> {
             for m in round {
                 let id = m.message_id().unwrap_or_default().to_owned();
                 let recovered = match origin(&m, self.senders.as_ref()) {
-                    Origin::Sweeper => {
-                        deleted += 1;
-                        Ok("deleted: a sweeper event (its journey is still due: the next sweep does it again)".to_owned())
+                    Origin::Sweeper => Ok(Recovered::Deleted),
+                    Origin::Start(event) => {
+                        self.resend(&event, &id).await.map(|()| Recovered::Resent)
                     }
-                    Origin::Start(event) => self.resend(&event, &id).await.map(|()| {
-                        resent += 1;
-                        "sent again: a kyc.journey.started".to_owned()
-                    }),
-                    Origin::Webhook { key } => self.replay(&key).await.map(|()| {
-                        replayed += 1;
-                        format!("replayed from the archive ({key})")
-                    }),
+                    Origin::Webhook { key } => {
+                        self.replay(&key).await.map(|()| Recovered::Replayed(key))
+                    }
                     Origin::Left(why) => Err(why),
                 };
-                let outcome = match recovered {
-                    Ok(outcome) => outcome,
+                let recovered = match recovered {
+                    Ok(recovered) => recovered,
                     Err(why) => {
-                        left += 1;
-                        text.push(format!("{id}  left: {why}"));
-                        items.push(json!({"message_id": id, "outcome": "left", "reason": why}));
+                        messages.push((id, Recovered::Left(why)));
                         held.extend(m.receipt_handle().map(str::to_owned));
                         continue;
                     }
@@ -301,8 +399,7 @@ impl Redrive<'_> {
                     .map_err(|e| {
                         sqs_error("DeleteMessage", aws_sdk_sqs::error::DisplayErrorContext(e))
                     })?;
-                text.push(format!("{id}  {outcome}"));
-                items.push(json!({"message_id": id, "outcome": outcome}));
+                messages.push((id, recovered));
             }
         }
         // What was left is visible again at once, for `dlq list` and the next redrive.
@@ -321,20 +418,10 @@ impl Redrive<'_> {
                     )
                 })?;
         }
-        text.push(format!(
-            "redrive {} (trace {}): {replayed} replayed from the archive, {} deleted, {} sent again, {left} left in the dead-letter queue",
-            self.replay_id,
-            self.trace.trace_id(),
-            crate::report::counted(deleted, "sweeper event", "sweeper events"),
-            crate::report::counted(resent, "start", "starts"),
-        ));
-        Ok(Report {
-            drift: left > 0,
-            json: json!({
-                "replay_id": self.replay_id, "replayed": replayed, "deleted": deleted,
-                "resent": resent, "left": left, "messages": items,
-            }),
-            text,
+        Ok(RedriveRun {
+            replay_id: self.replay_id.clone(),
+            trace_id: self.trace.trace_id().to_owned(),
+            messages,
         })
     }
 
