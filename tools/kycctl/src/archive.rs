@@ -15,7 +15,7 @@ use crate::report::Report;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use clap::{Args, Subcommand};
 use kyc_intake::aws::SqsSink;
-use kyc_intake::intake::archive;
+use kyc_intake::intake::archive::{self, Verdict};
 use kyc_intake::sources::registry;
 use kyc_intake::sources::SourceSpec;
 use serde_json::json;
@@ -216,43 +216,7 @@ pub async fn archive(args: ArchiveArgs) -> Result<Report, Failure> {
             Ok(Report::ok(text, json))
         }
         ArchiveCommand::Show { event_id, source } => {
-            let prefix = match &source {
-                Some(s) => {
-                    source_spec(s)?;
-                    format!("{}/{s}/", archive::PREFIX)
-                }
-                None => format!("{}/", archive::PREFIX),
-            };
-            if event_id.len() < 8 || !event_id.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(Failure::usage(
-                    "the event id, or 8 or more of its first hex digits",
-                ));
-            }
-            let wanted = format!("/{}", event_id.to_ascii_lowercase());
-            let matching: Vec<String> = reader
-                .keys(&prefix)
-                .await?
-                .into_iter()
-                .filter(|k| {
-                    k.rsplit_once('/')
-                        .is_some_and(|(_, name)| format!("/{name}").starts_with(&wanted))
-                })
-                .collect();
-            let key = match matching.as_slice() {
-                [key] => key.clone(),
-                [] => {
-                    return Err(Failure::failed(format!(
-                        "no archived delivery {event_id} under s3://{}/{prefix}",
-                        reader.bucket
-                    )))
-                }
-                more => {
-                    return Err(Failure::usage(format!(
-                        "{event_id} is the start of {} event ids: give more of it",
-                        more.len()
-                    )))
-                }
-            };
+            let key = find_key(&reader, &event_id, source.as_deref()).await?;
             let (delivery, verdict) = reader.delivery(&key).await?;
             let mut value = serde_json::to_value(&delivery)
                 .map_err(|e| Failure::failed(format!("{key}: {e}")))?;
@@ -283,6 +247,105 @@ pub async fn archive(args: ArchiveArgs) -> Result<Report, Failure> {
     }
 }
 
+/// The archived delivery whose event id is `event_id` or starts with it (8 or more hex digits),
+/// under `source` or any: its key, or why there is not exactly one.
+pub(crate) async fn find_key(
+    reader: &Reader,
+    event_id: &str,
+    source: Option<&str>,
+) -> Result<String, Failure> {
+    let prefix = match source {
+        Some(s) => {
+            source_spec(s)?;
+            format!("{}/{s}/", archive::PREFIX)
+        }
+        None => format!("{}/", archive::PREFIX),
+    };
+    if event_id.len() < 8 || !event_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Failure::usage(
+            "the event id, or 8 or more of its first hex digits",
+        ));
+    }
+    let wanted = format!("/{}", event_id.to_ascii_lowercase());
+    let matching: Vec<String> = reader
+        .keys(&prefix)
+        .await?
+        .into_iter()
+        .filter(|k| {
+            k.rsplit_once('/')
+                .is_some_and(|(_, name)| format!("/{name}").starts_with(&wanted))
+        })
+        .collect();
+    match matching.as_slice() {
+        [key] => Ok(key.clone()),
+        [] => Err(Failure::failed(format!(
+            "no archived delivery {event_id} under s3://{}/{prefix}",
+            reader.bucket
+        ))),
+        more => Err(Failure::usage(format!(
+            "{event_id} is the start of {} event ids: give more of it",
+            more.len()
+        ))),
+    }
+}
+
+/// One archived object as `verify` found it.
+#[derive(Debug, Clone)]
+pub(crate) struct Checked {
+    pub(crate) key: String,
+    /// `None` when the object could not be read.
+    pub(crate) event_id: Option<String>,
+    /// When its journey was erased (it stays attested).
+    pub(crate) erased: Option<String>,
+    /// Its verdict, or why it could not be read.
+    pub(crate) verdict: Result<Verdict, String>,
+}
+
+impl Checked {
+    pub(crate) fn attested(&self) -> bool {
+        self.verdict.as_ref().is_ok_and(Verdict::attested)
+    }
+
+    fn verdict_text(&self) -> String {
+        match &self.verdict {
+            Ok(verdict) => verdict.to_string(),
+            Err(why) => format!("refused: {why}"),
+        }
+    }
+}
+
+/// Every object of `specs` archived between `from` and `to` (either open), checked against the signing key's
+/// public half (no secret): attested, or why not. Fails when the key cannot be read at all.
+pub(crate) async fn verify_archive(
+    reader: &Reader,
+    specs: &[&'static SourceSpec],
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> Result<Vec<Checked>, Failure> {
+    if let Err(why) = reader.trust().await {
+        return Err(Failure::failed(why.clone()));
+    }
+    let mut checked = Vec::new();
+    for spec in specs {
+        let (entries, unreadable) = reader.deliveries(spec.name, from, to).await?;
+        for entry in &entries {
+            checked.push(Checked {
+                key: entry.key.clone(),
+                event_id: Some(entry.delivery.event_id.clone()),
+                erased: entry.delivery.erased.clone(),
+                verdict: Ok(reader.verdict(entry).await?),
+            });
+        }
+        checked.extend(unreadable.into_iter().map(|(key, why)| Checked {
+            key,
+            event_id: None,
+            erased: None,
+            verdict: Err(why),
+        }));
+    }
+    Ok(checked)
+}
+
 /// `kycctl archive verify`: every object of the sources and range, attested or why not.
 async fn verify(reader: &Reader, source: Option<String>, range: &Range) -> Result<Report, Failure> {
     let specs: Vec<&'static SourceSpec> = match &source {
@@ -290,33 +353,24 @@ async fn verify(reader: &Reader, source: Option<String>, range: &Range) -> Resul
         None => registry::sources().collect(),
     };
     let (from, to) = range.instants()?;
-    if let Err(why) = reader.trust().await {
-        return Err(Failure::failed(why.clone()));
-    }
-    let (mut text, mut objects) = (Vec::new(), Vec::new());
-    let (mut attested, mut refused) = (0, 0);
-    for spec in specs {
-        let (entries, unreadable) = reader.deliveries(spec.name, from, to).await?;
-        for entry in &entries {
-            let verdict = reader.verdict(entry).await?;
-            if verdict.attested() {
-                attested += 1;
-            } else {
-                refused += 1;
+    let checked = verify_archive(reader, &specs, from, to).await?;
+    let attested = checked.iter().filter(|c| c.attested()).count();
+    let refused = checked.len() - attested;
+    let mut text: Vec<String> = checked
+        .iter()
+        .map(|c| format!("{}  {}", c.key, c.verdict_text()))
+        .collect();
+    let objects: Vec<serde_json::Value> = checked
+        .iter()
+        .map(|c| {
+            let mut object = json!({"key": c.key, "event_id": c.event_id,
+                "attested": c.attested(), "verdict": c.verdict_text()});
+            if c.verdict.is_ok() {
+                object["erased"] = c.erased.clone().into();
             }
-            text.push(format!("{}  {verdict}", entry.key));
-            objects.push(
-                json!({"key": entry.key, "event_id": entry.delivery.event_id,
-                "attested": verdict.attested(), "erased": entry.delivery.erased, "verdict": verdict.to_string()}),
-            );
-        }
-        for (key, why) in &unreadable {
-            refused += 1;
-            text.push(format!("{key}  refused: {why}"));
-            objects.push(json!({"key": key, "event_id": null, "attested": false,
-                "verdict": format!("refused: {why}")}));
-        }
-    }
+            object
+        })
+        .collect();
     text.push(format!(
         "{} attested, {} not",
         crate::report::counted(attested, "object", "objects"),
