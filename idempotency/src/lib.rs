@@ -30,7 +30,7 @@
 //!
 //! ```no_run
 //! use lambda_idempotency::{fingerprint, Attempt, Completion, Config, DynamoDbStore, Fault};
-//! use lambda_idempotency::{Failure, Idempotency, Run};
+//! use lambda_idempotency::{RunError, Idempotency, Run};
 //! use std::time::Duration;
 //!
 //! # async fn example(client: aws_sdk_dynamodb::Client, request: &[u8]) {
@@ -49,8 +49,8 @@
 //!     Ok(Run::Ran(value)) => println!("done now: {value}"),
 //!     Ok(Run::AlreadyDone { kept, .. }) => println!("done earlier: {kept:?}"),
 //!     Ok(_) => println!("another attempt is on it: retry later"),
-//!     Err(Failure::Store(e)) => println!("the store failed, nothing ran: {e}"),
-//!     Err(Failure::PayloadMismatch) => println!("the key was used for another request"),
+//!     Err(RunError::Store(e)) => println!("the store failed, nothing ran: {e}"),
+//!     Err(RunError::PayloadMismatch) => println!("the key was used for another request"),
 //!     Err(e) => println!("the operation failed or timed out, the key is free again: {e}"),
 //! }
 //! # }
@@ -76,7 +76,7 @@ pub use error::{Fault, FaultKind};
 #[cfg(any(test, feature = "test-util"))]
 pub use memory::{MemoryStore, Record};
 pub use run::{
-    fingerprint, Attempt, Completed, Completion, Config, Failure, Idempotency, NotCommitted, Run,
+    fingerprint, Attempt, Completed, Completion, Config, Idempotency, NotCommitted, Run, RunError,
     LEASE_MARGIN_MS, MAX_INVOCATION_MS, MAX_LEASE_SECS,
 };
 pub use store::{Claim, ClaimOutcome, IdempotencyStore, Settled, COMPLETED, IN_PROGRESS};

@@ -29,7 +29,7 @@ pub struct Config {
     /// Kept back for each protocol step that must still follow the current one (after the claim:
     /// the operation and the complete or release; after the operation: the complete or release).
     pub step_reserve: Duration,
-    /// A completed key met again with another fingerprint is `Failure::PayloadMismatch` instead of
+    /// A completed key met again with another fingerprint is `RunError::PayloadMismatch` instead of
     /// `Run::AlreadyDone { same_request: false, .. }` (Powertools' payload validation).
     pub reject_payload_mismatch: bool,
 }
@@ -67,7 +67,7 @@ impl Config {
     }
 
     /// Whether an attempt whose fingerprint differs from the completed record's fails with
-    /// `Failure::PayloadMismatch` (`true`) or gets `Run::AlreadyDone { same_request: false, .. }`
+    /// `RunError::PayloadMismatch` (`true`) or gets `Run::AlreadyDone { same_request: false, .. }`
     /// (`false`, the default).
     pub fn rejecting_payload_mismatch(mut self, reject: bool) -> Self {
         self.reject_payload_mismatch = reject;
@@ -208,7 +208,7 @@ pub enum NotCommitted {
 /// effort: a release that fails leaves the claim to its lease).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum Failure<E> {
+pub enum RunError<E> {
     /// Claiming the key failed (or ran out of time): the operation did not run.
     #[error("the idempotency claim failed: {0}")]
     Store(Fault),
@@ -290,7 +290,7 @@ impl<S: IdempotencyStore> Idempotency<S> {
         &self,
         attempt: &Attempt<'_>,
         operation: F,
-    ) -> Result<Run<T>, Failure<E>>
+    ) -> Result<Run<T>, RunError<E>>
     where
         F: FnOnce(&Claim) -> Fut,
         Fut: Future<Output = Result<(T, Completion), E>>,
@@ -319,12 +319,12 @@ impl<S: IdempotencyStore> Idempotency<S> {
             Ok(ClaimOutcome::Completed { payload_hash, kept }) => {
                 let same_request = payload_hash.is_none_or(|h| h == claim.payload_hash);
                 if !same_request && self.config.reject_payload_mismatch {
-                    return Err(Failure::PayloadMismatch);
+                    return Err(RunError::PayloadMismatch);
                 }
                 return Ok(Run::AlreadyDone { same_request, kept });
             }
             Ok(_) => return Ok(Run::InProgress),
-            Err(e) => return Err(Failure::Store(e)),
+            Err(e) => return Err(RunError::Store(e)),
         }
 
         let failed = match budget.run(1, operation(&claim)).await {
@@ -332,8 +332,8 @@ impl<S: IdempotencyStore> Idempotency<S> {
                 self.complete(&claim, &budget, completion).await;
                 return Ok(Run::Ran(value));
             }
-            Some(Err(e)) => Failure::Operation(e),
-            None => Failure::TimedOut,
+            Some(Err(e)) => RunError::Operation(e),
+            None => RunError::TimedOut,
         };
         let released = budget
             .run(0, self.store.release(&claim))
@@ -496,7 +496,7 @@ mod tests {
         let t = now();
         assert!(matches!(
             idem.run(&attempt("k", t), counted(&runs, true)).await,
-            Err(Failure::Operation(_))
+            Err(RunError::Operation(_))
         ));
         assert!(idem.store().records().is_empty(), "released");
         assert_eq!(
@@ -539,7 +539,7 @@ mod tests {
         let runs = Arc::new(AtomicUsize::new(0));
         assert!(matches!(
             idem.run(&attempt("k", now()), counted(&runs, false)).await,
-            Err(Failure::Store(_))
+            Err(RunError::Store(_))
         ));
         assert_eq!(runs.load(Ordering::SeqCst), 0);
     }
@@ -554,7 +554,7 @@ mod tests {
                 std::future::pending::<Result<((), Completion), Fault>>()
             })
             .await;
-        assert!(matches!(out, Err(Failure::TimedOut)));
+        assert!(matches!(out, Err(RunError::TimedOut)));
         assert!(
             started.elapsed() < Duration::from_millis(3_000),
             "inside the deadline"
@@ -584,7 +584,7 @@ mod tests {
         let other = Attempt::new("k", fingerprint(b"{\"amount\":2}"), t, t + 3_000);
         assert_eq!(
             idem.run(&other, counted(&runs, false)).await,
-            Err(Failure::PayloadMismatch)
+            Err(RunError::PayloadMismatch)
         );
         assert_eq!(runs.load(Ordering::SeqCst), 1);
     }

@@ -18,7 +18,7 @@ use crate::secrets::manager::{Refresh, Staleness};
 use crate::trace::TraceHeader;
 use chrono::{DateTime, Utc};
 use http::{Method, StatusCode};
-use lambda_idempotency::{fingerprint, Attempt, Completion, Failure, Idempotency, Run};
+use lambda_idempotency::{fingerprint, Attempt, Completion, Idempotency, Run, RunError};
 use serde::Serialize;
 use std::sync::Arc;
 use tracing::Instrument;
@@ -538,20 +538,20 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
             }
             // Run::InProgress: another delivery holds the claim.
             Ok(_) => Outcome::InProgress { id },
-            Err(Failure::Store(e)) => {
+            Err(RunError::Store(e)) => {
                 log_fault(&e, "idempotency claim failed");
                 Outcome::Unavailable
             }
-            Err(Failure::Operation(ForwardError::Send(e))) => {
+            Err(RunError::Operation(ForwardError::Send(e))) => {
                 report.forward_rejected = e.kind == FaultKind::Rejected;
                 log_send_failure(&e, &message);
                 Outcome::Unavailable
             }
-            Err(Failure::Operation(ForwardError::Archive(e))) => {
+            Err(RunError::Operation(ForwardError::Archive(e))) => {
                 log_fault(&e, "archive write failed; the claim was released");
                 Outcome::Unavailable
             }
-            Err(Failure::TimedOut) => {
+            Err(RunError::TimedOut) => {
                 tracing::error!("send and archive did not finish in time; the claim was released");
                 Outcome::Unavailable
             }

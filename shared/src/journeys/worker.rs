@@ -32,7 +32,7 @@ use crate::ports::{Claim, IdempotencyStore, PortError};
 use crate::trace::TraceHeader;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_idempotency::batch::{process_batch, RecordResult};
-use lambda_idempotency::{fingerprint, Attempt, Completion, Failure, Idempotency, Run};
+use lambda_idempotency::{fingerprint, Attempt, Completion, Idempotency, Run, RunError};
 use std::sync::Arc;
 use tracing::Instrument;
 
@@ -460,11 +460,11 @@ impl<S: IdempotencyStore, J: JourneyStore, P: JourneyStream> JourneyWorker<S, J,
             }
             // Run::InProgress: another delivery holds the claim.
             Ok(_) => RecordOutcome::InProgress,
-            Err(Failure::Store(e) | Failure::Operation(e)) => {
+            Err(RunError::Store(e) | RunError::Operation(e)) => {
                 log_fault(&e, "applying the event failed");
                 RecordOutcome::Fault
             }
-            Err(Failure::TimedOut) => {
+            Err(RunError::TimedOut) => {
                 tracing::error!(
                     "applying the event did not finish in time; the claim was released"
                 );
