@@ -11,8 +11,8 @@
 
 use crate::record::Reader;
 use crate::report::Failure;
-use crate::report::Report;
-use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use crate::report::{instant, source_spec, Report};
+use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 use kyc_intake::aws::SqsSink;
 use kyc_intake::intake::archive::{self, Verdict};
@@ -111,37 +111,7 @@ pub struct ReplayArgs {
     keys_table: Option<String>,
 }
 
-pub(crate) fn source_spec(name: &str) -> Result<&'static SourceSpec, Failure> {
-    registry::source(name).ok_or_else(|| {
-        let known: Vec<&str> = registry::sources().map(|s| s.name).collect();
-        Failure::usage(format!(
-            "--source {name} is not a source (one of {})",
-            known.join(", ")
-        ))
-    })
-}
-
-/// One end of a range: a UTC day (its first or last instant) or an RFC 3339 time.
-pub(crate) fn instant(flag: &str, value: &str, end_of_day: bool) -> Result<DateTime<Utc>, Failure> {
-    if let Ok(day) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
-        let time = if end_of_day {
-            NaiveTime::from_hms_milli_opt(23, 59, 59, 999)
-        } else {
-            NaiveTime::from_hms_opt(0, 0, 0)
-        };
-        return Ok(day.and_time(time.unwrap_or_default()).and_utc());
-    }
-    DateTime::parse_from_rfc3339(value)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| {
-            Failure::usage(format!(
-                "{flag} `{value}` is neither a day (YYYY-MM-DD) nor an RFC 3339 time"
-            ))
-        })
-}
-
-/// An SDK error in one line: the service's code and message, or the whole chain for a transport
-/// failure.
+/// The archive bucket, given or from `ARCHIVE_BUCKET`.
 fn bucket(bucket: Option<String>) -> Result<String, Failure> {
     bucket.filter(|b| !b.trim().is_empty()).ok_or_else(|| {
         Failure::usage("no archive bucket: give --bucket or set ARCHIVE_BUCKET (the stack's ArchiveBucketName output)")

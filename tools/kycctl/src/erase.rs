@@ -87,7 +87,7 @@ pub async fn erase(args: EraseArgs) -> Result<Report, Failure> {
     else {
         return Err(Failure::usage("--source, --subject and --reason"));
     };
-    crate::archive::source_spec(&source)?;
+    crate::report::source_spec(&source)?;
     if reason.trim().is_empty() {
         return Err(Failure::usage("--reason must say why"));
     }

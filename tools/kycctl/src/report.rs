@@ -1,6 +1,9 @@
 //! What every command gives back: a `Report` (text lines, or one JSON object, and whether it
 //! found a difference) or a `Failure` (with what to do about it); and the argument readers they
-//! share.
+//! share (a source's name, a range's end) between the CLI and the console.
+
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use kyc_intake::sources::{registry, SourceSpec};
 
 /// A failure, with what to do about it. Exit code 1 unless it is a usage problem (2).
 #[derive(Debug)]
@@ -75,4 +78,34 @@ pub(crate) fn counted(n: usize, one: &str, many: &str) -> String {
 /// A flag's (or variable's) value, trimmed, when given and not blank.
 pub(crate) fn given(value: Option<String>) -> Option<String> {
     value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+/// The source `name` names, or a usage failure listing the sources.
+pub(crate) fn source_spec(name: &str) -> Result<&'static SourceSpec, Failure> {
+    registry::source(name).ok_or_else(|| {
+        let known: Vec<&str> = registry::sources().map(|s| s.name).collect();
+        Failure::usage(format!(
+            "--source {name} is not a source (one of {})",
+            known.join(", ")
+        ))
+    })
+}
+
+/// One end of a range: a UTC day (its first or last instant) or an RFC 3339 time.
+pub(crate) fn instant(flag: &str, value: &str, end_of_day: bool) -> Result<DateTime<Utc>, Failure> {
+    if let Ok(day) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
+        let time = if end_of_day {
+            NaiveTime::from_hms_milli_opt(23, 59, 59, 999)
+        } else {
+            NaiveTime::from_hms_opt(0, 0, 0)
+        };
+        return Ok(day.and_time(time.unwrap_or_default()).and_utc());
+    }
+    DateTime::parse_from_rfc3339(value)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| {
+            Failure::usage(format!(
+                "{flag} `{value}` is neither a day (YYYY-MM-DD) nor an RFC 3339 time"
+            ))
+        })
 }

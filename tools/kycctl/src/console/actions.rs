@@ -150,13 +150,13 @@ pub(crate) async fn replay(State(c): Shared, Form(f): Form<ReplayForm>) -> Respo
     let specs: Vec<_> = if f.source.is_empty() {
         registry::sources().collect()
     } else {
-        match crate::archive::source_spec(&f.source) {
+        match crate::report::source_spec(&f.source) {
             Ok(s) => vec![s],
             Err(e) => return failed("Replay", &e),
         }
     };
-    let range = crate::archive::instant("from", &f.from, false)
-        .and_then(|from| Ok((from, crate::archive::instant("to", &f.to, true)?)));
+    let range = crate::report::instant("from", &f.from, false)
+        .and_then(|from| Ok((from, crate::report::instant("to", &f.to, true)?)));
     let (from, to) = match range {
         Ok(r) => r,
         Err(e) => return failed("Replay", &e),
