@@ -23,22 +23,38 @@ impl<S> Clone for Fake<S> {
     }
 }
 
+/// How a fake's state answers a request.
+pub trait Answers: Sized + Send + 'static {
+    /// The answer to `req`, with the fake's state at hand.
+    fn answer(
+        fake: Fake<Self>,
+        req: hyper::Request<hyper::body::Incoming>,
+    ) -> impl std::future::Future<Output = hyper::Response<Full<Bytes>>> + Send;
+}
+
 impl<S: Send + 'static> Fake<S> {
     /// Its state, to read or change.
     pub fn state(&self) -> std::sync::MutexGuard<'_, S> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
 
-    /// Serve `answer` on a loopback port; the base URL.
-    async fn serve<F, Fut>(&self, answer: F) -> String
-    where
-        F: Fn(Self, hyper::Request<hyper::body::Incoming>) -> Fut + Clone + Send + Sync + 'static,
-        Fut: std::future::Future<Output = hyper::Response<Full<Bytes>>> + Send + 'static,
-    {
+impl<S: Answers> Fake<S> {
+    /// Serve it on a loopback port; its base URL.
+    pub async fn start(&self) -> String {
         let fake = self.clone();
-        let addr = serve_loopback(move |req| answer(fake.clone(), req)).await;
+        let addr = serve_loopback(move |req| S::answer(fake.clone(), req)).await;
         format!("http://{addr}")
     }
+}
+
+/// A request header's value, or empty.
+fn header(req: &hyper::Request<hyper::body::Incoming>, name: &str) -> String {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// An answer with `status` and `body`.
@@ -78,27 +94,15 @@ pub struct CashfreeState {
 /// The fake: its state, shared with the test.
 pub type FakeCashfree = Fake<CashfreeState>;
 
-impl FakeCashfree {
-    /// Serve it on a loopback port; its base URL.
-    pub async fn start(&self) -> String {
-        self.serve(|fake: Self, req| async move { fake.answer(req).await })
-            .await
-    }
-
+impl Answers for CashfreeState {
     async fn answer(
-        &self,
+        fake: Fake<Self>,
         req: hyper::Request<hyper::body::Incoming>,
     ) -> hyper::Response<Full<Bytes>> {
         let mode = {
-            let mut state = self.state();
+            let mut state = fake.state();
             state.calls += 1;
-            let h = |k: &str| {
-                req.headers()
-                    .get(k)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default()
-                    .to_owned()
-            };
+            let h = |k: &str| header(&req, k);
             if h("x-client-id") != CASHFREE_API_CLIENT
                 || h("x-client-secret") != CASHFREE_API_SECRET
                 || h("x-api-version").is_empty()
@@ -133,10 +137,10 @@ impl FakeCashfree {
         if path != "/verification/vkyc" && path != "/verification/digilocker" {
             return reply(404, "{}".into());
         }
-        if let Some(body) = self.state().raw.get(&id) {
+        if let Some(body) = fake.state().raw.get(&id) {
             return reply(200, body.clone());
         }
-        match self.state().known.get(&id) {
+        match fake.state().known.get(&id) {
             Some((status, sub)) => reply(
                 200,
                 json!({"verification_id": id, "reference_id": 1, "status": status, "sub_status": sub, "recording_link": null}).to_string(),
@@ -164,25 +168,14 @@ pub struct DigioState {
 /// The fake: its state, shared with the test.
 pub type FakeDigio = Fake<DigioState>;
 
-impl FakeDigio {
-    /// Serve it on a loopback port; its base URL.
-    pub async fn start(&self) -> String {
-        self.serve(|fake: Self, req| async move { fake.answer(req).await })
-            .await
-    }
-
+impl Answers for DigioState {
     async fn answer(
-        &self,
+        fake: Fake<Self>,
         req: hyper::Request<hyper::body::Incoming>,
     ) -> hyper::Response<Full<Bytes>> {
         let method = req.method().to_string();
         let path = req.uri().path().to_owned();
-        let auth = req
-            .headers()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
+        let auth = header(&req, "authorization");
         let body = req
             .into_body()
             .collect()
@@ -190,7 +183,7 @@ impl FakeDigio {
             .map(|b| b.to_bytes())
             .unwrap_or_default();
         let (status, raw, hang, known) = {
-            let mut s = self.state();
+            let mut s = fake.state();
             s.calls += 1;
             s.seen.push((method.clone(), path.clone(), auth.clone()));
             (s.status, s.raw.clone(), s.hang, s.known.clone())
