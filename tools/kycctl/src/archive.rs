@@ -9,7 +9,7 @@
 //! the journey worker applies each event id once, so replaying what it already applied changes
 //! nothing.
 
-use crate::record::Reader;
+use crate::record::{ArchiveAccess, Reader};
 use crate::report::Failure;
 use crate::report::{instant, source_spec, Report};
 use chrono::{DateTime, Utc};
@@ -22,17 +22,8 @@ use serde_json::json;
 
 #[derive(Args)]
 pub struct ArchiveArgs {
-    /// The archive bucket (the stack's `ArchiveBucketName` output).
-    #[arg(long, env = "ARCHIVE_BUCKET", global = true)]
-    bucket: Option<String>,
-    /// The archive signing key whose public half checks attestations (the stack's
-    /// `ArchiveSigningKeyArn` output; its ARN, id or alias).
-    #[arg(long, env = "ARCHIVE_SIGNING_KEY_ID", global = true)]
-    key: Option<String>,
-    /// The archive keys table that opens sealed deliveries (the stack's `ArchiveKeysTableName`
-    /// output; none when the stack has `ArchiveErasable=false`).
-    #[arg(long, env = "ARCHIVE_KEYS_TABLE", global = true)]
-    keys_table: Option<String>,
+    #[command(flatten)]
+    archive: ArchiveAccess,
     #[command(subcommand)]
     command: ArchiveCommand,
 }
@@ -100,22 +91,8 @@ pub struct ReplayArgs {
     /// The events queue (the stack's `EventsQueueUrl` output).
     #[arg(long, env = "EVENTS_QUEUE_URL")]
     queue_url: Option<String>,
-    /// The archive bucket (the stack's `ArchiveBucketName` output).
-    #[arg(long, env = "ARCHIVE_BUCKET")]
-    bucket: Option<String>,
-    /// The archive signing key (the stack's `ArchiveSigningKeyArn` output).
-    #[arg(long, env = "ARCHIVE_SIGNING_KEY_ID")]
-    key: Option<String>,
-    /// The archive keys table (the stack's `ArchiveKeysTableName` output).
-    #[arg(long, env = "ARCHIVE_KEYS_TABLE")]
-    keys_table: Option<String>,
-}
-
-/// The archive bucket, given or from `ARCHIVE_BUCKET`.
-fn bucket(bucket: Option<String>) -> Result<String, Failure> {
-    bucket.filter(|b| !b.trim().is_empty()).ok_or_else(|| {
-        Failure::usage("no archive bucket: give --bucket or set ARCHIVE_BUCKET (the stack's ArchiveBucketName output)")
-    })
+    #[command(flatten)]
+    archive: ArchiveAccess,
 }
 
 /// A range's ends, each open when not given.
@@ -139,10 +116,7 @@ impl Range {
 }
 
 pub async fn archive(args: ArchiveArgs) -> Result<Report, Failure> {
-    let reader = Reader::new(bucket(args.bucket)?)
-        .await
-        .with_signing_key(args.key)
-        .with_keys_table(args.keys_table);
+    let reader = args.archive.reader(&kyc_intake::aws::load_config().await)?;
     match args.command {
         ArchiveCommand::Verify { source, range } => verify(&reader, source, &range).await,
         ArchiveCommand::List {
@@ -369,10 +343,7 @@ pub async fn replay(args: ReplayArgs) -> Result<Report, Failure> {
             ))
         }
     };
-    let reader = Reader::new(bucket(args.bucket)?)
-        .await
-        .with_signing_key(args.key)
-        .with_keys_table(args.keys_table);
+    let reader = args.archive.reader(&kyc_intake::aws::load_config().await)?;
     let sink = queue_url
         .as_ref()
         .map(|url| SqsSink::new(aws_sdk_sqs::Client::new(&reader.sdk), url.clone()));

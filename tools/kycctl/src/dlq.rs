@@ -50,13 +50,9 @@ enum DlqCommand {
         /// The events queue (the stack's `EventsQueueUrl` output).
         #[arg(long, env = "EVENTS_QUEUE_URL")]
         queue_url: Option<String>,
-        /// The audit archive (the stack's `ArchiveBucketName` output).
-        #[arg(long, env = "ARCHIVE_BUCKET")]
-        bucket: Option<String>,
-        /// The archive signing key, whose public half checks what is replayed (the stack's
-        /// `ArchiveSigningKeyArn` output).
-        #[arg(long, env = "ARCHIVE_SIGNING_KEY_ID")]
-        key: Option<String>,
+        /// The archive webhook events are replayed from (verified as `replay` verifies).
+        #[command(flatten)]
+        archive: crate::record::ArchiveAccess,
         /// Who may send what (the journey worker's `JOURNEY_SENDERS`): a message whose original
         /// sender may not send it is left. Unset: every sender is believed (local use).
         #[arg(long, env = "JOURNEY_SENDERS")]
@@ -198,8 +194,7 @@ pub async fn dlq(args: DlqArgs) -> Result<Report, Failure> {
         DlqCommand::List { body, limit } => Ok(listed(&list(&sqs, &dlq_url, limit, body).await?)),
         DlqCommand::Redrive {
             queue_url,
-            bucket,
-            key,
+            archive,
             senders,
         } => {
             let queue_url = Failure::required(
@@ -213,9 +208,7 @@ pub async fn dlq(args: DlqArgs) -> Result<Report, Failure> {
                 ),
                 None => None,
             };
-            let reader = bucket
-                .filter(|b| !b.trim().is_empty())
-                .map(|bucket| Reader::with(sdk.clone(), bucket).with_signing_key(key));
+            let reader = archive.reader_on(&sdk);
             let redrive = Redrive {
                 sqs: &sqs,
                 dlq_url: &dlq_url,

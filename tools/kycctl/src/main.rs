@@ -118,3 +118,28 @@ async fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every command that reads archived deliveries takes the same three flags (and their
+    /// variables), so a sealed delivery opens in each of them alike.
+    #[test]
+    fn every_archive_reader_takes_the_bucket_the_signing_key_and_the_keys_table() {
+        let flags = ["--bucket", "b", "--key", "k", "--keys-table", "t"];
+        for command in [
+            &["archive", "list", "--source", "cashfree/vkyc"][..],
+            &["replay", "--from", "2026-01-01", "--to", "2026-01-02"],
+            &["dlq", "redrive"],
+            &["console"],
+        ] {
+            let line: Vec<&str> = std::iter::once("kycctl")
+                .chain(command.iter().copied())
+                .chain(flags)
+                .collect();
+            assert!(Cli::try_parse_from(&line).is_ok(), "{line:?}");
+        }
+        assert!(Cli::try_parse_from(["kycctl", "dlq", "list", "--keys-table", "t"]).is_err());
+    }
+}

@@ -44,16 +44,48 @@ pub(crate) struct Reader {
     pub(crate) keys: Option<ArchiveKeyTable>,
 }
 
+/// Where the archive is and what reads it: the flags of every command that reads archived
+/// deliveries (`archive`, `replay`, `dlq redrive`, `console`), each with its variable.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub(crate) struct ArchiveAccess {
+    /// The archive bucket (the stack's `ArchiveBucketName` output).
+    #[arg(long, env = "ARCHIVE_BUCKET", global = true)]
+    pub(crate) bucket: Option<String>,
+    /// The archive signing key whose public half checks attestations (the stack's
+    /// `ArchiveSigningKeyArn` output; its ARN, id or alias).
+    #[arg(long, env = "ARCHIVE_SIGNING_KEY_ID", global = true)]
+    pub(crate) key: Option<String>,
+    /// The archive keys table that opens sealed deliveries (the stack's `ArchiveKeysTableName`
+    /// output; none when the stack has `ArchiveErasable=false`).
+    #[arg(long, env = "ARCHIVE_KEYS_TABLE", global = true)]
+    pub(crate) keys_table: Option<String>,
+}
+
+impl ArchiveAccess {
+    /// A reader on `sdk`, when a bucket is given.
+    pub(crate) fn reader_on(self, sdk: &aws_config::SdkConfig) -> Option<Reader> {
+        let bucket = given(self.bucket)?;
+        Some(
+            Reader::with(sdk.clone(), bucket)
+                .with_signing_key(self.key)
+                .with_keys_table(self.keys_table),
+        )
+    }
+
+    /// A reader on `sdk`; no bucket is a usage failure.
+    pub(crate) fn reader(self, sdk: &aws_config::SdkConfig) -> Result<Reader, Failure> {
+        self.reader_on(sdk).ok_or_else(|| {
+            Failure::usage("no archive bucket: give --bucket or set ARCHIVE_BUCKET (the stack's ArchiveBucketName output)")
+        })
+    }
+}
+
 /// A variable's value, trimmed, when set and not empty.
 pub(crate) fn env_value(name: &str) -> Option<String> {
     given(std::env::var(name).ok())
 }
 
 impl Reader {
-    pub(crate) async fn new(bucket: String) -> Self {
-        Self::with(kyc_intake::aws::load_config().await, bucket)
-    }
-
     /// A reader on AWS settings already loaded, checking with the key `ARCHIVE_SIGNING_KEY_ID`
     /// names.
     pub(crate) fn with(sdk: aws_config::SdkConfig, bucket: String) -> Self {

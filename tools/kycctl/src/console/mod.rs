@@ -41,13 +41,8 @@ pub struct ConsoleArgs {
     /// The journey table (the stack's `JourneyTableName` output).
     #[arg(long, env = "JOURNEY_TABLE")]
     journey_table: Option<String>,
-    /// The archive bucket (the stack's `ArchiveBucketName` output).
-    #[arg(long, env = "ARCHIVE_BUCKET")]
-    bucket: Option<String>,
-    /// The archive signing key, whose public half checks each delivery's attestation (the
-    /// stack's `ArchiveSigningKeyArn` output).
-    #[arg(long, env = "ARCHIVE_SIGNING_KEY_ID")]
-    key: Option<String>,
+    #[command(flatten)]
+    archive: crate::record::ArchiveAccess,
     /// The events queue, for the actions (the stack's `EventsQueueUrl` output).
     #[arg(long, env = "EVENTS_QUEUE_URL")]
     queue_url: Option<String>,
@@ -338,16 +333,12 @@ pub async fn console(args: ConsoleArgs) -> Result<Report, Failure> {
         args.journey_table,
         "no journey table: give --journey-table or set JOURNEY_TABLE (the stack's JourneyTableName output)",
     )?;
-    let bucket = Failure::required(
-        args.bucket,
-        "no archive bucket: give --bucket or set ARCHIVE_BUCKET (the stack's ArchiveBucketName output)",
-    )?;
     let queue_url = args.queue_url.filter(|q| !q.trim().is_empty());
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
         .await
         .map_err(|e| Failure::failed(format!("listening on 127.0.0.1:{}: {e}", args.port)))?;
     let sdk = kyc_intake::aws::load_config_for(args.profile.as_deref()).await;
-    let archive = Reader::with(sdk.clone(), bucket).with_signing_key(args.key);
+    let archive = args.archive.reader(&sdk)?;
     let (console, url) = console_on(&listener, sdk, table, archive, queue_url).await?;
     // The URL is the one line on stdout, so a script (or `make console`) can read it.
     println!("{url}");
