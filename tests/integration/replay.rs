@@ -664,6 +664,10 @@ async fn a_customers_deliveries_are_found_by_subject_shown_by_a_short_id_and_rep
         .filter_map(|d| d["subject"].as_str())
         .collect();
     assert_eq!(subjects, ["rp-1", "rp-1"]);
+    // rp-2 had one, and the count says so in the singular.
+    let (code, out) = list(&["--subject", "rp-2"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.trim_end().ends_with("\n1 delivery"), "{out}");
     // Shown by the first 10 hex digits, the body decoded.
     let (code, out) = kycctl(&stack, &["archive", "show", &ids[1][..10]]);
     assert_eq!(code, 0, "{out}");

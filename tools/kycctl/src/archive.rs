@@ -156,7 +156,11 @@ pub async fn archive(args: ArchiveArgs) -> Result<Report, Failure> {
                 })).collect::<Vec<_>>(),
                 "unreadable": unreadable.iter().map(|(key, why)| json!({"key": key, "why": why})).collect::<Vec<_>>(),
             });
-            text.push(format!("{} deliveries", entries.len()));
+            text.push(crate::report::counted(
+                entries.len(),
+                "delivery",
+                "deliveries",
+            ));
             Ok(Report::ok(text, json))
         }
         ArchiveCommand::Show { event_id, source } => {
