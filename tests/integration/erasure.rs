@@ -261,3 +261,61 @@ async fn an_erased_journey_reads_as_erased_everywhere_and_nothing_else_changes()
         "a refused erasure erases nothing: {out}"
     );
 }
+
+/// A delivery the intake did not recognize has no journey reference: it is a journey of its own,
+/// erased by its event id, and the other deliveries stay readable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_without_a_journey_reference_is_erased_by_its_event_id() {
+    let stack = Stack::new(true).await;
+    let f = stack.cashfree(&[]).await;
+    deliver(
+        &f,
+        r#"{"event_type":"SOMETHING_NEW","data":{"note":"no reference"}}"#,
+    )
+    .await;
+    deliver(&f, &webhooks()[0]).await;
+    let archived = stack.archived().await;
+    let lone: Vec<String> = archived
+        .iter()
+        .filter(|(_, o)| {
+            o["journey"].as_str().is_some_and(|j| {
+                j.len() == 64
+                    && archived
+                        .iter()
+                        .any(|(k, _)| seal::journey(SOURCE, None, &id_of(k)) == j)
+            })
+        })
+        .map(|(k, _)| id_of(k))
+        .collect();
+    assert_eq!(lone.len(), 1, "one subject-less delivery: {archived:?}");
+    let others = deliveries_of(&stack, "rp-1").await;
+    assert_eq!(others.len(), 1);
+
+    let erase = |extra: &[&str]| {
+        let mut args = vec![
+            "erase",
+            "--source",
+            SOURCE,
+            "--reason",
+            "DPDP request 2026-118",
+        ];
+        args.extend_from_slice(extra);
+        kycctl(&stack, &args)
+    };
+    let (code, out) = erase(&["--event", &lone[0][..16]]);
+    assert_eq!(code, 2, "a prefix is not enough: {out}");
+    assert!(out.contains("64 hex digits"), "{out}");
+    let (code, out) = erase(&["--event", &lone[0], "--subject", "rp-1"]);
+    assert_eq!(code, 2, "one or the other: {out}");
+    let (code, out) = erase(&["--event", &lone[0]]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("1 delivery's key deleted"), "{out}");
+    assert!(!out.contains("journey item was left alone"), "{out}");
+    let (code, out) = show(&stack, &lone[0]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("verdict: erased"), "{out}");
+    assert!(!out.contains("no reference"), "{out}");
+    let (code, out) = show(&stack, &others[0]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("\"verification_id\":\"rp-1\""), "{out}");
+}

@@ -1,7 +1,8 @@
 //! `kycctl erase`: crypto-shred one journey's archived deliveries. Their objects stay locked and
 //! attested; their data keys are deleted from the archive keys table and an erasure record (the
 //! journey hash, when, who, why) is written beside them, so every reader reports them `erased`.
-//! The journey item keeps its statuses and drops its archive links. `--reapply` deletes again
+//! The journey item keeps its statuses and drops its archive links. A delivery with no journey
+//! reference (an unrecognized payload) is a journey of its own, erased by its event id. `--reapply` deletes again
 //! every key an erasure record names, after a restore of the table brought some back.
 
 use crate::report::Failure;
@@ -18,13 +19,17 @@ pub struct EraseArgs {
     #[arg(long, required_unless_present = "reapply")]
     source: Option<String>,
     /// The provider's journey reference.
-    #[arg(long, required_unless_present = "reapply")]
+    #[arg(long, required_unless_present_any = ["reapply", "event"])]
     subject: Option<String>,
+    /// A delivery with no journey reference (a payload the intake did not recognize) is a
+    /// journey of its own: its event id, in full.
+    #[arg(long, conflicts_with = "subject")]
+    event: Option<String>,
     /// Why (a DPDP request, a ruling): kept in the erasure record.
     #[arg(long, required_unless_present = "reapply")]
     reason: Option<String>,
     /// Delete again every key an erasure record names (after a restore of the table).
-    #[arg(long, conflicts_with_all = ["source", "subject", "reason"])]
+    #[arg(long, conflicts_with_all = ["source", "subject", "event", "reason"])]
     reapply: bool,
     /// The archive keys table (the stack's `ArchiveKeysTableName` output).
     #[arg(long, env = "ARCHIVE_KEYS_TABLE")]
@@ -83,28 +88,42 @@ pub async fn erase(args: EraseArgs) -> Result<Report, Failure> {
         });
         return Ok(Report::ok(text, json));
     }
-    let (Some(source), Some(subject), Some(reason)) = (args.source, args.subject, args.reason)
-    else {
-        return Err(Failure::usage("--source, --subject and --reason"));
+    let (Some(source), Some(reason)) = (args.source, args.reason) else {
+        return Err(Failure::usage(
+            "--source, --subject (or --event) and --reason",
+        ));
     };
     crate::report::source_spec(&source)?;
     if reason.trim().is_empty() {
         return Err(Failure::usage("--reason must say why"));
     }
-    let journey = seal::journey(&source, Some(&subject), "");
+    let journey = match (&args.subject, &args.event) {
+        (Some(subject), None) => seal::journey(&source, Some(subject), ""),
+        (None, Some(event)) => {
+            let event = event.trim().to_ascii_lowercase();
+            if event.len() != 64 || !event.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(Failure::usage(
+                    "--event takes the delivery's whole event id (64 hex digits)",
+                ));
+            }
+            seal::journey(&source, None, &event)
+        }
+        _ => return Err(Failure::usage("--subject or --event")),
+    };
     let by = caller(&sdk).await?;
     let erasure = keys
         .erase(&journey, &by, reason.trim(), chrono::Utc::now())
         .await
         .map_err(Failure::failed)?;
-    let links = match crate::report::given(args.journey_table) {
-        Some(table) => Some(
+    // A delivery without a journey reference has no journey item.
+    let links = match (crate::report::given(args.journey_table), &args.subject) {
+        (Some(table), Some(subject)) => Some(
             JourneyReader::new(aws_sdk_dynamodb::Client::new(&sdk), table)
-                .drop_archive_links(&source, &subject)
+                .drop_archive_links(&source, subject)
                 .await
                 .map_err(|e| Failure::failed(format!("the journey's archive links: {e}")))?,
         ),
-        None => None,
+        _ => None,
     };
     let short = &journey[..16];
     let mut text = match &erasure {
@@ -131,6 +150,7 @@ pub async fn erase(args: EraseArgs) -> Result<Report, Failure> {
             "the journey keeps its statuses; {} dropped",
             crate::report::counted(n, "archive link", "archive links")
         )),
+        None if args.event.is_some() => {}
         None => text.push(
             "the journey item was left alone (give --journey-table or set JOURNEY_TABLE to drop its archive links)"
                 .to_owned(),
