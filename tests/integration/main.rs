@@ -11,6 +11,7 @@ mod digio;
 mod docs;
 mod drill;
 mod erasure;
+mod gateway;
 mod hard_cases;
 mod journey;
 mod kycctl;

@@ -14,9 +14,8 @@ use kyc_intake::sources::registry::{self, FUNCTIONS};
 use kyc_intake::sources::FunctionSpec;
 use kyc_intake::sources::{lookup, text, JourneyRules, Recognized, SourceSpec, UTC};
 use kyc_intake::KycEvent;
-use kyc_intake_tests::Stack;
+use kyc_intake_tests::{raw_post as post, Stack};
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 static ACME_KYC: SourceSpec = SourceSpec {
     name: "acme/kyc",
@@ -76,28 +75,6 @@ fn auth(env: &dyn Env, _: &Common) -> Result<Box<dyn Authenticate>, ConfigError>
         env.secrets("ACME_TOKENS")?,
         None,
     )))
-}
-
-/// One HTTP/1.1 POST over loopback; the status line and the body.
-async fn post(addr: std::net::SocketAddr, path: &str, headers: &str, body: &str) -> (u16, String) {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let request = format!(
-        "POST {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\ncontent-type: application/json\r\n{headers}content-length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await.expect("write");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.expect("read");
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_default();
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
 }
 
 #[tokio::test]
