@@ -65,11 +65,14 @@ impl ArchiveAccess {
     /// A reader on `sdk`, when a bucket is given.
     pub(crate) fn reader_on(self, sdk: &aws_config::SdkConfig) -> Option<Reader> {
         let bucket = given(self.bucket)?;
-        Some(
-            Reader::with(sdk.clone(), bucket)
-                .with_signing_key(self.key)
-                .with_keys_table(self.keys_table),
-        )
+        Some(Reader {
+            s3: S3Archive::client(sdk),
+            keys: given(self.keys_table).map(|t| ArchiveKeyTable::new(sdk, t)),
+            sdk: sdk.clone(),
+            bucket,
+            signing_key: given(self.key),
+            trust: tokio::sync::OnceCell::new(),
+        })
     }
 
     /// A reader on `sdk`; no bucket is a usage failure.
@@ -80,25 +83,7 @@ impl ArchiveAccess {
     }
 }
 
-/// A variable's value, trimmed, when set and not empty.
-pub(crate) fn env_value(name: &str) -> Option<String> {
-    given(std::env::var(name).ok())
-}
-
 impl Reader {
-    /// A reader on AWS settings already loaded, checking with the key `ARCHIVE_SIGNING_KEY_ID`
-    /// names.
-    pub(crate) fn with(sdk: aws_config::SdkConfig, bucket: String) -> Self {
-        Self {
-            s3: S3Archive::client(&sdk),
-            keys: env_value(ARCHIVE_KEYS_TABLE).map(|t| ArchiveKeyTable::new(&sdk, t)),
-            sdk,
-            bucket,
-            signing_key: env_value(ARCHIVE_SIGNING_KEY_ID),
-            trust: tokio::sync::OnceCell::new(),
-        }
-    }
-
     /// What a failed listing of `prefix` says.
     fn listing_failed<E, R>(&self, prefix: &str, e: aws_sdk_s3::error::SdkError<E, R>) -> Failure
     where
@@ -110,22 +95,6 @@ impl Reader {
             self.bucket,
             sdk_error(e)
         ))
-    }
-
-    /// Read data keys from `table` instead (`--keys-table`), when given.
-    pub(crate) fn with_keys_table(mut self, table: Option<String>) -> Self {
-        if let Some(table) = given(table) {
-            self.keys = Some(ArchiveKeyTable::new(&self.sdk, table));
-        }
-        self
-    }
-
-    /// Check with `key` instead (`--key`), when given.
-    pub(crate) fn with_signing_key(mut self, key: Option<String>) -> Self {
-        if let Some(key) = given(key) {
-            self.signing_key = Some(key);
-        }
-        self
     }
 
     /// The archive signing key's public half, or why there is none.
