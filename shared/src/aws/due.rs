@@ -13,7 +13,7 @@ use std::collections::HashMap;
 /// type): a corrupt item is reported, never read as a journey `""` due at 0.
 fn open_journey(item: &HashMap<String, AttributeValue>) -> Result<OpenJourney, Vec<&'static str>> {
     use crate::aws::journey_table::attr as j;
-    let text = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
+    let text = |k: &str| super::item::text(item, k);
     let due_at_ms = item
         .get(j::DUE_AT)
         .and_then(|v| v.as_n().ok())
@@ -92,9 +92,7 @@ impl DueJourneys for DynamoDueJourneys {
             .send()
             .await
             .map_err(|e| fault("DynamoDB Query", e))?;
-        let text = |item: &HashMap<String, AttributeValue>, k: &str| {
-            item.get(k).and_then(|v| v.as_s().ok()).cloned()
-        };
+        let text = super::item::text;
         let mut corrupt = 0;
         let mut journeys = Vec::new();
         for item in out.items() {

@@ -12,6 +12,11 @@ pub(super) fn s(v: &str) -> AttributeValue {
     AttributeValue::S(v.to_owned())
 }
 
+/// The string attribute `k` of `item`, when it holds one.
+pub(super) fn text(item: &HashMap<String, AttributeValue>, k: &str) -> Option<String> {
+    item.get(k).and_then(|v| v.as_s().ok()).cloned()
+}
+
 /// What DynamoDB counts of a value toward an item's size, at most: a string's UTF-8 bytes, a
 /// number's digits, a list's or map's 3 bytes plus 1 per element (and each map key's bytes).
 pub(super) fn value_bytes(v: &AttributeValue) -> usize {
@@ -70,7 +75,7 @@ pub(super) fn entries(item: &HashMap<String, AttributeValue>) -> Vec<Entry> {
     list.iter()
         .filter_map(|v| {
             let m = v.as_m().ok()?;
-            let text = |k: &str| m.get(k).and_then(|v| v.as_s().ok()).cloned();
+            let text = |k: &str| text(m, k);
             Some(Entry {
                 event_id: text("event_id")?,
                 event_type: text("type")?,

@@ -89,11 +89,9 @@ pub struct ArchiveKeyTable {
     kms_key_id: Option<String>,
 }
 
+/// The string attribute `k` of `item`, or empty.
 fn text(item: &HashMap<String, AttributeValue>, k: &str) -> String {
-    item.get(k)
-        .and_then(|v| v.as_s().ok())
-        .cloned()
-        .unwrap_or_default()
+    super::item::text(item, k).unwrap_or_default()
 }
 
 impl ArchiveKeyTable {

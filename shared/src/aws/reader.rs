@@ -55,7 +55,7 @@ impl JourneyView {
 
     fn of(item: &std::collections::HashMap<String, AttributeValue>) -> Option<Self> {
         use crate::aws::journey_table::attr as j;
-        let text = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
+        let text = |k: &str| super::item::text(item, k);
         let number = |k: &str| {
             item.get(k)
                 .and_then(|v| v.as_n().ok())
