@@ -80,7 +80,8 @@ help:
 	@echo "make bench MEMORY=128,256,512 TLS=on   as Lambda runs it: each memory size's CPU share, HTTPS"
 	@echo "make package    cargo lambda build --release --x86-64 (one bootstrap per function, with sizes)"
 	@echo "make sam-build  sam build (rust-cargolambda)"
-	@echo "make deploy     sam build && sam deploy --guided"
+	@echo "make generate   write the template's and docs' provider parts from the registry (CHECK=1: only check)"
+	@echo "make deploy     sam build && sam deploy, asking only to confirm the change set (PARAMS=, CONFIRM=0, GUIDED=1)"
 
 $(MOTO_STAMP):
 	python3 -m venv $(VENV)
@@ -190,7 +191,7 @@ lint: $(TOOLS_STAMP)
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(VENV)/bin/cfn-lint template.yaml
-	SAM_CLI_TELEMETRY=0 AWS_REGION=$(REGION) $(VENV)/bin/sam validate --lint --language-extensions --template template.yaml
+	SAM_CLI_TELEMETRY=0 AWS_REGION=$(REGION) $(VENV)/bin/sam validate --lint --template template.yaml
 	@# The idempotency crate as crates.io would take it: no missing metadata, no warning.
 	set -o pipefail; cargo package -p lambda-idempotency --no-verify --allow-dirty 2>&1 | tee target/package.log
 	! grep -q '^warning' target/package.log
@@ -204,6 +205,8 @@ lint: $(TOOLS_STAMP)
 .PHONY: test
 test: $(BENCH_STAMP) lint browser
 	cargo build --workspace --bins
+	@# The generated parts of the template and docs are the registry's: never stale.
+	$(KYC_LOCAL) generate --check
 	KYC_MOTO_PYTHON=$(abspath $(PY)) cargo test --workspace
 
 .PHONY: fuzz
@@ -253,8 +256,26 @@ sam-build: $(TOOLS_STAMP)
 	PATH="$(TOOLS_PATH)" SAM_CLI_TELEMETRY=0 sam build
 
 .PHONY: deploy
+# Deploys with samconfig.toml (stack name, region, capabilities, an S3 bucket SAM manages) and
+# asks only to confirm the change set: every parameter has a default, and an existing stack keeps
+# its values. PARAMS="Key=Value ..." sets parameters; CONFIRM=0 deploys without asking (a
+# pipeline); GUIDED=1 keeps SAM's prompts for every parameter.
+PARAMS  ?=
+CONFIRM ?= 1
+GUIDED  ?=
 deploy: sam-build
-	PATH="$(TOOLS_PATH)" SAM_CLI_TELEMETRY=0 sam deploy --guided
+	PATH="$(TOOLS_PATH)" SAM_CLI_TELEMETRY=0 sam deploy $(if $(GUIDED),--guided) \
+	  $(if $(filter 0,$(CONFIRM)),--no-confirm-changeset) \
+	  $(if $(PARAMS),--parameter-overrides $(PARAMS))
+
+.PHONY: generate
+# Writes every provider-specific part of template.yaml, the docs' tables, the JSON Schema's lists
+# and a new provider's function crate from the registry. CHECK=1 writes nothing and fails, with
+# the diff, when anything would change (make test runs it).
+CHECK ?=
+generate:
+	@cargo build -q -p kyc-local >&2
+	@$(KYC_LOCAL) generate $(if $(CHECK),--check)
 
 .PHONY: fmt
 fmt:

@@ -7,6 +7,7 @@
 //! its folder; a real one also adds that name to the JSON Schema's list, which a unit test of the
 //! registry demands.
 
+use kyc_intake::config::setting::Setting;
 use kyc_intake::config::{ConfigError, Env};
 use kyc_intake::intake::auth::{token::HeaderToken, AuthScheme, Authenticate};
 use kyc_intake::intake::settings::Common;
@@ -22,6 +23,9 @@ static ACME_KYC: SourceSpec = SourceSpec {
     provider: "acme",
     product: "kyc",
     route: "/webhooks/acme/kyc",
+    authentication: "a header token",
+    register: "Set in ACME's dashboard.",
+    url_query: None,
     naive_zone: UTC,
     event_pointer: "/status",
     notification_id: None,
@@ -59,8 +63,14 @@ fn recognize(v: &Value) -> Option<Recognized> {
 static ACME: FunctionSpec = FunctionSpec {
     name: "acme-webhook",
     sources: &[&ACME_KYC],
-    variables: &["ACME_TOKENS"],
-    secret_variables: &["ACME_TOKENS"],
+    title: "ACME",
+    description: "ACME KYC webhooks.",
+    optional: false,
+    settings: &[Setting::secrets(
+        "ACME_TOKENS",
+        "AcmeTokens",
+        "ACME's header tokens.",
+    )],
     local: &[("ACME_TOKENS", "acme-local-token-0123")],
     schemes: &[HEADER_TOKEN],
 };

@@ -40,7 +40,7 @@ fn make_local_env() -> BTreeMap<String, String> {
 fn the_makefile_names_no_provider_setting_and_sets_the_common_ones() {
     let makefile = read("Makefile");
     for f in FUNCTIONS {
-        for v in f.variables {
+        for v in f.variables() {
             assert!(!makefile.contains(v), "the Makefile names {v} ({})", f.name);
         }
     }
@@ -136,14 +136,14 @@ async fn make_runs_environment_serves_one_sample_of_every_source() {
     let id = format!("{:x}", std::process::id());
     let mut env = make_local_env();
     for f in FUNCTIONS {
-        for v in f.variables {
+        for v in f.variables() {
             assert_eq!(
-                env.get(*v).map(String::as_str),
+                env.get(v).map(String::as_str),
                 registry::local_env(FUNCTIONS).get(v).copied(),
                 "make local-env prints the registry's local value of {v}"
             );
             // `serve` finds them itself.
-            env.remove(*v);
+            env.remove(v);
         }
     }
     let port = endpoint.rsplit(':').next().expect("a port").to_owned();

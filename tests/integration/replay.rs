@@ -99,7 +99,7 @@ pub(crate) fn kycctl_without(stack: &Stack, args: &[&str], removed: &[&str]) -> 
     ];
     let secrets: Vec<String> = kyc_intake::sources::registry::FUNCTIONS
         .iter()
-        .flat_map(|f| f.secret_variables.iter())
+        .flat_map(|f| f.secret_variables().into_iter())
         .flat_map(|v| [(*v).to_owned(), format!("{v}_SECRET_ID")])
         .collect();
     let mut removed: Vec<&str> = removed.to_vec();

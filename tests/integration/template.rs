@@ -21,68 +21,17 @@ use lambda_idempotency::{DynamoDbStore, DYNAMODB_ACTIONS};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
 
-/// `template.yaml`, as CloudFormation reads it, as JSON, its `Fn::ForEach` loops expanded.
+/// `template.yaml`, as CloudFormation reads it, as JSON. `make generate` writes one resource per
+/// function, so there is no loop to expand (and none may appear: the tests would not see into it).
 fn template() -> Value {
     let text = std::fs::read_to_string(workspace().join("template.yaml")).expect("template.yaml");
     let yaml: yaml_serde::Value = yaml_serde::from_str(&text).expect("template.yaml is YAML");
-    expand_loops(long_form(yaml))
-}
-
-/// What `AWS::LanguageExtensions` makes of `Fn::ForEach::<Loop>: [Id, [values], fragment]`: the
-/// fragment once per value, `${Id}` and `&{Id}` replaced in every key and string and `{"Ref": "Id"}`
-/// by the value, merged into the object that held the loop.
-fn expand_loops(v: Value) -> Value {
-    match v {
-        Value::Object(map) => {
-            let mut out = Map::new();
-            for (key, value) in map {
-                if !key.starts_with("Fn::ForEach::") {
-                    assert!(
-                        out.insert(key.clone(), expand_loops(value)).is_none(),
-                        "{key} twice"
-                    );
-                    continue;
-                }
-                let [id, values, fragment] =
-                    <[Value; 3]>::try_from(value.as_array().cloned().unwrap_or_default())
-                        .unwrap_or_else(|_| panic!("{key}: [Identifier, Collection, Fragment]"));
-                let id = id.as_str().expect("the loop's identifier");
-                for item in values.as_array().expect("a literal collection") {
-                    let item = item.as_str().expect("a collection of strings");
-                    assert!(item.chars().all(|c| c.is_ascii_alphanumeric()), "{item}");
-                    let Value::Object(expanded) =
-                        expand_loops(substitute(fragment.clone(), id, item))
-                    else {
-                        panic!("{key}: a fragment of keys")
-                    };
-                    for (key, value) in expanded {
-                        assert!(out.insert(key.clone(), value).is_none(), "{key} twice");
-                    }
-                }
-            }
-            Value::Object(out)
-        }
-        Value::Array(items) => items.into_iter().map(expand_loops).collect(),
-        other => other,
-    }
-}
-
-fn substitute(v: Value, id: &str, item: &str) -> Value {
-    let text = |s: &str| {
-        s.replace(&format!("${{{id}}}"), item)
-            .replace(&format!("&{{{id}}}"), item)
-    };
-    match v {
-        Value::String(s) => Value::String(text(&s)),
-        Value::Object(map) if map.len() == 1 && map.get("Ref") == Some(&json!(id)) => json!(item),
-        Value::Object(map) => map
-            .into_iter()
-            .map(|(k, v)| (text(&k), substitute(v, id, item)))
-            .collect::<Map<_, _>>()
-            .into(),
-        Value::Array(items) => items.into_iter().map(|v| substitute(v, id, item)).collect(),
-        other => other,
-    }
+    let t = long_form(yaml);
+    assert!(
+        !t.to_string().contains("Fn::ForEach"),
+        "one loop mechanism: the generator, not Fn::ForEach"
+    );
+    t
 }
 
 /// A YAML value in CloudFormation's long form: `!Ref X` is `{"Ref": "X"}`, `!GetAtt A.B` is
@@ -260,12 +209,12 @@ fn environment_variables_match_per_function() {
     );
     for f in FUNCTIONS {
         let own: BTreeSet<String> = f
-            .variables
+            .variables()
             .iter()
             .map(|v| (*v).to_owned())
-            .chain(f.secret_variables.iter().map(|v| manager::id_variable(v)))
+            .chain(f.secret_variables().into_iter().map(manager::id_variable))
             // Whoever may read Secrets Manager is told how long a value may be used.
-            .chain((!f.secret_variables.is_empty()).then(|| manager::MAX_AGE_VARIABLE.to_owned()))
+            .chain((!f.secret_variables().is_empty()).then(|| manager::MAX_AGE_VARIABLE.to_owned()))
             .chain(var::WEBHOOK.iter().map(|v| (*v).to_owned()))
             .collect();
         assert_eq!(names(variables(webhook(&t, f))), own, "{}", f.name);
@@ -447,7 +396,7 @@ fn iam_actions_are_exactly_what_the_code_calls() {
             .collect();
         // The secrets it may read: exactly those its `<X>_SECRET_ID` variables name.
         let secrets: Vec<Value> = f
-            .secret_variables
+            .secret_variables()
             .iter()
             .map(|v| secret_of(resource, v))
             .collect();
@@ -458,6 +407,21 @@ fn iam_actions_are_exactly_what_the_code_calls() {
             ),
             (actions(SQS_ACTIONS), vec![get_att("EventsQueue", "Arn")]),
             (actions(ARCHIVE_ACTIONS), archive_prefixes),
+            // The archive key's data keys through S3 (SSE-KMS), the signing key's Sign and a
+            // delivery's own data key: the key policies delegate these to the webhook roles'
+            // path, so each role's own statements are what grant them.
+            (
+                actions(DATA_KEY_ACTIONS),
+                vec![get_att("ArchiveKey", "Arn")],
+            ),
+            (
+                actions(SIGNING_ACTIONS),
+                vec![get_att("ArchiveSigningKey", "Arn")],
+            ),
+            (
+                actions(DATA_KEY_ACTIONS),
+                vec![get_att("ArchiveKey", "Arn")],
+            ),
             (
                 actions(ARCHIVE_KEYS_ACTIONS),
                 vec![get_att("ArchiveKeysTable", "Arn")],
@@ -637,18 +601,47 @@ fn the_journey_worker_is_optional_and_reports_batch_item_failures() {
 }
 
 #[test]
-fn no_secret_has_a_default() {
+fn every_parameter_is_in_one_labelled_group_for_the_console() {
+    let t = template();
+    let groups = list(&t["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]);
+    let mut grouped = Vec::new();
+    for g in &groups {
+        assert!(
+            g["Label"]["default"]
+                .as_str()
+                .is_some_and(|l| !l.is_empty()),
+            "{g}"
+        );
+        grouped.extend(
+            list(&g["Parameters"])
+                .into_iter()
+                .map(|p| p.as_str().unwrap_or_default().to_owned()),
+        );
+    }
+    let declared: BTreeSet<String> = t["Parameters"]
+        .as_object()
+        .expect("parameters")
+        .keys()
+        .cloned()
+        .collect();
+    let once: BTreeSet<String> = grouped.iter().cloned().collect();
+    assert_eq!(once.len(), grouped.len(), "a parameter in two groups");
+    assert_eq!(once, declared, "every parameter in a group, and only those");
+}
+
+#[test]
+fn every_secret_is_no_echo_and_empty_by_default() {
     let t = template();
     for f in FUNCTIONS {
         let resource = webhook(&t, f);
-        for v in f.secret_variables {
+        for v in f.secret_variables() {
             // `<X>: !If [UseSecretsManager, "", !Ref <Parameter>]`
-            let value = &variables(resource)[*v]["Fn::If"];
+            let value = &variables(resource)[v]["Fn::If"];
             assert_eq!(value[0], "UseSecretsManager", "{v}");
             let param = value[2]["Ref"].as_str().expect("a parameter");
             let p = &t["Parameters"][param];
             assert_eq!(p["NoEcho"], true, "{param} is NoEcho");
-            assert!(p.get("Default").is_none(), "{param} has no default");
+            assert_eq!(p["Default"], "", "{param}: empty = a generated secret");
         }
     }
 }
@@ -1022,6 +1015,36 @@ fn policy_statements(document: &Value) -> Vec<Value> {
         .collect()
 }
 
+/// Every role under the webhook roles' IAM path, as the bucket, queue and key policies name them.
+fn webhook_path() -> Value {
+    sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${AWS::StackName}/webhook/*")
+}
+
+/// The account, as a key policy names it to delegate to IAM.
+fn account() -> Value {
+    sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")
+}
+
+#[test]
+fn the_webhook_roles_and_only_they_live_under_the_webhook_path() {
+    let t = template();
+    let path = sub("/${AWS::StackName}/webhook/");
+    for (id, r) in of_type(&t, "AWS::Serverless::Function") {
+        let binary = r["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap_or_default();
+        let webhook = FUNCTIONS.iter().any(|f| f.name == binary);
+        assert_eq!(
+            r["Properties"].get("RolePath"),
+            webhook.then_some(&path),
+            "{id}: a webhook function's role, and only one, under the webhook path"
+        );
+    }
+    for (id, r) in of_type(&t, "AWS::IAM::Role") {
+        assert!(r["Properties"].get("Path").is_none(), "{id} under no path");
+    }
+}
+
 fn by_sid<'a>(statements: &'a [Value], sid: &str) -> Vec<&'a Value> {
     statements.iter().filter(|s| s["Sid"] == sid).collect()
 }
@@ -1041,23 +1064,15 @@ fn the_archive_takes_create_only_puts_from_the_webhook_roles_and_nobody_shortens
         })],
         "S3 refuses any put that could overwrite"
     );
-    let writers: Vec<Value> = FUNCTIONS
-        .iter()
-        .map(|f| get_att(&role_of(&t, f.name), "Arn"))
-        .collect();
     let only_webhooks = by_sid(&statements, "OnlyWebhooksWrite");
-    assert_eq!(only_webhooks.len(), 1);
-    let mut listed = only_webhooks[0].clone();
-    let principals = &mut listed["Condition"]["ArnNotEquals"]["aws:PrincipalArn"];
-    *principals = list(principals).iter().map(if_deployed).collect();
     assert_eq!(
-        listed,
-        json!({
+        only_webhooks,
+        [&json!({
             "Sid": "OnlyWebhooksWrite", "Effect": "Deny", "Principal": "*",
             "Action": "s3:PutObject", "Resource": objects,
-            "Condition": {"ArnNotEquals": {"aws:PrincipalArn": writers}},
-        }),
-        "every webhook function's role, and nobody else, writes"
+            "Condition": {"ArnNotLike": {"aws:PrincipalArn": webhook_path()}},
+        })],
+        "the roles under the webhook path, and nobody else, write"
     );
     let retention = by_sid(&statements, "RetentionStands");
     assert_eq!(
@@ -1146,10 +1161,6 @@ fn only_the_operator_role_decrypts_the_archive_and_it_is_an_output() {
         journey_context,
         "the operator opens data keys only with a journey context"
     );
-    let webhook_roles: Vec<Value> = FUNCTIONS
-        .iter()
-        .map(|f| if_deployed(&get_att(&role_of(&t, f.name), "Arn")))
-        .collect();
     let data_keys: Vec<&Value> = statements
         .iter()
         .filter(|s| list(&s["Action"]).contains(&Value::from("kms:GenerateDataKey")))
@@ -1157,25 +1168,42 @@ fn only_the_operator_role_decrypts_the_archive_and_it_is_an_output() {
     assert_eq!(data_keys.len(), 2, "for S3, and a delivery's own");
     for s in &data_keys {
         assert_eq!(list(&s["Action"]), actions(DATA_KEY_ACTIONS));
-        let principals: Vec<Value> = list(&s["Principal"]["AWS"])
-            .iter()
-            .map(if_deployed)
-            .collect();
+        // The account, narrowed to the webhook roles' path: IAM decides within it.
+        assert_eq!(s["Principal"]["AWS"], account(), "{s}");
         assert_eq!(
-            principals, webhook_roles,
-            "the webhook functions' roles: {s}"
+            s["Condition"]["ArnLike"],
+            json!({"aws:PrincipalArn": webhook_path()}),
+            "the roles under the webhook path: {s}"
         );
     }
+    let without_path = |s: &Value| {
+        let mut c = s["Condition"].clone();
+        c.as_object_mut().map(|c| c.remove("ArnLike"));
+        c
+    };
     assert_eq!(
-        by_sid(&statements, "WriteThroughS3")[0]["Condition"],
+        without_path(by_sid(&statements, "WriteThroughS3")[0]),
         via_s3,
         "a data key for S3 only through S3"
     );
     assert_eq!(
-        by_sid(&statements, "MakeDataKeys")[0]["Condition"],
+        without_path(by_sid(&statements, "MakeDataKeys")[0]),
         journey_context,
         "a delivery's data key only with its journey as the context, and nothing else in it"
     );
+    // Each webhook role's own grants carry the same conditions, on this key alone.
+    for f in FUNCTIONS {
+        let own: Vec<Value> = self::statements(webhook(&t, f))
+            .into_iter()
+            .filter(|s| s["Action"] == "kms:GenerateDataKey")
+            .collect();
+        assert_eq!(own.len(), 2, "{}", f.name);
+        for s in &own {
+            assert_eq!(s["Resource"], get_att("ArchiveKey", "Arn"), "{}", f.name);
+        }
+        assert_eq!(own[0]["Condition"], via_s3, "{}", f.name);
+        assert_eq!(own[1]["Condition"], journey_context, "{}", f.name);
+    }
     // Deleting the key would shred every delivery: only the archive's administrator schedules it.
     let scheduling: Vec<&Value> = statements
         .iter()
@@ -1294,15 +1322,15 @@ fn the_queue_takes_sends_from_known_roles_and_journey_senders_narrows_each_to_it
     assert_eq!(statement["Effect"], "Deny");
     assert_eq!(statement["Principal"], "*");
     assert_eq!(statement["Action"], "sqs:SendMessage");
-    let allowed = statement["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]["Fn::Split"][1]
+    let allowed = statement["Condition"]["ArnNotLike"]["aws:PrincipalArn"]["Fn::Split"][1]
         ["Fn::Join"][1]
         .to_string();
     let sweeper_role = role_of(&t, kyc_intake::journeys::sweeper::SWEEPER_NAME);
-    for role in FUNCTIONS
-        .iter()
-        .map(|f| role_of(&t, f.name))
-        .chain([sweeper_role.clone(), "OperatorRole".to_owned()])
-    {
+    assert!(
+        allowed.contains(&webhook_path().to_string()),
+        "the webhook roles, by their path"
+    );
+    for role in [sweeper_role.clone(), "OperatorRole".to_owned()] {
         assert!(
             allowed.contains(&get_att(&role, "Arn").to_string()),
             "{role} may send"
@@ -1406,15 +1434,18 @@ fn every_function_has_a_log_group_and_its_alarms_deployed_with_it() {
     assert_eq!(functions.len(), FUNCTIONS.len() + 2);
     for (id, function) in functions {
         let name = id.strip_suffix("Function").expect("<Name>Function");
-        let condition = json!(format!("{name}Deployed"));
-        assert_eq!(function["Condition"], condition, "{id}");
-        assert!(
-            t["Conditions"].get(format!("{name}Deployed")).is_some(),
-            "{id}"
-        );
+        let condition = function.get("Condition");
+        if let Some(c) = condition {
+            assert!(
+                t["Conditions"]
+                    .get(c.as_str().unwrap_or_default())
+                    .is_some(),
+                "{id}"
+            );
+        }
         let logs = resource(&t, &format!("{name}LogGroup"));
         assert_eq!(logs["Type"], "AWS::Logs::LogGroup");
-        assert_eq!(logs["Condition"], condition, "{id}");
+        assert_eq!(logs.get("Condition"), condition, "{id}");
         assert_eq!(
             logs["Properties"]["LogGroupName"],
             sub(&format!("/aws/lambda/${{{id}}}"))
@@ -1422,21 +1453,18 @@ fn every_function_has_a_log_group_and_its_alarms_deployed_with_it() {
         for metric in ["Errors", "Throttles"] {
             let alarm = resource(&t, &format!("{name}{metric}Alarm"));
             assert_eq!(alarm["Type"], "AWS::CloudWatch::Alarm");
-            assert_eq!(alarm["Condition"], condition, "{id}");
+            assert_eq!(alarm.get("Condition"), condition, "{id}");
             let p = &alarm["Properties"];
             assert_eq!(p["Namespace"], "AWS/Lambda");
             assert_eq!(p["MetricName"], metric);
             assert_eq!(
                 p["Dimensions"],
-                json!([{ "Name": "FunctionName", "Value": sub(&format!("${{{id}}}")) }])
+                json!([{ "Name": "FunctionName", "Value": reference(id) }])
             );
-            assert_eq!(
-                p["AlarmDescription"],
-                json!({ "Fn::FindInMap": ["Functions", name, metric] })
-            );
-            let description = &t["Mappings"]["Functions"][name][metric];
             assert!(
-                description.as_str().is_some_and(|d| !d.is_empty()),
+                p["AlarmDescription"]
+                    .as_str()
+                    .is_some_and(|d| !d.is_empty()),
                 "{id} {metric}"
             );
         }
@@ -1444,27 +1472,54 @@ fn every_function_has_a_log_group_and_its_alarms_deployed_with_it() {
 }
 
 #[test]
-fn sam_cli_expands_the_loops_and_the_deploy_allows_the_transforms() {
+fn sam_cli_builds_the_template_as_written_and_the_deploy_asks_only_for_the_change_set() {
     let t = template();
     assert_eq!(
         t["Transform"],
-        json!(["AWS::LanguageExtensions", "AWS::Serverless-2016-10-31"]),
-        "AWS::LanguageExtensions before the SAM transform"
+        json!("AWS::Serverless-2016-10-31"),
+        "the generator writes each function's resources: no loop to expand"
     );
     let text = std::fs::read_to_string(workspace().join("samconfig.toml")).expect("samconfig");
     let config: toml::Table = text.parse().expect("samconfig.toml is TOML");
-    // Without it `sam build` and `sam package` read a loop as a resource and stop.
-    assert_eq!(
-        config["default"]["global"]["parameters"]["language_extensions"],
-        toml::Value::Boolean(true)
-    );
-    let capabilities = config["default"]["deploy"]["parameters"]["capabilities"]
+    let deploy = &config["default"]["deploy"]["parameters"];
+    let capabilities = deploy["capabilities"]
         .as_str()
         .expect("deploy capabilities");
     let capabilities: BTreeSet<&str> = capabilities.split_whitespace().collect();
     assert_eq!(
         capabilities,
         BTreeSet::from(["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
+    );
+    assert_eq!(deploy["confirm_changeset"], toml::Value::Boolean(true));
+    assert_eq!(deploy["resolve_s3"], toml::Value::Boolean(true));
+    assert!(
+        deploy.get("parameter_overrides").is_none(),
+        "no parameter is asked or pinned"
+    );
+    assert!(config["default"]["global"]["parameters"]
+        .get("stack_name")
+        .is_some_and(|n| n.as_str().is_some_and(|n| !n.is_empty())));
+    // Every parameter has a default: `sam deploy` asks for none.
+    for (name, p) in t["Parameters"].as_object().expect("parameters") {
+        assert!(
+            p.get("Default").is_some(),
+            "{name} has no default: a deploy would ask for it"
+        );
+    }
+    let makefile = std::fs::read_to_string(workspace().join("Makefile")).expect("Makefile");
+    let deploy_rule = makefile
+        .split("\ndeploy:")
+        .nth(1)
+        .and_then(|r| r.split("\n\n").next())
+        .expect("a deploy rule");
+    assert!(!deploy_rule.contains("--guided --"), "{deploy_rule}");
+    assert!(
+        deploy_rule.contains("$(if $(GUIDED),--guided)"),
+        "{deploy_rule}"
+    );
+    assert!(
+        deploy_rule.contains("--no-confirm-changeset"),
+        "CONFIRM=0: {deploy_rule}"
     );
 }
 
@@ -1714,7 +1769,12 @@ fn the_archive_signing_key_signs_for_the_webhook_roles_alone_and_the_operator_ch
                     .cloned()
                     .unwrap_or_default()
             );
-            signers.extend(list(&s["Principal"]["AWS"]).iter().map(if_deployed));
+            assert_eq!(
+                s["Condition"],
+                json!({"ArnLike": {"aws:PrincipalArn": webhook_path()}}),
+                "{s}"
+            );
+            signers.extend(list(&s["Principal"]["AWS"]));
         } else if actions
             .iter()
             .any(|a| uses.contains(&a.as_str().unwrap_or_default()))
@@ -1723,18 +1783,35 @@ fn the_archive_signing_key_signs_for_the_webhook_roles_alone_and_the_operator_ch
             checkers.extend(list(&s["Principal"]["AWS"]));
         }
     }
-    let webhook_roles: Vec<Value> = FUNCTIONS
-        .iter()
-        .map(|f| get_att(&role_of(&t, f.name), "Arn"))
-        .collect();
     assert_eq!(
-        signers, webhook_roles,
-        "kms:Sign for the webhook roles alone"
+        signers,
+        vec![account()],
+        "kms:Sign delegated to IAM for the webhook path alone"
     );
     assert_eq!(checkers, vec![get_att("OperatorRole", "Arn")]);
-    // Nothing else in the stack may sign with any key.
+    // Nothing else in the stack may sign with any key: the webhook functions, each on this key
+    // with the algorithm the code uses.
+    let webhooks: BTreeSet<String> = FUNCTIONS
+        .iter()
+        .map(|f| role_of(&t, f.name).trim_end_matches("Role").to_owned())
+        .collect();
     for (id, r) in resources(&t) {
-        if id != "ArchiveSigningKey" {
+        if webhooks.contains(id.as_str()) {
+            let signing: Vec<Value> = self::statements(r)
+                .into_iter()
+                .filter(|s| s.to_string().contains("kms:Sign"))
+                .collect();
+            assert_eq!(
+                signing,
+                [json!({
+                    "Effect": "Allow", "Action": "kms:Sign",
+                    "Resource": get_att("ArchiveSigningKey", "Arn"),
+                    "Condition": {"StringEquals": {
+                        "kms:SigningAlgorithm": "ECDSA_SHA_256", "kms:MessageType": "RAW"}},
+                })],
+                "{id}"
+            );
+        } else if id != "ArchiveSigningKey" {
             assert!(!r.to_string().contains("kms:Sign"), "{id} may sign");
         }
     }

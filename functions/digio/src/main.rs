@@ -1,4 +1,4 @@
-//! `digio-webhook`: the digio source behind API Gateway.
+//! `digio-webhook`: the digio sources behind API Gateway.
 #![forbid(unsafe_code)]
 
 // One thread: a Lambda environment serves one request at a time (or, on Managed Instances, a

@@ -4,6 +4,7 @@
 //! use (`sources/<provider>/mod.rs`).
 
 pub mod secret;
+pub mod setting;
 
 use secret::SecretList;
 

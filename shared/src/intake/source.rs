@@ -5,6 +5,7 @@
 
 use super::auth::Authenticate;
 use super::settings::{self, Common};
+use crate::config::setting::{self, Setting};
 use crate::config::{ConfigError, Env};
 use chrono::FixedOffset;
 use serde_json::Value;
@@ -27,6 +28,12 @@ pub struct SourceSpec {
     pub notification_id: Option<&'static str>,
     /// The provider's payload → the normalized fields; `None` means unrecognized.
     pub recognize: fn(&Value) -> Option<Recognized>,
+    /// How a delivery on this route is authenticated, one phrase for the docs' tables.
+    pub authentication: &'static str,
+    /// Where and how the provider is told this route's URL: the template's output describing it.
+    pub register: &'static str,
+    /// The query the registered URL carries, when it has one (`token=YOUR_..._TOKEN`).
+    pub url_query: Option<&'static str>,
     /// The provider's event names (codes, statuses) `recognize` maps, each to its kind: the type
     /// `kyc.<product>.<kind>` (or `kyc.<kind>` when the kind names another product).
     pub events: &'static [(&'static str, &'static str)],
@@ -105,12 +112,16 @@ pub struct FunctionSpec {
     pub name: &'static str,
     /// The sources it serves, each on its own route.
     pub sources: &'static [&'static SourceSpec],
-    /// The variables it reads beyond `config::var::COMMON`: the template sets exactly these
-    /// (and `<X>_SECRET_ID` for each of `secret_variables`).
-    pub variables: &'static [&'static str],
-    /// Those of `variables` that hold secrets: each may come from Secrets Manager instead
-    /// (`<X>_SECRET_ID`, see `secrets::manager`).
-    pub secret_variables: &'static [&'static str],
+    /// Who it serves, as people say it (`Cashfree`, `HyperVerge`): its alarms and outputs name it.
+    pub title: &'static str,
+    /// What it is, one line: the template's `Description` of the function.
+    pub description: &'static str,
+    /// Whether a stack may leave it out (parameter `Deploy<Name>`, default `true`).
+    pub optional: bool,
+    /// The settings it reads beyond `config::var::COMMON`, as the template declares them: the
+    /// generated template sets exactly these (and `<X>_SECRET_ID` for each secret, which may
+    /// come from Secrets Manager instead, see `secrets::manager`).
+    pub settings: &'static [Setting],
     /// The values a local stack runs with (`make run`, the samples, the tests): every secret
     /// variable, and any other the local gateway needs (it sends from 127.0.0.1). Never used by a
     /// deployment.
@@ -120,6 +131,16 @@ pub struct FunctionSpec {
 }
 
 impl FunctionSpec {
+    /// The variables it reads beyond `config::var::COMMON`.
+    pub fn variables(&self) -> Vec<&'static str> {
+        setting::variables(self.settings).collect()
+    }
+
+    /// Those of its variables that hold secrets.
+    pub fn secret_variables(&self) -> Vec<&'static str> {
+        setting::secret_variables(self.settings).collect()
+    }
+
     /// Read and validate this function's whole configuration.
     pub fn config(&self, env: &dyn Env) -> Result<(Common, Vec<Source>), ConfigError> {
         let common = settings::common(env)?;

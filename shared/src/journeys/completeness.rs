@@ -295,21 +295,6 @@ mod tests {
     use crate::config::fake_env;
     use crate::sources::cashfree::vkyc;
 
-    /// docs/completeness.md's table of limits says what each source's `SourceSpec` says.
-    #[test]
-    fn the_documented_limits_are_the_sources_own() {
-        let doc = include_str!("../../../docs/completeness.md");
-        for s in registry::sources() {
-            let row = doc
-                .lines()
-                .find(|l| l.starts_with('|') && l.contains(&format!("`{}`", s.name)))
-                .unwrap_or_else(|| panic!("docs/completeness.md has no row for {}", s.name));
-            let secs = s.journey.stall_after_secs.to_string();
-            let digits: String = row.chars().filter(char::is_ascii_digit).collect();
-            assert_eq!(digits, secs, "{row}");
-        }
-    }
-
     #[test]
     fn stall_limits_default_per_source_and_the_variable_overrides_them() {
         let limits = StallAfter::from_env(&fake_env(&[])).expect("defaults");

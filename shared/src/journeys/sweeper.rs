@@ -10,6 +10,7 @@
 //! API that fails (401, 429, 5xx, a timeout, an answer that is not JSON) leaves the journey for
 //! the next run: nothing is invented, nothing lost.
 
+use crate::config::setting;
 use crate::config::{self, ConfigError, Env};
 use crate::intake::normalize::Normalized;
 use crate::intake::withhold::PersonalData;
@@ -85,7 +86,7 @@ pub fn variables() -> Vec<&'static str> {
     vars.extend(
         status_apis()
             .iter()
-            .flat_map(|s| s.variables.iter().copied()),
+            .flat_map(|s| setting::variables(s.settings)),
     );
     vars
 }
@@ -94,7 +95,7 @@ pub fn variables() -> Vec<&'static str> {
 pub fn secret_variables() -> Vec<&'static str> {
     status_apis()
         .iter()
-        .flat_map(|s| s.secret_variables.iter().copied())
+        .flat_map(|s| setting::secret_variables(s.settings))
         .collect()
 }
 

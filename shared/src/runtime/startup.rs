@@ -73,11 +73,11 @@ pub async fn configure_with_max_age(
     let plain: Vec<&str> = config::var::COMMON
         .iter()
         .chain(config::var::WEBHOOK)
-        .chain(function.variables)
         .copied()
+        .chain(function.variables())
         .collect();
     let validate: manager::Validate = Box::new(move |env| function.config(env).map(|_| ()));
-    let managed = managed_secrets(env, function.secret_variables, &plain, validate, sdk)
+    let managed = managed_secrets(env, &function.secret_variables(), &plain, validate, sdk)
         .await?
         .map(|m| match max_age {
             Some(age) => m.with_max_age(age),

@@ -3,6 +3,7 @@
 //! and what every provider's client shares: the checked base URL, the capped read of an answer.
 //! Each provider's own client lives in its folder and names itself in its sources' `Reconcile`.
 
+use crate::config::setting::Setting;
 use crate::config::{err, ConfigError, Env};
 use crate::intake::auth::AuthScheme;
 use crate::secrets::secret::{Secret, SecretList};
@@ -69,10 +70,13 @@ pub struct StatusApiSpec {
     pub provider: &'static str,
     /// `data.auth_scheme` of the `kyc.journey.reconciled` events made from its answers.
     pub scheme: AuthScheme,
-    /// The sweeper variables it reads.
-    pub variables: &'static [&'static str],
-    /// Those that hold secrets (each may come from Secrets Manager, `<X>_SECRET_ID`).
-    pub secret_variables: &'static [&'static str],
+    /// The name its template resources start with (`CashfreeApi`: its secret
+    /// `CashfreeApiSecret`, its condition `HasCashfreeApi`, its output `CashfreeApiSecretId`).
+    pub resource: &'static str,
+    /// The sweeper settings it reads, as the template declares them; the secrets among them may
+    /// come from Secrets Manager (`<X>_SECRET_ID`). Its client id comes first: the API is on
+    /// when that is set.
+    pub settings: &'static [Setting],
     /// The API from the sweeper's environment; `Ok(None)` when its credentials are not set (the
     /// provider's journeys are then only reported).
     pub build: BuildStatusApi,

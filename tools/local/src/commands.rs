@@ -66,11 +66,11 @@ pub(crate) fn local_secret_id(variable: &str) -> String {
 pub(crate) async fn put_secret(variable: &str) -> Result<(), BoxError> {
     if !FUNCTIONS
         .iter()
-        .any(|f| f.secret_variables.contains(&variable))
+        .any(|f| f.secret_variables().contains(&variable))
     {
         let known: Vec<&str> = FUNCTIONS
             .iter()
-            .flat_map(|f| f.secret_variables.iter().copied())
+            .flat_map(|f| f.secret_variables().into_iter())
             .collect();
         return Err(format!(
             "{variable} is not a secret setting (one of {})",
@@ -213,6 +213,41 @@ pub(crate) async fn load(
         return Err(
             "the application queue did not receive each accepted event exactly once".into(),
         );
+    }
+    Ok(())
+}
+
+/// `make generate` (`--check`: write nothing, show what would change, fail if anything would).
+pub fn generate(root: &std::path::Path, check: bool) -> Result<(), BoxError> {
+    use kyc_intake::sources::registry::{auth_schemes, FUNCTIONS, STATUS_APIS};
+    use kyc_local::generate;
+    let registry = generate::registry(FUNCTIONS, STATUS_APIS, auth_schemes())?;
+    let outputs = generate::outputs(root, &registry)?;
+    let changed: Vec<&generate::Output> = outputs.iter().filter(|o| o.changes()).collect();
+    if check {
+        for o in &changed {
+            print!("{}", generate::diff(o));
+        }
+        if !changed.is_empty() {
+            let paths: Vec<String> = changed
+                .iter()
+                .map(|o| o.path.display().to_string())
+                .collect();
+            return Err(format!(
+                "generated parts are stale in {}: run `make generate` (never edit between the markers)",
+                paths.join(", ")
+            )
+            .into());
+        }
+        println!("generated parts are current ({} files)", outputs.len());
+        return Ok(());
+    }
+    generate::write(root, &outputs)?;
+    for o in &changed {
+        println!("wrote {}", o.path.display());
+    }
+    if changed.is_empty() {
+        println!("nothing to change ({} files)", outputs.len());
     }
     Ok(())
 }

@@ -8,6 +8,7 @@
 
 pub mod event_source;
 pub mod gateway;
+pub mod generate;
 pub mod http;
 pub mod load;
 pub mod resources;
@@ -26,9 +27,9 @@ pub mod defaults {
 /// What `make invoke` says when a sample signed with the local value is refused (401): sign with
 /// the new value of the setting the serving function authenticates with.
 pub fn rotation_hint(function: &kyc_intake::sources::FunctionSpec, file: &str) -> String {
-    let settings = function.secret_variables.join(" or ");
+    let settings = function.secret_variables().join(" or ");
     let example = function
-        .secret_variables
+        .secret_variables()
         .first()
         .copied()
         .unwrap_or("<SETTING>");
@@ -47,11 +48,11 @@ mod tests {
     fn the_rotation_hint_names_the_serving_functions_own_settings() {
         for f in FUNCTIONS {
             let hint = super::rotation_hint(f, "events/x.json");
-            for var in f.secret_variables {
+            for var in f.secret_variables() {
                 assert!(hint.contains(var), "{}: {hint}", f.name);
             }
             for other in FUNCTIONS.iter().filter(|o| o.name != f.name) {
-                for var in other.secret_variables {
+                for var in other.secret_variables() {
                     assert!(!hint.contains(var), "{} names {var}: {hint}", f.name);
                 }
             }

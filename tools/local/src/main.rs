@@ -13,6 +13,7 @@
 //! kyc-local worker  pause|resume                pause or resume the journey worker of `serve`
 //! kyc-local purge                               delete every message on the local events queue
 //! kyc-local load    [--events 600 --deliveries 3] a load on `serve`, measured at the application queue
+//! kyc-local generate [--check]                  write the template's and docs' generated parts
 //! ```
 //! Configuration is the functions' own environment (see the README); `AWS_ENDPOINT_URL` points at
 //! the local server.
@@ -106,6 +107,16 @@ enum Command {
     },
     /// Delete every message on the local events queue (the incident drill's lost events).
     Purge,
+    /// Write every provider-specific part of the template, the docs' tables, the JSON Schema's
+    /// lists and any missing function crate from the registry (`make generate`).
+    Generate {
+        /// Write nothing: print the diff of every file that would change, and fail if any would.
+        #[arg(long)]
+        check: bool,
+        /// The repository's root.
+        #[arg(long, default_value = ".")]
+        root: std::path::PathBuf,
+    },
     /// A load on a running `serve`: distinct events, each delivered several times, measured
     /// from each webhook's 200 to its receipt on the application queue (`make load`).
     Load {
@@ -152,7 +163,7 @@ fn local_var(var: &str) -> Option<String> {
 fn provider_env() -> Vec<String> {
     FUNCTIONS
         .iter()
-        .flat_map(|f| f.variables.iter().copied())
+        .flat_map(|f| f.variables().into_iter())
         .chain([kyc_intake::journeys::completeness::STALL_AFTER_VARIABLE])
         .filter_map(|var| local_var(var).map(|value| format!("{var}={value}")))
         .collect()
@@ -448,7 +459,10 @@ async fn secrets_in_secrets_manager(
 ) -> Result<HashMap<String, String>, BoxError> {
     let client = aws_sdk_secretsmanager::Client::new(sdk);
     let mut env = HashMap::new();
-    for var in FUNCTIONS.iter().flat_map(|f| f.secret_variables.iter()) {
+    for var in FUNCTIONS
+        .iter()
+        .flat_map(|f| f.secret_variables().into_iter())
+    {
         let Some(value) = local_var(var) else {
             continue;
         };
@@ -521,6 +535,7 @@ async fn main() {
         Command::Secret { variable } => put_secret(&variable).await,
         Command::Worker { action } => worker_control(&action),
         Command::Purge => purge().await,
+        Command::Generate { check, root } => commands::generate(&root, check),
         Command::Load {
             events,
             deliveries,

@@ -51,7 +51,10 @@ impl Credentials {
 
     fn with(env: impl Fn(&str) -> Option<String>) -> Self {
         let mut values = BTreeMap::new();
-        for var in FUNCTIONS.iter().flat_map(|f| f.secret_variables.iter()) {
+        for var in FUNCTIONS
+            .iter()
+            .flat_map(|f| f.secret_variables().into_iter())
+        {
             let value = env(var)
                 .and_then(|v| config::first_listed(&v).map(str::to_owned))
                 .or_else(|| registry::local_value(var).map(str::to_owned));
@@ -272,7 +275,10 @@ mod tests {
     #[test]
     fn every_secret_variable_has_a_local_value_and_a_placeholder_without_one_is_left_alone() {
         let creds = Credentials::local();
-        for var in FUNCTIONS.iter().flat_map(|f| f.secret_variables.iter()) {
+        for var in FUNCTIONS
+            .iter()
+            .flat_map(|f| f.secret_variables().into_iter())
+        {
             assert!(creds.get(var).is_ok(), "{var}");
         }
         let template = r#"{"path":"/x","headers":{"x-unknown":"{{NOT_A_VARIABLE}}"},"body":"{}"}"#;

@@ -11,6 +11,7 @@ pub mod signature;
 pub mod status_api;
 pub mod vkyc;
 
+use crate::config::setting::Setting;
 use crate::sources::FunctionSpec;
 use settings::var;
 
@@ -20,12 +21,33 @@ pub use status_api::STATUS_API_SCHEME;
 pub static FUNCTION: FunctionSpec = FunctionSpec {
     name: "cashfree-webhook",
     sources: &[&digilocker::SOURCE, &vkyc::SOURCE],
-    variables: &[
-        var::CLIENT_SECRETS,
-        var::TIMESTAMP_TOLERANCE_SECONDS,
-        var::LEGACY_SIGNATURE,
+    title: "Cashfree",
+    description: "Cashfree Secure ID webhooks (DigiLocker, Video KYC).",
+    optional: false,
+    settings: &[
+        Setting::secrets(
+            var::CLIENT_SECRETS,
+            "CashfreeClientSecrets",
+            "Comma-separated Cashfree client secrets (several during rotation), 16+ characters each.",
+        ),
+        Setting::number(
+            var::TIMESTAMP_TOLERANCE_SECONDS,
+            "CashfreeTimestampToleranceSeconds",
+            settings::DEFAULT_TOLERANCE_SECONDS,
+            1,
+            "Replay window for Cashfree signed timestamps; must be shorter than IdempotencyTtlSeconds.",
+        ),
+        Setting::choice(
+            var::LEGACY_SIGNATURE,
+            "CashfreeLegacySignature",
+            "off",
+            &["off", "on"],
+            "\"on\" accepts Cashfree's legacy in-body signature when both signature headers are \
+             absent. It signs neither the event type nor the time: anyone holding one signed body \
+             (every queue reader) can re-send it as another event. Leave \"off\" unless your \
+             account still sends it.",
+        ),
     ],
-    secret_variables: &[var::CLIENT_SECRETS],
     local: &[(var::CLIENT_SECRETS, "local-cashfree-client-secret")],
     schemes: &[HEADER_HMAC, LEGACY_BODY_HMAC],
 };

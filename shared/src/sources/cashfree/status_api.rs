@@ -4,6 +4,7 @@
 //! means to the sweeper: `sweeper::ApiError`. No redirect is followed (it would carry the client
 //! secret elsewhere), and the secret never reaches a log or an error.
 
+use crate::config::setting::Setting;
 use crate::config::{ConfigError, Env};
 use crate::intake::auth::AuthScheme;
 use crate::sources::status::{
@@ -35,13 +36,35 @@ pub const DEFAULT_CASHFREE_API_VERSION: &str = "2024-12-01";
 pub static STATUS_API: StatusApiSpec = StatusApiSpec {
     provider: "cashfree",
     scheme: STATUS_API_SCHEME,
-    variables: &[
-        var::CASHFREE_API_CLIENT_ID,
-        var::CASHFREE_API_CLIENT_SECRET,
-        var::CASHFREE_API_BASE,
-        var::CASHFREE_API_VERSION,
+    resource: "CashfreeApi",
+    settings: &[
+        Setting::text(
+            var::CASHFREE_API_CLIENT_ID,
+            "CashfreeApiClientId",
+            "",
+            "Cashfree Secure ID API client id for reconciling stalled Cashfree journeys from its \
+             status API; empty = the sweeper only reports them.",
+        ),
+        Setting::secret(
+            var::CASHFREE_API_CLIENT_SECRET,
+            "CashfreeApiClientSecret",
+            "Its client secret (the stack keeps it in Secrets Manager; empty = a random \
+             placeholder until you put the real value).",
+        ),
+        Setting::matching(
+            var::CASHFREE_API_BASE,
+            "CashfreeApiBase",
+            DEFAULT_CASHFREE_API_BASE,
+            "^https://.+",
+            "Cashfree API base URL (https://sandbox.cashfree.com for the sandbox).",
+        ),
+        Setting::text(
+            var::CASHFREE_API_VERSION,
+            "CashfreeApiVersion",
+            DEFAULT_CASHFREE_API_VERSION,
+            "The x-api-version the sweeper sends to Cashfree's Secure ID API.",
+        ),
     ],
-    secret_variables: &[var::CASHFREE_API_CLIENT_SECRET],
     build,
 };
 

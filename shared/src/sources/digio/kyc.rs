@@ -28,6 +28,10 @@ pub static SOURCE: SourceSpec = SourceSpec {
     provider: "digio",
     product: "application",
     route: "/webhooks/digio/kyc",
+    authentication:
+        "hex HMAC-SHA256 checksum header over the raw body (plus an IP allowlist when set)",
+    register: "Set in Digio's Enterprise dashboard (Profile > webhooks) with the webhook secret.",
+    url_query: None,
     // REST times come as `YYYY-MM-DD HH:MM:SS` in IST; the envelope's are epoch ms.
     naive_zone: IST,
     event_pointer: "/event",

@@ -10,6 +10,7 @@ pub mod kyc;
 pub mod settings;
 pub mod status_api;
 
+use crate::config::setting::Setting;
 use crate::sources::FunctionSpec;
 use settings::var;
 
@@ -19,13 +20,37 @@ pub use status_api::STATUS_API_SCHEME;
 pub static FUNCTION: FunctionSpec = FunctionSpec {
     name: "digio-webhook",
     sources: &[&kyc::SOURCE],
-    variables: &[
-        var::WEBHOOK_SECRETS,
-        var::SIGNATURE_HEADER,
-        var::ALLOWED_IPS,
-        var::TIMESTAMP_TOLERANCE_SECONDS,
+    title: "Digio",
+    description: "Digio KYC request webhooks (decisions, the DigiLocker step).",
+    optional: true,
+    settings: &[
+        Setting::secrets(
+            var::WEBHOOK_SECRETS,
+            "DigioWebhookSecrets",
+            "Comma-separated webhook secrets set in Digio's dashboard (rotation: any one matching \
+             is enough), 16+ characters each.",
+        ),
+        Setting::text(
+            var::SIGNATURE_HEADER,
+            "DigioSignatureHeader",
+            checksum::DEFAULT_HEADER,
+            "The header Digio sends the checksum in.",
+        ),
+        Setting::text(
+            var::ALLOWED_IPS,
+            "DigioAllowedIps",
+            "",
+            "Comma-separated IPs/CIDRs allowed on the Digio route; empty = no IP check (Digio's \
+             support desk lists 35.154.20.28 for the sandbox and 13.126.198.236 for production).",
+        ),
+        Setting::number(
+            var::TIMESTAMP_TOLERANCE_SECONDS,
+            "DigioTimestampToleranceSeconds",
+            settings::DEFAULT_TOLERANCE_SECONDS,
+            1,
+            "How old a Digio notification's signed created_at may be (6 days).",
+        ),
     ],
-    secret_variables: &[var::WEBHOOK_SECRETS],
     local: &[(var::WEBHOOK_SECRETS, "local-digio-webhook-secret")],
     schemes: &[CHECKSUM],
 };

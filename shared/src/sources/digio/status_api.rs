@@ -5,6 +5,7 @@
 //! method (the journey is left, never reported stalled), not as "Digio does not know it". No
 //! redirect is followed, and the secret never reaches a log or an error.
 
+use crate::config::setting::Setting;
 use crate::config::{ConfigError, Env};
 use crate::intake::auth::AuthScheme;
 use crate::sources::status::{
@@ -33,12 +34,29 @@ pub const DEFAULT_DIGIO_API_BASE: &str = "https://api.digio.in";
 pub static STATUS_API: StatusApiSpec = StatusApiSpec {
     provider: "digio",
     scheme: STATUS_API_SCHEME,
-    variables: &[
-        var::DIGIO_API_CLIENT_ID,
-        var::DIGIO_API_CLIENT_SECRET,
-        var::DIGIO_API_BASE,
+    resource: "DigioApi",
+    settings: &[
+        Setting::text(
+            var::DIGIO_API_CLIENT_ID,
+            "DigioApiClientId",
+            "",
+            "Digio API client id for reconciling stalled Digio journeys from its KYC status API; \
+             empty = the sweeper only reports them.",
+        ),
+        Setting::secret(
+            var::DIGIO_API_CLIENT_SECRET,
+            "DigioApiClientSecret",
+            "Its client secret (the stack keeps it in Secrets Manager; empty = a random \
+             placeholder until you put the real value).",
+        ),
+        Setting::matching(
+            var::DIGIO_API_BASE,
+            "DigioApiBase",
+            DEFAULT_DIGIO_API_BASE,
+            "^https://.+",
+            "Digio API base URL (https://ext.digio.in:444 for the sandbox).",
+        ),
     ],
-    secret_variables: &[var::DIGIO_API_CLIENT_SECRET],
     build,
 };
 

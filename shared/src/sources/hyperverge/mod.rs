@@ -9,6 +9,7 @@ pub mod digilocker;
 pub mod results;
 pub mod settings;
 
+use crate::config::setting::Setting;
 use crate::sources::FunctionSpec;
 use settings::var;
 
@@ -17,14 +18,43 @@ pub use settings::{HEADER_TOKEN, IP_URL_TOKEN};
 pub static FUNCTION: FunctionSpec = FunctionSpec {
     name: "hyperverge-webhook",
     sources: &[&digilocker::SOURCE, &results::SOURCE],
-    variables: &[
-        var::DIGILOCKER_URL_TOKENS,
-        var::ALLOWED_IPS,
-        var::RESULTS_ALLOWED_IPS,
-        var::RESULTS_AUTH_HEADER,
-        var::RESULTS_AUTH_TOKENS,
+    title: "HyperVerge",
+    description: "HyperVerge webhooks (DigiLocker consent, application results).",
+    optional: false,
+    settings: &[
+        Setting::secrets(
+            var::DIGILOCKER_URL_TOKENS,
+            "HyperVergeDigilockerUrlTokens",
+            "Comma-separated secret tokens for the HyperVerge DigiLocker URL (register \
+             HypervergeDigilockerWebhookUrl with ?token=<one of them>; at least 16 characters of \
+             A-Z a-z 0-9 - . _ ~, e.g. openssl rand -hex 32).",
+        ),
+        Setting::text(
+            var::ALLOWED_IPS,
+            "HyperVergeAllowedIps",
+            settings::DEFAULT_ALLOWED_IPS,
+            "Comma-separated IPs/CIDRs allowed on the HyperVerge DigiLocker route.",
+        ),
+        Setting::text(
+            var::RESULTS_ALLOWED_IPS,
+            "HyperVergeResultsAllowedIps",
+            "",
+            "Comma-separated IPs/CIDRs allowed on the HyperVerge Results route; empty = no IP check.",
+        ),
+        Setting::matching(
+            var::RESULTS_AUTH_HEADER,
+            "HyperVergeResultsAuthHeader",
+            settings::DEFAULT_RESULTS_AUTH_HEADER,
+            "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$",
+            "Header name the HyperVerge Results subscription sends the token in.",
+        ),
+        Setting::secrets(
+            var::RESULTS_AUTH_TOKENS,
+            "HyperVergeResultsAuthTokens",
+            "Comma-separated values accepted in the HyperVerge Results header (the `headers` you \
+             set on the subscription), 16+ characters each.",
+        ),
     ],
-    secret_variables: &[var::DIGILOCKER_URL_TOKENS, var::RESULTS_AUTH_TOKENS],
     local: &[
         (var::DIGILOCKER_URL_TOKENS, "local-digilocker-url-token"),
         (var::RESULTS_AUTH_TOKENS, "local-results-token"),
