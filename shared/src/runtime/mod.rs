@@ -1,7 +1,7 @@
 //! Running a function: `startup` builds what a cold start needs once (configuration, clients,
 //! the pipeline, the worker or the sweeper), `lambda` serves it (API Gateway events ⇄ the
 //! pipeline, SQS batches ⇄ the worker, the runtime loops). One entry per kind of function, so
-//! every `main` is the same three lines: `webhook`, `journey_worker`, `journey_sweeper`.
+//! every `main` is one call: `webhook`, `journey_worker`, `journey_sweeper`.
 //!
 //! A bad configuration is one log line naming the variable, then exit code 2 (Lambda reports an
 //! init failure).

@@ -1,11 +1,12 @@
-//! Provider sources, one folder per provider (`cashfree/`, `hyperverge/`): each folder holds its
-//! sources (route, payload recognition, authentication builder), its settings and the
+//! Provider sources, one folder per provider (`cashfree/`, `digio/`, `hyperverge/`): each folder
+//! holds its sources (route, payload recognition, authentication builder), its settings and the
 //! description of the function that serves them, local values included. The pipeline knows none
 //! of them; `registry` lists the functions. Adding a source is one module in its provider's
-//! folder and one entry in that provider's `FUNCTION`; adding a provider is one folder and one
-//! line in `registry` (docs/development.md lists the rest: template, samples, schema). The
-//! contract they fill in (`SourceSpec`, `Recognized`, `FunctionSpec`) is the intake's
-//! (`intake::source`), re-exported here.
+//! folder and one entry in that provider's `FUNCTION`; adding a provider is one folder, its
+//! `pub mod` line here and one line in `registry`; then its samples, and `make generate` writes
+//! the template, the docs' tables, the schema's lists and its function crate
+//! (docs/development.md, "Adding a source"). The contract they fill in (`SourceSpec`,
+//! `Recognized`, `FunctionSpec`) is the intake's (`intake::source`), re-exported here.
 
 pub mod cashfree;
 pub mod digio;

@@ -1,7 +1,8 @@
 //! The one description of what runs where: each Lambda function (its name, which is also its
-//! binary's), the sources it serves and the settings it reads. Every caller uses it: the
-//! functions' `main`, the local gateway and tools, the tests, the bench and the template drift
-//! test. A path that no function serves is an error, never a fallback to some function.
+//! binary's), the sources it serves and the settings it reads (`config::setting`). `make
+//! generate` writes the template's and the docs' provider parts from it; the local gateway and
+//! tools, the tests and the bench read it; each function's `main` names its own provider's
+//! `FUNCTION`. A path that no function serves is an error, never a fallback to some function.
 
 use crate::config;
 use crate::event::AuthScheme;

@@ -180,11 +180,73 @@ fn function_alarms(r: &Registry) -> String {
     )
 }
 
+/// | type | made by |: every event type the sources make of what their providers send.
+fn event_types(r: &Registry) -> String {
+    let mut t = String::from("| type | made by |\n|---|---|\n");
+    for event_type in registry::event_types() {
+        if event_type.ends_with(".unrecognized") {
+            continue;
+        }
+        let makers: Vec<&str> = r
+            .sources()
+            .map(|(_, s)| spec(s.name))
+            .filter(|spec| {
+                spec.events
+                    .iter()
+                    .any(|(_, kind)| match kind.split_once('.') {
+                        Some(_) => format!("kyc.{kind}") == event_type,
+                        None => format!("kyc.{}.{kind}", spec.product) == event_type,
+                    })
+            })
+            .map(|spec| spec.name)
+            .collect();
+        let _ = writeln!(t, "| `{event_type}` | {} |", code(makers));
+    }
+    t
+}
+
+/// | `data.auth_scheme` | what it means |: every scheme an event can carry.
+fn schemes(r: &Registry) -> String {
+    let mut t = String::from("| `data.auth_scheme` | what authenticated the event |\n|---|---|\n");
+    for scheme in &r.schemes {
+        let name = scheme.as_str();
+        let by_function = registry::FUNCTIONS
+            .iter()
+            .find(|f| f.schemes.iter().any(|s| s.as_str() == name));
+        let by_api = registry::STATUS_APIS
+            .iter()
+            .find(|a| a.scheme.as_str() == name);
+        let meaning = match (by_function, by_api) {
+            (Some(f), _) => format!(
+                "a delivery to `{}`, authenticated as its source's row of the sources table says ({})",
+                f.name,
+                code(f.sources.iter().map(|s| s.name))
+            ),
+            (None, Some(api)) => format!(
+                "`kyc.journey.reconciled`: the journey sweeper read it from {}'s status API",
+                api.provider
+            ),
+            (None, None) => {
+                "`kyc.journey.started`: sent by the application (or the operator)".to_owned()
+            }
+        };
+        let _ = writeln!(t, "| `{name}` | {meaning} |");
+    }
+    t
+}
+
 /// The Markdown files with generated tables, and their regions.
 pub fn regions(r: &Registry) -> Vec<(&'static str, Vec<(&'static str, String)>)> {
     vec![
         ("README.md", vec![("sources", sources(r))]),
-        ("docs/design.md", vec![("sources", sources(r))]),
+        (
+            "docs/design.md",
+            vec![
+                ("sources", sources(r)),
+                ("event types", event_types(r)),
+                ("schemes", schemes(r)),
+            ],
+        ),
         (
             "docs/configuration.md",
             vec![("provider settings", settings(r))],
