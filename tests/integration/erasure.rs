@@ -319,3 +319,68 @@ async fn a_delivery_without_a_journey_reference_is_erased_by_its_event_id() {
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("\"verification_id\":\"rp-1\""), "{out}");
 }
+
+/// An erasure that finds nothing is not an erasure: a reference in another letter case, or one
+/// never archived, writes nothing and exits 1 naming what it looked for; the subject is trimmed
+/// as every other flag is, so a stray space still finds the journey.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erase_that_finds_nothing_writes_nothing_and_a_padded_subject_is_trimmed() {
+    let stack = Stack::new(true).await;
+    let f = stack.cashfree(&[]).await;
+    for body in webhooks() {
+        deliver(&f, &body).await;
+    }
+    let before = key_items(&stack).await;
+    assert_eq!(before.len(), 3);
+    let erase = |what: &[&str]| {
+        let mut args = vec![
+            "erase",
+            "--source",
+            SOURCE,
+            "--reason",
+            "DPDP request 2026-118",
+        ];
+        args.extend_from_slice(what);
+        kycctl(&stack, &args)
+    };
+    for what in [
+        &["--subject", "RP-1"][..],
+        &["--subject", "rp-404"][..],
+        &["--event", &"ab".repeat(32)][..],
+    ] {
+        let (code, out) = erase(what);
+        assert_eq!(code, 1, "{what:?}: {out}");
+        assert!(out.contains("nothing erased"), "{out}");
+        assert!(out.contains(what[1]), "names what it looked for: {out}");
+        assert!(!out.contains("deleted"), "{out}");
+        assert_eq!(
+            key_items(&stack).await,
+            before,
+            "{what:?}: no erasure record, no key deleted"
+        );
+    }
+    let (code, out) = erase(&["--subject", " rp-1 "]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("2 deliveries' keys deleted"), "{out}");
+    // The list marks the erased deliveries, never a bare `-`.
+    let (code, out) = kycctl(&stack, &["archive", "list", "--source", SOURCE]);
+    assert_eq!(code, 0, "{out}");
+    let rows: Vec<&str> = out
+        .lines()
+        .filter(|l| l.len() > 64 && !l.starts_with("EVENT"))
+        .collect();
+    assert_eq!(rows.len(), 3, "{out}");
+    assert_eq!(
+        rows.iter().filter(|r| r.contains("erased 20")).count(),
+        2,
+        "{out}"
+    );
+    assert!(rows.iter().all(|r| !r.contains("  -  ")), "{out}");
+    for id in deliveries_of(&stack, "rp-2").await {
+        let (_, out) = show(&stack, &id);
+        assert!(
+            out.contains("rp-2"),
+            "the other journey stays readable: {out}"
+        );
+    }
+}

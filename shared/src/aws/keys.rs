@@ -54,6 +54,18 @@ pub const JOURNEY_ERASURE_ATTRIBUTES: &[&str] = &[
 /// `journey` encryption context).
 pub const DATA_KEY_ACTIONS: &[&str] = &["kms:GenerateDataKey"];
 
+/// What an erasure did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Erased {
+    /// The journey's keys are deleted, and this record says so.
+    Now(Erasure),
+    /// An earlier erasure deleted them and nothing was archived since: nothing written.
+    Already,
+    /// The table holds neither a key nor an erasure record of the journey (a reference mistyped,
+    /// or one that was never archived): nothing written, nothing erased.
+    NothingFound,
+}
+
 /// An erasure record: a journey's keys deleted.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Erasure {
@@ -238,7 +250,7 @@ impl ArchiveKeyTable {
         by: &str,
         reason: &str,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Option<Erasure>, String> {
+    ) -> Result<Erased, String> {
         let items = self.items(journey).await?;
         let event_ids: Vec<String> = items
             .iter()
@@ -248,8 +260,10 @@ impl ArchiveKeyTable {
         let earlier = items
             .iter()
             .any(|i| text(i, attr::SK).starts_with(ERASURE_PREFIX));
-        if event_ids.is_empty() && earlier {
-            return Ok(None);
+        match (event_ids.is_empty(), earlier) {
+            (true, true) => return Ok(Erased::Already),
+            (true, false) => return Ok(Erased::NothingFound),
+            _ => {}
         }
         let erased_at = crate::event::timestamp(now);
         let mut record = self
@@ -273,7 +287,7 @@ impl ArchiveKeyTable {
         for id in &event_ids {
             self.delete(journey, id).await?;
         }
-        Ok(Some(Erasure {
+        Ok(Erased::Now(Erasure {
             journey: journey.to_owned(),
             erased_at,
             by: by.to_owned(),

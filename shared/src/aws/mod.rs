@@ -21,7 +21,7 @@ mod sqs;
 pub use due::DynamoDueJourneys;
 pub use fault::fault;
 pub use journeys::DynamoJourneys;
-pub use keys::{attr as keys_attr, ArchiveKeyTable, Erasure, Found};
+pub use keys::{attr as keys_attr, ArchiveKeyTable, Erased, Erasure, Found};
 pub use kms::{trust, KmsSigner};
 pub use reader::{JourneyReader, JourneyView};
 pub use s3::S3Archive;

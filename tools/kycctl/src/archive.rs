@@ -140,8 +140,8 @@ pub async fn archive(args: ArchiveArgs) -> Result<Report, Failure> {
                     "{:<64}  {:<24}  {:<32}  {}",
                     d.event_id,
                     d.received_at,
-                    d.subject().unwrap_or_else(|| "-".to_owned()),
-                    d.event_type().unwrap_or_else(|| "-".to_owned())
+                    crate::record::cell(d.subject(), d),
+                    crate::record::cell(d.event_type(), d)
                 )
             }));
             text.extend(
@@ -153,6 +153,7 @@ pub async fn archive(args: ArchiveArgs) -> Result<Report, Failure> {
                 "deliveries": entries.iter().map(|e| json!({
                     "event_id": e.delivery.event_id, "received_at": e.delivery.received_at,
                     "subject": e.delivery.subject(), "type": e.delivery.event_type(), "key": e.key,
+                    "erased": e.delivery.erased,
                 })).collect::<Vec<_>>(),
                 "unreadable": unreadable.iter().map(|(key, why)| json!({"key": key, "why": why})).collect::<Vec<_>>(),
             });

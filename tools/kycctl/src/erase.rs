@@ -8,7 +8,7 @@
 use crate::report::Failure;
 use crate::report::Report;
 use clap::Args;
-use kyc_intake::aws::{ArchiveKeyTable, JourneyReader};
+use kyc_intake::aws::{ArchiveKeyTable, Erased, JourneyReader};
 use kyc_intake::config::var::ARCHIVE_KEYS_TABLE;
 use kyc_intake::intake::seal;
 use serde_json::json;
@@ -88,7 +88,8 @@ pub async fn erase(args: EraseArgs) -> Result<Report, Failure> {
         });
         return Ok(Report::ok(text, json));
     }
-    let (Some(source), Some(reason)) = (args.source, args.reason) else {
+    let subject = crate::report::given(args.subject);
+    let (Some(source), Some(reason)) = (crate::report::given(args.source), args.reason) else {
         return Err(Failure::usage(
             "--source, --subject (or --event) and --reason",
         ));
@@ -97,7 +98,7 @@ pub async fn erase(args: EraseArgs) -> Result<Report, Failure> {
     if reason.trim().is_empty() {
         return Err(Failure::usage("--reason must say why"));
     }
-    let journey = match (&args.subject, &args.event) {
+    let journey = match (&subject, &args.event) {
         (Some(subject), None) => seal::journey(&source, Some(subject), ""),
         (None, Some(event)) => {
             let event = event.trim().to_ascii_lowercase();
@@ -111,12 +112,28 @@ pub async fn erase(args: EraseArgs) -> Result<Report, Failure> {
         _ => return Err(Failure::usage("--subject or --event")),
     };
     let by = caller(&sdk).await?;
-    let erasure = keys
+    let erasure = match keys
         .erase(&journey, &by, reason.trim(), chrono::Utc::now())
         .await
-        .map_err(Failure::failed)?;
+        .map_err(Failure::failed)?
+    {
+        Erased::Now(e) => Some(e),
+        Erased::Already => None,
+        // Nothing to erase is not an erasure: say what was looked for, write nothing, exit 1.
+        Erased::NothingFound => {
+            let what = match (&subject, &args.event) {
+                (Some(subject), _) => format!("the journey {subject:?} of {source}"),
+                (None, Some(event)) => format!("the delivery {event} of {source}"),
+                _ => source.clone(),
+            };
+            return Err(Failure::failed(format!(
+                "nothing erased: the archive keys table holds no key and no erasure of {what} (journey {}); the reference must match exactly, letter case included (kycctl journey find, or archive list --source {source}, shows the ones archived)",
+                &journey[..16]
+            )));
+        }
+    };
     // A delivery without a journey reference has no journey item.
-    let links = match (crate::report::given(args.journey_table), &args.subject) {
+    let links = match (crate::report::given(args.journey_table), &subject) {
         (Some(table), Some(subject)) => Some(
             JourneyReader::new(aws_sdk_dynamodb::Client::new(&sdk), table)
                 .drop_archive_links(&source, subject)

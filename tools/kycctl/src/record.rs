@@ -304,6 +304,16 @@ impl Reader {
 }
 
 /// An archived delivery and its key.
+/// A delivery's subject or type as a list shows it: the value, or `erased <date>` when its
+/// journey was erased (the sealed part that held it is gone), else `-`.
+pub(crate) fn cell(value: Option<String>, delivery: &ArchivedDelivery) -> String {
+    match (value, &delivery.erased) {
+        (Some(v), _) => v,
+        (None, Some(at)) => format!("erased {}", at.get(..10).unwrap_or(at)),
+        (None, None) => "-".to_owned(),
+    }
+}
+
 pub(crate) struct Entry {
     pub(crate) key: String,
     pub(crate) delivery: ArchivedDelivery,

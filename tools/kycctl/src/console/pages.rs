@@ -510,8 +510,8 @@ pub(crate) async fn archive(State(c): Shared, Query(q): Query<ArchiveQuery>) -> 
                 event_id: e.delivery.event_id.clone(),
                 received: when(Some(&e.delivery.received_at)),
                 source: e.delivery.source.clone(),
-                subject: e.delivery.subject().unwrap_or_else(|| "-".to_owned()),
-                event_type: e.delivery.event_type().unwrap_or_else(|| "-".to_owned()),
+                subject: crate::record::cell(e.delivery.subject(), &e.delivery),
+                event_type: crate::record::cell(e.delivery.event_type(), &e.delivery),
             }),
             Err(bad) => unreadable.push(bad),
         }
