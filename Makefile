@@ -36,7 +36,8 @@ SECRETS       ?= environment
 # The local stack (docs/configuration.md), for run/invoke/receive only: deploy and the AWS CLI
 # never see these dummy credentials or the local endpoint. The providers' settings are not here:
 # kyc-local and the samples take each function's local values from the registry
-# (`FunctionSpec::local`) unless the environment sets them.
+# (`FunctionSpec::local`) unless the environment sets them. EVENT_PERSONAL_DATA and RUST_LOG
+# keep the caller's value (`EVENT_PERSONAL_DATA=include make run`).
 LOCAL_ENV := \
   AWS_ENDPOINT_URL=http://127.0.0.1:$(EMULATOR_PORT) \
   AWS_REGION=$(REGION) \
@@ -50,7 +51,7 @@ LOCAL_ENV := \
   ARCHIVE_SIGNING_KEY_ID=alias/kyc-archive-signing \
   ARCHIVE_KEYS_TABLE=kyc-archive-keys \
   ARCHIVE_KMS_KEY_ID=alias/kyc-archive \
-  EVENT_PERSONAL_DATA=withhold \
+  EVENT_PERSONAL_DATA=$${EVENT_PERSONAL_DATA:-withhold} \
   JOURNEY_TABLE=kyc-journeys \
   JOURNEY_STREAM_TOPIC_ARN=arn:aws:sns:$(REGION):123456789012:kyc-journey-stream.fifo \
   APPLICATION_QUEUE_URL=http://127.0.0.1:$(EMULATOR_PORT)/123456789012/kyc-application.fifo \

@@ -405,10 +405,21 @@ async fn run_serve(options: &Serve) -> Result<(), BoxError> {
     let listener = tokio::net::TcpListener::bind(&listen).await.map_err(|e| {
         format!("cannot listen on {listen} ({e}): another `make run`? stop it, or pick another address (GATEWAY=127.0.0.1:3001)")
     })?;
-    // One start-up line (the function logs follow it).
+    // One start-up line (the function logs follow it), and what the events carry of the
+    // personal data in a payload (`EVENT_PERSONAL_DATA`, the caller's value when set).
     eprintln!(
         "kyc-local: serving {} on http://{listen} (table {table}, queue {created})",
         routes.join(", ")
+    );
+    let personal = std::env::var(config::var::EVENT_PERSONAL_DATA).unwrap_or_default();
+    let personal = if personal.trim().is_empty() {
+        "withhold"
+    } else {
+        personal.trim()
+    };
+    eprintln!(
+        "kyc-local: events {} the personal data each source declares (EVENT_PERSONAL_DATA={personal})",
+        if personal.eq_ignore_ascii_case("include") { "include" } else { "withhold" }
     );
     gateway::serve(listener, Arc::new(functions)).await
 }
