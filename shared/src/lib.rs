@@ -18,8 +18,9 @@
 //!
 //! Beside them: `config` (the environment and secret values), `event` (the schema), `ports`,
 //! `metrics`, `telemetry`, `trace`.
-//! The domain knows nothing of Lambda; no module imports one that imports it back (a test
-//! holds this).
+//! Lambda's own types stay in `runtime/`, but for one: the journey worker (`journeys/worker`)
+//! reads SQS batches as `aws_lambda_events` types. No module imports one that imports it back (a
+//! test holds this).
 #![forbid(unsafe_code)]
 
 pub mod aws;

@@ -13,6 +13,8 @@
 //! | `ProviderDelay` | Milliseconds | `Source` (when the provider's event time is known) |
 //! | `SecretRefreshFailed` | Count | `Variable`; none (one alarm) |
 //! | `StalledJourneys`, `ReconciledJourneys` | Count | `Source`; none (the sweeper, one per run) |
+//! | `DueJourneys`, `SweepIncomplete`, `ReconcileUnavailable`, `ReconcileInvalid`, `SweepSendRefused` | Count | none (the sweeper, one document per run: `sweeper::SweepReport::counts`) |
+//! | `RefusedSender`, `RefusedInvalid` | Count | none (the journey worker, a record it refused) |
 //!
 //! Every document carries a `level` that Lambda's log-level filter keeps at the configured level
 //! (`telemetry::metrics_level`). Dimension values are the source name, the variable name, the response's `status`/`error` code and the event

@@ -1,6 +1,8 @@
-//! The pipeline's two narrow ports: the idempotency store (the `lambda-idempotency` crate's port,
-//! on DynamoDB there) and the event sink (SQS in `aws`). `memory` has an in-memory sink and
-//! journey store for unit tests; the in-memory idempotency store is the crate's.
+//! Two of the pipeline's ports: the idempotency store (the `lambda-idempotency` crate's port, on
+//! DynamoDB there) and the event sink (SQS in `aws`), and the fault every port reports. The
+//! pipeline's other collaborators are traits of their own rooms (the archive, the key vault, the
+//! attestor, the metrics sink, the secrets' refresh). `memory` has an in-memory sink and journey
+//! store for unit tests; the in-memory idempotency store is the crate's.
 
 use std::future::Future;
 

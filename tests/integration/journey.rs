@@ -704,6 +704,69 @@ async fn a_dead_lettered_message_is_listed_without_being_taken_and_recovered_by_
                 || m.body.contains("kyc.journey.stalled")),
         "the forged decision is never forwarded, the stall report never re-sent"
     );
+
+    // What a redrive left is deleted by id once understood, with a reason; an id that is not
+    // there fails naming it, and the rest stay.
+    let (_, out) = kycctl_queues(&stack, &["--json", "dlq", "list"]);
+    let left: serde_json::Value = serde_json::from_str(out.trim()).expect("JSON");
+    let ids: Vec<String> = left["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .map(|m| m["message_id"].as_str().expect("an id").to_owned())
+        .collect();
+    assert_eq!(ids.len(), 2, "{left}");
+    let (code, out) = kycctl_queues(
+        &stack,
+        &[
+            "dlq",
+            "delete",
+            &ids[0],
+            "not-a-message",
+            "--reason",
+            "a poison record, fixed in 1.4",
+        ],
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!("{} deleted from", ids[0])),
+        "logged: {out}"
+    );
+    assert!(
+        out.contains("not in the dead-letter queue: not-a-message"),
+        "{out}"
+    );
+    let (code, out) = kycctl_queues(&stack, &["dlq", "delete", &ids[1], "--reason", " "]);
+    assert_eq!(code, 2, "a reason says why: {out}");
+    let (code, out) = kycctl_queues(&stack, &["dlq", "delete", &ids[1], "--reason", "forged"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("1 message deleted from the dead-letter queue (forged)"),
+        "{out}"
+    );
+    let (_, listed) = kycctl_queues(&stack, &["dlq", "list"]);
+    assert!(
+        listed.contains("0 messages in the dead-letter queue"),
+        "{listed}"
+    );
+    // Away from the local stack a redrive without the worker's senders refuses to start.
+    let (code, out) = kycctl_local(
+        &[
+            "dlq",
+            "redrive",
+            "--dlq-url",
+            "https://sqs.ap-south-1.amazonaws.com/123456789012/kyc-events-dlq.fifo",
+            "--queue-url",
+            "https://sqs.ap-south-1.amazonaws.com/123456789012/kyc-events.fifo",
+        ],
+        &[],
+        &["JOURNEY_SENDERS", "EVENTS_DLQ_URL", "EVENTS_QUEUE_URL"],
+    );
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("give --senders or set JOURNEY_SENDERS"),
+        "{out}"
+    );
 }
 
 /// The journey's timeline (`history`): every event applied, newest last, with its origin and the

@@ -1,6 +1,7 @@
-//! The intake pipeline, provider-agnostic: route → authenticate → normalize → claim → send →
-//! complete. Expected cases (duplicates, refusals) are outcomes, not errors; only DynamoDB and SQS
-//! faults become 503.
+//! The intake pipeline, provider-agnostic: route → authenticate → normalize → claim → send and
+//! archive (attested, sealed per delivery) → complete. Expected cases (duplicates, refusals) are
+//! outcomes, not errors; a fault of DynamoDB, SQS, the archive (S3, its keys table, KMS), the
+//! attestation or of normalizing becomes 503, so the provider retries.
 
 use super::source::Source;
 use crate::intake::archive::{self, Archive, ArchivedDelivery};

@@ -54,10 +54,28 @@ enum DlqCommand {
         #[command(flatten)]
         archive: crate::record::ArchiveAccess,
         /// Who may send what (the journey worker's `JOURNEY_SENDERS`): a message whose original
-        /// sender may not send it is left. Unset: every sender is believed (local use).
+        /// sender may not send it is left. Required, but on the local stack (a loopback queue
+        /// URL), where every sender is believed.
         #[arg(long, env = "JOURNEY_SENDERS")]
         senders: Option<String>,
     },
+    /// Delete messages by id once what dead-lettered them is understood (each a redrive left),
+    /// so the alarm clears; the reason is logged with each id.
+    Delete {
+        /// The message ids (`dlq list` shows them).
+        #[arg(required = true)]
+        ids: Vec<String>,
+        /// Why they may go (kept in the log, with who ran it).
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+/// Whether `url` is the local stack's (a loopback host): there a redrive may believe every
+/// sender, as `make run`'s worker does.
+fn local(url: &str) -> bool {
+    reqwest::Url::parse(url)
+        .is_ok_and(|u| matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")))
 }
 
 fn sqs_error<E: std::fmt::Display>(what: &str, e: E) -> Failure {
@@ -192,6 +210,7 @@ pub async fn dlq(args: DlqArgs) -> Result<Report, Failure> {
     let sqs = Client::new(&sdk);
     match args.command {
         DlqCommand::List { body, limit } => Ok(listed(&list(&sqs, &dlq_url, limit, body).await?)),
+        DlqCommand::Delete { ids, reason } => delete(&sqs, &dlq_url, ids, &reason).await,
         DlqCommand::Redrive {
             queue_url,
             archive,
@@ -206,7 +225,10 @@ pub async fn dlq(args: DlqArgs) -> Result<Report, Failure> {
                     Senders::parse(&list)
                         .map_err(|e| Failure::usage(format!("JOURNEY_SENDERS: {e}")))?,
                 ),
-                None => None,
+                None if local(&dlq_url) => None,
+                None => return Err(Failure::usage(
+                    "a redrive checks each message's sender as the worker does: give --senders or set JOURNEY_SENDERS to the worker's value (aws lambda get-function-configuration --function-name <the journey worker> --query Environment.Variables.JOURNEY_SENDERS)",
+                )),
             };
             let reader = archive.reader_on(&sdk);
             let redrive = Redrive {
@@ -221,6 +243,80 @@ pub async fn dlq(args: DlqArgs) -> Result<Report, Failure> {
             Ok(redrive.run().await?.report())
         }
     }
+}
+
+/// Delete the messages `ids` names, each once it is found; the rest are let go at once. Every
+/// id must be found, or the command fails naming those it did not (the ones found are gone).
+async fn delete(
+    sqs: &Client,
+    dlq_url: &str,
+    ids: Vec<String>,
+    reason: &str,
+) -> Result<Report, Failure> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(Failure::usage("--reason must say why"));
+    }
+    let mut wanted: BTreeSet<String> = ids.iter().map(|i| i.trim().to_owned()).collect();
+    let mut deleted = Vec::new();
+    let mut held = Vec::new();
+    while !wanted.is_empty() {
+        let round = receive(sqs, dlq_url, 30).await?;
+        if round.is_empty() {
+            break;
+        }
+        for m in round {
+            let id = m.message_id().unwrap_or_default().to_owned();
+            let receipt = m.receipt_handle().unwrap_or_default().to_owned();
+            if !wanted.remove(&id) {
+                held.push(receipt);
+                continue;
+            }
+            sqs.delete_message()
+                .queue_url(dlq_url)
+                .receipt_handle(receipt)
+                .send()
+                .await
+                .map_err(|e| {
+                    sqs_error("DeleteMessage", aws_sdk_sqs::error::DisplayErrorContext(e))
+                })?;
+            // The record of it on standard error (kept by whatever runs kycctl): the id and the
+            // reason, never the body (it can carry personal data).
+            eprintln!("kycctl dlq delete: {id} deleted from {dlq_url}: {reason}");
+            deleted.push(id);
+        }
+    }
+    for receipt in held {
+        sqs.change_message_visibility()
+            .queue_url(dlq_url)
+            .receipt_handle(receipt)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .map_err(|e| {
+                sqs_error(
+                    "ChangeMessageVisibility",
+                    aws_sdk_sqs::error::DisplayErrorContext(e),
+                )
+            })?;
+    }
+    let mut text: Vec<String> = deleted.iter().map(|id| format!("{id}  deleted")).collect();
+    text.push(format!(
+        "{} deleted from the dead-letter queue ({reason})",
+        crate::report::counted(deleted.len(), "message", "messages")
+    ));
+    if !wanted.is_empty() {
+        let missing: Vec<String> = wanted.into_iter().collect();
+        return Err(Failure::failed(format!(
+            "{}; not in the dead-letter queue: {} (dlq list shows what is)",
+            text.join("\n"),
+            missing.join(", ")
+        )));
+    }
+    Ok(Report::ok(
+        text,
+        json!({ "deleted": deleted, "reason": reason }),
+    ))
 }
 
 /// How a dead-lettered message is recovered.

@@ -1,6 +1,7 @@
 //! `kycctl`: the operator's command line. Registers and checks the HyperVerge subscriptions,
-//! smoke-tests a deployed endpoint with a signed sample, prints the Cashfree dashboard steps,
-//! reads the audit archive and replays it.
+//! prints the Cashfree and Digio dashboard steps, smoke-tests a deployed endpoint with a signed
+//! sample, reads, verifies and replays the audit archive, shows and starts journeys, recovers the
+//! dead-letter queue, erases a journey's archived deliveries, and serves the operator console.
 //! Exit codes: 0 ok, 1 drift or a refusal (provider or endpoint), 2 usage. Credentials and tokens
 //! never appear in its output.
 #![forbid(unsafe_code)]
@@ -29,7 +30,7 @@ use std::time::Duration;
 #[command(
     name = "kycctl",
     version,
-    about = "Register and check the KYC providers' webhook subscriptions; smoke-test a deployment.",
+    about = "Operate the KYC webhook intake: register and check providers, smoke-test, journeys, the archive (verify, replay, erase), the dead-letter queue, the console.",
     after_help = "Exit codes: 0 ok, 1 drift or refusal, 2 usage. HyperVerge commands read HYPERVERGE_APP_ID and HYPERVERGE_APP_KEY."
 )]
 struct Cli {
