@@ -117,9 +117,10 @@ receive: build
 	@env $(LOCAL_ENV) $(KYC_LOCAL) receive
 
 .PHONY: consume
-# The README's consumer (docs/consumer.py) on the local application queue, as written.
+# The README's consumer (docs/consumer.py) on the local application queue, as written; short
+# polls and a quiet Ctrl-C (tools/local/consume.py says why).
 consume: $(MOTO_STAMP)
-	@env $(LOCAL_ENV) $(PY) docs/consumer.py
+	@env $(LOCAL_ENV) $(PY) tools/local/consume.py docs/consumer.py
 
 .PHONY: load
 # A load on a running `make run`: 600 events x 3 deliveries, measured at the application queue.

@@ -485,8 +485,10 @@ async fn the_readmes_consumer_runs_as_written_on_the_application_queue() {
     let sdk = local_sdk_config(endpoint()).await;
     let (_, worker, topic) = stack.journey_worker_with_stream(&sdk, None).await;
     let app = subscriber(&stack, &topic, "app", &[]).await;
-    // As `make consume` runs it: the local stack's variables, nothing else.
+    // As `make consume` runs it (through tools/local/consume.py: short polls, a quiet Ctrl-C):
+    // the local stack's variables, nothing else.
     let mut child = std::process::Command::new(kyc_intake_tests::moto_python())
+        .arg(kyc_intake_tests::workspace().join("tools/local/consume.py"))
         .arg(kyc_intake_tests::workspace().join("docs/consumer.py"))
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -496,7 +498,7 @@ async fn the_readmes_consumer_runs_as_written_on_the_application_queue() {
         .env("AWS_SECRET_ACCESS_KEY", "local")
         .env("APPLICATION_QUEUE_URL", &app)
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("run docs/consumer.py");
     let stdout = child.stdout.take().expect("stdout");
@@ -509,11 +511,23 @@ async fn the_readmes_consumer_runs_as_written_on_the_application_queue() {
     });
     queued_through_the_worker(&stack, &deployed, &worker, "rc-1").await;
     let line = tokio::time::timeout(std::time::Duration::from_secs(60), printed).await;
-    let _ = child.kill();
-    let _ = child.wait();
+    // Ctrl-C: one line, no traceback, a clean exit.
+    let interrupted = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .is_ok_and(|s| s.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .expect("join")
+        .expect("the consumer ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
         line.expect("the consumer printed within a minute")
             .expect("reader"),
         Some("kyc.vkyc.call_queued rc-1 open".to_owned())
     );
+    assert!(interrupted, "SIGINT sent");
+    assert!(out.status.success(), "{:?} {stderr}", out.status);
+    assert!(stderr.contains("consumer stopped"), "{stderr}");
+    assert!(!stderr.contains("Traceback"), "{stderr}");
 }

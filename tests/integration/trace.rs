@@ -100,19 +100,16 @@ async fn one_webhooks_trace_id_runs_from_its_log_line_to_the_journey_stream() {
     let event: Value = serde_json::from_str(&streamed[0].body).expect("event");
     assert_eq!(event["traceparent"], trace.traceparent());
 
-    // kycctl journey show prints it, with the X-Ray link of the region.
+    // kycctl journey show prints it; on the local stack without a link to X-Ray, where a local
+    // trace never is (on AWS a sampled trace links to its page: `journey::trace_tests`).
     let (code, out) = kyc_intake_tests::kycctl_local(
         &["journey", "show", "cashfree/vkyc", "tr-1"],
         &[("JOURNEY_TABLE", table.as_str())],
         &[],
     );
     assert_eq!(code, 0, "{out}");
-    assert!(
-        out.contains(&format!(
-            "trace {id}  https://ap-south-1.console.aws.amazon.com/cloudwatch/home?region=ap-south-1#xray:traces/{id}"
-        )),
-        "{out}"
-    );
+    assert!(out.contains(&format!("trace {id}\n")), "{out}");
+    assert!(!out.contains("console.aws.amazon.com"), "{out}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

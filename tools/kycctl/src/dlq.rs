@@ -238,7 +238,8 @@ pub async fn dlq(args: DlqArgs) -> Result<Report, Failure> {
                 reader,
                 senders,
                 replay_id: crate::replay::replay_id(),
-                trace: kyc_intake::trace::TraceHeader::new_root(true),
+                // Not sampled: kycctl sends nothing to X-Ray.
+                trace: kyc_intake::trace::TraceHeader::new_root(false),
             };
             Ok(redrive.run().await?.report())
         }

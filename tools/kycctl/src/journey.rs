@@ -90,13 +90,23 @@ fn read_failed(e: kyc_intake::ports::PortError) -> Failure {
     ))
 }
 
-/// The trace's page in the AWS console of the region kycctl runs against, when X-Ray has it (the
-/// trace was sampled); the trace id alone finds its log lines either way.
+/// The trace's page in the AWS console of the region kycctl runs against, when X-Ray has it: the
+/// trace was sampled and kycctl is not pointed at a local server (`AWS_ENDPOINT_URL`), whose
+/// traces never reach X-Ray. The trace id alone finds its log lines either way.
 pub(crate) fn trace_link(trace_id: &str, sampled: bool) -> Option<String> {
-    let region = ["AWS_REGION", "AWS_DEFAULT_REGION"]
-        .iter()
-        .find_map(|v| std::env::var(v).ok().filter(|r| !r.trim().is_empty()))?;
-    sampled.then(|| kyc_intake::trace::TraceHeader::console_url(trace_id, region.trim()))
+    let set = |v: &str| std::env::var(v).ok().filter(|r| !r.trim().is_empty());
+    let region = set("AWS_REGION").or_else(|| set("AWS_DEFAULT_REGION"));
+    link(
+        trace_id,
+        sampled,
+        region.as_deref(),
+        set("AWS_ENDPOINT_URL").is_some(),
+    )
+}
+
+fn link(trace_id: &str, sampled: bool, region: Option<&str>, local: bool) -> Option<String> {
+    let region = region?.trim();
+    (sampled && !local).then(|| kyc_intake::trace::TraceHeader::console_url(trace_id, region))
 }
 
 /// A journey in a few readable lines.
@@ -277,4 +287,21 @@ pub async fn journey(args: JourneyArgs) -> Result<Report, Failure> {
         )],
         json!({ "source": spec.name, "subject": subject, "id": event.id }),
     ))
+}
+
+#[cfg(test)]
+mod trace_tests {
+    #[test]
+    fn a_trace_links_to_x_ray_only_when_sampled_on_aws() {
+        let id = "1-5759e988-bd862e3fe1be46a994272793";
+        assert!(super::link(id, true, Some("ap-south-1"), false)
+            .is_some_and(|l| l.contains("ap-south-1") && l.ends_with(id)));
+        assert_eq!(super::link(id, false, Some("ap-south-1"), false), None);
+        assert_eq!(
+            super::link(id, true, Some("ap-south-1"), true),
+            None,
+            "local"
+        );
+        assert_eq!(super::link(id, true, None, false), None);
+    }
 }

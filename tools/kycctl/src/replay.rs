@@ -96,7 +96,8 @@ pub(crate) struct ReplayRun {
 impl ReplayRun {
     /// A run with a new replay id and a new trace.
     pub(crate) fn new() -> Self {
-        let trace = TraceHeader::new_root(true);
+        // Not sampled: kycctl sends nothing to X-Ray, so no trace of it exists there.
+        let trace = TraceHeader::new_root(false);
         Self {
             replay_id: replay_id(),
             trace_id: trace.trace_id().to_owned(),

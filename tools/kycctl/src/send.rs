@@ -28,6 +28,42 @@ pub struct SendArgs {
     /// (`-`: standard input). Required for a remote URL, as `--secret` is.
     #[arg(long, env = "KYCCTL_TOKEN", hide_env_values = true)]
     pub(crate) token: Option<String>,
+    /// The journey reference to send in place of the sample's. To a remote URL it defaults to
+    /// `smoke-<epoch seconds>`, so a smoke test's event can never be taken for a customer's;
+    /// to `make run`'s gateway, the sample's own.
+    #[arg(long)]
+    pub(crate) subject: Option<String>,
+}
+
+/// `template` with every string of its body equal to the sample's journey reference replaced by
+/// `subject`; and the reference it had. The body is the provider's JSON, so the reference is
+/// the value its source recognizes as the subject, wherever the provider puts it.
+fn with_subject(template: &str, subject: &str) -> Result<(String, String), String> {
+    fn replace(v: &mut Value, old: &str, new: &str) {
+        match v {
+            Value::String(s) if s == old => *s = new.to_owned(),
+            Value::Array(items) => items.iter_mut().for_each(|i| replace(i, old, new)),
+            Value::Object(map) => map.values_mut().for_each(|i| replace(i, old, new)),
+            _ => {}
+        }
+    }
+    let mut event: Value = serde_json::from_str(template).map_err(|e| e.to_string())?;
+    let path = event["rawPath"]
+        .as_str()
+        .or_else(|| event["path"].as_str())
+        .ok_or("no path")?
+        .to_owned();
+    let (_, source) =
+        kyc_intake::sources::registry::serving(kyc_intake::sources::registry::FUNCTIONS, &path)
+            .ok_or_else(|| format!("no source serves {path}"))?;
+    let body = event["body"].as_str().ok_or("no body")?;
+    let mut payload: Value = serde_json::from_str(body).map_err(|e| format!("its body: {e}"))?;
+    let old = (source.recognize)(&payload)
+        .map(|r| r.subject)
+        .ok_or("its source does not recognize its body: no journey reference to replace")?;
+    replace(&mut payload, &old, subject);
+    event["body"] = Value::String(payload.to_string());
+    Ok((event.to_string(), old))
 }
 
 pub async fn send(args: SendArgs, timeout: Duration) -> Result<Report, Failure> {
@@ -35,6 +71,16 @@ pub async fn send(args: SendArgs, timeout: Duration) -> Result<Report, Failure> 
     let template = std::fs::read_to_string(&args.event)
         .map_err(|e| Failure::usage(format!("{}: {e}", args.event)))?;
     let loopback = matches!(base.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+    let subject = crate::report::given(args.subject)
+        .or_else(|| (!loopback).then(|| format!("smoke-{}", chrono::Utc::now().timestamp())));
+    let (template, replaced) = match &subject {
+        Some(subject) => {
+            let (template, old) = with_subject(&template, subject)
+                .map_err(|e| Failure::usage(format!("{}: --subject: {e}", args.event)))?;
+            (template, Some((old, subject.clone())))
+        }
+        None => (template, None),
+    };
     if !loopback && args.secret.is_none() && args.token.is_none() {
         return Err(Failure::usage(
             "--url is not the local gateway: give the deployment's --secret (Cashfree, Digio) or --token (HyperVerge), or set KYCCTL_SIGNING_SECRET / KYCCTL_TOKEN; the local secrets would only be refused",
@@ -101,9 +147,43 @@ pub async fn send(args: SendArgs, timeout: Duration) -> Result<Report, Failure> 
         )));
     }
     let body = res.text().await.unwrap_or_default();
+    let mut text = vec![format!("{}: HTTP {} {body}", args.event, status.as_u16())];
+    if let Some((old, new)) = &replaced {
+        text.push(format!(
+            "  journey {new} (in place of the sample's {old}): what it leaves is an event on the journey stream for your consumers, a journey item and an archived delivery; erase them with kycctl erase --source <its source> --subject {new} --reason \"smoke test\" (a sample that closes its journey never counts as stalled)"
+        ));
+    }
     Ok(Report {
-        text: vec![format!("{}: HTTP {} {body}", args.event, status.as_u16())],
-        json: json!({ "event": args.event, "url": shown, "status": status.as_u16(), "body": serde_json::from_str::<Value>(&body).unwrap_or(Value::String(body.clone())) }),
+        text,
+        json: json!({ "event": args.event, "url": shown, "status": status.as_u16(), "subject": replaced.as_ref().map(|(_, new)| new), "body": serde_json::from_str::<Value>(&body).unwrap_or(Value::String(body.clone())) }),
         drift: status != reqwest::StatusCode::OK,
     })
+}
+
+#[cfg(test)]
+mod subject_tests {
+    use super::with_subject;
+
+    #[test]
+    fn a_samples_journey_reference_is_replaced_wherever_its_provider_puts_it() {
+        for (sample, old) in [
+            (
+                include_str!("../../../events/cashfree/vkyc/link_expired.json"),
+                "test333",
+            ),
+            (
+                include_str!("../../../events/hyperverge/results/finish_auto_approved.json"),
+                "txn-7f3a9c",
+            ),
+        ] {
+            let (template, replaced) = with_subject(sample, "smoke-1765000000").expect("replaced");
+            assert_eq!(replaced, old);
+            assert!(template.contains("smoke-1765000000"), "{template}");
+            assert!(!template.contains(old), "{template}");
+            // Placeholders stay for the renderer to fill and sign.
+            assert_eq!(template.matches("{{").count(), sample.matches("{{").count());
+        }
+        let unrecognized = r#"{"rawPath":"/webhooks/cashfree/vkyc","body":"{\"a\":1}"}"#;
+        assert!(with_subject(unrecognized, "smoke-1").is_err());
+    }
 }
