@@ -72,6 +72,7 @@ help:
 	@echo "make journey ID=cashfree/vkyc#test333   a journey's state, as the journey worker keeps it"
 	@echo "make secret VAR=<secret setting> < new.txt   a local rotation (with 'make run SECRETS=secretsmanager')"
 	@echo "make pause / make resume / make purge   the incident drill: pause the worker of 'make run', resume it, purge the local queue"
+	@echo "make dead-letter   a poison record in the local dead-letter queue, for 'make kycctl ARGS=\"dlq list\"'"
 	@echo "make console    the operator console on 'make run': journeys, timelines, deliveries, replay in a browser"
 	@echo "make kycctl ARGS='archive list --source cashfree/vkyc'   kycctl against 'make run'"
 	@echo "make lint       rustfmt, clippy, cfn-lint, sam validate --lint"
@@ -140,6 +141,12 @@ journey: build
 secret: build
 	@test -n "$(VAR)" || { echo "usage: make secret VAR=<secret setting> < new-and-old.txt (kyc-local secret lists them)"; exit 2; }
 	@env $(LOCAL_ENV) $(KYC_LOCAL) secret '$(VAR)'
+
+.PHONY: dead-letter
+# The dead-letter walkthrough on `make run`: a poison record in the local DLQ, at once (the worker
+# would take five receives and minutes to put one there).
+dead-letter: build
+	@env $(LOCAL_ENV) $(KYC_LOCAL) dead-letter
 
 .PHONY: pause resume purge
 # The incident drill: pause the worker of a running `make run` (events wait on the queue), purge

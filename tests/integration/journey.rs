@@ -749,6 +749,27 @@ async fn a_dead_lettered_message_is_listed_without_being_taken_and_recovered_by_
         listed.contains("0 messages in the dead-letter queue"),
         "{listed}"
     );
+    // `make dead-letter` puts a poison record there at once, for the walkthrough.
+    let made = std::process::Command::new(kyc_intake_tests::workspace_binary("kyc-local"))
+        .arg("dead-letter")
+        .env("AWS_ENDPOINT_URL", endpoint())
+        .env("AWS_REGION", "ap-south-1")
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .env("EVENTS_DLQ_URL", dead_letter_queue(&stack))
+        .output()
+        .expect("kyc-local dead-letter");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let (_, listed) = kycctl_queues(&stack, &["dlq", "list"]);
+    assert!(
+        listed.contains("1 message in the dead-letter queue")
+            && listed.contains("kyc.vkyc.call_queued"),
+        "{listed}"
+    );
     // Away from the local stack a redrive without the worker's senders refuses to start.
     let (code, out) = kycctl_local(
         &[

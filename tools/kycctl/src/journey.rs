@@ -85,8 +85,14 @@ fn source_name(name: &str) -> Result<&'static str, Failure> {
 }
 
 fn read_failed(e: kyc_intake::ports::PortError) -> Failure {
+    // A connection that never opened is one short line, not the SDK's nested dispatch error.
+    let what = if e.detail.contains("dispatch failure") {
+        format!("{} could not connect", e.operation)
+    } else {
+        e.to_string()
+    };
     Failure::failed(format!(
-        "reading the journey table: {e} (check JOURNEY_TABLE, AWS_ENDPOINT_URL and the credentials; locally, is `make run` running?)"
+        "reading the journey table: {what} (check JOURNEY_TABLE, AWS_ENDPOINT_URL and the credentials; locally, is `make run` running?)"
     ))
 }
 

@@ -56,6 +56,44 @@ pub(crate) async fn purge() -> Result<(), BoxError> {
     Ok(())
 }
 
+/// Put a poison record into the local dead-letter queue (`EVENTS_DLQ_URL`), as five failed
+/// receives by the worker would, for the dead-letter walkthrough: `kycctl dlq list`, `redrive`
+/// (which leaves it: it is no event) and `delete`. On AWS nobody may send to that queue (its
+/// policy); the local server evaluates no queue policy.
+pub(crate) async fn dead_letter() -> Result<(), BoxError> {
+    kyc_local::server::ensure_reachable(&endpoint())?;
+    let dlq = std::env::var("EVENTS_DLQ_URL")
+        .map_err(|_| "EVENTS_DLQ_URL is not set (make dead-letter sets it)")?;
+    let now = chrono::Utc::now().timestamp_millis();
+    let out = aws_sdk_sqs::Client::new(&sdk().await)
+        .send_message()
+        .queue_url(&dlq)
+        .message_body(r#"{"poison": "a record no worker can read"}"#)
+        .message_group_id("cashfree/vkyc#poison-local")
+        .message_deduplication_id(format!("poison-{now}"))
+        .message_attributes(
+            "type",
+            aws_sdk_sqs::types::MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value("kyc.vkyc.call_queued")
+                .build()
+                .map_err(|e| format!("a message attribute: {e}"))?,
+        )
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "SendMessage: {}",
+                aws_sdk_sqs::error::DisplayErrorContext(e)
+            )
+        })?;
+    eprintln!(
+        "kyc-local: a poison record is in {dlq} (message id {}); make kycctl ARGS='dlq list'",
+        out.message_id().unwrap_or("-")
+    );
+    Ok(())
+}
+
 /// The local Secrets Manager secret `serve --secrets-manager` keeps a secret setting in.
 pub(crate) fn local_secret_id(variable: &str) -> String {
     format!("kyc-local/{variable}")

@@ -12,6 +12,7 @@
 //! kyc-local secret  VARIABLE                    a new value from stdin into the local Secrets Manager
 //! kyc-local worker  pause|resume                pause or resume the journey worker of `serve`
 //! kyc-local purge                               delete every message on the local events queue
+//! kyc-local dead-letter                         put a poison record into the local dead-letter queue
 //! kyc-local load    [--events 600 --deliveries 3] a load on `serve`, measured at the application queue
 //! kyc-local generate [--check]                  write the template's and docs' generated parts
 //! ```
@@ -107,6 +108,8 @@ enum Command {
     },
     /// Delete every message on the local events queue (the incident drill's lost events).
     Purge,
+    /// Put a poison record into the local dead-letter queue (the dead-letter walkthrough).
+    DeadLetter,
     /// Write every provider-specific part of the template, the docs' tables, the JSON Schema's
     /// lists and any missing function crate from the registry (`make generate`).
     Generate {
@@ -546,6 +549,7 @@ async fn main() {
         Command::Secret { variable } => put_secret(&variable).await,
         Command::Worker { action } => worker_control(&action),
         Command::Purge => purge().await,
+        Command::DeadLetter => commands::dead_letter().await,
         Command::Generate { check, root } => commands::generate(&root, check),
         Command::Load {
             events,
