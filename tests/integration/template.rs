@@ -1830,6 +1830,55 @@ fn the_archive_signing_key_signs_for_the_webhook_roles_alone_and_the_operator_ch
 }
 
 #[test]
+fn a_new_policy_or_a_scheduled_deletion_of_either_archive_key_raises_an_alarm() {
+    let t = template();
+    let rule = resource(&t, "ArchiveKeyChangeRule");
+    assert_eq!(rule["Type"], "AWS::Events::Rule");
+    assert_eq!(rule["Condition"], "HasArchive");
+    let p = &rule["Properties"];
+    assert_eq!(p["State"], "ENABLED");
+    assert_eq!(
+        p["EventPattern"],
+        json!({
+            "source": ["aws.kms"],
+            "detail-type": ["AWS API Call via CloudTrail"],
+            "detail": {
+                "eventSource": ["kms.amazonaws.com"],
+                "eventName": ["PutKeyPolicy", "ScheduleKeyDeletion"],
+                "resources": {"ARN": [get_att("ArchiveKey", "Arn"), get_att("ArchiveSigningKey", "Arn")]},
+            },
+        })
+    );
+    // Both keys keep the administrators' way back, which is what the rule watches.
+    for key in ["ArchiveKey", "ArchiveSigningKey"] {
+        let admin = policy_statements(&resource(&t, key)["Properties"]["KeyPolicy"])
+            .into_iter()
+            .find(|s| s["Sid"] == "Administer")
+            .expect("Administer");
+        let actions = list(&admin["Action"]);
+        assert!(
+            actions.contains(&json!("kms:PutKeyPolicy")) || actions.contains(&json!("kms:Put*")),
+            "{key}"
+        );
+    }
+    let alarm = resource(&t, "ArchiveKeyChangeAlarm");
+    assert_eq!(alarm["Condition"], "HasArchive");
+    let a = &alarm["Properties"];
+    assert_eq!(
+        (a["Namespace"].as_str(), a["MetricName"].as_str()),
+        (Some("AWS/Events"), Some("TriggeredRules"))
+    );
+    assert_eq!(
+        a["Dimensions"],
+        json!([{"Name": "RuleName", "Value": reference("ArchiveKeyChangeRule")}])
+    );
+    assert_eq!(
+        (a["Threshold"].as_i64(), a["ComparisonOperator"].as_str()),
+        (Some(0), Some("GreaterThanThreshold"))
+    );
+}
+
+#[test]
 fn every_function_is_traced_actively() {
     let t = template();
     assert_eq!(
