@@ -911,3 +911,75 @@ async fn the_timeline_keeps_the_latest_events_with_their_origin_and_counts_every
         "the stored list stays under its cap: {kept}"
     );
 }
+
+/// Events the project makes (a start, a stall report) never push a provider's event off a
+/// journey's timeline: the trim takes the oldest of those first.
+#[tokio::test]
+async fn a_run_of_starts_leaves_the_providers_events_on_the_timeline() {
+    use kyc_intake::journeys::timeline::{Origin, SHOWN};
+    let stack = Stack::new(true).await;
+    let sdk = local_sdk_config(endpoint()).await;
+    let (table, worker) = stack.journey_worker(&sdk).await;
+    let reader = kyc_intake::aws::JourneyReader::new(aws_sdk_dynamodb::Client::new(&sdk), &table);
+    let source = EventSource::new(&sdk, &stack.queue_url)
+        .await
+        .expect("source");
+    let event = |i: usize, event_type: &str| {
+        let t = chrono::DateTime::parse_from_rfc3339("2025-05-22T05:00:00Z").expect("t")
+            + chrono::Duration::seconds(i64::try_from(i).expect("small"));
+        serde_json::json!({
+            "specversion": "1.0", "id": format!("{:064x}", i + 1_000_000), "source": "cashfree/vkyc",
+            "type": event_type, "subject": "t3",
+            "time": t.to_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "datacontenttype": "application/json",
+            "data": {"provider": "cashfree", "product": "vkyc", "provider_event": "E",
+                     "provider_status": "S", "provider_sub_status": format!("N{i}"),
+                     "provider_time": null, "received_at": "2025-05-22T05:00:00Z",
+                     "auth_scheme": "cashfree_header_hmac", "payload": {}}
+        })
+        .to_string()
+    };
+    // Three provider events, then a long run of the project's own.
+    let bodies: Vec<String> = (0..3)
+        .map(|i| event(i, "kyc.vkyc.call_started"))
+        .chain((3..3 + 130).map(|i| event(i, kyc_intake::journeys::completeness::STARTED)))
+        .collect();
+    enqueue_in_groups(
+        &stack,
+        &bodies
+            .iter()
+            .map(|b| ("cashfree/vkyc#t3", b.clone()))
+            .collect::<Vec<_>>(),
+    )
+    .await;
+    let polls = drain(&source, &worker).await;
+    assert!(polls.iter().all(|p| p.failed.is_empty()), "{polls:?}");
+    let j = reader
+        .get("cashfree/vkyc", "t3")
+        .await
+        .expect("read")
+        .expect("t3");
+    assert_eq!(j.event_count, Some(133));
+    assert!(j.history.len() <= SHOWN + 20, "{}", j.history.len());
+    let providers: Vec<String> = j
+        .history
+        .iter()
+        .filter(|e| e.origin == Origin::Webhook)
+        .map(|e| e.provider_sub_status.clone().unwrap_or_default())
+        .collect();
+    let all: Vec<(String, String)> = j
+        .history
+        .iter()
+        .map(|e| {
+            (
+                e.origin.as_str().to_owned(),
+                e.provider_sub_status.clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        providers,
+        ["N0", "N1", "N2"],
+        "every provider event stays: {all:?}"
+    );
+}

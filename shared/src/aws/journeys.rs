@@ -45,37 +45,43 @@ enum Guard {
     Version(i64),
 }
 
-/// A journey item's size as read: each timeline entry's (oldest first) and the rest's.
+/// A journey item's size as read: each timeline entry's (oldest first, with whether the project
+/// made it: a start or a sweeper's report) and the rest's.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Sizes {
-    entries: Vec<usize>,
+    entries: Vec<(usize, bool)>,
     rest: usize,
 }
 
 impl Sizes {
-    /// How many of the oldest entries to trim before appending one of `entry` bytes: back to
-    /// `SHOWN` entries once there are `CAP`, and back under `TRIMMED_ITEM_BYTES` once the item
-    /// would pass `MAX_ITEM_BYTES` (whatever is left of the rest and the entry: the fields a
-    /// writer stores are bounded, `journeys::bounds`). `None`: no trim needed.
-    fn to_trim(&self, entry: usize) -> Option<usize> {
+    /// Which entries to trim before appending one of `entry` bytes (their indexes, ascending):
+    /// back to `SHOWN` entries once there are `CAP`, and back under `TRIMMED_ITEM_BYTES` once the
+    /// item would pass `MAX_ITEM_BYTES` (whatever is left of the rest and the entry: the fields a
+    /// writer stores are bounded, `journeys::bounds`). The oldest of the events the project made
+    /// go first, then the oldest of the providers', so no run of starts or stall reports pushes
+    /// a provider's event off the timeline while one of the project's own is left. `None`: no
+    /// trim needed.
+    fn to_trim(&self, entry: usize) -> Option<Vec<usize>> {
         use crate::journeys::bounds::{MAX_ITEM_BYTES, TRIMMED_ITEM_BYTES};
         use crate::journeys::timeline::{CAP, SHOWN};
         let len = self.entries.len();
-        let total = self.rest + self.entries.iter().sum::<usize>() + entry;
+        let mut left = self.rest + self.entries.iter().map(|(b, _)| b).sum::<usize>() + entry;
         let by_count = if len >= CAP { len - SHOWN } else { 0 };
-        let mut by_size = 0;
-        if total > MAX_ITEM_BYTES {
-            let mut left = total;
-            for e in &self.entries {
-                if left <= TRIMMED_ITEM_BYTES {
-                    break;
-                }
-                left -= e;
-                by_size += 1;
+        let over = left > MAX_ITEM_BYTES;
+        let made_here: Vec<bool> = self.entries.iter().map(|(_, m)| *m).collect();
+        let order = crate::journeys::timeline::trim_order(&made_here);
+        let mut chosen = Vec::new();
+        for i in order {
+            let enough_count = chosen.len() >= by_count;
+            let enough_size = !over || left <= TRIMMED_ITEM_BYTES;
+            if enough_count && enough_size {
+                break;
             }
+            left -= self.entries[i].0;
+            chosen.push(i);
         }
-        let count = by_count.max(by_size);
-        (count > 0).then_some(count)
+        chosen.sort_unstable();
+        (!chosen.is_empty()).then_some(chosen)
     }
 }
 
@@ -141,13 +147,28 @@ impl DynamoJourneys {
             closed: item.contains_key(j::CLOSED_AT),
         };
         let guard = number(j::VERSION).map_or(Guard::Unversioned, Guard::Version);
-        let entries: Vec<usize> = item
+        use crate::journeys::timeline::Origin;
+        let made_here = |e: &AttributeValue| {
+            let origin = e
+                .as_m()
+                .ok()
+                .and_then(|m| m.get("origin"))
+                .and_then(|o| o.as_s().ok());
+            origin
+                .and_then(|o| Origin::parse(o))
+                .is_some_and(Origin::made_here)
+        };
+        let entries: Vec<(usize, bool)> = item
             .get(crate::journeys::timeline::HISTORY)
             .and_then(|h| h.as_l().ok())
-            .map(|h| h.iter().map(|e| 1 + value_bytes(e)).collect())
+            .map(|h| {
+                h.iter()
+                    .map(|e| (1 + value_bytes(e), made_here(e)))
+                    .collect()
+            })
             .unwrap_or_default();
         let sizes = Sizes {
-            rest: item_bytes(item) - entries.iter().sum::<usize>(),
+            rest: item_bytes(item) - entries.iter().map(|(b, _)| b).sum::<usize>(),
             entries,
         };
         Ok((seen, guard, sizes))
@@ -329,9 +350,11 @@ impl DynamoJourneys {
     /// Trim the oldest `count` entries off the timeline, if it still has `len` of them (a
     /// concurrent write or trim that got there first makes this one a no-op: the apply reads
     /// again).
-    async fn trim(&self, pk: &str, count: usize, len: usize) -> Result<(), PortError> {
+    /// Remove the timeline entries at `indexes` (each index as the list is now: DynamoDB reads
+    /// every path of one update against the item before it), if the list still has `len`.
+    async fn trim(&self, pk: &str, indexes: &[usize], len: usize) -> Result<(), PortError> {
         use crate::journeys::timeline::HISTORY;
-        let paths: Vec<String> = (0..count).map(|i| format!("#history[{i}]")).collect();
+        let paths: Vec<String> = indexes.iter().map(|i| format!("#history[{i}]")).collect();
         let result = self
             .client
             .update_item()
@@ -375,8 +398,8 @@ impl JourneyStore for DynamoJourneys {
             // A full timeline is trimmed first (one extra write per `CAP - SHOWN` events), and
             // one that would take the item over its bound too.
             let entry = value_bytes(&entry_value(&update.entry));
-            if let Some(count) = sizes.to_trim(entry) {
-                self.trim(&update.pk, count, sizes.entries.len()).await?;
+            if let Some(indexes) = sizes.to_trim(entry) {
+                self.trim(&update.pk, &indexes, sizes.entries.len()).await?;
                 continue;
             }
             let (applied, state, count) = seen.decide(update);
@@ -411,32 +434,60 @@ mod tests {
     #[test]
     fn a_timeline_is_trimmed_by_count_and_by_size() {
         let small = Sizes {
-            entries: vec![100; CAP - 1],
+            entries: vec![(100, false); CAP - 1],
             rest: 500,
         };
         assert_eq!(small.to_trim(100), None);
         let full = Sizes {
-            entries: vec![100; CAP],
+            entries: vec![(100, false); CAP],
             rest: 500,
         };
-        assert_eq!(full.to_trim(100), Some(CAP - SHOWN));
+        assert_eq!(full.to_trim(100), Some((0..CAP - SHOWN).collect()));
         // Thirty-one 2 KiB entries are over the bound: the oldest go until it is back under.
         let heavy = Sizes {
-            entries: vec![2048; 31],
+            entries: vec![(2048, false); 31],
             rest: 2048,
         };
-        let count = heavy.to_trim(2048).expect("a trim");
+        let count = heavy.to_trim(2048).expect("a trim").len();
         let left = 2048 + 2048 * (31 - count) + 2048;
         assert!(left <= TRIMMED_ITEM_BYTES, "{left}");
         assert!(left + 2048 > TRIMMED_ITEM_BYTES, "no more than needed");
         assert!(
             Sizes {
-                entries: vec![2048; 20],
+                entries: vec![(2048, false); 20],
                 rest: 2048
             }
             .to_trim(2048)
             .is_none(),
             "under {MAX_ITEM_BYTES}: none"
         );
+    }
+
+    /// Three provider events among a full timeline of starts and stall reports: the project's
+    /// own events go first, and the providers' stay as long as one of those is left.
+    #[test]
+    fn the_projects_own_events_are_trimmed_before_a_providers() {
+        let mut entries = vec![(100, true); CAP];
+        for i in [0, 1, 60] {
+            entries[i] = (100, false);
+        }
+        let full = Sizes { entries, rest: 500 };
+        let trimmed = full.to_trim(100).expect("a trim");
+        assert_eq!(trimmed.len(), CAP - SHOWN);
+        assert!(
+            !trimmed.iter().any(|i| [0, 1, 60].contains(i)),
+            "{trimmed:?}"
+        );
+        assert_eq!(
+            trimmed,
+            (2..=21).collect::<Vec<_>>(),
+            "the oldest of the project's"
+        );
+        // Only providers' events: the oldest of them, as before.
+        let providers = Sizes {
+            entries: vec![(100, false); CAP],
+            rest: 500,
+        };
+        assert_eq!(providers.to_trim(100), Some((0..CAP - SHOWN).collect()));
     }
 }

@@ -88,12 +88,7 @@ impl JourneyView {
                 .and_then(chrono::DateTime::from_timestamp_millis)
                 .map(crate::event::timestamp),
             due_at_ms,
-            history: {
-                let mut all = entries(item);
-                let extra = all.len().saturating_sub(crate::journeys::timeline::SHOWN);
-                all.drain(..extra);
-                all
-            },
+            history: crate::journeys::timeline::shown(entries(item)),
             hash: crate::journeys::worker::journey_hash(&pk),
             pk,
         })

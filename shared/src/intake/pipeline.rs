@@ -1,7 +1,6 @@
 //! The intake pipeline, provider-agnostic: route → authenticate → normalize → claim → send and
-//! archive (attested, sealed per delivery) → complete. Expected cases (duplicates, refusals) are
-//! outcomes, not errors; a fault of DynamoDB, SQS, the archive (S3, its keys table, KMS), the
-//! attestation or of normalizing becomes 503, so the provider retries.
+//! archive (attested, sealed) → complete. Expected cases (duplicates, refusals) are outcomes, not
+//! errors; a fault of DynamoDB, SQS, the archive, its keys, KMS or normalizing becomes 503.
 
 use super::source::Source;
 use crate::intake::archive::{self, Archive, ArchivedDelivery};

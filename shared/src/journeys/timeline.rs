@@ -1,8 +1,9 @@
 //! A journey's timeline: the events the journey worker applied to it, newest last, kept on the
 //! journey item (`history`) for the operator console and `kycctl journey show`. The item keeps
-//! at least the last [`SHOWN`] (between `SHOWN` and [`CAP`]: the worker trims back to `SHOWN`
-//! once the list reaches `CAP`, so a trim is one extra write per `CAP - SHOWN` events);
-//! `event_count` counts every event ever applied.
+//! at least [`SHOWN`] (between `SHOWN` and [`CAP`]: the worker trims back to `SHOWN` once the
+//! list reaches `CAP`, so a trim is one extra write per `CAP - SHOWN` events), dropping the
+//! project's own events before a provider's ([`trim_order`]); `event_count` counts every event
+//! ever applied.
 
 use crate::event::KycEvent;
 use serde::{Deserialize, Serialize};
@@ -13,6 +14,33 @@ pub const HISTORY: &str = "history";
 pub const SHOWN: usize = 100;
 /// The list's length at which the worker trims it back to [`SHOWN`] before appending.
 pub const CAP: usize = 120;
+
+/// The order a timeline's entries go in when it is trimmed, given whether each (oldest first) is
+/// one the project made (a start, a sweeper's report): the oldest of those first, then the oldest
+/// of the providers'. So no run of the project's own events pushes a provider's event off the
+/// timeline while one of its own is left.
+pub fn trim_order(made_here: &[bool]) -> Vec<usize> {
+    let len = made_here.len();
+    (0..len)
+        .filter(|&i| made_here[i])
+        .chain((0..len).filter(|&i| !made_here[i]))
+        .collect()
+}
+
+/// At most [`SHOWN`] of `entries` (oldest first), the rest left out in [`trim_order`], in the
+/// order applied.
+pub fn shown(entries: Vec<Entry>) -> Vec<Entry> {
+    let extra = entries.len().saturating_sub(SHOWN);
+    let made_here: Vec<bool> = entries.iter().map(|e| e.origin.made_here()).collect();
+    let mut dropped: Vec<usize> = trim_order(&made_here).into_iter().take(extra).collect();
+    dropped.sort_unstable();
+    entries
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| dropped.binary_search(i).is_err())
+        .map(|(_, e)| e)
+        .collect()
+}
 
 /// Where an applied event came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,6 +57,11 @@ pub enum Origin {
 }
 
 impl Origin {
+    /// Whether the project made the event (a start or a sweeper's), not a provider.
+    pub fn made_here(self) -> bool {
+        matches!(self, Self::Application | Self::Sweeper)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Webhook => "webhook",
