@@ -213,7 +213,9 @@ lint: $(TOOLS_STAMP)
 
 .PHONY: test
 test: $(BENCH_STAMP) lint browser
-	cargo build --workspace --bins
+	@# Every target at once (bins, tests, examples), so the dependencies are built once with the
+	@# features the tests unify, and `cargo test` below builds nothing again.
+	cargo build --workspace --all-targets
 	@# The generated parts of the template and docs are the registry's: never stale.
 	$(KYC_LOCAL) generate --check
 	KYC_MOTO_PYTHON=$(abspath $(PY)) cargo test --workspace
