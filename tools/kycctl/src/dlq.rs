@@ -74,8 +74,37 @@ enum DlqCommand {
 /// Whether `url` is the local stack's (a loopback host): there a redrive may believe every
 /// sender, as `make run`'s worker does.
 fn local(url: &str) -> bool {
-    reqwest::Url::parse(url)
-        .is_ok_and(|u| matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")))
+    reqwest::Url::parse(url).is_ok_and(|u| crate::http::is_loopback(&u))
+}
+
+/// Delete one received message.
+async fn delete_received(sqs: &Client, url: &str, receipt: &str) -> Result<(), Failure> {
+    sqs.delete_message()
+        .queue_url(url)
+        .receipt_handle(receipt)
+        .send()
+        .await
+        .map_err(|e| sqs_error("DeleteMessage", aws_sdk_sqs::error::DisplayErrorContext(e)))?;
+    Ok(())
+}
+
+/// Make the messages `held` visible again at once (for `dlq list` and the next command).
+async fn release(sqs: &Client, url: &str, held: Vec<String>) -> Result<(), Failure> {
+    for receipt in held {
+        sqs.change_message_visibility()
+            .queue_url(url)
+            .receipt_handle(receipt)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .map_err(|e| {
+                sqs_error(
+                    "ChangeMessageVisibility",
+                    aws_sdk_sqs::error::DisplayErrorContext(e),
+                )
+            })?;
+    }
+    Ok(())
 }
 
 fn sqs_error<E: std::fmt::Display>(what: &str, e: E) -> Failure {
@@ -273,34 +302,14 @@ async fn delete(
                 held.push(receipt);
                 continue;
             }
-            sqs.delete_message()
-                .queue_url(dlq_url)
-                .receipt_handle(receipt)
-                .send()
-                .await
-                .map_err(|e| {
-                    sqs_error("DeleteMessage", aws_sdk_sqs::error::DisplayErrorContext(e))
-                })?;
+            delete_received(sqs, dlq_url, &receipt).await?;
             // The record of it on standard error (kept by whatever runs kycctl): the id and the
             // reason, never the body (it can carry personal data).
             eprintln!("kycctl dlq delete: {id} deleted from {dlq_url}: {reason}");
             deleted.push(id);
         }
     }
-    for receipt in held {
-        sqs.change_message_visibility()
-            .queue_url(dlq_url)
-            .receipt_handle(receipt)
-            .visibility_timeout(0)
-            .send()
-            .await
-            .map_err(|e| {
-                sqs_error(
-                    "ChangeMessageVisibility",
-                    aws_sdk_sqs::error::DisplayErrorContext(e),
-                )
-            })?;
-    }
+    release(sqs, dlq_url, held).await?;
     let mut text: Vec<String> = deleted.iter().map(|id| format!("{id}  deleted")).collect();
     text.push(format!(
         "{} deleted from the dead-letter queue ({reason})",
@@ -480,34 +489,17 @@ impl Redrive<'_> {
                         continue;
                     }
                 };
-                self.sqs
-                    .delete_message()
-                    .queue_url(self.dlq_url)
-                    .receipt_handle(m.receipt_handle().unwrap_or_default())
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        sqs_error("DeleteMessage", aws_sdk_sqs::error::DisplayErrorContext(e))
-                    })?;
+                delete_received(
+                    self.sqs,
+                    self.dlq_url,
+                    m.receipt_handle().unwrap_or_default(),
+                )
+                .await?;
                 messages.push((id, recovered));
             }
         }
         // What was left is visible again at once, for `dlq list` and the next redrive.
-        for receipt in held {
-            self.sqs
-                .change_message_visibility()
-                .queue_url(self.dlq_url)
-                .receipt_handle(receipt)
-                .visibility_timeout(0)
-                .send()
-                .await
-                .map_err(|e| {
-                    sqs_error(
-                        "ChangeMessageVisibility",
-                        aws_sdk_sqs::error::DisplayErrorContext(e),
-                    )
-                })?;
-        }
+        release(self.sqs, self.dlq_url, held).await?;
         Ok(RedriveRun {
             replay_id: self.replay_id.clone(),
             trace_id: self.trace.trace_id().to_owned(),

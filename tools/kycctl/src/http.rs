@@ -20,14 +20,18 @@ pub fn redact(url: &str) -> String {
     format!("{base}?{}", pairs.join("&"))
 }
 
+/// Whether `url` names this machine (the local stack, a test's fake).
+pub fn is_loopback(url: &reqwest::Url) -> bool {
+    matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"))
+}
+
 /// HTTPS, or plain HTTP to loopback (the local stack, a test's fake).
 pub fn check_url(what: &str, url: &str) -> Result<reqwest::Url, Failure> {
     let parsed = reqwest::Url::parse(url)
         .map_err(|e| Failure::usage(format!("{what} `{}` is not a URL: {e}", redact(url))))?;
-    let loopback = matches!(parsed.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
     match parsed.scheme() {
         "https" => Ok(parsed),
-        "http" if loopback => Ok(parsed),
+        "http" if is_loopback(&parsed) => Ok(parsed),
         _ => Err(Failure::usage(format!(
             "{what} `{}` is not HTTPS: HyperVerge and API Gateway take HTTPS only (plain HTTP is allowed to loopback, for local use)",
             redact(url)

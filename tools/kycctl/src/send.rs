@@ -70,7 +70,7 @@ pub async fn send(args: SendArgs, timeout: Duration) -> Result<Report, Failure> 
     let base = check_url("--url", &args.url)?;
     let template = std::fs::read_to_string(&args.event)
         .map_err(|e| Failure::usage(format!("{}: {e}", args.event)))?;
-    let loopback = matches!(base.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+    let loopback = crate::http::is_loopback(&base);
     let subject = crate::report::given(args.subject)
         .or_else(|| (!loopback).then(|| format!("smoke-{}", chrono::Utc::now().timestamp())));
     let (template, replaced) = match &subject {
