@@ -4,7 +4,6 @@
 use super::view::Registry;
 use super::{GenerateError, Output};
 use kyc_intake::sources::registry;
-use kyc_intake::sources::SourceSpec;
 use std::fmt::Write;
 use std::path::Path;
 
@@ -16,11 +15,6 @@ fn code(items: impl IntoIterator<Item = impl AsRef<str>>) -> String {
     listed.join(", ")
 }
 
-fn spec(name: &str) -> &'static SourceSpec {
-    // Every name here came from the registry itself.
-    registry::source(name).unwrap_or_else(|| unreachable!("{name} is a registered source"))
-}
-
 /// | source | route (POST) | authentication | function |
 fn sources(r: &Registry) -> String {
     let mut t =
@@ -30,10 +24,7 @@ fn sources(r: &Registry) -> String {
         let _ = writeln!(
             t,
             "| `{}` | `{}{query}` | {} | `{}` |",
-            s.name,
-            s.route,
-            spec(s.name).authentication,
-            f.binary
+            s.name, s.route, s.spec.authentication, f.binary
         );
     }
     t
@@ -112,7 +103,7 @@ fn stall_limits(r: &Registry) -> String {
         "| source | default limit | closed by | reconciled from |\n|---|---|---|---|\n",
     );
     for (_, s) in r.sources() {
-        let spec = spec(s.name);
+        let spec = s.spec;
         let rules = spec.journey;
         let closed = code(
             rules
@@ -120,8 +111,9 @@ fn stall_limits(r: &Registry) -> String {
                 .iter()
                 .map(|k| format!("kyc.{}.{k}", spec.product)),
         );
-        let reconciled = match (rules.reconcile, registry::status_api(spec.provider)) {
-            (Some(rec), Some(api)) => format!("`{}` (`{}`)", rec.path, api.scheme.as_str()),
+        let api = r.status_apis.iter().find(|a| a.provider == spec.provider);
+        let reconciled = match (rules.reconcile, api) {
+            (Some(rec), Some(api)) => format!("`{}` (`{}`)", rec.path, api.spec.scheme.as_str()),
             _ => "detection only".to_owned(),
         };
         let _ = writeln!(
@@ -145,7 +137,7 @@ fn personal_data(r: &Registry) -> String {
         "| source | in its webhook bodies | in its status API's answers |\n|---|---|---|\n",
     );
     for (_, s) in r.sources() {
-        let spec = spec(s.name);
+        let spec = s.spec;
         let body = if spec.personal_data.is_empty() {
             "none".to_owned()
         } else {
@@ -189,7 +181,7 @@ fn event_types(r: &Registry) -> String {
         }
         let makers: Vec<&str> = r
             .sources()
-            .map(|(_, s)| spec(s.name))
+            .map(|(_, s)| s.spec)
             .filter(|spec| {
                 spec.events
                     .iter()
@@ -210,16 +202,18 @@ fn schemes(r: &Registry) -> String {
     let mut t = String::from("| `data.auth_scheme` | what authenticated the event |\n|---|---|\n");
     for scheme in &r.schemes {
         let name = scheme.as_str();
-        let by_function = registry::FUNCTIONS
+        let by_function = r
+            .functions
             .iter()
-            .find(|f| f.schemes.iter().any(|s| s.as_str() == name));
-        let by_api = registry::STATUS_APIS
+            .find(|f| f.spec.schemes.iter().any(|s| s.as_str() == name));
+        let by_api = r
+            .status_apis
             .iter()
-            .find(|a| a.scheme.as_str() == name);
+            .find(|a| a.spec.scheme.as_str() == name);
         let meaning = match (by_function, by_api) {
             (Some(f), _) => format!(
                 "a delivery to `{}`, authenticated as its source's row of the sources table says ({})",
-                f.name,
+                f.binary,
                 code(f.sources.iter().map(|s| s.name))
             ),
             (None, Some(api)) => format!(
@@ -308,7 +302,7 @@ pub fn schema(root: &Path, r: &Registry) -> Result<Output, GenerateError> {
     providers.dedup();
     let mut products: Vec<String> = Vec::new();
     for (_, s) in r.sources() {
-        let product = spec(s.name).product.to_owned();
+        let product = s.spec.product.to_owned();
         if !products.contains(&product) {
             products.push(product);
         }

@@ -86,6 +86,8 @@ impl SettingView {
 /// One source: its route, its event's name in the template and its URL output.
 #[derive(Debug, Clone)]
 pub struct SourceView {
+    /// What the registry says of it (events, journey rules, personal data).
+    pub spec: &'static SourceSpec,
     pub name: &'static str,
     pub route: &'static str,
     /// `CashfreeDigilocker`: its route's event and `<Id>WebhookUrl` output.
@@ -99,6 +101,7 @@ pub struct SourceView {
 /// One webhook function and everything the template holds of it.
 #[derive(Debug, Clone)]
 pub struct FunctionView {
+    pub spec: &'static FunctionSpec,
     /// `Cashfree`: `CashfreeFunction`, `CashfreeFunctionRole`, `DeployCashfree`, ...
     pub id: String,
     pub binary: &'static str,
@@ -124,6 +127,7 @@ impl FunctionView {
 /// A status API the sweeper asks.
 #[derive(Debug, Clone)]
 pub struct StatusApiView {
+    pub spec: &'static StatusApiSpec,
     /// `CashfreeApi`: `CashfreeApiSecret`, `HasCashfreeApi`, `CashfreeApiSecretId`.
     pub id: String,
     pub provider: &'static str,
@@ -223,6 +227,7 @@ pub fn registry(
                 return Err(refuse(s.name, "two sources of this name"));
             }
             source_views.push(SourceView {
+                spec: s,
                 name: s.name,
                 route: s.route,
                 id: camel(s.name),
@@ -233,6 +238,7 @@ pub fn registry(
         }
         let id = camel(f.name);
         views.push(FunctionView {
+            spec: f,
             deployed: f.optional.then(|| format!("{id}Deployed")),
             in_manager: if f.optional {
                 format!("{id}UsesSecretsManager")
@@ -267,6 +273,7 @@ pub fn registry(
             ));
         }
         api_views.push(StatusApiView {
+            spec: api,
             id: api.resource.to_owned(),
             provider: api.provider,
             title: function.title,
