@@ -852,21 +852,7 @@ async fn the_timeline_keeps_the_latest_events_with_their_origin_and_counts_every
     // Past the cap: the latest SHOWN are read, in order; every event is counted.
     let total = CAP + 7;
     let bodies: Vec<String> = (0..total)
-        .map(|i| {
-            let t = chrono::DateTime::parse_from_rfc3339("2025-05-22T05:00:00Z").expect("t")
-                + chrono::Duration::seconds(i64::try_from(i).expect("small"));
-            serde_json::json!({
-                "specversion": "1.0", "id": format!("{i:064x}"), "source": "cashfree/vkyc",
-                "type": "kyc.vkyc.call_started", "subject": "t2",
-                "time": t.to_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                "datacontenttype": "application/json",
-                "data": {"provider": "cashfree", "product": "vkyc", "provider_event": "E",
-                         "provider_status": "S", "provider_sub_status": format!("N{i}"),
-                         "provider_time": null, "received_at": "2025-05-22T05:00:00Z",
-                         "auth_scheme": "cashfree_header_hmac", "payload": {}}
-            })
-            .to_string()
-        })
+        .map(|i| numbered_event(i, i, "t2", "kyc.vkyc.call_started"))
         .collect();
     enqueue_in_groups(
         &stack,
@@ -912,6 +898,24 @@ async fn the_timeline_keeps_the_latest_events_with_their_origin_and_counts_every
     );
 }
 
+/// The `i`th of a run of `cashfree/vkyc` events of `subject`: id `id` (as 64 hex digits), a
+/// second after the one before, its sub-status `N<i>`.
+fn numbered_event(i: usize, id: usize, subject: &str, event_type: &str) -> String {
+    let t = chrono::DateTime::parse_from_rfc3339("2025-05-22T05:00:00Z").expect("t")
+        + chrono::Duration::seconds(i64::try_from(i).expect("small"));
+    serde_json::json!({
+        "specversion": "1.0", "id": format!("{id:064x}"), "source": "cashfree/vkyc",
+        "type": event_type, "subject": subject,
+        "time": t.to_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "datacontenttype": "application/json",
+        "data": {"provider": "cashfree", "product": "vkyc", "provider_event": "E",
+                 "provider_status": "S", "provider_sub_status": format!("N{i}"),
+                 "provider_time": null, "received_at": "2025-05-22T05:00:00Z",
+                 "auth_scheme": "cashfree_header_hmac", "payload": {}}
+    })
+    .to_string()
+}
+
 /// Events the project makes (a start, a stall report) never push a provider's event off a
 /// journey's timeline: the trim takes the oldest of those first.
 #[tokio::test]
@@ -924,25 +928,17 @@ async fn a_run_of_starts_leaves_the_providers_events_on_the_timeline() {
     let source = EventSource::new(&sdk, &stack.queue_url)
         .await
         .expect("source");
-    let event = |i: usize, event_type: &str| {
-        let t = chrono::DateTime::parse_from_rfc3339("2025-05-22T05:00:00Z").expect("t")
-            + chrono::Duration::seconds(i64::try_from(i).expect("small"));
-        serde_json::json!({
-            "specversion": "1.0", "id": format!("{:064x}", i + 1_000_000), "source": "cashfree/vkyc",
-            "type": event_type, "subject": "t3",
-            "time": t.to_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            "datacontenttype": "application/json",
-            "data": {"provider": "cashfree", "product": "vkyc", "provider_event": "E",
-                     "provider_status": "S", "provider_sub_status": format!("N{i}"),
-                     "provider_time": null, "received_at": "2025-05-22T05:00:00Z",
-                     "auth_scheme": "cashfree_header_hmac", "payload": {}}
-        })
-        .to_string()
-    };
     // Three provider events, then a long run of the project's own.
     let bodies: Vec<String> = (0..3)
-        .map(|i| event(i, "kyc.vkyc.call_started"))
-        .chain((3..3 + 130).map(|i| event(i, kyc_intake::journeys::completeness::STARTED)))
+        .map(|i| numbered_event(i, i + 1_000_000, "t3", "kyc.vkyc.call_started"))
+        .chain((3..3 + 130).map(|i| {
+            numbered_event(
+                i,
+                i + 1_000_000,
+                "t3",
+                kyc_intake::journeys::completeness::STARTED,
+            )
+        }))
         .collect();
     enqueue_in_groups(
         &stack,

@@ -6,7 +6,7 @@ use kyc_intake::config::setting::{Kind, Setting};
 use kyc_intake::event::AuthScheme;
 use kyc_intake::sources::status::StatusApiSpec;
 use kyc_intake::sources::{FunctionSpec, SourceSpec};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Why the registry cannot be written out: the entry and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -171,7 +171,7 @@ pub fn registry(
     apis: &[&'static StatusApiSpec],
     schemes: Vec<AuthScheme>,
 ) -> Result<Registry, RegistryError> {
-    let mut names = BTreeMap::new();
+    let mut names = BTreeSet::new();
     let mut routes = BTreeMap::new();
     let mut sources = BTreeMap::new();
     let mut variables = BTreeMap::new();
@@ -201,7 +201,7 @@ pub fn registry(
     };
     let mut views = Vec::new();
     for f in functions {
-        if let Some(()) = names.insert(f.name, ()) {
+        if !names.insert(f.name) {
             return Err(refuse(f.name, "two functions of this name"));
         }
         if !f.name.ends_with("-webhook") {
@@ -282,7 +282,7 @@ pub fn registry(
             settings: api.settings.iter().map(SettingView::new).collect(),
         });
     }
-    let mut spelled = BTreeMap::new();
+    let mut spelled = BTreeSet::new();
     for scheme in &schemes {
         let name = scheme.as_str();
         if name.is_empty()
@@ -295,7 +295,7 @@ pub fn registry(
                 "the JSON Schema names a scheme in lower case, digits and underscores",
             ));
         }
-        if spelled.insert(name, ()).is_some() {
+        if !spelled.insert(name) {
             return Err(refuse(format!("scheme `{name}`"), "declared twice"));
         }
     }
