@@ -26,6 +26,7 @@ mod reliability;
 mod replay;
 mod samples;
 mod secrets;
+mod secure_id;
 mod stream;
 mod sweeper;
 mod template;

@@ -20,8 +20,8 @@ async fn every_sample_event_normalizes_as_documented_and_logs_no_secrets() {
     };
     let samples = expectations();
     assert!(
-        samples.len() >= 36,
-        "5 + 1 DigiLocker, 10 VKYC, 4 HyperVerge DigiLocker, 8 Results, bad ones"
+        samples.len() >= 50,
+        "5 + 1 DigiLocker, 10 VKYC, 14 of the other Secure ID products, 4 HyperVerge DigiLocker, 8 Results, bad ones"
     );
 
     let mut accepted = Vec::new();

@@ -7,11 +7,7 @@
 use kyc_intake::aws::{DynamoDueJourneys, SqsSink};
 use kyc_intake::journeys::sweeper::{StatusApis, SweepReport, Sweeper};
 use kyc_intake::metrics::Captured;
-use kyc_intake::sources::cashfree::status_api::CashfreeStatusApi;
-use kyc_intake::sources::status::Connection;
-use kyc_intake_tests::provider_apis::{
-    FakeCashfree, Mode, CASHFREE_API_CLIENT, CASHFREE_API_SECRET,
-};
+use kyc_intake_tests::provider_apis::{cashfree_sweeper, FakeCashfree, Mode};
 use kyc_intake_tests::{
     call, endpoint, local_sdk_config, workspace, workspace_binary, ApiRequest, Stack,
     DIGILOCKER_TOKEN,
@@ -36,34 +32,6 @@ fn queued(v: &str) -> String {
         "PRE_VIDEO_CALL",
         "USER_QUEUED",
         "2025-05-22T03:55:00Z",
-    )
-}
-
-async fn sweeper(
-    stack: &Stack,
-    table: &str,
-    api_base: Option<&str>,
-) -> Sweeper<DynamoDueJourneys, SqsSink> {
-    let sdk = local_sdk_config(endpoint()).await;
-    let api = api_base.map(|base| {
-        let connection = Connection {
-            http: kyc_intake::sources::status::client().expect("client"),
-            base: base.to_owned(),
-            client_id: CASHFREE_API_CLIENT.into(),
-            client_secret: kyc_intake::secrets::secret::SecretList::new(vec![
-                kyc_intake::secrets::secret::Secret::new(CASHFREE_API_SECRET),
-            ]),
-        };
-        CashfreeStatusApi::new(connection, "2024-12-01")
-    });
-    let apis = match api {
-        Some(api) => StatusApis::none().with("cashfree", Arc::new(api)),
-        None => StatusApis::none(),
-    };
-    Sweeper::new(
-        DynamoDueJourneys::new(aws_sdk_dynamodb::Client::new(&sdk), table),
-        apis,
-        SqsSink::new(aws_sdk_sqs::Client::new(&sdk), stack.queue_url.clone()),
     )
 }
 
@@ -127,7 +95,7 @@ async fn a_stalled_vkyc_journey_is_reconciled_when_cashfree_knows_more_and_repor
     );
     let base = fake.start().await;
     let metrics = Arc::new(Captured::default());
-    let s = sweeper(&stack, &table, Some(&base))
+    let s = cashfree_sweeper(&stack, &table, Some(&base))
         .await
         .with_metrics(metrics.clone());
 
@@ -377,8 +345,8 @@ async fn two_overlapping_runs_send_nothing_twice() {
         );
     }
     stack.apply_queue(&worker).await;
-    let a = sweeper(&stack, &table, None).await;
-    let b = sweeper(&stack, &table, None).await;
+    let a = cashfree_sweeper(&stack, &table, None).await;
+    let b = cashfree_sweeper(&stack, &table, None).await;
     let now = later();
     let (ra, rb) = tokio::join!(a.run(now, BUDGET), b.run(now, BUDGET));
     assert_eq!(ra.stalled + rb.stalled, 6, "each run reports all three");
@@ -414,7 +382,7 @@ async fn a_failing_status_api_leaves_the_journey_for_the_next_run() {
         .known
         .insert("fail-1".into(), ("EXPIRED".into(), None));
     let base = fake.start().await;
-    let s = sweeper(&stack, &table, Some(&base)).await;
+    let s = cashfree_sweeper(&stack, &table, Some(&base)).await;
     for mode in [
         Mode::Status(401),
         Mode::Status(429),
@@ -505,7 +473,7 @@ async fn the_sweepers_cost_does_not_grow_with_closed_journeys() {
             .await
             .expect("BatchWriteItem");
     }
-    let sweeper = sweeper(&stack, &table, None).await;
+    let sweeper = cashfree_sweeper(&stack, &table, None).await;
     let report = sweeper
         .run(chrono::Utc::now(), Duration::from_secs(120))
         .await;
@@ -551,7 +519,7 @@ async fn a_refused_or_throttled_status_api_reports_nothing_stalled_and_the_next_
         }
         fake.state().first = Some(code);
         let base = fake.start().await;
-        let s = sweeper(&stack, &table, Some(&base)).await;
+        let s = cashfree_sweeper(&stack, &table, Some(&base)).await;
         let report = s.run(later(), BUDGET).await;
         assert_eq!(
             (
@@ -643,7 +611,7 @@ async fn hostile_or_broken_answers_never_stop_the_run_reaching_the_journeys_behi
     }
     let base = fake.start().await;
     for run in 0..2 {
-        let s = sweeper(&stack, &table, Some(&base)).await;
+        let s = cashfree_sweeper(&stack, &table, Some(&base)).await;
         let report = s.run(later(), BUDGET).await;
         assert!(report.complete, "run {run}");
         assert_eq!(

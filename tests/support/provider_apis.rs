@@ -1,5 +1,6 @@
 //! Fakes of the providers' status APIs on loopback, built from their documented shapes and
-//! failures: Cashfree's Secure ID (`GET /verification/{vkyc,digilocker}?verification_id=…`,
+//! failures: Cashfree's Secure ID (`GET /verification/<product>?verification_id=…`, BAV's
+//! `?reference_id=…`,
 //! `x-client-id`/`x-client-secret`/`x-api-version`; 401, 429, 5xx, a hang, an answer that is not
 //! JSON) and Digio's KYC status API (`POST /client/kyc/v2/{KID}/response`, Basic auth, body `{}`;
 //! any status, a raw body, a hang). Each is a `Fake` of its own state, which the test changes
@@ -8,6 +9,11 @@
 use crate::serve_loopback;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use kyc_intake::aws::{DynamoDueJourneys, SqsSink};
+use kyc_intake::journeys::sweeper::{StatusApis, Sweeper};
+use kyc_intake::secrets::secret::{Secret, SecretList};
+use kyc_intake::sources::cashfree::status_api::CashfreeStatusApi;
+use kyc_intake::sources::status::Connection;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -80,7 +86,7 @@ pub enum Mode {
 
 #[derive(Debug, Default)]
 pub struct CashfreeState {
-    /// verification_id → (status, sub_status).
+    /// The request's id (`verification_id`, BAV's `reference_id`) → (status, sub_status).
     pub known: HashMap<String, (String, Option<String>)>,
     pub mode: Option<Mode>,
     /// verification_id → the whole answer's body, as it is (hostile or broken answers).
@@ -125,27 +131,53 @@ impl Answers for CashfreeState {
             Mode::NotJson => return reply(200, "<html>maintenance</html>".into()),
             Mode::Normal => {}
         }
+        // Each product's path, the query field that names the request (also echoed in the
+        // answer), and its status and sub-status fields, from Cashfree's API reference.
         let path = req.uri().path().to_owned();
+        let fields = match path.as_str() {
+            "/verification/vkyc" | "/verification/digilocker" => {
+                Some(("verification_id", "status", "sub_status"))
+            }
+            "/verification/form" => Some(("verification_id", "form_status", "")),
+            "/verification/esignature" | "/verification/remitter/status" => {
+                Some(("verification_id", "status", ""))
+            }
+            "/verification/bank-account" => {
+                Some(("reference_id", "account_status", "account_status_code"))
+            }
+            _ => None,
+        };
+        let Some((field, status_field, sub_field)) = fields else {
+            return reply(404, "{}".into());
+        };
         let id = req
             .uri()
             .query()
-            .and_then(|q| {
-                form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "verification_id")
-            })
+            .and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == field))
             .map(|(_, v)| v.into_owned())
             .unwrap_or_default();
-        if path != "/verification/vkyc" && path != "/verification/digilocker" {
-            return reply(404, "{}".into());
-        }
         if let Some(body) = fake.state().raw.get(&id) {
             return reply(200, body.clone());
         }
-        match fake.state().known.get(&id) {
-            Some((status, sub)) => reply(
-                200,
-                json!({"verification_id": id, "reference_id": 1, "status": status, "sub_status": sub, "recording_link": null}).to_string(),
+        let known = fake.state().known.get(&id).cloned();
+        match known {
+            Some((status, sub)) => {
+                let mut answer = json!({"reference_id": 1, "recording_link": null});
+                // BAV's reference_id is a number, as Cashfree writes it.
+                answer[field] = match id.parse::<i64>() {
+                    Ok(n) if field == "reference_id" => json!(n),
+                    _ => json!(id),
+                };
+                answer[status_field] = json!(status);
+                if !sub_field.is_empty() {
+                    answer[sub_field] = json!(sub);
+                }
+                reply(200, answer.to_string())
+            }
+            None => reply(
+                404,
+                json!({"message": format!("{field} not found")}).to_string(),
             ),
-            None => reply(404, json!({"message": "verification_id not found"}).to_string()),
         }
     }
 }
@@ -209,4 +241,32 @@ impl Answers for DigioState {
             None => reply(404, json!({"message": "not found"}).to_string()),
         }
     }
+}
+
+/// The journey sweeper on the local server's journey table `table` and events queue, reconciling
+/// Cashfree journeys from the fake at `api_base` (detection only without one).
+pub async fn cashfree_sweeper(
+    stack: &crate::Stack,
+    table: &str,
+    api_base: Option<&str>,
+) -> Sweeper<DynamoDueJourneys, SqsSink> {
+    let sdk = crate::local_sdk_config(crate::endpoint()).await;
+    let apis = match api_base {
+        Some(base) => {
+            let connection = Connection {
+                http: kyc_intake::sources::status::client().expect("client"),
+                base: base.to_owned(),
+                client_id: CASHFREE_API_CLIENT.into(),
+                client_secret: SecretList::new(vec![Secret::new(CASHFREE_API_SECRET)]),
+            };
+            let api = CashfreeStatusApi::new(connection, "2024-12-01");
+            StatusApis::none().with("cashfree", Arc::new(api))
+        }
+        None => StatusApis::none(),
+    };
+    Sweeper::new(
+        DynamoDueJourneys::new(aws_sdk_dynamodb::Client::new(&sdk), table),
+        apis,
+        SqsSink::new(aws_sdk_sqs::Client::new(&sdk), stack.queue_url.clone()),
+    )
 }

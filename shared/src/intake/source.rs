@@ -71,6 +71,13 @@ pub struct Reconcile {
     /// The path under the API's base, e.g. `/verification/vkyc` (the provider's client says where
     /// the subject goes).
     pub path: &'static str,
+    /// The field that names the journey's subject in the answer, and for Cashfree also the query
+    /// parameter that asks for it: `verification_id`, BAV's `reference_id`, Digio's `id`.
+    pub subject_field: &'static str,
+    /// The answer's status field (`status`, a KYC link's `form_status`, BAV's `account_status`).
+    pub status_field: &'static str,
+    /// Its sub-status field, when it has one (`sub_status`, BAV's `account_status_code`).
+    pub sub_status_field: Option<&'static str>,
     /// Statuses the provider calls final: reconciling to one closes the journey.
     pub final_statuses: &'static [&'static str],
     /// Every status the provider documents for the API, when it publishes a closed list: an

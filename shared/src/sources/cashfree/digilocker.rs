@@ -2,6 +2,7 @@
 //! statuses and payload come from Cashfree's "DigiLocker Webhooks" page (Secure ID developer
 //! documentation); docs/providers.md restates what this module relies on.
 
+use super::payload::{Shape, SubStatus};
 use crate::sources::{JourneyRules, Recognized, Reconcile, SourceSpec, IST};
 use serde_json::Value;
 
@@ -42,6 +43,9 @@ pub static SOURCE: SourceSpec = SourceSpec {
         stall_after_secs: 3_600,
         reconcile: Some(Reconcile {
             path: "/verification/digilocker",
+            subject_field: "verification_id",
+            status_field: "status",
+            sub_status_field: Some("sub_status"),
             final_statuses: &["AUTHENTICATED", "EXPIRED", "CONSENT_DENIED"],
             statuses: Some(&[
                 "PENDING",
@@ -56,9 +60,17 @@ pub static SOURCE: SourceSpec = SourceSpec {
     },
 };
 
+const SHAPE: Shape = Shape {
+    sub_status: Some(SubStatus {
+        pointer: "/data/sub_status",
+        counts: false,
+    }),
+    ..Shape::VERIFICATION
+};
+
 /// Identity: `data.verification_id`, `event_type`, `data.status`, `event_time`.
 fn recognize(v: &Value) -> Option<Recognized> {
-    super::payload::recognize(v, EVENTS, false)
+    super::payload::recognize(v, EVENTS, &SHAPE)
 }
 
 #[cfg(test)]

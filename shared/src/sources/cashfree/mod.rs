@@ -1,11 +1,16 @@
-//! Cashfree Secure ID: DigiLocker and Video KYC, served by `cashfree-webhook`, both signed with the
-//! account's client secret (`signature`). This module holds the function's description, its
-//! settings and the payload shape both products share. Cashfree's pages behind it ("DigiLocker
-//! Webhooks", "Video KYC Webhooks", "Add webhooks", the Secure ID API reference v2) are
-//! summarised, with where each fact is used, in docs/providers.md.
+//! Cashfree Secure ID: DigiLocker, Video KYC, KYC links, e-sign, bank account verification and
+//! reverse penny drop, served by `cashfree-webhook`, all signed with the account's client secret
+//! (`signature`). This module holds the function's description, its settings and the payload
+//! shape the products share. Cashfree's pages behind it (each product's "Webhooks" page,
+//! "Payloads and Signatures", the Secure ID API reference v2) are summarised, with where each fact
+//! is used, in docs/providers.md.
 
+pub mod bav;
 pub mod digilocker;
+pub mod esign;
+pub mod kyc_link;
 pub mod payload;
+pub mod rpd;
 pub mod settings;
 pub mod signature;
 pub mod status_api;
@@ -20,9 +25,16 @@ pub use status_api::STATUS_API_SCHEME;
 
 pub static FUNCTION: FunctionSpec = FunctionSpec {
     name: "cashfree-webhook",
-    sources: &[&digilocker::SOURCE, &vkyc::SOURCE],
+    sources: &[
+        &digilocker::SOURCE,
+        &vkyc::SOURCE,
+        &kyc_link::SOURCE,
+        &esign::SOURCE,
+        &bav::SOURCE,
+        &rpd::SOURCE,
+    ],
     title: "Cashfree",
-    description: "Cashfree Secure ID webhooks (DigiLocker, Video KYC).",
+    description: "Cashfree Secure ID webhooks (DigiLocker, Video KYC, KYC links, e-sign, bank account verification, reverse penny drop).",
     optional: false,
     settings: &[
         Setting::secrets(

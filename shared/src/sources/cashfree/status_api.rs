@@ -1,6 +1,7 @@
-//! Cashfree's Secure ID status API, for the journey sweeper: `GET {base}/verification/vkyc?
-//! verification_id=<subject>` (or `/verification/digilocker`), headers `x-client-id`,
-//! `x-client-secret`, `x-api-version`; the answer's `status` and `sub_status`. What each failure
+//! Cashfree's Secure ID status API, for the journey sweeper: `GET {base}<path>?<field>=<subject>`
+//! (e.g. `/verification/vkyc?verification_id=…`, `/verification/bank-account?reference_id=…`),
+//! headers `x-client-id`, `x-client-secret`, `x-api-version`; the answer's status and sub-status
+//! fields as each source's `Reconcile` names them. What each failure
 //! means to the sweeper: `sweeper::ApiError`. No redirect is followed (it would carry the client
 //! secret elsewhere), and the secret never reaches a log or an error.
 
@@ -116,7 +117,7 @@ impl CashfreeStatusApi {
         let request = c
             .http
             .get(&url)
-            .query(&[("verification_id", subject)])
+            .query(&[(reconcile.subject_field, subject)])
             .header("x-client-id", &c.client_id)
             .header("x-client-secret", secret_header)
             .header("x-api-version", &self.api_version)
@@ -155,12 +156,13 @@ pub fn checked_answer(
     if !answer.is_object() {
         return Err(ApiError::Invalid("not a JSON object".into()));
     }
-    if answer.get("verification_id").and_then(as_text).as_deref() != Some(subject) {
-        return Err(ApiError::Invalid(
-            "its verification_id is not the journey's".into(),
-        ));
+    let field = reconcile.subject_field;
+    if answer.get(field).and_then(as_text).as_deref() != Some(subject) {
+        return Err(ApiError::Invalid(format!(
+            "its {field} is not the journey's"
+        )));
     }
-    let status = match answer.get("status") {
+    let status = match answer.get(reconcile.status_field) {
         Some(Value::String(s)) if is_status_word(s) => s.clone(),
         None | Some(Value::Null) => return Err(ApiError::Invalid("no status".into())),
         Some(_) => {
@@ -177,7 +179,7 @@ pub fn checked_answer(
             "its status is not one Cashfree documents".into(),
         ));
     }
-    let sub_status = match answer.get("sub_status") {
+    let sub_status = match reconcile.sub_status_field.and_then(|f| answer.get(f)) {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.is_empty() => None,
         Some(Value::String(s)) if is_status_word(s) => Some(s.clone()),
@@ -200,12 +202,18 @@ mod tests {
 
     const VKYC: Reconcile = Reconcile {
         path: "/verification/vkyc",
+        subject_field: "verification_id",
+        status_field: "status",
+        sub_status_field: Some("sub_status"),
         final_statuses: &[],
         statuses: None,
         personal_data: &[],
     };
     const DIGILOCKER: Reconcile = Reconcile {
         path: "/verification/digilocker",
+        subject_field: "verification_id",
+        status_field: "status",
+        sub_status_field: Some("sub_status"),
         final_statuses: &[],
         statuses: Some(&["PENDING", "AUTHENTICATED"]),
         personal_data: &[],
@@ -258,5 +266,37 @@ mod tests {
             "v1"
         )
         .is_ok());
+    }
+
+    #[test]
+    fn each_product_is_read_from_its_own_fields() {
+        let reconcile = |s: &crate::sources::SourceSpec| s.journey.reconcile.expect("reconciles");
+        let bav = reconcile(&super::super::bav::SOURCE);
+        let ok = checked_answer(
+            br#"{"reference_id":34,"name_at_bank":"X","account_status":"VALID","account_status_code":"ACCOUNT_IS_VALID"}"#,
+            &bav,
+            "34",
+        )
+        .expect("believed");
+        assert_eq!(
+            (ok.status.as_str(), ok.sub_status.as_deref()),
+            ("VALID", Some("ACCOUNT_IS_VALID"))
+        );
+        // Another request, a status BAV v2 does not document, or the user's id in its place.
+        for body in [
+            &br#"{"reference_id":35,"account_status":"VALID"}"#[..],
+            br#"{"reference_id":34,"account_status":"SUCCESS"}"#,
+            br#"{"user_id":"34","account_status":"VALID"}"#,
+        ] {
+            assert!(checked_answer(body, &bav, "34").is_err());
+        }
+        let link = reconcile(&super::super::kyc_link::SOURCE);
+        let ok = checked_answer(
+            br#"{"verification_id":"kl-1","form_status":"PENDING","status":"SUCCESS"}"#,
+            &link,
+            "kl-1",
+        )
+        .expect("believed");
+        assert_eq!(ok.status, "PENDING");
     }
 }

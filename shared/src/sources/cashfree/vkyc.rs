@@ -2,6 +2,7 @@
 //! their statuses come from Cashfree's "Video KYC Webhooks" page (Secure ID developer
 //! documentation); docs/providers.md restates what this module relies on.
 
+use super::payload::{Shape, SubStatus};
 use crate::sources::{JourneyRules, Recognized, Reconcile, SourceSpec, IST};
 use serde_json::Value;
 
@@ -46,6 +47,9 @@ pub static SOURCE: SourceSpec = SourceSpec {
         stall_after_secs: 86_400,
         reconcile: Some(Reconcile {
             path: "/verification/vkyc",
+            subject_field: "verification_id",
+            status_field: "status",
+            sub_status_field: Some("sub_status"),
             // Cashfree calls these final in its webhook tables; an auditor's decision is too.
             final_statuses: &[
                 "EXPIRED",
@@ -67,11 +71,19 @@ pub static SOURCE: SourceSpec = SourceSpec {
     },
 };
 
+const SHAPE: Shape = Shape {
+    sub_status: Some(SubStatus {
+        pointer: "/data/sub_status",
+        counts: true,
+    }),
+    ..Shape::VERIFICATION
+};
+
 /// Identity: `data.verification_id`, `event_type`, `data.status`, `data.sub_status`, `event_time`.
 /// `VKYC_USER_PRECHECK_FAILED` and `VKYC_USER_CALL_SCHEDULED` repeat with other sub-statuses;
 /// each is a separate event.
 fn recognize(v: &Value) -> Option<Recognized> {
-    super::payload::recognize(v, EVENTS, true)
+    super::payload::recognize(v, EVENTS, &SHAPE)
 }
 
 #[cfg(test)]

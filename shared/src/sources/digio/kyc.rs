@@ -53,6 +53,9 @@ pub static SOURCE: SourceSpec = SourceSpec {
         stall_after_secs: 259_200,
         reconcile: Some(Reconcile {
             path: "/client/kyc/v2/{KID}/response",
+            subject_field: "id",
+            status_field: "status",
+            sub_status_field: None,
             final_statuses: &["approved", "rejected", "expired", "terminated"],
             // Digio publishes no closed list: open strings (lower-case words).
             statuses: None,

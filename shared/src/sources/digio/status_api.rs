@@ -114,7 +114,7 @@ impl DigioStatusApi {
             )),
             other => other?,
         };
-        checked_answer(&body, subject)
+        checked_answer(&body, reconcile, subject)
     }
 }
 
@@ -136,16 +136,20 @@ pub fn is_status_word(s: &str) -> bool {
 
 /// The answer, believed only when its `id` is the KYC request asked about and its `status` a
 /// status word. The problem names no value of the answer: it carries personal data.
-pub fn checked_answer(body: &[u8], subject: &str) -> Result<ProviderState, ApiError> {
+pub fn checked_answer(
+    body: &[u8],
+    reconcile: &Reconcile,
+    subject: &str,
+) -> Result<ProviderState, ApiError> {
     let answer: Value =
         serde_json::from_slice(body).map_err(|_| ApiError::Invalid("not JSON".into()))?;
     if !answer.is_object() {
         return Err(ApiError::Invalid("not a JSON object".into()));
     }
-    if answer.get("id").and_then(Value::as_str) != Some(subject) {
+    if answer.get(reconcile.subject_field).and_then(Value::as_str) != Some(subject) {
         return Err(ApiError::Invalid("its id is not the journey's".into()));
     }
-    match answer.get("status") {
+    match answer.get(reconcile.status_field) {
         Some(Value::String(s)) if is_status_word(s) => Ok(ProviderState {
             status: s.clone(),
             sub_status: None,
@@ -162,10 +166,19 @@ pub fn checked_answer(body: &[u8], subject: &str) -> Result<ProviderState, ApiEr
 mod tests {
     use super::*;
 
+    fn reconcile() -> &'static Reconcile {
+        super::super::kyc::SOURCE
+            .journey
+            .reconcile
+            .as_ref()
+            .expect("Digio reconciles")
+    }
+
     #[test]
     fn an_answer_is_believed_only_about_its_request_with_a_status_word() {
         let ok = checked_answer(
             br#"{"id":"KID1","status":"approval_pending","actions":[{"details":{"pan":{}}}]}"#,
+            reconcile(),
             "KID1",
         )
         .expect("believed");
@@ -184,7 +197,10 @@ mod tests {
             br#"{"id":"KID1","status":7}"#,
         ] {
             assert!(
-                matches!(checked_answer(bad, "KID1"), Err(ApiError::Invalid(_))),
+                matches!(
+                    checked_answer(bad, reconcile(), "KID1"),
+                    Err(ApiError::Invalid(_))
+                ),
                 "{}",
                 String::from_utf8_lossy(bad)
             );
