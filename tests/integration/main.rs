@@ -20,6 +20,7 @@ mod managed_instances;
 mod metrics;
 mod new_provider;
 mod other_languages;
+mod output_api;
 mod personal;
 mod provider_drift;
 mod reliability;

@@ -907,26 +907,25 @@ fn the_sweeper_queries_the_due_index_of_open_journeys_and_never_scans() {
     assert!(!vars.is_empty() && vars.is_subset(&known), "{vars:?}");
     assert!(vars.contains(worker::var::JOURNEY_TABLE));
     // A query on the index, the queue, its secret: nothing else, and no scan anywhere.
+    let mut expected = vec![
+        (
+            actions(kyc_intake::aws::SWEEPER_TABLE_ACTIONS),
+            vec![sub(&format!("${{JourneyTable.Arn}}/index/{DUE_INDEX}"))],
+        ),
+        (
+            actions(&["sqs:SendMessage"]),
+            vec![get_att("EventsQueue", "Arn")],
+        ),
+    ];
+    for api in kyc_intake::journeys::sweeper::status_apis() {
+        expected.push((
+            actions(&["secretsmanager:GetSecretValue"]),
+            vec![reference(&format!("{}Secret", api.resource))],
+        ));
+    }
     assert_eq!(
         grants(sweeper),
-        vec![
-            (
-                actions(kyc_intake::aws::SWEEPER_TABLE_ACTIONS),
-                vec![sub(&format!("${{JourneyTable.Arn}}/index/{DUE_INDEX}"))]
-            ),
-            (
-                actions(&["sqs:SendMessage"]),
-                vec![get_att("EventsQueue", "Arn")]
-            ),
-            (
-                actions(&["secretsmanager:GetSecretValue"]),
-                vec![reference("CashfreeApiSecret")]
-            ),
-            (
-                actions(&["secretsmanager:GetSecretValue"]),
-                vec![reference("DigioApiSecret")]
-            ),
-        ],
+        expected,
         "each provider's status API secret, its own statement"
     );
     assert_eq!(
@@ -934,7 +933,30 @@ fn the_sweeper_queries_the_due_index_of_open_journeys_and_never_scans() {
             .iter()
             .map(|s| s.provider)
             .collect::<Vec<_>>(),
-        ["cashfree", "digio"]
+        ["cashfree", "digio", "hyperverge"]
+    );
+    // In your VPC only when both lists are given; an API that answers only allowlisted addresses
+    // is on only there.
+    let props = &sweeper["Properties"];
+    assert_eq!(props["VpcConfig"]["Fn::If"][0], "SweeperInVpc");
+    assert_eq!(
+        props["VpcConfig"]["Fn::If"][1],
+        json!({"SubnetIds": {"Ref": "SweeperSubnetIds"}, "SecurityGroupIds": {"Ref": "SweeperSecurityGroupIds"}})
+    );
+    let conditions = &t["Conditions"];
+    for api in kyc_intake::journeys::sweeper::status_apis() {
+        let on = conditions[format!("Has{}", api.resource)].to_string();
+        assert_eq!(
+            on.contains(r#"{"Condition":"SweeperInVpc"}"#),
+            api.fixed_address,
+            "{}: {on}",
+            api.provider
+        );
+    }
+    let in_vpc = conditions["SweeperInVpc"].to_string();
+    assert!(
+        in_vpc.contains("SweeperSubnetIds") && in_vpc.contains("SweeperSecurityGroupIds"),
+        "{in_vpc}"
     );
     // Only `kycctl erase --reapply` scans, and only the archive keys table.
     for (id, r) in resources(&t) {

@@ -3,7 +3,9 @@
 //! `?reference_id=…`,
 //! `x-client-id`/`x-client-secret`/`x-api-version`; 401, 429, 5xx, a hang, an answer that is not
 //! JSON) and Digio's KYC status API (`POST /client/kyc/v2/{KID}/response`, Basic auth, body `{}`;
-//! any status, a raw body, a hang). Each is a `Fake` of its own state, which the test changes
+//! any status, a raw body, a hang), and HyperVerge's Output API (`POST /v1/output`, headers
+//! `appId`/`appKey`, body `{"transactionId": …}`; 401, 403, 429, 5xx, a hang, answers not to be
+//! believed). Each is a `Fake` of its own state, which the test changes
 //! between calls.
 
 use crate::serve_loopback;
@@ -239,6 +241,89 @@ impl Answers for DigioState {
         match known.get(kid) {
             Some(request) => reply(200, request.to_string()),
             None => reply(404, json!({"message": "not found"}).to_string()),
+        }
+    }
+}
+
+/// The appId and appKey the fake Output API expects.
+pub const HYPERVERGE_APP_ID: &str = "hv-app";
+pub const HYPERVERGE_APP_KEY: &str = "hv-app-key-0123456789";
+
+/// How the fake of HyperVerge's Output API answers.
+#[derive(Debug, Default)]
+pub struct HypervergeState {
+    /// transactionId → its application status.
+    pub known: HashMap<String, String>,
+    pub mode: Option<Mode>,
+    /// transactionId → the whole answer's body, as it is (answers not to be believed).
+    pub raw: HashMap<String, String>,
+    pub calls: usize,
+    pub bad_requests: usize,
+}
+
+/// The fake: its state, shared with the test.
+pub type FakeHyperverge = Fake<HypervergeState>;
+
+impl Answers for HypervergeState {
+    async fn answer(
+        fake: Fake<Self>,
+        req: hyper::Request<hyper::body::Incoming>,
+    ) -> hyper::Response<Full<Bytes>> {
+        let well_formed = req.method() == hyper::Method::POST
+            && req.uri().path() == "/v1/output"
+            && header(&req, "appId") == HYPERVERGE_APP_ID
+            && header(&req, "appKey") == HYPERVERGE_APP_KEY
+            && header(&req, "content-type") == "application/json";
+        let body = req
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        let asked: Value = serde_json::from_slice(&body).unwrap_or_default();
+        let id = asked["transactionId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let mode = {
+            let mut state = fake.state();
+            state.calls += 1;
+            if !well_formed || id.is_empty() {
+                state.bad_requests += 1;
+            }
+            state.mode.unwrap_or(Mode::Normal)
+        };
+        match mode {
+            // HyperVerge's error shape: `{status: "failure", statusCode, error}`.
+            Mode::Status(code) => {
+                let error = json!({"status": "failure", "statusCode": code, "error": "error"});
+                return reply(code, error.to_string());
+            }
+            Mode::Hang => {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                return reply(200, "{}".into());
+            }
+            Mode::NotJson => return reply(200, "<html>maintenance</html>".into()),
+            Mode::Normal => {}
+        }
+        if let Some(body) = fake.state().raw.get(&id) {
+            return reply(200, body.clone());
+        }
+        let known = fake.state().known.get(&id).cloned();
+        match known {
+            Some(status) => reply(
+                200,
+                json!({"status": "success", "statusCode": 200,
+                       "metadata": {"requestId": "req-1", "transactionId": id},
+                       "result": {"transactionId": id, "applicationStatus": status,
+                                  "userDetails": {"name": "Asha Verma", "dob": "1990-01-01"}}})
+                .to_string(),
+            ),
+            None => reply(
+                404,
+                json!({"status": "failure", "statusCode": 404, "error": "transaction not found"})
+                    .to_string(),
+            ),
         }
     }
 }

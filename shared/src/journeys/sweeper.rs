@@ -118,6 +118,20 @@ impl StatusApis {
     fn get(&self, provider: &str) -> Option<&Arc<dyn StatusApi>> {
         self.0.get(provider)
     }
+
+    /// The status APIs some source could be reconciled from but that are not configured here:
+    /// those providers' journeys are only reported.
+    pub fn off(&self) -> Vec<&'static StatusApiSpec> {
+        status_apis()
+            .iter()
+            .copied()
+            .filter(|spec| !self.0.contains_key(spec.provider))
+            .filter(|spec| {
+                registry::sources()
+                    .any(|s| s.provider == spec.provider && s.journey.reconcile.is_some())
+            })
+            .collect()
+    }
 }
 
 impl std::fmt::Debug for StatusApis {
@@ -247,6 +261,15 @@ impl<D: DueJourneys, Q: EventSink> Sweeper<D, Q> {
         trace: Option<TraceHeader>,
     ) -> SweepReport {
         let end = Instant::now() + budget;
+        // Said once a run, never as a failure: reconciliation is a choice of the deployment.
+        for spec in self.apis.off() {
+            tracing::info!(
+                provider = spec.provider,
+                "{} journeys are only reported (no status API): {}",
+                spec.provider,
+                spec.when_off
+            );
+        }
         let mut report = SweepReport::default();
         let mut per_source: BTreeMap<&'static str, (usize, usize)> = BTreeMap::new();
         // After a 401, 403 or 429 no call of this run to that provider will do better: the
@@ -720,5 +743,19 @@ mod tests {
         );
         let documents = metrics.documents().join("\n");
         assert!(documents.contains(r#""SweepIncomplete":1"#), "{documents}");
+    }
+
+    #[test]
+    fn every_provider_without_its_status_api_is_named_once_with_how_to_turn_it_on() {
+        let off =
+            |apis: &StatusApis| -> Vec<&str> { apis.off().iter().map(|s| s.provider).collect() };
+        assert_eq!(
+            off(&StatusApis::none()),
+            ["cashfree", "digio", "hyperverge"]
+        );
+        let apis = StatusApis::none().with("hyperverge", Arc::new(Api::default()));
+        assert_eq!(off(&apis), ["cashfree", "digio"]);
+        let hyperverge = &crate::sources::hyperverge::output_api::STATUS_API;
+        assert!(hyperverge.fixed_address && hyperverge.when_off.contains("SweeperSubnetIds"));
     }
 }

@@ -20,6 +20,7 @@ pub static FUNCTIONS: &[&FunctionSpec] =
 pub static STATUS_APIS: &[&StatusApiSpec] = &[
     &cashfree::status_api::STATUS_API,
     &digio::status_api::STATUS_API,
+    &hyperverge::output_api::STATUS_API,
 ];
 
 /// The status API of `provider`'s sources, if it has one.

@@ -77,6 +77,12 @@ pub struct StatusApiSpec {
     /// come from Secrets Manager (`<X>_SECRET_ID`). Its client id comes first: the API is on
     /// when that is set.
     pub settings: &'static [Setting],
+    /// Whether the provider answers only addresses it has allowlisted: the API is then on only
+    /// where the sweeper runs in the team's VPC (template parameter `SweeperSubnetIds`), whose
+    /// NAT gives it one fixed address.
+    pub fixed_address: bool,
+    /// What the sweeper says, once per run, when the API is off: how to turn it on.
+    pub when_off: &'static str,
     /// The API from the sweeper's environment; `Ok(None)` when its credentials are not set (the
     /// provider's journeys are then only reported).
     pub build: BuildStatusApi,

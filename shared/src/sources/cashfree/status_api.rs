@@ -66,6 +66,8 @@ pub static STATUS_API: StatusApiSpec = StatusApiSpec {
             "The x-api-version the sweeper sends to Cashfree's Secure ID API.",
         ),
     ],
+    fixed_address: false,
+    when_off: "set CashfreeApiClientId (CASHFREE_API_CLIENT_ID) and its secret",
     build,
 };
 

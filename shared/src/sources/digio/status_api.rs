@@ -57,6 +57,8 @@ pub static STATUS_API: StatusApiSpec = StatusApiSpec {
             "Digio API base URL (https://ext.digio.in:444 for the sandbox).",
         ),
     ],
+    fixed_address: false,
+    when_off: "set DigioApiClientId (DIGIO_API_CLIENT_ID) and its secret",
     build,
 };
 

@@ -6,6 +6,7 @@
 //! "Results Webhook") are summarised, with where each fact is used, in docs/providers.md.
 
 pub mod digilocker;
+pub mod output_api;
 pub mod results;
 pub mod settings;
 

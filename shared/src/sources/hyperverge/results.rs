@@ -2,7 +2,7 @@
 //! the subscription is configured to send, plus a source-IP allowlist when one is set. Event
 //! types, statuses and payload: HyperVerge's "Results Webhook" page (docs/providers.md).
 
-use crate::sources::{lookup, present, text, JourneyRules, Recognized, SourceSpec, UTC};
+use crate::sources::{lookup, present, text, JourneyRules, Recognized, Reconcile, SourceSpec, UTC};
 use serde_json::Value;
 
 const EVENT_TYPES: &[&str] = &[
@@ -38,11 +38,37 @@ pub static SOURCE: SourceSpec = SourceSpec {
     // The reviewer of a manual review (`MANUAL_REVIEW_STATUS_UPDATE`, the provider's page).
     personal_data: &["/reviewerEmail"],
     auth: super::settings::results_auth,
-    // HyperVerge's results API answers only after the webhook went out: detection only.
     journey: JourneyRules {
         terminal: &["approved", "declined", "cancelled"],
         stall_after_secs: 259_200,
-        reconcile: None,
+        // HyperVerge's Output API (`output_api`), which summarizes an application whether or not
+        // its webhook went out; the client reads both fields within the answer's `result`.
+        reconcile: Some(Reconcile {
+            path: "/v1/output",
+            subject_field: "transactionId",
+            status_field: "applicationStatus",
+            sub_status_field: None,
+            final_statuses: &[
+                "auto_approved",
+                "auto_declined",
+                "manually_approved",
+                "manually_declined",
+                "user_cancelled",
+            ],
+            statuses: Some(&[
+                "started",
+                "kyc_in_progress",
+                "needs_review",
+                "auto_approved",
+                "auto_declined",
+                "manually_approved",
+                "manually_declined",
+                "user_cancelled",
+                "error",
+            ]),
+            // The summary of the person's application: every field but the status.
+            personal_data: &["/result/*"],
+        }),
     },
 };
 
