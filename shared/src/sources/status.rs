@@ -215,6 +215,52 @@ pub fn is_status_word(s: &str, case: fn(&u8) -> bool) -> bool {
         && bytes.all(|b| case(&b) || b.is_ascii_digit() || b == b'_')
 }
 
+/// How a provider writes its status words, to check an answer's status by.
+#[derive(Debug, Clone, Copy)]
+pub struct Words {
+    /// Its letters' case (Cashfree's upper, Digio's and HyperVerge's lower).
+    pub case: fn(&u8) -> bool,
+    /// That case as the problem names it: `upper-case`.
+    pub spelled: &'static str,
+    pub provider: &'static str,
+}
+
+impl Words {
+    /// The status at `value`: a status word and, where the provider publishes a closed list, one
+    /// of `documented`. The problem names no value (an answer may carry personal data).
+    pub fn checked(
+        &self,
+        value: Option<&Value>,
+        documented: Option<&[&str]>,
+    ) -> Result<String, ApiError> {
+        let status = match value {
+            Some(Value::String(s)) if is_status_word(s, self.case) => s.clone(),
+            None | Some(Value::Null) => return Err(ApiError::Invalid("no status".into())),
+            Some(_) => {
+                return Err(ApiError::Invalid(format!(
+                    "its status is not {} word",
+                    article(self.spelled)
+                )))
+            }
+        };
+        if documented.is_some_and(|list| !list.contains(&status.as_str())) {
+            return Err(ApiError::Invalid(format!(
+                "its status is not one {} documents",
+                self.provider
+            )));
+        }
+        Ok(status)
+    }
+}
+
+/// `an upper-case`, `a lower-case`.
+fn article(word: &str) -> String {
+    match word.as_bytes().first() {
+        Some(b'a' | b'e' | b'i' | b'o' | b'u') => format!("an {word}"),
+        _ => format!("a {word}"),
+    }
+}
+
 /// An HTTPS client that follows no redirect (one would carry the credentials elsewhere).
 pub fn client() -> Result<reqwest::Client, String> {
     reqwest::Client::builder()

@@ -145,6 +145,12 @@ pub fn is_status_word(s: &str) -> bool {
     status::is_status_word(s, u8::is_ascii_uppercase)
 }
 
+const WORDS: status::Words = status::Words {
+    case: u8::is_ascii_uppercase,
+    spelled: "upper-case",
+    provider: "Cashfree",
+};
+
 /// The answer, believed only when it is about `subject` and its statuses are status words (and,
 /// where Cashfree publishes the list, one of its values). The problem names no value of the
 /// answer: it may carry personal data.
@@ -164,23 +170,7 @@ pub fn checked_answer(
             "its {field} is not the journey's"
         )));
     }
-    let status = match answer.get(reconcile.status_field) {
-        Some(Value::String(s)) if is_status_word(s) => s.clone(),
-        None | Some(Value::Null) => return Err(ApiError::Invalid("no status".into())),
-        Some(_) => {
-            return Err(ApiError::Invalid(
-                "its status is not an upper-case word".into(),
-            ))
-        }
-    };
-    if reconcile
-        .statuses
-        .is_some_and(|documented| !documented.contains(&status.as_str()))
-    {
-        return Err(ApiError::Invalid(
-            "its status is not one Cashfree documents".into(),
-        ));
-    }
+    let status = WORDS.checked(answer.get(reconcile.status_field), reconcile.statuses)?;
     let sub_status = match reconcile.sub_status_field.and_then(|f| answer.get(f)) {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.is_empty() => None,

@@ -132,9 +132,11 @@ impl StatusApi for DigioStatusApi {
 }
 
 /// A status word as Digio writes them: `[a-z][a-z0-9_]{0,63}`.
-pub fn is_status_word(s: &str) -> bool {
-    status::is_status_word(s, u8::is_ascii_lowercase)
-}
+const WORDS: status::Words = status::Words {
+    case: u8::is_ascii_lowercase,
+    spelled: "lower-case",
+    provider: "Digio",
+};
 
 /// The answer, believed only when its `id` is the KYC request asked about and its `status` a
 /// status word. The problem names no value of the answer: it carries personal data.
@@ -151,17 +153,12 @@ pub fn checked_answer(
     if answer.get(reconcile.subject_field).and_then(Value::as_str) != Some(subject) {
         return Err(ApiError::Invalid("its id is not the journey's".into()));
     }
-    match answer.get(reconcile.status_field) {
-        Some(Value::String(s)) if is_status_word(s) => Ok(ProviderState {
-            status: s.clone(),
-            sub_status: None,
-            answer,
-        }),
-        None | Some(Value::Null) => Err(ApiError::Invalid("no status".into())),
-        Some(_) => Err(ApiError::Invalid(
-            "its status is not a lower-case word".into(),
-        )),
-    }
+    let status = WORDS.checked(answer.get(reconcile.status_field), reconcile.statuses)?;
+    Ok(ProviderState {
+        status,
+        sub_status: None,
+        answer,
+    })
 }
 
 #[cfg(test)]

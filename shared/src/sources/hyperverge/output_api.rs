@@ -156,9 +156,11 @@ impl StatusApi for OutputApi {
 }
 
 /// An application status as HyperVerge writes them: `[a-z][a-z0-9_]{0,63}`.
-pub fn is_status_word(s: &str) -> bool {
-    status::is_status_word(s, u8::is_ascii_lowercase)
-}
+const WORDS: status::Words = status::Words {
+    case: u8::is_ascii_lowercase,
+    spelled: "lower-case",
+    provider: "HyperVerge",
+};
 
 /// The answer, believed only when it says `success`, names the application asked about (its
 /// `result.transactionId`, or `metadata.transactionId`, and every one of them the subject), and
@@ -188,26 +190,10 @@ pub fn checked_answer(
             "its {field} is not the journey's"
         )));
     }
-    let status = match result
+    let value = result
         .get(reconcile.status_field)
-        .or_else(|| result.get("status"))
-    {
-        Some(Value::String(s)) if is_status_word(s) => s.clone(),
-        None | Some(Value::Null) => return Err(ApiError::Invalid("no application status".into())),
-        Some(_) => {
-            return Err(ApiError::Invalid(
-                "its application status is not a lower-case word".into(),
-            ))
-        }
-    };
-    if reconcile
-        .statuses
-        .is_some_and(|documented| !documented.contains(&status.as_str()))
-    {
-        return Err(ApiError::Invalid(
-            "its application status is not one HyperVerge documents".into(),
-        ));
-    }
+        .or_else(|| result.get("status"));
+    let status = WORDS.checked(value, reconcile.statuses)?;
     Ok(ProviderState {
         status,
         sub_status: None,
