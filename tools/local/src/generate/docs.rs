@@ -217,8 +217,8 @@ fn schemes(r: &Registry) -> String {
                 code(f.sources.iter().map(|s| s.name))
             ),
             (None, Some(api)) => format!(
-                "`kyc.journey.reconciled`: the journey sweeper read it from {}'s status API",
-                api.provider
+                "`kyc.journey.reconciled`: the journey sweeper read it from {}'s status API (`{}`)",
+                api.title, api.provider
             ),
             (None, None) => {
                 "`kyc.journey.started`: sent by the application (or the operator)".to_owned()
