@@ -195,10 +195,20 @@ console:
 	@cargo build -q --workspace >&2
 	@providers=$$(env $(LOCAL_ENV) $(KYC_LOCAL) env) && env $(LOCAL_ENV) $$providers target/debug/kycctl console --open $(ARGS)
 
+# `cargo clippy` is clippy-driver standing in for rustc on the workspace's own crates, with the
+# lints it is given in CLIPPY_ARGS. Run that way, one `cargo build` both lints (any warning fails
+# it) and builds what the tests run, so the dependencies are compiled once instead of once for the
+# lint and once for the build.
+CLIPPY_BUILD := RUSTC_WORKSPACE_WRAPPER=$$(command -v clippy-driver) CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
+
 .PHONY: lint
-lint: $(TOOLS_STAMP)
-	cargo fmt --all -- --check
+lint: lint-rest
 	cargo clippy --workspace --all-targets -- -D warnings
+
+# Every check but clippy's: formatting, the template, the idempotency crate as published.
+.PHONY: lint-rest
+lint-rest: $(TOOLS_STAMP)
+	cargo fmt --all -- --check
 	$(VENV)/bin/cfn-lint template.yaml
 	SAM_CLI_TELEMETRY=0 AWS_REGION=$(REGION) $(VENV)/bin/sam validate --lint --template template.yaml
 	@# The idempotency crate as crates.io would take it: no missing metadata, no warning.
@@ -211,14 +221,26 @@ lint: $(TOOLS_STAMP)
 	@# Its documentation, every public item documented (deny(missing_docs)) and every link whole.
 	RUSTDOCFLAGS='-D warnings' cargo doc -p lambda-idempotency --all-features --no-deps
 
-.PHONY: test
-test: $(BENCH_STAMP) lint browser
+# What `make test` needs, at once: the Python tools and Chromium come over the network while the
+# Rust build (linted as it builds: CLIPPY_BUILD) keeps the CPUs busy.
+.PHONY: test-prepare python-tools rust-build
+test-prepare: python-tools browser rust-build
+python-tools:
+	@# One pip at a time in the one virtualenv.
+	@$(MAKE) --no-print-directory $(BENCH_STAMP)
+	@$(MAKE) --no-print-directory $(TOOLS_STAMP)
+rust-build:
 	@# Every target at once (bins, tests, examples), so the dependencies are built once with the
 	@# features the tests unify, and `cargo test` below builds nothing again.
-	cargo build --workspace --all-targets
+	$(CLIPPY_BUILD) cargo build --workspace --all-targets
+
+.PHONY: test
+test:
+	@$(MAKE) --no-print-directory -j3 --output-sync=target test-prepare
+	@$(MAKE) --no-print-directory lint-rest
 	@# The generated parts of the template and docs are the registry's: never stale.
 	$(KYC_LOCAL) generate --check
-	KYC_MOTO_PYTHON=$(abspath $(PY)) cargo test --workspace
+	KYC_MOTO_PYTHON=$(abspath $(PY)) $(CLIPPY_BUILD) cargo test --workspace
 
 .PHONY: fuzz
 fuzz:
