@@ -226,12 +226,20 @@ async fn an_auditor_checks_an_object_with_the_kms_public_key_and_nothing_else() 
         public_key.public_key().expect("a public key").as_ref(),
     )
     .expect("write");
-    let check = |key: &str, object: &[u8]| {
+    // `aws s3api list-object-versions` as the script reads it: `versions` of the key.
+    let listing = |key: &str, versions: usize| {
+        let entry = serde_json::json!({"Key": key, "VersionId": "v", "IsLatest": true});
+        serde_json::json!({ "Versions": vec![entry; versions] }).to_string()
+    };
+    let check_with = |key: &str, object: &[u8], der: &std::path::Path, versions: usize| {
         let path = dir.join("object.json");
         std::fs::write(&path, object).expect("write");
+        let listed = dir.join("versions.json");
+        std::fs::write(&listed, listing(key, versions)).expect("write");
         let out = std::process::Command::new(kyc_intake_tests::moto_python())
             .arg(workspace.join("docs/verify_object.py"))
             .args([key, &path.to_string_lossy(), &der.to_string_lossy()])
+            .arg(&listed)
             .output()
             .expect("run docs/verify_object.py");
         (
@@ -239,6 +247,7 @@ async fn an_auditor_checks_an_object_with_the_kms_public_key_and_nothing_else() 
             String::from_utf8_lossy(&out.stdout).into_owned(),
         )
     };
+    let check = |key: &str, object: &[u8]| check_with(key, object, &der, 1);
     let archived = stack.archived().await;
     assert_eq!(archived.len(), 2, "{archived:?}");
     for (key, object) in &archived {
@@ -246,6 +255,10 @@ async fn an_auditor_checks_an_object_with_the_kms_public_key_and_nothing_else() 
         let bytes = stack.object(key).await;
         let (ok, out) = check(key, &bytes);
         assert!(ok, "{out}");
+        assert!(
+            !check_with(key, &bytes, &der, 2).0,
+            "two versions of a key: tampered"
+        );
         assert!(
             out.starts_with("attested by cashfree-webhook (certified 20"),
             "{out}"
@@ -274,5 +287,16 @@ async fn an_auditor_checks_an_object_with_the_kms_public_key_and_nothing_else() 
             assert!(!ok, "{key}: {from} changed must fail the check");
         }
     }
+    // An object attested in version 1, as that version's code wrote it.
+    let fixture = workspace.join("shared/tests/fixtures/archive-v1");
+    let key = std::fs::read_to_string(fixture.join("key")).expect("key");
+    let object = std::fs::read(fixture.join("object.json")).expect("object");
+    let (ok, out) = check_with(key.trim(), &object, &fixture.join("public_key.der"), 1);
+    assert!(ok, "{out}");
+    assert!(
+        out.starts_with("attested by kyc-CashfreeFunction-1 (certified 20")
+            && out.contains(", attestation v1)"),
+        "{out}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

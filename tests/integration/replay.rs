@@ -6,7 +6,7 @@
 
 use kyc_intake::aws::{S3Archive, SqsSink};
 use kyc_intake::intake::archive::ArchivedDelivery;
-use kyc_intake::intake::attest::sha256_hex;
+use kyc_intake::intake::attest::salted_sha256_hex;
 use kyc_intake::secrets::secret::{Secret, SecretList};
 use kyc_intake::sources::cashfree::signature::{CashfreeAuth, Legacy};
 use kyc_intake::sources::cashfree::vkyc;
@@ -366,8 +366,11 @@ async fn plant(stack: &Stack, key: &str, bytes: Vec<u8>) {
         .expect("PutObject");
 }
 
+/// The salt of the forged objects: any 32 bytes will do.
+const SALT: [u8; 32] = [7; 32];
+
 /// An archived delivery of `body` to cashfree/vkyc at `received_at`, as the intake would have
-/// written it (its hashes in clear) but without an attestation, and its key.
+/// written it (its salted digests in clear) but without an attestation, and its key.
 fn forged(body: &str, received_at: chrono::DateTime<chrono::Utc>) -> (String, ArchivedDelivery) {
     let event = kyc_intake::intake::normalize::normalize(
         &vkyc::SOURCE,
@@ -389,8 +392,9 @@ fn forged(body: &str, received_at: chrono::DateTime<chrono::Utc>) -> (String, Ar
             "body_base64": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, body),
         },
         "event": serde_json::from_str::<Value>(&event.body).expect("event"),
-        "body_sha256": sha256_hex(body.as_bytes()),
-        "event_sha256": sha256_hex(event.body.as_bytes()),
+        "body_sha256": salted_sha256_hex(&SALT, body.as_bytes()),
+        "event_sha256": salted_sha256_hex(&SALT, event.body.as_bytes()),
+        "salt": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, SALT),
     });
     let delivery = serde_json::from_str(&object.to_string()).expect("a delivery");
     (key, delivery)

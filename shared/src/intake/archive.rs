@@ -8,8 +8,10 @@
 //! DigiLocker token travels there), the source IP, the headers minus every one that carries one of
 //! our secrets (the source's token header, `authorization`, `cookie`; Cashfree's signature and
 //! timestamp stay: they are the provider's proof), what authenticated it, when it arrived, and the
-//! normalized event exactly as it was sent to the queue, the hashes of both in clear, and the
-//! function's attestation of it all (`attest`). `verify` is every reader's check of an object;
+//! normalized event exactly as it was sent to the queue, the hashes of both in clear (salted with
+//! 32 random bytes of the delivery's own, kept inside the seal when there is one, so that once a
+//! journey is erased nobody can test a guessed body against them), and the function's attestation
+//! of it all (`attest`). `verify` is every reader's check of an object;
 //! `replay` turns an archived delivery into an event again with this build's code (see
 //! `kycctl replay`).
 
@@ -65,12 +67,17 @@ pub struct ArchivedDelivery {
     pub request: ArchivedRequest,
     /// The normalized event exactly as it was sent to the queue.
     pub event: Box<RawValue>,
-    /// The hex SHA-256 of the raw body, in clear (an attestation verifies without the body).
+    /// The hex SHA-256 of the salt followed by the raw body (version 1: of the body alone), in
+    /// clear: an attestation verifies without the body.
     #[serde(default)]
     pub body_sha256: String,
-    /// The hex SHA-256 of `event`, in clear.
+    /// The hex SHA-256 of the salt followed by `event` (version 1: of the event alone), in clear.
     #[serde(default)]
     pub event_sha256: String,
+    /// The delivery's 32 random bytes (Base64) its digests are salted with; inside the seal when
+    /// the object is sealed, absent in version 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub salt: Option<String>,
     /// The function's proof of all the above; absent, the object is not the intake's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attestation: Option<Attestation>,
@@ -96,6 +103,9 @@ pub struct ArchivedDelivery {
 struct SealedContents {
     body_base64: String,
     event: Box<RawValue>,
+    /// The digests' salt: erased with the body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    salt: Option<String>,
 }
 
 /// The JSON `null` a sealed object keeps in place of its event.
@@ -140,6 +150,16 @@ impl ArchivedDelivery {
                 })
                 .or_insert_with(|| value.into_owned());
         }
+        let mut salt = [0u8; 32];
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut salt).map_err(
+            |_| {
+                PortError::new(
+                    "archive record",
+                    FaultKind::Rejected,
+                    "no randomness for the salt",
+                )
+            },
+        )?;
         let event_json = RawValue::from_string(event.body.clone()).map_err(|e| {
             PortError::new(
                 "archive record",
@@ -158,8 +178,9 @@ impl ArchivedDelivery {
                 headers,
                 body_base64: BASE64.encode(req.body),
             },
-            body_sha256: attest::sha256_hex(req.body),
-            event_sha256: attest::sha256_hex(event.body.as_bytes()),
+            body_sha256: attest::salted_sha256_hex(&salt, req.body),
+            event_sha256: attest::salted_sha256_hex(&salt, event.body.as_bytes()),
+            salt: Some(BASE64.encode(salt)),
             event: event_json,
             attestation: None,
             journey: None,
@@ -175,6 +196,7 @@ impl ArchivedDelivery {
         let contents = SealedContents {
             body_base64: std::mem::take(&mut self.request.body_base64),
             event: std::mem::replace(&mut self.event, null_event()),
+            salt: self.salt.take(),
         };
         let plain = serde_json::to_vec(&contents)
             .map_err(|e| PortError::new("archive seal", FaultKind::Rejected, e.to_string()))?;
@@ -193,8 +215,31 @@ impl ArchivedDelivery {
             .map_err(|e| format!("the seal holds no body and event ({e})"))?;
         self.request.body_base64 = contents.body_base64;
         self.event = contents.event;
+        self.salt = contents.salt;
         self.sealed = None;
         Ok(())
+    }
+
+    /// How its attestation signs (`attest::CURRENT` until it is attested).
+    pub fn version(&self) -> u32 {
+        self.attestation
+            .as_ref()
+            .map_or(attest::CURRENT, |a| a.version)
+    }
+
+    /// The digest its version keeps of `bytes` (the body or the event): salted in version 2.
+    fn digest(&self, bytes: &[u8]) -> Result<String, String> {
+        if self.version() == 1 {
+            return Ok(attest::sha256_hex(bytes));
+        }
+        let salt = self
+            .salt
+            .as_deref()
+            .ok_or("a version 2 object without its salt")?;
+        let salt = BASE64
+            .decode(salt)
+            .map_err(|_| "its salt is not Base64".to_owned())?;
+        Ok(attest::salted_sha256_hex(&salt, bytes))
     }
 
     /// What an attestation of this object under `key` signs.
@@ -207,7 +252,7 @@ impl ArchivedDelivery {
             auth_scheme: self.auth_scheme.as_str(),
             path: &self.request.path,
             source_ip: self.request.source_ip.as_deref().unwrap_or_default(),
-            headers_sha256: attest::headers_sha256(&self.request.headers),
+            headers_sha256: attest::headers_sha256(self.version(), &self.request.headers),
             body_sha256: &self.body_sha256,
             event_sha256: &self.event_sha256,
         }
@@ -324,14 +369,20 @@ pub fn replay(
 /// received.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    /// Attested by an environment of `function`, certified at `certified`, and consistent.
-    Attested { function: String, certified: String },
+    /// Attested by an environment of `function`, certified at `certified`, in attestation
+    /// `version`, and consistent.
+    Attested {
+        function: String,
+        certified: String,
+        version: u32,
+    },
     /// Attested as above, but its journey was erased at `erased` (RFC 3339): the body and event
     /// can no longer be read, the attestation still proves what was received and when.
     Erased {
         erased: String,
         function: String,
         certified: String,
+        version: u32,
     },
     /// Not to be trusted (nor sent again): why.
     Refused(String),
@@ -355,18 +406,34 @@ impl std::fmt::Display for Verdict {
             Self::Attested {
                 function,
                 certified,
-            } => write!(f, "attested by {function} (certified {certified})"),
+                version,
+            } => write!(
+                f,
+                "attested by {function} (certified {certified}{})",
+                older(*version)
+            ),
             Self::Erased {
                 erased,
                 function,
                 certified,
+                version,
             } => write!(
                 f,
-                "erased {} (attested by {function}, certified {certified})",
-                erased.get(..10).unwrap_or(erased)
+                "erased {} (attested by {function}, certified {certified}{})",
+                erased.get(..10).unwrap_or(erased),
+                older(*version)
             ),
             Self::Refused(why) => write!(f, "refused: {why}"),
         }
+    }
+}
+
+/// What a verdict adds for an attestation older than the current one: `, attestation v1`.
+fn older(version: u32) -> String {
+    if version == attest::CURRENT {
+        String::new()
+    } else {
+        format!(", attestation v{version}")
     }
 }
 
@@ -378,6 +445,9 @@ pub struct Check<'a> {
     pub versions: usize,
     /// The source the key names.
     pub source: &'a SourceSpec,
+    /// The registry name of the function that serves it (`registry::function_of`), which a
+    /// version 2 certificate must name.
+    pub writer: &'a str,
     /// The archive signing key's public half.
     pub trust: &'a Trust,
     pub now: DateTime<Utc>,
@@ -406,6 +476,7 @@ pub fn verify(delivery: &ArchivedDelivery, check: &Check<'_>) -> Verdict {
                 erased: erased.clone(),
                 function: cert.function,
                 certified: cert.issued_at,
+                version: delivery.version(),
             },
             Err(why) => Verdict::Refused(why),
         };
@@ -429,6 +500,7 @@ pub fn verify(delivery: &ArchivedDelivery, check: &Check<'_>) -> Verdict {
         Ok(cert) => Verdict::Attested {
             function: cert.function,
             certified: cert.issued_at,
+            version: delivery.version(),
         },
         Err(why) => Verdict::Refused(why),
     }
@@ -445,14 +517,22 @@ fn attested(
         return Err("no attestation (not written by a webhook function)".to_owned());
     };
     if let Some(body) = body {
-        if attest::sha256_hex(body) != d.body_sha256 {
+        if d.digest(body)? != d.body_sha256 {
             return Err("the body is not the one attested (body_sha256)".to_owned());
         }
-        if attest::sha256_hex(d.event.get().as_bytes()) != d.event_sha256 {
+        if d.digest(d.event.get().as_bytes())? != d.event_sha256 {
             return Err("the event is not the one attested (event_sha256)".to_owned());
         }
     }
     let cert = check.trust.check(attestation, &d.attested(check.key))?;
+    // Consistency, not the binding: any webhook role may have KMS certify a key under any name;
+    // the bucket policy's per-prefix PutObject is what ties a source to its writer.
+    if attestation.version >= 2 && cert.function != check.writer {
+        return Err(format!(
+            "certified for {}, but {} is written by {}",
+            cert.function, check.source.name, check.writer
+        ));
+    }
     let received_at = d.received_at()?;
     match attest::issued_at(cert) {
         Some(t) if t <= received_at + MAX_FUTURE_SKEW => Ok(cert.clone()),

@@ -8,13 +8,18 @@
 //! each delivery it archives with that key: microseconds, no AWS call. Only the webhook roles may
 //! `kms:Sign`, and CloudTrail records every certification.
 //!
-//! What is signed, each a list of UTF-8 lines joined by `\n`:
-//! - the certificate: `kyc-intake archive key v1`, the function's name, the Base64 public key, the
-//!   certificate's time (RFC 3339);
-//! - a delivery: `kyc-intake archive v1`, the object key, `event_id`, `source`, `received_at`,
+//! What is signed (version 2, what every environment writes), each field framed as its UTF-8
+//! byte length (8 bytes, big-endian) followed by its bytes, so no field can move text into its
+//! neighbour:
+//! - the certificate: `kyc-intake archive key v2`, the function's registry name
+//!   (`cashfree-webhook`), the Base64 public key, the certificate's time (RFC 3339);
+//! - a delivery: `kyc-intake archive v2`, the object key, `event_id`, `source`, `received_at`,
 //!   `auth_scheme`, the request's `path`, its `source_ip` (empty when none), the hex SHA-256 of its
-//!   headers (each `name:value`, the lines sorted as bytes and joined by `\n`), the hex SHA-256 of
-//!   the raw body and the hex SHA-256 of the event exactly as sent.
+//!   headers (each lower-case name and its value framed the same way, sorted by name then value),
+//!   and the object's `body_sha256` and `event_sha256` (salted: `archive`).
+//!
+//! Version 1 (objects written before) joined the same fields as lines with `\n`, headers as
+//! `name:value` lines, and named the deployed function: readers still verify it and say so.
 
 use crate::ports::{FaultKind, PortError};
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -29,8 +34,12 @@ use std::pin::Pin;
 
 /// The signature scheme of the environments' keys.
 pub const ALG: &str = "Ed25519";
-const CERTIFICATE_CONTEXT: &str = "kyc-intake archive key v1";
-const DELIVERY_CONTEXT: &str = "kyc-intake archive v1";
+/// The version every environment writes.
+pub const CURRENT: u32 = 2;
+const CERTIFICATE_CONTEXT_V1: &str = "kyc-intake archive key v1";
+const DELIVERY_CONTEXT_V1: &str = "kyc-intake archive v1";
+const CERTIFICATE_CONTEXT: &str = "kyc-intake archive key v2";
+const DELIVERY_CONTEXT: &str = "kyc-intake archive v2";
 /// The DER prefix of a P-256 public key's SubjectPublicKeyInfo (what KMS `GetPublicKey` returns
 /// for an ECC_NIST_P256 key), before the 65-byte uncompressed point.
 const P256_SPKI_PREFIX: [u8; 26] = [
@@ -41,6 +50,9 @@ const P256_SPKI_PREFIX: [u8; 26] = [
 /// An archived delivery's attestation, as the object keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attestation {
+    /// How its fields are signed: 2, or 1 for an object written before (absent: 1).
+    #[serde(default = "version_1")]
+    pub version: u32,
     /// `Ed25519`.
     pub alg: String,
     /// The environment's public key (Base64 of its 32 bytes).
@@ -50,10 +62,14 @@ pub struct Attestation {
     pub signature: String,
 }
 
+fn version_1() -> u32 {
+    1
+}
+
 /// The KMS signing key's statement that `public_key` belongs to an environment of `function`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Certificate {
-    /// The function's name (`AWS_LAMBDA_FUNCTION_NAME`).
+    /// The function's registry name (`cashfree-webhook`); the deployed name in version 1.
     pub function: String,
     /// When it was certified (RFC 3339).
     pub issued_at: String,
@@ -77,9 +93,9 @@ pub struct Attested<'a> {
 }
 
 impl Attested<'_> {
-    fn message(&self) -> String {
-        [
-            DELIVERY_CONTEXT,
+    /// The bytes signed, in `version`'s form.
+    fn message(&self, version: u32) -> Vec<u8> {
+        let fields = [
             self.key,
             self.event_id,
             self.source,
@@ -90,14 +106,45 @@ impl Attested<'_> {
             &self.headers_sha256,
             self.body_sha256,
             self.event_sha256,
-        ]
-        .join("\n")
+        ];
+        if version == 1 {
+            let mut lines = vec![DELIVERY_CONTEXT_V1];
+            lines.extend(fields);
+            return lines.join("\n").into_bytes();
+        }
+        let mut framed = Framed::default();
+        framed.push(DELIVERY_CONTEXT.as_bytes());
+        for field in fields {
+            framed.push(field.as_bytes());
+        }
+        framed.0
     }
 }
 
-/// The certificate's lines.
-fn certificate_message(function: &str, public_key: &str, issued_at: &str) -> String {
-    [CERTIFICATE_CONTEXT, function, public_key, issued_at].join("\n")
+/// Fields, each its length (8 bytes, big-endian) and its bytes.
+#[derive(Default)]
+struct Framed(Vec<u8>);
+
+impl Framed {
+    fn push(&mut self, field: &[u8]) {
+        self.0
+            .extend_from_slice(&(field.len() as u64).to_be_bytes());
+        self.0.extend_from_slice(field);
+    }
+}
+
+/// The certificate's bytes, in `version`'s form.
+fn certificate_message(version: u32, function: &str, public_key: &str, issued_at: &str) -> Vec<u8> {
+    if version == 1 {
+        return [CERTIFICATE_CONTEXT_V1, function, public_key, issued_at]
+            .join("\n")
+            .into_bytes();
+    }
+    let mut framed = Framed::default();
+    for field in [CERTIFICATE_CONTEXT, function, public_key, issued_at] {
+        framed.push(field.as_bytes());
+    }
+    framed.0
 }
 
 /// Lower-case hex SHA-256.
@@ -105,11 +152,31 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// The hash of a request's headers as attested: each `name:value`, sorted, joined by `\n`.
-pub fn headers_sha256(headers: &BTreeMap<String, String>) -> String {
-    let mut lines: Vec<String> = headers.iter().map(|(n, v)| format!("{n}:{v}")).collect();
-    lines.sort();
-    sha256_hex(lines.join("\n").as_bytes())
+/// Lower-case hex SHA-256 of `salt` followed by `bytes`: the digest a version 2 object keeps of
+/// its body and event, which nobody without the salt can test a guess against.
+pub fn salted_sha256_hex(salt: &[u8], bytes: &[u8]) -> String {
+    let mut h = Sha256::new();
+    h.update(salt);
+    h.update(bytes);
+    hex::encode(h.finalize())
+}
+
+/// The hash of a request's headers as `version` attests them: version 2 frames each name and
+/// value, by name (a `BTreeMap`'s order of the lower-case names the archive keeps; a name is there
+/// once, repeated values joined); version 1
+/// hashed `name:value` lines sorted as bytes and joined by `\n`.
+pub fn headers_sha256(version: u32, headers: &BTreeMap<String, String>) -> String {
+    if version == 1 {
+        let mut lines: Vec<String> = headers.iter().map(|(n, v)| format!("{n}:{v}")).collect();
+        lines.sort();
+        return sha256_hex(lines.join("\n").as_bytes());
+    }
+    let mut framed = Framed::default();
+    for (name, value) in headers {
+        framed.push(name.as_bytes());
+        framed.push(value.as_bytes());
+    }
+    sha256_hex(&framed.0)
 }
 
 /// The archive signing key, as a webhook function uses it: `kms:Sign` (`aws::KmsSigner`), a key
@@ -177,8 +244,8 @@ impl Attestor {
                     .map_err(|_| fault("the environment's key cannot be read back"))?;
                 let public_key = BASE64.encode(pair.public_key().as_ref());
                 let issued_at = crate::event::timestamp(Utc::now());
-                let message = certificate_message(&self.function, &public_key, &issued_at);
-                let der = self.signer.sign(message.as_bytes()).await?;
+                let message = certificate_message(CURRENT, &self.function, &public_key, &issued_at);
+                let der = self.signer.sign(&message).await?;
                 tracing::info!(
                     function = %self.function,
                     issued_at = %issued_at,
@@ -197,14 +264,16 @@ impl Attestor {
             .await
     }
 
-    /// The attestation of `what`: certified first if need be.
+    /// The attestation of `what` (its headers hashed as `CURRENT` does): certified first if
+    /// need be.
     pub async fn attest(&self, what: &Attested<'_>) -> Result<Attestation, PortError> {
         let certified = self.certified().await?;
         Ok(Attestation {
+            version: CURRENT,
             alg: ALG.to_owned(),
             public_key: certified.public_key.clone(),
             certificate: certified.certificate.clone(),
-            signature: BASE64.encode(certified.pair.sign(what.message().as_bytes())),
+            signature: BASE64.encode(certified.pair.sign(&what.message(CURRENT))),
         })
     }
 }
@@ -230,13 +299,20 @@ impl Trust {
         }
     }
 
-    /// Check `attestation` of `what`: the certificate with this key, then the environment key's
-    /// signature over the lines. The certificate on success; the reason otherwise.
+    /// Check `attestation` of `what` (its headers hashed as the attestation's version does): the
+    /// certificate with this key, then the environment key's signature over the fields. The
+    /// certificate on success; the reason otherwise.
     pub fn check<'a>(
         &self,
         attestation: &'a Attestation,
         what: &Attested<'_>,
     ) -> Result<&'a Certificate, String> {
+        let version = attestation.version;
+        if !(1..=CURRENT).contains(&version) {
+            return Err(format!(
+                "the attestation's version is {version}, not 1 or 2"
+            ));
+        }
         if attestation.alg != ALG {
             return Err(format!(
                 "the attestation's algorithm is `{}`, not {ALG}",
@@ -247,9 +323,14 @@ impl Trust {
         let cert_signature = BASE64
             .decode(&cert.signature)
             .map_err(|_| "the certificate's signature is not Base64".to_owned())?;
-        let message = certificate_message(&cert.function, &attestation.public_key, &cert.issued_at);
+        let message = certificate_message(
+            version,
+            &cert.function,
+            &attestation.public_key,
+            &cert.issued_at,
+        );
         UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_ASN1, &self.point)
-            .verify(message.as_bytes(), &cert_signature)
+            .verify(&message, &cert_signature)
             .map_err(|_| {
                 format!(
                     "the certificate does not verify with the archive signing key ({})",
@@ -263,7 +344,7 @@ impl Trust {
             .decode(&attestation.signature)
             .map_err(|_| "the attestation's signature is not Base64".to_owned())?;
         UnparsedPublicKey::new(&signature::ED25519, &public_key)
-            .verify(what.message().as_bytes(), &delivery_signature)
+            .verify(&what.message(version), &delivery_signature)
             .map_err(|_| {
                 "the attestation's signature does not hold for this object (changed since it was signed)"
                     .to_owned()
@@ -348,8 +429,9 @@ mod tests {
         let attestor = Attestor::new(signer.clone(), "kyc-CashfreeFunction-1");
         let headers: BTreeMap<String, String> =
             [("content-type".to_owned(), "application/json".to_owned())].into();
-        let genuine = what(headers_sha256(&headers));
+        let genuine = what(headers_sha256(CURRENT, &headers));
         let a = attestor.attest(&genuine).await.expect("attested");
+        assert_eq!(a.version, CURRENT);
         let cert = trust.check(&a, &genuine).expect("verifies");
         assert_eq!(cert.function, "kyc-CashfreeFunction-1");
         assert!(issued_at(cert).is_some());
@@ -387,7 +469,7 @@ mod tests {
                 ..genuine.clone()
             },
             Attested {
-                headers_sha256: headers_sha256(&BTreeMap::new()),
+                headers_sha256: headers_sha256(CURRENT, &BTreeMap::new()),
                 ..genuine.clone()
             },
             Attested {
@@ -409,7 +491,7 @@ mod tests {
     async fn a_forged_certificate_or_another_key_is_refused_with_the_reason() {
         let signer = Arc::new(MemorySigner::generate());
         let trust = signer.trust();
-        let genuine = what(headers_sha256(&BTreeMap::new()));
+        let genuine = what(headers_sha256(CURRENT, &BTreeMap::new()));
         let a = Attestor::new(signer.clone(), "f")
             .attest(&genuine)
             .await
@@ -461,13 +543,42 @@ mod tests {
     }
 
     #[test]
-    fn headers_hash_over_sorted_lines() {
-        // `a-b:…` sorts before `a:…` as lines, after it as names: the lines decide.
+    fn version_1_hashed_headers_as_sorted_lines() {
+        // `a-b:…` sorts before `a:…` as lines, after it as names: the lines decided.
         let headers: BTreeMap<String, String> = [
             ("a".to_owned(), "1".to_owned()),
             ("a-b".to_owned(), "2".to_owned()),
         ]
         .into();
-        assert_eq!(headers_sha256(&headers), sha256_hex(b"a-b:2\na:1"));
+        assert_eq!(headers_sha256(1, &headers), sha256_hex(b"a-b:2\na:1"));
+    }
+
+    #[test]
+    fn version_2_frames_every_field_so_no_text_moves_across_a_boundary() {
+        // As lines, `x:y` + `z` and `x` + `y:z`... and a header `a:b` = `c` against `a` = `b:c`
+        // hash alike; framed, they do not.
+        let one: BTreeMap<String, String> = [("a".to_owned(), "b:c".to_owned())].into();
+        let other: BTreeMap<String, String> = [("a:b".to_owned(), "c".to_owned())].into();
+        assert_eq!(headers_sha256(1, &one), headers_sha256(1, &other));
+        assert_ne!(headers_sha256(2, &one), headers_sha256(2, &other));
+        let moved = |path: &'static str, source_ip: &'static str| Attested {
+            path,
+            source_ip,
+            ..what(String::new())
+        };
+        assert_eq!(
+            moved("/p\n1", "2").message(1),
+            moved("/p", "1\n2").message(1),
+            "version 1: a newline moves text from one line to the next"
+        );
+        assert_ne!(moved("/p\n1", "2").message(2), moved("/p", "1\n2").message(2));
+        let mut framed = Framed::default();
+        framed.push(b"ab");
+        assert_eq!(framed.0, [0, 0, 0, 0, 0, 0, 0, 2, b'a', b'b']);
+        assert_ne!(
+            salted_sha256_hex(b"s1", b"body"),
+            salted_sha256_hex(b"s2", b"body")
+        );
+        assert_eq!(salted_sha256_hex(b"", b"body"), sha256_hex(b"body"));
     }
 }

@@ -699,7 +699,7 @@ mod tests {
         let objects = Arc::new(MemoryArchive::default());
         let p = pipeline().with_archive(
             objects.clone(),
-            Arc::new(Attestor::new(signer.clone(), "kyc-CashfreeFunction-1")),
+            Arc::new(Attestor::new(signer.clone(), "cashfree-webhook")),
         );
         let now = Utc::now();
         // KMS unreachable: the environment's key cannot be certified, nothing is claimed, sent
@@ -725,13 +725,14 @@ mod tests {
                     key,
                     versions: 1,
                     source: &vkyc::SOURCE,
+                    writer: "cashfree-webhook",
                     trust: &trust,
                     now,
                 },
             )
         };
         assert!(
-            matches!(check(&delivery), Verdict::Attested { ref function, .. } if function == "kyc-CashfreeFunction-1"),
+            matches!(check(&delivery), Verdict::Attested { ref function, .. } if function == "cashfree-webhook"),
             "{}",
             check(&delivery)
         );
@@ -758,7 +759,7 @@ mod tests {
         let p = pipeline()
             .with_archive(
                 objects.clone(),
-                Arc::new(Attestor::new(Arc::new(signer), "kyc-CashfreeFunction-1")),
+                Arc::new(Attestor::new(Arc::new(signer), "cashfree-webhook")),
             )
             .with_sealing(vault.clone());
         let now = Utc::now();
@@ -794,6 +795,7 @@ mod tests {
                     key: &key,
                     versions: 1,
                     source: &vkyc::SOURCE,
+                    writer: "cashfree-webhook",
                     trust: &trust,
                     now,
                 },
@@ -819,6 +821,146 @@ mod tests {
             check(&delivery)
         );
         assert_eq!(delivery.body().expect("body"), BODY.as_bytes());
+    }
+
+    /// The one delivery an archiving pipeline keeps of `BODY`: its key and object.
+    async fn archived_once(
+        sealing: bool,
+    ) -> (String, ArchivedDelivery, crate::intake::attest::Trust) {
+        use crate::memory::{MemoryArchive, MemoryVault};
+        let signer = crate::intake::attest::MemorySigner::generate();
+        let trust = signer.trust();
+        let objects = Arc::new(MemoryArchive::default());
+        let p = pipeline().with_archive(
+            objects.clone(),
+            Arc::new(Attestor::new(Arc::new(signer), "cashfree-webhook")),
+        );
+        let p = if sealing {
+            p.with_sealing(Arc::new(MemoryVault::default()))
+        } else {
+            p
+        };
+        let Outcome::Accepted { .. } = deliver(&p, BODY, Utc::now()).await else {
+            panic!("accepted")
+        };
+        let objects = objects.objects.lock().expect("lock").clone();
+        let (key, bytes) = objects.into_iter().next().expect("archived");
+        (
+            key,
+            serde_json::from_slice(&bytes).expect("a delivery"),
+            trust,
+        )
+    }
+
+    fn verdict(
+        key: &str,
+        d: &ArchivedDelivery,
+        trust: &crate::intake::attest::Trust,
+        writer: &str,
+    ) -> archive::Verdict {
+        archive::verify(
+            d,
+            &archive::Check {
+                key,
+                versions: 1,
+                source: &vkyc::SOURCE,
+                writer,
+                trust,
+                now: Utc::now(),
+            },
+        )
+    }
+
+    #[tokio::test]
+    async fn version_2_salts_its_digests_and_names_the_function_that_serves_the_source() {
+        use crate::intake::attest::{sha256_hex, CURRENT};
+        let (key, delivery, trust) = archived_once(false).await;
+        assert_eq!(delivery.version(), CURRENT);
+        assert_ne!(
+            delivery.body_sha256,
+            sha256_hex(BODY.as_bytes()),
+            "a guessed body cannot be confirmed against the digest alone"
+        );
+        assert!(
+            delivery.salt.is_some(),
+            "an unsealed object keeps its salt in clear"
+        );
+        let v = verdict(&key, &delivery, &trust, "cashfree-webhook");
+        assert!(
+            matches!(v, archive::Verdict::Attested { version: 2, .. }),
+            "{v}"
+        );
+        assert_eq!(
+            v.to_string().split(" (").next(),
+            Some("attested by cashfree-webhook")
+        );
+        assert_eq!(
+            verdict(&key, &delivery, &trust, "digio-webhook").to_string(),
+            "refused: certified for cashfree-webhook, but cashfree/vkyc is written by digio-webhook"
+        );
+        let mut no_salt = delivery.clone();
+        no_salt.salt = None;
+        assert_eq!(
+            verdict(&key, &no_salt, &trust, "cashfree-webhook").to_string(),
+            "refused: a version 2 object without its salt"
+        );
+        let mut other_salt = delivery.clone();
+        other_salt.salt = Some(base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            [7u8; 32],
+        ));
+        assert!(!verdict(&key, &other_salt, &trust, "cashfree-webhook").sendable());
+        // Read as version 1, its fields are other bytes: no signature holds.
+        let mut downgraded = delivery.clone();
+        if let Some(a) = downgraded.attestation.as_mut() {
+            a.version = 1;
+        }
+        assert!(!verdict(&key, &downgraded, &trust, "cashfree-webhook").attested());
+    }
+
+    #[tokio::test]
+    async fn a_sealed_object_keeps_its_salt_inside_the_seal() {
+        let (key, delivery, trust) = archived_once(true).await;
+        assert!(delivery.salt.is_none(), "no salt in clear");
+        let text = String::from_utf8(delivery.to_json().expect("json")).expect("utf-8");
+        assert!(!text.contains("\"salt\""), "{text}");
+        // Erased: the body, the event and the salt are gone; the attestation still holds.
+        let mut erased = delivery.clone();
+        erased.erased = Some("2026-12-05T10:00:00.000Z".to_owned());
+        let v = verdict(&key, &erased, &trust, "cashfree-webhook");
+        assert!(
+            matches!(v, archive::Verdict::Erased { version: 2, .. }),
+            "{v}"
+        );
+    }
+
+    /// An object an environment archived before attestation v2 (written by that version's code,
+    /// kept as it was): it still verifies, and its verdict says which version attested it.
+    #[test]
+    fn an_object_attested_in_version_1_still_verifies_and_says_so() {
+        let object = include_bytes!("../../tests/fixtures/archive-v1/object.json");
+        let key = include_str!("../../tests/fixtures/archive-v1/key").trim();
+        let der = include_bytes!("../../tests/fixtures/archive-v1/public_key.der");
+        let trust = crate::intake::attest::Trust::from_spki(der, "fixture").expect("P-256");
+        let delivery: ArchivedDelivery = serde_json::from_slice(object).expect("a delivery");
+        assert_eq!(delivery.version(), 1);
+        // v1 certificates named the deployed function: no registry name to compare.
+        let v = verdict(key, &delivery, &trust, "cashfree-webhook");
+        assert_eq!(
+            v.to_string().split(" (certified").next(),
+            Some("attested by kyc-CashfreeFunction-1"),
+            "{v}"
+        );
+        assert!(v.to_string().ends_with(", attestation v1)"), "{v}");
+        assert!(v.sendable());
+        let mut moved = delivery.clone();
+        moved.request.source_ip = Some("203.0.113.9".to_owned());
+        assert!(!verdict(key, &moved, &trust, "cashfree-webhook").attested());
+        let mut relabelled = delivery.clone();
+        if let Some(a) = relabelled.attestation.as_mut() {
+            a.version = 2;
+        }
+        assert!(!verdict(key, &relabelled, &trust, "cashfree-webhook").attested());
     }
 
     #[test]

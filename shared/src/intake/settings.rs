@@ -33,8 +33,6 @@ pub struct Common {
     /// The archive keys table and the archive's KMS key, when each delivery is sealed under a
     /// data key of its own (erasable).
     pub archive_keys: Option<(String, String)>,
-    /// The function's name as Lambda gives it (`AWS_LAMBDA_FUNCTION_NAME`), for the certificate.
-    pub lambda_function_name: Option<String>,
     /// What its events carry of the personal data in a payload (`EVENT_PERSONAL_DATA`).
     pub personal_data: crate::intake::withhold::PersonalData,
     pub settings: Settings,
@@ -135,7 +133,6 @@ pub fn common(env: &dyn Env) -> Result<Common, ConfigError> {
         archive_bucket,
         archive_signing_key,
         archive_keys,
-        lambda_function_name: env.get("AWS_LAMBDA_FUNCTION_NAME"),
         personal_data: crate::intake::withhold::PersonalData::from_env(env)?,
         settings: Settings {
             ttl_secs,

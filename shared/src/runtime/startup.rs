@@ -142,12 +142,11 @@ pub fn pipeline_with(sdk: &aws_config::SdkConfig, config: FunctionConfig) -> Aws
     match (common.archive_bucket, common.archive_signing_key) {
         (Some(bucket), Some(signing_key)) => {
             let signer = KmsSigner::new(aws_sdk_kms::Client::new(sdk), signing_key);
-            let function = common
-                .lambda_function_name
-                .unwrap_or_else(|| name.to_owned());
+            // The certificate names the function by its registry name, which readers check
+            // against the source's function (not the deployed name, which the stack makes up).
             let pipeline = pipeline.with_archive(
                 Arc::new(S3Archive::new(S3Archive::client(sdk), bucket)),
-                Arc::new(Attestor::new(Arc::new(signer), function)),
+                Arc::new(Attestor::new(Arc::new(signer), name)),
             );
             match common.archive_keys {
                 Some((table, kms_key)) => pipeline.with_sealing(Arc::new(

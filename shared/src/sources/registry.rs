@@ -44,6 +44,14 @@ pub fn sources() -> impl Iterator<Item = &'static SourceSpec> {
     FUNCTIONS.iter().flat_map(|f| f.sources.iter().copied())
 }
 
+/// The function that serves the source named `source`.
+pub fn function_of(source: &str) -> Option<&'static FunctionSpec> {
+    FUNCTIONS
+        .iter()
+        .copied()
+        .find(|f| f.sources.iter().any(|s| s.name == source))
+}
+
 /// The source named `name` (e.g. `cashfree/vkyc`).
 pub fn source(name: &str) -> Option<&'static SourceSpec> {
     sources().find(|s| s.name == name)

@@ -286,6 +286,9 @@ impl Reader {
         let Some(source) = source_of(&entry.key) else {
             return Ok(Verdict::Refused("the key names no source".to_owned()));
         };
+        let Some(writer) = registry::function_of(source.name) else {
+            return Ok(Verdict::Refused("no function serves its source".to_owned()));
+        };
         let versions = self.versions(&entry.key).await?;
         Ok(match self.trust().await {
             Err(why) => Verdict::Refused(why.clone()),
@@ -295,6 +298,7 @@ impl Reader {
                     key: &entry.key,
                     versions,
                     source,
+                    writer: writer.name,
                     trust,
                     now: Utc::now(),
                 },
