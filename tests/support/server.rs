@@ -13,17 +13,19 @@ pub fn workspace() -> PathBuf {
 }
 
 /// One of the workspace's binaries (`cashfree-webhook`, `kycctl`, ...), built if need be (a no-op
-/// after `make test`'s own `cargo build --workspace --bins`).
+/// after `make test`'s own `cargo build --workspace --all-targets`).
 pub fn workspace_binary(name: &str) -> PathBuf {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
         let cargo = option_env!("CARGO").unwrap_or("cargo");
         let status = Command::new(cargo)
-            .args(["build", "--workspace", "--bins", "--quiet"])
+            // Every target, as `make test` builds them: `--bins` alone unifies the features
+            // without the dev-dependencies' and would build the binaries a second time.
+            .args(["build", "--workspace", "--all-targets", "--quiet"])
             .current_dir(workspace())
             .status()
             .expect("run cargo build");
-        assert!(status.success(), "cargo build --workspace --bins");
+        assert!(status.success(), "cargo build --workspace --all-targets");
     });
     // `target/<profile>/`, where this test binary's `deps/` directory sits.
     let exe = std::env::current_exe().expect("test binary path");
