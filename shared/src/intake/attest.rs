@@ -571,7 +571,10 @@ mod tests {
             moved("/p", "1\n2").message(1),
             "version 1: a newline moves text from one line to the next"
         );
-        assert_ne!(moved("/p\n1", "2").message(2), moved("/p", "1\n2").message(2));
+        assert_ne!(
+            moved("/p\n1", "2").message(2),
+            moved("/p", "1\n2").message(2)
+        );
         let mut framed = Framed::default();
         framed.push(b"ab");
         assert_eq!(framed.0, [0, 0, 0, 0, 0, 0, 0, 2, b'a', b'b']);
