@@ -12,4 +12,5 @@ pub mod pipeline;
 pub mod seal;
 pub mod settings;
 pub mod source;
+pub mod verdict;
 pub mod withhold;

@@ -689,7 +689,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_archived_delivery_carries_an_attestation_and_no_certificate_means_no_200() {
-        use crate::intake::archive::{self, Verdict};
+        use crate::intake::verdict::{self as archive, Verdict};
         use crate::memory::MemoryArchive;
         let signer = Arc::new(FlakySigner {
             key: crate::intake::attest::MemorySigner::generate(),
@@ -749,7 +749,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_sealed_delivery_keeps_its_key_first_and_opens_only_with_it() {
-        use crate::intake::archive::{self, Verdict};
+        use crate::intake::verdict::{self as archive, Verdict};
         use crate::memory::MemoryArchive;
         use crate::memory::MemoryVault;
         let signer = crate::intake::attest::MemorySigner::generate();
@@ -857,10 +857,10 @@ mod tests {
         d: &ArchivedDelivery,
         trust: &crate::intake::attest::Trust,
         writer: &str,
-    ) -> archive::Verdict {
-        archive::verify(
+    ) -> crate::intake::verdict::Verdict {
+        crate::intake::verdict::verify(
             d,
-            &archive::Check {
+            &crate::intake::verdict::Check {
                 key,
                 versions: 1,
                 source: &vkyc::SOURCE,
@@ -887,7 +887,10 @@ mod tests {
         );
         let v = verdict(&key, &delivery, &trust, "cashfree-webhook");
         assert!(
-            matches!(v, archive::Verdict::Attested { version: 2, .. }),
+            matches!(
+                v,
+                crate::intake::verdict::Verdict::Attested { version: 2, .. }
+            ),
             "{v}"
         );
         assert_eq!(
@@ -929,7 +932,10 @@ mod tests {
         erased.erased = Some("2026-12-05T10:00:00.000Z".to_owned());
         let v = verdict(&key, &erased, &trust, "cashfree-webhook");
         assert!(
-            matches!(v, archive::Verdict::Erased { version: 2, .. }),
+            matches!(
+                v,
+                crate::intake::verdict::Verdict::Erased { version: 2, .. }
+            ),
             "{v}"
         );
     }

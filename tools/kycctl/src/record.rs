@@ -7,8 +7,9 @@ use chrono::{DateTime, Duration, Utc};
 use kyc_intake::aws::ArchiveKeyTable;
 use kyc_intake::aws::S3Archive;
 use kyc_intake::config::var::{ARCHIVE_KEYS_TABLE, ARCHIVE_SIGNING_KEY_ID};
-use kyc_intake::intake::archive::{self, ArchivedDelivery, Verdict};
+use kyc_intake::intake::archive::{self, ArchivedDelivery};
 use kyc_intake::intake::attest::Trust;
+use kyc_intake::intake::verdict::{self, Verdict};
 use kyc_intake::sources::registry;
 use kyc_intake::sources::SourceSpec;
 
@@ -280,7 +281,7 @@ impl Reader {
         Ok((deliveries.into_iter().map(|(_, e)| e).collect(), unreadable))
     }
 
-    /// Every reader's verdict on one archived delivery (`archive::verify`), checked as the
+    /// Every reader's verdict on one archived delivery (`verdict::verify`), checked as the
     /// source its key names.
     pub(crate) async fn verdict(&self, entry: &Entry) -> Result<Verdict, Failure> {
         let Some(source) = source_of(&entry.key) else {
@@ -292,9 +293,9 @@ impl Reader {
         let versions = self.versions(&entry.key).await?;
         Ok(match self.trust().await {
             Err(why) => Verdict::Refused(why.clone()),
-            Ok(trust) => archive::verify(
+            Ok(trust) => verdict::verify(
                 &entry.delivery,
-                &archive::Check {
+                &verdict::Check {
                     key: &entry.key,
                     versions,
                     source,
