@@ -34,18 +34,5 @@ mod trace;
 
 #[test]
 fn every_file_here_is_a_module() {
-    let dir = kyc_intake_tests::workspace().join("tests/integration");
-    let main = std::fs::read_to_string(dir.join("main.rs")).expect("main.rs");
-    for entry in std::fs::read_dir(&dir).expect("tests/integration") {
-        let path = entry.expect("entry").path();
-        let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else {
-            continue;
-        };
-        if stem != "main" && path.extension().is_some_and(|e| e == "rs") {
-            assert!(
-                main.contains(&format!("mod {stem};")),
-                "tests/integration/{stem}.rs is not declared in main.rs, so it would never run"
-            );
-        }
-    }
+    kyc_intake_tests::assert_every_file_is_a_module("tests/integration");
 }

@@ -160,3 +160,22 @@ pub async fn raw_post(
         .unwrap_or_default();
     (status, body)
 }
+
+/// Every `.rs` file of the test folder `folder` (e.g. `tests/integration`) is declared as a module
+/// in its `main.rs`: an undeclared one would never run.
+pub fn assert_every_file_is_a_module(folder: &str) {
+    let dir = workspace().join(folder);
+    let main = std::fs::read_to_string(dir.join("main.rs")).expect("main.rs");
+    for entry in std::fs::read_dir(&dir).expect(folder) {
+        let path = entry.expect("entry").path();
+        let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else {
+            continue;
+        };
+        if stem != "main" && path.extension().is_some_and(|e| e == "rs") {
+            assert!(
+                main.contains(&format!("mod {stem};")),
+                "{folder}/{stem}.rs is not declared in main.rs, so it would never run"
+            );
+        }
+    }
+}

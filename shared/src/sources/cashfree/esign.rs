@@ -21,7 +21,7 @@ pub static SOURCE: SourceSpec = SourceSpec {
     provider: "cashfree",
     product: "esign",
     route: "/webhooks/cashfree/esign",
-    authentication: "HMAC-SHA256 header signature (the legacy in-body signature only with `CASHFREE_LEGACY_SIGNATURE=on`)",
+    authentication: super::settings::AUTHENTICATION,
     register: "Register in the Cashfree dashboard (Developers > Webhooks > Secure ID) for e-sign.",
     url_query: None,
     naive_zone: IST,

@@ -18,8 +18,9 @@ pub static SOURCE: SourceSpec = SourceSpec {
     provider: "cashfree",
     product: "kyc_link",
     route: "/webhooks/cashfree/kyc_link",
-    authentication: "HMAC-SHA256 header signature (the legacy in-body signature only with `CASHFREE_LEGACY_SIGNATURE=on`)",
-    register: "Register in the Cashfree dashboard (Developers > Webhooks > Secure ID) for KYC links.",
+    authentication: super::settings::AUTHENTICATION,
+    register:
+        "Register in the Cashfree dashboard (Developers > Webhooks > Secure ID) for KYC links.",
     url_query: None,
     naive_zone: IST,
     event_pointer: "/event_type",
@@ -28,7 +29,12 @@ pub static SOURCE: SourceSpec = SourceSpec {
     events: EVENTS,
     // The person's name, phone and e-mail, and the link to the person's own form (Cashfree's KYC
     // link payload and the samples).
-    personal_data: &["/data/name", "/data/phone", "/data/email", "/data/form_link"],
+    personal_data: &[
+        "/data/name",
+        "/data/phone",
+        "/data/email",
+        "/data/form_link",
+    ],
     auth: super::settings::auth,
     journey: JourneyRules {
         terminal: &["succeeded", "expired"],

@@ -18,7 +18,7 @@ pub static SOURCE: SourceSpec = SourceSpec {
     provider: "cashfree",
     product: "rpd",
     route: "/webhooks/cashfree/rpd",
-    authentication: "HMAC-SHA256 header signature (the legacy in-body signature only with `CASHFREE_LEGACY_SIGNATURE=on`)",
+    authentication: super::settings::AUTHENTICATION,
     register: "Register in the Cashfree dashboard (Developers > Webhooks > Secure ID) for reverse penny drop.",
     url_query: None,
     naive_zone: IST,

@@ -28,8 +28,11 @@ fn legacy(env: &dyn Env) -> Result<Legacy, ConfigError> {
     }
 }
 
-/// Both sources' authentication: one set of client secrets, one replay window and the legacy
-/// switch.
+/// How every Cashfree source authenticates, as the docs' tables say it.
+pub const AUTHENTICATION: &str = "HMAC-SHA256 header signature (the legacy in-body signature only with `CASHFREE_LEGACY_SIGNATURE=on`)";
+
+/// Every Cashfree source's authentication: one set of client secrets, one replay window and the
+/// legacy switch.
 pub fn auth(env: &dyn Env, common: &Common) -> Result<Box<dyn Authenticate>, ConfigError> {
     let tolerance = replay_window(
         env,

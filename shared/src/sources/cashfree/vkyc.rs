@@ -24,7 +24,7 @@ pub static SOURCE: SourceSpec = SourceSpec {
     provider: "cashfree",
     product: "vkyc",
     route: "/webhooks/cashfree/vkyc",
-    authentication: "HMAC-SHA256 header signature (the legacy in-body signature only with `CASHFREE_LEGACY_SIGNATURE=on`)",
+    authentication: super::settings::AUTHENTICATION,
     register: "Register in the Cashfree dashboard for Video KYC.",
     url_query: None,
     naive_zone: IST,
