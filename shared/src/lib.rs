@@ -11,10 +11,12 @@
 //! - `journeys/`: what happens after the queue (the worker, the timeline, the senders it
 //!   believes, completeness and the sweeper).
 //! - `secrets/`: secret settings' refresh from Secrets Manager.
-//! - `aws/`: the adapters of the ports on the AWS SDK.
+//! - `aws/`: the adapters of the ports on the AWS SDK, and the archive's reader.
+//! - `replay/`: replay from the archive (the `archive-replay` function's request and answer).
 //!
 //! - `runtime/`: running a function: `startup` builds it from its environment, `lambda` serves
-//!   it; one entry per kind of function (`webhook`, `journey_worker`, `journey_sweeper`).
+//!   it; one entry per kind of function (`webhook`, `journey_worker`, `journey_sweeper`,
+//!   `archive_replay`).
 //!
 //! Beside them: `config` (the environment and secret values), `event` (the schema), `ports`,
 //! `metrics`, `telemetry`, `trace`.
@@ -32,6 +34,7 @@ pub mod journeys;
 pub mod memory;
 pub mod metrics;
 pub mod ports;
+pub mod replay;
 pub mod runtime;
 pub mod secrets;
 pub mod sources;

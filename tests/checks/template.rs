@@ -281,6 +281,7 @@ fn binaries_match_the_function_crates() {
         .chain([
             worker::WORKER_NAME,
             kyc_intake::journeys::sweeper::SWEEPER_NAME,
+            kyc_intake::sources::registry::ARCHIVE_REPLAY,
         ])
         .map(str::to_owned)
         .collect();
@@ -1169,7 +1170,14 @@ fn only_the_operator_role_decrypts_the_archive_and_it_is_an_output() {
         "through S3, and a sealed delivery's data key"
     );
     for s in &decrypting {
-        assert_eq!(s["Principal"]["AWS"], get_att("OperatorRole", "Arn"));
+        assert_eq!(
+            s["Principal"]["AWS"],
+            json!([
+                get_att("OperatorRole", "Arn"),
+                get_att("ArchiveReplayRole", "Arn")
+            ]),
+            "the operator reads the archive, the replay function replays it"
+        );
     }
     let via_s3 =
         json!({"StringEquals": {"kms:ViaService": sub("s3.${AWS::Region}.${AWS::URLSuffix}")}});
@@ -1250,7 +1258,7 @@ fn only_the_operator_role_decrypts_the_archive_and_it_is_an_output() {
     );
     // No role of the stack but the operator's may decrypt anything.
     for (id, r) in resources(&t) {
-        if *id == "ArchiveKey" || *id == "OperatorPolicy" {
+        if ["ArchiveKey", "OperatorPolicy", "ArchiveReplayPolicy"].contains(&id.as_str()) {
             continue;
         }
         assert!(!r.to_string().contains("kms:Decrypt"), "{id} may decrypt");
@@ -1411,15 +1419,55 @@ fn the_queue_takes_sends_from_known_roles_and_journey_senders_narrows_each_to_it
             .into_iter()
             .collect()
     );
+    // A person may start a journey, never send a replay: the function's role alone does.
     assert_eq!(
         entries["OperatorRole"],
-        ["kyc.journey.started", "replay"].into_iter().collect()
+        ["kyc.journey.started"].into_iter().collect()
+    );
+    assert_eq!(
+        entries["ArchiveReplayRole"],
+        ["replay"].into_iter().collect()
     );
     assert_eq!(
         entries.len(),
-        FUNCTIONS.len() + 2,
+        FUNCTIONS.len() + 3,
         "nobody else: {senders:?}"
     );
+    assert!(
+        allowed.contains(&get_att("ArchiveReplayRole", "Arn").to_string()),
+        "the replay function may send"
+    );
+    // The review's forgery: the operator's credentials send a made-up decision marked as a
+    // replay. The worker, reading the template's own list, refuses it; the same record from the
+    // replay function's role is taken, and that role may send nothing unmarked.
+    let vkyc = kyc_intake::sources::registry::source("cashfree/vkyc").expect("a source");
+    let start: kyc_intake::KycEvent = serde_json::from_str(
+        &kyc_intake::journeys::completeness::started(vkyc, "test333", None, chrono::Utc::now())
+            .expect("a start")
+            .body,
+    )
+    .expect("an event");
+    let mut forged = start.clone();
+    forged.event_type = "kyc.vkyc.auditor_review_completed".to_owned();
+    forged.source = vkyc.name.to_owned();
+    forged.kycreplay = Some("r1".to_owned());
+    assert!(senders
+        .check(Some("OperatorRole:alice"), &forged, true)
+        .is_err());
+    assert!(senders
+        .check(Some("OperatorRole:alice"), &forged, false)
+        .is_err());
+    assert!(senders
+        .check(Some("OperatorRole:alice"), &start, false)
+        .is_ok());
+    assert!(senders
+        .check(Some("ArchiveReplayRole:archive-replay"), &forged, true)
+        .is_ok());
+    let mut unmarked = forged.clone();
+    unmarked.kycreplay = None;
+    assert!(senders
+        .check(Some("ArchiveReplayRole:archive-replay"), &unmarked, false)
+        .is_err());
     // The alarms on what the worker refuses and on a sweeper that never finishes.
     for (alarm, metric) in [
         ("RefusedSenderAlarm", "RefusedSender"),
@@ -1452,8 +1500,8 @@ fn the_queue_takes_sends_from_known_roles_and_journey_senders_narrows_each_to_it
 fn every_function_has_a_log_group_and_its_alarms_deployed_with_it() {
     let t = template();
     let functions = of_type(&t, "AWS::Serverless::Function");
-    // The webhook functions, the worker and the sweeper.
-    assert_eq!(functions.len(), FUNCTIONS.len() + 2);
+    // The webhook functions, the worker, the sweeper and archive-replay.
+    assert_eq!(functions.len(), FUNCTIONS.len() + 3);
     for (id, function) in functions {
         let name = id.strip_suffix("Function").expect("<Name>Function");
         let condition = function.get("Condition");
@@ -1801,8 +1849,7 @@ fn the_archive_signing_key_signs_for_the_webhook_roles_alone_and_the_operator_ch
             .iter()
             .any(|a| uses.contains(&a.as_str().unwrap_or_default()))
         {
-            assert_eq!(s["Action"], json!(["kms:GetPublicKey", "kms:Verify"]));
-            checkers.extend(list(&s["Principal"]["AWS"]));
+            checkers.push((s["Principal"]["AWS"].clone(), s["Action"].clone()));
         }
     }
     assert_eq!(
@@ -1810,7 +1857,20 @@ fn the_archive_signing_key_signs_for_the_webhook_roles_alone_and_the_operator_ch
         vec![account()],
         "kms:Sign delegated to IAM for the webhook path alone"
     );
-    assert_eq!(checkers, vec![get_att("OperatorRole", "Arn")]);
+    assert_eq!(
+        checkers,
+        vec![
+            (
+                get_att("OperatorRole", "Arn"),
+                json!(["kms:GetPublicKey", "kms:Verify"])
+            ),
+            (
+                get_att("ArchiveReplayRole", "Arn"),
+                json!(kyc_intake::replay::SIGNING_KEY_ACTIONS[0])
+            ),
+        ],
+        "the operator checks attestations; replay reads the public half and checks them itself"
+    );
     // Nothing else in the stack may sign with any key: the webhook functions, each on this key
     // with the algorithm the code uses.
     let webhooks: BTreeSet<String> = FUNCTIONS
@@ -1900,6 +1960,115 @@ fn a_new_policy_or_a_scheduled_deletion_of_either_archive_key_raises_an_alarm() 
     );
 }
 
+/// Replay is a function, not a person's right: no route, invoked by the operator role alone, its
+/// role (assumable by Lambda alone) the only one that may send replays, and granted exactly what
+/// replay calls.
+#[test]
+fn the_replay_function_alone_sends_replays_and_its_role_gets_what_replay_calls() {
+    use kyc_intake::replay;
+    let t = template();
+    let function = resource(&t, "ArchiveReplayFunction");
+    assert_eq!(function["Condition"], "HasArchive");
+    assert!(
+        function["Properties"].get("Events").is_none(),
+        "no route, no schedule"
+    );
+    assert_eq!(
+        function["Properties"]["Role"],
+        get_att("ArchiveReplayRole", "Arn")
+    );
+    assert!(function["Properties"]["ReservedConcurrentExecutions"].is_number());
+    let timeout = function["Properties"]["Timeout"]
+        .as_u64()
+        .expect("a timeout");
+    assert!(
+        timeout > replay::request::WORK.as_secs() + 10,
+        "a call answers its continue token before the function times out"
+    );
+    let v = variables(function);
+    assert_eq!(v[var::ARCHIVE_BUCKET], reference("ArchiveBucket"));
+    assert_eq!(
+        v[var::ARCHIVE_SIGNING_KEY_ID],
+        get_att("ArchiveSigningKey", "Arn")
+    );
+    assert_eq!(
+        v[var::ARCHIVE_KEYS_TABLE],
+        json!({"Fn::If": ["HasErasableArchive", reference("ArchiveKeysTable"), ""]})
+    );
+    // Lambda alone assumes the role: no person holds it.
+    let role = &resource(&t, "ArchiveReplayRole")["Properties"];
+    assert_eq!(
+        role["AssumeRolePolicyDocument"]["Statement"],
+        json!([{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}])
+    );
+    assert!(
+        role.get("Path").is_none(),
+        "not under the webhook roles' path"
+    );
+    assert!(
+        role.get("Policies").is_none(),
+        "its permissions are ArchiveReplayPolicy"
+    );
+    let policy = &resource(&t, "ArchiveReplayPolicy")["Properties"];
+    assert_eq!(policy["Roles"], json!([reference("ArchiveReplayRole")]));
+    let granted: Vec<(Value, Value)> = policy_statements(&policy["PolicyDocument"])
+        .into_iter()
+        .filter(|s| *s != reference("AWS::NoValue"))
+        .map(|s| {
+            assert_eq!(s["Effect"], "Allow", "{s}");
+            assert!(s.get("Condition").is_none(), "{s}");
+            (s["Resource"].clone(), json!(list(&s["Action"])))
+        })
+        .collect();
+    assert_eq!(
+        granted,
+        vec![
+            (
+                get_att("ArchiveBucket", "Arn"),
+                json!(replay::BUCKET_ACTIONS)
+            ),
+            (
+                sub("${ArchiveBucket.Arn}/deliveries/*"),
+                json!(replay::DELIVERY_ACTIONS)
+            ),
+            (
+                get_att("ArchiveKey", "Arn"),
+                json!(replay::ARCHIVE_KEY_ACTIONS)
+            ),
+            (
+                get_att("ArchiveSigningKey", "Arn"),
+                json!(replay::SIGNING_KEY_ACTIONS)
+            ),
+            (
+                get_att("ArchiveKeysTable", "Arn"),
+                json!(replay::KEYS_TABLE_ACTIONS)
+            ),
+            (get_att("EventsQueue", "Arn"), json!(SQS_ACTIONS)),
+        ]
+    );
+    // The operator invokes it, and only it.
+    let operator =
+        policy_statements(&resource(&t, "OperatorPolicy")["Properties"]["PolicyDocument"]);
+    let invokes: Vec<&Value> = operator
+        .iter()
+        .filter(|s| {
+            list(&s["Action"])
+                .iter()
+                .any(|a| a.as_str().is_some_and(|a| a.starts_with("lambda:")))
+        })
+        .collect();
+    assert_eq!(invokes.len(), 1);
+    assert_eq!(invokes[0]["Action"], "lambda:InvokeFunction");
+    assert_eq!(
+        invokes[0]["Resource"],
+        get_att("ArchiveReplayFunction", "Arn")
+    );
+    assert_eq!(
+        t["Outputs"]["ArchiveReplayFunctionName"]["Value"],
+        reference("ArchiveReplayFunction")
+    );
+}
+
 #[test]
 fn every_function_is_traced_actively() {
     let t = template();
@@ -1913,11 +2082,18 @@ fn every_function_is_traced_actively() {
             "{id} overrides the global tracing"
         );
         // SAM attaches AWSXrayWriteOnlyAccess to a function's generated role when tracing is
-        // Active; a role of our own would need it listed.
-        assert!(
-            r["Properties"].get("Role").is_none(),
-            "{id} brings its own role: give it xray:PutTraceSegments and xray:PutTelemetryRecords"
-        );
+        // Active; a role of our own needs it listed.
+        if let Some(role) = r["Properties"].get("Role") {
+            let role = role["Fn::GetAtt"]
+                .get(0)
+                .and_then(Value::as_str)
+                .unwrap_or_else(|| panic!("{id}: a role of the template"));
+            let managed = resource(&t, role)["Properties"]["ManagedPolicyArns"].to_string();
+            assert!(
+                managed.contains("AWSXRayDaemonWriteAccess"),
+                "{id} brings its own role: give it xray:PutTraceSegments and xray:PutTelemetryRecords"
+            );
+        }
     }
 }
 
@@ -1998,7 +2174,13 @@ fn the_archive_keys_table_is_keyed_by_journey_hash_recoverable_for_a_set_window_
     // Nobody else reads or writes it: the webhook roles keep key items, the operator erases.
     for (id, r) in resources(&t) {
         let named = r.to_string().contains("ArchiveKeysTable");
-        let allowed = ["ArchiveKeysTable", "OperatorPolicy"].contains(&id.as_str())
+        let allowed = [
+            "ArchiveKeysTable",
+            "OperatorPolicy",
+            "ArchiveReplayPolicy",
+            "ArchiveReplayFunction",
+        ]
+        .contains(&id.as_str())
             || FUNCTIONS.iter().any(|f| webhook(&t, f) == r);
         assert!(!named || allowed, "{id} names the archive keys table");
     }

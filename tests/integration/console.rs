@@ -174,6 +174,7 @@ async fn the_console_shows_timelines_deliveries_stalls_and_replays_and_refuses_w
     let env = local_env(&id, &control);
     let table = env["JOURNEY_TABLE"].clone();
     let (_serving, gateway) = serve(&env, &[], Stdio::null()).await;
+    let env = crate::drill::with_replay(env, &gateway);
     let invoke = |sample: &str| {
         let (ok, out) = crate::drill::invoke(&gateway, sample, &env);
         assert!(ok, "{sample}: {out}");

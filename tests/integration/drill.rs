@@ -113,6 +113,23 @@ pub(crate) async fn serve(
     (child, gateway)
 }
 
+/// `env` with what kycctl needs to invoke the `archive-replay` function that `kyc-local serve`
+/// at `gateway` serves, as `make run`'s environment has it.
+pub(crate) fn with_replay(
+    mut env: BTreeMap<String, String>,
+    gateway: &str,
+) -> BTreeMap<String, String> {
+    env.insert(
+        "AWS_ENDPOINT_URL_LAMBDA".to_owned(),
+        format!("http://{gateway}"),
+    );
+    env.insert(
+        "REPLAY_FUNCTION".to_owned(),
+        kyc_intake::sources::registry::ARCHIVE_REPLAY.to_owned(),
+    );
+    env
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pause_purge_resume_and_replay_bring_every_journey_back() {
     let stack = Stack::new(true).await;
@@ -121,6 +138,7 @@ async fn pause_purge_resume_and_replay_bring_every_journey_back() {
     let table = format!("drill-journeys-{id}");
     let env = local_env(&id, &control);
     let (_serving, gateway) = serve(&env, &[], Stdio::null()).await;
+    let env = with_replay(env, &gateway);
 
     // Workers down: events wait on the queue.
     let (ok, out) = run("kyc-local", &["worker", "pause"], &env);

@@ -647,9 +647,12 @@ async fn a_dead_lettered_message_is_listed_without_being_taken_and_recovered_by_
         send.send().await.expect("send");
     }
 
+    let replay = stack.replay_env();
     let (code, out) = kycctl_local(
         &["dlq", "redrive"],
         &[
+            (replay[0].0, replay[0].1.as_str()),
+            (replay[1].0, replay[1].1.as_str()),
             ("EVENTS_QUEUE_URL", stack.queue_url.as_str()),
             ("EVENTS_DLQ_URL", dead_letter_queue(&stack).as_str()),
             ("ARCHIVE_BUCKET", stack.bucket.as_str()),

@@ -88,6 +88,7 @@ pub(crate) fn kycctl(stack: &Stack, args: &[&str]) -> (i32, String) {
 /// `kycctl`, with the variables `removed` left out of its environment. It never has a webhook
 /// secret: attestations are checked with the archive signing key's public half alone.
 pub(crate) fn kycctl_without(stack: &Stack, args: &[&str], removed: &[&str]) -> (i32, String) {
+    let replay = stack.replay_env();
     let env = [
         ("ARCHIVE_BUCKET", stack.bucket.as_str()),
         ("ARCHIVE_KEYS_TABLE", stack.keys_table.as_str()),
@@ -96,6 +97,8 @@ pub(crate) fn kycctl_without(stack: &Stack, args: &[&str], removed: &[&str]) -> 
             "ARCHIVE_SIGNING_KEY_ID",
             kyc_local::resources::LOCAL_SIGNING_KEY,
         ),
+        (replay[0].0, replay[0].1.as_str()),
+        (replay[1].0, replay[1].1.as_str()),
     ];
     let secrets: Vec<String> = kyc_intake::sources::registry::FUNCTIONS
         .iter()
@@ -710,4 +713,93 @@ async fn a_customers_deliveries_are_found_by_subject_shown_by_a_short_id_and_rep
     );
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("nothing archived for digio/kyc"), "{out}");
+}
+
+/// The `archive-replay` function answers in calls: one stopped by its limit answers `continue`,
+/// the next goes on after it, and every call of the request (and a retried one) is the same
+/// replay; a token that is not the request's is refused. Over its limits, a request is refused
+/// naming the limit, by kycctl before it invokes anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_replay_function_answers_in_calls_each_going_on_where_the_last_stopped() {
+    use kyc_intake::replay::{Limits, Request};
+    let stack = Stack::new(true).await;
+    let f = stack.cashfree(&[]).await;
+    for body in webhooks() {
+        deliver(&f, &body).await;
+    }
+    let sdk = local_sdk_config(endpoint()).await;
+    let mut replayer = kyc_intake::runtime::startup::archive_replay(&stack.env(&[]), &sdk)
+        .expect("the function's configuration");
+    replayer.limits = Limits {
+        deliveries: 2,
+        ..Limits::default()
+    };
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let request = Request {
+        source: Some("cashfree/vkyc".into()),
+        from: Some(today.clone()),
+        to: Some(today),
+        dry_run: true,
+        ..Request::default()
+    };
+    let first = replayer.answer(&request, None).await.expect("a first call");
+    assert_eq!((first.read, first.deliveries.len()), (2, 2));
+    let token = first.continue_after.clone().expect("more to do");
+    assert_eq!(token, first.deliveries[1].key);
+    let mut next = request.clone();
+    next.continue_after = Some(token);
+    let second = replayer.answer(&next, None).await.expect("the next call");
+    assert_eq!(second.read, 1);
+    assert_eq!(second.continue_after, None, "done");
+    assert_eq!(first.replay_id, second.replay_id, "one replay");
+    let mut keys: Vec<&str> = first
+        .deliveries
+        .iter()
+        .chain(&second.deliveries)
+        .map(|d| d.key.as_str())
+        .collect();
+    keys.dedup();
+    assert_eq!(keys.len(), 3, "each delivery once");
+    assert!(stack.messages().await.len() == 3, "a dry run sends nothing");
+    let retried = replayer
+        .answer(&request, None)
+        .await
+        .expect("a retried call");
+    assert_eq!(retried.replay_id, first.replay_id);
+    let mut foreign = request.clone();
+    foreign.continue_after = Some("deliveries/digio/kyc/2026/01/01/x.json".into());
+    let refused = replayer
+        .answer(&foreign, None)
+        .await
+        .expect_err("not its token");
+    assert!(
+        refused
+            .to_string()
+            .contains("names no delivery of this request"),
+        "{refused}"
+    );
+
+    let (code, out) = kycctl(
+        &stack,
+        &[
+            "replay",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-02-01",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("at most 31 days"), "{out}");
+    let (code, out) = kycctl_without(
+        &stack,
+        &["replay", "--from", "2026-01-01", "--to", "2026-01-02"],
+        &["REPLAY_FUNCTION"],
+    );
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("give --function or set REPLAY_FUNCTION"),
+        "{out}"
+    );
 }

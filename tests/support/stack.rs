@@ -29,6 +29,8 @@ pub struct Stack {
     /// The archive keys table: each delivery's data key (erasure).
     pub keys_table: String,
     pub ddb: aws_sdk_dynamodb::Client,
+    /// The `archive-replay` function's Invoke API, once started (`replay_endpoint`).
+    replay: std::sync::OnceLock<String>,
 }
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -68,7 +70,55 @@ impl Stack {
             sdk,
             table,
             queue_url,
+            replay: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The `archive-replay` function on this stack, behind kyc-local's Lambda Invoke API on a
+    /// loopback port of its own thread (so a test may wait on a kycctl that invokes it): the
+    /// base URL, for `AWS_ENDPOINT_URL_LAMBDA`. Started on first use.
+    pub fn replay_endpoint(&self) -> String {
+        self.replay
+            .get_or_init(|| {
+                let env = self.env_vars(&[]);
+                let (tx, rx) = std::sync::mpsc::channel();
+                std::thread::spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .expect("a runtime");
+                    runtime.block_on(async move {
+                        let sdk = local_sdk_config(endpoint()).await;
+                        let replayer =
+                            startup::archive_replay(&move |k: &str| env.get(k).cloned(), &sdk)
+                                .expect("the replay function's configuration");
+                        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                            .await
+                            .expect("a loopback port");
+                        let base = format!("http://{}", listener.local_addr().expect("addr"));
+                        tx.send(base).expect("the test waits");
+                        let functions = kyc_local::gateway::Functions {
+                            replay: Some(replayer),
+                            ..Default::default()
+                        };
+                        let _ = kyc_local::gateway::serve(listener, std::sync::Arc::new(functions))
+                            .await;
+                    });
+                });
+                rx.recv().expect("the replay function's address")
+            })
+            .clone()
+    }
+
+    /// What kycctl needs to invoke this stack's `archive-replay` function.
+    pub fn replay_env(&self) -> [(&'static str, String); 2] {
+        [
+            ("AWS_ENDPOINT_URL_LAMBDA", self.replay_endpoint()),
+            (
+                "REPLAY_FUNCTION",
+                kyc_intake::sources::registry::ARCHIVE_REPLAY.to_owned(),
+            ),
+        ]
     }
 
     /// A journey table of this stack's own, and the journey worker on it (its claims in this
@@ -236,12 +286,14 @@ impl Stack {
     ) -> String {
         let sdk = local_sdk_config(endpoint()).await;
         let env = self.env(extra);
-        let mut served = kyc_local::gateway::Functions(Vec::new());
+        let mut served = kyc_local::gateway::Functions::default();
         for f in functions {
             let config = startup::configure(f, &env, &sdk)
                 .await
                 .expect("valid config");
-            served.0.push((*f, startup::pipeline_with(&sdk, config)));
+            served
+                .webhooks
+                .push((*f, startup::pipeline_with(&sdk, config)));
         }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+pub mod archive_reader;
 mod due;
 mod fault;
 mod item;

@@ -208,15 +208,7 @@ where
                 let left_ms = deadline_ms - chrono::Utc::now().timestamp_millis();
                 let budget =
                     std::time::Duration::from_millis(u64::try_from(left_ms).unwrap_or_default());
-                let trace = event
-                    .context
-                    .xray_trace_id
-                    .as_deref()
-                    .and_then(crate::trace::TraceHeader::parse);
-                let span = tracing::info_span!(
-                    "sweep",
-                    trace_id = trace.as_ref().map(|t| t.trace_id().to_owned())
-                );
+                let (trace, span) = invocation_trace(&event.context, "sweep");
                 let report = sweeper
                     .run_traced(chrono::Utc::now(), budget, trace)
                     .instrument(span)
@@ -226,4 +218,47 @@ where
         },
     ))
     .await
+}
+
+/// The `archive-replay` function's answer to one invocation: the request read from the payload,
+/// the replay carried out on the invocation's trace. A payload that is not a request, or one the
+/// function refuses, is a function error whose message says why.
+pub async fn replay(
+    replayer: &crate::replay::Replayer,
+    event: lambda_runtime::LambdaEvent<serde_json::Value>,
+) -> Result<crate::replay::ReplayRun, lambda_runtime::Error> {
+    let request: crate::replay::Request =
+        serde_json::from_value(event.payload).map_err(|e| format!("not a replay request: {e}"))?;
+    let (trace, span) = invocation_trace(&event.context, "replay");
+    Ok(replayer.answer(&request, trace).instrument(span).await?)
+}
+
+/// Serve `archive-replay`'s invocations, one at a time.
+pub async fn serve_replay(replayer: crate::replay::Replayer) -> Result<(), lambda_runtime::Error> {
+    let replayer = Arc::new(replayer);
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<serde_json::Value>| {
+            let replayer = Arc::clone(&replayer);
+            async move { replay(&replayer, event).await }
+        },
+    ))
+    .await
+}
+
+/// The trace Lambda handed the invocation (when it is X-Ray's), and a span of `name` carrying its
+/// id for every log line of the invocation.
+fn invocation_trace(
+    context: &lambda_runtime::Context,
+    name: &'static str,
+) -> (Option<crate::trace::TraceHeader>, tracing::Span) {
+    let trace = context
+        .xray_trace_id
+        .as_deref()
+        .and_then(crate::trace::TraceHeader::parse);
+    let trace_id = trace.as_ref().map(|t| t.trace_id().to_owned());
+    let span = match name {
+        "sweep" => tracing::info_span!("sweep", trace_id),
+        _ => tracing::info_span!("replay", trace_id),
+    };
+    (trace, span)
 }

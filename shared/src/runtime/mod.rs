@@ -1,7 +1,7 @@
 //! Running a function: `startup` builds what a cold start needs once (configuration, clients,
 //! the pipeline, the worker or the sweeper), `lambda` serves it (API Gateway events ⇄ the
 //! pipeline, SQS batches ⇄ the worker, the runtime loops). One entry per kind of function, so
-//! every `main` is one call: `webhook`, `journey_worker`, `journey_sweeper`.
+//! every `main` is one call: `webhook`, `journey_worker`, `journey_sweeper`, `archive_replay`.
 //!
 //! A bad configuration is one log line naming the variable, then exit code 2 (Lambda reports an
 //! init failure).
@@ -55,4 +55,13 @@ pub async fn journey_sweeper(name: &str) -> Result<(), Error> {
     let sdk = crate::aws::lambda_config();
     let (sweeper, secrets) = or_exit(startup::journey_sweeper(&ProcessEnv, &sdk).await);
     lambda::serve_sweeper(sweeper, secrets).await
+}
+
+/// The `archive-replay` function: invoked (never routed) with a replay request, it replays what
+/// the archive attests and answers what it did with each delivery.
+pub async fn archive_replay(name: &str) -> Result<(), Error> {
+    telemetry::init(name);
+    let sdk = crate::aws::lambda_config();
+    let replayer = or_exit(startup::archive_replay(&ProcessEnv, &sdk));
+    lambda::serve_replay(replayer).await
 }

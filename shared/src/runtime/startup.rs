@@ -221,3 +221,32 @@ pub async fn journey_sweeper(
     .with_personal_data(config.personal_data);
     Ok((sweeper, refresh))
 }
+
+/// The `archive-replay` function as its `main` starts it, from `env` on `sdk`: the archive it
+/// reads (`ARCHIVE_BUCKET`, `ARCHIVE_SIGNING_KEY_ID`, `ARCHIVE_KEYS_TABLE` when the archive is
+/// erasable) and the events queue it sends replays to (`EVENTS_QUEUE_URL`).
+pub fn archive_replay(
+    env: &dyn config::Env,
+    sdk: &aws_config::SdkConfig,
+) -> Result<crate::replay::Replayer, ConfigError> {
+    use crate::config::var;
+    let queue_url = config::required(env, var::EVENTS_QUEUE_URL)?;
+    let bucket = config::required(env, var::ARCHIVE_BUCKET)?;
+    let signing_key = config::required(env, var::ARCHIVE_SIGNING_KEY_ID)?;
+    let keys_table = env
+        .get(var::ARCHIVE_KEYS_TABLE)
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty());
+    let reader = crate::aws::archive_reader::Reader::new(
+        sdk,
+        bucket,
+        Some(signing_key),
+        keys_table,
+        crate::aws::archive_reader::Hints::default(),
+    );
+    Ok(crate::replay::Replayer {
+        reader,
+        sink: SqsSink::new(aws_sdk_sqs::Client::new(sdk), queue_url),
+        limits: crate::replay::Limits::default(),
+    })
+}

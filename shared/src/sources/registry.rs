@@ -10,7 +10,11 @@ use crate::sources::status::StatusApiSpec;
 use crate::sources::{cashfree, digio, hyperverge, FunctionSpec, SourceSpec};
 use std::collections::BTreeMap;
 
-/// The functions this project ships.
+/// The function that replays archived deliveries: no route, invoked by the operator role alone
+/// (`replay`); its role alone may send replay-marked events.
+pub const ARCHIVE_REPLAY: &str = "archive-replay";
+
+/// The webhook functions this project ships.
 pub static FUNCTIONS: &[&FunctionSpec] =
     &[&cashfree::FUNCTION, &hyperverge::FUNCTION, &digio::FUNCTION];
 

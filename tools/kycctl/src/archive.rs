@@ -14,9 +14,9 @@ use crate::report::Failure;
 use crate::report::{instant, source_spec, Report};
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
-use kyc_intake::aws::SqsSink;
 use kyc_intake::intake::archive;
 use kyc_intake::intake::verdict::Verdict;
+use kyc_intake::replay::Outcome;
 use kyc_intake::sources::registry;
 use kyc_intake::sources::SourceSpec;
 use serde_json::json;
@@ -80,7 +80,7 @@ pub struct ReplayArgs {
     /// The first day (`YYYY-MM-DD`, UTC) or time (RFC 3339).
     #[arg(long)]
     from: String,
-    /// The last day (inclusive) or time.
+    /// The last day (inclusive) or time; at most 31 days after `--from`.
     #[arg(long)]
     to: String,
     /// Only events of this type (as it is now, or as it was when they arrived).
@@ -89,11 +89,8 @@ pub struct ReplayArgs {
     /// Print what would be sent, send nothing.
     #[arg(long)]
     dry_run: bool,
-    /// The events queue (the stack's `EventsQueueUrl` output).
-    #[arg(long, env = "EVENTS_QUEUE_URL")]
-    queue_url: Option<String>,
     #[command(flatten)]
-    archive: ArchiveAccess,
+    function: crate::replay::ReplayFunction,
 }
 
 /// A range's ends, each open when not given.
@@ -340,39 +337,26 @@ pub async fn replay(args: ReplayArgs) -> Result<Report, Failure> {
     };
     let from = instant("--from", &args.from, false)?;
     let to = instant("--to", &args.to, true)?;
-    let queue_url = match (&args.queue_url, args.dry_run) {
-        (_, true) => None,
-        (Some(q), false) if !q.trim().is_empty() => Some(q.trim().to_owned()),
-        _ => {
-            return Err(Failure::usage(
-                "no events queue: give --queue-url or set EVENTS_QUEUE_URL (the stack's EventsQueueUrl output)",
-            ))
-        }
+    let request = kyc_intake::replay::Request {
+        source: args.source.clone(),
+        from: Some(args.from.trim().to_owned()),
+        to: Some(args.to.trim().to_owned()),
+        types: args.event_type.iter().cloned().collect(),
+        dry_run: args.dry_run,
+        ..kyc_intake::replay::Request::default()
     };
-    let reader = args.archive.reader(&kyc_intake::aws::load_config().await)?;
-    let sink = queue_url
-        .as_ref()
-        .map(|url| SqsSink::new(aws_sdk_sqs::Client::new(&reader.sdk), url.clone()));
-    let run = crate::replay::run_replay(
-        &reader,
-        &specs,
-        from,
-        to,
-        args.event_type.as_deref(),
-        sink.as_ref(),
-    )
-    .await?;
+    // The function refuses these too; said here before anything is invoked.
+    request.plan().map_err(|e| Failure::usage(e.0))?;
+    let invoker = args
+        .function
+        .invoker(&kyc_intake::aws::load_config().await)?;
+    let run = invoker.replay(&request).await?;
     let mut text: Vec<String> = run
         .deliveries
         .iter()
         .map(|d| match (&d.event_id, &d.type_now) {
             (None, _) => format!("{}  {}", d.key, d.verdict),
-            (Some(id), None)
-                if matches!(
-                    d.outcome,
-                    crate::replay::Outcome::Refused | crate::replay::Outcome::Erased
-                ) =>
-            {
+            (Some(id), None) if matches!(d.outcome, Outcome::Refused | Outcome::Erased) => {
                 format!("{id}  {}", d.verdict)
             }
             (Some(id), None) => format!("{id}  {}", d.outcome),
@@ -384,7 +368,7 @@ pub async fn replay(args: ReplayArgs) -> Result<Report, Failure> {
             ),
         })
         .collect();
-    let crate::replay::ReplayRun {
+    let kyc_intake::replay::ReplayRun {
         replay_id: ref id,
         read,
         sent,

@@ -9,7 +9,6 @@
 //! only once what recovers it is done. Bodies can carry personal data: `list` prints them only
 //! with `--body`.
 
-use crate::record::Reader;
 use crate::report::Failure;
 use crate::report::Report;
 use aws_sdk_sqs::types::MessageSystemAttributeName;
@@ -20,6 +19,7 @@ use kyc_intake::intake::archive;
 use kyc_intake::journeys::senders::Senders;
 use kyc_intake::journeys::{completeness, timeline};
 use kyc_intake::ports::{EventSink, OutgoingMessage};
+use kyc_intake::replay::Outcome;
 use kyc_intake::KycEvent;
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -50,9 +50,9 @@ enum DlqCommand {
         /// The events queue (the stack's `EventsQueueUrl` output).
         #[arg(long, env = "EVENTS_QUEUE_URL")]
         queue_url: Option<String>,
-        /// The archive webhook events are replayed from (verified as `replay` verifies).
+        /// The function that replays webhook events from the archive (as `replay` does).
         #[command(flatten)]
-        archive: crate::record::ArchiveAccess,
+        function: crate::replay::ReplayFunction,
         /// Who may send what (the journey worker's `JOURNEY_SENDERS`): a message whose original
         /// sender may not send it is left. Required, but on the local stack (a loopback queue
         /// URL), where every sender is believed.
@@ -242,7 +242,7 @@ pub async fn dlq(args: DlqArgs) -> Result<Report, Failure> {
         DlqCommand::Delete { ids, reason } => delete(&sqs, &dlq_url, ids, &reason).await,
         DlqCommand::Redrive {
             queue_url,
-            archive,
+            function,
             senders,
         } => {
             let queue_url = Failure::required(
@@ -259,16 +259,12 @@ pub async fn dlq(args: DlqArgs) -> Result<Report, Failure> {
                     "a redrive checks each message's sender as the worker does: give --senders or set JOURNEY_SENDERS to the worker's value (aws lambda get-function-configuration --function-name <the journey worker> --query Environment.Variables.JOURNEY_SENDERS)",
                 )),
             };
-            let reader = archive.reader_on(&sdk);
             let redrive = Redrive {
                 sqs: &sqs,
                 dlq_url: &dlq_url,
                 sink: SqsSink::new(sqs.clone(), queue_url),
-                reader,
+                replayer: function.invoker(&sdk),
                 senders,
-                replay_id: crate::replay::replay_id(),
-                // Not sampled: kycctl sends nothing to X-Ray.
-                trace: kyc_intake::trace::TraceHeader::new_root(false),
             };
             Ok(redrive.run().await?.report())
         }
@@ -373,18 +369,21 @@ struct Redrive<'a> {
     sqs: &'a Client,
     dlq_url: &'a str,
     sink: SqsSink,
-    reader: Option<Reader>,
+    /// The `archive-replay` function, or why there is none.
+    replayer: Result<crate::replay::Invoker, Failure>,
     senders: Option<Senders>,
-    replay_id: String,
-    /// The trace the replayed events carry (a new one per redrive).
-    trace: kyc_intake::trace::TraceHeader,
 }
 
 /// What became of one dead-lettered message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Recovered {
-    /// A webhook's event, replayed from its archived delivery at this key.
-    Replayed(String),
+    /// A webhook's event, replayed from its archived delivery: its key, and the replay's id and
+    /// trace.
+    Replayed {
+        key: String,
+        replay_id: String,
+        trace_id: String,
+    },
     /// The sweeper's event, deleted: its journey is still due, the next sweep does it again.
     Deleted,
     /// A `kyc.journey.started`, sent again.
@@ -397,7 +396,11 @@ impl Recovered {
     /// What the CLI says of it.
     fn outcome(&self) -> String {
         match self {
-            Self::Replayed(key) => format!("replayed from the archive ({key})"),
+            Self::Replayed {
+                key,
+                replay_id,
+                trace_id,
+            } => format!("replayed from the archive ({key}; replay {replay_id}, trace {trace_id})"),
             Self::Deleted => {
                 "deleted: a sweeper event (its journey is still due: the next sweep does it again)"
                     .to_owned()
@@ -411,8 +414,6 @@ impl Recovered {
 /// One redrive's result: each message and what became of it.
 #[derive(Debug, Clone)]
 pub(crate) struct RedriveRun {
-    pub(crate) replay_id: String,
-    pub(crate) trace_id: String,
     pub(crate) messages: Vec<(String, Recovered)>,
 }
 
@@ -423,7 +424,7 @@ impl RedriveRun {
 
     /// The CLI's rendering: a line per message and the counts; a message left is a difference.
     fn report(&self) -> Report {
-        let replayed = self.count(|r| matches!(r, Recovered::Replayed(_)));
+        let replayed = self.count(|r| matches!(r, Recovered::Replayed { .. }));
         let deleted = self.count(|r| *r == Recovered::Deleted);
         let resent = self.count(|r| *r == Recovered::Resent);
         let left = self.count(|r| matches!(r, Recovered::Left(_)));
@@ -441,16 +442,14 @@ impl RedriveRun {
             })
             .collect();
         text.push(format!(
-            "redrive {} (trace {}): {replayed} replayed from the archive, {} deleted, {} sent again, {left} left in the dead-letter queue",
-            self.replay_id,
-            self.trace_id,
+            "redrive: {replayed} replayed from the archive, {} deleted, {} sent again, {left} left in the dead-letter queue",
             crate::report::counted(deleted, "sweeper event", "sweeper events"),
             crate::report::counted(resent, "start", "starts"),
         ));
         Report {
             drift: left > 0,
             json: json!({
-                "replay_id": self.replay_id, "replayed": replayed, "deleted": deleted,
+                "replayed": replayed, "deleted": deleted,
                 "resent": resent, "left": left, "messages": items,
             }),
             text,
@@ -476,9 +475,7 @@ impl Redrive<'_> {
                     Origin::Start(event) => {
                         self.resend(&event, &id).await.map(|()| Recovered::Resent)
                     }
-                    Origin::Webhook { key } => {
-                        self.replay(&key).await.map(|()| Recovered::Replayed(key))
-                    }
+                    Origin::Webhook { key } => self.replay(&key).await,
                     Origin::Left(why) => Err(why),
                 };
                 let recovered = match recovered {
@@ -500,11 +497,7 @@ impl Redrive<'_> {
         }
         // What was left is visible again at once, for `dlq list` and the next redrive.
         release(self.sqs, self.dlq_url, held).await?;
-        Ok(RedriveRun {
-            replay_id: self.replay_id.clone(),
-            trace_id: self.trace.trace_id().to_owned(),
-            messages,
-        })
+        Ok(RedriveRun { messages })
     }
 
     /// Send a start again, in its journey's group, under a deduplication id of its own (the
@@ -531,28 +524,40 @@ impl Redrive<'_> {
             .map_err(|e| format!("sending it again failed: {e}"))
     }
 
-    /// Replay the archived delivery at `key`, verified as `kycctl replay` verifies it.
-    async fn replay(&self, key: &str) -> Result<(), String> {
-        let Some(reader) = &self.reader else {
-            return Err(
-                "a webhook event, and no archive to replay it from (give --bucket or set ARCHIVE_BUCKET)"
-                    .to_owned(),
-            );
+    /// Replay the archived delivery at `key` with the `archive-replay` function, which verifies
+    /// it as every replay is verified.
+    async fn replay(&self, key: &str) -> Result<Recovered, String> {
+        let replayer = self.replayer.as_ref().map_err(|e| {
+            format!(
+                "a webhook event, and no function to replay it ({})",
+                e.message
+            )
+        })?;
+        let request = kyc_intake::replay::Request {
+            archive_keys: Some(vec![key.to_owned()]),
+            ..kyc_intake::replay::Request::default()
         };
-        let (delivery, verdict) = reader
-            .delivery(key)
+        let run = replayer
+            .replay(&request)
             .await
-            .map_err(|e| format!("no archived delivery to replay ({})", e.message))?;
-        if !verdict.sendable() {
-            return Err(format!("its archived delivery is not replayed: {verdict}"));
+            .map_err(|e| format!("the replay failed ({})", e.message))?;
+        let Some(one) = run.deliveries.first() else {
+            return Err("the replay function answered nothing for it".to_owned());
+        };
+        match &one.outcome {
+            Outcome::Sent => Ok(Recovered::Replayed {
+                key: key.to_owned(),
+                replay_id: run.replay_id.clone(),
+                trace_id: run.trace_id.clone(),
+            }),
+            Outcome::Failed(why) if one.event_id.is_none() => {
+                Err(format!("no archived delivery to replay ({why})"))
+            }
+            Outcome::Refused | Outcome::Erased => Err(format!(
+                "its archived delivery is not replayed: {}",
+                one.verdict
+            )),
+            other => Err(format!("the replay failed: {other}")),
         }
-        let source =
-            crate::record::source_of(key).ok_or("the archived delivery's key names no source")?;
-        let replayed = archive::replay(&delivery, source, &self.replay_id, Some(&self.trace))?;
-        self.sink
-            .send(&replayed.message)
-            .await
-            .map(|_| ())
-            .map_err(|e| format!("sending the replay failed: {e}"))
     }
 }

@@ -125,14 +125,13 @@ mod tests {
     use super::*;
 
     /// Every command that reads archived deliveries takes the same three flags (and their
-    /// variables), so a sealed delivery opens in each of them alike.
+    /// variables), so a sealed delivery opens in each of them alike; every command that replays
+    /// takes the replay function, and none of them reads the archive itself to send a replay.
     #[test]
     fn every_archive_reader_takes_the_bucket_the_signing_key_and_the_keys_table() {
         let flags = ["--bucket", "b", "--key", "k", "--keys-table", "t"];
         for command in [
             &["archive", "list", "--source", "cashfree/vkyc"][..],
-            &["replay", "--from", "2026-01-01", "--to", "2026-01-02"],
-            &["dlq", "redrive"],
             &["console"],
         ] {
             let line: Vec<&str> = std::iter::once("kycctl")
@@ -140,6 +139,35 @@ mod tests {
                 .chain(flags)
                 .collect();
             assert!(Cli::try_parse_from(&line).is_ok(), "{line:?}");
+        }
+        for command in [
+            &["replay", "--from", "2026-01-01", "--to", "2026-01-02"][..],
+            &["dlq", "redrive"],
+            &["console"],
+        ] {
+            let with = |extra: &[&'static str]| -> Vec<&str> {
+                std::iter::once("kycctl")
+                    .chain(command.iter().copied())
+                    .chain(extra.iter().copied())
+                    .collect()
+            };
+            assert!(
+                Cli::try_parse_from(with(&["--function", "f"])).is_ok(),
+                "{command:?}"
+            );
+        }
+        for replaying in [
+            &["replay", "--from", "2026-01-01", "--to", "2026-01-02"][..],
+            &["dlq", "redrive"],
+        ] {
+            let line: Vec<&str> = std::iter::once("kycctl")
+                .chain(replaying.iter().copied())
+                .chain(["--bucket", "b"])
+                .collect();
+            assert!(
+                Cli::try_parse_from(&line).is_err(),
+                "{line:?} reads no archive"
+            );
         }
         assert!(Cli::try_parse_from(["kycctl", "dlq", "list", "--keys-table", "t"]).is_err());
     }

@@ -2,7 +2,7 @@
 //! found a difference) or a `Failure` (with what to do about it); and the argument readers they
 //! share (a source's name, a range's end) between the CLI and the console.
 
-use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, Utc};
 use kyc_intake::sources::{registry, SourceSpec};
 
 /// A failure, with what to do about it. Exit code 1 unless it is a usage problem (2).
@@ -91,21 +91,12 @@ pub(crate) fn source_spec(name: &str) -> Result<&'static SourceSpec, Failure> {
     })
 }
 
-/// One end of a range: a UTC day (its first or last instant) or an RFC 3339 time.
+/// One end of a range: a UTC day (its first or last instant) or an RFC 3339 time, read as the
+/// `archive-replay` function reads it.
 pub(crate) fn instant(flag: &str, value: &str, end_of_day: bool) -> Result<DateTime<Utc>, Failure> {
-    if let Ok(day) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
-        let time = if end_of_day {
-            NaiveTime::from_hms_milli_opt(23, 59, 59, 999)
-        } else {
-            NaiveTime::from_hms_opt(0, 0, 0)
-        };
-        return Ok(day.and_time(time.unwrap_or_default()).and_utc());
-    }
-    DateTime::parse_from_rfc3339(value)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| {
-            Failure::usage(format!(
-                "{flag} `{value}` is neither a day (YYYY-MM-DD) nor an RFC 3339 time"
-            ))
-        })
+    kyc_intake::replay::request::instant(value, end_of_day).ok_or_else(|| {
+        Failure::usage(format!(
+            "{flag} `{value}` is neither a day (YYYY-MM-DD) nor an RFC 3339 time"
+        ))
+    })
 }

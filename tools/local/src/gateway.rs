@@ -4,6 +4,8 @@
 //!   `requestContext.http.sourceIp` is the TCP peer, exactly as API Gateway builds it.
 //! - `POST /2015-03-31/functions/<name>/invocations`: the Lambda Invoke API, taking an API Gateway
 //!   event as it is (its own `sourceIp`); this is what `make invoke` uses for the sample events.
+//!   For `archive-replay` it takes a replay request, as the deployed function does, so kycctl's
+//!   replay, the console's and `dlq redrive` work against `make run` (`AWS_ENDPOINT_URL_LAMBDA`).
 //!
 //! Both go through `lambda_http`'s own event deserialization and the functions' real handler.
 
@@ -27,20 +29,28 @@ const GATEWAY_MAX_BODY: usize = 10 * 1024 * 1024;
 const INVOCATION_TIMEOUT_MS: u64 = kyc_intake::intake::pipeline::FUNCTION_TIMEOUT_SECS * 1000;
 const INVOKE_PREFIX: &str = "/2015-03-31/functions/";
 
-/// The functions served: each one's description and its pipeline.
-pub struct Functions(pub Vec<(&'static FunctionSpec, AwsPipeline)>);
+/// The functions served: each webhook function's description and its pipeline, and the
+/// `archive-replay` function when the archive is on.
+#[derive(Default)]
+pub struct Functions {
+    pub webhooks: Vec<(&'static FunctionSpec, AwsPipeline)>,
+    pub replay: Option<kyc_intake::replay::Replayer>,
+}
 
 impl Functions {
     /// The pipeline of the function serving `path`; `None` when no function does (never a
     /// fallback to some other function).
     fn by_route(&self, path: &str) -> Option<&AwsPipeline> {
-        let specs: Vec<&FunctionSpec> = self.0.iter().map(|(f, _)| *f).collect();
+        let specs: Vec<&FunctionSpec> = self.webhooks.iter().map(|(f, _)| *f).collect();
         let (function, _) = registry::serving(&specs, path)?;
         self.by_name(function.name)
     }
 
     fn by_name(&self, name: &str) -> Option<&AwsPipeline> {
-        self.0.iter().find(|(f, _)| f.name == name).map(|(_, p)| p)
+        self.webhooks
+            .iter()
+            .find(|(f, _)| f.name == name)
+            .map(|(_, p)| p)
     }
 }
 
@@ -85,6 +95,9 @@ async fn dispatch(
         .strip_prefix(INVOKE_PREFIX)
         .and_then(|rest| rest.strip_suffix("/invocations"))
     {
+        if let (registry::ARCHIVE_REPLAY, Some(replayer)) = (name, &functions.replay) {
+            return replay(replayer, &body).await;
+        }
         let Some(pipeline) = functions.by_name(name) else {
             return reply(
                 404,
@@ -122,6 +135,29 @@ async fn dispatch(
     *out.status_mut() = rparts.status;
     *out.headers_mut() = rparts.headers;
     out
+}
+
+/// The `archive-replay` function's answer, as the Invoke API gives it: the answer, or the
+/// function's error (`X-Amz-Function-Error`, `errorType` and `errorMessage`).
+async fn replay(replayer: &kyc_intake::replay::Replayer, body: &[u8]) -> HttpResponse {
+    let payload = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let mut context = lambda_runtime::Context::default();
+    context.xray_trace_id = Some(kyc_intake::trace::TraceHeader::new_root(false).header());
+    let event = lambda_runtime::LambdaEvent::new(payload, context);
+    match lambda::replay(replayer, event).await {
+        Ok(answer) => reply(200, serde_json::to_vec(&answer).unwrap_or_default()),
+        Err(e) => {
+            let mut r = reply(
+                200,
+                json!({"errorType": "ReplayError", "errorMessage": e.to_string()}).to_string(),
+            );
+            r.headers_mut().insert(
+                "x-amz-function-error",
+                http::HeaderValue::from_static("Unhandled"),
+            );
+            r
+        }
+    }
 }
 
 async fn invoke(

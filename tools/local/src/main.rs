@@ -389,7 +389,7 @@ async fn run_serve(options: &Serve) -> Result<(), BoxError> {
         Some(v) => Some(v.clone()),
         None => local_var(k),
     };
-    let mut functions = Functions(Vec::new());
+    let mut functions = Functions::default();
     for function in FUNCTIONS {
         let config = startup::configure(function, &env, &sdk).await?;
         let pipeline = startup::pipeline_with(&sdk, config);
@@ -398,7 +398,21 @@ async fn run_serve(options: &Serve) -> Result<(), BoxError> {
         } else {
             pipeline.with_metrics(Arc::new(kyc_intake::metrics::Discard))
         };
-        functions.0.push((*function, pipeline));
+        functions.webhooks.push((*function, pipeline));
+    }
+    // The archive-replay function, on the Invoke API beside the webhook functions.
+    if std::env::var(config::var::ARCHIVE_BUCKET).is_ok() {
+        let queue = created.clone();
+        let replay_env = move |k: &str| match k {
+            config::var::EVENTS_QUEUE_URL => Some(queue.clone()),
+            config::var::ARCHIVE_SIGNING_KEY_ID => Some(env_or(k, resources::LOCAL_SIGNING_KEY)),
+            other => local_var(other).filter(|v| !v.is_empty()),
+        };
+        functions.replay = Some(startup::archive_replay(&replay_env, &sdk)?);
+        eprintln!(
+            "kyc-local: {} on the Lambda Invoke API at http://{listen}",
+            registry::ARCHIVE_REPLAY
+        );
     }
     let routes: Vec<&str> = FUNCTIONS
         .iter()

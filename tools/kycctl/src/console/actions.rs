@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Form;
 use chrono::Utc;
-use kyc_intake::aws::SqsSink;
+use kyc_intake::replay::request::MAX_DAYS as MAX_REPLAY_DAYS;
 use kyc_intake::sources::registry;
 use serde::Deserialize;
 
@@ -138,8 +138,6 @@ pub(crate) struct ReplayForm {
     seal: String,
 }
 
-/// The longest range a console replay covers; `kycctl replay` takes any.
-pub(crate) const MAX_REPLAY_DAYS: i64 = 31;
 /// The most deliveries a console replay reads and sends in one run.
 pub(crate) const MAX_REPLAY_DELIVERIES: usize = 500;
 
@@ -161,16 +159,20 @@ pub(crate) async fn replay(State(c): Shared, Form(f): Form<ReplayForm>) -> Respo
         Ok(r) => r,
         Err(e) => return failed("Replay", &e),
     };
-    if to - from > chrono::Duration::days(MAX_REPLAY_DAYS) {
+    if to - from >= chrono::Duration::days(MAX_REPLAY_DAYS) {
         return failed(
             "Replay",
             &Failure::usage(format!(
-                "a replay from the console covers at most {MAX_REPLAY_DAYS} days: narrow the range, or use kycctl replay"
+                "a replay covers at most {MAX_REPLAY_DAYS} days: narrow the range, or replay it in parts"
             )),
         );
     }
     let confirm = f.confirm.as_deref() == Some("1");
-    let run = if confirm {
+    let replayer = match &c.replay {
+        Ok(r) => r,
+        Err(e) => return failed("Replay", e),
+    };
+    let request = if confirm {
         // Exactly what the dry run showed, as it sealed it: nothing archived since is sent.
         if !c.sealed(&f.keys, &f.seal) {
             return failed(
@@ -180,18 +182,10 @@ pub(crate) async fn replay(State(c): Shared, Form(f): Form<ReplayForm>) -> Respo
                 ),
             );
         }
-        let keys: Vec<String> = f.keys.split_whitespace().map(str::to_owned).collect();
-        let Some(queue) = &c.queue_url else {
-            return failed(
-                "Replay",
-                &Failure::usage(
-                    "no events queue: start the console with --queue-url or EVENTS_QUEUE_URL"
-                        .to_owned(),
-                ),
-            );
-        };
-        let sink = SqsSink::new(aws_sdk_sqs::Client::new(&c.sdk), queue.clone());
-        crate::replay::replay_keys(&c.archive, &keys, &sink).await
+        kyc_intake::replay::Request {
+            archive_keys: Some(f.keys.split_whitespace().map(str::to_owned).collect()),
+            ..kyc_intake::replay::Request::default()
+        }
     } else {
         let mut listed = 0;
         for spec in &specs {
@@ -201,7 +195,7 @@ pub(crate) async fn replay(State(c): Shared, Form(f): Form<ReplayForm>) -> Respo
                 .await
             {
                 Ok(keys) => listed += keys.len(),
-                Err(e) => return failed("Replay", &e),
+                Err(e) => return failed("Replay", &e.into()),
             }
         }
         if listed > MAX_REPLAY_DELIVERIES {
@@ -212,8 +206,15 @@ pub(crate) async fn replay(State(c): Shared, Form(f): Form<ReplayForm>) -> Respo
                 )),
             );
         }
-        crate::replay::run_replay(&c.archive, &specs, from, to, None, None).await
+        kyc_intake::replay::Request {
+            source: (!f.source.is_empty()).then(|| f.source.clone()),
+            from: Some(f.from.trim().to_owned()),
+            to: Some(f.to.trim().to_owned()),
+            dry_run: true,
+            ..kyc_intake::replay::Request::default()
+        }
     };
+    let run = replayer.replay(&request).await;
     let run = match run {
         Ok(run) => run,
         Err(e) => return failed("Replay", &e),
@@ -221,7 +222,7 @@ pub(crate) async fn replay(State(c): Shared, Form(f): Form<ReplayForm>) -> Respo
     let keys = run
         .deliveries
         .iter()
-        .filter(|d| d.outcome == crate::replay::Outcome::DryRun)
+        .filter(|d| d.outcome == kyc_intake::replay::Outcome::DryRun)
         .map(|d| d.key.as_str())
         .collect::<Vec<_>>()
         .join(" ");

@@ -43,9 +43,11 @@ pub struct ConsoleArgs {
     journey_table: Option<String>,
     #[command(flatten)]
     archive: crate::record::ArchiveAccess,
-    /// The events queue, for the actions (the stack's `EventsQueueUrl` output).
+    /// The events queue, for starting a journey (the stack's `EventsQueueUrl` output).
     #[arg(long, env = "EVENTS_QUEUE_URL")]
     queue_url: Option<String>,
+    #[command(flatten)]
+    replay: crate::replay::ReplayFunction,
     /// Open the URL in the desktop's browser (`xdg-open`, or `open` on macOS), where there is one.
     #[arg(long)]
     open: bool,
@@ -57,6 +59,8 @@ pub(crate) struct Console {
     pub(crate) journeys: JourneyReader,
     pub(crate) archive: Reader,
     pub(crate) queue_url: Option<String>,
+    /// The `archive-replay` function, for the replay action; or why there is none.
+    pub(crate) replay: Result<crate::replay::Invoker, Failure>,
     /// The launch token, until it is exchanged (once) for the session.
     launch: Mutex<Option<Secret>>,
     /// The session the launch was exchanged for: the cookie every later request carries.
@@ -263,6 +267,7 @@ pub(crate) async fn console_on(
     journey_table: String,
     archive: Reader,
     queue_url: Option<String>,
+    replay: Result<crate::replay::Invoker, Failure>,
 ) -> Result<(Arc<Console>, String), Failure> {
     let port = listener
         .local_addr()
@@ -275,6 +280,7 @@ pub(crate) async fn console_on(
         archive,
         sdk,
         queue_url,
+        replay,
         launch: Mutex::new(Some(Secret::new(token.clone()))),
         session: Mutex::new(None),
         csrf_secret: Secret::new(csrf.clone()),
@@ -339,7 +345,8 @@ pub async fn console(args: ConsoleArgs) -> Result<Report, Failure> {
         .map_err(|e| Failure::failed(format!("listening on 127.0.0.1:{}: {e}", args.port)))?;
     let sdk = kyc_intake::aws::load_config_for(args.profile.as_deref()).await;
     let archive = args.archive.reader(&sdk)?;
-    let (console, url) = console_on(&listener, sdk, table, archive, queue_url).await?;
+    let replay = args.replay.invoker(&sdk);
+    let (console, url) = console_on(&listener, sdk, table, archive, queue_url, replay).await?;
     // The URL is the one line on stdout, so a script (or `make console`) can read it.
     println!("{url}");
     eprintln!("kycctl console: open the URL above (Ctrl-C stops it); it answers on 127.0.0.1 only");

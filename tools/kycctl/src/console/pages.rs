@@ -359,7 +359,7 @@ pub(crate) async fn delivery(State(c): Shared, Query(q): Query<DeliveryQuery>) -
     }
     let (d, verdict) = match c.archive.delivery(&q.key).await {
         Ok(v) => v,
-        Err(f) => return failed("Reading the archive", &f),
+        Err(f) => return failed("Reading the archive", &f.into()),
     };
     let event: serde_json::Value = serde_json::from_str(d.event.get()).unwrap_or_default();
     let text = |v: &serde_json::Value| match v {
@@ -486,7 +486,7 @@ pub(crate) async fn archive(State(c): Shared, Query(q): Query<ArchiveQuery>) -> 
         let room = ARCHIVE_PAGE - page.len() as i32;
         let (more, rest) = match c.archive.day_page(s, at, after, room).await {
             Ok(v) => v,
-            Err(f) => return failed("Reading the archive", &f),
+            Err(f) => return failed("Reading the archive", &f.into()),
         };
         page.extend(more);
         if rest.is_some() {
