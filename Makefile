@@ -265,9 +265,9 @@ ARCHIVE ?= off
 
 .PHONY: bench
 bench: $(BENCH_STAMP)
-	cargo build --release -p cashfree-webhook -p hyperverge-webhook -p digio-webhook -p kyc-bench
-	@echo "== the webhook bootstraps, stripped (release profile), in bytes"
-	@stat -c '%n %s' target/release/cashfree-webhook target/release/hyperverge-webhook target/release/digio-webhook
+	cargo build --release -p cashfree-webhook -p hyperverge-webhook -p digio-webhook -p archive-replay -p kyc-bench
+	@echo "== the webhook bootstraps and archive-replay's, stripped (release profile), in bytes"
+	@stat -c '%n %s' target/release/cashfree-webhook target/release/hyperverge-webhook target/release/digio-webhook target/release/archive-replay
 	@# A webhook bootstrap links neither the sweeper nor its HTTPS client: the panic locations a linked
 	@# crate leaves in a release binary would name them.
 	@for b in cashfree-webhook hyperverge-webhook digio-webhook; do \
@@ -283,6 +283,8 @@ endif
 	@echo "== end to end: the release bootstrap under the Runtime API emulator, the local server with keep-alive"
 	target/release/kyc-bench --python $(abspath $(PY)) --n $${BENCH_N:-1000} $(if $(BASELINE),--baseline $(BASELINE_BIN)) \
 	  $(if $(MEMORY),--memory $(MEMORY)) $(if $(filter on,$(TLS)),--tls) $(if $(filter on,$(ARCHIVE)),--archive)
+	@echo "== replay: archive-replay's rate over sealed deliveries the webhook bootstrap archived"
+	target/release/kyc-bench --python $(abspath $(PY)) --replay $${REPLAY_N:-200}
 
 .PHONY: package
 package: $(TOOLS_STAMP)

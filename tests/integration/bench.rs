@@ -136,3 +136,21 @@ fn kyc_bench_measures_at_a_lambda_memory_size_over_https() {
         "{out}"
     );
 }
+
+/// `make bench`'s replay rate: the debug `archive-replay` bootstrap replays what the debug
+/// webhook bootstrap archived, every delivery sent, and the line gives a rate and a CPU figure.
+#[test]
+fn kyc_bench_replays_what_the_webhook_bootstrap_archived_and_prints_the_rate() {
+    let out = kyc_bench(&["--replay", "5"]);
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("replay: 5 sealed deliveries"))
+        .unwrap_or_else(|| panic!("no replay line in:\n{out}"));
+    let rate: f64 = line
+        .split(": ")
+        .nth(2)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("no rate in {line}"));
+    assert!(rate > 0.0, "{line}");
+}

@@ -24,6 +24,7 @@ mod function;
 mod lambda_cpu;
 mod measure;
 mod process;
+mod replay;
 mod tls;
 
 use clap::Parser;
@@ -73,6 +74,10 @@ struct Args {
     /// side.
     #[arg(long)]
     archive: bool,
+    /// Only the replay rate: this many deliveries archived, then replayed by the release
+    /// `archive-replay` bootstrap (next to the measured one).
+    #[arg(long)]
+    replay: Option<usize>,
 }
 
 fn workspace() -> PathBuf {
@@ -119,6 +124,10 @@ async fn main() -> Result<(), BoxError> {
     println!();
 
     let server = start_server(&python, 1, 0)?;
+    if let Some(n) = args.replay {
+        let replay = bootstrap.with_file_name("archive-replay");
+        return replay::rate(&server.endpoint, &bootstrap, &replay, n.max(1)).await;
+    }
     let tls_dir = workspace().join("target/bench-tls");
     let front = if args.tls {
         let front = tls::TlsFront::start(&server.endpoint, &tls_dir).await?;
