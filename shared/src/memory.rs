@@ -294,7 +294,7 @@ impl KeyVault for MemoryVault {
 
     fn keep<'a>(
         &'a self,
-        journey: &'a str,
+        partition: &'a str,
         event_id: &'a str,
         wrapped: &'a [u8],
     ) -> Pin<Box<dyn Future<Output = Result<(), PortError>> + Send + 'a>> {
@@ -302,7 +302,7 @@ impl KeyVault for MemoryVault {
             self.kept
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .entry((journey.to_owned(), event_id.to_owned()))
+                .entry((partition.to_owned(), event_id.to_owned()))
                 .or_default()
                 .push(wrapped.to_vec());
             Ok(())

@@ -439,10 +439,18 @@ fn iam_actions_are_exactly_what_the_code_calls() {
             .into_iter()
             .find(|s| s["Resource"] == get_att("ArchiveKeysTable", "Arn"))
             .expect("the archive keys table");
+        let partitions: Vec<String> = f
+            .sources
+            .iter()
+            .map(|s| format!("{}*", kyc_intake::intake::seal::partition(s.name, "")))
+            .collect();
         assert_eq!(
             keeping["Condition"],
-            json!({"ForAllValues:StringEquals": {"dynamodb:Attributes": KEPT_ATTRIBUTES}}),
-            "{}: a key item's attributes and nothing else (never an erasure record's)",
+            json!({
+                "ForAllValues:StringEquals": {"dynamodb:Attributes": KEPT_ATTRIBUTES},
+                "ForAllValues:StringLike": {"dynamodb:LeadingKeys": partitions},
+            }),
+            "{}: a key item's attributes and nothing else (never an erasure record's), under its own sources' partitions alone",
             f.name
         );
     }
@@ -492,16 +500,24 @@ fn leading_keys(resource: &Value) -> Vec<Value> {
         .collect()
 }
 
+/// Each webhook role writes the idempotency records, and the archive keys, of its own sources
+/// alone: both tables' partition keys start with the source.
 #[test]
 fn each_function_may_write_only_the_idempotency_records_of_its_own_sources() {
     let t = template();
     for f in FUNCTIONS {
-        let want: Vec<Value> = f
+        let own: Vec<Value> = f
             .sources
             .iter()
             .map(|s| Value::from(format!("{}#*", s.name)))
             .collect();
-        assert_eq!(leading_keys(webhook(&t, f)), want, "{}", f.name);
+        let want: Vec<Value> = own.iter().chain(&own).cloned().collect();
+        assert_eq!(
+            leading_keys(webhook(&t, f)),
+            want,
+            "{}: the idempotency table, then the archive keys table",
+            f.name
+        );
     }
     assert_eq!(
         leading_keys(function(&t, worker::WORKER_NAME)),

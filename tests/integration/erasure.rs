@@ -191,7 +191,7 @@ async fn an_erased_journey_reads_as_erased_everywhere_and_nothing_else_changes()
 
     // A restore of the table brings the deleted keys back; --reapply deletes them again and
     // leaves the later delivery's key alone.
-    let erased_journey = seal::journey(SOURCE, Some("rp-1"), "");
+    let erased_journey = seal::partition(SOURCE, &seal::journey(SOURCE, Some("rp-1"), ""));
     for item in before.into_iter().filter(|i| {
         i[keys_attr::PK]
             .as_s()
@@ -383,4 +383,129 @@ async fn an_erase_that_finds_nothing_writes_nothing_and_a_padded_subject_is_trim
             "the other journey stays readable: {out}"
         );
     }
+}
+
+/// A key item as the table held it before it was partitioned by source (`pk` the journey hash
+/// alone): moved there from where the webhook kept it.
+async fn to_the_old_form(stack: &Stack, partition: &str, journey: &str) {
+    for mut item in key_items(stack)
+        .await
+        .into_iter()
+        .filter(|i| i[keys_attr::PK].as_s().is_ok_and(|pk| pk == partition))
+    {
+        let sk = item[keys_attr::SK].clone();
+        item.insert(
+            keys_attr::PK.to_owned(),
+            AttributeValue::S(journey.to_owned()),
+        );
+        stack
+            .ddb
+            .put_item()
+            .table_name(&stack.keys_table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .expect("the old form");
+        stack
+            .ddb
+            .delete_item()
+            .table_name(&stack.keys_table)
+            .key(keys_attr::PK, AttributeValue::S(partition.to_owned()))
+            .key(keys_attr::SK, sk)
+            .send()
+            .await
+            .expect("moved");
+    }
+}
+
+/// Keys are filed under their source (`<source>#<journey hash>`), where each webhook role alone
+/// may write; an erasure leaves a tombstone in place of each key, so a provider's retry of an
+/// erased delivery (its idempotency record long gone) is answered and archived as any delivery
+/// yet keys nothing: it reads as erased. Items of the old form (the hash alone) are still read
+/// and erased.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_an_erasure_keys_nothing_and_keys_of_the_old_form_are_read_and_erased() {
+    let stack = Stack::new(true).await;
+    let f = stack.cashfree(&[]).await;
+    let first = vkyc_body(
+        "rp-9",
+        "VKYC_USER_CALL_QUEUED",
+        "USER_QUEUED",
+        "2025-05-22T03:55:00Z",
+    );
+    deliver(&f, &first).await;
+    let journey = seal::journey(SOURCE, Some("rp-9"), "");
+    let partition = seal::partition(SOURCE, &journey);
+    let items = key_items(&stack).await;
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0][keys_attr::PK].as_s().ok(), Some(&partition));
+    let ids = deliveries_of(&stack, "rp-9").await;
+    let erase_rp9 = |reason: &str| {
+        let args = [
+            "erase",
+            "--source",
+            SOURCE,
+            "--subject",
+            "rp-9",
+            "--reason",
+            reason,
+        ];
+        kycctl(&stack, &args)
+    };
+
+    // The old form: read as before.
+    to_the_old_form(&stack, &partition, &journey).await;
+    let (code, out) = show(&stack, &ids[0]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("\"verification_id\":\"rp-9\""),
+        "opened: {out}"
+    );
+    // And erased: the old item gone, a tombstone under the partition.
+    let (code, out) = erase_rp9("DPDP request");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("1 delivery's key deleted"), "{out}");
+    let after = key_items(&stack).await;
+    assert!(
+        after
+            .iter()
+            .all(|i| i[keys_attr::PK].as_s().ok() == Some(&partition)),
+        "nothing left in the old form: {after:?}"
+    );
+    assert!(
+        after.iter().all(|i| !i.contains_key(keys_attr::KEYS)),
+        "no key left: {after:?}"
+    );
+    let (_, out) = show(&stack, &ids[0]);
+    assert!(out.contains("verdict: erased 20"), "{out}");
+
+    // The provider retries the erased delivery after its idempotency record expired: a fresh
+    // idempotency table is what the intake then sees. Answered, archived, and keyed by nothing.
+    let fresh = format!("{}-after-ttl", stack.table);
+    kyc_local::resources::ensure_table(&stack.sdk, &fresh)
+        .await
+        .expect("table");
+    let f = stack
+        .cashfree(&[("IDEMPOTENCY_TABLE", fresh.as_str())])
+        .await;
+    deliver(&f, &first).await;
+    let tombstone = key_items(&stack)
+        .await
+        .into_iter()
+        .find(|i| i[keys_attr::SK].as_s().ok() == Some(&ids[0]))
+        .expect("its tombstone");
+    assert!(
+        !tombstone.contains_key(keys_attr::KEYS),
+        "never keyed again: {tombstone:?}"
+    );
+    assert!(tombstone.contains_key(keys_attr::ERASED_AT));
+    for id in deliveries_of(&stack, "rp-9").await {
+        let (_, out) = show(&stack, &id);
+        assert!(out.contains("verdict: erased 20"), "{out}");
+        assert!(!out.contains("rp-9"), "{out}");
+    }
+    // Erasing again: already erased, nothing written.
+    let (code, out) = erase_rp9("again");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("was already erased"), "{out}");
 }

@@ -2,9 +2,12 @@
 //! journey by the encryption context) kept wrapped in the archive keys table, and the erasures
 //! that deleted them (see `intake::seal`).
 //!
-//! The table: `pk` the journey hash, `sk` the event id (a key item: `keys`, the wrapped data keys
-//! of that delivery, one per attempt that sealed it) or `#erasure#<time>` (an erasure record:
-//! `erased_at`, `by`, `reason`, `event_ids`). Never a customer reference.
+//! The table: `pk` the journey's partition, `<source>#<journey hash>` (`seal::partition`; items
+//! written before have the hash alone, and are still read and erased), `sk` the event id (a key
+//! item: `keys`, the wrapped data keys of that delivery, one per attempt that sealed it; or, once
+//! erased, its tombstone: `erased_at` and no key) or `#erasure#<time>` (an erasure record:
+//! `erased_at`, `by`, `reason`, `event_ids`). Never a customer reference. A webhook keeps a key
+//! only where no tombstone is, so a provider's retry after an erasure never keys it again.
 
 use super::fault::fault;
 use super::item::s;
@@ -40,8 +43,15 @@ pub const OPERATOR_ACTIONS: &[&str] = &[
     "dynamodb:PutItem",
     "dynamodb:DeleteItem",
 ];
-/// The attributes a webhook function writes in a key item (`KEEP_ACTIONS` is held to them).
-pub const KEPT_ATTRIBUTES: &[&str] = &[attr::PK, attr::SK, attr::KEYS, attr::KEPT_AT];
+/// The attributes a webhook function's write of a key item names (`KEEP_ACTIONS` is held to
+/// them): it writes the first four, and reads `erased_at` in its condition (no tombstone).
+pub const KEPT_ATTRIBUTES: &[&str] = &[
+    attr::PK,
+    attr::SK,
+    attr::KEYS,
+    attr::KEPT_AT,
+    attr::ERASED_AT,
+];
 /// The journey item's attributes an erasure touches (it drops the history's archive links,
 /// conditioned on the history's length and the last event).
 pub const JOURNEY_ERASURE_ATTRIBUTES: &[&str] = &[
@@ -67,7 +77,7 @@ pub enum Erased {
 }
 
 /// An erasure record: a journey's keys deleted.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Erasure {
     pub journey: String,
     /// RFC 3339.
@@ -126,21 +136,36 @@ impl ArchiveKeyTable {
         &self.table
     }
 
-    /// The data key of delivery `event_id` of `journey`, each wrapped key decrypted by KMS with
-    /// the journey's context; or the erasure that deleted it.
-    pub async fn find(&self, journey: &str, event_id: &str) -> Result<Found, String> {
+    /// One item, read consistently.
+    async fn item(
+        &self,
+        pk: &str,
+        sk: &str,
+    ) -> Result<Option<HashMap<String, AttributeValue>>, String> {
         let out = self
             .ddb
             .get_item()
             .table_name(&self.table)
-            .key(attr::PK, s(journey))
-            .key(attr::SK, s(event_id))
+            .key(attr::PK, s(pk))
+            .key(attr::SK, s(sk))
             .consistent_read(true)
             .send()
             .await
             .map_err(|e| format!("reading its data key: {}", fault("DynamoDB GetItem", e)))?;
-        let wrapped: Vec<Vec<u8>> = out
-            .item()
+        Ok(out.item().cloned())
+    }
+
+    /// The data key of delivery `event_id` of `journey` (of `source`), each wrapped key
+    /// decrypted by KMS with the journey's context; or the erasure that deleted it (its
+    /// tombstone, or an erasure record of an item in the old form).
+    pub async fn find(&self, source: &str, journey: &str, event_id: &str) -> Result<Found, String> {
+        let partition = crate::intake::seal::partition(source, journey);
+        let item = match self.item(&partition, event_id).await? {
+            Some(item) => Some(item),
+            None => self.item(journey, event_id).await?,
+        };
+        let wrapped: Vec<Vec<u8>> = item
+            .as_ref()
             .and_then(|i| i.get(attr::KEYS))
             .and_then(|v| v.as_l().ok())
             .map(|l| {
@@ -150,7 +175,19 @@ impl ArchiveKeyTable {
             })
             .unwrap_or_default();
         if wrapped.is_empty() {
-            let erasures = self.erasures(journey).await?;
+            if let Some(erased_at) = item
+                .as_ref()
+                .and_then(|i| super::item::text(i, attr::ERASED_AT))
+            {
+                return Ok(Found::Erased(Erasure {
+                    journey: partition,
+                    erased_at,
+                    event_ids: vec![event_id.to_owned()],
+                    ..Erasure::default()
+                }));
+            }
+            let mut erasures = self.erasures(&partition).await?;
+            erasures.extend(self.erasures(journey).await?);
             return Ok(
                 match erasures
                     .into_iter()
@@ -193,7 +230,10 @@ impl ArchiveKeyTable {
             delivery.unopened = Some("it names no journey".to_owned());
             return;
         };
-        match self.find(&journey, &delivery.event_id).await {
+        match self
+            .find(&delivery.source, &journey, &delivery.event_id)
+            .await
+        {
             Ok(Found::Keys(candidates)) => {
                 let mut why = "no data key".to_owned();
                 for k in &candidates {
@@ -241,25 +281,30 @@ impl ArchiveKeyTable {
             .collect())
     }
 
-    /// Erase `journey`: an erasure record naming every delivery whose key is kept, written first
-    /// (a half-done erasure is finished by `reapply`), then those keys deleted. `None` when there
-    /// was nothing to delete and an earlier erasure stands (erasing twice changes nothing).
+    /// Erase `journey` of `source`: an erasure record naming every delivery whose key is kept,
+    /// written first (a half-done erasure is finished by `reapply`), then each key replaced by
+    /// its tombstone (an item of the old form deleted, its tombstone written under the
+    /// partition). `Already` when there was nothing to erase and an earlier erasure stands
+    /// (erasing twice changes nothing); `NothingFound` when the table knows no such journey.
     pub async fn erase(
         &self,
+        source: &str,
         journey: &str,
         by: &str,
         reason: &str,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Erased, String> {
-        let items = self.items(journey).await?;
-        let event_ids: Vec<String> = items
-            .iter()
-            .map(|i| text(i, attr::SK))
-            .filter(|sk| !sk.is_empty() && !sk.starts_with(ERASURE_PREFIX))
-            .collect();
-        let earlier = items
-            .iter()
-            .any(|i| text(i, attr::SK).starts_with(ERASURE_PREFIX));
+        let partition = crate::intake::seal::partition(source, journey);
+        let mut items = self.items(&partition).await?;
+        let old = self.items(journey).await?;
+        let old_keys: Vec<String> = keyed(&old);
+        items.extend(old);
+        let mut event_ids = keyed(&items);
+        event_ids.sort();
+        event_ids.dedup();
+        let earlier = items.iter().any(|i| {
+            text(i, attr::SK).starts_with(ERASURE_PREFIX) || i.contains_key(attr::ERASED_AT)
+        });
         match (event_ids.is_empty(), earlier) {
             (true, true) => return Ok(Erased::Already),
             (true, false) => return Ok(Erased::NothingFound),
@@ -270,7 +315,7 @@ impl ArchiveKeyTable {
             .ddb
             .put_item()
             .table_name(&self.table)
-            .item(attr::PK, s(journey))
+            .item(attr::PK, s(&partition))
             .item(attr::SK, s(&format!("{ERASURE_PREFIX}{erased_at}")))
             .item(attr::ERASED_AT, s(&erased_at))
             .item(attr::BY, s(by))
@@ -285,15 +330,40 @@ impl ArchiveKeyTable {
             )
         })?;
         for id in &event_ids {
-            self.delete(journey, id).await?;
+            self.tombstone(&partition, id, &erased_at).await?;
+            if old_keys.contains(id) {
+                self.delete(journey, id).await?;
+            }
         }
         Ok(Erased::Now(Erasure {
-            journey: journey.to_owned(),
+            journey: partition,
             erased_at,
             by: by.to_owned(),
             reason: reason.to_owned(),
             event_ids,
         }))
+    }
+
+    /// Put `event_id`'s tombstone in `partition` in place of its key item; whether a key was
+    /// there.
+    async fn tombstone(
+        &self,
+        partition: &str,
+        event_id: &str,
+        erased_at: &str,
+    ) -> Result<bool, String> {
+        let out = self
+            .ddb
+            .put_item()
+            .table_name(&self.table)
+            .item(attr::PK, s(partition))
+            .item(attr::SK, s(event_id))
+            .item(attr::ERASED_AT, s(erased_at))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| format!("erasing a data key: {}", fault("DynamoDB PutItem", e)))?;
+        Ok(out.attributes().is_some_and(|a| a.contains_key(attr::KEYS)))
     }
 
     /// Delete one key item; whether there was one.
@@ -331,9 +401,18 @@ impl ArchiveKeyTable {
             .map_err(|e| format!("{}", fault("DynamoDB Scan", e)))?;
         for item in &records {
             let erasure = erasure_of(&text(item, attr::PK), item);
+            // A record under a partition (`<source>#<hash>`) leaves tombstones; one of the old
+            // form, under the hash alone, deleted its keys.
+            let partitioned = erasure.journey.contains('#');
             let mut deleted = 0;
             for id in &erasure.event_ids {
-                if self.delete(&erasure.journey, id).await? {
+                let again = if partitioned {
+                    self.tombstone(&erasure.journey, id, &erasure.erased_at)
+                        .await?
+                } else {
+                    self.delete(&erasure.journey, id).await?
+                };
+                if again {
                     deleted += 1;
                 }
             }
@@ -341,6 +420,16 @@ impl ArchiveKeyTable {
         }
         Ok(done)
     }
+}
+
+/// The event ids of `items` whose key is kept (no erasure record, no tombstone).
+fn keyed(items: &[HashMap<String, AttributeValue>]) -> Vec<String> {
+    items
+        .iter()
+        .filter(|i| i.contains_key(attr::KEYS))
+        .map(|i| text(i, attr::SK))
+        .filter(|sk| !sk.is_empty() && !sk.starts_with(ERASURE_PREFIX))
+        .collect()
 }
 
 fn erasure_of(journey: &str, item: &HashMap<String, AttributeValue>) -> Erasure {
@@ -401,7 +490,7 @@ impl KeyVault for ArchiveKeyTable {
 
     fn keep<'a>(
         &'a self,
-        journey: &'a str,
+        partition: &'a str,
         event_id: &'a str,
         wrapped: &'a [u8],
     ) -> Pin<Box<dyn Future<Output = Result<(), PortError>> + Send + 'a>> {
@@ -409,11 +498,15 @@ impl KeyVault for ArchiveKeyTable {
             let one = AttributeValue::L(vec![AttributeValue::B(
                 aws_sdk_dynamodb::primitives::Blob::new(wrapped),
             )]);
-            self.ddb
+            let kept = self
+                .ddb
                 .update_item()
                 .table_name(&self.table)
-                .key(attr::PK, s(journey))
+                .key(attr::PK, s(partition))
                 .key(attr::SK, s(event_id))
+                // Never where an erasure left its tombstone.
+                .condition_expression("attribute_not_exists(#erased)")
+                .expression_attribute_names("#erased", attr::ERASED_AT)
                 .update_expression(
                     "SET #keys = list_append(if_not_exists(#keys, :none), :one), #at = :at",
                 )
@@ -423,9 +516,23 @@ impl KeyVault for ArchiveKeyTable {
                 .expression_attribute_values(":one", one)
                 .expression_attribute_values(":at", s(&crate::event::timestamp(chrono::Utc::now())))
                 .send()
-                .await
-                .map_err(|e| fault("DynamoDB UpdateItem", e))?;
-            Ok(())
+                .await;
+            match kept {
+                Ok(_) => Ok(()),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+                {
+                    // A provider's retry of a delivery whose journey was erased: its new object
+                    // is sealed under a key nobody keeps, so it reads as erased from the start.
+                    tracing::warn!(
+                        event_id,
+                        "its journey was erased: the delivery's data key is not kept, its object reads as erased"
+                    );
+                    Ok(())
+                }
+                Err(e) => Err(fault("DynamoDB UpdateItem", e)),
+            }
         })
     }
 }

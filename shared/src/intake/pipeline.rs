@@ -486,9 +486,9 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
                 let data_key = vault.generate(&journey).await?;
                 let mut sealed = record.clone();
                 sealed.seal(key, &journey, &data_key.plaintext)?;
-                let bytes = sealed.to_json()?;
-                vault.keep(&journey, &event.id, &data_key.wrapped).await?;
-                bytes
+                let partition = seal::partition(event.source, &journey);
+                vault.keep(&partition, &event.id, &data_key.wrapped).await?;
+                sealed.to_json()?
             }
         };
         archive.put_new(key, bytes).await
@@ -787,7 +787,9 @@ mod tests {
         let mut delivery: ArchivedDelivery = serde_json::from_slice(&bytes).expect("a delivery");
         let journey = delivery.journey.clone().expect("filed under its journey");
         let kept = vault.kept.lock().expect("lock").clone();
-        let wrapped = kept.get(&(journey, id.clone())).expect("its key kept");
+        let partition = seal::partition(&delivery.source, &journey);
+        assert!(partition.starts_with("cashfree/vkyc#"), "under its source");
+        let wrapped = kept.get(&(partition, id.clone())).expect("its key kept");
         let check = |d: &ArchivedDelivery| {
             archive::verify(
                 d,

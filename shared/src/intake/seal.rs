@@ -37,6 +37,14 @@ pub fn reference_hash(reference: &str) -> String {
     hex::encode(Sha256::digest(reference.as_bytes()))
 }
 
+/// The archive keys table's partition of a journey: `<source>#<journey hash>`, so each webhook
+/// role may write only under its own sources (IAM's `dynamodb:LeadingKeys`). Items written
+/// before the table was partitioned by source have the journey hash alone; readers and erasure
+/// read both.
+pub fn partition(source: &str, journey: &str) -> String {
+    format!("{source}#{journey}")
+}
+
 /// The journey hash of a delivery: of its journey reference, or, for a delivery that names no
 /// subject, of `<source>#event:<id>` (a journey of its own).
 pub fn journey(source: &str, subject: Option<&str>, event_id: &str) -> String {
@@ -128,11 +136,13 @@ pub trait KeyVault: Send + Sync {
         journey: &'a str,
     ) -> Pin<Box<dyn Future<Output = Result<DataKey, PortError>> + Send + 'a>>;
 
-    /// Keep `wrapped` as a key of `event_id` in `journey` (added to any an earlier attempt of the
-    /// same event kept: the object names none, a reader tries each).
+    /// Keep `wrapped` as a key of `event_id` in the journey's `partition` (added to any an
+    /// earlier attempt of the same event kept: the object names none, a reader tries each);
+    /// where an erasure left a tombstone, nothing is kept: the delivery was erased, and a
+    /// provider's retry never keys it again.
     fn keep<'a>(
         &'a self,
-        journey: &'a str,
+        partition: &'a str,
         event_id: &'a str,
         wrapped: &'a [u8],
     ) -> Pin<Box<dyn Future<Output = Result<(), PortError>> + Send + 'a>>;

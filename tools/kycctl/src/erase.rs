@@ -1,6 +1,7 @@
 //! `kycctl erase`: crypto-shred one journey's archived deliveries. Their objects stay locked and
-//! attested; their data keys are deleted from the archive keys table and an erasure record (the
-//! journey hash, when, who, why) is written beside them, so every reader reports them `erased`.
+//! attested; each data key in the archive keys table is replaced by its tombstone and an erasure
+//! record (the journey's partition, when, who, why) is written beside them, so every reader
+//! reports them `erased <date>` and a provider's retry never keys one again.
 //! The journey item keeps its statuses and drops its archive links. A delivery with no journey
 //! reference (an unrecognized payload) is a journey of its own, erased by its event id. `--reapply` deletes again
 //! every key an erasure record names, after a restore of the table brought some back.
@@ -113,7 +114,7 @@ pub async fn erase(args: EraseArgs) -> Result<Report, Failure> {
     };
     let by = caller(&sdk).await?;
     let erasure = match keys
-        .erase(&journey, &by, reason.trim(), chrono::Utc::now())
+        .erase(&source, &journey, &by, reason.trim(), chrono::Utc::now())
         .await
         .map_err(Failure::failed)?
     {
@@ -151,7 +152,9 @@ pub async fn erase(args: EraseArgs) -> Result<Report, Failure> {
             e.by
         )],
         None => {
-            let earlier = keys.erasures(&journey).await.map_err(Failure::failed)?;
+            let partition = seal::partition(&source, &journey);
+            let mut earlier = keys.erasures(&partition).await.map_err(Failure::failed)?;
+            earlier.extend(keys.erasures(&journey).await.map_err(Failure::failed)?);
             vec![format!(
                 "journey {short} ({source}) was already erased ({}): nothing archived since, nothing to delete",
                 earlier

@@ -159,14 +159,18 @@ fn function_alarms(r: &Registry) -> String {
     let all: Vec<String> = webhooks
         .iter()
         .cloned()
-        .chain(["JourneyWorker".to_owned(), "JourneySweeper".to_owned()])
+        .chain([
+            "JourneyWorker".to_owned(),
+            "JourneySweeper".to_owned(),
+            "ArchiveReplay".to_owned(),
+        ])
         .collect();
     let alarms =
         |names: &[String], metric: &str| code(names.iter().map(|n| format!("{n}{metric}Alarm")));
     format!(
         "| alarm | fires when | what to do |\n|---|---|---|\n\
-         | {} | a function crashed, failed to start (bad configuration: its log's one error line names the variable) or timed out | fix the configuration or report the crash; a worker's batch is redelivered, a sweep goes on at the next run |\n\
-         | {} | Lambda refused an invocation (account or reserved concurrency) | raise the reserved concurrency (`<Name>ReservedConcurrency`) or the account limit; a refused webhook is answered 5xx and retried by its provider, a sweep is skipped until the next run |\n",
+         | {} | a function crashed, failed to start (bad configuration: its log's one error line names the variable) or timed out; for `archive-replay` also a request it refused or an archive it could not list (kycctl printed why) | fix the configuration or report the crash; a worker's batch is redelivered, a sweep goes on at the next run, a replay is run again (the same request is the same replay) |\n\
+         | {} | Lambda refused an invocation (account or reserved concurrency; `archive-replay` runs at most two at once) | raise the reserved concurrency (`<Name>ReservedConcurrency`) or the account limit; a refused webhook is answered 5xx and retried by its provider, a sweep is skipped until the next run, a replay is run again once the others finish |\n",
         alarms(&all, "Errors"),
         alarms(&all, "Throttles"),
     )
