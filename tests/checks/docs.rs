@@ -181,21 +181,36 @@ fn the_testing_guide_counts_the_samples_and_kyc_local_documents_its_commands() {
         testing.contains("| every sample in `events/` (each line of `events/expected.json`) |"),
         "docs/testing.md's row of the samples"
     );
-    let help = std::process::Command::new(kyc_intake_tests::workspace_binary("kyc-local"))
-        .arg("--help")
-        .output()
-        .expect("kyc-local --help");
-    let help = String::from_utf8_lossy(&help.stdout).into_owned();
-    let commands: BTreeSet<String> = help
-        .lines()
-        .skip_while(|l| !l.starts_with("Commands:"))
-        .skip(1)
-        .take_while(|l| !l.trim().is_empty())
-        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
-        .filter(|c| c != "help")
-        .collect();
+    // Its commands as clap names them: the variants of `enum Command`, in kebab case (read from
+    // the source: this binary builds nothing and runs no other).
     let main =
         std::fs::read_to_string(workspace().join("tools/local/src/main.rs")).expect("main.rs");
+    let body = main
+        .split_once("enum Command {")
+        .and_then(|(_, rest)| rest.split_once("\n}"))
+        .map(|(body, _)| body)
+        .expect("kyc-local's enum Command");
+    let kebab = |name: &str| {
+        let mut out = String::new();
+        for (i, c) in name.chars().enumerate() {
+            if c.is_ascii_uppercase() && i > 0 {
+                out.push('-');
+            }
+            out.push(c.to_ascii_lowercase());
+        }
+        out
+    };
+    let commands: BTreeSet<String> = body
+        .lines()
+        .filter(|l| l.starts_with("    ") && !l.starts_with("     "))
+        .map(str::trim)
+        .filter(|l| l.starts_with(|c: char| c.is_ascii_uppercase()))
+        .filter_map(|l| l.split(|c: char| !c.is_alphanumeric()).next().map(kebab))
+        .collect();
+    assert!(
+        commands.contains("dead-letter") && commands.contains("serve"),
+        "{commands:?}"
+    );
     let documented: BTreeSet<String> = main
         .lines()
         .filter_map(|l| l.strip_prefix("//! kyc-local "))
