@@ -18,13 +18,25 @@ pub fn workspace_binary(name: &str) -> PathBuf {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
         let cargo = option_env!("CARGO").unwrap_or("cargo");
-        let status = Command::new(cargo)
-            // Every target, as `make test` builds them: `--bins` alone unifies the features
-            // without the dev-dependencies' and would build the binaries a second time.
+        let mut build = Command::new(cargo);
+        // Every target, as `make test` builds them: `--bins` alone unifies the features without
+        // the dev-dependencies' and would build the binaries a second time.
+        build
             .args(["build", "--workspace", "--all-targets", "--quiet"])
-            .current_dir(workspace())
-            .status()
-            .expect("run cargo build");
+            .current_dir(workspace());
+        // Without the variables cargo gives a test (its package's name, manifest, version): a
+        // build script that watches one (ring's does) would otherwise run again, and everything
+        // above it be rebuilt, for a build that should be a no-op.
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy().into_owned();
+            if (name.starts_with("CARGO_")
+                && !["CARGO_HOME", "CARGO_TARGET_DIR"].contains(&name.as_str()))
+                || name == "OUT_DIR"
+            {
+                build.env_remove(&name);
+            }
+        }
+        let status = build.status().expect("run cargo build");
         assert!(status.success(), "cargo build --workspace --all-targets");
     });
     // `target/<profile>/`, where this test binary's `deps/` directory sits.
