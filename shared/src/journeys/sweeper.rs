@@ -222,6 +222,37 @@ enum Step {
     Left(fn(&mut SweepReport) -> &mut usize),
 }
 
+/// One run as it goes: its report, each source's stalled and reconciled counts (for the
+/// metrics), and the providers no call of this run will reach (after a 401, 403 or 429 no call
+/// of this run to that provider will do better: the journeys it would have asked about are left
+/// for the next run without asking).
+#[derive(Default)]
+struct Run {
+    report: SweepReport,
+    per_source: BTreeMap<&'static str, (usize, usize)>,
+    unusable: BTreeSet<&'static str>,
+}
+
+impl Run {
+    /// `event` was sent: counted as reconciled or stalled, in all and for its source.
+    fn sent(&mut self, event: &Normalized) {
+        let counts = self.per_source.entry(event.source).or_default();
+        if event.event_type == completeness::RECONCILED {
+            self.report.reconciled += 1;
+            counts.1 += 1;
+        } else {
+            self.report.stalled += 1;
+            counts.0 += 1;
+        }
+    }
+}
+
+/// What is left of the run's time until `end`, less what finishing it needs; `None` once spent.
+fn left_of(end: Instant) -> Option<Duration> {
+    end.checked_duration_since(Instant::now())
+        .and_then(|d| d.checked_sub(RESERVE))
+}
+
 impl<D: DueJourneys, Q: EventSink> Sweeper<D, Q> {
     /// `apis`: the providers' status APIs that are configured.
     pub fn new(journeys: D, apis: StatusApis, sink: Q) -> Self {
@@ -253,7 +284,9 @@ impl<D: DueJourneys, Q: EventSink> Sweeper<D, Q> {
         self.run_traced(now, budget, None).await
     }
 
-    /// `run`, its events carrying the invocation's `trace` (`traceparent`, `AWSTraceHeader`).
+    /// `run`, its events carrying the invocation's `trace` (`traceparent`, `AWSTraceHeader`):
+    /// page after page of due journeys while the budget lasts, each journey reconciled or
+    /// reported, then the run's metrics and its one line.
     pub async fn run_traced(
         &self,
         now: DateTime<Utc>,
@@ -261,7 +294,36 @@ impl<D: DueJourneys, Q: EventSink> Sweeper<D, Q> {
         trace: Option<TraceHeader>,
     ) -> SweepReport {
         let end = Instant::now() + budget;
-        // Said once a run, never as a failure: reconciliation is a choice of the deployment.
+        self.say_what_is_only_reported();
+        let mut run = Run::default();
+        let mut after = None;
+        while let Some(budget) = left_of(end) {
+            let Some(page) = self.page(now, budget, after.take()).await else {
+                break;
+            };
+            run.report.read += page.journeys.len() + page.corrupt;
+            run.report.scanned += page.scanned;
+            run.report.invalid += page.corrupt;
+            run.report.left += page.corrupt;
+            if !self
+                .sweep_page(&page, now, end, trace.as_ref(), &mut run)
+                .await
+            {
+                break;
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => {
+                    run.report.complete = true;
+                    break;
+                }
+            }
+        }
+        self.finish(run, now)
+    }
+
+    /// Said once a run, never as a failure: reconciliation is a choice of the deployment.
+    fn say_what_is_only_reported(&self) {
         for spec in self.apis.off() {
             tracing::info!(
                 provider = spec.provider,
@@ -270,100 +332,91 @@ impl<D: DueJourneys, Q: EventSink> Sweeper<D, Q> {
                 spec.when_off
             );
         }
-        let mut report = SweepReport::default();
-        let mut per_source: BTreeMap<&'static str, (usize, usize)> = BTreeMap::new();
-        // After a 401, 403 or 429 no call of this run to that provider will do better: the
-        // journeys it would have asked about are left for the next run without asking.
-        let mut unusable = BTreeSet::new();
-        let mut after = None;
-        'pages: while let Some(budget) = end
-            .checked_duration_since(Instant::now())
-            .and_then(|d| d.checked_sub(RESERVE))
-        {
-            let page = match tokio::time::timeout(
-                budget,
-                self.journeys.due(now.timestamp_millis(), after.take()),
-            )
-            .await
-            {
-                Ok(Ok(page)) => page,
-                Ok(Err(e)) => {
+    }
+
+    /// The next page of due journeys, within `budget`; `None` (logged) when it cannot be read.
+    async fn page(
+        &self,
+        now: DateTime<Utc>,
+        budget: Duration,
+        after: Option<(String, i64)>,
+    ) -> Option<Page> {
+        match tokio::time::timeout(budget, self.journeys.due(now.timestamp_millis(), after)).await {
+            Ok(Ok(page)) => Some(page),
+            Ok(Err(e)) => {
+                crate::ports::log_fault(
+                    &e,
+                    "reading the due journeys failed; the next run goes on",
+                );
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
+    /// Every journey of `page`, each reconciled or reported while the budget lasts; `false` when
+    /// the run stops here (the budget spent, the queue unreachable): the rest are left.
+    async fn sweep_page(
+        &self,
+        page: &Page,
+        now: DateTime<Utc>,
+        end: Instant,
+        trace: Option<&TraceHeader>,
+        run: &mut Run,
+    ) -> bool {
+        for (i, journey) in page.journeys.iter().enumerate() {
+            let Some(budget) = left_of(end) else {
+                run.report.left += page.journeys.len() - i;
+                return false;
+            };
+            let mut event = match self.step(journey, now, budget, &mut run.unusable).await {
+                Step::Sent(event) => event,
+                Step::Left(count) => {
+                    *count(&mut run.report) += 1;
+                    run.report.left += 1;
+                    continue;
+                }
+            };
+            if let Some(trace) = trace {
+                // A body that cannot be written again goes untraced, not unsent.
+                let _ = event.trace(trace);
+            }
+            match self.send(&event).await {
+                Ok(_) => run.sent(&event),
+                Err(e) if e.kind == FaultKind::Rejected => {
                     crate::ports::log_fault(
                         &e,
-                        "reading the due journeys failed; the next run goes on",
+                        "the queue refused the event for good; the journey is skipped and stays due",
                     );
-                    break;
+                    tracing::warn!(
+                        event_id = journey.event_id,
+                        event_type = event.event_type,
+                        "skipped: the queue refused the sweeper's event"
+                    );
+                    run.report.send_refused += 1;
+                    run.report.left += 1;
                 }
-                Err(_) => break,
-            };
-            report.read += page.journeys.len() + page.corrupt;
-            report.scanned += page.scanned;
-            report.invalid += page.corrupt;
-            report.left += page.corrupt;
-            for (i, journey) in page.journeys.iter().enumerate() {
-                let Some(budget) = end
-                    .checked_duration_since(Instant::now())
-                    .and_then(|d| d.checked_sub(RESERVE))
-                else {
-                    report.left += page.journeys.len() - i;
-                    break 'pages;
-                };
-                let step = self.step(journey, now, budget, &mut unusable).await;
-                let mut event = match step {
-                    Step::Sent(event) => event,
-                    Step::Left(count) => {
-                        *count(&mut report) += 1;
-                        report.left += 1;
-                        continue;
-                    }
-                };
-                if let Some(trace) = &trace {
-                    // A body that cannot be written again goes untraced, not unsent.
-                    let _ = event.trace(trace);
-                }
-                match self.send(&event).await {
-                    Ok(_) => {}
-                    Err(e) if e.kind == FaultKind::Rejected => {
-                        crate::ports::log_fault(
-                            &e,
-                            "the queue refused the event for good; the journey is skipped and stays due",
-                        );
-                        tracing::warn!(
-                            event_id = journey.event_id,
-                            event_type = event.event_type,
-                            "skipped: the queue refused the sweeper's event"
-                        );
-                        report.send_refused += 1;
-                        report.left += 1;
-                        continue;
-                    }
-                    Err(e) => {
-                        crate::ports::log_fault(
-                            &e,
-                            "sending to the queue failed; the next run starts here",
-                        );
-                        report.left += page.journeys.len() - i;
-                        break 'pages;
-                    }
-                }
-                let source = event.source;
-                let counts = per_source.entry(source).or_default();
-                if event.event_type == completeness::RECONCILED {
-                    report.reconciled += 1;
-                    counts.1 += 1;
-                } else {
-                    report.stalled += 1;
-                    counts.0 += 1;
-                }
-            }
-            match page.next {
-                Some(next) => after = Some(next),
-                None => {
-                    report.complete = true;
-                    break;
+                Err(e) => {
+                    crate::ports::log_fault(
+                        &e,
+                        "sending to the queue failed; the next run starts here",
+                    );
+                    run.report.left += page.journeys.len() - i;
+                    return false;
                 }
             }
         }
+        true
+    }
+
+    /// The run's metrics (per source, and its counts) and its one line (debug when there was
+    /// nothing to do).
+    fn finish(&self, run: Run, now: DateTime<Utc>) -> SweepReport {
+        let Run {
+            mut report,
+            per_source,
+            ..
+        } = run;
         report.due = report.read - report.reconciled - report.stalled;
         let at = now.timestamp_millis();
         for (source, (stalled, reconciled)) in per_source {
