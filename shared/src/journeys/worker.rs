@@ -255,30 +255,45 @@ impl<S: IdempotencyStore, J: JourneyStore, P: JourneyStream> JourneyWorker<S, J,
             .await
     }
 
+    /// One record: read, its sender and bounds checked, applied and published; one line.
     async fn traced_record(
         &self,
         record: &SqsMessage,
         trace: Option<&TraceHeader>,
         deadline_ms: i64,
     ) -> RecordOutcome {
-        let message_id = record.message_id.as_deref().unwrap_or("-");
         let body = record.body.as_deref().unwrap_or_default();
-        let event = match serde_json::from_str::<KycEvent>(body) {
+        let event = match self.admitted(record, body) {
             Ok(event) => event,
-            Err(e) => {
-                // Which journey it holds back (on FIFO, its group), by hash.
-                tracing::warn!(
-                    message_id,
-                    journey = group_hash(record).as_str(),
-                    outcome = RecordOutcome::Poison.label(),
-                    body_bytes = body.len(),
-                    error_line = e.line(),
-                    error_column = e.column(),
-                    "not a KycEvent"
-                );
-                return RecordOutcome::Poison;
-            }
+            Err(refused) => return refused,
         };
+        let (mut outcome, published) = self.apply(&event, body, trace, deadline_ms).await;
+        if let Some(published) = published {
+            if !self.publish(record, body, &event, &published, trace).await {
+                outcome = RecordOutcome::Unpublished;
+            }
+        }
+        log_record(record, &event, outcome);
+        outcome
+    }
+
+    /// The record's event, when it is one, its sender may send it and it keeps the journey
+    /// table's bounds; else what became of it (acknowledged, never applied), logged and counted.
+    fn admitted(&self, record: &SqsMessage, body: &str) -> Result<KycEvent, RecordOutcome> {
+        let message_id = record.message_id.as_deref().unwrap_or("-");
+        let event = serde_json::from_str::<KycEvent>(body).map_err(|e| {
+            // Which journey it holds back (on FIFO, its group), by hash.
+            tracing::warn!(
+                message_id,
+                journey = group_hash(record).as_str(),
+                outcome = RecordOutcome::Poison.label(),
+                body_bytes = body.len(),
+                error_line = e.line(),
+                error_column = e.column(),
+                "not a KycEvent"
+            );
+            RecordOutcome::Poison
+        })?;
         if let Some(senders) = &self.senders {
             let sender = record.attributes.get("SenderId").map(String::as_str);
             let replay = record
@@ -298,7 +313,7 @@ impl<S: IdempotencyStore, J: JourneyStore, P: JourneyStream> JourneyWorker<S, J,
                 self.metrics.emit(&metrics::refused_sender(
                     chrono::Utc::now().timestamp_millis(),
                 ));
-                return RecordOutcome::RefusedSender;
+                return Err(RecordOutcome::RefusedSender);
             }
         }
         if let Err(why) = bounds::check(&event) {
@@ -314,51 +329,9 @@ impl<S: IdempotencyStore, J: JourneyStore, P: JourneyStream> JourneyWorker<S, J,
             self.metrics.emit(&metrics::refused_invalid(
                 chrono::Utc::now().timestamp_millis(),
             ));
-            return RecordOutcome::RefusedInvalid;
+            return Err(RecordOutcome::RefusedInvalid);
         }
-        let (mut outcome, published) = self.apply(&event, body, trace, deadline_ms).await;
-        if let Some(published) = published {
-            if !self.publish(record, body, &event, &published, trace).await {
-                outcome = RecordOutcome::Unpublished;
-            }
-        }
-        // The journey by hash (`journey_hash`), so an operator finds it without the subject.
-        let journey = event
-            .subject
-            .as_deref()
-            .map(|subject| journey_hash(&format!("{}#{subject}", event.source)))
-            .unwrap_or_else(|| "-".to_owned());
-        let line = |level| {
-            let label = outcome.label();
-            let (event_id, event_type) = (event.id.as_str(), event.event_type.as_str());
-            let journey = journey.as_str();
-            match level {
-                tracing::Level::INFO => {
-                    tracing::info!(
-                        message_id,
-                        journey,
-                        event_id,
-                        event_type,
-                        outcome = label,
-                        "record"
-                    )
-                }
-                _ => tracing::warn!(
-                    message_id,
-                    journey,
-                    event_id,
-                    event_type,
-                    outcome = label,
-                    "record"
-                ),
-            }
-        };
-        line(if outcome.succeeded() {
-            tracing::Level::INFO
-        } else {
-            tracing::Level::WARN
-        });
-        outcome
+        Ok(event)
     }
 
     /// Publish what `published` says about `event` (the record's `body`) to the journey stream;
@@ -476,6 +449,39 @@ impl<S: IdempotencyStore, J: JourneyStore, P: JourneyStream> JourneyWorker<S, J,
             }
         };
         (outcome, None)
+    }
+}
+
+/// The record's one line: its message id, its journey by hash (`journey_hash`, so an operator
+/// finds it without the subject), the event's id and type, and the outcome; a warning unless it
+/// succeeded.
+fn log_record(record: &SqsMessage, event: &KycEvent, outcome: RecordOutcome) {
+    let message_id = record.message_id.as_deref().unwrap_or("-");
+    let journey = event
+        .subject
+        .as_deref()
+        .map(|subject| journey_hash(&format!("{}#{subject}", event.source)))
+        .unwrap_or_else(|| "-".to_owned());
+    let (event_id, event_type) = (event.id.as_str(), event.event_type.as_str());
+    let (journey, label) = (journey.as_str(), outcome.label());
+    if outcome.succeeded() {
+        tracing::info!(
+            message_id,
+            journey,
+            event_id,
+            event_type,
+            outcome = label,
+            "record"
+        );
+    } else {
+        tracing::warn!(
+            message_id,
+            journey,
+            event_id,
+            event_type,
+            outcome = label,
+            "record"
+        );
     }
 }
 
