@@ -41,92 +41,12 @@ pub struct Common {
 /// Read and check the settings every webhook function shares.
 pub fn common(env: &dyn Env) -> Result<Common, ConfigError> {
     let table = required(env, var::IDEMPOTENCY_TABLE)?;
-    let queue_url = required(env, var::EVENTS_QUEUE_URL)?;
-    if !(queue_url.starts_with("https://") || queue_url.starts_with("http://")) {
-        return Err(err(
-            var::EVENTS_QUEUE_URL,
-            "must be an SQS queue URL (https://...)",
-        ));
-    }
+    let queue_url = queue_url(env)?;
     let ttl_secs = positive(env, var::IDEMPOTENCY_TTL_SECONDS, DEFAULT_TTL_SECONDS)?;
-    let max_body_bytes = positive(env, var::MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES)?;
-    if max_body_bytes > MAX_BODY_BYTES_LIMIT {
-        return Err(err(
-            var::MAX_BODY_BYTES,
-            format!(
-                "{max_body_bytes} is over {MAX_BODY_BYTES_LIMIT}: a body that large could not reach the queue (1 MiB per message, Base64 when needed)"
-            ),
-        ));
-    }
-    let archive_bucket = env
-        .get(var::ARCHIVE_BUCKET)
-        .map(|b| b.trim().to_owned())
-        .map(|b| {
-            let valid = (3..=63).contains(&b.len())
-                && b.bytes().all(|c| {
-                    c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'.'
-                })
-                && !b.starts_with(['-', '.'])
-                && !b.ends_with(['-', '.']);
-            if valid {
-                Ok(b)
-            } else {
-                Err(err(
-                    var::ARCHIVE_BUCKET,
-                    format!("`{b}` is not an S3 bucket name (3-63 of a-z 0-9 . -)"),
-                ))
-            }
-        })
-        .transpose()?;
-    let archive_signing_key = env
-        .get(var::ARCHIVE_SIGNING_KEY_ID)
-        .map(|k| k.trim().to_owned());
-    if archive_bucket.is_some() && archive_signing_key.is_none() {
-        return Err(err(
-            var::ARCHIVE_SIGNING_KEY_ID,
-            format!(
-                "must be set with {}: every archived delivery is attested under the archive signing key (the stack's output ArchiveSigningKeyArn)",
-                var::ARCHIVE_BUCKET
-            ),
-        ));
-    }
-    let keys_table = env
-        .get(var::ARCHIVE_KEYS_TABLE)
-        .map(|k| k.trim().to_owned());
-    let kms_key = env
-        .get(var::ARCHIVE_KMS_KEY_ID)
-        .map(|k| k.trim().to_owned());
-    let archive_keys = match (keys_table, kms_key) {
-        (None, None) => None,
-        (Some(_), _) | (_, Some(_)) if archive_bucket.is_none() => {
-            return Err(err(
-                var::ARCHIVE_KEYS_TABLE,
-                format!(
-                    "sealing deliveries needs an archive: {} is not set",
-                    var::ARCHIVE_BUCKET
-                ),
-            ))
-        }
-        (Some(table), Some(key)) => Some((table, key)),
-        (Some(_), None) => {
-            return Err(err(
-                var::ARCHIVE_KMS_KEY_ID,
-                format!(
-                    "must be set with {}: each delivery's data key is made under the archive key (the stack's ArchiveKmsKeyArn output)",
-                    var::ARCHIVE_KEYS_TABLE
-                ),
-            ))
-        }
-        (None, Some(_)) => {
-            return Err(err(
-                var::ARCHIVE_KEYS_TABLE,
-                format!(
-                    "must be set with {}: each delivery's data key is kept there (the stack's ArchiveKeysTableName output)",
-                    var::ARCHIVE_KMS_KEY_ID
-                ),
-            ))
-        }
-    };
+    let max_body_bytes = max_body_bytes(env)?;
+    let archive_bucket = archive_bucket(env)?;
+    let archive_signing_key = signing_key(env, archive_bucket.is_some())?;
+    let archive_keys = archive_keys(env, archive_bucket.is_some())?;
     Ok(Common {
         table,
         queue_url,
@@ -139,6 +59,103 @@ pub fn common(env: &dyn Env) -> Result<Common, ConfigError> {
             max_body_bytes,
         },
     })
+}
+
+/// `EVENTS_QUEUE_URL`: required, an SQS queue URL.
+fn queue_url(env: &dyn Env) -> Result<String, ConfigError> {
+    let queue_url = required(env, var::EVENTS_QUEUE_URL)?;
+    if !(queue_url.starts_with("https://") || queue_url.starts_with("http://")) {
+        return Err(err(
+            var::EVENTS_QUEUE_URL,
+            "must be an SQS queue URL (https://...)",
+        ));
+    }
+    Ok(queue_url)
+}
+
+/// `MAX_BODY_BYTES`: positive, and small enough that the event still fits the queue.
+fn max_body_bytes(env: &dyn Env) -> Result<usize, ConfigError> {
+    let max_body_bytes = positive(env, var::MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES)?;
+    if max_body_bytes > MAX_BODY_BYTES_LIMIT {
+        return Err(err(
+            var::MAX_BODY_BYTES,
+            format!(
+                "{max_body_bytes} is over {MAX_BODY_BYTES_LIMIT}: a body that large could not reach the queue (1 MiB per message, Base64 when needed)"
+            ),
+        ));
+    }
+    Ok(max_body_bytes)
+}
+
+/// `ARCHIVE_BUCKET`, when set: an S3 bucket name.
+fn archive_bucket(env: &dyn Env) -> Result<Option<String>, ConfigError> {
+    let Some(b) = env.get(var::ARCHIVE_BUCKET).map(|b| b.trim().to_owned()) else {
+        return Ok(None);
+    };
+    let valid = (3..=63).contains(&b.len())
+        && b.bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'.')
+        && !b.starts_with(['-', '.'])
+        && !b.ends_with(['-', '.']);
+    if !valid {
+        return Err(err(
+            var::ARCHIVE_BUCKET,
+            format!("`{b}` is not an S3 bucket name (3-63 of a-z 0-9 . -)"),
+        ));
+    }
+    Ok(Some(b))
+}
+
+/// `ARCHIVE_SIGNING_KEY_ID`: required with an archive.
+fn signing_key(env: &dyn Env, archive: bool) -> Result<Option<String>, ConfigError> {
+    let key = env
+        .get(var::ARCHIVE_SIGNING_KEY_ID)
+        .map(|k| k.trim().to_owned());
+    if archive && key.is_none() {
+        return Err(err(
+            var::ARCHIVE_SIGNING_KEY_ID,
+            format!(
+                "must be set with {}: every archived delivery is attested under the archive signing key (the stack's output ArchiveSigningKeyArn)",
+                var::ARCHIVE_BUCKET
+            ),
+        ));
+    }
+    Ok(key)
+}
+
+/// `ARCHIVE_KEYS_TABLE` and `ARCHIVE_KMS_KEY_ID`: both or neither, and only with an archive.
+fn archive_keys(env: &dyn Env, archive: bool) -> Result<Option<(String, String)>, ConfigError> {
+    let keys_table = env
+        .get(var::ARCHIVE_KEYS_TABLE)
+        .map(|k| k.trim().to_owned());
+    let kms_key = env
+        .get(var::ARCHIVE_KMS_KEY_ID)
+        .map(|k| k.trim().to_owned());
+    match (keys_table, kms_key) {
+        (None, None) => Ok(None),
+        (Some(_), _) | (_, Some(_)) if !archive => Err(err(
+            var::ARCHIVE_KEYS_TABLE,
+            format!(
+                "sealing deliveries needs an archive: {} is not set",
+                var::ARCHIVE_BUCKET
+            ),
+        )),
+        (Some(table), Some(key)) => Ok(Some((table, key))),
+        (Some(_), None) => Err(err(
+            var::ARCHIVE_KMS_KEY_ID,
+            format!(
+                "must be set with {}: each delivery's data key is made under the archive key (the stack's ArchiveKmsKeyArn output)",
+                var::ARCHIVE_KEYS_TABLE
+            ),
+        )),
+        (None, Some(_)) => Err(err(
+            var::ARCHIVE_KEYS_TABLE,
+            format!(
+                "must be set with {}: each delivery's data key is kept there (the stack's ArchiveKeysTableName output)",
+                var::ARCHIVE_KMS_KEY_ID
+            ),
+        )),
+    }
 }
 
 #[cfg(test)]
