@@ -79,19 +79,6 @@ impl JourneyUpdate {
         let Some(subject) = event.subject.as_deref() else {
             return Ok(None);
         };
-        let parse = |t: &str| {
-            chrono::DateTime::parse_from_rfc3339(t)
-                .ok()
-                .map(|t| t.timestamp_millis())
-        };
-        // No time may be later than the worker's clock allows: a far-future time would win over
-        // every later real event and keep the journey from ever being due.
-        let latest = now.timestamp_millis().saturating_add(MAX_FUTURE_SKEW_MS);
-        let received_ms = parse(&event.data.received_at)
-            .unwrap_or(now.timestamp_millis())
-            .min(latest);
-        let time_ms = parse(&event.time).unwrap_or(received_ms).min(latest);
-        let limit_ms = |secs: u64| i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX / 2);
         let source = crate::sources::registry::source(&event.source);
         if source.is_none() {
             tracing::warn!(
@@ -100,63 +87,9 @@ impl JourneyUpdate {
                 "an event of a source this worker does not know: applied, with the default stall limit"
             );
         }
-        let stall_ms = limit_ms(stall_after.secs(&event.source));
-        let (kind, time_ms, sweep) = match event.event_type.as_str() {
-            completeness::STARTED => {
-                let within = event
-                    .data
-                    .expect_within_s
-                    .map_or(stall_ms, |s| limit_ms(s.min(MAX_EXPECT_WITHIN_SECS)));
-                (
-                    UpdateKind::Started,
-                    time_ms,
-                    Sweep::Due(received_ms.saturating_add(within)),
-                )
-            }
-            completeness::RECONCILED => {
-                let fetched_at = event
-                    .data
-                    .fetched_at
-                    .clone()
-                    .unwrap_or_else(|| event.data.received_at.clone());
-                let fetched_ms = parse(&fetched_at).unwrap_or(received_ms).min(latest);
-                let is_final = source
-                    .and_then(|s| s.journey.reconcile)
-                    .zip(event.data.provider_status.as_deref())
-                    .is_some_and(|(r, status)| r.final_statuses.contains(&status));
-                let sweep = if is_final {
-                    Sweep::Close
-                } else {
-                    Sweep::Due(fetched_ms.saturating_add(stall_ms))
-                };
-                (UpdateKind::Reconciled { fetched_at }, fetched_ms, sweep)
-            }
-            completeness::STALLED => {
-                let refers_to = event
-                    .payload_value()
-                    .ok()
-                    .and_then(|p| p["last_event_id"].as_str().map(str::to_owned))
-                    .filter(|id| !id.is_empty())
-                    .ok_or("a kyc.journey.stalled without payload.last_event_id")?;
-                (UpdateKind::Stalled { refers_to }, time_ms, Sweep::Close)
-            }
-            event_type => {
-                let closes =
-                    source.is_some_and(|s| s.journey.closes(&event.data.product, event_type));
-                let sweep = if closes {
-                    Sweep::Close
-                } else {
-                    Sweep::Due(received_ms.saturating_add(stall_ms))
-                };
-                (UpdateKind::Event, time_ms, sweep)
-            }
-        };
-        let time = match parse(&event.time) {
-            Some(t) if t > latest => crate::event::timestamp(
-                chrono::DateTime::from_timestamp_millis(latest).unwrap_or(now),
-            ),
-            _ => event.time.clone(),
-        };
+        let times = Times::of(event, now, stall_after);
+        let (kind, time_ms, sweep) = times.kind(event, source)?;
+        let time = times.time(event, now);
         let updated_at = crate::event::timestamp(now);
         Ok(Some(Self {
             pk: format!("{}#{subject}", event.source),
@@ -171,6 +104,121 @@ impl JourneyUpdate {
             kind,
             sweep,
         }))
+    }
+}
+
+/// An event's times as the worker takes them, epoch ms: none later than its clock allows (a
+/// far-future time would win over every later real event and keep the journey from ever being
+/// due), and the stall limit of its source.
+struct Times {
+    /// The worker's clock plus the allowed skew: the latest any time may be.
+    latest: i64,
+    /// When the intake received it (the worker's clock when unreadable).
+    received_ms: i64,
+    /// The event's own time (its receipt when unreadable).
+    time_ms: i64,
+    /// How long its journey may wait for the next event.
+    stall_ms: i64,
+}
+
+fn parse_ms(t: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(t)
+        .ok()
+        .map(|t| t.timestamp_millis())
+}
+
+fn limit_ms(secs: u64) -> i64 {
+    i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX / 2)
+}
+
+impl Times {
+    fn of(event: &KycEvent, now: chrono::DateTime<chrono::Utc>, stall_after: &StallAfter) -> Self {
+        let latest = now.timestamp_millis().saturating_add(MAX_FUTURE_SKEW_MS);
+        let received_ms = parse_ms(&event.data.received_at)
+            .unwrap_or(now.timestamp_millis())
+            .min(latest);
+        Self {
+            latest,
+            received_ms,
+            time_ms: parse_ms(&event.time).unwrap_or(received_ms).min(latest),
+            stall_ms: limit_ms(stall_after.secs(&event.source)),
+        }
+    }
+
+    /// How the update applies, the time "older" is decided on, and what it does to the
+    /// journey's place on the sweeper's list: by the event's type.
+    fn kind(
+        &self,
+        event: &KycEvent,
+        source: Option<&crate::sources::SourceSpec>,
+    ) -> Result<(UpdateKind, i64, Sweep), &'static str> {
+        let open_until = |from: i64, within: i64| Sweep::Due(from.saturating_add(within));
+        Ok(match event.event_type.as_str() {
+            completeness::STARTED => {
+                let within = event
+                    .data
+                    .expect_within_s
+                    .map_or(self.stall_ms, |s| limit_ms(s.min(MAX_EXPECT_WITHIN_SECS)));
+                (
+                    UpdateKind::Started,
+                    self.time_ms,
+                    open_until(self.received_ms, within),
+                )
+            }
+            completeness::RECONCILED => {
+                let fetched_at = event
+                    .data
+                    .fetched_at
+                    .clone()
+                    .unwrap_or_else(|| event.data.received_at.clone());
+                let fetched_ms = parse_ms(&fetched_at)
+                    .unwrap_or(self.received_ms)
+                    .min(self.latest);
+                let is_final = source
+                    .and_then(|s| s.journey.reconcile)
+                    .zip(event.data.provider_status.as_deref())
+                    .is_some_and(|(r, status)| r.final_statuses.contains(&status));
+                let sweep = if is_final {
+                    Sweep::Close
+                } else {
+                    open_until(fetched_ms, self.stall_ms)
+                };
+                (UpdateKind::Reconciled { fetched_at }, fetched_ms, sweep)
+            }
+            completeness::STALLED => {
+                let refers_to = event
+                    .payload_value()
+                    .ok()
+                    .and_then(|p| p["last_event_id"].as_str().map(str::to_owned))
+                    .filter(|id| !id.is_empty())
+                    .ok_or("a kyc.journey.stalled without payload.last_event_id")?;
+                (
+                    UpdateKind::Stalled { refers_to },
+                    self.time_ms,
+                    Sweep::Close,
+                )
+            }
+            event_type => {
+                let closes =
+                    source.is_some_and(|s| s.journey.closes(&event.data.product, event_type));
+                let sweep = if closes {
+                    Sweep::Close
+                } else {
+                    open_until(self.received_ms, self.stall_ms)
+                };
+                (UpdateKind::Event, self.time_ms, sweep)
+            }
+        })
+    }
+
+    /// The event's `time` as kept: as sent, or the latest allowed when it is later.
+    fn time(&self, event: &KycEvent, now: chrono::DateTime<chrono::Utc>) -> String {
+        match parse_ms(&event.time) {
+            Some(t) if t > self.latest => crate::event::timestamp(
+                chrono::DateTime::from_timestamp_millis(self.latest).unwrap_or(now),
+            ),
+            _ => event.time.clone(),
+        }
     }
 }
 
