@@ -204,96 +204,31 @@ impl DynamoJourneys {
         guard: Guard,
     ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, PortError> {
         use crate::aws::journey_table::attr as j;
-        let mut set = vec![
-            "#updated_at = :updated_at",
-            "#history = list_append(if_not_exists(#history, :empty), :entry)",
-        ];
-        let mut remove = Vec::new();
-        let mut b = aws_sdk_dynamodb::types::Update::builder()
+        let builder = aws_sdk_dynamodb::types::Update::builder()
             .table_name(&self.table)
-            .key(j::PK, s(&update.pk))
-            .expression_attribute_names("#updated_at", j::UPDATED_AT)
-            .expression_attribute_names("#count", j::EVENT_COUNT)
-            .expression_attribute_names("#history", crate::journeys::timeline::HISTORY)
-            .expression_attribute_values(":updated_at", s(&update.updated_at))
-            .expression_attribute_values(":empty", AttributeValue::L(Vec::new()))
-            .expression_attribute_values(":entry", entry_value(&update.entry));
-        b = Self::guarded(b, guard);
+            .key(j::PK, s(&update.pk));
+        let mut e = Expression {
+            set: vec![
+                "#updated_at = :updated_at",
+                "#history = list_append(if_not_exists(#history, :empty), :entry)",
+            ],
+            remove: Vec::new(),
+            b: Self::guarded(builder, guard),
+        };
+        e.name("#updated_at", j::UPDATED_AT)
+            .name("#count", j::EVENT_COUNT)
+            .name("#history", crate::journeys::timeline::HISTORY)
+            .value(":updated_at", s(&update.updated_at))
+            .value(":empty", AttributeValue::L(Vec::new()))
+            .value(":entry", entry_value(&update.entry));
         if newest {
-            set.extend([
-                "#type = :type",
-                "#event_id = :event_id",
-                "#time = :time",
-                "#time_ms = :time_ms",
-            ]);
-            b = b
-                .expression_attribute_names("#type", j::TYPE)
-                .expression_attribute_names("#event_id", j::EVENT_ID)
-                .expression_attribute_names("#time", j::TIME)
-                .expression_attribute_names("#time_ms", j::TIME_MS)
-                .expression_attribute_values(":type", s(&update.event_type))
-                .expression_attribute_values(":event_id", s(&update.event_id))
-                .expression_attribute_values(":time", s(&update.time))
-                .expression_attribute_values(":time_ms", n(update.time_ms));
-            // The journey's place on the sweeper's list.
-            b = b
-                .expression_attribute_names("#shard", j::SWEEP_SHARD)
-                .expression_attribute_names("#due", j::DUE_AT);
-            match update.sweep {
-                Sweep::Due(due_ms) => {
-                    set.extend([
-                        "#shard = :shard",
-                        "#due = :due",
-                        "#opened = if_not_exists(#opened, :updated_at)",
-                    ]);
-                    remove.extend(["#stalled", "#closed"]);
-                    b = b
-                        .expression_attribute_names("#opened", j::OPENED_AT)
-                        .expression_attribute_names("#stalled", j::STALLED_AT)
-                        .expression_attribute_names("#closed", j::CLOSED_AT)
-                        .expression_attribute_values(":shard", s(SWEEP_SHARD_OPEN))
-                        .expression_attribute_values(":due", n(due_ms));
-                }
-                Sweep::Close => {
-                    set.push("#closed = :updated_at");
-                    remove.extend(["#shard", "#due"]);
-                    b = b.expression_attribute_names("#closed", j::CLOSED_AT);
-                }
-            }
-            if let UpdateKind::Reconciled { fetched_at } = &update.kind {
-                set.push("#reconciled = :reconciled");
-                b = b
-                    .expression_attribute_names("#reconciled", j::RECONCILED_AT)
-                    .expression_attribute_values(":reconciled", s(fetched_at));
-            }
-            for (name, attribute, value, placeholder) in [
-                ("#ps", j::PROVIDER_STATUS, &update.provider_status, ":ps"),
-                (
-                    "#pss",
-                    j::PROVIDER_SUB_STATUS,
-                    &update.provider_sub_status,
-                    ":pss",
-                ),
-            ] {
-                b = b.expression_attribute_names(name, attribute);
-                match value {
-                    Some(v) => {
-                        set.push(if name == "#ps" {
-                            "#ps = :ps"
-                        } else {
-                            "#pss = :pss"
-                        });
-                        b = b.expression_attribute_values(placeholder, s(v));
-                    }
-                    None => remove.push(name),
-                }
-            }
+            e.newest_state(update);
         }
-        let mut expression = format!("SET {} ADD #count :one, #version :one", set.join(", "));
-        if !remove.is_empty() {
-            expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        let mut expression = format!("SET {} ADD #count :one, #version :one", e.set.join(", "));
+        if !e.remove.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", e.remove.join(", ")));
         }
-        transaction_item(b.update_expression(expression))
+        transaction_item(e.b.update_expression(expression))
     }
 
     /// A stall report that holds: the journey moves from the sweeper's list to the stalled ones
@@ -422,6 +357,92 @@ impl JourneyStore for DynamoJourneys {
             FaultKind::Unavailable,
             "the journey changed under every attempt to apply the event",
         ))
+    }
+}
+
+/// A journey's `UpdateItem` as it is built: its SET and REMOVE clauses, and the builder with
+/// their names and values.
+struct Expression {
+    set: Vec<&'static str>,
+    remove: Vec<&'static str>,
+    b: aws_sdk_dynamodb::types::builders::UpdateBuilder,
+}
+
+impl Expression {
+    fn name(&mut self, placeholder: &str, attribute: &str) -> &mut Self {
+        self.b = std::mem::take(&mut self.b).expression_attribute_names(placeholder, attribute);
+        self
+    }
+
+    fn value(&mut self, placeholder: &str, value: AttributeValue) -> &mut Self {
+        self.b = std::mem::take(&mut self.b).expression_attribute_values(placeholder, value);
+        self
+    }
+
+    /// The event is the journey's newest: its type, id and time, its place on the sweeper's
+    /// list, when it was reconciled, and the provider's statuses.
+    fn newest_state(&mut self, update: &JourneyUpdate) {
+        use crate::aws::journey_table::attr as j;
+        self.set.extend([
+            "#type = :type",
+            "#event_id = :event_id",
+            "#time = :time",
+            "#time_ms = :time_ms",
+        ]);
+        self.name("#type", j::TYPE)
+            .name("#event_id", j::EVENT_ID)
+            .name("#time", j::TIME)
+            .name("#time_ms", j::TIME_MS)
+            .value(":type", s(&update.event_type))
+            .value(":event_id", s(&update.event_id))
+            .value(":time", s(&update.time))
+            .value(":time_ms", n(update.time_ms));
+        self.sweep(update.sweep);
+        if let UpdateKind::Reconciled { fetched_at } = &update.kind {
+            self.set.push("#reconciled = :reconciled");
+            self.name("#reconciled", j::RECONCILED_AT)
+                .value(":reconciled", s(fetched_at));
+        }
+        self.name("#ps", j::PROVIDER_STATUS)
+            .name("#pss", j::PROVIDER_SUB_STATUS);
+        for (name, clause, placeholder, value) in [
+            ("#ps", "#ps = :ps", ":ps", &update.provider_status),
+            ("#pss", "#pss = :pss", ":pss", &update.provider_sub_status),
+        ] {
+            match value {
+                Some(v) => {
+                    self.set.push(clause);
+                    self.value(placeholder, s(v));
+                }
+                None => self.remove.push(name),
+            }
+        }
+    }
+
+    /// The journey's place on the sweeper's list: due (open) or off it (closed).
+    fn sweep(&mut self, sweep: Sweep) {
+        use crate::aws::journey_table::attr as j;
+        self.name("#shard", j::SWEEP_SHARD).name("#due", j::DUE_AT);
+        match sweep {
+            Sweep::Due(due_ms) => {
+                self.set.extend([
+                    "#shard = :shard",
+                    "#due = :due",
+                    "#opened = if_not_exists(#opened, :updated_at)",
+                ]);
+                self.remove.extend(["#stalled", "#closed"]);
+                self.name("#opened", j::OPENED_AT)
+                    .name("#stalled", j::STALLED_AT)
+                    .name("#closed", j::CLOSED_AT)
+                    .value(":shard", s(SWEEP_SHARD_OPEN))
+                    .value(":due", n(due_ms));
+            }
+            Sweep::Close => {
+                self.set.push("#closed = :updated_at");
+                self.remove.extend(["#shard", "#due"]);
+                self.name("#closed", j::CLOSED_AT);
+            }
+        }
     }
 }
 
