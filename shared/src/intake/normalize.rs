@@ -238,46 +238,19 @@ pub fn normalize_shaped(
         .filter(envelope_fits);
     let known = recognized.is_some();
     let received = crate::event::timestamp(received_at);
-
-    let mut provider_time_ms = None;
-    let mut data_product = source.product;
-    let (id, event_type, subject, time, data_fields) = match recognized {
-        Some(r) => {
-            let id = event_id(source.name, &r.identity);
-            let parsed = r
-                .time
-                .as_deref()
-                .and_then(|raw| parse_time(raw, source.naive_zone));
-            provider_time_ms = parsed.map(|t| t.timestamp_millis());
-            let time = parsed
-                .filter(|t| *t <= received_at + MAX_FUTURE_TIME)
-                .map(|t| rfc3339(&t))
-                .unwrap_or_else(|| received.clone());
-            // A kind `<product>.<kind>` is an event of another product of the same journey.
-            let (product, kind) = r.kind.split_once('.').unwrap_or((source.product, r.kind));
-            data_product = product;
-            let event_type = format!("kyc.{product}.{kind}");
-            let fields = (Some(r.provider_event), r.status, r.sub_status, r.time);
-            (id, event_type, Some(r.subject), time, fields)
-        }
-        None => {
-            let id = unrecognized_id(source, body, parsed.as_ref());
-            let event_type = format!("kyc.{}.unrecognized", source.product);
-            let event_name = parsed
-                .as_ref()
-                .and_then(|v| source.event_name(v))
-                .filter(|n| fits_envelope(n));
-            (
-                id,
-                event_type,
-                None,
-                received.clone(),
-                (event_name, None, None, None),
-            )
-        }
+    let read = match recognized {
+        Some(r) => Read::recognized(source, r, received_at, &received),
+        None => Read::unrecognized(source, body, parsed.as_ref(), &received),
     };
-    let (provider_event, provider_status, provider_sub_status, provider_time) = data_fields;
-
+    let Read {
+        id,
+        event_type,
+        subject,
+        time,
+        product,
+        provider_time_ms,
+        fields: (provider_event, provider_status, provider_sub_status, provider_time),
+    } = read;
     let mut event = KycEvent::new(
         id.clone(),
         source.name,
@@ -286,7 +259,7 @@ pub fn normalize_shaped(
         time,
         EventData {
             provider: source.provider.into(),
-            product: data_product.into(),
+            product: product.into(),
             provider_event,
             provider_status,
             provider_sub_status,
@@ -317,6 +290,76 @@ pub fn normalize_shaped(
         provider_time_ms,
         trace_header: shaping.trace.as_ref().map(TraceHeader::header),
     })
+}
+
+/// What a delivery says, as the event carries it: its id, type, subject, time and product, and
+/// the provider's event, status, sub-status and time.
+struct Read {
+    id: String,
+    event_type: String,
+    subject: Option<String>,
+    time: String,
+    product: &'static str,
+    provider_time_ms: Option<i64>,
+    fields: (
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    ),
+}
+
+impl Read {
+    /// A delivery its source recognized: the id of its identity, its kind's type (a kind
+    /// `<product>.<kind>` is an event of another product of the same journey), its own time
+    /// unless it is too far ahead of the receipt.
+    fn recognized(
+        source: &SourceSpec,
+        r: Recognized,
+        received_at: DateTime<Utc>,
+        received: &str,
+    ) -> Self {
+        let parsed = r
+            .time
+            .as_deref()
+            .and_then(|raw| parse_time(raw, source.naive_zone));
+        let time = parsed
+            .filter(|t| *t <= received_at + MAX_FUTURE_TIME)
+            .map(|t| rfc3339(&t))
+            .unwrap_or_else(|| received.to_owned());
+        let (product, kind) = r.kind.split_once('.').unwrap_or((source.product, r.kind));
+        Self {
+            id: event_id(source.name, &r.identity),
+            event_type: format!("kyc.{product}.{kind}"),
+            subject: Some(r.subject),
+            time,
+            product,
+            provider_time_ms: parsed.map(|t| t.timestamp_millis()),
+            fields: (Some(r.provider_event), r.status, r.sub_status, r.time),
+        }
+    }
+
+    /// A delivery it did not: the id of its whole body, `unrecognized`, its receipt time, and
+    /// the provider's event name when one can be read.
+    fn unrecognized(
+        source: &SourceSpec,
+        body: &[u8],
+        parsed: Option<&Value>,
+        received: &str,
+    ) -> Self {
+        let event_name = parsed
+            .and_then(|v| source.event_name(v))
+            .filter(|n| fits_envelope(n));
+        Self {
+            id: unrecognized_id(source, body, parsed),
+            event_type: format!("kyc.{}.unrecognized", source.product),
+            subject: None,
+            time: received.to_owned(),
+            product: source.product,
+            provider_time_ms: None,
+            fields: (event_name, None, None, None),
+        }
+    }
 }
 
 /// How far ahead of its receipt an event's `time` may be. A provider time further ahead (a wrong
