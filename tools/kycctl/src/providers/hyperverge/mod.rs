@@ -106,105 +106,9 @@ pub(crate) async fn hyperverge(args: HypervergeArgs, timeout: Duration) -> Resul
     let creds = Credentials::from_env()?;
     let api = |usa: bool| Api::new(creds.clone(), args.config_url.as_deref(), usa, timeout);
     match args.command {
-        HypervergeCommand::Digilocker { command } => {
-            let api = api(false)?;
-            match command {
-                DigilockerCommand::Show => {
-                    let url = api.digilocker_show().await?;
-                    let shown = url.as_deref().map(redact);
-                    Ok(Report::ok(
-                        vec![format!(
-                            "DigiLocker webhook: {}",
-                            shown.as_deref().unwrap_or("(none registered)")
-                        )],
-                        json!({ "digilocker": { "url": shown } }),
-                    ))
-                }
-                DigilockerCommand::Register { url } => {
-                    let url = secret_arg("--url", url)?;
-                    check_url("--url", &url)?;
-                    if !url.contains("token=") {
-                        return Err(Failure::usage(
-                            "--url has no `?token=`: the DigiLocker route refuses requests without one of HYPERVERGE_DIGILOCKER_URL_TOKENS",
-                        ));
-                    }
-                    api.digilocker_register(&url).await?;
-                    let back = api.digilocker_show().await?;
-                    let matches = back.as_deref() == Some(url.as_str());
-                    let mut report = Report::ok(
-                        vec![format!("registered {}", redact(&url))],
-                        json!({ "registered": redact(&url), "read_back_matches": matches }),
-                    );
-                    if !matches {
-                        report.drift = true;
-                        report.text.push(format!(
-                            "but HyperVerge reports {}",
-                            back.as_deref().map_or("(none)".to_owned(), redact)
-                        ));
-                    }
-                    Ok(report)
-                }
-            }
-        }
+        HypervergeCommand::Digilocker { command } => digilocker(&api(false)?, command).await,
         HypervergeCommand::Results { region, command } => {
-            let api = api(matches!(region, Region::Usa))?;
-            match command {
-                ResultsCommand::Show => {
-                    let sub = api.results_show().await?;
-                    let (text, value) = match &sub {
-                        None => ("Results subscription: (none)".to_owned(), json!(null)),
-                        Some(s) => (
-                            format!(
-                                "Results subscription: {} events [{}] headers [{}]",
-                                s.webhook_url.as_deref().unwrap_or("(no URL)"),
-                                s.events.join(", "),
-                                s.headers
-                                    .iter()
-                                    .map(|(k, _)| k.as_str())
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            ),
-                            json!({
-                                "webhookUrl": s.webhook_url,
-                                "events": s.events,
-                                "headers": s.headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
-                            }),
-                        ),
-                    };
-                    Ok(Report::ok(vec![text], json!({ "results": value })))
-                }
-                ResultsCommand::Subscribe {
-                    url,
-                    events,
-                    token_header,
-                    token,
-                } => {
-                    check_url("--url", &url)?;
-                    let token = secret_arg("--token", token)?;
-                    let events = events_or_all(events);
-                    let mut text = Vec::new();
-                    if api.results_show().await?.is_none() {
-                        api.results_create(&url, &events).await?;
-                        text.push("created the subscription".to_owned());
-                    }
-                    api.results_update(&url, &events, &token_header, &token)
-                        .await?;
-                    text.push(format!(
-                        "set URL {url}, events [{}], header `{token_header}` (token not shown)",
-                        events.join(", ")
-                    ));
-                    let back = api.results_show().await?.ok_or_else(|| {
-                        Failure::failed("HyperVerge reports no subscription after the update")
-                    })?;
-                    let diffs = back.differences(&url, &events, &token_header, Some(&token));
-                    text.extend(diffs.iter().map(|d| format!("after the update: {d}")));
-                    Ok(Report {
-                        drift: !diffs.is_empty(),
-                        json: json!({ "subscribed": diffs.is_empty(), "differences": diffs }),
-                        text,
-                    })
-                }
-            }
+            results(&api(matches!(region, Region::Usa))?, command).await
         }
         HypervergeCommand::Check {
             digilocker_url,
@@ -214,36 +118,171 @@ pub(crate) async fn hyperverge(args: HypervergeArgs, timeout: Duration) -> Resul
             region,
             events,
         } => {
-            let digilocker_url = secret_arg("--digilocker-url", digilocker_url)?;
-            let token = token.map(|t| secret_arg("--token", t)).transpose()?;
-            let events = events_or_all(events);
-            let digilocker = api(false)?.digilocker_show().await?;
-            let results = api(matches!(region, Region::Usa))?.results_show().await?;
-            let mut diffs = Vec::new();
-            if digilocker.as_deref() != Some(digilocker_url.as_str()) {
-                diffs.push(format!(
-                    "DigiLocker: registered {}, expected {}",
-                    digilocker.as_deref().map_or("(none)".to_owned(), redact),
-                    redact(&digilocker_url)
+            let expected = Expected {
+                digilocker_url,
+                results_url,
+                token_header,
+                token,
+                events,
+            };
+            check(&api(false)?, &api(matches!(region, Region::Usa))?, expected).await
+        }
+    }
+}
+
+/// `hyperverge digilocker show|register`: the DigiLocker webhook URL, read back after a write.
+async fn digilocker(api: &Api, command: DigilockerCommand) -> Result<Report, Failure> {
+    match command {
+        DigilockerCommand::Show => {
+            let url = api.digilocker_show().await?;
+            let shown = url.as_deref().map(redact);
+            Ok(Report::ok(
+                vec![format!(
+                    "DigiLocker webhook: {}",
+                    shown.as_deref().unwrap_or("(none registered)")
+                )],
+                json!({ "digilocker": { "url": shown } }),
+            ))
+        }
+        DigilockerCommand::Register { url } => {
+            let url = secret_arg("--url", url)?;
+            check_url("--url", &url)?;
+            if !url.contains("token=") {
+                return Err(Failure::usage(
+                    "--url has no `?token=`: the DigiLocker route refuses requests without one of HYPERVERGE_DIGILOCKER_URL_TOKENS",
                 ));
             }
-            match results {
-                None => diffs.push("Results: no subscription".to_owned()),
-                Some(s) => diffs.extend(
-                    s.differences(&results_url, &events, &token_header, token.as_deref())
-                        .into_iter()
-                        .map(|d| format!("Results: {d}")),
+            api.digilocker_register(&url).await?;
+            let back = api.digilocker_show().await?;
+            let matches = back.as_deref() == Some(url.as_str());
+            let mut report = Report::ok(
+                vec![format!("registered {}", redact(&url))],
+                json!({ "registered": redact(&url), "read_back_matches": matches }),
+            );
+            if !matches {
+                report.drift = true;
+                report.text.push(format!(
+                    "but HyperVerge reports {}",
+                    back.as_deref().map_or("(none)".to_owned(), redact)
+                ));
+            }
+            Ok(report)
+        }
+    }
+}
+
+/// `hyperverge results show|subscribe`: the Results subscription, created if need be and read
+/// back after the update.
+async fn results(api: &Api, command: ResultsCommand) -> Result<Report, Failure> {
+    match command {
+        ResultsCommand::Show => {
+            let sub = api.results_show().await?;
+            let (text, value) = match &sub {
+                None => ("Results subscription: (none)".to_owned(), json!(null)),
+                Some(s) => (
+                    format!(
+                        "Results subscription: {} events [{}] headers [{}]",
+                        s.webhook_url.as_deref().unwrap_or("(no URL)"),
+                        s.events.join(", "),
+                        s.headers
+                            .iter()
+                            .map(|(k, _)| k.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    json!({
+                        "webhookUrl": s.webhook_url,
+                        "events": s.events,
+                        "headers": s.headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+                    }),
                 ),
+            };
+            Ok(Report::ok(vec![text], json!({ "results": value })))
+        }
+        ResultsCommand::Subscribe {
+            url,
+            events,
+            token_header,
+            token,
+        } => {
+            check_url("--url", &url)?;
+            let token = secret_arg("--token", token)?;
+            let events = events_or_all(events);
+            let mut text = Vec::new();
+            if api.results_show().await?.is_none() {
+                api.results_create(&url, &events).await?;
+                text.push("created the subscription".to_owned());
             }
-            let mut text = diffs.clone();
-            if diffs.is_empty() {
-                text.push("both registrations match".to_owned());
-            }
+            api.results_update(&url, &events, &token_header, &token)
+                .await?;
+            text.push(format!(
+                "set URL {url}, events [{}], header `{token_header}` (token not shown)",
+                events.join(", ")
+            ));
+            let back = api.results_show().await?.ok_or_else(|| {
+                Failure::failed("HyperVerge reports no subscription after the update")
+            })?;
+            let diffs = back.differences(&url, &events, &token_header, Some(&token));
+            text.extend(diffs.iter().map(|d| format!("after the update: {d}")));
             Ok(Report {
                 drift: !diffs.is_empty(),
-                json: json!({ "match": diffs.is_empty(), "differences": diffs }),
+                json: json!({ "subscribed": diffs.is_empty(), "differences": diffs }),
                 text,
             })
         }
     }
+}
+
+/// What `hyperverge check` expects to find registered.
+struct Expected {
+    digilocker_url: String,
+    results_url: String,
+    token_header: String,
+    token: Option<String>,
+    events: Vec<String>,
+}
+
+/// `hyperverge check`: both registrations against what is expected; a difference is drift.
+async fn check(
+    digilocker_api: &Api,
+    results_api: &Api,
+    expected: Expected,
+) -> Result<Report, Failure> {
+    let Expected {
+        digilocker_url,
+        results_url,
+        token_header,
+        token,
+        events,
+    } = expected;
+    let digilocker_url = secret_arg("--digilocker-url", digilocker_url)?;
+    let token = token.map(|t| secret_arg("--token", t)).transpose()?;
+    let events = events_or_all(events);
+    let digilocker = digilocker_api.digilocker_show().await?;
+    let results = results_api.results_show().await?;
+    let mut diffs = Vec::new();
+    if digilocker.as_deref() != Some(digilocker_url.as_str()) {
+        diffs.push(format!(
+            "DigiLocker: registered {}, expected {}",
+            digilocker.as_deref().map_or("(none)".to_owned(), redact),
+            redact(&digilocker_url)
+        ));
+    }
+    match results {
+        None => diffs.push("Results: no subscription".to_owned()),
+        Some(s) => diffs.extend(
+            s.differences(&results_url, &events, &token_header, token.as_deref())
+                .into_iter()
+                .map(|d| format!("Results: {d}")),
+        ),
+    }
+    let mut text = diffs.clone();
+    if diffs.is_empty() {
+        text.push("both registrations match".to_owned());
+    }
+    Ok(Report {
+        drift: !diffs.is_empty(),
+        json: json!({ "match": diffs.is_empty(), "differences": diffs }),
+        text,
+    })
 }
