@@ -102,21 +102,13 @@ async fn main() -> Result<(), BoxError> {
     let n = args.n.max(1);
     let bootstrap = args
         .bootstrap
+        .clone()
         .unwrap_or_else(|| workspace().join("target/release/cashfree-webhook"));
     let python = args
         .python
+        .clone()
         .unwrap_or_else(|| workspace().join(".venv/bin/python"));
-    let mut names = vec![("now", bootstrap.clone())];
-    if args.archive {
-        names.push(("now+archive", bootstrap.clone()));
-        names.push(("now+sealed", bootstrap.clone()));
-    }
-    if let Some(b) = args.baseline {
-        if args.archive {
-            names.push(("baseline+archive", b.clone()));
-        }
-        names.push(("baseline", b));
-    }
+    let names = subjects(&args, &bootstrap);
     println!("kyc-bench: N = {n}, local server with keep-alive, interleaved in chunks of {CHUNK}");
     for (name, path) in &names {
         println!("  {name:<16} {}", path.display());
@@ -129,8 +121,39 @@ async fn main() -> Result<(), BoxError> {
         return replay::rate(&server.endpoint, &bootstrap, &replay, n.max(1)).await;
     }
     let tls_dir = workspace().join("target/bench-tls");
+    each_memory_size(&args, &names, &server, &tls_dir, n).await?;
+    drop(server);
+    managed_instances(&args, &bootstrap, &python, &tls_dir).await
+}
+
+/// What is measured side by side: this bootstrap, with the archive in clear and sealed when
+/// asked, and the baseline's.
+fn subjects(args: &Args, bootstrap: &Path) -> Vec<(&'static str, PathBuf)> {
+    let mut names = vec![("now", bootstrap.to_path_buf())];
+    if args.archive {
+        names.push(("now+archive", bootstrap.to_path_buf()));
+        names.push(("now+sealed", bootstrap.to_path_buf()));
+    }
+    if let Some(b) = &args.baseline {
+        if args.archive {
+            names.push(("baseline+archive", b.clone()));
+        }
+        names.push(("baseline", b.clone()));
+    }
+    names
+}
+
+/// Every figure of the table, at each memory size's CPU share (or a whole core), through the
+/// TLS front when asked.
+async fn each_memory_size(
+    args: &Args,
+    names: &[(&'static str, PathBuf)],
+    server: &LocalServer,
+    tls_dir: &Path,
+    n: usize,
+) -> Result<(), BoxError> {
     let front = if args.tls {
-        let front = tls::TlsFront::start(&server.endpoint, &tls_dir).await?;
+        let front = tls::TlsFront::start(&server.endpoint, tls_dir).await?;
         // This process's own client (the floor) goes through the front too, trusting its CA.
         std::env::set_var("SSL_CERT_FILE", &front.ca_bundle);
         println!(
@@ -163,31 +186,18 @@ async fn main() -> Result<(), BoxError> {
         args.memory.iter().map(|m| Some(*m)).collect()
     };
     for memory in sizes {
-        let share = match memory {
-            Some(mb) => match lambda_cpu::CpuShare::for_memory(
-                mb,
-                &format!("kyc-bench-{}-{mb}", std::process::id()),
-            ) {
-                Ok(share) => Some(share),
-                Err(e) => {
-                    println!("MEMORY={mb}: no cgroup CPU quota here ({e}); running unthrottled");
-                    None
-                }
-            },
-            None => None,
-        };
+        let share = cpu_share(memory);
         let memory_mb = memory.unwrap_or(256);
         println!();
+        let https = if front.is_some() { ", HTTPS" } else { "" };
         match &share {
             Some(share) => println!(
-                "== {memory_mb} MB: the bootstrap held to {:.1} % of a CPU (cgroup quota){}",
+                "== {memory_mb} MB: the bootstrap held to {:.1} % of a CPU (cgroup quota){https}",
                 share.share * 100.0,
-                if front.is_some() { ", HTTPS" } else { "" }
             ),
             None => println!(
-                "== {} (a whole core){}",
+                "== {} (a whole core){https}",
                 memory.map_or("no memory size".to_owned(), |m| format!("{m} MB reported")),
-                if front.is_some() { ", HTTPS" } else { "" }
             ),
         }
         let runtime = Runtime {
@@ -196,21 +206,40 @@ async fn main() -> Result<(), BoxError> {
             endpoint,
             ca_bundle,
         };
-        measure(&names, runtime, &server.endpoint, n, memory).await?;
+        measure(names, runtime, &server.endpoint, n, memory).await?;
     }
-    drop(front);
-    drop(server);
+    Ok(())
+}
 
-    // Lambda Managed Instances: one process, several invocations at once, with a round trip to
-    // the server (AWS is a network away) and a server that overlaps requests. A standard
-    // queue here: the local server's FIFO send costs it more CPU as the queue fills, which would
-    // measure the server, not the function.
+/// `memory`'s CPU share as a cgroup quota; none for a whole core, or where there is no cgroup
+/// (said in one line).
+fn cpu_share(memory: Option<u32>) -> Option<lambda_cpu::CpuShare> {
+    let mb = memory?;
+    match lambda_cpu::CpuShare::for_memory(mb, &format!("kyc-bench-{}-{mb}", std::process::id())) {
+        Ok(share) => Some(share),
+        Err(e) => {
+            println!("MEMORY={mb}: no cgroup CPU quota here ({e}); running unthrottled");
+            None
+        }
+    }
+}
+
+/// Lambda Managed Instances: one process, several invocations at once, with a round trip to the
+/// server (AWS is a network away) and a server that overlaps requests. A standard queue here:
+/// the local server's FIFO send costs it more CPU as the queue fills, which would measure the
+/// server, not the function.
+async fn managed_instances(
+    args: &Args,
+    bootstrap: &Path,
+    python: &Path,
+    tls_dir: &Path,
+) -> Result<(), BoxError> {
     let latency_ms = args.latency_ms;
-    let server = start_server(&python, 16, latency_ms)?;
+    let server = start_server(python, 16, latency_ms)?;
     let (table, queue_url) = stack(&server.endpoint, "bench-concurrent", false).await?;
     // Managed Instances run at a whole vCPU per 1 769 MB: held to it when sizes are measured.
     let front = if args.tls {
-        Some(tls::TlsFront::start(&server.endpoint, &tls_dir).await?)
+        Some(tls::TlsFront::start(&server.endpoint, tls_dir).await?)
     } else {
         None
     };
@@ -231,7 +260,7 @@ async fn main() -> Result<(), BoxError> {
     println!();
     for concurrency in [1u32, 8] {
         let f = start_function(
-            &bootstrap,
+            bootstrap,
             runtime,
             &table,
             &queue_url,
@@ -239,35 +268,8 @@ async fn main() -> Result<(), BoxError> {
             None,
         )
         .await?;
-        let warm = f
-            .api
-            .invoke(event(usize::MAX - concurrency as usize), TIMEOUT)
-            .await;
-        if warm.as_ref().and_then(status_of).map(|(s, _)| s) != Some(200) {
-            return Err(format!("concurrency {concurrency}: not accepted: {warm:?}").into());
-        }
-        let count = args.concurrent_events.max(1);
-        let offset = 10_000 * concurrency as usize;
-        let started = Instant::now();
-        let pending: Vec<_> = (0..count)
-            // Deadlines far enough out that a queued event is not cut short while it waits.
-            .map(|i| f.api.queue(event(offset + i), Duration::from_secs(300)))
-            .collect();
-        let mut accepted = 0;
-        for rx in pending {
-            if let Ok(answer) = rx.await {
-                if status_of(&answer).map(|(s, _)| s) == Some(200) {
-                    accepted += 1;
-                }
-            }
-        }
-        let elapsed = started.elapsed().as_secs_f64();
-        let rate = accepted as f64 / elapsed;
-        let missing = if accepted == count {
-            String::new()
-        } else {
-            format!("   ({accepted}/{count} answered 200 within the timeout)")
-        };
+        let (rate, missing) =
+            concurrent_rate(&f, concurrency, args.concurrent_events.max(1)).await?;
         println!(
             "now, AWS_LAMBDA_MAX_CONCURRENCY={concurrency:<2} ({latency_ms} ms round trip{}{})  {rate:>7.1} new events/s{missing}",
             if share.is_some() { ", 1 769 MB = 1 vCPU" } else { "" },
@@ -282,4 +284,41 @@ async fn main() -> Result<(), BoxError> {
         );
     }
     Ok(())
+}
+
+/// `count` new events sent to `f` at once after one to warm it: accepted events per second, and
+/// what was missing when some were not answered 200 in time.
+async fn concurrent_rate(
+    f: &function::Function,
+    concurrency: u32,
+    count: usize,
+) -> Result<(f64, String), BoxError> {
+    let warm = f
+        .api
+        .invoke(event(usize::MAX - concurrency as usize), TIMEOUT)
+        .await;
+    if warm.as_ref().and_then(status_of).map(|(s, _)| s) != Some(200) {
+        return Err(format!("concurrency {concurrency}: not accepted: {warm:?}").into());
+    }
+    let offset = 10_000 * concurrency as usize;
+    let started = Instant::now();
+    let pending: Vec<_> = (0..count)
+        // Deadlines far enough out that a queued event is not cut short while it waits.
+        .map(|i| f.api.queue(event(offset + i), Duration::from_secs(300)))
+        .collect();
+    let mut accepted = 0;
+    for rx in pending {
+        if let Ok(answer) = rx.await {
+            if status_of(&answer).map(|(s, _)| s) == Some(200) {
+                accepted += 1;
+            }
+        }
+    }
+    let rate = accepted as f64 / started.elapsed().as_secs_f64();
+    let missing = if accepted == count {
+        String::new()
+    } else {
+        format!("   ({accepted}/{count} answered 200 within the timeout)")
+    };
+    Ok((rate, missing))
 }
