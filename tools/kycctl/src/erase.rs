@@ -65,29 +65,7 @@ pub async fn erase(args: EraseArgs) -> Result<Report, Failure> {
     let sdk = kyc_intake::aws::load_config().await;
     let keys = ArchiveKeyTable::new(&sdk, table);
     if args.reapply {
-        let done = keys.reapply().await.map_err(Failure::failed)?;
-        let deleted: usize = done.iter().map(|(_, n)| n).sum();
-        let mut text: Vec<String> = done
-            .iter()
-            .map(|(e, n)| {
-                format!(
-                    "journey {}  erased {}  {} deleted again",
-                    &e.journey[..16.min(e.journey.len())],
-                    e.erased_at,
-                    crate::report::counted(*n, "key", "keys")
-                )
-            })
-            .collect();
-        text.push(format!(
-            "{} reapplied: {} deleted again",
-            crate::report::counted(done.len(), "erasure", "erasures"),
-            crate::report::counted(deleted, "key", "keys")
-        ));
-        let json = json!({
-            "erasures": done.iter().map(|(e, n)| json!({"erasure": e, "deleted_again": n})).collect::<Vec<_>>(),
-            "deleted_again": deleted,
-        });
-        return Ok(Report::ok(text, json));
+        return reapply(&keys).await;
     }
     let subject = crate::report::given(args.subject);
     let (Some(source), Some(reason)) = (crate::report::given(args.source), args.reason) else {
@@ -99,40 +77,17 @@ pub async fn erase(args: EraseArgs) -> Result<Report, Failure> {
     if reason.trim().is_empty() {
         return Err(Failure::usage("--reason must say why"));
     }
-    let journey = match (&subject, &args.event) {
-        (Some(subject), None) => seal::journey(&source, Some(subject), ""),
-        (None, Some(event)) => {
-            let event = event.trim().to_ascii_lowercase();
-            if event.len() != 64 || !event.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(Failure::usage(
-                    "--event takes the delivery's whole event id (64 hex digits)",
-                ));
-            }
-            seal::journey(&source, None, &event)
-        }
-        _ => return Err(Failure::usage("--subject or --event")),
-    };
-    let by = caller(&sdk).await?;
-    let erasure = match keys
-        .erase(&source, &journey, &by, reason.trim(), chrono::Utc::now())
-        .await
-        .map_err(Failure::failed)?
-    {
-        Erased::Now(e) => Some(e),
-        Erased::Already => None,
-        // Nothing to erase is not an erasure: say what was looked for, write nothing, exit 1.
-        Erased::NothingFound => {
-            let what = match (&subject, &args.event) {
-                (Some(subject), _) => format!("the journey {subject:?} of {source}"),
-                (None, Some(event)) => format!("the delivery {event} of {source}"),
-                _ => source.clone(),
-            };
-            return Err(Failure::failed(format!(
-                "nothing erased: the archive keys table holds no key and no erasure of {what} (journey {}); the reference must match exactly, letter case included (kycctl journey find, or archive list --source {source}, shows the ones archived)",
-                &journey[..16]
-            )));
-        }
-    };
+    let journey = journey_of(&source, subject.as_deref(), args.event.as_deref())?;
+    let erasure = erase_journey(
+        &sdk,
+        &keys,
+        &source,
+        &journey,
+        &subject,
+        args.event.as_deref(),
+        reason.trim(),
+    )
+    .await?;
     // A delivery without a journey reference has no journey item.
     let links = match (crate::report::given(args.journey_table), &subject) {
         (Some(table), Some(subject)) => Some(
@@ -189,4 +144,85 @@ pub async fn erase(args: EraseArgs) -> Result<Report, Failure> {
             "archive_links_dropped": links,
         }),
     ))
+}
+
+/// `kycctl erase --reapply`: every key an erasure record names deleted again.
+async fn reapply(keys: &ArchiveKeyTable) -> Result<Report, Failure> {
+    let done = keys.reapply().await.map_err(Failure::failed)?;
+    let deleted: usize = done.iter().map(|(_, n)| n).sum();
+    let mut text: Vec<String> = done
+        .iter()
+        .map(|(e, n)| {
+            format!(
+                "journey {}  erased {}  {} deleted again",
+                &e.journey[..16.min(e.journey.len())],
+                e.erased_at,
+                crate::report::counted(*n, "key", "keys")
+            )
+        })
+        .collect();
+    text.push(format!(
+        "{} reapplied: {} deleted again",
+        crate::report::counted(done.len(), "erasure", "erasures"),
+        crate::report::counted(deleted, "key", "keys")
+    ));
+    let json = json!({
+        "erasures": done.iter().map(|(e, n)| json!({"erasure": e, "deleted_again": n})).collect::<Vec<_>>(),
+        "deleted_again": deleted,
+    });
+    Ok(Report::ok(text, json))
+}
+
+/// The journey hash `erase` works on: of the subject, or, for a delivery with no journey
+/// reference, of its whole event id.
+fn journey_of(source: &str, subject: Option<&str>, event: Option<&str>) -> Result<String, Failure> {
+    Ok(match (subject, event) {
+        (Some(subject), None) => seal::journey(source, Some(subject), ""),
+        (None, Some(event)) => {
+            let event = event.trim().to_ascii_lowercase();
+            if event.len() != 64 || !event.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(Failure::usage(
+                    "--event takes the delivery's whole event id (64 hex digits)",
+                ));
+            }
+            seal::journey(source, None, &event)
+        }
+        _ => return Err(Failure::usage("--subject or --event")),
+    })
+}
+
+/// Erase `journey` of `source` as the caller: the erasure, `None` when an earlier one stands;
+/// nothing found is a failure naming what was looked for.
+async fn erase_journey(
+    sdk: &aws_config::SdkConfig,
+    keys: &ArchiveKeyTable,
+    source: &str,
+    journey: &str,
+    subject: &Option<String>,
+    event: Option<&str>,
+    reason: &str,
+) -> Result<Option<kyc_intake::aws::Erasure>, Failure> {
+    let by = caller(sdk).await?;
+    Ok(
+        match keys
+            .erase(source, journey, &by, reason, chrono::Utc::now())
+            .await
+            .map_err(Failure::failed)?
+        {
+            Erased::Now(e) => Some(e),
+            Erased::Already => None,
+            // Nothing to erase is not an erasure: say what was looked for, write nothing, exit 1.
+            Erased::NothingFound => {
+                let what = match (subject, event) {
+                    (Some(subject), _) => format!("the journey {subject:?} of {source}"),
+                    (None, Some(event)) => format!("the delivery {event} of {source}"),
+                    _ => source.to_owned(),
+                };
+                return Err(Failure::failed(format!(
+                "nothing erased: the archive keys table holds no key and no erasure of {what} (journey {}); the reference must match exactly, letter case included (kycctl journey find, or archive list --source {source}, shows the ones archived)",
+                &journey[..16]
+            )));
+            }
+        },
+    )
 }

@@ -152,33 +152,14 @@ pub async fn run(
                 (client.clone(), uri.clone(), template.clone(), run.clone());
             let accepted_at = Arc::clone(&accepted_at);
             in_flight.spawn(async move {
-                let mut answers = Vec::new();
-                for _ in 0..deliveries {
-                    let now = chrono::Utc::now().timestamp_millis();
-                    let event = sample(&template, &run, i, now)?;
-                    let request = hyper::Request::post(&uri).body(Full::new(Bytes::from(event)))?;
-                    let response = client.request(request).await.map_err(|e| {
-                        format!("cannot reach the gateway ({e}); is `make run` running?")
-                    })?;
-                    let body = response.into_body().collect().await?.to_bytes();
-                    let reply: Value = serde_json::from_slice(&body)?;
-                    let inner: Value = reply["body"]
-                        .as_str()
-                        .and_then(|b| serde_json::from_str(b).ok())
-                        .unwrap_or(Value::Null);
-                    let status = inner["status"].as_str().unwrap_or("refused").to_owned();
-                    if status == "accepted" {
-                        if let Some(id) = inner["id"].as_str() {
-                            accepted_at
-                                .lock()
-                                .unwrap_or_else(|e| e.into_inner())
-                                .entry(id.to_owned())
-                                .or_insert_with(Instant::now);
-                        }
-                    }
-                    answers.push(status);
-                }
-                Ok::<_, BoxError>(answers)
+                let event = Event {
+                    client: &client,
+                    uri: &uri,
+                    template: &template,
+                    run: &run,
+                    i,
+                };
+                event.deliver(deliveries, &accepted_at).await
             });
         }
         if let Some(done) = in_flight.join_next().await {
@@ -194,6 +175,64 @@ pub async fn run(
     sending.store(false, std::sync::atomic::Ordering::SeqCst);
     consumer.await??;
 
+    tally(&mut report, &accepted_at, &received_at);
+    Ok(report)
+}
+
+/// One event of the load: sent `deliveries` times through the gateway, as a provider retries.
+struct Event<'a> {
+    client: &'a Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
+    uri: &'a str,
+    template: &'a Value,
+    run: &'a str,
+    i: usize,
+}
+
+impl Event<'_> {
+    /// Each delivery's answer (`accepted`, `duplicate`, or a refusal); when the first was
+    /// accepted, noted in `accepted_at`.
+    async fn deliver(
+        &self,
+        deliveries: usize,
+        accepted_at: &Mutex<HashMap<String, Instant>>,
+    ) -> Result<Vec<String>, BoxError> {
+        let mut answers = Vec::new();
+        for _ in 0..deliveries {
+            let now = chrono::Utc::now().timestamp_millis();
+            let event = sample(self.template, self.run, self.i, now)?;
+            let request = hyper::Request::post(self.uri).body(Full::new(Bytes::from(event)))?;
+            let response =
+                self.client.request(request).await.map_err(|e| {
+                    format!("cannot reach the gateway ({e}); is `make run` running?")
+                })?;
+            let body = response.into_body().collect().await?.to_bytes();
+            let reply: Value = serde_json::from_slice(&body)?;
+            let inner: Value = reply["body"]
+                .as_str()
+                .and_then(|b| serde_json::from_str(b).ok())
+                .unwrap_or(Value::Null);
+            let status = inner["status"].as_str().unwrap_or("refused").to_owned();
+            if status == "accepted" {
+                if let Some(id) = inner["id"].as_str() {
+                    accepted_at
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .entry(id.to_owned())
+                        .or_insert_with(Instant::now);
+                }
+            }
+            answers.push(status);
+        }
+        Ok(answers)
+    }
+}
+
+/// Each accepted event received or missing, how often again, and the latencies' quantiles.
+fn tally(
+    report: &mut Report,
+    accepted_at: &Mutex<HashMap<String, Instant>>,
+    received_at: &Mutex<HashMap<String, (Instant, usize)>>,
+) {
     let accepted = accepted_at
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -224,7 +263,6 @@ pub async fn run(
     report.p50_ms = at(0.50);
     report.p99_ms = at(0.99);
     report.max_ms = latencies.last().copied().unwrap_or_default();
-    Ok(report)
 }
 
 /// Long-poll the application queue as the README's consumer does, noting when each event

@@ -145,76 +145,15 @@ pub(crate) async fn replay(State(c): Shared, Form(f): Form<ReplayForm>) -> Respo
     if !c.csrf_ok(&f.csrf) {
         return forged();
     }
-    let specs: Vec<_> = if f.source.is_empty() {
-        registry::sources().collect()
-    } else {
-        match crate::report::source_spec(&f.source) {
-            Ok(s) => vec![s],
-            Err(e) => return failed("Replay", &e),
-        }
-    };
-    let range = crate::report::instant("from", &f.from, false)
-        .and_then(|from| Ok((from, crate::report::instant("to", &f.to, true)?)));
-    let (from, to) = match range {
-        Ok(r) => r,
+    let confirm = f.confirm.as_deref() == Some("1");
+    let request = match replay_request(&c, &f, confirm).await {
+        Ok(request) => request,
         Err(e) => return failed("Replay", &e),
     };
-    if to - from >= chrono::Duration::days(MAX_REPLAY_DAYS) {
-        return failed(
-            "Replay",
-            &Failure::usage(format!(
-                "a replay covers at most {MAX_REPLAY_DAYS} days: narrow the range, or replay it in parts"
-            )),
-        );
-    }
-    let confirm = f.confirm.as_deref() == Some("1");
-    let replayer = match &c.replay {
-        Ok(r) => r,
+    let run = match &c.replay {
+        Ok(replayer) => replayer.replay(&request).await,
         Err(e) => return failed("Replay", e),
     };
-    let request = if confirm {
-        // Exactly what the dry run showed, as it sealed it: nothing archived since is sent.
-        if !c.sealed(&f.keys, &f.seal) {
-            return failed(
-                "Replay",
-                &Failure::usage(
-                    "this confirm does not carry the dry run's deliveries as the console sealed them: run the dry run again".to_owned(),
-                ),
-            );
-        }
-        kyc_intake::replay::Request {
-            archive_keys: Some(f.keys.split_whitespace().map(str::to_owned).collect()),
-            ..kyc_intake::replay::Request::default()
-        }
-    } else {
-        let mut listed = 0;
-        for spec in &specs {
-            match c
-                .archive
-                .keys_in_range(spec.name, Some(from), Some(to))
-                .await
-            {
-                Ok(keys) => listed += keys.len(),
-                Err(e) => return failed("Replay", &e.into()),
-            }
-        }
-        if listed > MAX_REPLAY_DELIVERIES {
-            return failed(
-                "Replay",
-                &Failure::usage(format!(
-                    "{listed} deliveries in the range; the console replays at most {MAX_REPLAY_DELIVERIES} at once: narrow the range or the source, or use kycctl replay"
-                )),
-            );
-        }
-        kyc_intake::replay::Request {
-            source: (!f.source.is_empty()).then(|| f.source.clone()),
-            from: Some(f.from.trim().to_owned()),
-            to: Some(f.to.trim().to_owned()),
-            dry_run: true,
-            ..kyc_intake::replay::Request::default()
-        }
-    };
-    let run = replayer.replay(&request).await;
     let run = match run {
         Ok(run) => run,
         Err(e) => return failed("Replay", &e),
@@ -259,4 +198,58 @@ pub(crate) async fn replay(State(c): Shared, Form(f): Form<ReplayForm>) -> Respo
             seal,
         }),
     )
+}
+
+/// What the form asks the replay function: the dry run of a range (a source or every source,
+/// at most `MAX_REPLAY_DAYS` days and `MAX_REPLAY_DELIVERIES` deliveries), or, confirmed,
+/// exactly the deliveries the dry run showed, as the console sealed them (nothing archived
+/// since is sent).
+async fn replay_request(
+    c: &Console,
+    f: &ReplayForm,
+    confirm: bool,
+) -> Result<kyc_intake::replay::Request, Failure> {
+    let specs: Vec<_> = if f.source.is_empty() {
+        registry::sources().collect()
+    } else {
+        vec![crate::report::source_spec(&f.source)?]
+    };
+    let from = crate::report::instant("from", &f.from, false)?;
+    let to = crate::report::instant("to", &f.to, true)?;
+    if to - from >= chrono::Duration::days(MAX_REPLAY_DAYS) {
+        return Err(Failure::usage(format!(
+            "a replay covers at most {MAX_REPLAY_DAYS} days: narrow the range, or replay it in parts"
+        )));
+    }
+    if confirm {
+        if !c.sealed(&f.keys, &f.seal) {
+            return Err(Failure::usage(
+                "this confirm does not carry the dry run's deliveries as the console sealed them: run the dry run again",
+            ));
+        }
+        return Ok(kyc_intake::replay::Request {
+            archive_keys: Some(f.keys.split_whitespace().map(str::to_owned).collect()),
+            ..kyc_intake::replay::Request::default()
+        });
+    }
+    let mut listed = 0;
+    for spec in &specs {
+        listed += c
+            .archive
+            .keys_in_range(spec.name, Some(from), Some(to))
+            .await?
+            .len();
+    }
+    if listed > MAX_REPLAY_DELIVERIES {
+        return Err(Failure::usage(format!(
+            "{listed} deliveries in the range; the console replays at most {MAX_REPLAY_DELIVERIES} at once: narrow the range or the source, or use kycctl replay"
+        )));
+    }
+    Ok(kyc_intake::replay::Request {
+        source: (!f.source.is_empty()).then(|| f.source.clone()),
+        from: Some(f.from.trim().to_owned()),
+        to: Some(f.to.trim().to_owned()),
+        dry_run: true,
+        ..kyc_intake::replay::Request::default()
+    })
 }

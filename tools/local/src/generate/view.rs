@@ -171,19 +171,45 @@ pub fn registry(
     apis: &[&'static StatusApiSpec],
     schemes: Vec<AuthScheme>,
 ) -> Result<Registry, RegistryError> {
-    let mut names = BTreeSet::new();
-    let mut routes = BTreeMap::new();
-    let mut sources = BTreeMap::new();
-    let mut variables = BTreeMap::new();
-    let mut parameters = BTreeMap::new();
-    let mut settings_seen = |owner: &str, s: &Setting| -> Result<(), RegistryError> {
-        if let Some(first) = variables.insert(s.variable, owner.to_owned()) {
+    let mut seen = Seen::default();
+    let mut views = Vec::new();
+    for f in functions {
+        views.push(seen.function(f)?);
+    }
+    let mut api_views = Vec::new();
+    for api in apis {
+        api_views.push(seen.status_api(api, &views)?);
+    }
+    check_schemes(&schemes)?;
+    Ok(Registry {
+        functions: views,
+        status_apis: api_views,
+        schemes,
+    })
+}
+
+/// What the registry declared so far: each name, route, source, variable and parameter, with
+/// who declared it first.
+#[derive(Default)]
+struct Seen {
+    names: BTreeSet<&'static str>,
+    routes: BTreeMap<&'static str, &'static str>,
+    sources: BTreeMap<&'static str, &'static str>,
+    variables: BTreeMap<&'static str, String>,
+    parameters: BTreeMap<&'static str, String>,
+}
+
+impl Seen {
+    /// A setting of `owner`: its variable and parameter declared once, the parameter a
+    /// CloudFormation name.
+    fn setting(&mut self, owner: &str, s: &Setting) -> Result<(), RegistryError> {
+        if let Some(first) = self.variables.insert(s.variable, owner.to_owned()) {
             return Err(refuse(
                 owner,
                 format!("variable {} is also declared by {first}", s.variable),
             ));
         }
-        if let Some(first) = parameters.insert(s.parameter, owner.to_owned()) {
+        if let Some(first) = self.parameters.insert(s.parameter, owner.to_owned()) {
             return Err(refuse(
                 owner,
                 format!("parameter {} is also declared by {first}", s.parameter),
@@ -198,10 +224,12 @@ pub fn registry(
             ));
         }
         Ok(())
-    };
-    let mut views = Vec::new();
-    for f in functions {
-        if !names.insert(f.name) {
+    }
+
+    /// A webhook function: its name once and `-webhook`, at least one source, its settings and
+    /// its sources checked; the view the templates read.
+    fn function(&mut self, f: &'static FunctionSpec) -> Result<FunctionView, RegistryError> {
+        if !self.names.insert(f.name) {
             return Err(refuse(f.name, "two functions of this name"));
         }
         if !f.name.ends_with("-webhook") {
@@ -212,32 +240,14 @@ pub fn registry(
         }
         let provider = f.sources[0].provider;
         for setting in f.settings {
-            settings_seen(f.name, setting)?;
+            self.setting(f.name, setting)?;
         }
         let mut source_views = Vec::new();
         for s in f.sources {
-            check_source(f, provider, s)?;
-            if let Some(first) = routes.insert(s.route, s.name) {
-                return Err(refuse(
-                    s.name,
-                    format!("route {} is also {first}'s", s.route),
-                ));
-            }
-            if sources.insert(s.name, f.name).is_some() {
-                return Err(refuse(s.name, "two sources of this name"));
-            }
-            source_views.push(SourceView {
-                spec: s,
-                name: s.name,
-                route: s.route,
-                id: camel(s.name),
-                series: s.name.replace(['/', '-'], "_"),
-                register: s.register,
-                url_query: s.url_query,
-            });
+            source_views.push(self.source(f, provider, s)?);
         }
         let id = camel(f.name);
-        views.push(FunctionView {
+        Ok(FunctionView {
             spec: f,
             deployed: f.optional.then(|| format!("{id}Deployed")),
             in_manager: if f.optional {
@@ -252,16 +262,49 @@ pub fn registry(
             provider,
             settings: f.settings.iter().map(SettingView::new).collect(),
             sources: source_views,
-        });
+        })
     }
-    let mut api_views = Vec::new();
-    for api in apis {
+
+    /// A source of `f`: its provider's, on a route and under a name of its own.
+    fn source(
+        &mut self,
+        f: &FunctionSpec,
+        provider: &str,
+        s: &'static SourceSpec,
+    ) -> Result<SourceView, RegistryError> {
+        check_source(f, provider, s)?;
+        if let Some(first) = self.routes.insert(s.route, s.name) {
+            return Err(refuse(
+                s.name,
+                format!("route {} is also {first}'s", s.route),
+            ));
+        }
+        if self.sources.insert(s.name, f.name).is_some() {
+            return Err(refuse(s.name, "two sources of this name"));
+        }
+        Ok(SourceView {
+            spec: s,
+            name: s.name,
+            route: s.route,
+            id: camel(s.name),
+            series: s.name.replace(['/', '-'], "_"),
+            register: s.register,
+            url_query: s.url_query,
+        })
+    }
+
+    /// A status API: of a provider a function serves, its client id first and one secret.
+    fn status_api(
+        &mut self,
+        api: &'static StatusApiSpec,
+        functions: &[FunctionView],
+    ) -> Result<StatusApiView, RegistryError> {
         let owner = format!("{} status API", api.provider);
-        let Some(function) = views.iter().find(|f| f.provider == api.provider) else {
+        let Some(function) = functions.iter().find(|f| f.provider == api.provider) else {
             return Err(refuse(owner, "no function serves this provider"));
         };
         for setting in api.settings {
-            settings_seen(&owner, setting)?;
+            self.setting(&owner, setting)?;
         }
         let Some(client_id) = api.settings.first().filter(|s| !s.is_secret()) else {
             return Err(refuse(owner, "its first setting is the client id"));
@@ -272,7 +315,7 @@ pub fn registry(
                 "a status API has one secret, its client secret",
             ));
         }
-        api_views.push(StatusApiView {
+        Ok(StatusApiView {
             spec: api,
             id: api.resource.to_owned(),
             provider: api.provider,
@@ -280,10 +323,14 @@ pub fn registry(
             deployed: function.deployed.clone(),
             client_id: SettingView::new(client_id),
             settings: api.settings.iter().map(SettingView::new).collect(),
-        });
+        })
     }
+}
+
+/// Every scheme the JSON Schema lists: named in lower case, digits and underscores, once.
+fn check_schemes(schemes: &[AuthScheme]) -> Result<(), RegistryError> {
     let mut spelled = BTreeSet::new();
-    for scheme in &schemes {
+    for scheme in schemes {
         let name = scheme.as_str();
         if name.is_empty()
             || !name
@@ -299,11 +346,7 @@ pub fn registry(
             return Err(refuse(format!("scheme `{name}`"), "declared twice"));
         }
     }
-    Ok(Registry {
-        functions: views,
-        status_apis: api_views,
-        schemes,
-    })
+    Ok(())
 }
 
 fn check_source(f: &FunctionSpec, provider: &str, s: &SourceSpec) -> Result<(), RegistryError> {
