@@ -170,7 +170,19 @@ pub(crate) async fn measure(
         s.peak_rss_kib = peak_rss_kib(s.f.child.id());
     }
     let floor_ms = floor.ms_per_event();
+    print_figures(names, &mut subjects, floor_ms, memory);
 
+    Ok(())
+}
+
+/// The block of figures: a row per figure, a column per bootstrap; the floor, the cost at a
+/// memory size, and the ratio to the baseline when there is one.
+fn print_figures(
+    names: &[(&str, PathBuf)],
+    subjects: &mut [Subject],
+    floor_ms: f64,
+    memory: Option<u32>,
+) {
     row("", names.iter().map(|(name, _)| name.to_string()));
     let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1e3);
     row(
@@ -254,6 +266,4 @@ pub(crate) async fn measure(
             now.cpu_ms(now.dup_cpu_ns) / baseline.cpu_ms(baseline.dup_cpu_ns).max(f64::EPSILON),
         );
     }
-
-    Ok(())
 }
