@@ -204,6 +204,8 @@ console:
 # lints it is given in CLIPPY_ARGS. Run that way, one `cargo build` both lints (any warning fails
 # it) and builds what the tests run, so the dependencies are compiled once instead of once for the
 # lint and once for the build.
+# Where lint-rest's cargo checks build: apart from the tests' target, so both run at once.
+LINT_TARGET := target/lint
 CLIPPY_BUILD := RUSTC_WORKSPACE_WRAPPER=$$(command -v clippy-driver) CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
 
 .PHONY: lint
@@ -216,15 +218,17 @@ lint-rest: $(TOOLS_STAMP)
 	cargo fmt --all -- --check
 	$(VENV)/bin/cfn-lint template.yaml
 	SAM_CLI_TELEMETRY=0 AWS_REGION=$(REGION) $(VENV)/bin/sam validate --lint --template template.yaml
-	@# The idempotency crate as crates.io would take it: no missing metadata, no warning.
-	set -o pipefail; cargo package -p lambda-idempotency --no-verify --allow-dirty 2>&1 | tee target/package.log
-	! grep -q '^warning' target/package.log
+	@# The idempotency crate as crates.io would take it: no missing metadata, no warning. Its
+	@# checks build in a target directory of their own, so they run beside `make test`'s tests.
+	@mkdir -p $(LINT_TARGET)
+	set -o pipefail; CARGO_TARGET_DIR=$(LINT_TARGET) cargo package -p lambda-idempotency --no-verify --allow-dirty 2>&1 | tee $(LINT_TARGET)/package.log
+	! grep -q '^warning' $(LINT_TARGET)/package.log
 	@# Each of its features builds on its own, and with none (the protocol and its port alone).
-	cargo check -q -p lambda-idempotency --no-default-features
-	cargo check -q -p lambda-idempotency --no-default-features --features dynamodb
-	cargo check -q -p lambda-idempotency --no-default-features --features sqs,test-util
+	CARGO_TARGET_DIR=$(LINT_TARGET) cargo check -q -p lambda-idempotency --no-default-features
+	CARGO_TARGET_DIR=$(LINT_TARGET) cargo check -q -p lambda-idempotency --no-default-features --features dynamodb
+	CARGO_TARGET_DIR=$(LINT_TARGET) cargo check -q -p lambda-idempotency --no-default-features --features sqs,test-util
 	@# Its documentation, every public item documented (deny(missing_docs)) and every link whole.
-	RUSTDOCFLAGS='-D warnings' cargo doc -p lambda-idempotency --all-features --no-deps
+	RUSTDOCFLAGS='-D warnings' CARGO_TARGET_DIR=$(LINT_TARGET) cargo doc -p lambda-idempotency --all-features --no-deps
 
 # What `make test` needs, at once: the Python tools and Chromium come over the network while the
 # Rust build (linted as it builds: CLIPPY_BUILD) keeps the CPUs busy.
@@ -239,12 +243,15 @@ rust-build:
 	@# features the tests unify, and `cargo test` below builds nothing again.
 	$(CLIPPY_BUILD) cargo build --workspace --all-targets
 
-.PHONY: test
+.PHONY: test test-run
 test:
 	@$(MAKE) --no-print-directory -j3 --output-sync=target test-prepare
-	@$(MAKE) --no-print-directory lint-rest
 	@# The generated parts of the template and docs are the registry's: never stale.
 	$(KYC_LOCAL) generate --check
+	@# The lints beside the tests: the integration suite waits on the local server about half
+	@# the time, which leaves a core for them.
+	@$(MAKE) --no-print-directory -j2 --output-sync=target lint-rest test-run
+test-run:
 	KYC_MOTO_PYTHON=$(abspath $(PY)) $(CLIPPY_BUILD) cargo test --workspace
 
 .PHONY: fuzz
