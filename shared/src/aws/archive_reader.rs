@@ -42,7 +42,9 @@ pub struct Reader {
     pub bucket: String,
     /// The archive signing key whose public half checks attestations.
     signing_key: Option<String>,
-    trust: tokio::sync::OnceCell<Result<Trust, String>>,
+    /// The signing key's public half once read: a failed read is not kept, so a reader that
+    /// lives on (the `archive-replay` function) asks again rather than refusing every delivery.
+    trust: tokio::sync::OnceCell<Trust>,
     /// The archive keys table: each sealed delivery's data key, and the erasures.
     pub keys: Option<ArchiveKeyTable>,
     /// What a missing setting is called where this reader was given its settings.
@@ -102,9 +104,9 @@ impl Reader {
     }
 
     /// The archive signing key's public half, or why there is none.
-    pub async fn trust(&self) -> &Result<Trust, String> {
+    pub async fn trust(&self) -> Result<&Trust, String> {
         self.trust
-            .get_or_init(|| async {
+            .get_or_try_init(|| async {
                 match &self.signing_key {
                     Some(key) => crate::aws::trust(&self.sdk, key).await,
                     None => Err(format!(
@@ -294,7 +296,7 @@ impl Reader {
         };
         let versions = self.versions(&entry.key).await?;
         Ok(match self.trust().await {
-            Err(why) => Verdict::Refused(why.clone()),
+            Err(why) => Verdict::Refused(why),
             Ok(trust) => verdict::verify(
                 &entry.delivery,
                 &verdict::Check {

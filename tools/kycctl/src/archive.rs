@@ -109,6 +109,11 @@ impl Range {
             .as_deref()
             .map(|v| instant("--to", v, true))
             .transpose()?;
+        if let (Some(from), Some(to)) = (from, to) {
+            if to < from {
+                return Err(Failure::usage("--to is before --from"));
+            }
+        }
         Ok((from, to))
     }
 }
@@ -269,9 +274,7 @@ pub(crate) async fn verify_archive(
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
 ) -> Result<Vec<Checked>, Failure> {
-    if let Err(why) = reader.trust().await {
-        return Err(Failure::failed(why.clone()));
-    }
+    reader.trust().await.map_err(Failure::failed)?;
     let mut checked = Vec::new();
     for spec in specs {
         let (entries, unreadable) = reader.deliveries(spec.name, from, to).await?;
@@ -406,4 +409,22 @@ pub async fn replay(args: ReplayArgs) -> Result<Report, Failure> {
         json: json!(run),
         text,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Range;
+
+    #[test]
+    fn a_range_that_ends_before_it_starts_is_a_usage_failure_not_an_empty_listing() {
+        let range = |from: &str, to: &str| Range {
+            from: Some(from.to_owned()),
+            to: Some(to.to_owned()),
+        };
+        let refused = range("2026-01-02", "2026-01-01")
+            .instants()
+            .expect_err("reversed");
+        assert!(refused.usage && refused.message.contains("--to is before --from"));
+        assert!(range("2026-01-01", "2026-01-01").instants().is_ok());
+    }
 }
