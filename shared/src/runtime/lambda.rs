@@ -208,7 +208,9 @@ where
                 let left_ms = deadline_ms - chrono::Utc::now().timestamp_millis();
                 let budget =
                     std::time::Duration::from_millis(u64::try_from(left_ms).unwrap_or_default());
-                let (trace, span) = invocation_trace(&event.context, "sweep");
+                let trace = invocation_trace(&event.context);
+                let trace_id = trace.as_ref().map(|t| t.trace_id().to_owned());
+                let span = tracing::info_span!("sweep", trace_id);
                 let report = sweeper
                     .run_traced(chrono::Utc::now(), budget, trace)
                     .instrument(span)
@@ -229,7 +231,9 @@ pub async fn replay(
 ) -> Result<crate::replay::ReplayRun, lambda_runtime::Error> {
     let request: crate::replay::Request =
         serde_json::from_value(event.payload).map_err(|e| format!("not a replay request: {e}"))?;
-    let (trace, span) = invocation_trace(&event.context, "replay");
+    let trace = invocation_trace(&event.context);
+    let trace_id = trace.as_ref().map(|t| t.trace_id().to_owned());
+    let span = tracing::info_span!("replay", trace_id);
     Ok(replayer.answer(&request, trace).instrument(span).await?)
 }
 
@@ -245,20 +249,10 @@ pub async fn serve_replay(replayer: crate::replay::Replayer) -> Result<(), lambd
     .await
 }
 
-/// The trace Lambda handed the invocation (when it is X-Ray's), and a span of `name` carrying its
-/// id for every log line of the invocation.
-fn invocation_trace(
-    context: &lambda_runtime::Context,
-    name: &'static str,
-) -> (Option<crate::trace::TraceHeader>, tracing::Span) {
-    let trace = context
+/// The trace Lambda handed the invocation, when it is X-Ray's.
+fn invocation_trace(context: &lambda_runtime::Context) -> Option<crate::trace::TraceHeader> {
+    context
         .xray_trace_id
         .as_deref()
-        .and_then(crate::trace::TraceHeader::parse);
-    let trace_id = trace.as_ref().map(|t| t.trace_id().to_owned());
-    let span = match name {
-        "sweep" => tracing::info_span!("sweep", trace_id),
-        _ => tracing::info_span!("replay", trace_id),
-    };
-    (trace, span)
+        .and_then(crate::trace::TraceHeader::parse)
 }
