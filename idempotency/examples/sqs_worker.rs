@@ -13,7 +13,7 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 use std::time::SystemTime;
 
 /// One day: a message redelivered within it is recognized.
-const TTL_SECS: u64 = 86_400;
+const TTL: std::time::Duration = std::time::Duration::from_secs(86_400);
 
 async fn apply(body: &str) -> Result<(), Fault> {
     // The effect: write a row, call an API, send an e-mail ...
@@ -53,7 +53,7 @@ async fn main() -> Result<(), Error> {
     let table = std::env::var("IDEMPOTENCY_TABLE")?;
     let idempotency = Idempotency::new(
         DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&sdk), table),
-        TTL_SECS,
+        TTL,
     );
     let idempotency = &idempotency;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {

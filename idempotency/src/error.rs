@@ -68,7 +68,7 @@ impl Fault {
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
 #[cfg(feature = "dynamodb")]
-/// Error codes by which AWS asks the caller to slow down.
+/// Error codes by which AWS services ask the caller to slow down.
 const THROTTLING_CODES: &[&str] = &[
     "ThrottlingException",
     "Throttling",
@@ -76,28 +76,30 @@ const THROTTLING_CODES: &[&str] = &[
     "RequestLimitExceeded",
     "RequestThrottled",
     "TooManyRequestsException",
-    "KMS.ThrottlingException",
+    "SlowDown",
 ];
 #[cfg(feature = "dynamodb")]
-/// Error codes by which DynamoDB refuses the request itself: retrying cannot help.
-const DYNAMODB_REFUSAL_CODES: &[&str] = &["ValidationException", "SerializationException"];
+/// Error codes by which DynamoDB (and the other services of AWS's JSON protocol) refuse the
+/// request itself: retrying cannot help.
+const REFUSAL_CODES: &[&str] = &["ValidationException", "SerializationException"];
 
 #[cfg(feature = "dynamodb")]
-/// The `Fault` of a DynamoDB SDK error: timeouts and throttling (codes every AWS service shares)
-/// are told apart from outages, DynamoDB's refusals of the request itself are `Rejected`; the
-/// detail is the SDK's whole error chain (the SDK never puts request bodies into its errors).
-pub(crate) fn classify<E, R>(operation: &'static str, e: SdkError<E, R>) -> Fault
+/// The `Fault` of an AWS SDK error (every service's SDK crate shares this `SdkError`): timeouts
+/// and throttling are told apart from outages, and DynamoDB's refusals of the request itself are
+/// `Rejected`; the detail is the SDK's whole error chain (the SDK never puts request bodies into
+/// its errors). A caller of other services that refuse with codes of their own reads
+/// `ProvideErrorMetadata::code` first and turns an `Unavailable` into a `Rejected` for those.
+pub fn classify<E, R>(operation: &'static str, e: SdkError<E, R>) -> Fault
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    let refusal_codes = DYNAMODB_REFUSAL_CODES;
     let kind = match &e {
         SdkError::TimeoutError(_) => FaultKind::Timeout,
         SdkError::DispatchFailure(d) if d.is_timeout() => FaultKind::Timeout,
         _ => match e.code() {
             Some(c) if THROTTLING_CODES.contains(&c) => FaultKind::Throttled,
-            Some(c) if refusal_codes.contains(&c) => FaultKind::Rejected,
+            Some(c) if REFUSAL_CODES.contains(&c) => FaultKind::Rejected,
             _ => FaultKind::Unavailable,
         },
     };

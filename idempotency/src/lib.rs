@@ -72,11 +72,13 @@ mod store;
 
 #[cfg(feature = "dynamodb")]
 pub use dynamodb::{DynamoDbStore, DYNAMODB_ACTIONS};
+#[cfg(feature = "dynamodb")]
+pub use error::classify;
 pub use error::{Fault, FaultKind};
 #[cfg(any(test, feature = "test-util"))]
 pub use memory::{MemoryStore, Record};
 pub use run::{
     fingerprint, Attempt, Completed, Completion, Config, Idempotency, NotCommitted, Run, RunError,
-    LEASE_MARGIN_MS, MAX_INVOCATION_MS, MAX_LEASE_SECS,
+    LEASE_MARGIN, MAX_INVOCATION,
 };
 pub use store::{Claim, ClaimOutcome, IdempotencyStore, Settled, COMPLETED, IN_PROGRESS};

@@ -2,17 +2,15 @@
 
 use crate::{Claim, ClaimOutcome, Fault, IdempotencyStore, Settled};
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
 
 /// How long after the invocation's deadline a claim stays protected by default: covers clock
 /// skew between Lambda hosts and the time DynamoDB takes to see the claim.
-pub const LEASE_MARGIN_MS: i64 = 10_000;
+pub const LEASE_MARGIN: Duration = Duration::from_secs(10);
 /// Lambda's longest possible timeout (15 minutes): no invocation's deadline is further away, so
-/// no lease is longer than this plus the lease margin.
-pub const MAX_INVOCATION_MS: i64 = 900_000;
-/// The longest lease a claim can carry with the default margin, in seconds.
-pub const MAX_LEASE_SECS: u64 = ((MAX_INVOCATION_MS + LEASE_MARGIN_MS) / 1000) as u64;
+/// a deadline further off is cut to this, and no lease is longer than this plus the lease margin.
+pub const MAX_INVOCATION: Duration = Duration::from_secs(900);
 
 /// How `Idempotency` runs: how long records are remembered, how long a claim outlives its
 /// invocation, how the invocation's time is shared out, and what a reused key with another
@@ -39,14 +37,14 @@ impl Config {
     pub fn new(ttl: Duration) -> Self {
         Self {
             ttl,
-            lease_margin: Duration::from_millis(LEASE_MARGIN_MS.unsigned_abs()),
+            lease_margin: LEASE_MARGIN,
             answer_reserve: Duration::from_millis(300),
             step_reserve: Duration::from_millis(1_000),
             reject_payload_mismatch: false,
         }
     }
 
-    /// How long a claim outlives the invocation's deadline (default `LEASE_MARGIN_MS`): another
+    /// How long a claim outlives the invocation's deadline (default `LEASE_MARGIN`): another
     /// attempt may take the key over once the lease has run out.
     pub fn with_lease_margin(mut self, margin: Duration) -> Self {
         self.lease_margin = margin;
@@ -90,26 +88,26 @@ pub struct Attempt<'a> {
     /// A hash of the request (`fingerprint`): stored with the record, so a later attempt under
     /// the same key with another request can be told apart.
     pub fingerprint: String,
-    /// The attempt's clock, epoch ms.
-    pub now_ms: i64,
-    /// When the invocation ends, epoch ms: the lease and every call's time budget derive from it.
-    pub deadline_ms: i64,
+    /// The attempt's clock.
+    pub now: SystemTime,
+    /// When the invocation ends: the lease and every call's time budget derive from it.
+    pub deadline: SystemTime,
 }
 
 impl<'a> Attempt<'a> {
-    /// An attempt under `key` of the request whose `fingerprint` is given, at `now_ms`, in an
-    /// invocation that ends at `deadline_ms` (both epoch ms).
+    /// An attempt under `key` of the request whose `fingerprint` is given, at `now`, in an
+    /// invocation that ends at `deadline`.
     pub fn new(
         key: &'a str,
         fingerprint: impl Into<String>,
-        now_ms: i64,
-        deadline_ms: i64,
+        now: SystemTime,
+        deadline: SystemTime,
     ) -> Self {
         Self {
             key,
             fingerprint: fingerprint.into(),
-            now_ms,
-            deadline_ms,
+            now,
+            deadline,
         }
     }
 
@@ -120,17 +118,19 @@ impl<'a> Attempt<'a> {
         fingerprint: impl Into<String>,
         deadline: std::time::SystemTime,
     ) -> Self {
-        let ms = |t: std::time::SystemTime| {
-            t.duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        };
-        Self::new(
-            key,
-            fingerprint,
-            ms(std::time::SystemTime::now()),
-            ms(deadline),
-        )
+        Self::new(key, fingerprint, SystemTime::now(), deadline)
     }
+}
+
+/// A time as the store's records keep it: milliseconds since the Unix epoch (0 before it).
+fn epoch_ms(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// A duration in whole milliseconds, as an epoch-ms sum takes it.
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2)
 }
 
 /// What an attempt found or did.
@@ -263,9 +263,9 @@ pub struct Idempotency<S> {
 }
 
 impl<S: IdempotencyStore> Idempotency<S> {
-    /// Records are remembered `ttl_secs` after their claim; everything else as `Config::new`.
-    pub fn new(store: S, ttl_secs: u64) -> Self {
-        Self::with_config(store, Config::new(Duration::from_secs(ttl_secs)))
+    /// Records are remembered `ttl` after their claim; everything else as `Config::new`.
+    pub fn new(store: S, ttl: Duration) -> Self {
+        Self::with_config(store, Config::new(ttl))
     }
 
     /// Runs on `store` with `config`.
@@ -295,20 +295,19 @@ impl<S: IdempotencyStore> Idempotency<S> {
         F: FnOnce(&Claim) -> Fut,
         Fut: Future<Output = Result<(T, Completion), E>>,
     {
-        let deadline_ms = attempt
-            .deadline_ms
-            .min(attempt.now_ms.saturating_add(MAX_INVOCATION_MS));
+        let now_ms = epoch_ms(attempt.now);
+        let deadline_ms =
+            epoch_ms(attempt.deadline).min(now_ms.saturating_add(millis(MAX_INVOCATION)));
         let ttl = i64::try_from(self.config.ttl.as_secs()).unwrap_or(i64::MAX / 2000);
-        let margin = i64::try_from(self.config.lease_margin.as_millis()).unwrap_or(i64::MAX / 2);
         let claim = Claim {
             key: attempt.key.to_owned(),
             owner: Claim::new_owner(),
-            lease_expires_at_ms: deadline_ms.saturating_add(margin),
-            expires_at_s: attempt.now_ms.div_euclid(1000).saturating_add(ttl),
+            lease_expires_at_ms: deadline_ms.saturating_add(millis(self.config.lease_margin)),
+            expires_at_s: now_ms.div_euclid(1000).saturating_add(ttl),
             payload_hash: attempt.fingerprint.clone(),
-            now_ms: attempt.now_ms,
+            now_ms,
         };
-        let budget = Budget::new(attempt.now_ms, deadline_ms, &self.config);
+        let budget = Budget::new(now_ms, deadline_ms, &self.config);
 
         let claimed = budget
             .run(2, self.store.claim(&claim))
@@ -399,7 +398,12 @@ mod tests {
     use std::sync::Arc;
 
     fn attempt(key: &str, now_ms: i64) -> Attempt<'_> {
-        Attempt::new(key, "f", now_ms, now_ms + 3_000)
+        Attempt::new(key, "f", at(now_ms), at(now_ms + 3_000))
+    }
+
+    /// The time `ms` after the epoch.
+    fn at(ms: i64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_millis(ms.unsigned_abs())
     }
 
     fn now() -> i64 {
@@ -427,7 +431,7 @@ mod tests {
 
     #[tokio::test]
     async fn runs_once_then_reports_done() {
-        let idem = Idempotency::new(MemoryStore::default(), 60);
+        let idem = Idempotency::new(MemoryStore::default(), Duration::from_secs(60));
         let runs = Arc::new(AtomicUsize::new(0));
         let t = now();
         assert_eq!(
@@ -461,15 +465,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_unit_result_is_marked_completed_and_an_attempt_reads_the_system_clock() {
-        let idem = Idempotency::new(MemoryStore::default(), 60);
+        let idem = Idempotency::new(MemoryStore::default(), Duration::from_secs(60));
         let deadline = std::time::SystemTime::now() + Duration::from_secs(10);
         let first = Attempt::before("u", "f", deadline);
-        let wall = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or_default();
-        assert!((wall - first.now_ms).abs() < 1_000, "{}", first.now_ms);
-        assert!((first.deadline_ms - first.now_ms - 10_000).abs() < 1_000);
+        let wall = epoch_ms(SystemTime::now());
+        let (now_ms, deadline_ms) = (epoch_ms(first.now), epoch_ms(first.deadline));
+        assert!((wall - now_ms).abs() < 1_000, "{now_ms}");
+        assert!((deadline_ms - now_ms - 10_000).abs() < 1_000);
         let ran = idem
             .run(&first, |_| async { Ok::<_, Fault>(((), Completion::Mark)) })
             .await;
@@ -491,7 +493,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_operation_frees_the_key() {
-        let idem = Idempotency::new(MemoryStore::default(), 60);
+        let idem = Idempotency::new(MemoryStore::default(), Duration::from_secs(60));
         let runs = Arc::new(AtomicUsize::new(0));
         let t = now();
         assert!(matches!(
@@ -507,7 +509,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_live_claim_holds_and_a_lapsed_one_is_taken_over() {
-        let idem = Idempotency::new(MemoryStore::default(), 60);
+        let idem = Idempotency::new(MemoryStore::default(), Duration::from_secs(60));
         let runs = Arc::new(AtomicUsize::new(0));
         let t = now();
         idem.store().insert(
@@ -534,7 +536,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_store_fault_runs_nothing() {
-        let idem = Idempotency::new(MemoryStore::default(), 60);
+        let idem = Idempotency::new(MemoryStore::default(), Duration::from_secs(60));
         idem.store().set_failing(true);
         let runs = Arc::new(AtomicUsize::new(0));
         assert!(matches!(
@@ -547,7 +549,7 @@ mod tests {
     // On tokio's paused clock: the deadline is checked, not this machine's speed.
     #[tokio::test(start_paused = true)]
     async fn a_hanging_operation_is_stopped_in_time_to_release_the_claim() {
-        let idem = Idempotency::new(MemoryStore::default(), 60);
+        let idem = Idempotency::new(MemoryStore::default(), Duration::from_secs(60));
         let started = Instant::now();
         let out = idem
             .run(&attempt("k", now()), |_| {
@@ -568,12 +570,12 @@ mod tests {
         let idem = Idempotency::with_config(MemoryStore::default(), config);
         let runs = Arc::new(AtomicUsize::new(0));
         let t = now();
-        let first = Attempt::new("k", fingerprint(b"{\"amount\":1}"), t, t + 3_000);
+        let first = Attempt::new("k", fingerprint(b"{\"amount\":1}"), at(t), at(t + 3_000));
         assert_eq!(
             idem.run(&first, counted(&runs, false)).await,
             Ok(Run::Ran(1))
         );
-        let same = Attempt::new("k", fingerprint(b"{\"amount\":1}"), t, t + 3_000);
+        let same = Attempt::new("k", fingerprint(b"{\"amount\":1}"), at(t), at(t + 3_000));
         assert!(matches!(
             idem.run(&same, counted(&runs, false)).await,
             Ok(Run::AlreadyDone {
@@ -581,7 +583,7 @@ mod tests {
                 ..
             })
         ));
-        let other = Attempt::new("k", fingerprint(b"{\"amount\":2}"), t, t + 3_000);
+        let other = Attempt::new("k", fingerprint(b"{\"amount\":2}"), at(t), at(t + 3_000));
         assert_eq!(
             idem.run(&other, counted(&runs, false)).await,
             Err(RunError::PayloadMismatch)
@@ -600,7 +602,7 @@ mod tests {
     #[tokio::test]
     async fn done_is_the_stores_own_completion_and_is_not_marked_again() {
         let store = Arc::new(MemoryStore::default());
-        let idem = Idempotency::new(store.clone(), 60);
+        let idem = Idempotency::new(store.clone(), Duration::from_secs(60));
         let t = now();
         let out = idem
             .run(&attempt("k", t), |claim: &Claim| {
@@ -624,7 +626,7 @@ mod tests {
     #[tokio::test]
     async fn the_proof_of_another_claim_does_not_complete_this_one() {
         let store = Arc::new(MemoryStore::default());
-        let idem = Idempotency::new(store.clone(), 60);
+        let idem = Idempotency::new(store.clone(), Duration::from_secs(60));
         let t = now();
         let other = Claim::new("other", "someone", t + 60_000, t / 1000 + 60, "f", t);
         assert_eq!(store.claim(&other).await, Ok(ClaimOutcome::Claimed));

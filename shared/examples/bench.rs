@@ -5,8 +5,8 @@
 use chrono::Utc;
 use http::{HeaderMap, HeaderValue};
 use kyc_intake::config;
+use kyc_intake::intake::memory::MemorySink;
 use kyc_intake::intake::normalize::normalize;
-use kyc_intake::memory::MemorySink;
 use kyc_intake::sources::cashfree::{
     self,
     signature::{sign, SIGNATURE_HEADER, TIMESTAMP_HEADER},
@@ -94,7 +94,7 @@ fn main() {
     let pipeline = Pipeline::new(
         sources,
         MemoryStore::default(),
-        MemorySink::default(),
+        std::sync::Arc::new(MemorySink::default()),
         common.settings,
     )
     .with_metrics(std::sync::Arc::new(kyc_intake::metrics::Discard));
@@ -157,7 +157,7 @@ fn bootstrap_parts(n: usize, body: &str, rt: &tokio::runtime::Runtime) {
     report("API Gateway event -> lambda_http::Request", n, started);
 
     // The request's JSON log line, as `telemetry::init` formats it, written nowhere.
-    let subscriber = kyc_intake::telemetry::json_lines(std::io::sink).finish();
+    let subscriber = kyc_intake::runtime::telemetry::json_lines(std::io::sink).finish();
     let started = Instant::now();
     tracing::subscriber::with_default(subscriber, || {
         for _ in 0..n {

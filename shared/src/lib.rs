@@ -18,30 +18,28 @@
 //!   it; one entry per kind of function (`webhook`, `journey_worker`, `journey_sweeper`,
 //!   `archive_replay`).
 //!
-//! Beside them: `config` (the environment and secret values), `event` (the schema), `ports`,
-//! `metrics`, `telemetry`, `trace`.
-//! Lambda's own types stay in `runtime/`, but for one: the journey worker (`journeys/worker`)
-//! reads SQS batches as `aws_lambda_events` types. No module imports one that imports it back (a
-//! test holds this).
+//! Beside them: `config` (the environment and secret values), `event` (the schema), `fault` (what every port reports),
+//! `metrics`, `trace`.
+//! Lambda's own types stay in `runtime/`, and each room's in-memory fakes for tests beside the
+//! ports they fake (`intake::memory`, `journeys::memory`). No module imports one that imports it
+//! back (tests hold these).
 #![forbid(unsafe_code)]
 
 pub mod aws;
 pub mod config;
 pub mod event;
+pub mod fault;
 pub mod intake;
 pub mod journeys;
-#[cfg(any(test, feature = "test-util"))]
-pub mod memory;
 pub mod metrics;
-pub mod ports;
 pub mod replay;
 pub mod runtime;
 pub mod secrets;
 pub mod sources;
-pub mod telemetry;
 pub mod trace;
 
 pub use event::KycEvent;
 pub use intake::inbound::Inbound;
-pub use intake::pipeline::{Outcome, Pipeline, Refusal};
+pub use intake::outcome::{Outcome, Refusal};
+pub use intake::pipeline::Pipeline;
 pub use intake::settings::Settings;

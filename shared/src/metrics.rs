@@ -17,7 +17,7 @@
 //! | `RefusedSender`, `RefusedInvalid` | Count | none (the journey worker, a record it refused) |
 //!
 //! Every document carries a `level` that Lambda's log-level filter keeps at the configured level
-//! (`telemetry::metrics_level`). Dimension values are the source name, the variable name, the response's `status`/`error` code and the event
+//! (`metrics_level`). Dimension values are the source name, the variable name, the response's `status`/`error` code and the event
 //! type: a small, fixed set; never an id, a secret or anything a request chooses freely.
 //!
 //! A small module rather than `metrics_cloudwatch_embedded`: that crate aggregates through the
@@ -217,7 +217,7 @@ pub fn counts(values: &[(&'static str, usize)], timestamp_ms: i64) -> String {
 /// `level` as INFO, so at WARN and above a document without one would be dropped and every
 /// alarm built on it would go blind.
 fn document(mut root: Map<String, Value>, directives: Vec<Directive>, timestamp_ms: i64) -> String {
-    root.insert("level".into(), crate::telemetry::metrics_level().into());
+    root.insert("level".into(), metrics_level().into());
     let metadata = Metadata {
         timestamp: timestamp_ms,
         cloudwatch_metrics: directives,
@@ -339,9 +339,43 @@ pub fn check_emf(document: &str) -> Result<Map<String, Value>, String> {
     Ok(values)
 }
 
+/// The `level` of the metric documents: the lowest level Lambda's log-level filter keeps at
+/// `configured` (an `AWS_LAMBDA_LOG_LEVEL` value). `INFO` at `INFO` and below; the configured
+/// level above it, so `WARN`, `ERROR` and `FATAL` keep every metric.
+pub fn metrics_level_for(configured: &str) -> &'static str {
+    match configured.trim().to_ascii_uppercase().as_str() {
+        "WARN" => "WARN",
+        "ERROR" => "ERROR",
+        "FATAL" => "FATAL",
+        _ => "INFO",
+    }
+}
+
+/// `metrics_level_for` the process's `AWS_LAMBDA_LOG_LEVEL`, read once.
+pub fn metrics_level() -> &'static str {
+    static LEVEL: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+    LEVEL.get_or_init(|| {
+        metrics_level_for(&std::env::var("AWS_LAMBDA_LOG_LEVEL").unwrap_or_default())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metric_documents_carry_a_level_the_lambda_filter_keeps() {
+        // Lambda's order; a line passes when its level is at or above the configured one.
+        let order = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
+        let rank = |l: &str| order.iter().position(|o| *o == l).expect("a Lambda level");
+        for configured in order {
+            let level = metrics_level_for(configured);
+            assert!(rank(level) >= rank(configured), "{configured}: {level}");
+            assert!(rank(level) >= rank("INFO"), "never below INFO");
+        }
+        assert_eq!(metrics_level_for(""), "INFO");
+        assert_eq!(metrics_level_for("warn"), "WARN");
+    }
 
     fn base() -> RequestMetrics<'static> {
         RequestMetrics {

@@ -5,9 +5,9 @@
 use chrono::{TimeZone, Utc};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use kyc_intake::config;
+use kyc_intake::intake::memory::MemorySink;
 use kyc_intake::intake::normalize::{self, sqs_accepts};
 use kyc_intake::intake::settings::QUEUE_MAX_MESSAGE_BYTES;
-use kyc_intake::memory::MemorySink;
 use kyc_intake::secrets::secret::{Secret, SecretList};
 use kyc_intake::sources::cashfree::signature::{
     sign, CashfreeAuth, Legacy, SIGNATURE_HEADER, TIMESTAMP_HEADER,
@@ -282,10 +282,11 @@ fn the_pipeline_never_panics_and_refusals_write_nothing() {
         .enable_time()
         .build()
         .expect("runtime");
+    let sink = std::sync::Arc::new(MemorySink::default());
     let pipeline = Pipeline::new(
         all_sources(),
         MemoryStore::default(),
-        MemorySink::default(),
+        sink.clone(),
         kyc_intake::Settings {
             ttl_secs: 3600 * 48,
             max_body_bytes: 300,
@@ -332,12 +333,12 @@ fn the_pipeline_never_panics_and_refusals_write_nothing() {
             deadline_ms: None,
             trace: None,
         };
-        let messages_before = pipeline.sink().messages().len();
+        let messages_before = sink.messages().len();
         let records_before = pipeline.store().records().len();
         let out = rt.block_on(pipeline.process(&req, Utc::now()));
         match out {
             Outcome::Refused(r) => {
-                prop_assert_eq!(pipeline.sink().messages().len(), messages_before);
+                prop_assert_eq!(sink.messages().len(), messages_before);
                 prop_assert_eq!(pipeline.store().records().len(), records_before);
                 if body.len() > 300 {
                     prop_assert!(matches!(r, Refusal::PayloadTooLarge | Refusal::UnknownRoute));

@@ -322,6 +322,53 @@ fn no_folder_imports_one_that_imports_it_back() {
     assert!(report.is_empty(), "folder circles: {report:#?}");
 }
 
+/// The crates of Lambda's own types: its events, its HTTP request, its runtime.
+const LAMBDA_CRATES: &[&str] = &["aws_lambda_events", "lambda_http", "lambda_runtime"];
+
+#[test]
+fn lambdas_own_types_are_read_in_runtime_alone() {
+    let mut known = BTreeMap::new();
+    modules(&src(), &src(), &mut known);
+    let outside: Vec<String> = known
+        .iter()
+        .filter(|(module, _)| module.first().is_some_and(|room| room != "runtime"))
+        .filter_map(|(module, path)| {
+            let code = code(&std::fs::read_to_string(path).expect("a source file"));
+            let named: Vec<&str> = LAMBDA_CRATES
+                .iter()
+                .copied()
+                .filter(|c| code.contains(&format!("{c}::")))
+                .collect();
+            (!named.is_empty()).then(|| format!("{}: {}", name(module), named.join(", ")))
+        })
+        .collect();
+    assert!(
+        outside.is_empty(),
+        "Lambda's types outside runtime/: {outside:#?}"
+    );
+}
+
+#[test]
+fn the_fakes_for_tests_are_built_for_tests_alone() {
+    let mut known = BTreeMap::new();
+    modules(&src(), &src(), &mut known);
+    let mut ungated = Vec::new();
+    for (module, path) in &known {
+        let text = std::fs::read_to_string(path).expect("a source file");
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let declares = line.trim_start().trim_start_matches("pub ");
+            if declares == "mod memory;" && !lines[..i].last().is_some_and(|l| l.contains("cfg(")) {
+                ungated.push(name(module));
+            }
+        }
+    }
+    assert!(
+        ungated.is_empty(),
+        "a `memory` module outside cfg(test/test-util): {ungated:?}"
+    );
+}
+
 #[test]
 fn the_cycle_check_sees_a_circle_through_a_use_group_a_child_and_super() {
     let dir = std::env::temp_dir().join(format!("structure-{}", std::process::id()));

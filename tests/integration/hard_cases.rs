@@ -4,16 +4,16 @@
 //! invocation.
 
 use kyc_intake::aws::SqsSink;
+use kyc_intake::fault::FaultKind;
+use kyc_intake::intake::queue::{EventSink, OutgoingMessage};
 use kyc_intake::intake::settings::MAX_BODY_BYTES_LIMIT;
-use kyc_intake::ports::{
-    Claim, ClaimOutcome, EventSink, FaultKind, IdempotencyStore, OutgoingMessage, Settled,
-};
 use kyc_intake::KycEvent;
 use kyc_intake_tests::{
     call, endpoint, local_sdk_config, s, ApiRequest, Dead, Stack, DIGILOCKER_TOKEN,
 };
 use lambda_http::RequestExt;
 use lambda_idempotency::DynamoDbStore;
+use lambda_idempotency::{Claim, ClaimOutcome, IdempotencyStore, Settled};
 
 const VKYC: &str = "/webhooks/cashfree/vkyc";
 const HV_DIGILOCKER: &str = "/webhooks/hyperverge/digilocker";

@@ -330,22 +330,25 @@ async fn the_same_batch_twice_a_crash_mid_batch_and_fifty_concurrent_workers_eac
     // A worker killed after the first two records: they are applied, nothing is deleted.
     let mut first_half = batch.clone();
     first_half.records.truncate(2);
-    assert!(worker
-        .handle(&first_half, deadline())
-        .await
-        .batch_item_failures
-        .is_empty());
+    assert!(
+        kyc_intake::runtime::lambda::worker_batch(&worker, &first_half, deadline())
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
     // The whole batch redelivered, twice, and to 50 workers at once.
-    assert!(worker
-        .handle(&batch, deadline())
-        .await
-        .batch_item_failures
-        .is_empty());
-    assert!(worker
-        .handle(&batch, deadline())
-        .await
-        .batch_item_failures
-        .is_empty());
+    assert!(
+        kyc_intake::runtime::lambda::worker_batch(&worker, &batch, deadline())
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
+    assert!(
+        kyc_intake::runtime::lambda::worker_batch(&worker, &batch, deadline())
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
     let mut racers = Vec::new();
     for _ in 0..50 {
         let (_, w) = stack
@@ -353,7 +356,10 @@ async fn the_same_batch_twice_a_crash_mid_batch_and_fifty_concurrent_workers_eac
             .await;
         let batch = batch.clone();
         racers.push(tokio::spawn(async move {
-            w.handle(&batch, deadline()).await.batch_item_failures.len()
+            kyc_intake::runtime::lambda::worker_batch(&w, &batch, deadline())
+                .await
+                .batch_item_failures
+                .len()
         }));
     }
     for r in racers {

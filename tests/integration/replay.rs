@@ -265,7 +265,10 @@ async fn an_event_unrecognized_when_it_arrived_is_applied_as_the_type_the_mappin
     let old = Pipeline::new(
         vec![Source::new(&OLD_VKYC, auth)],
         DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&sdk), stack.table.clone()),
-        SqsSink::new(aws_sdk_sqs::Client::new(&sdk), stack.queue_url.clone()),
+        std::sync::Arc::new(SqsSink::new(
+            aws_sdk_sqs::Client::new(&sdk),
+            stack.queue_url.clone(),
+        )),
         Settings {
             ttl_secs: 3_600,
             max_body_bytes: 262_144,

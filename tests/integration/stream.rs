@@ -328,7 +328,7 @@ async fn a_failed_publish_leaves_the_record_on_the_queue_and_its_next_delivery_p
         .expect("source");
     let batch = source.receive(0).await.expect("receive").expect("a batch");
     let deadline = chrono::Utc::now().timestamp_millis() + 10_000;
-    let response = unreachable.handle(&batch, deadline).await;
+    let response = kyc_intake::runtime::lambda::worker_batch(&unreachable, &batch, deadline).await;
     assert_eq!(response.batch_item_failures.len(), 1, "not acknowledged");
     let failed: Vec<String> = response
         .batch_item_failures

@@ -345,7 +345,10 @@ impl Stack {
         Pipeline::new(
             sources,
             DynamoDbStore::new(aws_sdk_dynamodb::Client::new(ddb_sdk), common.table),
-            SqsSink::new(aws_sdk_sqs::Client::new(sqs_sdk), common.queue_url),
+            Arc::new(SqsSink::new(
+                aws_sdk_sqs::Client::new(sqs_sdk),
+                common.queue_url,
+            )),
             common.settings,
         )
         .with_archive(

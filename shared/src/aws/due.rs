@@ -2,10 +2,10 @@
 
 use super::fault::fault;
 use super::item::{n, s};
+use crate::fault::Fault;
 use crate::journeys::completeness::OpenJourney;
 use crate::journeys::sweeper::{DueJourneys, Page};
 use crate::journeys::worker::{journey_hash, SWEEP_SHARD_OPEN};
-use crate::ports::PortError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
 
@@ -66,7 +66,7 @@ impl DynamoDueJourneys {
 }
 
 impl DueJourneys for DynamoDueJourneys {
-    async fn due(&self, now_ms: i64, after: Option<(String, i64)>) -> Result<Page, PortError> {
+    async fn due(&self, now_ms: i64, after: Option<(String, i64)>) -> Result<Page, Fault> {
         use crate::aws::journey_table::{attr as j, DUE_INDEX};
         let start = after.map(|(pk, due)| {
             [

@@ -1,14 +1,13 @@
-//! One classifier of AWS SDK errors for every adapter here: the port fault of an error of any of
-//! the services this library calls.
+//! One classifier of AWS SDK errors for every adapter here: the idempotency crate's (timeouts,
+//! throttling, DynamoDB's refusals), with the codes by which the other services this library
+//! calls refuse a request itself.
 
-use crate::ports::{FaultKind, PortError};
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use crate::fault::{Fault, FaultKind};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
-/// Codes by which DynamoDB, SQS, S3 or Secrets Manager refuse a request itself: no retry can fix
-/// it (a message SQS will not take, a malformed parameter).
+/// Codes by which SQS, S3, SNS, KMS or Secrets Manager refuse a request itself: no retry can fix
+/// it (a message SQS will not take, a malformed parameter). DynamoDB's are the crate's.
 const REFUSAL_CODES: &[&str] = &[
-    "ValidationException",
-    "SerializationException",
     "InvalidMessageContents",
     "InvalidParameterValue",
     "InvalidParameterException",
@@ -19,33 +18,17 @@ const REFUSAL_CODES: &[&str] = &[
     "InvalidArgument",
 ];
 
-/// Codes by which any AWS service asks the caller to slow down.
-const THROTTLING_CODES: &[&str] = &[
-    "ThrottlingException",
-    "Throttling",
-    "ProvisionedThroughputExceededException",
-    "RequestLimitExceeded",
-    "RequestThrottled",
-    "TooManyRequestsException",
-    "SlowDown",
-    "KMS.ThrottlingException",
-];
-
 /// The port fault of any AWS SDK error of the services this library calls: throttling, timeouts
 /// and refusals told apart from outages, the SDK's error chain (never a request body) as detail.
-pub fn fault<E, R>(operation: &'static str, e: SdkError<E, R>) -> PortError
+pub fn fault<E, R>(operation: &'static str, e: SdkError<E, R>) -> Fault
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    let kind = match &e {
-        SdkError::TimeoutError(_) => FaultKind::Timeout,
-        SdkError::DispatchFailure(d) if d.is_timeout() => FaultKind::Timeout,
-        _ => match e.code() {
-            Some(c) if THROTTLING_CODES.contains(&c) => FaultKind::Throttled,
-            Some(c) if REFUSAL_CODES.contains(&c) => FaultKind::Rejected,
-            _ => FaultKind::Unavailable,
-        },
-    };
-    PortError::new(operation, kind, DisplayErrorContext(e).to_string())
+    let refused = e.code().is_some_and(|c| REFUSAL_CODES.contains(&c));
+    let mut fault = Fault::from(lambda_idempotency::classify(operation, e));
+    if refused && fault.kind == FaultKind::Unavailable {
+        fault.kind = FaultKind::Rejected;
+    }
+    fault
 }

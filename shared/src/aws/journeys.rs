@@ -2,13 +2,14 @@
 
 use super::fault::fault;
 use super::item::{entry_value, item_bytes, n, s, value_bytes};
+use crate::fault::{Fault, FaultKind};
 use crate::journeys::stream::Published;
 use crate::journeys::worker::{
     Applied, JourneyStore, JourneyUpdate, Seen, Sweep, UpdateKind, SWEEP_SHARD_OPEN,
     SWEEP_SHARD_STALLED,
 };
-use crate::ports::{Claim, FaultKind, PortError};
 use aws_sdk_dynamodb::types::AttributeValue;
+use lambda_idempotency::Claim;
 use lambda_idempotency::{Completed, DynamoDbStore, NotCommitted};
 
 /// How one apply transaction ended.
@@ -21,9 +22,9 @@ enum Transacted {
 /// An `Update` as an item of a `TransactWriteItems`.
 fn transaction_item(
     update: aws_sdk_dynamodb::types::builders::UpdateBuilder,
-) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, PortError> {
+) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, Fault> {
     let update = update.build().map_err(|e| {
-        PortError::new(
+        Fault::new(
             "DynamoDB TransactWriteItems",
             FaultKind::Rejected,
             e.to_string(),
@@ -115,7 +116,7 @@ impl DynamoJourneys {
 
     /// The journey as it is now: what decides an apply, the write's guard, and its timeline's
     /// entries' sizes (oldest first) and the rest of the item's size.
-    async fn seen(&self, pk: &str) -> Result<(Seen, Guard, Sizes), PortError> {
+    async fn seen(&self, pk: &str) -> Result<(Seen, Guard, Sizes), Fault> {
         use crate::aws::journey_table::attr as j;
         let out = self
             .client
@@ -202,7 +203,7 @@ impl DynamoJourneys {
         update: &JourneyUpdate,
         newest: bool,
         guard: Guard,
-    ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, PortError> {
+    ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, Fault> {
         use crate::aws::journey_table::attr as j;
         let builder = aws_sdk_dynamodb::types::Update::builder()
             .table_name(&self.table)
@@ -237,7 +238,7 @@ impl DynamoJourneys {
         &self,
         update: &JourneyUpdate,
         guard: Guard,
-    ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, PortError> {
+    ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, Fault> {
         use crate::aws::journey_table::attr as j;
         let b = aws_sdk_dynamodb::types::Update::builder()
             .table_name(&self.table)
@@ -264,7 +265,7 @@ impl DynamoJourneys {
         journey: Option<aws_sdk_dynamodb::types::TransactWriteItem>,
         claim: &Claim,
         kept: &str,
-    ) -> Result<Transacted, PortError> {
+    ) -> Result<Transacted, Fault> {
         let transaction = self
             .client
             .transact_write_items()
@@ -273,8 +274,8 @@ impl DynamoJourneys {
             Ok(completed) => Ok(Transacted::Done(completed)),
             Err(NotCommitted::NotOurs) => Err(not_ours()),
             Err(NotCommitted::ConditionFailed(_)) => Ok(Transacted::Changed),
-            Err(NotCommitted::Store(e)) => Err(e),
-            Err(other) => Err(PortError::new(
+            Err(NotCommitted::Store(e)) => Err(e.into()),
+            Err(other) => Err(Fault::new(
                 "DynamoDB TransactWriteItems",
                 FaultKind::Unavailable,
                 other.to_string(),
@@ -287,7 +288,7 @@ impl DynamoJourneys {
     /// again).
     /// Remove the timeline entries at `indexes` (each index as the list is now: DynamoDB reads
     /// every path of one update against the item before it), if the list still has `len`.
-    async fn trim(&self, pk: &str, indexes: &[usize], len: usize) -> Result<(), PortError> {
+    async fn trim(&self, pk: &str, indexes: &[usize], len: usize) -> Result<(), Fault> {
         use crate::journeys::timeline::HISTORY;
         let paths: Vec<String> = indexes.iter().map(|i| format!("#history[{i}]")).collect();
         let result = self
@@ -314,8 +315,8 @@ impl DynamoJourneys {
     }
 }
 
-fn not_ours() -> PortError {
-    PortError::new(
+fn not_ours() -> Fault {
+    Fault::new(
         "DynamoDB TransactWriteItems",
         FaultKind::Conflict,
         "the idempotency claim is no longer ours: nothing applied",
@@ -327,7 +328,7 @@ impl JourneyStore for DynamoJourneys {
         &self,
         update: &JourneyUpdate,
         claim: &Claim,
-    ) -> Result<(Applied, Published, Completed), PortError> {
+    ) -> Result<(Applied, Published, Completed), Fault> {
         for _ in 0..ATTEMPTS {
             let (seen, guard, sizes) = self.seen(&update.pk).await?;
             // A full timeline is trimmed first (one extra write per `CAP - SHOWN` events), and
@@ -352,7 +353,7 @@ impl JourneyStore for DynamoJourneys {
                 Transacted::Changed => continue,
             }
         }
-        Err(PortError::new(
+        Err(Fault::new(
             "DynamoDB TransactWriteItems",
             FaultKind::Unavailable,
             "the journey changed under every attempt to apply the event",

@@ -11,9 +11,9 @@
 
 use super::fault::fault;
 use super::item::s;
+use crate::fault::{Fault, FaultKind};
 use crate::intake::archive::ArchivedDelivery;
 use crate::intake::seal::{DataKey, KeyVault, CONTEXT_KEY, ERASURE_PREFIX};
-use crate::ports::{FaultKind, PortError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::DataKeySpec;
@@ -452,10 +452,10 @@ impl KeyVault for ArchiveKeyTable {
     fn generate<'a>(
         &'a self,
         journey: &'a str,
-    ) -> Pin<Box<dyn Future<Output = Result<DataKey, PortError>> + Send + 'a>> {
+    ) -> Pin<Box<dyn Future<Output = Result<DataKey, Fault>> + Send + 'a>> {
         Box::pin(async move {
             let key_id = self.kms_key_id.as_deref().ok_or_else(|| {
-                PortError::new(
+                Fault::new(
                     "KMS GenerateDataKey",
                     FaultKind::Rejected,
                     "no archive key to make data keys under",
@@ -474,7 +474,7 @@ impl KeyVault for ArchiveKeyTable {
                 .plaintext()
                 .and_then(|p| <[u8; 32]>::try_from(p.as_ref()).ok())
                 .ok_or_else(|| {
-                    PortError::new(
+                    Fault::new(
                         "KMS GenerateDataKey",
                         FaultKind::Rejected,
                         "no 256-bit data key",
@@ -493,7 +493,7 @@ impl KeyVault for ArchiveKeyTable {
         partition: &'a str,
         event_id: &'a str,
         wrapped: &'a [u8],
-    ) -> Pin<Box<dyn Future<Output = Result<(), PortError>> + Send + 'a>> {
+    ) -> Pin<Box<dyn Future<Output = Result<(), Fault>> + Send + 'a>> {
         Box::pin(async move {
             let one = AttributeValue::L(vec![AttributeValue::B(
                 aws_sdk_dynamodb::primitives::Blob::new(wrapped),

@@ -3,8 +3,8 @@
 //! every reader checks attestations with (`kms:GetPublicKey`, once per command).
 
 use super::fault::fault;
+use crate::fault::Fault;
 use crate::intake::attest::{Certify, Trust};
-use crate::ports::PortError;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{MessageType, SigningAlgorithmSpec};
 use std::future::Future;
@@ -30,7 +30,7 @@ impl Certify for KmsSigner {
     fn sign<'a>(
         &'a self,
         message: &'a [u8],
-    ) -> Pin<Box<dyn Future<Output = Result<Vec<u8>, PortError>> + Send + 'a>> {
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<u8>, Fault>> + Send + 'a>> {
         Box::pin(async move {
             let out = self
                 .client

@@ -3,8 +3,8 @@
 use super::due::DUE_PAGE;
 use super::fault::fault;
 use super::item::{entries, s};
+use crate::fault::Fault;
 use crate::journeys::worker::{SWEEP_SHARD_OPEN, SWEEP_SHARD_STALLED};
-use crate::ports::PortError;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 /// A journey as operators read it (`kycctl journey`): every attribute the table keeps, times
@@ -112,7 +112,7 @@ impl JourneyReader {
     }
 
     /// The journey `<source>#<subject>`, if the worker has applied anything to it.
-    pub async fn get(&self, source: &str, subject: &str) -> Result<Option<JourneyView>, PortError> {
+    pub async fn get(&self, source: &str, subject: &str) -> Result<Option<JourneyView>, Fault> {
         use crate::aws::journey_table::attr as j;
         let out = self
             .client
@@ -127,7 +127,7 @@ impl JourneyReader {
     }
 
     /// A customer's journeys across every source, by their reference (one read per source).
-    pub async fn find(&self, subject: &str) -> Result<Vec<JourneyView>, PortError> {
+    pub async fn find(&self, subject: &str) -> Result<Vec<JourneyView>, Fault> {
         let mut found = Vec::new();
         for source in crate::sources::registry::sources() {
             if let Some(j) = self.get(source.name, subject).await? {
@@ -145,7 +145,7 @@ impl JourneyReader {
         shard: &str,
         source: Option<&str>,
         limit: usize,
-    ) -> Result<Vec<JourneyView>, PortError> {
+    ) -> Result<Vec<JourneyView>, Fault> {
         use crate::aws::journey_table::{attr as j, DUE_INDEX};
         let mut found = Vec::new();
         let mut start = None;
@@ -184,11 +184,7 @@ impl JourneyReader {
     /// Drop the archive links of `<source>#<subject>`'s timeline (its erased deliveries), keeping
     /// every status: how many were dropped (none when the journey is unknown). The write is
     /// conditioned on the timeline it read, and read again when the worker moved it meanwhile.
-    pub async fn drop_archive_links(
-        &self,
-        source: &str,
-        subject: &str,
-    ) -> Result<usize, PortError> {
+    pub async fn drop_archive_links(&self, source: &str, subject: &str) -> Result<usize, Fault> {
         use crate::aws::journey_table::attr as j;
         use crate::journeys::timeline::HISTORY;
         let pk = format!("{source}#{subject}");
@@ -244,9 +240,9 @@ impl JourneyReader {
                 Err(e) => return Err(fault("DynamoDB UpdateItem", e)),
             }
         }
-        Err(PortError::new(
+        Err(Fault::new(
             "DynamoDB UpdateItem",
-            crate::ports::FaultKind::Unavailable,
+            crate::fault::FaultKind::Unavailable,
             "the journey kept moving: run the erasure again",
         ))
     }

@@ -4,8 +4,8 @@
 //! retention apply to every object; the SDK adds the checksum S3 requires for a locked bucket.
 
 use super::fault::fault;
+use crate::fault::Fault;
 use crate::intake::archive::Archive;
-use crate::ports::PortError;
 use aws_sdk_s3::primitives::ByteStream;
 use std::future::Future;
 use std::pin::Pin;
@@ -46,7 +46,7 @@ impl Archive for S3Archive {
         &'a self,
         key: &'a str,
         body: Vec<u8>,
-    ) -> Pin<Box<dyn Future<Output = Result<(), PortError>> + Send + 'a>> {
+    ) -> Pin<Box<dyn Future<Output = Result<(), Fault>> + Send + 'a>> {
         Box::pin(async move {
             let result = self
                 .client

@@ -2,8 +2,9 @@
 //! failing publish defers.
 
 use super::fault::fault;
+use crate::fault::{Fault, FaultKind};
+use crate::intake::queue::ATTRIBUTE_DATA_TYPE;
 use crate::journeys::stream::{JourneyStream, StreamMessage, STATE_ATTRIBUTE};
-use crate::ports::{FaultKind, PortError, ATTRIBUTE_DATA_TYPE};
 use aws_sdk_sns::types::MessageAttributeValue;
 
 #[derive(Debug, Clone)]
@@ -34,16 +35,16 @@ impl SnsStream {
     }
 }
 
-fn attribute(value: &str) -> Result<MessageAttributeValue, PortError> {
+fn attribute(value: &str) -> Result<MessageAttributeValue, Fault> {
     MessageAttributeValue::builder()
         .data_type(ATTRIBUTE_DATA_TYPE)
         .string_value(value)
         .build()
-        .map_err(|e| PortError::new("SNS Publish", FaultKind::Rejected, e.to_string()))
+        .map_err(|e| Fault::new("SNS Publish", FaultKind::Rejected, e.to_string()))
 }
 
 impl JourneyStream for SnsStream {
-    async fn publish(&self, message: &StreamMessage) -> Result<(), PortError> {
+    async fn publish(&self, message: &StreamMessage) -> Result<(), Fault> {
         let mut request = self
             .sns
             .publish()
@@ -87,7 +88,7 @@ impl JourneyStream for SnsStream {
             .await;
         if let Err(e) = result {
             // The record comes back after the queue's own visibility timeout instead.
-            crate::ports::log_fault(
+            crate::fault::log_fault(
                 &fault("SQS ChangeMessageVisibility", e),
                 "deferring an unpublished record failed",
             );

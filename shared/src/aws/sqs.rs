@@ -1,8 +1,10 @@
 //! `SqsSink`: the events queue. A `.fifo` queue gets the message group and deduplication ids.
 
 use super::fault::fault;
-use crate::ports::{EventSink, FaultKind, OutgoingMessage, PortError, ATTRIBUTE_DATA_TYPE};
+use crate::fault::{Fault, FaultKind};
+use crate::intake::queue::{EventSink, OutgoingMessage, ATTRIBUTE_DATA_TYPE};
 use aws_sdk_sqs::types::MessageAttributeValue;
+use futures_util::future::BoxFuture;
 
 #[derive(Debug, Clone)]
 pub struct SqsSink {
@@ -24,50 +26,52 @@ impl SqsSink {
     }
 }
 
-fn string_attribute(value: &str) -> Result<MessageAttributeValue, PortError> {
+fn string_attribute(value: &str) -> Result<MessageAttributeValue, Fault> {
     MessageAttributeValue::builder()
         .data_type(ATTRIBUTE_DATA_TYPE)
         .string_value(value)
         .build()
-        .map_err(|e| PortError::new("SQS SendMessage", FaultKind::Rejected, e.to_string()))
+        .map_err(|e| Fault::new("SQS SendMessage", FaultKind::Rejected, e.to_string()))
 }
 
 impl EventSink for SqsSink {
-    async fn send(&self, message: &OutgoingMessage) -> Result<String, PortError> {
-        let mut request = self
-            .client
-            .send_message()
-            .queue_url(&self.queue_url)
-            .message_body(&message.body)
-            .message_attributes("type", string_attribute(&message.event_type)?)
-            .message_attributes("source", string_attribute(&message.source)?);
-        if let Some(replay) = &message.replay {
-            request = request.message_attributes(
-                crate::intake::archive::REPLAY_ATTRIBUTE,
-                string_attribute(replay)?,
-            );
-        }
-        if let Some(header) = &message.trace_header {
-            request = request.message_system_attributes(
-                aws_sdk_sqs::types::MessageSystemAttributeNameForSends::AwsTraceHeader,
-                aws_sdk_sqs::types::MessageSystemAttributeValue::builder()
-                    .data_type(ATTRIBUTE_DATA_TYPE)
-                    .string_value(header)
-                    .build()
-                    .map_err(|e| {
-                        PortError::new("SQS SendMessage", FaultKind::Rejected, e.to_string())
-                    })?,
-            );
-        }
-        if self.fifo {
-            request = request
-                .message_group_id(&message.group_id)
-                .message_deduplication_id(&message.deduplication_id);
-        }
-        let out = request
-            .send()
-            .await
-            .map_err(|e| fault("SQS SendMessage", e))?;
-        Ok(out.message_id().unwrap_or_default().to_owned())
+    fn send<'a>(&'a self, message: &'a OutgoingMessage) -> BoxFuture<'a, Result<String, Fault>> {
+        Box::pin(async move {
+            let mut request = self
+                .client
+                .send_message()
+                .queue_url(&self.queue_url)
+                .message_body(&message.body)
+                .message_attributes("type", string_attribute(&message.event_type)?)
+                .message_attributes("source", string_attribute(&message.source)?);
+            if let Some(replay) = &message.replay {
+                request = request.message_attributes(
+                    crate::intake::archive::REPLAY_ATTRIBUTE,
+                    string_attribute(replay)?,
+                );
+            }
+            if let Some(header) = &message.trace_header {
+                request = request.message_system_attributes(
+                    aws_sdk_sqs::types::MessageSystemAttributeNameForSends::AwsTraceHeader,
+                    aws_sdk_sqs::types::MessageSystemAttributeValue::builder()
+                        .data_type(ATTRIBUTE_DATA_TYPE)
+                        .string_value(header)
+                        .build()
+                        .map_err(|e| {
+                            Fault::new("SQS SendMessage", FaultKind::Rejected, e.to_string())
+                        })?,
+                );
+            }
+            if self.fifo {
+                request = request
+                    .message_group_id(&message.group_id)
+                    .message_deduplication_id(&message.deduplication_id);
+            }
+            let out = request
+                .send()
+                .await
+                .map_err(|e| fault("SQS SendMessage", e))?;
+            Ok(out.message_id().unwrap_or_default().to_owned())
+        })
     }
 }

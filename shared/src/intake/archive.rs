@@ -17,13 +17,14 @@
 
 use super::source::SourceSpec;
 use crate::event::KycEvent;
+use crate::fault::{Fault, FaultKind};
 use crate::intake::attest::{self, Attestation, Attested};
 use crate::intake::auth::AuthScheme;
 use crate::intake::inbound::Inbound;
 use crate::intake::normalize::{normalize_shaped, Normalized, Shaping};
+use crate::intake::queue::OutgoingMessage;
 use crate::intake::seal::{self, Sealed};
 use crate::intake::withhold::PersonalData;
-use crate::ports::{FaultKind, OutgoingMessage, PortError};
 use crate::trace::TraceHeader;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
@@ -134,7 +135,7 @@ impl ArchivedDelivery {
         auth_scheme: AuthScheme,
         event: &Normalized,
         received_at: DateTime<Utc>,
-    ) -> Result<Self, PortError> {
+    ) -> Result<Self, Fault> {
         let mut headers: BTreeMap<String, String> = BTreeMap::new();
         for (name, value) in req.headers {
             let name = name.as_str();
@@ -153,7 +154,7 @@ impl ArchivedDelivery {
         let mut salt = [0u8; 32];
         ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut salt).map_err(
             |_| {
-                PortError::new(
+                Fault::new(
                     "archive record",
                     FaultKind::Rejected,
                     "no randomness for the salt",
@@ -161,7 +162,7 @@ impl ArchivedDelivery {
             },
         )?;
         let event_json = RawValue::from_string(event.body.clone()).map_err(|e| {
-            PortError::new(
+            Fault::new(
                 "archive record",
                 FaultKind::Rejected,
                 format!("the event: {e}"),
@@ -192,14 +193,14 @@ impl ArchivedDelivery {
 
     /// Seal the raw body and event under `data_key`, bound to the object key `key`, filed under
     /// `journey`: what is left in clear is what an attestation is checked with.
-    pub fn seal(&mut self, key: &str, journey: &str, data_key: &[u8; 32]) -> Result<(), PortError> {
+    pub fn seal(&mut self, key: &str, journey: &str, data_key: &[u8; 32]) -> Result<(), Fault> {
         let contents = SealedContents {
             body_base64: std::mem::take(&mut self.request.body_base64),
             event: std::mem::replace(&mut self.event, null_event()),
             salt: self.salt.take(),
         };
         let plain = serde_json::to_vec(&contents)
-            .map_err(|e| PortError::new("archive seal", FaultKind::Rejected, e.to_string()))?;
+            .map_err(|e| Fault::new("archive seal", FaultKind::Rejected, e.to_string()))?;
         self.sealed = Some(seal::seal(data_key, key, &plain)?);
         self.journey = Some(journey.to_owned());
         Ok(())
@@ -259,9 +260,9 @@ impl ArchivedDelivery {
     }
 
     /// The object's bytes.
-    pub fn to_json(&self) -> Result<Vec<u8>, PortError> {
+    pub fn to_json(&self) -> Result<Vec<u8>, Fault> {
         serde_json::to_vec(self)
-            .map_err(|e| PortError::new("archive record", FaultKind::Rejected, e.to_string()))
+            .map_err(|e| Fault::new("archive record", FaultKind::Rejected, e.to_string()))
     }
 
     /// The raw body as received.
@@ -301,7 +302,7 @@ pub trait Archive: Send + Sync {
         &'a self,
         key: &'a str,
         body: Vec<u8>,
-    ) -> Pin<Box<dyn Future<Output = Result<(), PortError>> + Send + 'a>>;
+    ) -> Pin<Box<dyn Future<Output = Result<(), Fault>> + Send + 'a>>;
 }
 
 /// A delivery made into an event again, with this build's code, for a replay.

@@ -21,7 +21,7 @@
 //! Version 1 (objects written before) joined the same fields as lines with `\n`, headers as
 //! `name:value` lines, and named the deployed function: readers still verify it and say so.
 
-use crate::ports::{FaultKind, PortError};
+use crate::fault::{Fault, FaultKind};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -186,7 +186,7 @@ pub trait Certify: Send + Sync {
     fn sign<'a>(
         &'a self,
         message: &'a [u8],
-    ) -> Pin<Box<dyn Future<Output = Result<Vec<u8>, PortError>> + Send + 'a>>;
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<u8>, Fault>> + Send + 'a>>;
 }
 
 /// An environment's key, certified.
@@ -214,8 +214,8 @@ impl std::fmt::Debug for Attestor {
     }
 }
 
-fn fault(reason: impl Into<String>) -> PortError {
-    PortError::new("archive attestation", FaultKind::Rejected, reason.into())
+fn fault(reason: impl Into<String>) -> Fault {
+    Fault::new("archive attestation", FaultKind::Rejected, reason.into())
 }
 
 impl Attestor {
@@ -230,11 +230,11 @@ impl Attestor {
 
     /// Make and certify the environment's key now, if not done (start-up calls it, so the KMS
     /// call is off the warm path).
-    pub async fn certify(&self) -> Result<(), PortError> {
+    pub async fn certify(&self) -> Result<(), Fault> {
         self.certified().await.map(|_| ())
     }
 
-    async fn certified(&self) -> Result<&Certified, PortError> {
+    async fn certified(&self) -> Result<&Certified, Fault> {
         self.certified
             .get_or_try_init(|| async {
                 let rng = ring::rand::SystemRandom::new();
@@ -266,7 +266,7 @@ impl Attestor {
 
     /// The attestation of `what` (its headers hashed as `CURRENT` does): certified first if
     /// need be.
-    pub async fn attest(&self, what: &Attested<'_>) -> Result<Attestation, PortError> {
+    pub async fn attest(&self, what: &Attested<'_>) -> Result<Attestation, Fault> {
         let certified = self.certified().await?;
         Ok(Attestation {
             version: CURRENT,
@@ -392,7 +392,7 @@ impl Certify for MemorySigner {
     fn sign<'a>(
         &'a self,
         message: &'a [u8],
-    ) -> Pin<Box<dyn Future<Output = Result<Vec<u8>, PortError>> + Send + 'a>> {
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<u8>, Fault>> + Send + 'a>> {
         Box::pin(async move {
             self.pair
                 .sign(&ring::rand::SystemRandom::new(), message)

@@ -3,9 +3,9 @@
 
 use super::source::{Recognized, SourceSpec};
 use crate::event::{AuthScheme, EventData, KycEvent};
+use crate::intake::queue::attributes_size;
 use crate::intake::settings::QUEUE_MAX_MESSAGE_BYTES;
 use crate::intake::withhold::{self, PersonalData};
-use crate::ports::attributes_size;
 use crate::trace::TraceHeader;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
@@ -31,8 +31,8 @@ pub struct Normalized {
 impl Normalized {
     /// The queue message that sends this event: its body, the journey's message group, the event
     /// id as deduplication id, and the `type` and `source` attributes.
-    pub fn message(&self) -> crate::ports::OutgoingMessage {
-        crate::ports::OutgoingMessage {
+    pub fn message(&self) -> crate::intake::queue::OutgoingMessage {
+        crate::intake::queue::OutgoingMessage {
             body: self.body.clone(),
             group_id: self.group_id(),
             deduplication_id: self.id.clone(),

@@ -3,23 +3,25 @@
 //! errors; a fault of DynamoDB, SQS, the archive, its keys, KMS or normalizing becomes 503.
 
 use super::source::Source;
+use crate::fault::log_fault;
+use crate::fault::{Fault, FaultKind};
 use crate::intake::archive::{self, Archive, ArchivedDelivery};
 use crate::intake::attest::Attestor;
 use crate::intake::auth::AuthError;
 use crate::intake::inbound::Inbound;
 use crate::intake::normalize::{normalize_shaped, Normalized, Shaping};
+use crate::intake::outcome::{Outcome, Refusal};
+use crate::intake::queue::{EventSink, OutgoingMessage};
 use crate::intake::seal::{self, KeyVault};
 use crate::intake::settings::Settings;
 use crate::intake::withhold::PersonalData;
 use crate::metrics::{MetricsSink, RequestMetrics, Stdout, NO_SOURCE};
-use crate::ports::log_fault;
-use crate::ports::{EventSink, FaultKind, IdempotencyStore, OutgoingMessage, PortError};
 use crate::secrets::manager::{Refresh, Staleness};
 use crate::trace::TraceHeader;
 use chrono::{DateTime, Utc};
-use http::{Method, StatusCode};
+use http::Method;
+use lambda_idempotency::IdempotencyStore;
 use lambda_idempotency::{fingerprint, Attempt, Completion, Idempotency, Run, RunError};
-use serde::Serialize;
 use std::sync::Arc;
 use tracing::Instrument;
 
@@ -31,131 +33,10 @@ pub const DEFAULT_DEADLINE_MS: i64 = FUNCTION_TIMEOUT_SECS as i64 * 1000;
 /// What a secrets refresh leaves of the request's time for the protocol's three calls and the
 /// answer (the idempotency utility keeps 1 s for each step still to come).
 const AFTER_SECRETS_RESERVE_MS: i64 = 3_500;
-/// Why a request was refused. Nothing is written anywhere for a refused request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    /// The request could not be read (a query string or header the HTTP types refuse).
-    BadRequest,
-    UnknownRoute,
-    MethodNotAllowed,
-    PayloadTooLarge,
-    Auth(AuthError),
-}
-
-impl Refusal {
-    pub fn code(self) -> &'static str {
-        match self {
-            Self::BadRequest => "bad_request",
-            Self::UnknownRoute => "not_found",
-            Self::MethodNotAllowed => "method_not_allowed",
-            Self::PayloadTooLarge => "payload_too_large",
-            Self::Auth(e) => e.code(),
-        }
-    }
-
-    pub fn status(self) -> StatusCode {
-        match self {
-            Self::BadRequest => StatusCode::BAD_REQUEST,
-            Self::UnknownRoute => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Auth(e) => e.status(),
-        }
-    }
-}
-
-/// The result of one delivery.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// New event, forwarded.
-    Accepted {
-        id: String,
-    },
-    /// Already forwarded earlier.
-    Duplicate {
-        id: String,
-    },
-    /// A concurrent delivery of the same event holds the claim.
-    InProgress {
-        id: String,
-    },
-    Refused(Refusal),
-    /// DynamoDB or SQS failed; the provider should retry.
-    Unavailable,
-}
-
-/// The JSON response body: `{"status":..,"id":..}` on 200, `{"error":..}` otherwise.
-#[derive(Serialize)]
-#[serde(untagged)]
-enum ResponseBody<'a> {
-    Forwarded { status: &'static str, id: &'a str },
-    Error { error: &'static str },
-}
-
-impl Outcome {
-    pub fn status(&self) -> StatusCode {
-        match self {
-            Self::Accepted { .. } | Self::Duplicate { .. } => StatusCode::OK,
-            Self::InProgress { .. } => StatusCode::CONFLICT,
-            Self::Refused(r) => r.status(),
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-        }
-    }
-
-    /// The JSON response body.
-    pub fn body(&self) -> String {
-        let body = match self {
-            Self::Accepted { id } | Self::Duplicate { id } => ResponseBody::Forwarded {
-                status: self.label(),
-                id,
-            },
-            _ => ResponseBody::Error {
-                error: self.label(),
-            },
-        };
-        // A struct of strings always serializes.
-        serde_json::to_string(&body).unwrap_or_default()
-    }
-
-    /// Every label an outcome can have (the `Outcome` dimension's values).
-    pub fn labels() -> Vec<&'static str> {
-        let id = String::new;
-        let mut all = vec![
-            Self::Accepted { id: id() }.label(),
-            Self::Duplicate { id: id() }.label(),
-            Self::InProgress { id: id() }.label(),
-            Self::Unavailable.label(),
-        ];
-        all.extend(
-            [
-                Refusal::BadRequest,
-                Refusal::UnknownRoute,
-                Refusal::MethodNotAllowed,
-                Refusal::PayloadTooLarge,
-            ]
-            .into_iter()
-            .chain(AuthError::ALL.map(Refusal::Auth))
-            .map(|r| r.code()),
-        );
-        all
-    }
-
-    /// A short label for logs and metrics: the body's `status` or `error`.
-    pub fn label(&self) -> &'static str {
-        match self {
-            Self::Accepted { .. } => "accepted",
-            Self::Duplicate { .. } => "duplicate",
-            Self::InProgress { .. } => "in_progress",
-            Self::Refused(r) => r.code(),
-            Self::Unavailable => "unavailable",
-        }
-    }
-}
-
-pub struct Pipeline<S, Q> {
+pub struct Pipeline<S> {
     sources: Vec<Source>,
     idempotency: Idempotency<S>,
-    sink: Q,
+    sink: Arc<dyn EventSink>,
     settings: Settings,
     /// What its events carry of a payload's personal data.
     personal_data: PersonalData,
@@ -179,8 +60,15 @@ struct Report {
     archived: bool,
 }
 
-impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
-    pub fn new(sources: Vec<Source>, store: S, sink: Q, settings: Settings) -> Self {
+impl<S: IdempotencyStore> Pipeline<S> {
+    /// The pipeline of `sources`: the idempotency crate's store is generic (the crate's port is), every
+    /// port of this library's own is an `Arc<dyn …>`, the events queue first.
+    pub fn new(
+        sources: Vec<Source>,
+        store: S,
+        sink: Arc<dyn EventSink>,
+        settings: Settings,
+    ) -> Self {
         for s in &sources {
             if !s.auth.is_configured() {
                 tracing::error!(
@@ -192,7 +80,7 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
         }
         Self {
             sources,
-            idempotency: Idempotency::new(store, settings.ttl_secs),
+            idempotency: Idempotency::new(store, std::time::Duration::from_secs(settings.ttl_secs)),
             sink,
             settings,
             personal_data: PersonalData::default(),
@@ -254,8 +142,8 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
         self.idempotency.store()
     }
 
-    pub fn sink(&self) -> &Q {
-        &self.sink
+    pub fn sink(&self) -> &dyn EventSink {
+        self.sink.as_ref()
     }
 
     /// The source serving this path, if any.
@@ -418,9 +306,9 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
         report.event_type = Some(event.event_type.clone());
         report.provider_time_ms = event.provider_time_ms;
         tracing::Span::current().record("event_id", event.id.as_str());
-        let now_ms = now.timestamp_millis();
         let key = format!("{}#{}", source.spec.name, event.id);
-        let attempt = Attempt::new(&key, fingerprint(req.body), now_ms, deadline_ms);
+        let deadline = DateTime::from_timestamp_millis(deadline_ms).unwrap_or(now);
+        let attempt = Attempt::new(&key, fingerprint(req.body), now.into(), deadline.into());
         // The archive's record is built before the claim: a record that cannot be built fails
         // the request (503) with nothing claimed or sent.
         let archived = match &self.archive {
@@ -436,7 +324,7 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
                         now,
                     )?;
                     record.attestation = Some(attestor.attest(&record.attested(&key)).await?);
-                    Ok::<_, PortError>(record)
+                    Ok::<_, Fault>(record)
                 };
                 match record.await {
                     Ok(record) => Some((key, record)),
@@ -478,7 +366,7 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
         key: &str,
         record: &ArchivedDelivery,
         event: &Normalized,
-    ) -> Result<(), PortError> {
+    ) -> Result<(), Fault> {
         let bytes = match &self.vault {
             None => record.to_json()?,
             Some(vault) => {
@@ -539,7 +427,7 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
             // Run::InProgress: another delivery holds the claim.
             Ok(_) => Outcome::InProgress { id },
             Err(RunError::Store(e)) => {
-                log_fault(&e, "idempotency claim failed");
+                log_fault(&e.into(), "idempotency claim failed");
                 Outcome::Unavailable
             }
             Err(RunError::Operation(ForwardError::Send(e))) => {
@@ -568,9 +456,9 @@ impl<S: IdempotencyStore, Q: EventSink> Pipeline<S, Q> {
 #[derive(Debug, thiserror::Error)]
 enum ForwardError {
     #[error("{0}")]
-    Send(PortError),
+    Send(Fault),
     #[error("{0}")]
-    Archive(PortError),
+    Archive(Fault),
 }
 
 /// An invocation's deadline, epoch ms: the Lambda context's when it has one (even one already
@@ -584,7 +472,7 @@ pub fn invocation_deadline_ms(context_deadline_ms: Option<i64>, now_ms: i64) -> 
 
 /// A failed send: a permanent refusal (which normalization makes impossible) must not pass for
 /// an outage.
-fn log_send_failure(e: &PortError, message: &OutgoingMessage) {
+fn log_send_failure(e: &Fault, message: &OutgoingMessage) {
     if e.kind == FaultKind::Rejected {
         tracing::error!(
             forward_rejected = true,
@@ -601,15 +489,15 @@ fn log_send_failure(e: &PortError, message: &OutgoingMessage) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::MemorySink;
-    use crate::ports::{Claim, ClaimOutcome, IdempotencyStore, Settled};
+    use crate::intake::memory::MemorySink;
     use crate::secrets::secret::{Secret, SecretList};
     use crate::sources::cashfree::signature::{
         sign, CashfreeAuth, Legacy, SIGNATURE_HEADER, TIMESTAMP_HEADER,
     };
     use crate::sources::{cashfree::vkyc, Source};
     use http::HeaderMap;
-    use lambda_idempotency::LEASE_MARGIN_MS;
+    use lambda_idempotency::LEASE_MARGIN;
+    use lambda_idempotency::{Claim, ClaimOutcome, IdempotencyStore, Settled};
     use lambda_idempotency::{MemoryStore, Record};
     use std::sync::atomic::Ordering;
     use std::time::Duration;
@@ -618,21 +506,24 @@ mod tests {
     const BODY: &str = r#"{"event_type":"VKYC_USER_CALL_COMPLETED","event_time":"2025-05-22T03:51:14Z","version":"v1","data":{"verification_id":"v-1","reference_id":1,"status":"IN_VIDEO_CALL","sub_status":"CALL_COMPLETED"}}"#;
     const ROUTE: &str = "/prod/webhooks/cashfree/vkyc";
 
-    fn pipeline() -> Pipeline<MemoryStore, MemorySink> {
+    /// A pipeline on memory, and the sink it sends to.
+    fn pipeline() -> (Pipeline<MemoryStore>, Arc<MemorySink>) {
+        let sink = Arc::new(MemorySink::default());
         let auth = CashfreeAuth::new(
             SecretList::new(vec![Secret::new(SECRET)]),
             3600,
             Legacy::Off,
         );
-        Pipeline::new(
+        let p = Pipeline::new(
             vec![Source::new(&vkyc::SOURCE, auth)],
             MemoryStore::default(),
-            MemorySink::default(),
+            sink.clone(),
             Settings {
                 ttl_secs: 7200,
                 max_body_bytes: 4096,
             },
-        )
+        );
+        (p, sink)
     }
 
     fn signed(body: &str, now: DateTime<Utc>) -> HeaderMap {
@@ -648,11 +539,7 @@ mod tests {
         h
     }
 
-    async fn deliver(
-        p: &Pipeline<MemoryStore, MemorySink>,
-        body: &str,
-        now: DateTime<Utc>,
-    ) -> Outcome {
+    async fn deliver(p: &Pipeline<MemoryStore>, body: &str, now: DateTime<Utc>) -> Outcome {
         let headers = signed(body, now);
         let req = Inbound {
             deadline_ms: Some(now.timestamp_millis() + 3000),
@@ -671,14 +558,13 @@ mod tests {
         fn sign<'a>(
             &'a self,
             message: &'a [u8],
-        ) -> std::pin::Pin<
-            Box<dyn std::future::Future<Output = Result<Vec<u8>, PortError>> + Send + 'a>,
-        > {
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<u8>, Fault>> + Send + 'a>>
+        {
             Box::pin(async move {
                 if self.failing.load(Ordering::SeqCst) {
-                    return Err(PortError::new(
+                    return Err(Fault::new(
                         "KMS Sign",
-                        crate::ports::FaultKind::Unavailable,
+                        crate::fault::FaultKind::Unavailable,
                         "unreachable",
                     ));
                 }
@@ -689,15 +575,16 @@ mod tests {
 
     #[tokio::test]
     async fn an_archived_delivery_carries_an_attestation_and_no_certificate_means_no_200() {
+        use crate::intake::memory::MemoryArchive;
         use crate::intake::verdict::{self as archive, Verdict};
-        use crate::memory::MemoryArchive;
         let signer = Arc::new(FlakySigner {
             key: crate::intake::attest::MemorySigner::generate(),
             failing: true.into(),
         });
         let trust = signer.key.trust();
         let objects = Arc::new(MemoryArchive::default());
-        let p = pipeline().with_archive(
+        let (p, sink) = pipeline();
+        let p = p.with_archive(
             objects.clone(),
             Arc::new(Attestor::new(signer.clone(), "cashfree-webhook")),
         );
@@ -707,7 +594,7 @@ mod tests {
         p.certify_archive_key().await;
         assert_eq!(deliver(&p, BODY, now).await, Outcome::Unavailable);
         assert!(p.store().records().is_empty());
-        assert!(p.sink().messages().is_empty());
+        assert!(sink.messages().is_empty());
         assert!(objects.objects.lock().expect("lock").is_empty());
 
         signer.failing.store(false, Ordering::SeqCst);
@@ -749,14 +636,15 @@ mod tests {
 
     #[tokio::test]
     async fn a_sealed_delivery_keeps_its_key_first_and_opens_only_with_it() {
+        use crate::intake::memory::MemoryArchive;
+        use crate::intake::memory::MemoryVault;
         use crate::intake::verdict::{self as archive, Verdict};
-        use crate::memory::MemoryArchive;
-        use crate::memory::MemoryVault;
         let signer = crate::intake::attest::MemorySigner::generate();
         let trust = signer.trust();
         let objects = Arc::new(MemoryArchive::default());
         let vault = Arc::new(MemoryVault::default());
-        let p = pipeline()
+        let (p, _) = pipeline();
+        let p = p
             .with_archive(
                 objects.clone(),
                 Arc::new(Attestor::new(Arc::new(signer), "cashfree-webhook")),
@@ -829,11 +717,12 @@ mod tests {
     async fn archived_once(
         sealing: bool,
     ) -> (String, ArchivedDelivery, crate::intake::attest::Trust) {
-        use crate::memory::{MemoryArchive, MemoryVault};
+        use crate::intake::memory::{MemoryArchive, MemoryVault};
         let signer = crate::intake::attest::MemorySigner::generate();
         let trust = signer.trust();
         let objects = Arc::new(MemoryArchive::default());
-        let p = pipeline().with_archive(
+        let (p, _) = pipeline();
+        let p = p.with_archive(
             objects.clone(),
             Arc::new(Attestor::new(Arc::new(signer), "cashfree-webhook")),
         );
@@ -985,7 +874,7 @@ mod tests {
 
     #[tokio::test]
     async fn new_then_duplicate() {
-        let p = pipeline();
+        let (p, sink) = pipeline();
         let now = Utc::now();
         let Outcome::Accepted { id } = deliver(&p, BODY, now).await else {
             panic!("first delivery not accepted")
@@ -994,7 +883,7 @@ mod tests {
             deliver(&p, BODY, now + chrono::Duration::seconds(5)).await,
             Outcome::Duplicate { id: id.clone() }
         );
-        let messages = p.sink().messages();
+        let messages = sink.messages();
         assert_eq!(messages.len(), 1);
         assert_eq!(messages[0].deduplication_id, id);
         assert_eq!(messages[0].group_id, "cashfree/vkyc#v-1");
@@ -1005,7 +894,9 @@ mod tests {
         assert_eq!(record.kept.as_deref(), Some("m-1"));
         assert_eq!(
             record.lease_expires_at_ms,
-            now.timestamp_millis() + 3000 + LEASE_MARGIN_MS
+            now.timestamp_millis()
+                + 3000
+                + i64::try_from(LEASE_MARGIN.as_millis()).unwrap_or_default()
         );
         assert_eq!(record.expires_at_s, now.timestamp() + 7200);
         let event: crate::event::KycEvent = serde_json::from_str(&messages[0].body).expect("event");
@@ -1016,31 +907,9 @@ mod tests {
     /// Method, path, body, headers, status, error code.
     type Case<'a> = (&'a Method, &'a str, Vec<u8>, HeaderMap, u16, &'a str);
 
-    #[test]
-    fn response_bodies_are_the_documented_json() {
-        let id = "ab\"c".to_owned();
-        assert_eq!(
-            Outcome::Accepted { id: id.clone() }.body(),
-            r#"{"status":"accepted","id":"ab\"c"}"#
-        );
-        assert_eq!(
-            Outcome::Duplicate { id: id.clone() }.body(),
-            r#"{"status":"duplicate","id":"ab\"c"}"#
-        );
-        assert_eq!(
-            Outcome::InProgress { id }.body(),
-            r#"{"error":"in_progress"}"#
-        );
-        assert_eq!(Outcome::Unavailable.body(), r#"{"error":"unavailable"}"#);
-        assert_eq!(
-            Outcome::Refused(Refusal::Auth(AuthError::InvalidToken)).body(),
-            r#"{"error":"invalid_token"}"#
-        );
-    }
-
     #[tokio::test]
     async fn refusals_leave_nothing_behind() {
-        let p = pipeline();
+        let (p, sink) = pipeline();
         let now = Utc::now();
         let headers = signed(BODY, now);
         let cases: Vec<Case> = vec![
@@ -1096,15 +965,15 @@ mod tests {
         }
         assert!(p.store().records().is_empty());
         assert_eq!(p.store().calls(), 0);
-        assert!(p.sink().messages().is_empty());
+        assert!(sink.messages().is_empty());
     }
 
     #[tokio::test]
     async fn live_claim_is_409_and_expired_lease_is_taken_over() {
-        let p = pipeline();
+        let (p, sink) = pipeline();
         let now = Utc::now();
         // Find the key the event will use, then plant a claim left by a crashed invocation.
-        let first = deliver(&pipeline(), BODY, now).await;
+        let first = deliver(&pipeline().0, BODY, now).await;
         let Outcome::Accepted { id } = first else {
             panic!("accepted")
         };
@@ -1130,12 +999,12 @@ mod tests {
         );
         let later = now + chrono::Duration::seconds(11);
         assert_eq!(deliver(&p, BODY, later).await, Outcome::Accepted { id });
-        assert_eq!(p.sink().messages().len(), 1);
+        assert_eq!(sink.messages().len(), 1);
     }
 
     #[tokio::test]
     async fn expired_completed_record_is_treated_as_absent() {
-        let p = pipeline();
+        let (p, sink) = pipeline();
         let now = Utc::now();
         let Outcome::Accepted { id } = deliver(&p, BODY, now).await else {
             panic!("accepted")
@@ -1145,20 +1014,20 @@ mod tests {
         record.expires_at_s = now.timestamp() - 1;
         p.store().insert(&key, record);
         assert_eq!(deliver(&p, BODY, now).await, Outcome::Accepted { id });
-        assert_eq!(p.sink().messages().len(), 2);
+        assert_eq!(sink.messages().len(), 2);
     }
 
     #[tokio::test]
     async fn queue_failure_releases_the_claim_and_the_retry_succeeds() {
-        let p = pipeline();
+        let (p, sink) = pipeline();
         let now = Utc::now();
-        p.sink().fail.store(true, Ordering::SeqCst);
+        sink.fail.store(true, Ordering::SeqCst);
         let out = deliver(&p, BODY, now).await;
         assert_eq!(out, Outcome::Unavailable);
         assert_eq!(out.status(), 503);
         assert_eq!(out.body(), r#"{"error":"unavailable"}"#);
         assert!(p.store().records().is_empty(), "claim released");
-        p.sink().fail.store(false, Ordering::SeqCst);
+        sink.fail.store(false, Ordering::SeqCst);
         assert!(matches!(
             deliver(&p, BODY, now).await,
             Outcome::Accepted { .. }
@@ -1167,20 +1036,20 @@ mod tests {
             deliver(&p, BODY, now).await,
             Outcome::Duplicate { .. }
         ));
-        assert_eq!(p.sink().messages().len(), 1);
+        assert_eq!(sink.messages().len(), 1);
     }
 
     #[tokio::test]
     async fn store_failure_sends_nothing() {
-        let p = pipeline();
+        let (p, sink) = pipeline();
         p.store().set_failing(true);
         assert_eq!(deliver(&p, BODY, Utc::now()).await, Outcome::Unavailable);
-        assert!(p.sink().messages().is_empty());
+        assert!(sink.messages().is_empty());
     }
 
     #[tokio::test]
     async fn unrecognized_is_forwarded_not_dropped() {
-        let p = pipeline();
+        let (p, sink) = pipeline();
         let now = Utc::now();
         for body in [
             "not json",
@@ -1195,7 +1064,7 @@ mod tests {
                 "{body:?}"
             );
         }
-        let messages = p.sink().messages();
+        let messages = sink.messages();
         assert_eq!(messages.len(), 4);
         for m in &messages {
             assert_eq!(m.event_type, "kyc.vkyc.unrecognized");
@@ -1211,10 +1080,11 @@ mod tests {
         let e: crate::event::KycEvent = serde_json::from_str(&messages[2].body).expect("event");
         assert_eq!(e.data.provider_event.as_deref(), Some("VKYC_SOMETHING_NEW"));
         // `include`: as received.
-        let p = pipeline().with_personal_data(PersonalData::Include);
+        let (p, sink) = pipeline();
+        let p = p.with_personal_data(PersonalData::Include);
         deliver(&p, "not json", now).await;
         let e: crate::event::KycEvent =
-            serde_json::from_str(&p.sink().messages()[0].body).expect("event");
+            serde_json::from_str(&sink.messages()[0].body).expect("event");
         assert_eq!(e.data.payload.get(), "\"not json\"");
         assert_eq!(e.data.withheld, None);
     }
@@ -1275,7 +1145,7 @@ mod tests {
     // On tokio's paused clock: the deadline is checked, not this machine's speed.
     #[tokio::test(start_paused = true)]
     async fn a_hanging_store_is_answered_503_before_the_deadline() {
-        let p = pipeline();
+        let (p, sink) = pipeline();
         p.store().set_hanging(true);
         let now = Utc::now();
         let started = tokio::time::Instant::now();
@@ -1284,14 +1154,14 @@ mod tests {
             started.elapsed() < Duration::from_millis(3000),
             "inside the 3 s deadline"
         );
-        assert!(p.sink().messages().is_empty());
+        assert!(sink.messages().is_empty());
     }
 
     // On tokio's paused clock: the deadline is checked, not this machine's speed.
     #[tokio::test(start_paused = true)]
     async fn a_hanging_queue_leaves_time_to_release_the_claim() {
-        let p = pipeline();
-        p.sink().hang.store(true, Ordering::SeqCst);
+        let (p, sink) = pipeline();
+        sink.hang.store(true, Ordering::SeqCst);
         let now = Utc::now();
         let started = tokio::time::Instant::now();
         assert_eq!(deliver(&p, BODY, now).await, Outcome::Unavailable);
@@ -1303,7 +1173,7 @@ mod tests {
             p.store().records().is_empty(),
             "the claim was released in time"
         );
-        p.sink().hang.store(false, Ordering::SeqCst);
+        sink.hang.store(false, Ordering::SeqCst);
         assert!(matches!(
             deliver(&p, BODY, now).await,
             Outcome::Accepted { .. }
@@ -1314,7 +1184,8 @@ mod tests {
     async fn every_request_emits_one_emf_document_with_its_outcome() {
         use crate::metrics::{check_emf, Captured};
         let captured = Arc::new(Captured::default());
-        let p = pipeline().with_metrics(captured.clone());
+        let (p, sink) = pipeline();
+        let p = p.with_metrics(captured.clone());
         let now = Utc::now();
         deliver(&p, BODY, now).await;
         deliver(&p, BODY, now).await;
@@ -1323,10 +1194,10 @@ mod tests {
         p.process(&Inbound::post(ROUTE, &headers, b"{}"), now).await;
         p.process(&Inbound::post("/nowhere", &headers, b"{}"), now)
             .await;
-        p.sink().refuse.store(true, Ordering::SeqCst);
+        sink.refuse.store(true, Ordering::SeqCst);
         deliver(&p, r#"{"x":1}"#, now).await;
-        p.sink().refuse.store(false, Ordering::SeqCst);
-        p.sink().fail.store(true, Ordering::SeqCst);
+        sink.refuse.store(false, Ordering::SeqCst);
+        sink.fail.store(true, Ordering::SeqCst);
         deliver(&p, r#"{"x":2}"#, now).await;
 
         let docs = captured.documents();

@@ -15,7 +15,7 @@
 //! logs name the journey (`journeys::worker::journey_hash`). A delivery whose event names no
 //! journey (an unrecognized payload) is keyed as its own: `<source>#event:<event id>`.
 
-use crate::ports::{FaultKind, PortError};
+use crate::fault::{Fault, FaultKind};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
@@ -84,8 +84,8 @@ fn aead_key(key: &[u8; 32]) -> Result<LessSafeKey, String> {
 }
 
 /// Seal `plaintext` under `key`, bound to the object key `aad`.
-pub fn seal(key: &[u8; 32], aad: &str, plaintext: &[u8]) -> Result<Sealed, PortError> {
-    let fault = |what: &str| PortError::new("archive seal", FaultKind::Rejected, what);
+pub fn seal(key: &[u8; 32], aad: &str, plaintext: &[u8]) -> Result<Sealed, Fault> {
+    let fault = |what: &str| Fault::new("archive seal", FaultKind::Rejected, what);
     let mut nonce = [0u8; NONCE_LEN];
     getrandom::fill(&mut nonce).map_err(|_| fault("no randomness for a nonce"))?;
     let mut in_out = plaintext.to_vec();
@@ -134,7 +134,7 @@ pub trait KeyVault: Send + Sync {
     fn generate<'a>(
         &'a self,
         journey: &'a str,
-    ) -> Pin<Box<dyn Future<Output = Result<DataKey, PortError>> + Send + 'a>>;
+    ) -> Pin<Box<dyn Future<Output = Result<DataKey, Fault>> + Send + 'a>>;
 
     /// Keep `wrapped` as a key of `event_id` in the journey's `partition` (added to any an
     /// earlier attempt of the same event kept: the object names none, a reader tries each);
@@ -145,7 +145,7 @@ pub trait KeyVault: Send + Sync {
         partition: &'a str,
         event_id: &'a str,
         wrapped: &'a [u8],
-    ) -> Pin<Box<dyn Future<Output = Result<(), PortError>> + Send + 'a>>;
+    ) -> Pin<Box<dyn Future<Output = Result<(), Fault>> + Send + 'a>>;
 }
 
 #[cfg(test)]

@@ -2,10 +2,13 @@
 //! (`timeline`), publishes every accepted event to the journey stream (`stream`), the senders it
 //! believes (`senders`), the events a journey starts, ends and
 //! stalls with (`completeness`), and the sweeper that reconciles or reports the journeys a
-//! missing webhook left hanging (`sweeper`).
+//! missing webhook left hanging (`sweeper`); in-memory fakes of its ports for the worker's tests
+//! (`memory`).
 
 pub mod bounds;
 pub mod completeness;
+#[cfg(test)]
+mod memory;
 pub mod senders;
 pub mod stream;
 pub mod sweeper;

@@ -14,7 +14,7 @@
 //! `type`, `source` and `journey_state`. A message that would not fit SNS's 256 KiB goes out
 //! without `data.payload` (`data.withheld: [""]`, `data.archive_key` naming the archived delivery).
 
-use crate::ports::PortError;
+use crate::fault::Fault;
 use serde_json::value::RawValue;
 use std::future::Future;
 
@@ -154,9 +154,11 @@ impl StreamMessage {
     /// The size SNS counts: the body and each message attribute's name, type and value.
     pub fn size(&self) -> usize {
         let state = self.journey_state.map_or(0, |s| {
-            STATE_ATTRIBUTE.len() + s.len() + crate::ports::ATTRIBUTE_DATA_TYPE.len()
+            STATE_ATTRIBUTE.len() + s.len() + crate::intake::queue::ATTRIBUTE_DATA_TYPE.len()
         });
-        self.body.len() + crate::ports::attributes_size(&self.event_type, &self.source) + state
+        self.body.len()
+            + crate::intake::queue::attributes_size(&self.event_type, &self.source)
+            + state
     }
 }
 
@@ -279,10 +281,7 @@ fn without_payload(data: &str, archive_key: Option<&str>) -> Result<Members, Not
 /// The journey stream's port.
 pub trait JourneyStream: Send + Sync {
     /// Publish one message; `Ok` once the topic has it.
-    fn publish(
-        &self,
-        message: &StreamMessage,
-    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    fn publish(&self, message: &StreamMessage) -> impl Future<Output = Result<(), Fault>> + Send;
 
     /// A record could not be published: have the events queue deliver it again in `secs`
     /// seconds rather than at once (its visibility extended), so an outage of minutes is waited
@@ -295,7 +294,7 @@ pub trait JourneyStream: Send + Sync {
 pub struct NoStream;
 
 impl JourneyStream for NoStream {
-    async fn publish(&self, _message: &StreamMessage) -> Result<(), PortError> {
+    async fn publish(&self, _message: &StreamMessage) -> Result<(), Fault> {
         Ok(())
     }
     async fn defer(&self, _receipt_handle: &str, _secs: i32) {}
@@ -303,7 +302,7 @@ impl JourneyStream for NoStream {
 
 /// A stream that may be absent (`JOURNEY_STREAM_TOPIC_ARN` unset): `None` publishes nothing.
 impl<P: JourneyStream> JourneyStream for Option<P> {
-    async fn publish(&self, message: &StreamMessage) -> Result<(), PortError> {
+    async fn publish(&self, message: &StreamMessage) -> Result<(), Fault> {
         match self {
             Some(stream) => stream.publish(message).await,
             None => Ok(()),

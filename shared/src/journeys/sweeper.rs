@@ -12,12 +12,13 @@
 
 use crate::config::setting;
 use crate::config::{self, ConfigError, Env};
+use crate::fault::{Fault, FaultKind};
 use crate::intake::normalize::Normalized;
+use crate::intake::queue::EventSink;
 use crate::intake::withhold::PersonalData;
 use crate::journeys::completeness::{self, OpenJourney};
 use crate::journeys::worker;
 use crate::metrics::{self, MetricsSink};
-use crate::ports::{EventSink, FaultKind, PortError};
 use crate::sources::registry;
 #[cfg(test)]
 use crate::sources::status::ProviderState;
@@ -160,7 +161,7 @@ pub trait DueJourneys: Send + Sync {
         &self,
         now_ms: i64,
         after: Option<(String, i64)>,
-    ) -> impl Future<Output = Result<Page, PortError>> + Send;
+    ) -> impl Future<Output = Result<Page, Fault>> + Send;
 }
 
 /// What one run did.
@@ -344,7 +345,7 @@ impl<D: DueJourneys, Q: EventSink> Sweeper<D, Q> {
         match tokio::time::timeout(budget, self.journeys.due(now.timestamp_millis(), after)).await {
             Ok(Ok(page)) => Some(page),
             Ok(Err(e)) => {
-                crate::ports::log_fault(
+                crate::fault::log_fault(
                     &e,
                     "reading the due journeys failed; the next run goes on",
                 );
@@ -384,7 +385,7 @@ impl<D: DueJourneys, Q: EventSink> Sweeper<D, Q> {
             match self.send(&event).await {
                 Ok(_) => run.sent(&event),
                 Err(e) if e.kind == FaultKind::Rejected => {
-                    crate::ports::log_fault(
+                    crate::fault::log_fault(
                         &e,
                         "the queue refused the event for good; the journey is skipped and stays due",
                     );
@@ -397,7 +398,7 @@ impl<D: DueJourneys, Q: EventSink> Sweeper<D, Q> {
                     run.report.left += 1;
                 }
                 Err(e) => {
-                    crate::ports::log_fault(
+                    crate::fault::log_fault(
                         &e,
                         "sending to the queue failed; the next run starts here",
                     );
@@ -535,7 +536,7 @@ impl<D: DueJourneys, Q: EventSink> Sweeper<D, Q> {
         }
     }
 
-    async fn send(&self, event: &Normalized) -> Result<String, PortError> {
+    async fn send(&self, event: &Normalized) -> Result<String, Fault> {
         self.sink.send(&event.message()).await
     }
 }
@@ -543,8 +544,9 @@ impl<D: DueJourneys, Q: EventSink> Sweeper<D, Q> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::intake::queue::OutgoingMessage;
     use crate::metrics::Captured;
-    use crate::ports::OutgoingMessage;
+    use futures_util::future::BoxFuture;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Mutex;
 
@@ -552,7 +554,7 @@ mod tests {
     struct Due(Vec<OpenJourney>);
 
     impl DueJourneys for Due {
-        async fn due(&self, _: i64, after: Option<(String, i64)>) -> Result<Page, PortError> {
+        async fn due(&self, _: i64, after: Option<(String, i64)>) -> Result<Page, Fault> {
             let journeys = if after.is_some() {
                 Vec::new()
             } else {
@@ -614,20 +616,25 @@ mod tests {
     }
 
     impl EventSink for &Queue {
-        async fn send(&self, message: &OutgoingMessage) -> Result<String, PortError> {
-            if self.down {
-                return Err(PortError::new("q", FaultKind::Unavailable, "down"));
-            }
-            if self
-                .refused
-                .as_deref()
-                .is_some_and(|s| message.group_id.ends_with(&format!("#{s}")))
-            {
-                return Err(PortError::new("q", FaultKind::Rejected, "MessageTooLong"));
-            }
-            let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
-            sent.push(message.clone());
-            Ok(format!("m{}", sent.len()))
+        fn send<'a>(
+            &'a self,
+            message: &'a OutgoingMessage,
+        ) -> BoxFuture<'a, Result<String, Fault>> {
+            Box::pin(async move {
+                if self.down {
+                    return Err(Fault::new("q", FaultKind::Unavailable, "down"));
+                }
+                if self
+                    .refused
+                    .as_deref()
+                    .is_some_and(|s| message.group_id.ends_with(&format!("#{s}")))
+                {
+                    return Err(Fault::new("q", FaultKind::Rejected, "MessageTooLong"));
+                }
+                let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
+                sent.push(message.clone());
+                Ok(format!("m{}", sent.len()))
+            })
         }
     }
 

@@ -4,9 +4,10 @@
 //! (`JourneyStore`).
 
 use crate::event::KycEvent;
+use crate::fault::Fault;
 use crate::journeys::completeness::{self, StallAfter};
 use crate::journeys::stream::{Effect, JourneyState, Published};
-use crate::ports::{Claim, PortError};
+use lambda_idempotency::Claim;
 use std::future::Future;
 
 /// How far ahead of the worker's clock an event's time may be; later times are taken as the
@@ -323,6 +324,5 @@ pub trait JourneyStore: Send + Sync {
         &self,
         update: &JourneyUpdate,
         claim: &Claim,
-    ) -> impl Future<Output = Result<(Applied, Published, lambda_idempotency::Completed), PortError>>
-           + Send;
+    ) -> impl Future<Output = Result<(Applied, Published, lambda_idempotency::Completed), Fault>> + Send;
 }

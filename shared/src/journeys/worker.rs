@@ -18,6 +18,8 @@
 
 use crate::config::{self, positive, required, ConfigError, Env, DEFAULT_TTL_SECONDS};
 use crate::event::KycEvent;
+use crate::fault::log_fault;
+use crate::fault::Fault;
 use crate::journeys::bounds;
 use crate::journeys::completeness::StallAfter;
 use crate::journeys::senders::Senders;
@@ -27,12 +29,9 @@ pub use crate::journeys::update::{
     MAX_FUTURE_SKEW_MS, SWEEP_SHARD_OPEN, SWEEP_SHARD_STALLED,
 };
 use crate::metrics::{self, MetricsSink};
-use crate::ports::log_fault;
-use crate::ports::{Claim, IdempotencyStore, PortError};
 use crate::trace::TraceHeader;
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use lambda_idempotency::batch::{process_batch, RecordResult};
 use lambda_idempotency::{fingerprint, Attempt, Completion, Idempotency, Run, RunError};
+use lambda_idempotency::{Claim, IdempotencyStore};
 use std::sync::Arc;
 use tracing::Instrument;
 
@@ -50,11 +49,35 @@ pub fn journey_hash(pk: &str) -> String {
     hash
 }
 
-/// The journey of a record's FIFO message group, by hash (`-` on a standard queue).
-fn group_hash(record: &SqsMessage) -> String {
-    lambda_idempotency::batch::fifo_group(record)
-        .map(journey_hash)
-        .unwrap_or_else(|| "-".to_owned())
+/// One record of a batch as the worker reads it: what the queue says of the message. Lambda's
+/// event types stay in `runtime::lambda`, which reads each record into one of these.
+#[derive(Debug, Clone, Default)]
+pub struct Record<'a> {
+    /// The queue's message id (`-` when it has none).
+    pub message_id: &'a str,
+    /// The message body: a `KycEvent`, when it is one.
+    pub body: &'a str,
+    /// Who sent it (SQS's `SenderId`): the role id and session of the sender's credentials.
+    pub sender: Option<&'a str>,
+    /// The X-Ray trace its sender's invocation gave it (`AWSTraceHeader`).
+    pub trace: Option<TraceHeader>,
+    /// Whether it carries the `replay` message attribute (an event sent again from the archive).
+    pub replay: bool,
+    /// How often the queue has handed it out (`ApproximateReceiveCount`, at least 1).
+    pub receives: u32,
+    /// Its receipt handle, by which a deferred record's visibility is changed.
+    pub receipt: Option<&'a str>,
+    /// Its FIFO message group (none on a standard queue).
+    pub group: Option<&'a str>,
+}
+
+impl Record<'_> {
+    /// The journey of its FIFO message group, by hash (`-` on a standard queue).
+    fn group_hash(&self) -> String {
+        self.group
+            .map(journey_hash)
+            .unwrap_or_else(|| "-".to_owned())
+    }
 }
 
 /// The variables the worker reads.
@@ -173,7 +196,7 @@ impl<S: IdempotencyStore, J: JourneyStore> JourneyWorker<S, J> {
     /// A worker with each source's default stall limit, publishing nothing.
     pub fn new(store: S, journeys: J, ttl_secs: u64) -> Self {
         Self {
-            idempotency: Idempotency::new(store, ttl_secs),
+            idempotency: Idempotency::new(store, std::time::Duration::from_secs(ttl_secs)),
             journeys,
             stream: NoStream,
             stall_after: StallAfter::defaults(),
@@ -226,31 +249,13 @@ impl<S: IdempotencyStore, J: JourneyStore, P: JourneyStream> JourneyWorker<S, J,
         &self.stream
     }
 
-    /// Handle one SQS batch; the response names every record to be redelivered (on FIFO, a
-    /// failed record's later records of the same group too: `lambda_idempotency::batch`).
-    pub async fn handle(&self, batch: &SqsEvent, deadline_ms: i64) -> SqsBatchResponse {
-        process_batch(batch, |record| async move {
-            if self.record(record, deadline_ms).await.succeeded() {
-                RecordResult::Processed
-            } else {
-                RecordResult::Failed
-            }
-        })
-        .await
-    }
-
-    /// Process one record and log one line about it (never its body), every line of it with the
-    /// trace id its sender's invocation gave it (`AWSTraceHeader`).
-    async fn record(&self, record: &SqsMessage, deadline_ms: i64) -> RecordOutcome {
-        let trace = record
-            .attributes
-            .get(crate::trace::SQS_ATTRIBUTE)
-            .and_then(|raw| TraceHeader::parse(raw));
-        let span = tracing::info_span!(
-            "record",
-            trace_id = trace.as_ref().map(TraceHeader::trace_id)
-        );
-        self.traced_record(record, trace.as_ref(), deadline_ms)
+    /// Process one record of a batch and log one line about it (never its body), every line of
+    /// it with the trace id its sender's invocation gave it. A record that did not succeed is to
+    /// be delivered again (`RecordOutcome::succeeded`).
+    pub async fn process(&self, record: &Record<'_>, deadline_ms: i64) -> RecordOutcome {
+        let trace = record.trace.as_ref();
+        let span = tracing::info_span!("record", trace_id = trace.map(TraceHeader::trace_id));
+        self.traced_record(record, trace, deadline_ms)
             .instrument(span)
             .await
     }
@@ -258,11 +263,11 @@ impl<S: IdempotencyStore, J: JourneyStore, P: JourneyStream> JourneyWorker<S, J,
     /// One record: read, its sender and bounds checked, applied and published; one line.
     async fn traced_record(
         &self,
-        record: &SqsMessage,
+        record: &Record<'_>,
         trace: Option<&TraceHeader>,
         deadline_ms: i64,
     ) -> RecordOutcome {
-        let body = record.body.as_deref().unwrap_or_default();
+        let body = record.body;
         let event = match self.admitted(record, body) {
             Ok(event) => event,
             Err(refused) => return refused,
@@ -279,13 +284,13 @@ impl<S: IdempotencyStore, J: JourneyStore, P: JourneyStream> JourneyWorker<S, J,
 
     /// The record's event, when it is one, its sender may send it and it keeps the journey
     /// table's bounds; else what became of it (acknowledged, never applied), logged and counted.
-    fn admitted(&self, record: &SqsMessage, body: &str) -> Result<KycEvent, RecordOutcome> {
-        let message_id = record.message_id.as_deref().unwrap_or("-");
+    fn admitted(&self, record: &Record<'_>, body: &str) -> Result<KycEvent, RecordOutcome> {
+        let message_id = record.message_id;
         let event = serde_json::from_str::<KycEvent>(body).map_err(|e| {
             // Which journey it holds back (on FIFO, its group), by hash.
             tracing::warn!(
                 message_id,
-                journey = group_hash(record).as_str(),
+                journey = record.group_hash().as_str(),
                 outcome = RecordOutcome::Poison.label(),
                 body_bytes = body.len(),
                 error_line = e.line(),
@@ -295,11 +300,8 @@ impl<S: IdempotencyStore, J: JourneyStore, P: JourneyStream> JourneyWorker<S, J,
             RecordOutcome::Poison
         })?;
         if let Some(senders) = &self.senders {
-            let sender = record.attributes.get("SenderId").map(String::as_str);
-            let replay = record
-                .message_attributes
-                .contains_key(crate::intake::archive::REPLAY_ATTRIBUTE);
-            if let Err(why) = senders.check(sender, &event, replay) {
+            let sender = record.sender;
+            if let Err(why) = senders.check(sender, &event, record.replay) {
                 // The message id, the sender and the type: never the payload or the subject.
                 tracing::warn!(
                     message_id,
@@ -320,7 +322,7 @@ impl<S: IdempotencyStore, J: JourneyStore, P: JourneyStream> JourneyWorker<S, J,
             // By journey hash and field: never a value (it may be what wedges a journey).
             tracing::warn!(
                 message_id,
-                journey = group_hash(record).as_str(),
+                journey = record.group_hash().as_str(),
                 field = why.field,
                 outcome = RecordOutcome::RefusedInvalid.label(),
                 reason = %why,
@@ -338,7 +340,7 @@ impl<S: IdempotencyStore, J: JourneyStore, P: JourneyStream> JourneyWorker<S, J,
     /// false (the record deferred, to be delivered again) when the stream did not take it.
     async fn publish(
         &self,
-        record: &SqsMessage,
+        record: &Record<'_>,
         body: &str,
         event: &KycEvent,
         published: &Published,
@@ -360,14 +362,9 @@ impl<S: IdempotencyStore, J: JourneyStore, P: JourneyStream> JourneyWorker<S, J,
             Ok(()) => true,
             Err(e) => {
                 log_fault(&e, "publishing to the journey stream failed");
-                let receives = record
-                    .attributes
-                    .get("ApproximateReceiveCount")
-                    .and_then(|n| n.parse().ok())
-                    .unwrap_or(1);
-                if let Some(receipt) = record.receipt_handle.as_deref() {
+                if let Some(receipt) = record.receipt {
                     self.stream
-                        .defer(receipt, stream::backoff_secs(receives))
+                        .defer(receipt, stream::backoff_secs(record.receives))
                         .await;
                 }
                 false
@@ -408,18 +405,19 @@ impl<S: IdempotencyStore, J: JourneyStore, P: JourneyStream> JourneyWorker<S, J,
         update.entry.trace_id = trace.map(|t| t.trace_id().to_owned());
         update.entry.trace_sampled = trace.is_some_and(TraceHeader::sampled);
         let key = format!("{KEY_PREFIX}{}", event.id);
+        let deadline = chrono::DateTime::from_timestamp_millis(deadline_ms).unwrap_or(now);
         let attempt = Attempt::new(
             &key,
             fingerprint(body.as_bytes()),
-            now.timestamp_millis(),
-            deadline_ms,
+            now.into(),
+            deadline.into(),
         );
         let apply = |claim: &Claim| {
             let claim = claim.clone();
             let update = &update;
             async move {
                 let (applied, published, completed) = self.journeys.apply(update, &claim).await?;
-                Ok::<_, PortError>(((applied, published), Completion::Done(completed)))
+                Ok::<_, Fault>(((applied, published), Completion::Done(completed)))
             }
         };
         let outcome = match self.idempotency.run(&attempt, apply).await {
@@ -433,7 +431,11 @@ impl<S: IdempotencyStore, J: JourneyStore, P: JourneyStream> JourneyWorker<S, J,
             }
             // Run::InProgress: another delivery holds the claim.
             Ok(_) => RecordOutcome::InProgress,
-            Err(RunError::Store(e) | RunError::Operation(e)) => {
+            Err(RunError::Store(e)) => {
+                log_fault(&e.into(), "applying the event failed");
+                RecordOutcome::Fault
+            }
+            Err(RunError::Operation(e)) => {
                 log_fault(&e, "applying the event failed");
                 RecordOutcome::Fault
             }
@@ -455,8 +457,8 @@ impl<S: IdempotencyStore, J: JourneyStore, P: JourneyStream> JourneyWorker<S, J,
 /// The record's one line: its message id, its journey by hash (`journey_hash`, so an operator
 /// finds it without the subject), the event's id and type, and the outcome; a warning unless it
 /// succeeded.
-fn log_record(record: &SqsMessage, event: &KycEvent, outcome: RecordOutcome) {
-    let message_id = record.message_id.as_deref().unwrap_or("-");
+fn log_record(record: &Record<'_>, event: &KycEvent, outcome: RecordOutcome) {
+    let message_id = record.message_id;
     let journey = event
         .subject
         .as_deref()
@@ -489,7 +491,8 @@ fn log_record(record: &SqsMessage, event: &KycEvent, outcome: RecordOutcome) {
 mod tests {
     use super::*;
     use crate::journeys::completeness;
-    use crate::memory::{MemoryJourneys, MemoryStream};
+    use crate::journeys::memory::{MemoryJourneys, MemoryStream};
+    use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
     use lambda_idempotency::MemoryStore;
     use std::sync::Arc;
 
@@ -501,6 +504,14 @@ mod tests {
     }
 
     /// A batch whose records all share one message group.
+    async fn handle<S: lambda_idempotency::IdempotencyStore, J: JourneyStore, P: JourneyStream>(
+        w: &JourneyWorker<S, J, P>,
+        batch: &SqsEvent,
+        deadline_ms: i64,
+    ) -> SqsBatchResponse {
+        crate::runtime::lambda::worker_batch(w, batch, deadline_ms).await
+    }
+
     fn batch(bodies: &[String], fifo: bool) -> SqsEvent {
         let grouped: Vec<(&str, String)> = bodies.iter().map(|b| ("g", b.clone())).collect();
         batch_in_groups(&grouped, fifo)
@@ -567,7 +578,7 @@ mod tests {
                 "e2",
             ),
         ];
-        let r = w.handle(&batch(&bodies, true), deadline()).await;
+        let r = handle(&w, &batch(&bodies, true), deadline()).await;
         assert!(failures(&r).is_empty(), "{r:?}");
         let j = &w.journeys().items()["cashfree/vkyc#v1"];
         assert_eq!(j.state.event_type, "kyc.vkyc.call_completed");
@@ -575,7 +586,7 @@ mod tests {
         assert_eq!(j.state.provider_status.as_deref(), Some("S-call_completed"));
         assert_eq!(j.event_count, 3, "e1, e2, e3; the second e2 is a duplicate");
         // The same batch again changes nothing.
-        let r = w.handle(&batch(&bodies, true), deadline()).await;
+        let r = handle(&w, &batch(&bodies, true), deadline()).await;
         assert!(failures(&r).is_empty());
         assert_eq!(w.journeys().items()["cashfree/vkyc#v1"].event_count, 3);
     }
@@ -602,7 +613,7 @@ mod tests {
                 event(Some("b"), "call_started", "2025-05-22T03:52:14Z", "e4"),
             ),
         ];
-        let r = w.handle(&batch_in_groups(&records, true), deadline()).await;
+        let r = handle(&w, &batch_in_groups(&records, true), deadline()).await;
         assert_eq!(failures(&r), ["m1", "m3"]);
         let items = w.journeys().items();
         assert_eq!(
@@ -616,9 +627,7 @@ mod tests {
         );
         // On a standard queue each record stands alone.
         let w = worker();
-        let r = w
-            .handle(&batch_in_groups(&records, false), deadline())
-            .await;
+        let r = handle(&w, &batch_in_groups(&records, false), deadline()).await;
         assert_eq!(failures(&r), ["m1"]);
         assert_eq!(w.journeys().items()["cashfree/vkyc#a"].event_count, 2);
     }
@@ -632,15 +641,15 @@ mod tests {
                 .replace("kyc.vkyc.x", completeness::STALLED)
                 .replace(r#""payload":{}"#, &format!(r#""payload":{payload}"#))
         };
-        let r = w
-            .handle(
-                &batch(
-                    &[opened, stalled("{}"), stalled(r#"{"last_event_id":""}"#)],
-                    false,
-                ),
-                deadline(),
-            )
-            .await;
+        let r = handle(
+            &w,
+            &batch(
+                &[opened, stalled("{}"), stalled(r#"{"last_event_id":""}"#)],
+                false,
+            ),
+            deadline(),
+        )
+        .await;
         assert_eq!(failures(&r), ["m1", "m2"], "{r:?}");
         let j = &w.journeys().items()["cashfree/vkyc#v9"];
         assert_eq!(j.state.event_id, "e1", "the journey is as it was");
@@ -659,15 +668,15 @@ mod tests {
     #[tokio::test]
     async fn unrecognized_events_are_acknowledged_not_stored() {
         let w = worker();
-        let r = w
-            .handle(
-                &batch(
-                    &[event(None, "unrecognized", "2025-05-22T03:51:14Z", "u")],
-                    true,
-                ),
-                deadline(),
-            )
-            .await;
+        let r = handle(
+            &w,
+            &batch(
+                &[event(None, "unrecognized", "2025-05-22T03:51:14Z", "u")],
+                true,
+            ),
+            deadline(),
+        )
+        .await;
         assert!(failures(&r).is_empty());
         assert!(w.journeys().items().is_empty());
     }
@@ -680,7 +689,7 @@ mod tests {
             event(Some("a"), "call_queued", "2025-05-22T03:51:14Z", "e1"),
             event(Some("b"), "call_queued", "2025-05-22T03:51:14Z", "e2"),
         ];
-        let r = w.handle(&batch(&bodies, false), deadline()).await;
+        let r = handle(&w, &batch(&bodies, false), deadline()).await;
         assert_eq!(failures(&r), ["m0", "m1"]);
         assert!(w.journeys().items().is_empty());
     }
@@ -702,7 +711,7 @@ mod tests {
             event(None, "unrecognized", "2025-05-22T03:51:14Z", "u1"),
             "not json".to_owned(),
         ];
-        let r = w.handle(&batch(&bodies, false), deadline()).await;
+        let r = handle(&w, &batch(&bodies, false), deadline()).await;
         assert_eq!(failures(&r), ["m4"], "the poison record only");
         let said = |m: &stream::StreamMessage| {
             let v: serde_json::Value = serde_json::from_str(&m.body).expect("JSON");
@@ -728,7 +737,7 @@ mod tests {
             ]
         );
         // A redelivery (the publish had failed, say) publishes the same again, as a repeat.
-        let r = w.handle(&batch(&bodies[1..2], false), deadline()).await;
+        let r = handle(&w, &batch(&bodies[1..2], false), deadline()).await;
         assert!(failures(&r).is_empty());
         assert_eq!(
             said(&w.stream().messages()[4]),
@@ -756,12 +765,12 @@ mod tests {
         b.records[0]
             .attributes
             .insert("ApproximateReceiveCount".to_owned(), "2".to_owned());
-        let r = w.handle(&b, deadline()).await;
+        let r = handle(&w, &b, deadline()).await;
         assert_eq!(failures(&r), ["m0"]);
         assert_eq!(w.stream().deferred(), [("r1".to_owned(), 60)]);
         assert_eq!(w.journeys().items()["cashfree/vkyc#v1"].event_count, 1);
         w.stream().set_failing(false);
-        let r = w.handle(&b, deadline()).await;
+        let r = handle(&w, &b, deadline()).await;
         assert!(failures(&r).is_empty());
         assert_eq!(w.stream().messages().len(), 1);
         assert_eq!(w.journeys().items()["cashfree/vkyc#v1"].event_count, 1);

@@ -3,8 +3,8 @@
 
 use crate::aws::SqsSink;
 use crate::intake::archive::{self, ArchivedDelivery};
+use crate::intake::queue::EventSink;
 use crate::intake::verdict::Verdict;
-use crate::ports::EventSink;
 use crate::sources::SourceSpec;
 use crate::trace::TraceHeader;
 use serde::{Deserialize, Serialize};

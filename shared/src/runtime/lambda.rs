@@ -1,20 +1,25 @@
 //! The one module that knows about Lambda's events: an API Gateway event into the pipeline's
-//! input and its outcome back into a response, an SQS batch into the journey worker; and the
-//! runtime loop that serves them.
+//! input and its outcome back into a response, an SQS batch's records into the journey worker's
+//! and its partial batch response; and the runtime loops that serve them.
 
+use crate::intake::archive::REPLAY_ATTRIBUTE;
 use crate::intake::inbound::Inbound;
-use crate::intake::pipeline::{invocation_deadline_ms, Outcome, Pipeline, Refusal};
+use crate::intake::outcome::{Outcome, Refusal};
+use crate::intake::pipeline::{invocation_deadline_ms, Pipeline};
+use crate::intake::queue::EventSink;
 use crate::journeys::stream::JourneyStream;
 use crate::journeys::sweeper::{DueJourneys, Sweeper};
-use crate::journeys::worker::{JourneyStore, JourneyWorker};
-use crate::ports::{EventSink, IdempotencyStore};
+use crate::journeys::worker::{JourneyStore, JourneyWorker, Record};
 use crate::secrets::manager::{Refresh, Staleness};
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use crate::trace::TraceHeader;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use futures_util::FutureExt;
 use lambda_http::aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayV2httpResponse};
 use lambda_http::request::RequestContext;
 use lambda_http::request::{LambdaRequest, RequestOrigin};
 use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_idempotency::batch::{fifo_group, process_batch, RecordResult};
+use lambda_idempotency::IdempotencyStore;
 use std::convert::Infallible;
 use std::net::IpAddr;
 use std::panic::AssertUnwindSafe;
@@ -23,10 +28,9 @@ use tracing::Instrument;
 
 /// Serve API Gateway requests with `pipeline`: one at a time, or as many at once as
 /// `AWS_LAMBDA_MAX_CONCURRENCY` says (Lambda Managed Instances).
-pub async fn serve<S, Q>(pipeline: Arc<Pipeline<S, Q>>) -> Result<(), lambda_http::Error>
+pub async fn serve<S>(pipeline: Arc<Pipeline<S>>) -> Result<(), lambda_http::Error>
 where
     S: IdempotencyStore + 'static,
-    Q: EventSink + 'static,
 {
     lambda_runtime::run_concurrent(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<LambdaRequest>| {
@@ -43,8 +47,8 @@ where
 /// handling it (a bug) is answered 503 `unavailable`, so the provider retries. Either way the
 /// request is logged and counted, and the process (with the other invocations it may be
 /// serving on Managed Instances) lives on.
-pub async fn answer<S: IdempotencyStore, Q: EventSink>(
-    pipeline: &Pipeline<S, Q>,
+pub async fn answer<S: IdempotencyStore>(
+    pipeline: &Pipeline<S>,
     event: lambda_runtime::LambdaEvent<LambdaRequest>,
 ) -> GatewayResponse {
     let lambda_runtime::LambdaEvent { payload, context } = event;
@@ -123,8 +127,8 @@ pub fn source_ip(req: &Request) -> Option<IpAddr> {
 }
 
 /// Serve one request. Never fails: every case is a response.
-pub async fn handle<S: IdempotencyStore, Q: EventSink>(
-    pipeline: &Pipeline<S, Q>,
+pub async fn handle<S: IdempotencyStore>(
+    pipeline: &Pipeline<S>,
     req: Request,
 ) -> Result<Response<Body>, Infallible> {
     let deadline_ms = req
@@ -148,20 +152,9 @@ pub async fn handle<S: IdempotencyStore, Q: EventSink>(
     Ok(response(&outcome))
 }
 
-/// The HTTP response for an outcome: its status, `application/json`, its body (and `Allow` on
-/// a 405). Built from parts, so there is nothing that could fail.
-pub fn response(outcome: &Outcome) -> Response<Body> {
-    let mut response = Response::new(Body::Text(outcome.body()));
-    *response.status_mut() = outcome.status();
-    let headers = response.headers_mut();
-    headers.insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
-    if outcome.status() == http::StatusCode::METHOD_NOT_ALLOWED {
-        headers.insert(http::header::ALLOW, http::HeaderValue::from_static("POST"));
-    }
-    response
+/// The Lambda response for an outcome: its HTTP answer, the body as text.
+fn response(outcome: &Outcome) -> Response<Body> {
+    outcome.response().map(Body::Text)
 }
 
 /// Serve one SQS batch. Never fails: every record's fate is in the batch response.
@@ -173,7 +166,46 @@ pub async fn handle_batch<S: IdempotencyStore, J: JourneyStore, P: JourneyStream
         i64::try_from(event.context.deadline).ok(),
         chrono::Utc::now().timestamp_millis(),
     );
-    Ok(worker.handle(&event.payload, deadline_ms).await)
+    Ok(worker_batch(worker, &event.payload, deadline_ms).await)
+}
+
+/// One SQS batch through the worker, record by record; the response names every record to be
+/// redelivered (on FIFO, a failed record's later records of the same group too:
+/// `lambda_idempotency::batch`).
+pub async fn worker_batch<S: IdempotencyStore, J: JourneyStore, P: JourneyStream>(
+    worker: &JourneyWorker<S, J, P>,
+    batch: &SqsEvent,
+    deadline_ms: i64,
+) -> SqsBatchResponse {
+    process_batch(batch, |message| async move {
+        if worker
+            .process(&record(message), deadline_ms)
+            .await
+            .succeeded()
+        {
+            RecordResult::Processed
+        } else {
+            RecordResult::Failed
+        }
+    })
+    .await
+}
+
+/// An SQS message as the worker reads it.
+fn record(message: &SqsMessage) -> Record<'_> {
+    let attribute = |name: &str| message.attributes.get(name).map(String::as_str);
+    Record {
+        message_id: message.message_id.as_deref().unwrap_or("-"),
+        body: message.body.as_deref().unwrap_or_default(),
+        sender: attribute("SenderId"),
+        trace: attribute(crate::trace::SQS_ATTRIBUTE).and_then(TraceHeader::parse),
+        replay: message.message_attributes.contains_key(REPLAY_ATTRIBUTE),
+        receives: attribute("ApproximateReceiveCount")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1),
+        receipt: message.receipt_handle.as_deref(),
+        group: fifo_group(message),
+    }
 }
 
 /// Serve the scheduler's invocations with the journey sweeper: any payload (an EventBridge

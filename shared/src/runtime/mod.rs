@@ -8,11 +8,11 @@
 
 pub mod lambda;
 pub mod startup;
+pub mod telemetry;
 
 use crate::config::ProcessEnv;
 use crate::journeys::worker::WorkerConfig;
 use crate::sources::FunctionSpec;
-use crate::telemetry;
 pub use lambda_runtime::Error;
 use std::sync::Arc;
 

@@ -18,7 +18,7 @@ use crate::sources::Source;
 use lambda_idempotency::DynamoDbStore;
 use std::sync::Arc;
 
-pub type AwsPipeline = Pipeline<DynamoDbStore, SqsSink>;
+pub type AwsPipeline = Pipeline<DynamoDbStore>;
 pub type AwsJourneyWorker = JourneyWorker<DynamoDbStore, DynamoJourneys, Option<SnsStream>>;
 
 /// A function's whole configuration: shared settings, its sources with their credentials, and,
@@ -131,7 +131,10 @@ pub fn pipeline_with(sdk: &aws_config::SdkConfig, config: FunctionConfig) -> Aws
     let pipeline = Pipeline::new(
         sources,
         DynamoDbStore::new(aws_sdk_dynamodb::Client::new(sdk), common.table),
-        SqsSink::new(aws_sdk_sqs::Client::new(sdk), common.queue_url),
+        Arc::new(SqsSink::new(
+            aws_sdk_sqs::Client::new(sdk),
+            common.queue_url,
+        )),
         common.settings,
     )
     .with_personal_data(common.personal_data);

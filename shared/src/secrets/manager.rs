@@ -17,8 +17,8 @@
 //! configuration at start-up: the error names the variable, never a value.
 
 use crate::config::{err, ConfigError, Env};
+use crate::fault::Fault;
 use crate::metrics::{self, MetricsSink};
-use crate::ports::PortError;
 use crate::secrets::secret::{parse_list, Secret, SecretList};
 use std::collections::HashMap;
 use std::future::Future;
@@ -40,7 +40,7 @@ pub fn id_variable(var: &str) -> String {
 
 /// Reads a secret's `SecretString`. Secrets Manager in production; anything in tests.
 pub trait SecretReader: Send + Sync {
-    fn read(&self, secret_id: &str) -> impl Future<Output = Result<String, PortError>> + Send;
+    fn read(&self, secret_id: &str) -> impl Future<Output = Result<String, Fault>> + Send;
 }
 
 /// `parse_list` for a value read from Secrets Manager, where an empty value is an error too.
@@ -317,8 +317,8 @@ impl<R: SecretReader> Refresh for ManagedSecrets<R> {
 mod tests {
     use super::*;
     use crate::config::fake_env;
+    use crate::fault::FaultKind;
     use crate::metrics::Captured;
-    use crate::ports::FaultKind;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Mutex;
 
@@ -347,16 +347,14 @@ mod tests {
     }
 
     impl SecretReader for &Store {
-        async fn read(&self, id: &str) -> Result<String, PortError> {
+        async fn read(&self, id: &str) -> Result<String, Fault> {
             self.reads.fetch_add(1, Ordering::SeqCst);
             self.values
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .get(id)
                 .cloned()
-                .ok_or_else(|| {
-                    PortError::new("get", FaultKind::Rejected, "ResourceNotFoundException")
-                })
+                .ok_or_else(|| Fault::new("get", FaultKind::Rejected, "ResourceNotFoundException"))
         }
     }
 
@@ -543,7 +541,7 @@ mod tests {
     struct Hanging;
 
     impl SecretReader for Hanging {
-        async fn read(&self, _: &str) -> Result<String, PortError> {
+        async fn read(&self, _: &str) -> Result<String, Fault> {
             std::future::pending().await
         }
     }

@@ -3,9 +3,10 @@
 use crate::process::cpu_ns;
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use kyc_intake::aws::SqsSink;
-use kyc_intake::ports::{Claim, ClaimOutcome, EventSink, IdempotencyStore, OutgoingMessage};
+use kyc_intake::intake::queue::{EventSink, OutgoingMessage};
 use kyc_local::resources::{self, local_sdk_config, BoxError};
 use lambda_idempotency::DynamoDbStore;
+use lambda_idempotency::{Claim, ClaimOutcome, IdempotencyStore};
 
 /// A table and a queue (FIFO, as deployed, unless `fifo` is false).
 pub(crate) async fn stack(

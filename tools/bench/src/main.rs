@@ -30,7 +30,7 @@ mod tls;
 use clap::Parser;
 use floor::{stack, Floor};
 use function::{event, start_function, status_of, Runtime, TIMEOUT};
-use kyc_intake::ports::OutgoingMessage;
+use kyc_intake::intake::queue::OutgoingMessage;
 use kyc_local::resources::BoxError;
 use kyc_local::server::{self, LocalServer};
 use measure::{measure, CHUNK};

@@ -10,8 +10,8 @@ use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use kyc_intake::journeys::stream::JourneyStream;
 use kyc_intake::journeys::worker::JourneyStore;
 use kyc_intake::journeys::worker::JourneyWorker;
-use kyc_intake::ports::IdempotencyStore;
 use kyc_intake::runtime::lambda;
+use lambda_idempotency::IdempotencyStore;
 use std::collections::HashMap;
 
 /// The largest batch an event source mapping on a FIFO queue hands over.

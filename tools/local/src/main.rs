@@ -28,8 +28,9 @@ use clap::{Parser, Subcommand};
 use commands::{
     invoke, load, local_secret_id, purge, put_secret, receive, render_file, worker_control,
 };
+use kyc_intake::config;
+use kyc_intake::runtime::telemetry;
 use kyc_intake::sources::registry::{self, FUNCTIONS};
-use kyc_intake::{config, telemetry};
 use kyc_local::resources::{self, BoxError};
 use std::collections::HashMap;
 

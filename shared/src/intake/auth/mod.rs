@@ -123,6 +123,11 @@ pub fn replay_window(
     Ok(tolerance)
 }
 
+/// The longest lease an idempotency claim can carry, in seconds: Lambda's longest invocation plus
+/// the idempotency crate's lease margin, which the pipeline keeps at its default.
+const MAX_LEASE_SECS: u64 =
+    lambda_idempotency::MAX_INVOCATION.as_secs() + lambda_idempotency::LEASE_MARGIN.as_secs();
+
 /// Start-up's rule for a scheme whose replay bound is a signed time at most `tolerance_secs` old
 /// (`var`): a replay is either inside the window, where the idempotency record still catches it,
 /// or outside, where it is refused; so the record must outlive the window, the future skew allowed
@@ -133,7 +138,7 @@ pub fn check_replay_window(
     ttl_secs: u64,
 ) -> Result<(), crate::config::ConfigError> {
     let skew = u64::try_from(MAX_FUTURE_SKEW_MS / 1000).unwrap_or_default();
-    let lease = lambda_idempotency::MAX_LEASE_SECS;
+    let lease = MAX_LEASE_SECS;
     let needed = tolerance_secs.saturating_add(skew).saturating_add(lease);
     let ttl = ttl_secs;
     if needed >= ttl {

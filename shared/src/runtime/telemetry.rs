@@ -51,26 +51,6 @@ pub fn level_from_env() -> LevelFilter {
     level(&name)
 }
 
-/// The `level` of the metric documents: the lowest level Lambda's log-level filter keeps at
-/// `configured` (an `AWS_LAMBDA_LOG_LEVEL` value). `INFO` at `INFO` and below; the configured
-/// level above it, so `WARN`, `ERROR` and `FATAL` keep every metric.
-pub fn metrics_level_for(configured: &str) -> &'static str {
-    match configured.trim().to_ascii_uppercase().as_str() {
-        "WARN" => "WARN",
-        "ERROR" => "ERROR",
-        "FATAL" => "FATAL",
-        _ => "INFO",
-    }
-}
-
-/// `metrics_level_for` the process's `AWS_LAMBDA_LOG_LEVEL`, read once.
-pub fn metrics_level() -> &'static str {
-    static LEVEL: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
-    LEVEL.get_or_init(|| {
-        metrics_level_for(&std::env::var("AWS_LAMBDA_LOG_LEVEL").unwrap_or_default())
-    })
-}
-
 /// Logs for a terminal (`make run`): one short text line per event instead of JSON, the same
 /// filter. What is logged is the same as on Lambda, so nothing secret either.
 pub fn init_text(binary: &str) {
@@ -142,20 +122,6 @@ mod tests {
         assert_eq!(level("FATAL"), LevelFilter::ERROR);
         assert_eq!(level(""), LevelFilter::INFO);
         assert_eq!(level("aws_smithy_runtime=trace"), LevelFilter::INFO);
-    }
-
-    #[test]
-    fn metric_documents_carry_a_level_the_lambda_filter_keeps() {
-        // Lambda's order; a line passes when its level is at or above the configured one.
-        let order = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
-        let rank = |l: &str| order.iter().position(|o| *o == l).expect("a Lambda level");
-        for configured in order {
-            let level = metrics_level_for(configured);
-            assert!(rank(level) >= rank(configured), "{configured}: {level}");
-            assert!(rank(level) >= rank("INFO"), "never below INFO");
-        }
-        assert_eq!(metrics_level_for(""), "INFO");
-        assert_eq!(metrics_level_for("warn"), "WARN");
     }
 
     #[test]

@@ -1,26 +1,8 @@
-//! Two of the pipeline's ports: the idempotency store (the `lambda-idempotency` crate's port, on
-//! DynamoDB there) and the event sink (SQS in `aws`), and the fault every port reports. The
-//! pipeline's other collaborators are traits of their own rooms (the archive, the key vault, the
-//! attestor, the metrics sink, the secrets' refresh). `memory` has an in-memory sink and journey
-//! store for unit tests; the in-memory idempotency store is the crate's.
+//! The events queue's side of the intake: the message it takes and the port that sends it (SQS
+//! in `aws`; in memory for unit tests). The replay and the sweeper send through the same port.
 
-use std::future::Future;
-
-/// A fault of any port (DynamoDB, SQS, Secrets Manager): the idempotency crate's `Fault`, so the
-/// log tells throttling, timeouts, permanent refusals and outages apart the same way everywhere.
-/// Answered 503, so the provider retries; it never reaches a response body.
-pub use lambda_idempotency::Fault as PortError;
-pub use lambda_idempotency::{Claim, ClaimOutcome, FaultKind, IdempotencyStore, Settled};
-
-/// One error line for a port fault: the operation, the kind, the source error (never a payload).
-pub fn log_fault(e: &PortError, what: &str) {
-    tracing::error!(
-        operation = e.operation,
-        fault = e.kind.as_str(),
-        error = %e,
-        "{what}"
-    );
-}
+use crate::fault::Fault;
+use futures_util::future::BoxFuture;
 
 /// A message for the events queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,10 +49,9 @@ pub fn attributes_size(event_type: &str, source: &str) -> usize {
     .sum()
 }
 
+/// The events queue, as the pipeline, the replay and the sweeper send to it. Like every port of
+/// this library's own, it is used as `Arc<dyn EventSink>`.
 pub trait EventSink: Send + Sync {
     /// Send one message; returns the queue's message id.
-    fn send(
-        &self,
-        message: &OutgoingMessage,
-    ) -> impl Future<Output = Result<String, PortError>> + Send;
+    fn send<'a>(&'a self, message: &'a OutgoingMessage) -> BoxFuture<'a, Result<String, Fault>>;
 }

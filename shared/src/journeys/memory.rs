@@ -1,61 +1,14 @@
-//! In-memory ports for unit tests and property tests: an event sink, a journey store, a journey
-//! stream, an archive and a key vault (the in-memory idempotency store is `lambda_idempotency::MemoryStore`). The real adapters are
-//! tested against a real DynamoDB/SQS-compatible server in `tests/`.
+//! In-memory ports of the journey worker for its unit tests: a journey store that completes its
+//! claims on the `lambda_idempotency::MemoryStore` it shares with the worker, and a journey
+//! stream. The real adapters are tested against a real DynamoDB/SNS-compatible server in
+//! `tests/`.
 
-use crate::intake::archive::Archive;
-use crate::intake::seal::{DataKey, KeyVault};
-use crate::ports::{Claim, EventSink, FaultKind, OutgoingMessage, PortError};
+use crate::fault::{Fault, FaultKind};
+use lambda_idempotency::Claim;
 use lambda_idempotency::MemoryStore;
-use std::collections::{BTreeMap, HashMap};
-use std::future::Future;
-use std::pin::Pin;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
-
-#[derive(Debug, Default)]
-pub struct MemorySink {
-    messages: Mutex<Vec<OutgoingMessage>>,
-    /// When set, every send fails (SQS down).
-    pub fail: AtomicBool,
-    /// When set, sends never answer (SQS hanging).
-    pub hang: AtomicBool,
-    /// When set, every send is refused as invalid (what normalization makes impossible).
-    pub refuse: AtomicBool,
-}
-
-impl MemorySink {
-    pub fn messages(&self) -> Vec<OutgoingMessage> {
-        self.messages
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-}
-
-impl EventSink for MemorySink {
-    async fn send(&self, message: &OutgoingMessage) -> Result<String, PortError> {
-        if self.hang.load(Ordering::SeqCst) {
-            std::future::pending::<()>().await;
-        }
-        if self.fail.load(Ordering::SeqCst) {
-            return Err(PortError::new(
-                "memory sink",
-                FaultKind::Unavailable,
-                "unavailable",
-            ));
-        }
-        if self.refuse.load(Ordering::SeqCst) {
-            return Err(PortError::new(
-                "memory sink",
-                FaultKind::Rejected,
-                "InvalidMessageContents",
-            ));
-        }
-        let mut messages = self.messages.lock().unwrap_or_else(|e| e.into_inner());
-        messages.push(message.clone());
-        Ok(format!("m-{}", messages.len()))
-    }
-}
 
 /// In-memory journey stream: what was published, what was deferred, and a switch that makes
 /// every publish fail (the topic unreachable).
@@ -88,12 +41,9 @@ impl MemoryStream {
 }
 
 impl crate::journeys::stream::JourneyStream for MemoryStream {
-    async fn publish(
-        &self,
-        message: &crate::journeys::stream::StreamMessage,
-    ) -> Result<(), PortError> {
+    async fn publish(&self, message: &crate::journeys::stream::StreamMessage) -> Result<(), Fault> {
         if self.fail.load(Ordering::SeqCst) {
-            return Err(PortError::new(
+            return Err(Fault::new(
                 "memory stream",
                 FaultKind::Unavailable,
                 "unreachable",
@@ -161,7 +111,7 @@ impl crate::journeys::worker::JourneyStore for MemoryJourneys {
             crate::journeys::stream::Published,
             lambda_idempotency::Completed,
         ),
-        PortError,
+        Fault,
     > {
         use crate::journeys::worker::{Applied, Seen, Sweep};
         let seen = {
@@ -185,9 +135,9 @@ impl crate::journeys::worker::JourneyStore for MemoryJourneys {
         let published = applied.published(state, count);
         let completed = match self.store.complete_with(claim, &published.kept()).await {
             Ok(completed) => completed,
-            Err(lambda_idempotency::NotCommitted::Store(e)) => return Err(e),
+            Err(lambda_idempotency::NotCommitted::Store(e)) => return Err(e.into()),
             Err(_) => {
-                return Err(PortError::new(
+                return Err(Fault::new(
                     "memory journeys",
                     FaultKind::Conflict,
                     "the claim is no longer ours",
@@ -225,87 +175,5 @@ impl crate::journeys::worker::JourneyStore for MemoryJourneys {
             }
         }
         Ok((applied, published, completed))
-    }
-}
-
-/// An archive in memory, for unit tests: it can be told to fail.
-#[derive(Debug, Default)]
-pub struct MemoryArchive {
-    pub objects: std::sync::Mutex<BTreeMap<String, Vec<u8>>>,
-    pub fail: std::sync::atomic::AtomicBool,
-}
-
-impl Archive for MemoryArchive {
-    fn put_new<'a>(
-        &'a self,
-        key: &'a str,
-        body: Vec<u8>,
-    ) -> Pin<Box<dyn Future<Output = Result<(), PortError>> + Send + 'a>> {
-        Box::pin(async move {
-            if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
-                return Err(PortError::new(
-                    "memory archive",
-                    FaultKind::Unavailable,
-                    "unavailable",
-                ));
-            }
-            self.objects
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .entry(key.to_owned())
-                .or_insert(body);
-            Ok(())
-        })
-    }
-}
-
-/// (journey, event id) → the wrapped keys kept for it, in order.
-pub type KeptKeys = std::collections::BTreeMap<(String, String), Vec<Vec<u8>>>;
-
-/// A key vault in memory, for unit tests: the "wrapped" key is the plaintext itself.
-#[derive(Debug, Default)]
-pub struct MemoryVault {
-    pub kept: std::sync::Mutex<KeptKeys>,
-    pub fail: std::sync::atomic::AtomicBool,
-}
-
-impl KeyVault for MemoryVault {
-    fn generate<'a>(
-        &'a self,
-        _journey: &'a str,
-    ) -> Pin<Box<dyn Future<Output = Result<DataKey, PortError>> + Send + 'a>> {
-        Box::pin(async move {
-            if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
-                return Err(PortError::new(
-                    "memory vault",
-                    FaultKind::Unavailable,
-                    "unavailable",
-                ));
-            }
-            let mut plaintext = [0u8; 32];
-            getrandom::fill(&mut plaintext)
-                .map_err(|_| PortError::new("memory vault", FaultKind::Rejected, "no random"))?;
-            Ok(DataKey {
-                plaintext,
-                wrapped: plaintext.to_vec(),
-            })
-        })
-    }
-
-    fn keep<'a>(
-        &'a self,
-        partition: &'a str,
-        event_id: &'a str,
-        wrapped: &'a [u8],
-    ) -> Pin<Box<dyn Future<Output = Result<(), PortError>> + Send + 'a>> {
-        Box::pin(async move {
-            self.kept
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .entry((partition.to_owned(), event_id.to_owned()))
-                .or_default()
-                .push(wrapped.to_vec());
-            Ok(())
-        })
     }
 }
