@@ -9,17 +9,18 @@
 //! the journey worker applies each event id once, so replaying what it already applied changes
 //! nothing.
 
+use crate::record::Entry;
 use crate::record::{ArchiveAccess, Reader};
 use crate::report::Failure;
-use crate::report::{instant, source_spec, Report};
+use crate::report::{counted, instant, source_spec, Finding, Report};
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
-use kyc_intake::intake::archive;
+use kyc_intake::intake::archive::{self, ArchivedDelivery};
 use kyc_intake::intake::verdict::Verdict;
-use kyc_intake::replay::Outcome;
+use kyc_intake::replay::{Outcome, ReplayRun};
 use kyc_intake::sources::registry;
 use kyc_intake::sources::SourceSpec;
-use serde_json::json;
+use serde::Serialize;
 
 #[derive(Args)]
 pub struct ArchiveArgs {
@@ -133,69 +134,134 @@ pub async fn archive(args: ArchiveArgs) -> Result<Report, Failure> {
             if let Some(subject) = &subject {
                 entries.retain(|e| e.delivery.subject().as_deref() == Some(subject.as_str()));
             }
-            let mut text = vec![format!(
-                "{:<64}  {:<24}  {:<32}  {}",
-                "EVENT ID", "RECEIVED (UTC)", "SUBJECT", "TYPE"
-            )];
-            text.extend(entries.iter().map(|e| {
-                let d = &e.delivery;
-                format!(
-                    "{:<64}  {:<24}  {:<32}  {}",
-                    d.event_id,
-                    d.received_at,
-                    crate::record::cell(d.subject(), d),
-                    crate::record::cell(d.event_type(), d)
-                )
-            }));
-            text.extend(
-                unreadable
-                    .iter()
-                    .map(|(key, why)| format!("{key}  unreadable: {why}")),
-            );
-            let json = json!({
-                "deliveries": entries.iter().map(|e| json!({
-                    "event_id": e.delivery.event_id, "received_at": e.delivery.received_at,
-                    "subject": e.delivery.subject(), "type": e.delivery.event_type(), "key": e.key,
-                    "erased": e.delivery.erased,
-                })).collect::<Vec<_>>(),
-                "unreadable": unreadable.iter().map(|(key, why)| json!({"key": key, "why": why})).collect::<Vec<_>>(),
-            });
-            text.push(crate::report::counted(
-                entries.len(),
-                "delivery",
-                "deliveries",
-            ));
-            Ok(Report::ok(text, json))
+            Ok(Report::of(&Listing::new(&entries, unreadable)))
         }
         ArchiveCommand::Show { event_id, source } => {
             let key = find_key(&reader, &event_id, source.as_deref()).await?;
             let (delivery, verdict) = reader.delivery(&key).await?;
-            let mut value = serde_json::to_value(&delivery)
-                .map_err(|e| Failure::failed(format!("{key}: {e}")))?;
-            let pretty = serde_json::to_string_pretty(&value).unwrap_or_default();
-            if let Some(object) = value.as_object_mut() {
-                object.insert("verdict".into(), verdict.to_string().into());
-                object.insert("erased".into(), delivery.erased.clone().into());
-            }
-            let mut text = vec![
-                format!("s3://{}/{key}", reader.bucket),
-                format!("verdict: {verdict}"),
-                pretty,
-            ];
-            if let Some(at) = &delivery.erased {
-                text.push(format!(
-                    "body and event: erased {at} (the journey's data keys were deleted; the attestation still holds)"
-                ));
-            } else if let Some(why) = &delivery.unopened {
-                text.push(format!("body and event: sealed, and not opened: {why}"));
-            } else if let Some(body) = delivery.body().ok().and_then(|b| String::from_utf8(b).ok())
-            {
-                // The raw body as text, when it is (it is what the provider sent).
-                text.push("body (decoded from body_base64):".to_owned());
-                text.push(body);
-            }
-            Ok(Report::ok(text, value))
+            Ok(Report::of(&Shown {
+                location: format!("s3://{}/{key}", reader.bucket),
+                verdict: verdict.to_string(),
+                erased: delivery.erased.clone(),
+                delivery: &delivery,
+            }))
         }
+    }
+}
+
+/// `kycctl archive list`: a source's deliveries of a range, and the objects it could not read.
+#[derive(Serialize)]
+struct Listing {
+    deliveries: Vec<Listed>,
+    unreadable: Vec<Unreadable>,
+}
+
+/// One delivery of a listing.
+#[derive(Serialize)]
+struct Listed {
+    event_id: String,
+    received_at: String,
+    subject: Option<String>,
+    #[serde(rename = "type")]
+    event_type: Option<String>,
+    key: String,
+    erased: Option<String>,
+    /// The subject and type as the text's columns show them (an erased or sealed delivery's say so).
+    #[serde(skip)]
+    cells: (String, String),
+}
+
+/// An archived object that could not be read, and why.
+#[derive(Serialize)]
+struct Unreadable {
+    key: String,
+    why: String,
+}
+
+impl Listing {
+    fn new(entries: &[Entry], unreadable: Vec<(String, String)>) -> Self {
+        let deliveries = entries
+            .iter()
+            .map(|e| {
+                let d = &e.delivery;
+                Listed {
+                    event_id: d.event_id.clone(),
+                    received_at: d.received_at.clone(),
+                    subject: d.subject(),
+                    event_type: d.event_type(),
+                    key: e.key.clone(),
+                    erased: d.erased.clone(),
+                    cells: (
+                        crate::record::cell(d.subject(), d),
+                        crate::record::cell(d.event_type(), d),
+                    ),
+                }
+            })
+            .collect();
+        let unreadable = unreadable
+            .into_iter()
+            .map(|(key, why)| Unreadable { key, why })
+            .collect();
+        Self {
+            deliveries,
+            unreadable,
+        }
+    }
+}
+
+impl Finding for Listing {
+    fn lines(&self) -> Vec<String> {
+        let row = |id: &str, at: &str, subject: &str, kind: &str| {
+            format!("{id:<64}  {at:<24}  {subject:<32}  {kind}")
+        };
+        let mut text = vec![row("EVENT ID", "RECEIVED (UTC)", "SUBJECT", "TYPE")];
+        text.extend(
+            self.deliveries
+                .iter()
+                .map(|d| row(&d.event_id, &d.received_at, &d.cells.0, &d.cells.1)),
+        );
+        text.extend(
+            self.unreadable
+                .iter()
+                .map(|u| format!("{}  unreadable: {}", u.key, u.why)),
+        );
+        text.push(counted(self.deliveries.len(), "delivery", "deliveries"));
+        text
+    }
+}
+
+/// `kycctl archive show`: one delivery as archived, its verdict, and whether it was erased.
+#[derive(Serialize)]
+struct Shown<'a> {
+    #[serde(flatten)]
+    delivery: &'a ArchivedDelivery,
+    verdict: String,
+    erased: Option<String>,
+    /// Where it is (`s3://bucket/key`).
+    #[serde(skip)]
+    location: String,
+}
+
+impl Finding for Shown<'_> {
+    fn lines(&self) -> Vec<String> {
+        let delivery = self.delivery;
+        let mut text = vec![
+            self.location.clone(),
+            format!("verdict: {}", self.verdict),
+            serde_json::to_string_pretty(delivery).unwrap_or_default(),
+        ];
+        if let Some(at) = &self.erased {
+            text.push(format!(
+                "body and event: erased {at} (the journey's data keys were deleted; the attestation still holds)"
+            ));
+        } else if let Some(why) = &delivery.unopened {
+            text.push(format!("body and event: sealed, and not opened: {why}"));
+        } else if let Some(body) = delivery.body().ok().and_then(|b| String::from_utf8(b).ok()) {
+            // The raw body as text, when it is (it is what the provider sent).
+            text.push("body (decoded from body_base64):".to_owned());
+            text.push(body);
+        }
+        text
     }
 }
 
@@ -304,33 +370,68 @@ async fn verify(reader: &Reader, source: Option<String>, range: &Range) -> Resul
     };
     let (from, to) = range.instants()?;
     let checked = verify_archive(reader, &specs, from, to).await?;
-    let attested = checked.iter().filter(|c| c.attested()).count();
-    let refused = checked.len() - attested;
-    let mut text: Vec<String> = checked
-        .iter()
-        .map(|c| format!("{}  {}", c.key, c.verdict_text()))
-        .collect();
-    let objects: Vec<serde_json::Value> = checked
-        .iter()
-        .map(|c| {
-            let mut object = json!({"key": c.key, "event_id": c.event_id,
-                "attested": c.attested(), "verdict": c.verdict_text()});
-            if c.verdict.is_ok() {
-                object["erased"] = c.erased.clone().into();
-            }
-            object
-        })
-        .collect();
-    text.push(format!(
-        "{} attested, {} not",
-        crate::report::counted(attested, "object", "objects"),
-        refused
-    ));
-    Ok(Report {
-        drift: refused > 0,
-        json: json!({"attested": attested, "refused": refused, "objects": objects}),
-        text,
-    })
+    Ok(Report::of(&Verified::new(&checked)))
+}
+
+/// `kycctl archive verify`: how many objects are attested and how many not, and each one's
+/// verdict.
+#[derive(Serialize)]
+struct Verified {
+    attested: usize,
+    refused: usize,
+    objects: Vec<VerifiedObject>,
+}
+
+/// One object's verdict.
+#[derive(Serialize)]
+struct VerifiedObject {
+    key: String,
+    event_id: Option<String>,
+    attested: bool,
+    verdict: String,
+    /// Only for an object that could be read: when its journey was erased, or null.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    erased: Option<Option<String>>,
+}
+
+impl Verified {
+    fn new(checked: &[Checked]) -> Self {
+        let attested = checked.iter().filter(|c| c.attested()).count();
+        Self {
+            attested,
+            refused: checked.len() - attested,
+            objects: checked
+                .iter()
+                .map(|c| VerifiedObject {
+                    key: c.key.clone(),
+                    event_id: c.event_id.clone(),
+                    attested: c.attested(),
+                    verdict: c.verdict_text(),
+                    erased: c.verdict.is_ok().then(|| c.erased.clone()),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl Finding for Verified {
+    fn lines(&self) -> Vec<String> {
+        let mut text: Vec<String> = self
+            .objects
+            .iter()
+            .map(|o| format!("{}  {}", o.key, o.verdict))
+            .collect();
+        text.push(format!(
+            "{} attested, {} not",
+            counted(self.attested, "object", "objects"),
+            self.refused
+        ));
+        text
+    }
+
+    fn drift(&self) -> bool {
+        self.refused > 0
+    }
 }
 
 pub async fn replay(args: ReplayArgs) -> Result<Report, Failure> {
@@ -354,34 +455,7 @@ pub async fn replay(args: ReplayArgs) -> Result<Report, Failure> {
         .function
         .invoker(&kyc_intake::aws::load_config().await)?;
     let run = invoker.replay(&request).await?;
-    let mut text: Vec<String> = run
-        .deliveries
-        .iter()
-        .map(|d| match (&d.event_id, &d.type_now) {
-            (None, _) => format!("{}  {}", d.key, d.verdict),
-            (Some(id), None) if matches!(d.outcome, Outcome::Refused | Outcome::Erased) => {
-                format!("{id}  {}", d.verdict)
-            }
-            (Some(id), None) => format!("{id}  {}", d.outcome),
-            (Some(id), Some(now)) => format!(
-                "{id}  {} -> {now}  {}  {}",
-                d.type_then.as_deref().unwrap_or("-"),
-                d.verdict,
-                d.outcome
-            ),
-        })
-        .collect();
-    let kyc_intake::replay::ReplayRun {
-        replay_id: ref id,
-        read,
-        sent,
-        refused,
-        failed,
-        skipped,
-        erased,
-        ..
-    } = run;
-    if read == 0 {
+    if run.read == 0 {
         let sources: Vec<&str> = specs.iter().map(|s| s.name).collect();
         return Err(Failure::failed(format!(
             "nothing archived for {} between {} and {}: check the range (UTC days) and --source",
@@ -390,30 +464,108 @@ pub async fn replay(args: ReplayArgs) -> Result<Report, Failure> {
             to.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
         )));
     }
-    text.push(format!(
-        "replay {id} (trace {}): read {read}, sent {sent}, refused {refused}, failed {failed}{}{}",
-        run.trace_id,
-        if erased > 0 {
-            format!(", skipped {erased} erased")
-        } else {
-            String::new()
-        },
-        if skipped > 0 {
-            format!(", skipped {skipped} of other types")
-        } else {
-            String::new()
-        }
-    ));
-    Ok(Report {
-        drift: failed > 0 || refused > 0,
-        json: json!(run),
-        text,
-    })
+    Ok(Report::of(&run))
+}
+
+/// A replay: a line per delivery (its event id, the type then and now, the verdict, what became
+/// of it), then the counts.
+impl Finding for ReplayRun {
+    fn lines(&self) -> Vec<String> {
+        let mut text: Vec<String> = self
+            .deliveries
+            .iter()
+            .map(|d| match (&d.event_id, &d.type_now) {
+                (None, _) => format!("{}  {}", d.key, d.verdict),
+                (Some(id), None) if matches!(d.outcome, Outcome::Refused | Outcome::Erased) => {
+                    format!("{id}  {}", d.verdict)
+                }
+                (Some(id), None) => format!("{id}  {}", d.outcome),
+                (Some(id), Some(now)) => format!(
+                    "{id}  {} -> {now}  {}  {}",
+                    d.type_then.as_deref().unwrap_or("-"),
+                    d.verdict,
+                    d.outcome
+                ),
+            })
+            .collect();
+        let skipped = |n: usize, what: &str| {
+            if n > 0 {
+                format!(", skipped {n} {what}")
+            } else {
+                String::new()
+            }
+        };
+        text.push(format!(
+            "replay {} (trace {}): read {}, sent {}, refused {}, failed {}{}{}",
+            self.replay_id,
+            self.trace_id,
+            self.read,
+            self.sent,
+            self.refused,
+            self.failed,
+            skipped(self.erased, "erased"),
+            skipped(self.skipped, "of other types")
+        ));
+        text
+    }
+
+    fn drift(&self) -> bool {
+        self.failed > 0 || self.refused > 0
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::Range;
+    use super::{Checked, Range, Verified};
+    use crate::report::Report;
+    use kyc_intake::intake::verdict::Verdict;
+
+    #[test]
+    fn a_verification_reports_the_same_objects_as_text_and_json_and_a_refusal_is_a_difference() {
+        let checked = [
+            Checked {
+                key: "deliveries/a".into(),
+                event_id: Some("e1".into()),
+                erased: None,
+                verdict: Ok(Verdict::Attested {
+                    function: "cashfree-webhook".into(),
+                    certified: "2026-01-01T00:00:00Z".into(),
+                    version: 2,
+                }),
+            },
+            Checked {
+                key: "deliveries/b".into(),
+                event_id: None,
+                erased: None,
+                verdict: Err("not JSON".into()),
+            },
+        ];
+        let report = Report::of(&Verified::new(&checked));
+        assert!(report.drift());
+        let json = report.json();
+        assert_eq!(
+            (json["attested"].as_u64(), json["refused"].as_u64()),
+            (Some(1), Some(1))
+        );
+        let objects = json["objects"].as_array().expect("objects");
+        assert_eq!(
+            objects[0]["erased"],
+            serde_json::Value::Null,
+            "read: erased is said"
+        );
+        assert!(
+            objects[1].get("erased").is_none(),
+            "unread: nothing is said of it"
+        );
+        for (line, object) in report.text().iter().zip(objects) {
+            let verdict = object["verdict"].as_str().expect("a verdict");
+            assert!(line.ends_with(verdict), "{line} / {verdict}");
+        }
+        assert_eq!(
+            report.text().last().map(String::as_str),
+            Some("1 object attested, 1 not")
+        );
+    }
 
     #[test]
     fn a_range_that_ends_before_it_starts_is_a_usage_failure_not_an_empty_listing() {

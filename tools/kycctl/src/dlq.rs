@@ -10,18 +10,18 @@
 //! with `--body`.
 
 use crate::report::Failure;
-use crate::report::Report;
+use crate::report::{counted, Finding, Report};
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use aws_sdk_sqs::Client;
 use clap::{Args, Subcommand};
 use kyc_intake::aws::SqsSink;
 use kyc_intake::intake::archive;
+use kyc_intake::intake::queue::{EventSink, OutgoingMessage};
 use kyc_intake::journeys::senders::Senders;
 use kyc_intake::journeys::{completeness, timeline};
-use kyc_intake::ports::{EventSink, OutgoingMessage};
 use kyc_intake::replay::Outcome;
 use kyc_intake::KycEvent;
-use serde_json::json;
+use serde::Serialize;
 use std::collections::BTreeSet;
 
 #[derive(Args)]
@@ -204,30 +204,59 @@ pub(crate) async fn list(
     Ok(messages)
 }
 
-/// The CLI's rendering of `list`.
-fn listed(messages: &[DeadLetter]) -> Report {
-    let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".to_owned());
-    let mut text = vec![format!(
-        "{:<38}  {:<18}  {:<30}  {}",
-        "MESSAGE ID", "JOURNEY", "TYPE", "SENT (UTC)"
-    )];
-    for m in messages {
-        text.push(format!(
-            "{:<38}  {:<18}  {:<30}  {}",
-            m.message_id,
-            dash(&m.journey),
-            dash(&m.event_type),
-            dash(&m.sent)
-        ));
-        if let Some(body) = &m.body {
-            text.push(format!("  {body}"));
+/// `kycctl dlq list`: the dead-lettered messages, as `list` read them.
+#[derive(Serialize)]
+struct DeadLetters {
+    messages: Vec<DeadLetter>,
+}
+
+impl Finding for DeadLetters {
+    fn lines(&self) -> Vec<String> {
+        let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".to_owned());
+        let row = |id: &str, journey: &str, kind: &str, sent: &str| {
+            format!("{id:<38}  {journey:<18}  {kind:<30}  {sent}")
+        };
+        let mut text = vec![row("MESSAGE ID", "JOURNEY", "TYPE", "SENT (UTC)")];
+        for m in &self.messages {
+            text.push(row(
+                &m.message_id,
+                &dash(&m.journey),
+                &dash(&m.event_type),
+                &dash(&m.sent),
+            ));
+            if let Some(body) = &m.body {
+                text.push(format!("  {body}"));
+            }
         }
+        text.push(format!(
+            "{} in the dead-letter queue",
+            counted(self.messages.len(), "message", "messages")
+        ));
+        text
     }
-    text.push(format!(
-        "{} in the dead-letter queue",
-        crate::report::counted(messages.len(), "message", "messages")
-    ));
-    Report::ok(text, json!({ "messages": messages }))
+}
+
+/// `kycctl dlq delete`: the messages deleted, and why.
+#[derive(Serialize)]
+struct Deleted {
+    deleted: Vec<String>,
+    reason: String,
+}
+
+impl Finding for Deleted {
+    fn lines(&self) -> Vec<String> {
+        let mut text: Vec<String> = self
+            .deleted
+            .iter()
+            .map(|id| format!("{id}  deleted"))
+            .collect();
+        text.push(format!(
+            "{} deleted from the dead-letter queue ({})",
+            counted(self.deleted.len(), "message", "messages"),
+            self.reason
+        ));
+        text
+    }
 }
 
 pub async fn dlq(args: DlqArgs) -> Result<Report, Failure> {
@@ -238,7 +267,9 @@ pub async fn dlq(args: DlqArgs) -> Result<Report, Failure> {
     let sdk = kyc_intake::aws::load_config().await;
     let sqs = Client::new(&sdk);
     match args.command {
-        DlqCommand::List { body, limit } => Ok(listed(&list(&sqs, &dlq_url, limit, body).await?)),
+        DlqCommand::List { body, limit } => Ok(Report::of(&DeadLetters {
+            messages: list(&sqs, &dlq_url, limit, body).await?,
+        })),
         DlqCommand::Delete { ids, reason } => delete(&sqs, &dlq_url, ids, &reason).await,
         DlqCommand::Redrive {
             queue_url,
@@ -266,7 +297,7 @@ pub async fn dlq(args: DlqArgs) -> Result<Report, Failure> {
                 replayer: function.invoker(&sdk),
                 senders,
             };
-            Ok(redrive.run().await?.report())
+            Ok(Report::of(&redrive.run().await?))
         }
     }
 }
@@ -306,23 +337,19 @@ async fn delete(
         }
     }
     release(sqs, dlq_url, held).await?;
-    let mut text: Vec<String> = deleted.iter().map(|id| format!("{id}  deleted")).collect();
-    text.push(format!(
-        "{} deleted from the dead-letter queue ({reason})",
-        crate::report::counted(deleted.len(), "message", "messages")
-    ));
+    let done = Deleted {
+        deleted,
+        reason: reason.to_owned(),
+    };
     if !wanted.is_empty() {
         let missing: Vec<String> = wanted.into_iter().collect();
         return Err(Failure::failed(format!(
             "{}; not in the dead-letter queue: {} (dlq list shows what is)",
-            text.join("\n"),
+            done.lines().join("\n"),
             missing.join(", ")
         )));
     }
-    Ok(Report::ok(
-        text,
-        json!({ "deleted": deleted, "reason": reason }),
-    ))
+    Ok(Report::of(&done))
 }
 
 /// How a dead-lettered message is recovered.
@@ -422,38 +449,83 @@ impl RedriveRun {
         self.messages.iter().filter(|(_, r)| which(r)).count()
     }
 
-    /// The CLI's rendering: a line per message and the counts; a message left is a difference.
-    fn report(&self) -> Report {
-        let replayed = self.count(|r| matches!(r, Recovered::Replayed { .. }));
-        let deleted = self.count(|r| *r == Recovered::Deleted);
-        let resent = self.count(|r| *r == Recovered::Resent);
-        let left = self.count(|r| matches!(r, Recovered::Left(_)));
+    /// How many were replayed, deleted, sent again and left.
+    fn counts(&self) -> (usize, usize, usize, usize) {
+        (
+            self.count(|r| matches!(r, Recovered::Replayed { .. })),
+            self.count(|r| *r == Recovered::Deleted),
+            self.count(|r| *r == Recovered::Resent),
+            self.count(|r| matches!(r, Recovered::Left(_))),
+        )
+    }
+}
+
+/// `kycctl dlq redrive` in JSON: the counts, and each message's outcome (a message left says why).
+impl Serialize for RedriveRun {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Item<'a> {
+            message_id: &'a str,
+            outcome: String,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            reason: Option<&'a str>,
+        }
+        #[derive(Serialize)]
+        struct Form<'a> {
+            replayed: usize,
+            deleted: usize,
+            resent: usize,
+            left: usize,
+            messages: Vec<Item<'a>>,
+        }
+        let (replayed, deleted, resent, left) = self.counts();
+        let messages = self
+            .messages
+            .iter()
+            .map(|(id, r)| match r {
+                Recovered::Left(why) => Item {
+                    message_id: id,
+                    outcome: "left".to_owned(),
+                    reason: Some(why),
+                },
+                _ => Item {
+                    message_id: id,
+                    outcome: r.outcome(),
+                    reason: None,
+                },
+            })
+            .collect();
+        Form {
+            replayed,
+            deleted,
+            resent,
+            left,
+            messages,
+        }
+        .serialize(serializer)
+    }
+}
+
+/// `kycctl dlq redrive` in text: a line per message and the counts; a message left is a
+/// difference.
+impl Finding for RedriveRun {
+    fn lines(&self) -> Vec<String> {
+        let (replayed, deleted, resent, left) = self.counts();
         let mut text: Vec<String> = self
             .messages
             .iter()
             .map(|(id, r)| format!("{id}  {}", r.outcome()))
             .collect();
-        let items: Vec<serde_json::Value> = self
-            .messages
-            .iter()
-            .map(|(id, r)| match r {
-                Recovered::Left(why) => json!({"message_id": id, "outcome": "left", "reason": why}),
-                _ => json!({"message_id": id, "outcome": r.outcome()}),
-            })
-            .collect();
         text.push(format!(
             "redrive: {replayed} replayed from the archive, {} deleted, {} sent again, {left} left in the dead-letter queue",
-            crate::report::counted(deleted, "sweeper event", "sweeper events"),
-            crate::report::counted(resent, "start", "starts"),
+            counted(deleted, "sweeper event", "sweeper events"),
+            counted(resent, "start", "starts"),
         ));
-        Report {
-            drift: left > 0,
-            json: json!({
-                "replayed": replayed, "deleted": deleted,
-                "resent": resent, "left": left, "messages": items,
-            }),
-            text,
-        }
+        text
+    }
+
+    fn drift(&self) -> bool {
+        self.counts().3 > 0
     }
 }
 
@@ -559,5 +631,41 @@ impl Redrive<'_> {
             )),
             other => Err(format!("the replay failed: {other}")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Recovered, RedriveRun};
+    use crate::report::Report;
+
+    #[test]
+    fn a_redrive_counts_what_it_lists_and_a_message_left_says_why_and_is_a_difference() {
+        let run = RedriveRun {
+            messages: vec![
+                ("m1".into(), Recovered::Resent),
+                ("m2".into(), Recovered::Left("no archived delivery".into())),
+            ],
+        };
+        let report = Report::of(&run);
+        assert!(report.drift());
+        let json = report.json();
+        assert_eq!(
+            (json["resent"].as_u64(), json["left"].as_u64()),
+            (Some(1), Some(1))
+        );
+        assert_eq!(json["messages"][1]["outcome"], "left");
+        assert_eq!(json["messages"][1]["reason"], "no archived delivery");
+        assert!(json["messages"][0].get("reason").is_none());
+        assert_eq!(report.text()[1], "m2  left: no archived delivery");
+        assert!(
+            report.text()[2].ends_with("1 left in the dead-letter queue"),
+            "{:?}",
+            report.text()
+        );
+        let clean = Report::of(&RedriveRun {
+            messages: vec![("m1".into(), Recovered::Deleted)],
+        });
+        assert!(!clean.drift());
     }
 }

@@ -7,12 +7,13 @@
 //! every key an erasure record names, after a restore of the table brought some back.
 
 use crate::report::Failure;
-use crate::report::Report;
+use crate::report::{counted, Finding, Report};
 use clap::Args;
+use kyc_intake::aws::Erasure;
 use kyc_intake::aws::{ArchiveKeyTable, Erased, JourneyReader};
 use kyc_intake::config::var::ARCHIVE_KEYS_TABLE;
 use kyc_intake::intake::seal;
-use serde_json::json;
+use serde::Serialize;
 
 #[derive(Args)]
 pub struct EraseArgs {
@@ -98,79 +99,131 @@ pub async fn erase(args: EraseArgs) -> Result<Report, Failure> {
         ),
         _ => None,
     };
-    let short = &journey[..16];
-    let mut text = match &erasure {
-        Some(e) => vec![format!(
-            "erased journey {short} ({source}): {} deleted at {} by {}",
-            crate::report::counted(e.event_ids.len(), "delivery's key", "deliveries' keys"),
-            e.erased_at,
-            e.by
-        )],
+    let earlier = match &erasure {
+        Some(_) => Vec::new(),
         None => {
             let partition = seal::partition(&source, &journey);
             let mut earlier = keys.erasures(&partition).await.map_err(Failure::failed)?;
             earlier.extend(keys.erasures(&journey).await.map_err(Failure::failed)?);
-            vec![format!(
-                "journey {short} ({source}) was already erased ({}): nothing archived since, nothing to delete",
-                earlier
-                    .iter()
-                    .map(|e| e.erased_at.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )]
+            earlier.into_iter().map(|e| e.erased_at).collect()
         }
     };
-    match links {
-        Some(n) => text.push(format!(
-            "the journey keeps its statuses; {} dropped",
-            crate::report::counted(n, "archive link", "archive links")
-        )),
-        None if args.event.is_some() => {}
-        None => text.push(
-            "the journey item was left alone (give --journey-table or set JOURNEY_TABLE to drop its archive links)"
+    Ok(Report::of(&ErasedJourney {
+        already_erased: erasure.is_none(),
+        journey,
+        erasure,
+        archive_links_dropped: links,
+        source,
+        earlier,
+        by_event: args.event.is_some(),
+    }))
+}
+
+/// `kycctl erase`: the journey's erasure record (none when it was erased already, and nothing
+/// archived since), and how many archive links its journey item dropped (none when it was left
+/// alone).
+#[derive(Serialize)]
+struct ErasedJourney {
+    journey: String,
+    erasure: Option<Erasure>,
+    already_erased: bool,
+    archive_links_dropped: Option<usize>,
+    #[serde(skip)]
+    source: String,
+    /// When the earlier erasures were, when this one found nothing to delete.
+    #[serde(skip)]
+    earlier: Vec<String>,
+    /// Erased by event id: a delivery without a journey reference has no journey item.
+    #[serde(skip)]
+    by_event: bool,
+}
+
+impl Finding for ErasedJourney {
+    fn lines(&self) -> Vec<String> {
+        let (short, source) = (&self.journey[..16.min(self.journey.len())], &self.source);
+        let mut text = vec![match &self.erasure {
+            Some(e) => format!(
+                "erased journey {short} ({source}): {} deleted at {} by {}",
+                counted(e.event_ids.len(), "delivery's key", "deliveries' keys"),
+                e.erased_at,
+                e.by
+            ),
+            None => format!(
+                "journey {short} ({source}) was already erased ({}): nothing archived since, nothing to delete",
+                self.earlier.join(", ")
+            ),
+        }];
+        match self.archive_links_dropped {
+            Some(n) => text.push(format!(
+                "the journey keeps its statuses; {} dropped",
+                counted(n, "archive link", "archive links")
+            )),
+            None if self.by_event => {}
+            None => text.push(
+                "the journey item was left alone (give --journey-table or set JOURNEY_TABLE to drop its archive links)"
+                    .to_owned(),
+            ),
+        }
+        text.push(
+            "complete once the table's point-in-time recovery window (ArchiveKeysRecoveryDays) has passed; after any restore, run kycctl erase --reapply"
                 .to_owned(),
-        ),
+        );
+        text
     }
-    text.push(
-        "complete once the table's point-in-time recovery window (ArchiveKeysRecoveryDays) has passed; after any restore, run kycctl erase --reapply"
-            .to_owned(),
-    );
-    Ok(Report::ok(
-        text,
-        json!({
-            "journey": journey,
-            "erasure": erasure,
-            "already_erased": erasure.is_none(),
-            "archive_links_dropped": links,
-        }),
-    ))
 }
 
 /// `kycctl erase --reapply`: every key an erasure record names deleted again.
 async fn reapply(keys: &ArchiveKeyTable) -> Result<Report, Failure> {
     let done = keys.reapply().await.map_err(Failure::failed)?;
-    let deleted: usize = done.iter().map(|(_, n)| n).sum();
-    let mut text: Vec<String> = done
-        .iter()
-        .map(|(e, n)| {
-            format!(
-                "journey {}  erased {}  {} deleted again",
-                &e.journey[..16.min(e.journey.len())],
-                e.erased_at,
-                crate::report::counted(*n, "key", "keys")
-            )
+    let erasures: Vec<Reapplied> = done
+        .into_iter()
+        .map(|(erasure, deleted_again)| Reapplied {
+            erasure,
+            deleted_again,
         })
         .collect();
-    text.push(format!(
-        "{} reapplied: {} deleted again",
-        crate::report::counted(done.len(), "erasure", "erasures"),
-        crate::report::counted(deleted, "key", "keys")
-    ));
-    let json = json!({
-        "erasures": done.iter().map(|(e, n)| json!({"erasure": e, "deleted_again": n})).collect::<Vec<_>>(),
-        "deleted_again": deleted,
-    });
-    Ok(Report::ok(text, json))
+    Ok(Report::of(&Reapplying {
+        deleted_again: erasures.iter().map(|r| r.deleted_again).sum(),
+        erasures,
+    }))
+}
+
+/// `kycctl erase --reapply`: each erasure record and how many of its keys were deleted again.
+#[derive(Serialize)]
+struct Reapplying {
+    erasures: Vec<Reapplied>,
+    deleted_again: usize,
+}
+
+/// One erasure reapplied.
+#[derive(Serialize)]
+struct Reapplied {
+    erasure: Erasure,
+    deleted_again: usize,
+}
+
+impl Finding for Reapplying {
+    fn lines(&self) -> Vec<String> {
+        let mut text: Vec<String> = self
+            .erasures
+            .iter()
+            .map(|r| {
+                let e = &r.erasure;
+                format!(
+                    "journey {}  erased {}  {} deleted again",
+                    &e.journey[..16.min(e.journey.len())],
+                    e.erased_at,
+                    counted(r.deleted_again, "key", "keys")
+                )
+            })
+            .collect();
+        text.push(format!(
+            "{} reapplied: {} deleted again",
+            counted(self.erasures.len(), "erasure", "erasures"),
+            counted(self.deleted_again, "key", "keys")
+        ));
+        text
+    }
 }
 
 /// The journey hash `erase` works on: of the subject, or, for a delivery with no journey

@@ -5,12 +5,12 @@
 //! the stack's `JourneyTableName` output) with the usual AWS settings.
 
 use crate::report::Failure;
-use crate::report::Report;
+use crate::report::{counted, Finding, Report};
 use clap::{Args, Subcommand};
 use kyc_intake::aws::{JourneyReader, JourneyView, SqsSink};
+use kyc_intake::intake::queue::EventSink;
 use kyc_intake::journeys::completeness;
-use kyc_intake::ports::EventSink;
-use serde_json::json;
+use serde::Serialize;
 
 #[derive(Args)]
 pub struct JourneyArgs {
@@ -84,7 +84,7 @@ fn source_name(name: &str) -> Result<&'static str, Failure> {
         .ok_or_else(|| Failure::usage(format!("--source {name} is not a source")))
 }
 
-fn read_failed(e: kyc_intake::ports::PortError) -> Failure {
+fn read_failed(e: kyc_intake::fault::Fault) -> Failure {
     // A connection that never opened is one short line, not the SDK's nested dispatch error.
     let what = if e.detail.contains("dispatch failure") {
         format!("{} could not connect", e.operation)
@@ -113,6 +113,61 @@ pub(crate) fn trace_link(trace_id: &str, sampled: bool) -> Option<String> {
 fn link(trace_id: &str, sampled: bool, region: Option<&str>, local: bool) -> Option<String> {
     let region = region?.trim();
     (sampled && !local).then(|| kyc_intake::trace::TraceHeader::console_url(trace_id, region))
+}
+
+/// `kycctl journey show`: the journey as the table keeps it, in a few readable lines.
+impl Finding for JourneyView {
+    fn lines(&self) -> Vec<String> {
+        lines(self)
+    }
+}
+
+/// `kycctl journey find`: a customer's journeys in every source.
+#[derive(Serialize)]
+struct Found {
+    journeys: Vec<JourneyView>,
+}
+
+impl Finding for Found {
+    fn lines(&self) -> Vec<String> {
+        self.journeys.iter().flat_map(lines).collect()
+    }
+}
+
+/// `kycctl journey list`: the open or stalled journeys, a line each.
+#[derive(Serialize)]
+struct Listed {
+    state: &'static str,
+    journeys: Vec<JourneyView>,
+}
+
+impl Finding for Listed {
+    fn lines(&self) -> Vec<String> {
+        let mut text = table(&self.journeys);
+        text.push(counted(
+            self.journeys.len(),
+            &format!("{} journey", self.state),
+            &format!("{} journeys", self.state),
+        ));
+        text
+    }
+}
+
+/// `kycctl journey start`: the journey announced, and its event's id.
+#[derive(Serialize)]
+struct Started {
+    source: &'static str,
+    subject: String,
+    id: String,
+}
+
+impl Finding for Started {
+    fn lines(&self) -> Vec<String> {
+        vec![format!(
+            "started {}#{} (event {})",
+            self.source, self.subject, self.id
+        )]
+    }
 }
 
 /// A journey in a few readable lines.
@@ -237,7 +292,7 @@ pub async fn journey(args: JourneyArgs) -> Result<Report, Failure> {
             let source = source_name(&source)?;
             let reader = reader(args.journey_table).await?;
             return match reader.get(source, &subject).await.map_err(read_failed)? {
-                Some(j) => Ok(Report::ok(lines(&j), json!(j))),
+                Some(j) => Ok(Report::of(&j)),
                 None => Err(Failure::failed(format!(
                     "no journey {source}#{subject} (the worker has applied nothing to it; \
                      `kycctl journey find {subject}` looks in every source)"
@@ -252,8 +307,7 @@ pub async fn journey(args: JourneyArgs) -> Result<Report, Failure> {
                     "no journey of {subject} in any source"
                 )));
             }
-            let text = found.iter().flat_map(lines).collect();
-            return Ok(Report::ok(text, json!({ "journeys": found })));
+            return Ok(Report::of(&Found { journeys: found }));
         }
         JourneyCommand::List {
             stalled,
@@ -272,27 +326,19 @@ pub async fn journey(args: JourneyArgs) -> Result<Report, Failure> {
                 .list(shard, source, limit)
                 .await
                 .map_err(read_failed)?;
-            let mut text = table(&found);
-            text.push(crate::report::counted(
-                found.len(),
-                &format!("{shard} journey"),
-                &format!("{shard} journeys"),
-            ));
-            return Ok(Report::ok(
-                text,
-                json!({ "state": shard, "journeys": found }),
-            ));
+            return Ok(Report::of(&Listed {
+                state: shard,
+                journeys: found,
+            }));
         }
     };
     let sdk = kyc_intake::aws::load_config().await;
     let (spec, event) = start(&sdk, &source, &subject, expect_within, queue_url).await?;
-    Ok(Report::ok(
-        vec![format!(
-            "started {}#{subject} (event {})",
-            spec.name, event.id
-        )],
-        json!({ "source": spec.name, "subject": subject, "id": event.id }),
-    ))
+    Ok(Report::of(&Started {
+        source: spec.name,
+        subject,
+        id: event.id,
+    }))
 }
 
 #[cfg(test)]

@@ -22,7 +22,6 @@ use clap::{Parser, Subcommand};
 use providers::hyperverge::HypervergeArgs;
 use report::Report;
 use send::SendArgs;
-use serde_json::json;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -97,13 +96,13 @@ async fn main() -> ExitCode {
     match result {
         Ok(report) => {
             if cli.json {
-                println!("{}", report.json);
+                println!("{}", report.json());
             } else {
-                for line in &report.text {
+                for line in report.text() {
                     println!("{line}");
                 }
             }
-            if report.drift {
+            if report.drift() {
                 ExitCode::from(1)
             } else {
                 ExitCode::SUCCESS
@@ -111,7 +110,7 @@ async fn main() -> ExitCode {
         }
         Err(f) => {
             if cli.json {
-                println!("{}", json!({ "error": f.message }));
+                println!("{}", serde_json::to_string(&f).unwrap_or_default());
             } else {
                 eprintln!("kycctl: {}", f.message);
             }

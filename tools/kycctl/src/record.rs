@@ -6,7 +6,7 @@ use crate::report::{given, Failure};
 use kyc_intake::aws::archive_reader::{Hints, ReadError};
 use kyc_intake::config::var::{ARCHIVE_KEYS_TABLE, ARCHIVE_SIGNING_KEY_ID};
 
-pub(crate) use kyc_intake::aws::archive_reader::{cell, Reader};
+pub(crate) use kyc_intake::aws::archive_reader::{cell, Entry, Reader};
 
 impl From<ReadError> for Failure {
     fn from(e: ReadError) -> Self {

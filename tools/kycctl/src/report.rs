@@ -5,10 +5,13 @@
 use chrono::{DateTime, Utc};
 use kyc_intake::sources::{registry, SourceSpec};
 
-/// A failure, with what to do about it. Exit code 1 unless it is a usage problem (2).
-#[derive(Debug)]
+/// A failure, with what to do about it. Exit code 1 unless it is a usage problem (2). In JSON,
+/// `{"error": <message>}`.
+#[derive(Debug, serde::Serialize)]
 pub struct Failure {
+    #[serde(rename = "error")]
     pub message: String,
+    #[serde(skip)]
     pub usage: bool,
 }
 
@@ -34,18 +37,58 @@ impl Failure {
     }
 }
 
+/// What a command found: one fact, shown two ways from the same fields (its JSON is its
+/// `Serialize`, its text `lines`), so the two cannot drift apart; and whether it found a
+/// difference (exit code 1).
+pub(crate) trait Finding: serde::Serialize {
+    /// Its text form, a line each.
+    fn lines(&self) -> Vec<String>;
+    /// Whether it found a difference between what is and what should be.
+    fn drift(&self) -> bool {
+        false
+    }
+}
+
 /// What a command prints: text lines, or one JSON object; and whether it found a difference.
+/// Its fields are private: a report is made only from a `Finding`, never by hand.
 pub(crate) struct Report {
-    pub(crate) text: Vec<String>,
-    pub(crate) json: serde_json::Value,
-    pub(crate) drift: bool,
+    text: Vec<String>,
+    json: serde_json::Value,
+    drift: bool,
 }
 
 impl Report {
-    pub(crate) fn ok(text: Vec<String>, json: serde_json::Value) -> Self {
+    /// The report of `finding`.
+    pub(crate) fn of(finding: &impl Finding) -> Self {
         Self {
-            text,
-            json,
+            text: finding.lines(),
+            // A `Finding` is plain data (strings, numbers, maps with string keys): it always
+            // serializes.
+            json: serde_json::to_value(finding).unwrap_or_default(),
+            drift: finding.drift(),
+        }
+    }
+
+    /// Its text lines.
+    pub(crate) fn text(&self) -> &[String] {
+        &self.text
+    }
+
+    /// Its JSON object.
+    pub(crate) fn json(&self) -> &serde_json::Value {
+        &self.json
+    }
+
+    /// Whether it found a difference (exit code 1).
+    pub(crate) fn drift(&self) -> bool {
+        self.drift
+    }
+
+    /// A command that printed what it had to say itself (the console's URL): nothing more.
+    pub(crate) fn silent() -> Self {
+        Self {
+            text: Vec::new(),
+            json: serde_json::Value::Null,
             drift: false,
         }
     }

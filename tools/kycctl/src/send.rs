@@ -4,12 +4,13 @@
 //! a deployed endpoint (or `make run`'s). Prints the status and body; exit 1 unless it is 200.
 
 use crate::http::{check_url, redact, redirect_location};
-use crate::report::{Failure, Report};
+use crate::report::{Failure, Finding, Report};
 use clap::Args;
 use kyc_intake::sources::{cashfree, digio, hyperverge};
 use kyc_samples::{self as events, Credentials};
 use lambda_http::RequestExt;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 use std::time::Duration;
 
 #[derive(Args)]
@@ -147,17 +148,53 @@ pub async fn send(args: SendArgs, timeout: Duration) -> Result<Report, Failure> 
         )));
     }
     let body = res.text().await.unwrap_or_default();
-    let mut text = vec![format!("{}: HTTP {} {body}", args.event, status.as_u16())];
-    if let Some((old, new)) = &replaced {
-        text.push(format!(
-            "  journey {new} (in place of the sample's {old}): what it leaves is an event on the journey stream for your consumers, a journey item and an archived delivery; erase them with kycctl erase --source <its source> --subject {new} --reason \"smoke test\" (a sample that closes its journey never counts as stalled)"
-        ));
+    Ok(Report::of(&Sent {
+        event: args.event,
+        url: shown,
+        status: status.as_u16(),
+        subject: replaced.as_ref().map(|(_, new)| new.clone()),
+        // The answer's JSON, or its text when it is not JSON.
+        body: serde_json::from_str::<Value>(&body).unwrap_or(Value::String(body.clone())),
+        text: body,
+        replaced: replaced.map(|(old, _)| old),
+    }))
+}
+
+/// `kycctl send`: the sample sent, where, and what the stack answered; anything but 200 is a
+/// difference.
+#[derive(Serialize)]
+struct Sent {
+    event: String,
+    url: String,
+    status: u16,
+    /// The journey reference the sample now carries, when it was replaced.
+    subject: Option<String>,
+    body: Value,
+    /// The answer as it came.
+    #[serde(skip)]
+    text: String,
+    /// The sample's own journey reference, when it was replaced.
+    #[serde(skip)]
+    replaced: Option<String>,
+}
+
+impl Finding for Sent {
+    fn lines(&self) -> Vec<String> {
+        let mut text = vec![format!(
+            "{}: HTTP {} {}",
+            self.event, self.status, self.text
+        )];
+        if let (Some(old), Some(new)) = (&self.replaced, &self.subject) {
+            text.push(format!(
+                "  journey {new} (in place of the sample's {old}): what it leaves is an event on the journey stream for your consumers, a journey item and an archived delivery; erase them with kycctl erase --source <its source> --subject {new} --reason \"smoke test\" (a sample that closes its journey never counts as stalled)"
+            ));
+        }
+        text
     }
-    Ok(Report {
-        text,
-        json: json!({ "event": args.event, "url": shown, "status": status.as_u16(), "subject": replaced.as_ref().map(|(_, new)| new), "body": serde_json::from_str::<Value>(&body).unwrap_or(Value::String(body.clone())) }),
-        drift: status != reqwest::StatusCode::OK,
-    })
+
+    fn drift(&self) -> bool {
+        self.status != 200
+    }
 }
 
 #[cfg(test)]

@@ -356,5 +356,5 @@ pub async fn console(args: ConsoleArgs) -> Result<Report, Failure> {
     axum::serve(listener, router(console))
         .await
         .map_err(|e| Failure::failed(format!("the console stopped: {e}")))?;
-    Ok(Report::ok(Vec::new(), serde_json::Value::Null))
+    Ok(Report::silent())
 }

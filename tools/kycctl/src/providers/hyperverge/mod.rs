@@ -4,10 +4,10 @@
 pub(crate) mod api;
 
 use crate::http::{check_url, redact};
-use crate::report::{secret_arg, Failure, Report};
+use crate::report::{secret_arg, Failure, Finding, Report};
 use api::{Api, Credentials, ALL_EVENTS};
 use clap::{Args, Subcommand, ValueEnum};
-use serde_json::json;
+use serde::Serialize;
 use std::time::Duration;
 
 #[derive(Args)]
@@ -135,14 +135,11 @@ async fn digilocker(api: &Api, command: DigilockerCommand) -> Result<Report, Fai
     match command {
         DigilockerCommand::Show => {
             let url = api.digilocker_show().await?;
-            let shown = url.as_deref().map(redact);
-            Ok(Report::ok(
-                vec![format!(
-                    "DigiLocker webhook: {}",
-                    shown.as_deref().unwrap_or("(none registered)")
-                )],
-                json!({ "digilocker": { "url": shown } }),
-            ))
+            Ok(Report::of(&DigilockerShown {
+                digilocker: DigilockerUrl {
+                    url: url.as_deref().map(redact),
+                },
+            }))
         }
         DigilockerCommand::Register { url } => {
             let url = secret_arg("--url", url)?;
@@ -154,19 +151,11 @@ async fn digilocker(api: &Api, command: DigilockerCommand) -> Result<Report, Fai
             }
             api.digilocker_register(&url).await?;
             let back = api.digilocker_show().await?;
-            let matches = back.as_deref() == Some(url.as_str());
-            let mut report = Report::ok(
-                vec![format!("registered {}", redact(&url))],
-                json!({ "registered": redact(&url), "read_back_matches": matches }),
-            );
-            if !matches {
-                report.drift = true;
-                report.text.push(format!(
-                    "but HyperVerge reports {}",
-                    back.as_deref().map_or("(none)".to_owned(), redact)
-                ));
-            }
-            Ok(report)
+            Ok(Report::of(&Registered {
+                registered: redact(&url),
+                read_back_matches: back.as_deref() == Some(url.as_str()),
+                read_back: back.as_deref().map_or("(none)".to_owned(), redact),
+            }))
         }
     }
 }
@@ -177,27 +166,13 @@ async fn results(api: &Api, command: ResultsCommand) -> Result<Report, Failure> 
     match command {
         ResultsCommand::Show => {
             let sub = api.results_show().await?;
-            let (text, value) = match &sub {
-                None => ("Results subscription: (none)".to_owned(), json!(null)),
-                Some(s) => (
-                    format!(
-                        "Results subscription: {} events [{}] headers [{}]",
-                        s.webhook_url.as_deref().unwrap_or("(no URL)"),
-                        s.events.join(", "),
-                        s.headers
-                            .iter()
-                            .map(|(k, _)| k.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                    json!({
-                        "webhookUrl": s.webhook_url,
-                        "events": s.events,
-                        "headers": s.headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
-                    }),
-                ),
-            };
-            Ok(Report::ok(vec![text], json!({ "results": value })))
+            Ok(Report::of(&ResultsShown {
+                results: sub.map(|s| Subscription {
+                    webhook_url: s.webhook_url,
+                    events: s.events,
+                    headers: s.headers.into_iter().map(|(k, _)| k).collect(),
+                }),
+            }))
         }
         ResultsCommand::Subscribe {
             url,
@@ -208,27 +183,26 @@ async fn results(api: &Api, command: ResultsCommand) -> Result<Report, Failure> 
             check_url("--url", &url)?;
             let token = secret_arg("--token", token)?;
             let events = events_or_all(events);
-            let mut text = Vec::new();
+            let mut steps = Vec::new();
             if api.results_show().await?.is_none() {
                 api.results_create(&url, &events).await?;
-                text.push("created the subscription".to_owned());
+                steps.push("created the subscription".to_owned());
             }
             api.results_update(&url, &events, &token_header, &token)
                 .await?;
-            text.push(format!(
+            steps.push(format!(
                 "set URL {url}, events [{}], header `{token_header}` (token not shown)",
                 events.join(", ")
             ));
             let back = api.results_show().await?.ok_or_else(|| {
                 Failure::failed("HyperVerge reports no subscription after the update")
             })?;
-            let diffs = back.differences(&url, &events, &token_header, Some(&token));
-            text.extend(diffs.iter().map(|d| format!("after the update: {d}")));
-            Ok(Report {
-                drift: !diffs.is_empty(),
-                json: json!({ "subscribed": diffs.is_empty(), "differences": diffs }),
-                text,
-            })
+            let differences = back.differences(&url, &events, &token_header, Some(&token));
+            Ok(Report::of(&Subscribed {
+                subscribed: differences.is_empty(),
+                differences,
+                steps,
+            }))
         }
     }
 }
@@ -276,13 +250,131 @@ async fn check(
                 .map(|d| format!("Results: {d}")),
         ),
     }
-    let mut text = diffs.clone();
-    if diffs.is_empty() {
-        text.push("both registrations match".to_owned());
+    Ok(Report::of(&Checked {
+        matches: diffs.is_empty(),
+        differences: diffs,
+    }))
+}
+
+/// `hyperverge digilocker show`: the DigiLocker webhook URL registered (its token redacted).
+#[derive(Serialize)]
+struct DigilockerShown {
+    digilocker: DigilockerUrl,
+}
+
+#[derive(Serialize)]
+struct DigilockerUrl {
+    url: Option<String>,
+}
+
+impl Finding for DigilockerShown {
+    fn lines(&self) -> Vec<String> {
+        vec![format!(
+            "DigiLocker webhook: {}",
+            self.digilocker
+                .url
+                .as_deref()
+                .unwrap_or("(none registered)")
+        )]
     }
-    Ok(Report {
-        drift: !diffs.is_empty(),
-        json: json!({ "match": diffs.is_empty(), "differences": diffs }),
-        text,
-    })
+}
+
+/// `hyperverge digilocker register`: the URL registered and whether HyperVerge reads it back.
+#[derive(Serialize)]
+struct Registered {
+    registered: String,
+    read_back_matches: bool,
+    /// What HyperVerge reports after the write (redacted).
+    #[serde(skip)]
+    read_back: String,
+}
+
+impl Finding for Registered {
+    fn lines(&self) -> Vec<String> {
+        let mut text = vec![format!("registered {}", self.registered)];
+        if !self.read_back_matches {
+            text.push(format!("but HyperVerge reports {}", self.read_back));
+        }
+        text
+    }
+
+    fn drift(&self) -> bool {
+        !self.read_back_matches
+    }
+}
+
+/// `hyperverge results show`: the Results subscription, its headers' names only.
+#[derive(Serialize)]
+struct ResultsShown {
+    results: Option<Subscription>,
+}
+
+#[derive(Serialize)]
+struct Subscription {
+    #[serde(rename = "webhookUrl")]
+    webhook_url: Option<String>,
+    events: Vec<String>,
+    headers: Vec<String>,
+}
+
+impl Finding for ResultsShown {
+    fn lines(&self) -> Vec<String> {
+        vec![match &self.results {
+            None => "Results subscription: (none)".to_owned(),
+            Some(s) => format!(
+                "Results subscription: {} events [{}] headers [{}]",
+                s.webhook_url.as_deref().unwrap_or("(no URL)"),
+                s.events.join(", "),
+                s.headers.join(", ")
+            ),
+        }]
+    }
+}
+
+/// `hyperverge results subscribe`: whether the subscription reads back as set, and how not.
+#[derive(Serialize)]
+struct Subscribed {
+    subscribed: bool,
+    differences: Vec<String>,
+    /// What was done: created, then set.
+    #[serde(skip)]
+    steps: Vec<String>,
+}
+
+impl Finding for Subscribed {
+    fn lines(&self) -> Vec<String> {
+        let mut text = self.steps.clone();
+        text.extend(
+            self.differences
+                .iter()
+                .map(|d| format!("after the update: {d}")),
+        );
+        text
+    }
+
+    fn drift(&self) -> bool {
+        !self.subscribed
+    }
+}
+
+/// `hyperverge check`: whether both registrations match what is expected, and how not.
+#[derive(Serialize)]
+struct Checked {
+    #[serde(rename = "match")]
+    matches: bool,
+    differences: Vec<String>,
+}
+
+impl Finding for Checked {
+    fn lines(&self) -> Vec<String> {
+        if self.matches {
+            vec!["both registrations match".to_owned()]
+        } else {
+            self.differences.clone()
+        }
+    }
+
+    fn drift(&self) -> bool {
+        !self.matches
+    }
 }
