@@ -1,16 +1,20 @@
 # KYC webhook intake. `make run` serves the functions locally; `make test` runs every test.
 # Everything a target needs is installed by the target itself, into .venv/ (Python tools) and
-# target/ (Rust), so both work on a fresh machine with only Rust, Python 3 and pip.
+# target/ (Rust), so both work on a fresh machine with only Rust, Python 3 and pip (which installs
+# uv, and uv the rest: it resolves and installs in seconds what pip takes a CPU-minute over).
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 VENV        := .venv
 PY          := $(VENV)/bin/python
+UV          := $(VENV)/bin/uv
+UV_STAMP    := $(VENV)/.uv-installed
 MOTO_STAMP  := $(VENV)/.moto-installed
 TOOLS_STAMP := $(VENV)/.tools-installed
 BENCH_STAMP := $(VENV)/.bench-installed
 # Pinned: the versions the tests were run with.
+UV_PKG      := uv==0.13.9
 MOTO_PKG    := moto[server]==5.2.5
 # What the tests use to check the events as a worker in another language would.
 PYTEST_PKGS := jsonschema==4.26.0 rfc3339-validator==0.1.4 cloudevents==2.2.0
@@ -87,25 +91,33 @@ help:
 	@echo "make generate   write the template's and docs' provider parts from the registry (CHECK=1: only check)"
 	@echo "make deploy     sam build && sam deploy, asking only to confirm the change set (PARAMS=, CONFIRM=0, GUIDED=1)"
 
-$(MOTO_STAMP):
+$(UV_STAMP):
 	python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check '$(MOTO_PKG)' $(PYTEST_PKGS)
+	$(PY) -m pip install --quiet --disable-pip-version-check '$(UV_PKG)'
+	touch $@
+
+$(MOTO_STAMP): $(UV_STAMP)
+	$(UV) pip install --quiet --python $(PY) '$(MOTO_PKG)' $(PYTEST_PKGS)
 	touch $@
 
 $(BENCH_STAMP): $(MOTO_STAMP)
-	$(PY) -m pip install --quiet --disable-pip-version-check $(BENCH_PKGS)
+	$(UV) pip install --quiet --python $(PY) $(BENCH_PKGS)
 	touch $@
 
 $(TOOLS_STAMP): $(MOTO_STAMP)
-	$(PY) -m pip install --quiet --disable-pip-version-check $(TOOLS_PKGS)
+	$(UV) pip install --quiet --python $(PY) $(TOOLS_PKGS)
 	touch $@
+
+# What `cargo test` runs: libraries, binaries, tests and examples (not `--all-targets`, whose
+# benches build every binary a second time in test mode).
+TARGETS := --lib --bins --tests --examples
 
 .PHONY: build
 build:
 	@# Every target, as `make test` builds them: the tests' dev-dependencies (tokio's paused clock)
 	@# change the features of half the dependency tree, so building the binaries alone would
 	@# compile that half a second time.
-	cargo build --workspace --all-targets
+	cargo build --workspace $(TARGETS)
 
 .PHONY: run
 run: $(MOTO_STAMP) build
@@ -235,13 +247,13 @@ lint-rest: $(TOOLS_STAMP)
 .PHONY: test-prepare python-tools rust-build
 test-prepare: python-tools browser rust-build
 python-tools:
-	@# One pip at a time in the one virtualenv.
+	@# One install at a time in the one virtualenv.
 	@$(MAKE) --no-print-directory $(BENCH_STAMP)
 	@$(MAKE) --no-print-directory $(TOOLS_STAMP)
 rust-build:
 	@# Every target at once (bins, tests, examples), so the dependencies are built once with the
 	@# features the tests unify, and `cargo test` below builds nothing again.
-	$(CLIPPY_BUILD) cargo build --workspace --all-targets
+	$(CLIPPY_BUILD) cargo build --workspace $(TARGETS)
 
 .PHONY: test test-run
 test:
@@ -251,8 +263,11 @@ test:
 	@# The lints beside the tests: the integration suite waits on the local server about half
 	@# the time, which leaves a core for them.
 	@$(MAKE) --no-print-directory -j2 --output-sync=target lint-rest test-run
+# Four tests at a time: the integration tests spend much of their time waiting on the one local
+# server (or on a condition), so two (libtest's default here) leave the CPUs idle.
+TEST_THREADS ?= 4
 test-run:
-	KYC_MOTO_PYTHON=$(abspath $(PY)) $(CLIPPY_BUILD) cargo test --workspace
+	KYC_MOTO_PYTHON=$(abspath $(PY)) RUST_TEST_THREADS=$(TEST_THREADS) $(CLIPPY_BUILD) cargo test --workspace
 
 .PHONY: fuzz
 fuzz:

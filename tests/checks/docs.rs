@@ -278,3 +278,30 @@ fn the_docs_count_routes_and_webhook_functions_as_the_registry_does() {
     // any that is written is held here.
     let _ = checked;
 }
+
+/// The targets the tests' own `cargo build` takes are the ones `make test` built: were they to
+/// differ, every test run would compile what the difference names (a whole binary again, in
+/// test mode, for `--all-targets`' benches).
+#[test]
+fn the_tests_build_what_make_test_built() {
+    let makefile = std::fs::read_to_string(workspace().join("Makefile")).expect("Makefile");
+    let targets = makefile
+        .lines()
+        .find_map(|l| l.strip_prefix("TARGETS := "))
+        .expect("a TARGETS line in the Makefile");
+    assert_eq!(
+        targets.split_whitespace().collect::<Vec<_>>(),
+        kyc_intake_tests::BUILT_TARGETS
+    );
+    for rule in ["rust-build:", "\nbuild:"] {
+        let body = makefile
+            .split(rule)
+            .nth(1)
+            .and_then(|r| r.split("\n\n").next())
+            .expect("the rule");
+        assert!(
+            body.contains("cargo build --workspace $(TARGETS)"),
+            "{rule} {body}"
+        );
+    }
+}

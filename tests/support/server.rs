@@ -12,17 +12,22 @@ pub fn workspace() -> PathBuf {
         .unwrap_or_default()
 }
 
+/// The targets `make test` builds (the Makefile's `TARGETS`): what `cargo test` runs, without the
+/// benches that `--all-targets` adds (every binary again, in test mode).
+pub const BUILT_TARGETS: [&str; 4] = ["--lib", "--bins", "--tests", "--examples"];
+
 /// One of the workspace's binaries (`cashfree-webhook`, `kycctl`, ...), built if need be (a no-op
-/// after `make test`'s own `cargo build --workspace --all-targets`).
+/// after `make test`'s own `cargo build --workspace $(TARGETS)`).
 pub fn workspace_binary(name: &str) -> PathBuf {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
         let cargo = option_env!("CARGO").unwrap_or("cargo");
         let mut build = Command::new(cargo);
-        // Every target, as `make test` builds them: `--bins` alone unifies the features without
-        // the dev-dependencies' and would build the binaries a second time.
+        // What `make test` builds (the Makefile's TARGETS): `--bins` alone unifies the features
+        // without the dev-dependencies' and would build the binaries a second time.
         build
-            .args(["build", "--workspace", "--all-targets", "--quiet"])
+            .args(["build", "--workspace", "--quiet"])
+            .args(BUILT_TARGETS)
             .current_dir(workspace());
         // Without the variables cargo gives a test (its package's name, manifest, version): a
         // build script that watches one (ring's does) would otherwise run again, and everything
@@ -37,7 +42,11 @@ pub fn workspace_binary(name: &str) -> PathBuf {
             }
         }
         let status = build.status().expect("run cargo build");
-        assert!(status.success(), "cargo build --workspace --all-targets");
+        assert!(
+            status.success(),
+            "cargo build --workspace {}",
+            BUILT_TARGETS.join(" ")
+        );
     });
     // `target/<profile>/`, where this test binary's `deps/` directory sits.
     let exe = std::env::current_exe().expect("test binary path");
