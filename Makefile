@@ -104,7 +104,8 @@ $(BENCH_STAMP): $(MOTO_STAMP)
 	$(UV) pip install --quiet --python $(PY) $(BENCH_PKGS)
 	touch $@
 
-$(TOOLS_STAMP): $(MOTO_STAMP)
+# After the bench's: one install at a time in the one virtualenv, whatever runs in parallel.
+$(TOOLS_STAMP): $(BENCH_STAMP)
 	$(UV) pip install --quiet --python $(PY) $(TOOLS_PKGS)
 	touch $@
 
@@ -224,49 +225,50 @@ CLIPPY_BUILD := RUSTC_WORKSPACE_WRAPPER=$$(command -v clippy-driver) CLIPPY_ARGS
 lint: lint-rest
 	cargo clippy --workspace --all-targets -- -D warnings
 
-# Every check but clippy's: formatting, the template, the idempotency crate as published.
-.PHONY: lint-rest
-lint-rest: $(TOOLS_STAMP)
+# Every check but clippy's: formatting, the template, the idempotency crate as published. At the
+# lowest CPU priority: under `make test` they take only what the build and the integration suite
+# leave idle (the suite waits on the local server much of the time), so they never hold either back.
+LINT_NICE := nice -n 19
+.PHONY: lint-rest lint-format lint-template lint-crate
+lint-rest: lint-format lint-template lint-crate
+lint-format:
 	cargo fmt --all -- --check
-	$(VENV)/bin/cfn-lint template.yaml
-	SAM_CLI_TELEMETRY=0 AWS_REGION=$(REGION) $(VENV)/bin/sam validate --lint --template template.yaml
+lint-template: $(TOOLS_STAMP)
+	$(LINT_NICE) $(VENV)/bin/cfn-lint template.yaml
+	SAM_CLI_TELEMETRY=0 AWS_REGION=$(REGION) $(LINT_NICE) $(VENV)/bin/sam validate --lint --template template.yaml
+lint-crate:
 	@# The idempotency crate as crates.io would take it: no missing metadata, no warning. Its
-	@# checks build in a target directory of their own, so they run beside `make test`'s tests.
+	@# checks build in a target directory of their own, so they run beside `make test`'s build
+	@# and tests.
 	@mkdir -p $(LINT_TARGET)
-	set -o pipefail; CARGO_TARGET_DIR=$(LINT_TARGET) cargo package -p lambda-idempotency --no-verify --allow-dirty 2>&1 | tee $(LINT_TARGET)/package.log
+	set -o pipefail; CARGO_TARGET_DIR=$(LINT_TARGET) $(LINT_NICE) cargo package -p lambda-idempotency --no-verify --allow-dirty 2>&1 | tee $(LINT_TARGET)/package.log
 	! grep -q '^warning' $(LINT_TARGET)/package.log
 	@# Each of its features builds on its own, and with none (the protocol and its port alone).
-	CARGO_TARGET_DIR=$(LINT_TARGET) cargo check -q -p lambda-idempotency --no-default-features
-	CARGO_TARGET_DIR=$(LINT_TARGET) cargo check -q -p lambda-idempotency --no-default-features --features dynamodb
-	CARGO_TARGET_DIR=$(LINT_TARGET) cargo check -q -p lambda-idempotency --no-default-features --features sqs,test-util
+	CARGO_TARGET_DIR=$(LINT_TARGET) $(LINT_NICE) cargo check -q -p lambda-idempotency --no-default-features
+	CARGO_TARGET_DIR=$(LINT_TARGET) $(LINT_NICE) cargo check -q -p lambda-idempotency --no-default-features --features dynamodb
+	CARGO_TARGET_DIR=$(LINT_TARGET) $(LINT_NICE) cargo check -q -p lambda-idempotency --no-default-features --features sqs,test-util
 	@# Its documentation, every public item documented (deny(missing_docs)) and every link whole.
-	RUSTDOCFLAGS='-D warnings' CARGO_TARGET_DIR=$(LINT_TARGET) cargo doc -p lambda-idempotency --all-features --no-deps
+	RUSTDOCFLAGS='-D warnings' CARGO_TARGET_DIR=$(LINT_TARGET) $(LINT_NICE) cargo doc -p lambda-idempotency --all-features --no-deps
 
-# What `make test` needs, at once: the Python tools and Chromium come over the network while the
-# Rust build (linted as it builds: CLIPPY_BUILD) keeps the CPUs busy.
-.PHONY: test-prepare python-tools rust-build
+# `make test` is one graph, run four jobs at a time: the Python tools and Chromium come over the
+# network and the idempotency crate's checks (lint-crate, at the lowest priority) take what CPU is
+# left while the Rust build (linted as it builds: CLIPPY_BUILD) keeps the CPUs busy; the tests
+# start once the build is done, the template's lints once the tools are in.
+.PHONY: test test-prepare python-tools rust-build test-run
+test:
+	@$(MAKE) --no-print-directory -j4 --output-sync=target test-run lint-rest
 test-prepare: python-tools browser rust-build
-python-tools:
-	@# One install at a time in the one virtualenv.
-	@$(MAKE) --no-print-directory $(BENCH_STAMP)
-	@$(MAKE) --no-print-directory $(TOOLS_STAMP)
+python-tools: $(TOOLS_STAMP)
 rust-build:
 	@# Every target at once (bins, tests, examples), so the dependencies are built once with the
 	@# features the tests unify, and `cargo test` below builds nothing again.
 	$(CLIPPY_BUILD) cargo build --workspace $(TARGETS)
-
-.PHONY: test test-run
-test:
-	@$(MAKE) --no-print-directory -j3 --output-sync=target test-prepare
-	@# The generated parts of the template and docs are the registry's: never stale.
-	$(KYC_LOCAL) generate --check
-	@# The lints beside the tests: the integration suite waits on the local server about half
-	@# the time, which leaves a core for them.
-	@$(MAKE) --no-print-directory -j2 --output-sync=target lint-rest test-run
 # Four tests at a time: the integration tests spend much of their time waiting on the one local
 # server (or on a condition), so two (libtest's default here) leave the CPUs idle.
 TEST_THREADS ?= 4
-test-run:
+test-run: test-prepare
+	@# The generated parts of the template and docs are the registry's: never stale.
+	$(KYC_LOCAL) generate --check
 	KYC_MOTO_PYTHON=$(abspath $(PY)) RUST_TEST_THREADS=$(TEST_THREADS) $(CLIPPY_BUILD) cargo test --workspace
 
 .PHONY: fuzz
