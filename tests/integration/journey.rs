@@ -47,13 +47,21 @@ pub(crate) async fn webhook(deployed: &Deployed, body: &str) {
 /// so this stops at the first empty poll).
 pub(crate) async fn drain(source: &EventSource, worker: &AwsJourneyWorker) -> Vec<Polled> {
     let mut polls = Vec::new();
-    loop {
-        let polled = source.poll(worker, 0, TIMEOUT_MS).await.expect("poll");
-        if polled.received.is_empty() {
-            return polls;
+    let drained = async {
+        loop {
+            let polled = source.poll(worker, 0, TIMEOUT_MS).await.expect("poll");
+            if polled.received.is_empty() {
+                return;
+            }
+            polls.push(polled);
         }
-        polls.push(polled);
-    }
+    };
+    // A safety net, not a clock the test races: a queue drains in milliseconds, and a record the
+    // worker fails again and again (redelivered at once) fails the test instead of hanging it.
+    tokio::time::timeout(std::time::Duration::from_secs(120), drained)
+        .await
+        .expect("the queue drained within two minutes");
+    polls
 }
 
 fn count(j: &HashMap<String, String>) -> u64 {
