@@ -15,11 +15,11 @@
 //! - `replay/`: replay from the archive (the `archive-replay` function's request and answer).
 //!
 //! - `runtime/`: running a function: `startup` builds it from its environment, `lambda` serves
-//!   it; one entry per kind of function (`webhook`, `journey_worker`, `journey_sweeper`,
-//!   `archive_replay`).
+//!   it, `telemetry` sets up its logs; one entry per kind of function (`webhook`,
+//!   `journey_worker`, `journey_sweeper`, `archive_replay`).
 //!
-//! Beside them: `config` (the environment and secret values), `event` (the schema), `fault` (what every port reports),
-//! `metrics`, `trace`.
+//! Beside them: `config` (the environment and secret values), `event` (the schema), `fault`
+//! (what every port reports), `metrics`, `trace`.
 //! Lambda's own types stay in `runtime/`, and each room's in-memory fakes for tests beside the
 //! ports they fake (`intake::memory`, `journeys::memory`). No module imports one that imports it
 //! back (tests hold these).
