@@ -142,10 +142,6 @@ impl<S: IdempotencyStore> Pipeline<S> {
         self.idempotency.store()
     }
 
-    pub fn sink(&self) -> &dyn EventSink {
-        self.sink.as_ref()
-    }
-
     /// The source serving this path, if any.
     pub fn route(&self, path: &str) -> Option<&Source> {
         self.sources.iter().find(|s| s.spec.matches(path))

@@ -51,7 +51,7 @@ pub fn journey_hash(pk: &str) -> String {
 
 /// One record of a batch as the worker reads it: what the queue says of the message. Lambda's
 /// event types stay in `runtime::lambda`, which reads each record into one of these.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Record<'a> {
     /// The queue's message id (`-` when it has none).
     pub message_id: &'a str,
