@@ -63,6 +63,138 @@ def cached_service_names() -> None:
     backends.list_of_moto_modules = lambda: names
 
 
+# The DynamoDB calls whose answers are items: the ones the functions and the tests make by the
+# thousand, some carrying a journey item of up to 64 KiB.
+ITEM_ANSWERS = frozenset(
+    {
+        "GetItem",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "Query",
+        "Scan",
+        "BatchGetItem",
+        "BatchWriteItem",
+        "TransactGetItems",
+        "TransactWriteItems",
+    }
+)
+
+
+def plain_json(value) -> bool:  # type: ignore[no-untyped-def]
+    """Whether `value` is JSON as it stands: dicts, lists, strings, numbers and booleans."""
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and plain_json(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(plain_json(v) for v in value)
+    return isinstance(value, (str, bool, int, float))
+
+
+def direct_dynamodb_answers() -> None:
+    """moto answers DynamoDB by walking botocore's shape of the operation over every attribute of
+    every item (`ResponseSerializer`): under the tests, a sixth of its time. An item answer that is
+    already plain JSON (no bytes, no timestamps, no None: what DynamoDB's JSON protocol sends as
+    it is) is written with `json.dumps` instead; anything else, errors included, takes moto's way.
+    KYC_MOTO_COMPARE_ANSWERS=<file> computes both and appends to the file every answer where they
+    differ (the integration suite with it set wrote none)."""
+    from moto.core.utils import get_service_model
+    from moto.dynamodb.responses import DynamoHandler
+
+    original = DynamoHandler.serialized
+    members_of: dict[str, frozenset[str]] = {}
+
+    def answer_members(action: str) -> frozenset[str]:
+        if action not in members_of:
+            shape = get_service_model("dynamodb").operation_model(action).output_shape
+            members_of[action] = frozenset(shape.members if shape else ())
+        return members_of[action]
+
+    compare = os.environ.get("KYC_MOTO_COMPARE_ANSWERS")
+
+    def serialized(self, action_result):  # type: ignore[no-untyped-def]
+        action = self._get_action()
+        result = action_result.result
+        if action not in ITEM_ANSWERS or not isinstance(result, dict) or not plain_json(result):
+            return original(self, action_result)
+        # Only what the operation's answer has (moto adds a key of its own to some).
+        members = answer_members(action)
+        result = {k: v for k, v in result.items() if k in members}
+        headers = {"Content-Type": "application/x-amz-json-1.0"}
+        headers.update(self.response_headers)
+        answer = (200, headers, json.dumps(result, separators=(",", ":")))
+        if compare:
+            status, moto_headers, body = original(self, action_result)
+            if (status, moto_headers, json.loads(body or "{}")) != (200, headers, result):
+                with open(compare, "a", encoding="utf-8") as report:
+                    report.write(
+                        f"{self._get_action()}: moto {status} {moto_headers} {body[:400]!r}\n"
+                        f"  direct {headers} {answer[2][:400]!r}\n"
+                    )
+        return answer
+
+    DynamoHandler.serialized = serialized
+
+
+def retention_read_directly() -> None:
+    """moto checks each received message against the queue's retention period by computing every
+    attribute of the queue (each count a scan of its messages), up to ten times a receive; the
+    period is read from the queue instead."""
+
+    def valid(self, queue_name, message):  # type: ignore[no-untyped-def]
+        retention = int(self.get_queue(queue_name).message_retention_period)
+        return retention + message.sent_timestamp / 1000 > time.time()
+
+    SQSBackend.is_message_valid_based_on_retention_period = valid
+
+
+def plain_sqs_clock() -> None:
+    """moto's SQS asks the time for every message of a queue each time it counts them (visible,
+    delayed), and it counts them on every send and receive: its clock builds two datetimes per
+    call, a twentieth of its time under the tests. Its SQS reads the same instant from
+    `time.time()` (a given datetime is still converted as moto does)."""
+    import moto.sqs.models as sqs
+
+    converted_s, converted_ms = sqs.unix_time, sqs.unix_time_millis
+
+    def unix_time(dt=None):  # type: ignore[no-untyped-def]
+        return time.time() if dt is None else converted_s(dt)
+
+    def unix_time_millis(dt=None):  # type: ignore[no-untyped-def]
+        return time.time() * 1000.0 if dt is None else converted_ms(dt)
+
+    sqs.unix_time, sqs.unix_time_millis = unix_time, unix_time_millis
+
+
+def queue_attributes_once_per_send() -> None:
+    """A send reads the queue's ContentBasedDeduplication four times, and each read computes every
+    attribute of the queue, counting its messages three times over. Within one SendMessage the
+    attributes are computed once (a send reads no count)."""
+    from moto.sqs.models import Queue
+
+    computed = Queue.attributes.fget
+    sending = threading.local()
+
+    def attributes(self):  # type: ignore[no-untyped-def]
+        memo = getattr(sending, "memo", None)
+        if memo is None:
+            return computed(self)
+        if self not in memo:
+            memo[self] = computed(self)
+        return memo[self]
+
+    send = SQSBackend.send_message
+
+    def send_message(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        sending.memo = {}
+        try:
+            return send(self, *args, **kwargs)
+        finally:
+            sending.memo = None
+
+    Queue.attributes = property(attributes)
+    SQSBackend.send_message = send_message
+
+
 def strict_sqs_messages() -> None:
     original = SQSBackend._validate_message
 
@@ -247,6 +379,10 @@ def main() -> None:
     if args.exit_with_parent:
         threading.Thread(target=watch_parent, args=(os.getppid(),), daemon=True).start()
     cached_service_names()
+    direct_dynamodb_answers()
+    retention_read_directly()
+    plain_sqs_clock()
+    queue_attributes_once_per_send()
     strict_sqs_messages()
     app = serialized(strict_s3_object_lock(DomainDispatcherApplication(create_backend_app)))
     if args.keep_alive:
