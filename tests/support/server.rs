@@ -16,6 +16,19 @@ pub fn workspace() -> PathBuf {
 /// benches that `--all-targets` adds (every binary again, in test mode).
 pub const BUILT_TARGETS: [&str; 4] = ["--lib", "--bins", "--tests", "--examples"];
 
+/// What cargo sets for a test it runs, besides `CARGO_PKG_*` and `CARGO_BIN_EXE_*` (the Cargo
+/// book's "Environment variables Cargo sets for crates").
+const GIVEN_TO_A_TEST: [&str; 8] = [
+    "CARGO_MANIFEST_DIR",
+    "CARGO_MANIFEST_PATH",
+    "CARGO_CRATE_NAME",
+    "CARGO_BIN_NAME",
+    "CARGO_PRIMARY_PACKAGE",
+    "CARGO_TARGET_TMPDIR",
+    "CARGO_RUSTC_CURRENT_DIR",
+    "OUT_DIR",
+];
+
 /// One of the workspace's binaries (`cashfree-webhook`, `kycctl`, ...), built if need be (a no-op
 /// after `make test`'s own `cargo build --workspace $(TARGETS)`).
 pub fn workspace_binary(name: &str) -> PathBuf {
@@ -31,12 +44,13 @@ pub fn workspace_binary(name: &str) -> PathBuf {
             .current_dir(workspace());
         // Without the variables cargo gives a test (its package's name, manifest, version): a
         // build script that watches one (ring's does) would otherwise run again, and everything
-        // above it be rebuilt, for a build that should be a no-op.
+        // above it be rebuilt, for a build that should be a no-op. Cargo's own settings
+        // (CARGO_INCREMENTAL, CARGO_PROFILE_*, ...) stay: the build must be the one just made.
         for (name, _) in std::env::vars_os() {
             let name = name.to_string_lossy().into_owned();
-            if (name.starts_with("CARGO_")
-                && !["CARGO_HOME", "CARGO_TARGET_DIR"].contains(&name.as_str()))
-                || name == "OUT_DIR"
+            if GIVEN_TO_A_TEST.contains(&name.as_str())
+                || name.starts_with("CARGO_PKG_")
+                || name.starts_with("CARGO_BIN_EXE_")
             {
                 build.env_remove(&name);
             }
