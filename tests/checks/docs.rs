@@ -305,3 +305,46 @@ fn the_tests_build_what_make_test_built() {
         );
     }
 }
+
+/// A test that runs `make` or `cargo` runs it as a user's shell would (`outside_the_test`): under
+/// the variables cargo gives a test, the build it makes is not `make test`'s and rebuilds the
+/// workspace in the middle of the suite.
+#[test]
+fn the_tests_run_make_and_cargo_outside_the_tests_environment() {
+    let mut sources = Vec::new();
+    for dir in ["tests/integration", "tests/support"] {
+        for entry in std::fs::read_dir(workspace().join(dir)).expect(dir) {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).expect("a test source");
+                sources.push((path, text));
+            }
+        }
+    }
+    let mut runs = 0;
+    for (path, text) in &sources {
+        for (at, _) in text.match_indices("Command::new(") {
+            let line = text[at..].lines().next().unwrap_or_default();
+            let is_build = line.contains("\"make\"") || line.contains("Command::new(cargo)");
+            if is_build {
+                runs += 1;
+                // `outside_the_test(&mut Command::new(..))`, or `let mut x = Command::new(..)`
+                // and later `outside_the_test(&mut x)`.
+                let before = &text[..at];
+                let bound = before
+                    .rsplit("let mut ")
+                    .next()
+                    .and_then(|b| b.strip_suffix(" = "))
+                    .is_some_and(|name| {
+                        text[at..].contains(&format!("outside_the_test(&mut {name})"))
+                    });
+                assert!(
+                    before.ends_with("outside_the_test(&mut ") || bound,
+                    "{}: {line} runs under the test's environment",
+                    path.display()
+                );
+            }
+        }
+    }
+    assert!(runs >= 3, "the check found the runs it guards ({runs})");
+}

@@ -8,8 +8,8 @@ use kyc_intake::sources::registry::sources as all_sources;
 use kyc_intake::sources::registry::{self, FUNCTIONS};
 use kyc_intake::sources::{cashfree, hyperverge};
 use kyc_intake_tests::{
-    endpoint, expectations, workspace, workspace_binary, Child, Stack, CASHFREE_SECRET,
-    DIGILOCKER_TOKEN, RESULTS_TOKEN,
+    endpoint, expectations, outside_the_test, workspace, workspace_binary, Child, Stack,
+    CASHFREE_SECRET, DIGILOCKER_TOKEN, RESULTS_TOKEN,
 };
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
@@ -21,7 +21,7 @@ fn read(path: &str) -> String {
 /// What `make local-env` prints: the environment `make run`, `make invoke` and `make kycctl`
 /// run with.
 fn make_local_env() -> BTreeMap<String, String> {
-    let out = Command::new("make")
+    let out = outside_the_test(&mut Command::new("make"))
         .args(["-s", "local-env"])
         .current_dir(workspace())
         .output()
@@ -65,7 +65,7 @@ fn every_function_crate_is_a_member_and_is_packaged() {
         members.contains(&toml::Value::from("functions/*")),
         "{members:?}"
     );
-    let out = Command::new("make")
+    let out = outside_the_test(&mut Command::new("make"))
         .args(["-s", "-n", "package"])
         .current_dir(workspace())
         .output()

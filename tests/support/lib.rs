@@ -13,8 +13,8 @@ mod stack;
 pub use logs::{captured_logs, Captured};
 pub use requests::{call, expectations, sample, sample_event, ApiRequest, Reply};
 pub use server::{
-    assert_every_file_is_a_module, endpoint, kycctl_local, listening, moto_python, raw_post,
-    serve_loopback, workspace, workspace_binary, Child, BUILT_TARGETS,
+    assert_every_file_is_a_module, endpoint, kycctl_local, listening, moto_python,
+    outside_the_test, raw_post, serve_loopback, workspace, workspace_binary, Child, BUILT_TARGETS,
 };
 pub use stack::{dead_sdk_config, hanging_endpoint, n, s, Dead, Deployed, Stack};
 

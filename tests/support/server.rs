@@ -29,6 +29,24 @@ const GIVEN_TO_A_TEST: [&str; 8] = [
     "OUT_DIR",
 ];
 
+/// `command` without the variables cargo gives a test (its package's name, manifest, version), as
+/// a user's shell would run it. A build under them is not the build `make test` made: a build
+/// script that watches one (ring's does) runs again, and everything above it is rebuilt (a
+/// minute of both CPUs, in the middle of the suite). Cargo's own settings (CARGO_INCREMENTAL,
+/// CARGO_PROFILE_*, ...) stay.
+pub fn outside_the_test(command: &mut Command) -> &mut Command {
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if GIVEN_TO_A_TEST.contains(&name.as_ref())
+            || name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_BIN_EXE_")
+        {
+            command.env_remove(name.as_ref());
+        }
+    }
+    command
+}
+
 /// One of the workspace's binaries (`cashfree-webhook`, `kycctl`, ...), built if need be (a no-op
 /// after `make test`'s own `cargo build --workspace $(TARGETS)`).
 pub fn workspace_binary(name: &str) -> PathBuf {
@@ -42,20 +60,9 @@ pub fn workspace_binary(name: &str) -> PathBuf {
             .args(["build", "--workspace", "--quiet"])
             .args(BUILT_TARGETS)
             .current_dir(workspace());
-        // Without the variables cargo gives a test (its package's name, manifest, version): a
-        // build script that watches one (ring's does) would otherwise run again, and everything
-        // above it be rebuilt, for a build that should be a no-op. Cargo's own settings
-        // (CARGO_INCREMENTAL, CARGO_PROFILE_*, ...) stay: the build must be the one just made.
-        for (name, _) in std::env::vars_os() {
-            let name = name.to_string_lossy().into_owned();
-            if GIVEN_TO_A_TEST.contains(&name.as_str())
-                || name.starts_with("CARGO_PKG_")
-                || name.starts_with("CARGO_BIN_EXE_")
-            {
-                build.env_remove(&name);
-            }
-        }
-        let status = build.status().expect("run cargo build");
+        let status = outside_the_test(&mut build)
+            .status()
+            .expect("run cargo build");
         assert!(
             status.success(),
             "cargo build --workspace {}",
