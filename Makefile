@@ -1,10 +1,10 @@
 # KYC webhook intake. `make run` serves the functions locally; `make test` runs every test.
 # Everything a target needs is installed by the target itself, into .venv/ (Python tools) and
 # target/ (Rust), so both work on a fresh machine with only Rust, Python 3 and pip (which installs
-# uv, and uv the rest: it resolves and installs in seconds what pip takes a CPU-minute over). Each
-# install compiles its bytecode once, as pip did: where PYTHONDONTWRITEBYTECODE is set, every
-# Python the tests start (the local server, the linters) would otherwise compile its imports
-# again, about 16 s of the integration suite.
+# uv, and uv the rest: it resolves and installs in seconds what pip takes a CPU-minute over). The
+# local server and the checkers are installed with their bytecode compiled, as pip did: where
+# PYTHONDONTWRITEBYTECODE is set, every Python the tests start would otherwise compile its imports
+# again, about 16 s of the integration suite. The tools, each run once, are not.
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -108,8 +108,10 @@ $(BENCH_STAMP): $(MOTO_STAMP)
 	touch $@
 
 # After the bench's: one install at a time in the one virtualenv, whatever runs in parallel.
+# Without --compile-bytecode: each tool runs once a session (cfn-lint in `make test`), so
+# compiling every module of SAM CLI ahead costs more than the few a run imports.
 $(TOOLS_STAMP): $(BENCH_STAMP)
-	$(UV) pip install --quiet --compile-bytecode --python $(PY) $(TOOLS_PKGS)
+	$(UV) pip install --quiet --python $(PY) $(TOOLS_PKGS)
 	touch $@
 
 # What `cargo test` runs: libraries, binaries, tests and examples (not `--all-targets`, whose
