@@ -57,6 +57,19 @@
 //! ```
 //!
 //! [Powertools for AWS Lambda]: https://docs.powertools.aws.dev/lambda/python/latest/utilities/idempotency/
+// Documentation built without a feature links what the feature adds to the complete
+// documentation on docs.rs (built with every feature), so every link resolves in every build.
+#![cfg_attr(
+    not(feature = "dynamodb"),
+    doc = "",
+    doc = "[`DynamoDbStore`]: https://docs.rs/lambda-idempotency/latest/lambda_idempotency/struct.DynamoDbStore.html",
+    doc = "[`DynamoDbStore::complete_with`]: https://docs.rs/lambda-idempotency/latest/lambda_idempotency/struct.DynamoDbStore.html#method.complete_with"
+)]
+#![cfg_attr(
+    not(feature = "sqs"),
+    doc = "",
+    doc = "[`batch::process_batch`]: https://docs.rs/lambda-idempotency/latest/lambda_idempotency/batch/fn.process_batch.html"
+)]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

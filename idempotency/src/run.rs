@@ -166,6 +166,11 @@ pub enum Completion {
     /// effect without the mark. Only the store's completing write gives the proof
     /// ([`crate::DynamoDbStore::complete_with`], or `MemoryStore::complete_with` in tests): an
     /// operation cannot say `Done` without having completed the record.
+    #[cfg_attr(
+        not(feature = "dynamodb"),
+        doc = "",
+        doc = "[`crate::DynamoDbStore::complete_with`]: https://docs.rs/lambda-idempotency/latest/lambda_idempotency/struct.DynamoDbStore.html#method.complete_with"
+    )]
     Done(Completed),
 }
 
