@@ -2,9 +2,11 @@
 # Everything a target needs is installed by the target itself, into .venv/ (Python tools) and
 # target/ (Rust), so both work on a fresh machine with only Rust, Python 3 and pip (which installs
 # uv, and uv the rest: it resolves and installs in seconds what pip takes a CPU-minute over). The
-# local server and the checkers are installed with their bytecode compiled, as pip did: where
-# PYTHONDONTWRITEBYTECODE is set, every Python the tests start would otherwise compile its imports
-# again, about 16 s of the integration suite. The tools, each run once, are not.
+# deploy tools (SAM CLI, cfn-lint, cargo-lambda) have a virtualenv of their own, .venv/tools/, so
+# their pins never choose the local server's libraries (with SAM CLI's, the integration suite
+# took 96 s instead of 81). The local server leaves bytecode for what it and the tests' checkers
+# import (`moto_server.py --warm`): where PYTHONDONTWRITEBYTECODE is set, every Python the tests
+# start would otherwise compile those imports again.
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -14,7 +16,8 @@ PY          := $(VENV)/bin/python
 UV          := $(VENV)/bin/uv
 UV_STAMP    := $(VENV)/.uv-installed
 MOTO_STAMP  := $(VENV)/.moto-installed
-TOOLS_STAMP := $(VENV)/.tools-installed
+TOOLS_VENV  := $(VENV)/tools
+TOOLS_STAMP := $(TOOLS_VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 # Pinned: the versions the tests were run with.
 UV_PKG      := uv==0.13.9
@@ -24,8 +27,8 @@ PYTEST_PKGS := jsonschema==4.26.0 rfc3339-validator==0.1.4 cloudevents==2.2.0
 TOOLS_PKGS  := cargo-lambda==1.9.2 aws-sam-cli==1.170.0 cfn-lint==1.58.0
 # The keep-alive server the end-to-end bench runs the local DynamoDB/SQS server under.
 BENCH_PKGS  := waitress==3.0.2
-# cargo-lambda finds zig through `python3 -m ziglang`, so the venv goes first on PATH.
-TOOLS_PATH  := $(abspath $(VENV))/bin:$(PATH)
+# cargo-lambda finds zig through `python3 -m ziglang`, so the tools' venv goes first on PATH.
+TOOLS_PATH  := $(abspath $(TOOLS_VENV))/bin:$(PATH)
 
 EMULATOR_PORT ?= 4566
 GATEWAY       ?= 127.0.0.1:3000
@@ -100,18 +103,19 @@ $(UV_STAMP):
 	touch $@
 
 $(MOTO_STAMP): $(UV_STAMP)
-	$(UV) pip install --quiet --compile-bytecode --python $(PY) '$(MOTO_PKG)' $(PYTEST_PKGS)
+	$(UV) pip install --quiet --python $(PY) '$(MOTO_PKG)' $(PYTEST_PKGS)
+	env -u PYTHONDONTWRITEBYTECODE $(PY) tools/local/moto_server.py --warm
 	touch $@
 
 $(BENCH_STAMP): $(MOTO_STAMP)
-	$(UV) pip install --quiet --compile-bytecode --python $(PY) $(BENCH_PKGS)
+	$(UV) pip install --quiet --python $(PY) $(BENCH_PKGS)
 	touch $@
 
-# After the bench's: one install at a time in the one virtualenv, whatever runs in parallel.
-# Without --compile-bytecode: each tool runs once a session (cfn-lint in `make test`), so
-# compiling every module of SAM CLI ahead costs more than the few a run imports.
+# After the bench's (uv's one install at a time). No bytecode ahead: each tool runs once a session
+# (cfn-lint in `make test`), and compiling all of SAM CLI costs more than the modules a run imports.
 $(TOOLS_STAMP): $(BENCH_STAMP)
-	$(UV) pip install --quiet --python $(PY) $(TOOLS_PKGS)
+	python3 -m venv $(TOOLS_VENV)
+	$(UV) pip install --quiet --python $(TOOLS_VENV)/bin/python $(TOOLS_PKGS)
 	touch $@
 
 # What `cargo test` runs: libraries, binaries, tests and examples (not `--all-targets`, whose
@@ -241,7 +245,7 @@ lint-format:
 # cfn-lint transforms the SAM template and checks the result against the deploy region's resource
 # specifications (`sam validate --lint` is the same linter: running both only doubled the work).
 lint-template: $(TOOLS_STAMP)
-	$(LINT_NICE) $(VENV)/bin/cfn-lint --regions $(REGION) -- template.yaml
+	$(LINT_NICE) $(TOOLS_VENV)/bin/cfn-lint --regions $(REGION) -- template.yaml
 lint-crate:
 	@# The idempotency crate as crates.io would take it: no missing metadata, no warning. Its
 	@# checks build in a target directory of their own, so they run beside `make test`'s tests.
