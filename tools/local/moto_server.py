@@ -128,7 +128,7 @@ def direct_dynamodb_answers() -> None:
             if (status, moto_headers, json.loads(body or "{}")) != (200, headers, result):
                 with open(compare, "a", encoding="utf-8") as report:
                     report.write(
-                        f"{self._get_action()}: moto {status} {moto_headers} {body[:400]!r}\n"
+                        f"{action}: moto {status} {moto_headers} {body[:400]!r}\n"
                         f"  direct {headers} {answer[2][:400]!r}\n"
                     )
         return answer
